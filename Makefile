@@ -1,0 +1,41 @@
+# The two commands of the README:
+#   make run   build (release) and serve the app on http://127.0.0.1:3000 with demo data
+#   make test  run every test: Rust unit and integration tests, then Playwright on a release build
+# Both install missing tools first (scripts/tools.sh).
+
+SHELL := /bin/bash
+# cargo-leptos finds wasm-bindgen in ~/.cargo/bin and wasm-opt in end2end's node_modules.
+export PATH := $(HOME)/.cargo/bin:$(CURDIR)/end2end/node_modules/.bin:$(PATH)
+# Keep all cargo invocations on the same flags, so that they share build artefacts.
+export RUSTFLAGS :=
+export CARGO_TERM_COLOR ?= always
+
+.PHONY: run test tools build test-rust test-e2e lint fmt bench clean-data
+
+run: tools build
+	./target/release/labhook serve
+
+test: tools test-rust build test-e2e
+
+tools:
+	@./scripts/tools.sh
+
+build:
+	cargo leptos build --release
+
+test-rust:
+	cargo test --workspace --features labhook/ssr
+
+test-e2e:
+	cd end2end && npx playwright test
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --features labhook/ssr --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+# Forget the local database of `make run` (demo data is created again on the next start).
+clean-data:
+	rm -rf data

@@ -1,0 +1,4 @@
+pub mod hydration;
+pub mod layout;
+pub mod menu;
+pub mod status;

@@ -1,0 +1,67 @@
+//! The Leptos user interface of Labhook. Server functions sit beside the pages that use them;
+//! their bodies (compiled only with the `ssr` feature) are thin adapters over the `server`
+//! crate.
+
+pub mod auth;
+pub mod components;
+pub mod errors;
+pub mod navigation;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{ParentRoute, Route, Router, Routes},
+    path,
+};
+
+use crate::{
+    auth::SignInPage,
+    components::{hydration::provide_hydrated, layout::Layout},
+    pages::{home::HomePage, not_found::NotFound, stub::Stub},
+};
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light"/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    provide_hydrated();
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/labhook.css"/>
+        <Title formatter=|page: String| format!("{page} · Labhook")/>
+        <Router>
+            <Routes fallback=NotFound>
+                <Route path=path!("/sign-in") view=SignInPage/>
+                <ParentRoute path=path!("") view=Layout>
+                    <Route path=path!("") view=HomePage/>
+                    <Route path=path!("devices") view=|| view! { <Stub title="Devices"/> }/>
+                    <Route path=path!("subscriptions") view=|| view! { <Stub title="Webhook Subscriptions"/> }/>
+                    <Route path=path!("admin") view=|| view! { <Stub title="Server Administration"/> }/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

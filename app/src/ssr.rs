@@ -1,0 +1,27 @@
+//! Server-only helpers for the server functions: the shared state and the caller.
+
+use axum::Extension;
+use leptos::prelude::use_context;
+use server::{auth::CurrentUser, http::session::Caller, AppState};
+
+use crate::errors::AppError;
+
+/// The backend's state, provided to every request by the binary.
+pub fn state() -> Result<AppState, AppError> {
+    use_context::<AppState>().ok_or_else(|| {
+        tracing::error!("AppState missing from the Leptos context");
+        AppError::Internal
+    })
+}
+
+/// The signed-in user making this call; every server function that touches data starts here.
+pub async fn caller() -> Result<CurrentUser, AppError> {
+    let Extension(Caller(user)) =
+        leptos_axum::extract::<Extension<Caller>>()
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "session middleware did not run");
+                AppError::Internal
+            })?;
+    user.ok_or_else(|| server::Error::Unauthenticated.into())
+}

@@ -1,0 +1,81 @@
+//! Slows down password guessing: after a few failures for one email address, each further
+//! attempt must wait, twice as long each time.
+
+use std::time::Duration;
+
+use sqlx::SqlitePool;
+
+use crate::{domain::Email, Result};
+
+/// Failures allowed before any waiting starts: enough for honest typos.
+const FREE_FAILURES: i64 = 3;
+const MAX_WAIT: Duration = Duration::from_secs(15 * 60);
+
+/// How long to wait after the last failure, given the number of failures so far.
+pub(super) fn wait_after(failures: i64) -> Duration {
+    if failures < FREE_FAILURES {
+        return Duration::ZERO;
+    }
+    let exp = (failures - FREE_FAILURES).min(20) as u32;
+    Duration::from_secs(1u64 << exp).min(MAX_WAIT)
+}
+
+/// `Some(remaining)` when the address must still wait before the next attempt.
+pub(super) async fn wait_required(
+    pool: &SqlitePool,
+    email: &Email,
+    now: i64,
+) -> Result<Option<Duration>> {
+    let row: Option<(i64, i64)> =
+        sqlx::query_as("SELECT failures, last_failure_at FROM sign_in_failures WHERE email = ?")
+            .bind(email.as_str())
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.and_then(|(failures, last)| {
+        let until = last + wait_after(failures).as_millis() as i64;
+        (until > now).then(|| Duration::from_millis((until - now) as u64))
+    }))
+}
+
+pub(super) async fn record_failure(pool: &SqlitePool, email: &Email, now: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO sign_in_failures (email, failures, last_failure_at) VALUES (?, 1, ?)
+         ON CONFLICT (email) DO UPDATE SET failures = failures + 1, last_failure_at = excluded.last_failure_at",
+    )
+    .bind(email.as_str())
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn clear(pool: &SqlitePool, email: &Email) -> Result<()> {
+    sqlx::query("DELETE FROM sign_in_failures WHERE email = ?")
+        .bind(email.as_str())
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn forget_older_than(pool: &SqlitePool, cutoff: i64) -> Result<()> {
+    sqlx::query("DELETE FROM sign_in_failures WHERE last_failure_at < ?")
+        .bind(cutoff)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_failures_are_free_then_the_wait_doubles_up_to_a_cap() {
+        assert_eq!(wait_after(0), Duration::ZERO);
+        assert_eq!(wait_after(2), Duration::ZERO);
+        assert_eq!(wait_after(3), Duration::from_secs(1));
+        assert_eq!(wait_after(4), Duration::from_secs(2));
+        assert_eq!(wait_after(7), Duration::from_secs(16));
+        assert_eq!(wait_after(50), MAX_WAIT);
+    }
+}

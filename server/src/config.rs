@@ -1,0 +1,44 @@
+//! Run-time configuration. The binary fills it from command-line flags and environment
+//! variables; tests build it directly.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the web server listens.
+    pub listen: SocketAddr,
+    /// The SQLite database file; created with its directory when missing.
+    pub database: PathBuf,
+    /// Where cargo-leptos put the compiled site (the `pkg/` folder and static assets).
+    pub site_root: PathBuf,
+    pub log_format: LogFormat,
+    /// Mark the session cookie `Secure`: on when the app is served over HTTPS.
+    pub secure_cookies: bool,
+    /// How long a sign-in lasts.
+    pub session_ttl: Duration,
+    /// Create the demo organisations and users when the database is empty.
+    pub seed_demo: bool,
+}
+
+impl Config {
+    /// A configuration for a throw-away instance: tests and benchmarks.
+    pub fn for_database(database: PathBuf) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database,
+            site_root: PathBuf::from("target/site"),
+            log_format: LogFormat::Text,
+            secure_cookies: false,
+            session_ttl: Duration::from_secs(7 * 24 * 3600),
+            seed_demo: true,
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! Domain types: raw input is parsed into these once, at the edge, and every rule about what
+//! is valid lives here, shared by the server functions and the HTTP APIs.
+
+mod email;
+mod password;
+mod role;
+
+pub use email::Email;
+pub use password::Password;
+pub use role::Role;
+
+/// A trimmed, non-empty, single-line name of bounded length (organisation names, user names).
+pub fn parse_name(field: &str, raw: &str, max_chars: usize) -> crate::Result<String> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(crate::Error::invalid(field, "Please enter a name."));
+    }
+    if name.chars().count() > max_chars {
+        return Err(crate::Error::invalid(
+            field,
+            format!("A name can be at most {max_chars} characters long."),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(crate::Error::invalid(
+            field,
+            "A name cannot contain line breaks or control characters.",
+        ));
+    }
+    Ok(name.to_string())
+}

@@ -1,0 +1,91 @@
+//! The one error type of the backend. Services return it; each door maps it once: the HTTP
+//! APIs in `http::error`, the server functions in the `app` crate.
+
+use std::time::Duration;
+
+/// A message about one input field, in words the person who typed it understands.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No valid session (or token) came with the request.
+    #[error("Please sign in to continue.")]
+    Unauthenticated,
+    /// Wrong email or password. One message for both, so that nobody can find out which
+    /// accounts exist.
+    #[error("The email or password is not correct.")]
+    InvalidCredentials,
+    /// Sign-ins for this account are being slowed down after repeated failures.
+    #[error("Too many failed sign-ins for this account. Try again in {} seconds.", retry_after.as_secs().max(1))]
+    TooManyAttempts { retry_after: Duration },
+    /// Signed in, but the role or organisation does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Does not exist, or is not visible to the caller: the two look the same on purpose, so
+    /// that ids of other organisations cannot be probed.
+    #[error("{0} not found.")]
+    NotFound(&'static str),
+    /// The input breaks a rule; each message names its field.
+    #[error("{}", .0.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join(" "))]
+    Invalid(Vec<FieldError>),
+    /// The request is well-formed but larger than we accept.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The change clashes with the current state (a duplicate, a stale edit).
+    #[error("{0}")]
+    Conflict(String),
+    /// Anything else. Details are logged, never shown.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Invalid(vec![FieldError::new(field, message)])
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Error::Forbidden(message.into())
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::Internal(anyhow::Error::new(e).context("database"))
+    }
+}
+
+/// Turns a violated unique constraint into a user-facing error, so that a race between two
+/// requests still ends in a clear message instead of a 500. SQLite names the columns, not the
+/// constraint: `columns` is what it reports, e.g. `"users.email"`.
+pub trait ResultExt<T> {
+    fn on_unique_violation(self, columns: &str, f: impl FnOnce() -> Error) -> Result<T>;
+}
+
+impl<T> ResultExt<T> for std::result::Result<T, sqlx::Error> {
+    fn on_unique_violation(self, columns: &str, f: impl FnOnce() -> Error) -> Result<T> {
+        self.map_err(|e| match &e {
+            sqlx::Error::Database(db)
+                if db.is_unique_violation() && db.message().contains(columns) =>
+            {
+                f()
+            }
+            _ => e.into(),
+        })
+    }
+}

@@ -1,0 +1,18 @@
+//! The backend of Labhook: database, domain rules and services, the dispatcher and the HTTP
+//! APIs. It knows nothing of the user interface; the `app` crate's server functions and the
+//! axum routers in [`http`] are two doors into the same services.
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod orgs;
+pub mod state;
+pub mod telemetry;
+
+pub use error::{Error, FieldError, Result};
+pub use state::AppState;

@@ -1,0 +1,96 @@
+//! Organisations and their users.
+
+use sqlx::SqlitePool;
+
+use crate::{
+    auth::hash_password,
+    clock::now_ms,
+    domain::{parse_name, Email, Password, Role},
+    error::ResultExt,
+    Error, Result,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Organisation {
+    pub id: i64,
+    pub name: String,
+}
+
+/// A user to be created, already parsed.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub organisation_id: i64,
+    pub email: Email,
+    pub name: String,
+    pub role: Role,
+    pub password: Password,
+}
+
+pub async fn create_organisation(pool: &SqlitePool, name: &str) -> Result<Organisation> {
+    let name = parse_name("organisation", name, 100)?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO organisations (name, created_at) VALUES (?, ?) RETURNING id",
+    )
+    .bind(&name)
+    .bind(now_ms())
+    .fetch_one(pool)
+    .await
+    .on_unique_violation("organisations.name", || {
+        Error::Conflict(format!("An organisation named {name:?} already exists."))
+    })?;
+    Ok(Organisation { id, name })
+}
+
+pub async fn find_organisation_by_name(
+    pool: &SqlitePool,
+    name: &str,
+) -> Result<Option<Organisation>> {
+    Ok(
+        sqlx::query_as("SELECT id, name FROM organisations WHERE name = ?")
+            .bind(name.trim())
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+pub async fn organisation_count(pool: &SqlitePool) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM organisations")
+        .fetch_one(pool)
+        .await?)
+}
+
+pub async fn create_user(pool: &SqlitePool, user: NewUser) -> Result<i64> {
+    let hash = hash_password(&user.password).await?;
+    let id = sqlx::query_scalar(
+        "INSERT INTO users (organisation_id, email, name, role, password_hash, created_at)
+         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(user.organisation_id)
+    .bind(user.email.as_str())
+    .bind(&user.name)
+    .bind(user.role.as_str())
+    .bind(hash)
+    .bind(now_ms())
+    .fetch_one(pool)
+    .await
+    .on_unique_violation("users.email", || {
+        Error::Conflict(format!(
+            "A user with the email {} already exists.",
+            user.email
+        ))
+    })?;
+    Ok(id)
+}
+
+/// Sets a new password and ends the user's open sessions.
+pub async fn reset_password(pool: &SqlitePool, email: &Email, password: &Password) -> Result<()> {
+    let hash = hash_password(password).await?;
+    let id: Option<i64> =
+        sqlx::query_scalar("UPDATE users SET password_hash = ? WHERE email = ? RETURNING id")
+            .bind(hash)
+            .bind(email.as_str())
+            .fetch_optional(pool)
+            .await?;
+    let id = id.ok_or(Error::NotFound("User"))?;
+    crate::auth::end_all_sessions(pool, id).await
+}

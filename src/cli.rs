@@ -1,0 +1,249 @@
+//! Command-line interface: flags with environment-variable fallbacks, and the administration
+//! subcommands for real installations.
+
+use std::{io::BufRead, net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use labhook::startup::Application;
+use server::{
+    config::{Config, LogFormat},
+    domain::{parse_name, Email, Password, Role},
+    orgs::{self, NewUser},
+};
+
+#[derive(Parser)]
+#[command(
+    name = "labhook",
+    version,
+    about = "Webhook subscriptions for lab devices"
+)]
+struct Cli {
+    /// The SQLite database file (created, with its directory, when missing).
+    #[arg(
+        long,
+        env = "LABHOOK_DATABASE",
+        default_value = "data/labhook.db",
+        global = true
+    )]
+    database: PathBuf,
+
+    /// How log lines look.
+    #[arg(long, env = "LABHOOK_LOG_FORMAT", value_enum, default_value_t = LogFormatArg::Text, global = true)]
+    log_format: LogFormatArg,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web app (the default).
+    Serve(ServeArgs),
+    /// Create an organisation.
+    CreateOrganisation {
+        /// Its name, e.g. "QC Lab Basel".
+        name: String,
+    },
+    /// Create a user in an existing organisation.
+    CreateUser {
+        #[arg(long)]
+        organisation: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// org_admin or lab_user.
+        #[arg(long, default_value = "lab_user")]
+        role: String,
+        /// The password; read from standard input when not given.
+        #[arg(long, env = "LABHOOK_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+    /// Set a new password for a user and end their sessions.
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+        /// The new password; read from standard input when not given.
+        #[arg(long, env = "LABHOOK_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+}
+
+#[derive(Args, Clone)]
+struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "LABHOOK_LISTEN", default_value = "127.0.0.1:3000")]
+    listen: SocketAddr,
+
+    /// The folder with the compiled site (cargo-leptos output).
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    site_root: PathBuf,
+
+    /// Mark the session cookie Secure (serve over HTTPS).
+    #[arg(long, env = "LABHOOK_SECURE_COOKIES")]
+    secure_cookies: bool,
+
+    /// Do not create demo data in an empty database.
+    #[arg(long, env = "LABHOOK_NO_DEMO")]
+    no_demo: bool,
+
+    /// How long a sign-in lasts, in hours.
+    #[arg(long, env = "LABHOOK_SESSION_HOURS", default_value_t = 168)]
+    session_hours: u64,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        // Parsing no arguments yields the documented defaults (and the environment's values).
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            args: ServeArgs,
+        }
+        Only::parse_from(["labhook"]).args
+    }
+}
+
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    server::telemetry::init(match cli.log_format {
+        LogFormatArg::Text => LogFormat::Text,
+        LogFormatArg::Json => LogFormat::Json,
+    });
+    let result = match cli.command {
+        None => serve(cli.database, cli.log_format, ServeArgs::default()).await,
+        Some(Command::Serve(args)) => serve(cli.database, cli.log_format, args).await,
+        Some(Command::CreateOrganisation { name }) => create_organisation(cli.database, name).await,
+        Some(Command::CreateUser {
+            organisation,
+            email,
+            name,
+            role,
+            password,
+        }) => create_user(cli.database, organisation, email, name, role, password).await,
+        Some(Command::ResetPassword { email, password }) => {
+            reset_password(cli.database, email, password).await
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One clear line (with its causes), never a panic trace.
+            eprintln!("labhook: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(database: PathBuf, log_format: LogFormatArg, args: ServeArgs) -> anyhow::Result<()> {
+    let config = Config {
+        listen: args.listen,
+        database,
+        site_root: args.site_root,
+        log_format: match log_format {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        },
+        secure_cookies: args.secure_cookies,
+        session_ttl: Duration::from_secs(args.session_hours.max(1) * 3600),
+        seed_demo: !args.no_demo,
+    };
+    if !config.site_root.join("pkg").exists() {
+        tracing::warn!(
+            site_root = %config.site_root.display(),
+            "no compiled site found: pages will load without styles and scripts (build with `cargo leptos build`)"
+        );
+    }
+    let app = Application::build(config).await?;
+    tracing::info!("Labhook is listening on http://{}", app.address());
+    app.run(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+async fn create_organisation(database: PathBuf, name: String) -> anyhow::Result<()> {
+    let pool = server::db::open(&database).await?;
+    let org = orgs::create_organisation(&pool, &name).await?;
+    println!("Created organisation {:?} (id {}).", org.name, org.id);
+    Ok(())
+}
+
+async fn create_user(
+    database: PathBuf,
+    organisation: String,
+    email: String,
+    name: String,
+    role: String,
+    password: Option<String>,
+) -> anyhow::Result<()> {
+    let email = Email::parse(&email)?;
+    let name = parse_name("name", &name, 100)?;
+    let role = Role::parse(&role)?;
+    let password = Password::parse(&password_or_stdin(password)?)?;
+    let pool = server::db::open(&database).await?;
+    let org = orgs::find_organisation_by_name(&pool, &organisation)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("there is no organisation named {organisation:?}"))?;
+    let id = orgs::create_user(
+        &pool,
+        NewUser {
+            organisation_id: org.id,
+            email: email.clone(),
+            name,
+            role,
+            password,
+        },
+    )
+    .await?;
+    println!("Created {role} {email} in {:?} (id {id}).", org.name);
+    Ok(())
+}
+
+async fn reset_password(
+    database: PathBuf,
+    email: String,
+    password: Option<String>,
+) -> anyhow::Result<()> {
+    let email = Email::parse(&email)?;
+    let password = Password::parse(&password_or_stdin(password)?)?;
+    let pool = server::db::open(&database).await?;
+    orgs::reset_password(&pool, &email, &password).await?;
+    println!("The password of {email} was changed; their open sessions were ended.");
+    Ok(())
+}
+
+fn password_or_stdin(given: Option<String>) -> anyhow::Result<String> {
+    if let Some(p) = given {
+        return Ok(p);
+    }
+    eprint!("Password (one line on standard input): ");
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}

@@ -1,0 +1,113 @@
+//! Builds the running application from a [`Config`]: database, demo data, one axum router
+//! (pages, server functions, the backend's APIs) and the background tasks. The binary and the
+//! integration tests both start the app through [`Application`].
+
+use std::{future::Future, net::SocketAddr, time::Duration};
+
+use anyhow::Context;
+use axum::{middleware, Router};
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use server::{
+    config::Config,
+    http::session::{require_for_pages, resolve},
+    AppState,
+};
+use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    /// Opens the database (migrating it), seeds demo data when asked and the database is
+    /// empty, and binds the listener. Errors are phrased for the person starting the server.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let pool = server::db::open(&config.database).await?;
+        if config.seed_demo {
+            server::demo::seed_if_empty(&pool)
+                .await
+                .context("cannot create the demo data")?;
+        }
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let state = AppState::new(pool, config);
+        let router = router(state.clone());
+        Ok(Self {
+            listener,
+            router,
+            state,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("BUG: a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then lets open requests finish.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let maintenance = tokio::spawn(maintenance(self.state.clone()));
+        let result = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("the web server stopped");
+        maintenance.abort();
+        result
+    }
+}
+
+/// The whole HTTP surface: Leptos pages and server functions, then the backend's routes, all
+/// behind the session middleware.
+pub fn router(state: AppState) -> Router {
+    let leptos_options = LeptosOptions::builder()
+        .output_name("labhook")
+        .site_root(state.config.site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(state.config.listen)
+        .build();
+    let routes = generate_route_list(app::App);
+    let context = {
+        let state = state.clone();
+        move || provide_context(state.clone())
+    };
+    let pages = Router::new()
+        .leptos_routes_with_context(&leptos_options, routes, context.clone(), {
+            let options = leptos_options.clone();
+            move || app::shell(options.clone())
+        })
+        .route_layer(middleware::from_fn(require_for_pages))
+        .fallback(leptos_axum::file_and_error_handler_with_context(
+            context,
+            app::shell,
+        ))
+        .with_state(leptos_options);
+
+    pages
+        .merge(server::http::router(state.clone()))
+        .layer(middleware::from_fn_with_state(state, resolve))
+        .layer(CompressionLayer::new())
+}
+
+/// Housekeeping that keeps the database small: expired sessions and old failure counters.
+async fn maintenance(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        if let Err(e) = server::auth::prune(&state.pool).await {
+            tracing::warn!(error = %e, "pruning sessions failed");
+        }
+    }
+}

@@ -1,0 +1,86 @@
+use std::net::SocketAddr;
+
+use labhook::startup::Application;
+use reqwest::{header, redirect, Client, Response, StatusCode};
+use serde_json::Value;
+use server::{config::Config, AppState};
+use tempfile::TempDir;
+
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub state: AppState,
+    _dir: TempDir,
+}
+
+/// Starts the application on 127.0.0.1:0 with a fresh database holding the demo data.
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = Config::for_database(dir.path().join("test.db"));
+    let app = Application::build(config).await.expect("app starts");
+    let address = app.address();
+    let state = app.state().clone();
+    tokio::spawn(app.run(std::future::pending()));
+    TestApp {
+        address,
+        state,
+        _dir: dir,
+    }
+}
+
+/// A browser-like client: keeps cookies, does not follow redirects (tests look at them).
+pub fn client() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.address, path)
+    }
+
+    /// Calls a server function the way `ActionForm` does: a url-encoded POST.
+    pub async fn call_form(&self, client: &Client, name: &str, form: &[(&str, &str)]) -> Response {
+        client
+            .post(self.url(&format!("/api/{name}")))
+            .header(header::ACCEPT, "application/json")
+            .form(form)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Calls a server function that takes a JSON body.
+    pub async fn call_json(&self, client: &Client, name: &str, body: &Value) -> Response {
+        client
+            .post(self.url(&format!("/api/{name}")))
+            .header(header::ACCEPT, "application/json")
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Signs a fresh client in as a demo user and returns it.
+    pub async fn signed_in(&self, email: &str, password: &str) -> Client {
+        let c = client();
+        let res = self
+            .call_form(&c, "sign_in", &[("email", email), ("password", password)])
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "sign-in of {email} failed");
+        c
+    }
+}
+
+pub const ADMIN: (&str, &str) = ("admin@demo.lab", "demo-admin-pass");
+pub const LAB_USER: (&str, &str) = ("lab@demo.lab", "demo-lab-pass");
+pub const OTHER_ADMIN: (&str, &str) = ("admin@northwind.lab", "other-admin-pass");
+
+/// The error a server function answered with: `{"Variant": payload}` or `"Variant"`.
+pub async fn error_of(res: Response) -> (StatusCode, Value) {
+    let status = res.status();
+    let body: Value = res.json().await.expect("JSON error body");
+    (status, body)
+}

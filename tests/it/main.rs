@@ -1,0 +1,6 @@
+//! Integration tests of the whole web application: each test starts the real server (pages,
+//! server functions, APIs) on a random port with its own SQLite file, and talks HTTP to it.
+#![cfg(feature = "ssr")]
+
+mod auth;
+mod helpers;
