@@ -13,7 +13,7 @@ export CARGO_TERM_COLOR ?= always
 .PHONY: run test tools build test-rust test-e2e lint fmt bench clean-data
 
 run: tools build
-	./target/release/labhook serve
+	./target/release/labhook serve --simulate
 
 test: tools test-rust build test-e2e
 

@@ -96,6 +96,14 @@ struct ServeArgs {
     /// How long a sign-in lasts, in hours.
     #[arg(long, env = "LABHOOK_SESSION_HOURS", default_value_t = 168)]
     session_hours: u64,
+
+    /// Feed the demo devices with plausible values every few seconds.
+    #[arg(long, env = "LABHOOK_SIMULATE")]
+    simulate: bool,
+
+    /// A device that has sent nothing for this many seconds is marked offline.
+    #[arg(long, env = "LABHOOK_OFFLINE_AFTER_SECS", default_value_t = 60)]
+    offline_after_secs: u64,
 }
 
 impl Default for ServeArgs {
@@ -153,6 +161,8 @@ async fn serve(database: PathBuf, log_format: LogFormatArg, args: ServeArgs) -> 
         secure_cookies: args.secure_cookies,
         session_ttl: Duration::from_secs(args.session_hours.max(1) * 3600),
         seed_demo: !args.no_demo,
+        simulate: args.simulate,
+        offline_after: Duration::from_secs(args.offline_after_secs.max(1)),
     };
     if !config.site_root.join("pkg").exists() {
         tracing::warn!(

@@ -59,12 +59,25 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let maintenance = tokio::spawn(maintenance(self.state.clone()));
+        let state = &self.state;
+        let mut background = vec![
+            tokio::spawn(maintenance(state.clone())),
+            tokio::spawn(server::devices::liveness::run(
+                state.clone(),
+                state.config.offline_after,
+            )),
+        ];
+        if state.config.simulate {
+            tracing::info!("simulating the demo devices");
+            background.push(tokio::spawn(server::simulator::run(state.clone())));
+        }
         let result = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await
             .context("the web server stopped");
-        maintenance.abort();
+        for task in background {
+            task.abort();
+        }
         result
     }
 }

@@ -99,7 +99,7 @@ mod from_server {
             match e {
                 server::Error::Unauthenticated => AppError::Unauthenticated,
                 server::Error::Forbidden(m) => AppError::Forbidden(m),
-                e @ server::Error::NotFound(_) => AppError::NotFound(e.to_string()),
+                server::Error::NotFound(m) => AppError::NotFound(m),
                 server::Error::Invalid(fields) => AppError::Invalid(
                     fields
                         .into_iter()
@@ -114,6 +114,7 @@ mod from_server {
                     AppError::Internal
                 }
                 e @ (server::Error::InvalidCredentials
+                | server::Error::InvalidToken
                 | server::Error::TooManyAttempts { .. }
                 | server::Error::TooLarge(_)
                 | server::Error::Conflict(_)) => AppError::Refused(e.to_string()),

@@ -1,3 +1,4 @@
+#![recursion_limit = "512"]
 //! The Leptos user interface of Labhook. Server functions sit beside the pages that use them;
 //! their bodies (compiled only with the `ssr` feature) are thin adapters over the `server`
 //! crate.
@@ -20,7 +21,7 @@ use leptos_router::{
 use crate::{
     auth::SignInPage,
     components::{hydration::provide_hydrated, layout::Layout},
-    pages::{home::HomePage, not_found::NotFound, stub::Stub},
+    pages::{devices::DevicesPage, home::HomePage, not_found::NotFound, stub::Stub},
 };
 
 /// The HTML document around the app, rendered on the server.
@@ -57,7 +58,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/sign-in") view=SignInPage/>
                 <ParentRoute path=path!("") view=Layout>
                     <Route path=path!("") view=HomePage/>
-                    <Route path=path!("devices") view=|| view! { <Stub title="Devices"/> }/>
+                    <Route path=path!("devices") view=DevicesPage/>
                     <Route path=path!("subscriptions") view=|| view! { <Stub title="Webhook Subscriptions"/> }/>
                     <Route path=path!("admin") view=|| view! { <Stub title="Server Administration"/> }/>
                 </ParentRoute>

@@ -26,6 +26,10 @@ pub struct Config {
     pub session_ttl: Duration,
     /// Create the demo organisations and users when the database is empty.
     pub seed_demo: bool,
+    /// Feed the demo devices with plausible values.
+    pub simulate: bool,
+    /// A device that has sent nothing for this long is offline.
+    pub offline_after: Duration,
 }
 
 impl Config {
@@ -39,6 +43,8 @@ impl Config {
             secure_cookies: false,
             session_ttl: Duration::from_secs(7 * 24 * 3600),
             seed_demo: true,
+            simulate: false,
+            offline_after: Duration::from_secs(60),
         }
     }
 }

@@ -4,7 +4,11 @@
 use sqlx::SqlitePool;
 
 use crate::{
-    domain::{Email, Password, Role},
+    devices::{self, access, NewChannel, NewDevice},
+    domain::{
+        channel::{ChannelSpec, ValueType},
+        Email, Password, Role,
+    },
     orgs::{self, NewUser},
     Result,
 };
@@ -45,8 +49,9 @@ pub async fn seed_if_empty(pool: &SqlitePool) -> Result<bool> {
     }
     for org_name in [DEMO_ORGANISATION, OTHER_ORGANISATION] {
         let org = orgs::create_organisation(pool, org_name).await?;
+        let mut lab_users = Vec::new();
         for (_, role, email, name, password) in DEMO_USERS.iter().filter(|u| u.0 == org_name) {
-            orgs::create_user(
+            let id = orgs::create_user(
                 pool,
                 NewUser {
                     organisation_id: org.id,
@@ -57,8 +62,246 @@ pub async fn seed_if_empty(pool: &SqlitePool) -> Result<bool> {
                 },
             )
             .await?;
+            if *role == Role::LabUser {
+                lab_users.push(id);
+            }
+        }
+        for (device, granted) in demo_devices(org_name) {
+            let id = devices::create_device(pool, org.id, device).await?;
+            if granted {
+                for user in &lab_users {
+                    access::grant_initial(pool, *user, id).await?;
+                }
+            }
         }
     }
     tracing::info!("demo data created: see the README for the sign-in credentials");
     Ok(true)
+}
+
+fn float(name: &str, unit: &str, min: Option<f64>, max: Option<f64>) -> NewChannel {
+    NewChannel {
+        name: name.into(),
+        unit: unit.into(),
+        spec: ChannelSpec {
+            value_type: ValueType::Float,
+            min,
+            max,
+            enum_labels: vec![],
+        },
+    }
+}
+
+fn text(name: &str) -> NewChannel {
+    NewChannel {
+        name: name.into(),
+        unit: String::new(),
+        spec: ChannelSpec {
+            value_type: ValueType::String,
+            min: None,
+            max: None,
+            enum_labels: vec![],
+        },
+    }
+}
+
+fn states(name: &str, labels: &[&str]) -> NewChannel {
+    NewChannel {
+        name: name.into(),
+        unit: String::new(),
+        spec: ChannelSpec {
+            value_type: ValueType::Enum,
+            min: None,
+            max: None,
+            enum_labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+        },
+    }
+}
+
+fn flag(name: &str) -> NewChannel {
+    NewChannel {
+        name: name.into(),
+        unit: String::new(),
+        spec: ChannelSpec {
+            value_type: ValueType::Boolean,
+            min: None,
+            max: None,
+            enum_labels: vec![],
+        },
+    }
+}
+
+fn device(
+    name: &str,
+    vendor: &str,
+    model: &str,
+    class: &str,
+    channels: Vec<NewChannel>,
+) -> NewDevice {
+    NewDevice {
+        name: name.into(),
+        vendor: vendor.into(),
+        model: model.into(),
+        device_class: class.into(),
+        simulated: true,
+        channels,
+    }
+}
+
+/// The demo organisation's lab, and whether its lab user has access to each device.
+fn demo_devices(org: &str) -> Vec<(NewDevice, bool)> {
+    if org != DEMO_ORGANISATION {
+        return vec![
+            (
+                device(
+                    "UV-Vis Spectrophotometer",
+                    "Agilent",
+                    "Cary 60",
+                    "Analyzer",
+                    vec![
+                        float("absorbance", "AU", Some(0.0), Some(3.0)),
+                        text("sample_id"),
+                    ],
+                ),
+                true,
+            ),
+            (
+                device(
+                    "Ultra-Low Freezer",
+                    "Thermo Fisher",
+                    "TSX600",
+                    "Heating/Cooling Unit",
+                    vec![
+                        float("temperature", "°C", Some(-86.0), Some(-70.0)),
+                        flag("door_open"),
+                    ],
+                ),
+                true,
+            ),
+        ];
+    }
+    vec![
+        (
+            device(
+                "Analytical Balance XPR204",
+                "Mettler Toledo",
+                "XPR204",
+                "Balance",
+                vec![
+                    float("weight", "mg", Some(0.0), Some(220_000.0)),
+                    states("status", &["stable", "unstable", "overload"]),
+                ],
+            ),
+            true,
+        ),
+        (
+            device(
+                "Hotplate Stirrer RCT digital",
+                "IKA",
+                "RCT digital",
+                "Heat Control",
+                vec![
+                    float("temperature", "°C", Some(0.0), Some(310.0)),
+                    float("rotation", "rpm", Some(0.0), Some(1500.0)),
+                ],
+            ),
+            true,
+        ),
+        (
+            device(
+                "Rotary Evaporator Hei-VAP",
+                "Heidolph",
+                "Hei-VAP Core",
+                "Evaporator",
+                vec![
+                    float("rotation", "rpm", Some(10.0), Some(280.0)),
+                    float("bath_temperature", "°C", Some(20.0), Some(90.0)),
+                    float("vacuum", "mbar", Some(1.0), Some(1013.0)),
+                ],
+            ),
+            false,
+        ),
+        (
+            device(
+                "Centrifuge 5425",
+                "Eppendorf",
+                "5425",
+                "Custom",
+                vec![
+                    float("rotation", "rpm", Some(0.0), Some(15_060.0)),
+                    states("lid", &["closed", "open"]),
+                ],
+            ),
+            false,
+        ),
+        (
+            device(
+                "Thermostat PRO RP 845",
+                "Lauda",
+                "PRO RP 845",
+                "Heating/Cooling Unit",
+                vec![
+                    float("temperature", "°C", Some(-40.0), Some(200.0)),
+                    float("setpoint", "°C", Some(-40.0), Some(200.0)),
+                ],
+            ),
+            false,
+        ),
+        (
+            device(
+                "Density Meter DMA 4500 M",
+                "Anton Paar",
+                "DMA 4500 M",
+                "Analyzer",
+                vec![
+                    text("sample_id"),
+                    float("density", "g/cm³", Some(0.6), Some(1.8)),
+                    states(
+                        "measurement_status",
+                        &["idle", "measuring", "done", "error"],
+                    ),
+                ],
+            ),
+            true,
+        ),
+        (
+            device(
+                "Barcode Scanner Bench 2",
+                "Zebra",
+                "DS2208",
+                "Custom",
+                vec![text("barcode")],
+            ),
+            true,
+        ),
+        (
+            device(
+                "CO2 Incubator Heracell",
+                "Thermo Fisher",
+                "Heracell VIOS 160i",
+                "Incubator",
+                vec![
+                    float("temperature", "°C", Some(36.5), Some(37.5)),
+                    float("co2", "%", Some(4.5), Some(5.5)),
+                    float("humidity", "%", Some(85.0), Some(98.0)),
+                    flag("door_open"),
+                ],
+            ),
+            true,
+        ),
+        (
+            device(
+                "pH Meter SevenExcellence",
+                "Mettler Toledo",
+                "S479",
+                "Probe",
+                vec![
+                    float("ph", "pH", Some(0.0), Some(14.0)),
+                    float("temperature", "°C", Some(0.0), Some(100.0)),
+                    float("potential", "mV", Some(-500.0), Some(500.0)),
+                ],
+            ),
+            false,
+        ),
+    ]
 }

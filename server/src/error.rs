@@ -34,10 +34,13 @@ pub enum Error {
     /// Signed in, but the role or organisation does not allow this.
     #[error("{0}")]
     Forbidden(String),
+    /// A device token that is missing, unknown or revoked.
+    #[error("The device token is missing, not valid, or was revoked.")]
+    InvalidToken,
     /// Does not exist, or is not visible to the caller: the two look the same on purpose, so
     /// that ids of other organisations cannot be probed.
-    #[error("{0} not found.")]
-    NotFound(&'static str),
+    #[error("{0}")]
+    NotFound(String),
     /// The input breaks a rule; each message names its field.
     #[error("{}", .0.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join(" "))]
     Invalid(Vec<FieldError>),
@@ -61,6 +64,11 @@ impl Error {
 
     pub fn forbidden(message: impl Into<String>) -> Self {
         Error::Forbidden(message.into())
+    }
+
+    /// "Device not found." and the like.
+    pub fn not_found(what: &str) -> Self {
+        Error::NotFound(format!("{what} not found."))
     }
 }
 

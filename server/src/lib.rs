@@ -7,10 +7,13 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod devices;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod orgs;
+pub mod simulator;
 pub mod state;
 pub mod telemetry;
 

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use sqlx::SqlitePool;
+use tokio::sync::Notify;
 
 use crate::config::Config;
 
@@ -10,6 +11,8 @@ use crate::config::Config;
 pub struct AppState {
     pub pool: SqlitePool,
     pub config: Arc<Config>,
+    /// Signalled after new events were committed, so that the dispatcher need not poll.
+    pub events_added: Arc<Notify>,
 }
 
 impl AppState {
@@ -17,6 +20,7 @@ impl AppState {
         Self {
             pool,
             config: Arc::new(config),
+            events_added: Arc::new(Notify::new()),
         }
     }
 }

@@ -63,6 +63,13 @@ impl TestApp {
             .expect("request")
     }
 
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(&self.state.pool)
+            .await
+            .unwrap()
+    }
+
     /// Signs a fresh client in as a demo user and returns it.
     pub async fn signed_in(&self, email: &str, password: &str) -> Client {
         let c = client();

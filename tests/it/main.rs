@@ -3,4 +3,5 @@
 #![cfg(feature = "ssr")]
 
 mod auth;
+mod devices;
 mod helpers;

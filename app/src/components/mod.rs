@@ -1,4 +1,6 @@
 pub mod hydration;
 pub mod layout;
 pub mod menu;
+pub mod modal;
 pub mod status;
+pub mod time;

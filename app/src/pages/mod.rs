@@ -1,3 +1,4 @@
+pub mod devices;
 pub mod home;
 pub mod not_found;
 pub mod stub;

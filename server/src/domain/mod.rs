@@ -1,11 +1,15 @@
 //! Domain types: raw input is parsed into these once, at the edge, and every rule about what
 //! is valid lives here, shared by the server functions and the HTTP APIs.
 
+pub mod channel;
+pub mod device;
 mod email;
+mod event_type;
 mod password;
 mod role;
 
 pub use email::Email;
+pub use event_type::EventType;
 pub use password::Password;
 pub use role::Role;
 

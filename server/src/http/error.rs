@@ -14,7 +14,9 @@ use crate::Error;
 impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
-            Error::Unauthenticated | Error::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Error::Unauthenticated | Error::InvalidCredentials | Error::InvalidToken => {
+                StatusCode::UNAUTHORIZED
+            }
             Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
@@ -30,6 +32,7 @@ impl Error {
         match self {
             Error::Unauthenticated => "unauthenticated",
             Error::InvalidCredentials => "invalid_credentials",
+            Error::InvalidToken => "invalid_token",
             Error::TooManyAttempts { .. } => "too_many_attempts",
             Error::Forbidden(_) => "forbidden",
             Error::NotFound(_) => "not_found",

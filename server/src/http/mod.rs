@@ -2,9 +2,13 @@
 //! mapping of [`crate::Error`] to HTTP responses.
 
 pub mod error;
+pub mod ingest;
 pub mod session;
 
-use axum::{routing::get, Router};
+use axum::{
+    routing::{get, post},
+    Router,
+};
 
 use crate::AppState;
 
@@ -12,5 +16,9 @@ use crate::AppState;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/api/v1/devices/{device_id}/data_points",
+            post(ingest::post_data_points),
+        )
         .with_state(state)
 }

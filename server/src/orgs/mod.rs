@@ -91,6 +91,6 @@ pub async fn reset_password(pool: &SqlitePool, email: &Email, password: &Passwor
             .bind(email.as_str())
             .fetch_optional(pool)
             .await?;
-    let id = id.ok_or(Error::NotFound("User"))?;
+    let id = id.ok_or_else(|| Error::not_found("User"))?;
     crate::auth::end_all_sessions(pool, id).await
 }

@@ -1,0 +1,82 @@
+//! Which lab users may see which devices. Org admins see everything of their organisation and
+//! grant or revoke access for lab users, one device at a time.
+
+use sqlx::SqlitePool;
+
+use super::organisation_device;
+use crate::{auth::CurrentUser, clock::now_ms, Error, Result};
+
+/// A lab user of the organisation and whether they may see the device.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Grant {
+    pub user_id: i64,
+    pub name: String,
+    pub email: String,
+    pub granted: bool,
+}
+
+pub async fn list(pool: &SqlitePool, admin: &CurrentUser, device_id: i64) -> Result<Vec<Grant>> {
+    let device = organisation_device(pool, admin, device_id).await?;
+    Ok(sqlx::query_as(
+        "SELECT u.id AS user_id, u.name, u.email,
+                EXISTS (SELECT 1 FROM device_access a WHERE a.user_id = u.id AND a.device_id = ?) AS granted
+         FROM users u WHERE u.organisation_id = ? AND u.role = 'lab_user'
+         ORDER BY u.name COLLATE NOCASE",
+    )
+    .bind(device.id)
+    .bind(admin.organisation_id)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Grants or revokes one lab user's access to one device. Both must be of the admin's
+/// organisation.
+pub async fn set(
+    pool: &SqlitePool,
+    admin: &CurrentUser,
+    device_id: i64,
+    user_id: i64,
+    granted: bool,
+) -> Result<()> {
+    let device = organisation_device(pool, admin, device_id).await?;
+    let lab_user: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM users WHERE id = ? AND organisation_id = ? AND role = 'lab_user'",
+    )
+    .bind(user_id)
+    .bind(admin.organisation_id)
+    .fetch_optional(pool)
+    .await?;
+    let user_id = lab_user.ok_or_else(|| Error::not_found("Lab user"))?;
+    if granted {
+        sqlx::query(
+            "INSERT INTO device_access (user_id, device_id, granted_at, granted_by) VALUES (?, ?, ?, ?)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(device.id)
+        .bind(now_ms())
+        .bind(admin.id)
+        .execute(pool)
+        .await?;
+    } else {
+        sqlx::query("DELETE FROM device_access WHERE user_id = ? AND device_id = ?")
+            .bind(user_id)
+            .bind(device.id)
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Grants access without an acting admin (demo data).
+pub async fn grant_initial(pool: &SqlitePool, user_id: i64, device_id: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO device_access (user_id, device_id, granted_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(device_id)
+    .bind(now_ms())
+    .execute(pool)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! Devices that stop sending go offline: a periodic step marks every online device that has
+//! been silent for longer than the configured time, with a `device.status_changed` event.
+
+use std::time::Duration;
+
+use crate::{
+    devices::{Device, DeviceRow},
+    domain::device::DeviceStatus,
+    events::{self, Subject},
+    AppState, Result,
+};
+
+/// Marks silent devices offline as of `now`; returns how many changed. Tests call it with a
+/// chosen `now` instead of waiting.
+pub async fn mark_silent_devices_offline(
+    state: &AppState,
+    now: i64,
+    silent_for: Duration,
+) -> Result<usize> {
+    let cutoff = now - silent_for.as_millis() as i64;
+    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let silent: Vec<Device> = sqlx::query_as::<_, DeviceRow>(
+        "SELECT d.id, d.organisation_id, d.name, d.vendor, d.model, d.device_class, d.status, d.last_seen_at
+         FROM devices d WHERE d.status = 'online' AND (d.last_seen_at IS NULL OR d.last_seen_at < ?)",
+    )
+    .bind(cutoff)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .map(Device::from)
+    .collect();
+    for device in &silent {
+        let organisation_name: String =
+            sqlx::query_scalar("SELECT name FROM organisations WHERE id = ?")
+                .bind(device.organisation_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        sqlx::query("UPDATE devices SET status = 'offline' WHERE id = ?")
+            .bind(device.id)
+            .execute(&mut *tx)
+            .await?;
+        let subject = Subject {
+            organisation_id: device.organisation_id,
+            organisation_name: &organisation_name,
+            device,
+        };
+        events::record_status_event(
+            &mut tx,
+            &subject,
+            DeviceStatus::Offline,
+            DeviceStatus::Online,
+            device.last_seen_at,
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    if !silent.is_empty() {
+        state.events_added.notify_one();
+    }
+    Ok(silent.len())
+}
+
+/// Runs [`mark_silent_devices_offline`] every few seconds, for as long as the server runs.
+pub async fn run(state: AppState, silent_for: Duration) {
+    let period = (silent_for / 4).clamp(Duration::from_secs(1), Duration::from_secs(10));
+    let mut tick = tokio::time::interval(period);
+    loop {
+        tick.tick().await;
+        if let Err(e) =
+            mark_silent_devices_offline(&state, crate::clock::now_ms(), silent_for).await
+        {
+            tracing::warn!(error = %e, "marking silent devices offline failed");
+        }
+    }
+}

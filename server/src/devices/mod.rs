@@ -1,0 +1,296 @@
+//! Devices and channels, who may see them, and the trigger events their data causes.
+
+pub mod access;
+pub mod ingest;
+pub mod liveness;
+pub mod tokens;
+
+use sqlx::{SqliteConnection, SqlitePool};
+
+use crate::{
+    auth::CurrentUser,
+    clock::now_ms,
+    domain::{
+        channel::{ChannelSpec, ChannelState, Reading, ValueType},
+        device::{parse_device_class, DeviceStatus},
+        parse_name,
+    },
+    error::ResultExt,
+    Error, Result,
+};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Device {
+    pub id: i64,
+    pub organisation_id: i64,
+    pub name: String,
+    pub vendor: String,
+    pub model: String,
+    pub device_class: String,
+    pub status: DeviceStatus,
+    pub last_seen_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Channel {
+    pub id: i64,
+    pub device_id: i64,
+    pub name: String,
+    pub unit: String,
+    pub spec: ChannelSpec,
+    pub state: ChannelState,
+}
+
+/// A device with its channels, as the Devices page and the channel picker show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceWithChannels {
+    pub device: Device,
+    pub channels: Vec<Channel>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct DeviceRow {
+    id: i64,
+    organisation_id: i64,
+    name: String,
+    vendor: String,
+    model: String,
+    device_class: String,
+    status: String,
+    last_seen_at: Option<i64>,
+}
+
+impl From<DeviceRow> for Device {
+    fn from(r: DeviceRow) -> Self {
+        Device {
+            id: r.id,
+            organisation_id: r.organisation_id,
+            name: r.name,
+            vendor: r.vendor,
+            model: r.model,
+            device_class: r.device_class,
+            status: DeviceStatus::parse(&r.status),
+            last_seen_at: r.last_seen_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ChannelRow {
+    id: i64,
+    device_id: i64,
+    name: String,
+    unit: String,
+    value_type: String,
+    min_value: Option<f64>,
+    max_value: Option<f64>,
+    enum_labels: Option<String>,
+    last_timestamp: Option<i64>,
+    last_value: Option<f64>,
+    last_str_value: Option<String>,
+    in_range: Option<bool>,
+}
+
+impl From<ChannelRow> for Channel {
+    fn from(r: ChannelRow) -> Self {
+        let last = r.last_timestamp.map(|_| Reading {
+            number: r.last_value,
+            text: r.last_str_value,
+        });
+        Channel {
+            id: r.id,
+            device_id: r.device_id,
+            name: r.name,
+            unit: r.unit,
+            spec: ChannelSpec {
+                value_type: ValueType::parse(&r.value_type).unwrap_or(ValueType::String),
+                min: r.min_value,
+                max: r.max_value,
+                enum_labels: r
+                    .enum_labels
+                    .and_then(|s| serde_json::from_str(&s).ok())
+                    .unwrap_or_default(),
+            },
+            state: ChannelState {
+                last_timestamp: r.last_timestamp,
+                last,
+                in_range: r.in_range,
+            },
+        }
+    }
+}
+
+const DEVICE_COLUMNS: &str =
+    "d.id, d.organisation_id, d.name, d.vendor, d.model, d.device_class, d.status, d.last_seen_at";
+const CHANNEL_COLUMNS: &str = "c.id, c.device_id, c.name, c.unit, c.value_type, c.min_value, \
+     c.max_value, c.enum_labels, c.last_timestamp, c.last_value, c.last_str_value, c.in_range";
+
+/// The SQL condition "device `d` is visible to the user bound as ?1 (organisation), ?2 (is org
+/// admin), ?3 (user id)". Org admins see their whole organisation; lab users what was granted.
+pub(crate) const VISIBLE_TO_USER: &str = "d.organisation_id = ?1 AND (?2 OR EXISTS (
+       SELECT 1 FROM device_access a WHERE a.device_id = d.id AND a.user_id = ?3))";
+
+/// The devices the user may see, by name, each with its channels.
+pub async fn visible_devices(
+    pool: &SqlitePool,
+    user: &CurrentUser,
+) -> Result<Vec<DeviceWithChannels>> {
+    let devices: Vec<Device> = sqlx::query_as::<_, DeviceRow>(&format!(
+        "SELECT {DEVICE_COLUMNS} FROM devices d WHERE {VISIBLE_TO_USER} ORDER BY d.name COLLATE NOCASE"
+    ))
+    .bind(user.organisation_id)
+    .bind(user.is_org_admin())
+    .bind(user.id)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(Device::from)
+    .collect();
+    let channels: Vec<Channel> = sqlx::query_as::<_, ChannelRow>(&format!(
+        "SELECT {CHANNEL_COLUMNS} FROM channels c JOIN devices d ON d.id = c.device_id
+         WHERE {VISIBLE_TO_USER} ORDER BY c.id"
+    ))
+    .bind(user.organisation_id)
+    .bind(user.is_org_admin())
+    .bind(user.id)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(Channel::from)
+    .collect();
+    Ok(devices
+        .into_iter()
+        .map(|device| DeviceWithChannels {
+            channels: channels
+                .iter()
+                .filter(|c| c.device_id == device.id)
+                .cloned()
+                .collect(),
+            device,
+        })
+        .collect())
+}
+
+/// One device the user may see; any other id (another organisation's, an ungranted one, or
+/// none at all) is "not found".
+pub async fn visible_device(
+    pool: &SqlitePool,
+    user: &CurrentUser,
+    device_id: i64,
+) -> Result<Device> {
+    sqlx::query_as::<_, DeviceRow>(&format!(
+        "SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.id = ?4 AND {VISIBLE_TO_USER}"
+    ))
+    .bind(user.organisation_id)
+    .bind(user.is_org_admin())
+    .bind(user.id)
+    .bind(device_id)
+    .fetch_optional(pool)
+    .await?
+    .map(Device::from)
+    .ok_or_else(|| Error::not_found("Device"))
+}
+
+/// A device of the admin's own organisation (for managing access and tokens).
+pub async fn organisation_device(
+    pool: &SqlitePool,
+    admin: &CurrentUser,
+    device_id: i64,
+) -> Result<Device> {
+    admin.require_org_admin()?;
+    visible_device(pool, admin, device_id).await
+}
+
+pub(crate) async fn device_by_id(conn: &mut SqliteConnection, id: i64) -> Result<Option<Device>> {
+    Ok(sqlx::query_as::<_, DeviceRow>(&format!(
+        "SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.id = ?"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .map(Device::from))
+}
+
+pub(crate) async fn channels_of(
+    conn: &mut SqliteConnection,
+    device_id: i64,
+) -> Result<Vec<Channel>> {
+    Ok(sqlx::query_as::<_, ChannelRow>(&format!(
+        "SELECT {CHANNEL_COLUMNS} FROM channels c WHERE c.device_id = ? ORDER BY c.id"
+    ))
+    .bind(device_id)
+    .fetch_all(conn)
+    .await?
+    .into_iter()
+    .map(Channel::from)
+    .collect())
+}
+
+/// A device to be created (demo data, the command line).
+#[derive(Debug, Clone)]
+pub struct NewDevice {
+    pub name: String,
+    pub vendor: String,
+    pub model: String,
+    pub device_class: String,
+    pub simulated: bool,
+    pub channels: Vec<NewChannel>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewChannel {
+    pub name: String,
+    pub unit: String,
+    pub spec: ChannelSpec,
+}
+
+pub async fn create_device(pool: &SqlitePool, organisation_id: i64, d: NewDevice) -> Result<i64> {
+    let name = parse_name("name", &d.name, 100)?;
+    let class = parse_device_class(&d.device_class)?;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO devices (organisation_id, name, vendor, model, device_class, simulated, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(organisation_id)
+    .bind(&name)
+    .bind(d.vendor.trim())
+    .bind(d.model.trim())
+    .bind(class)
+    .bind(d.simulated)
+    .bind(now_ms())
+    .fetch_one(&mut *tx)
+    .await
+    .on_unique_violation("devices.organisation_id", || {
+        Error::Conflict(format!("A device named {name:?} exists already."))
+    })?;
+    for c in d.channels {
+        let cname = parse_name("channel", &c.name, 100)?;
+        if c.spec.value_type == ValueType::Enum && c.spec.enum_labels.is_empty() {
+            return Err(Error::invalid(
+                "enum_labels",
+                "An enum channel needs its labels.",
+            ));
+        }
+        let labels = (!c.spec.enum_labels.is_empty())
+            .then(|| serde_json::to_string(&c.spec.enum_labels).expect("BUG: strings serialise"));
+        sqlx::query(
+            "INSERT INTO channels (device_id, name, unit, value_type, min_value, max_value, enum_labels)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(&cname)
+        .bind(c.unit.trim())
+        .bind(c.spec.value_type.as_str())
+        .bind(c.spec.min)
+        .bind(c.spec.max)
+        .bind(labels)
+        .execute(&mut *tx)
+        .await
+        .on_unique_violation("channels.device_id", || {
+            Error::Conflict(format!("The device has two channels named {cname:?}."))
+        })?;
+    }
+    tx.commit().await?;
+    Ok(id)
+}

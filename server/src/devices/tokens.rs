@@ -1,0 +1,135 @@
+//! Bearer tokens that devices and connectors present to the ingest API. Created by an org
+//! admin, shown once, stored as a SHA-256 hash, revocable.
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use sqlx::SqlitePool;
+
+use super::organisation_device;
+use crate::{auth::CurrentUser, clock::now_ms, domain::parse_name, Error, Result};
+
+const PREFIX: &str = "lhd_";
+
+/// A token just created: the only time its secret exists outside the device.
+#[derive(Debug, Clone)]
+pub struct CreatedToken {
+    pub id: i64,
+    pub token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub label: String,
+    /// The first characters, enough to tell tokens apart.
+    pub hint: String,
+    pub created_at: i64,
+    pub created_by: Option<String>,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+fn hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+pub async fn create(
+    pool: &SqlitePool,
+    admin: &CurrentUser,
+    device_id: i64,
+    label: &str,
+) -> Result<CreatedToken> {
+    let device = organisation_device(pool, admin, device_id).await?;
+    let label = parse_name("label", label, 80)?;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
+    let hint = token[..PREFIX.len() + 6].to_owned();
+    let id = sqlx::query_scalar(
+        "INSERT INTO device_tokens (device_id, token_hash, hint, label, created_at, created_by)
+         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(device.id)
+    .bind(hash(&token))
+    .bind(hint)
+    .bind(label)
+    .bind(now_ms())
+    .bind(admin.id)
+    .fetch_one(pool)
+    .await?;
+    Ok(CreatedToken { id, token })
+}
+
+pub async fn list(
+    pool: &SqlitePool,
+    admin: &CurrentUser,
+    device_id: i64,
+) -> Result<Vec<TokenInfo>> {
+    let device = organisation_device(pool, admin, device_id).await?;
+    Ok(sqlx::query_as(
+        "SELECT t.id, t.label, t.hint, t.created_at, u.name AS created_by, t.last_used_at, t.revoked_at
+         FROM device_tokens t LEFT JOIN users u ON u.id = t.created_by
+         WHERE t.device_id = ? ORDER BY t.revoked_at IS NOT NULL, t.id DESC",
+    )
+    .bind(device.id)
+    .fetch_all(pool)
+    .await?)
+}
+
+pub async fn revoke(
+    pool: &SqlitePool,
+    admin: &CurrentUser,
+    device_id: i64,
+    token_id: i64,
+) -> Result<()> {
+    let device = organisation_device(pool, admin, device_id).await?;
+    let done = sqlx::query(
+        "UPDATE device_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? AND device_id = ?",
+    )
+    .bind(now_ms())
+    .bind(token_id)
+    .bind(device.id)
+    .execute(pool)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::not_found("Token"));
+    }
+    Ok(())
+}
+
+/// Checks a bearer token for a request about `device_id`:
+/// unknown or revoked token → 401; a valid token of another device of the same organisation
+/// → 403; a device that does not exist (or belongs to another organisation) → 404.
+pub async fn authenticate(pool: &SqlitePool, device_id: i64, token: Option<&str>) -> Result<()> {
+    let token = token
+        .filter(|t| t.starts_with(PREFIX))
+        .ok_or(Error::InvalidToken)?;
+    let row: Option<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT t.id, t.device_id, d.organisation_id FROM device_tokens t
+         JOIN devices d ON d.id = t.device_id
+         WHERE t.token_hash = ? AND t.revoked_at IS NULL",
+    )
+    .bind(hash(token))
+    .fetch_optional(pool)
+    .await?;
+    let (token_id, token_device, organisation_id) = row.ok_or(Error::InvalidToken)?;
+    if token_device != device_id {
+        let same_org: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM devices WHERE id = ? AND organisation_id = ?")
+                .bind(device_id)
+                .bind(organisation_id)
+                .fetch_optional(pool)
+                .await?;
+        return Err(match same_org {
+            Some(_) => Error::forbidden("This token belongs to another device."),
+            None => Error::not_found("Device"),
+        });
+    }
+    sqlx::query("UPDATE device_tokens SET last_used_at = ? WHERE id = ?")
+        .bind(now_ms())
+        .bind(token_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,366 @@
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::helpers::{first_error, spawn, spawn_with};
+
+const HOTPLATE: &str = "Hotplate Stirrer RCT digital";
+const SCANNER: &str = "Barcode Scanner Bench 2";
+
+#[tokio::test]
+async fn accepted_points_are_stored_with_their_events() {
+    let app = spawn().await;
+    let (device, token) = app.token_for(HOTPLATE).await;
+    let res = app
+        .post_points(
+            device,
+            &token,
+            &json!([
+                {"channel": "temperature", "value": 25.5, "timestamp": 1_795_512_600_000i64},
+                {"channel": "rotation", "value": 300}
+            ]),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let receipt: Value = res.json().await.unwrap();
+    assert_eq!(receipt["accepted"], 2);
+    // device online + (created, changed) × 2 channels
+    assert_eq!(receipt["event_ids"].as_array().unwrap().len(), 5);
+    assert_eq!(app.count("data_points").await, 2);
+
+    let (ts, value): (i64, f64) =
+        sqlx::query_as("SELECT timestamp, value FROM data_points WHERE channel_id = ?")
+            .bind(app.channel_id(device, "temperature").await)
+            .fetch_one(&app.state.pool)
+            .await
+            .unwrap();
+    assert_eq!((ts, value), (1_795_512_600_000, 25.5));
+
+    let payload: String = sqlx::query_scalar(
+        "SELECT payload FROM events WHERE event_type = 'data_point.created' ORDER BY id LIMIT 1",
+    )
+    .fetch_one(&app.state.pool)
+    .await
+    .unwrap();
+    let payload: Value = serde_json::from_str(&payload).unwrap();
+    assert_eq!(payload["organisation"]["name"], "Demo Lab");
+    assert_eq!(payload["device"]["vendor"], "IKA");
+    assert_eq!(payload["channel"]["unit"], "°C");
+    assert_eq!(payload["data_point"]["value"], 25.5);
+    assert_eq!(
+        payload["data_point"]["timestamp"],
+        "2026-11-24T09:30:00.000Z"
+    );
+}
+
+#[tokio::test]
+async fn value_changes_and_range_exits_and_returns_become_events() {
+    let app = spawn().await;
+    let (device, token) = app.token_for(HOTPLATE).await;
+    let temperature = app.channel_id(device, "temperature").await;
+    for v in [100.0, 100.0, 320.0, 330.0, 300.0] {
+        let res = app
+            .post_points(
+                device,
+                &token,
+                &json!([{"channel": "temperature", "value": v}]),
+            )
+            .await;
+        assert_eq!(res.status(), 202);
+    }
+    assert_eq!(
+        app.event_types(temperature).await,
+        [
+            "data_point.created",
+            "channel.value_changed", // 100 (first value)
+            "data_point.created",    // 100 again: no change
+            "data_point.created",
+            "channel.value_changed",
+            "channel.out_of_range", // 320 > 310
+            "data_point.created",
+            "channel.value_changed", // 330: still out, no second out_of_range
+            "data_point.created",
+            "channel.value_changed",
+            "channel.back_in_range", // 300
+        ]
+    );
+    let threshold: String =
+        sqlx::query_scalar("SELECT payload FROM events WHERE event_type = 'channel.out_of_range'")
+            .fetch_one(&app.state.pool)
+            .await
+            .unwrap();
+    let threshold: Value = serde_json::from_str(&threshold).unwrap();
+    assert_eq!(
+        threshold["threshold"],
+        json!({"min": 0.0, "max": 310.0, "violated": "max"})
+    );
+}
+
+#[tokio::test]
+async fn text_values_change_only_when_different() {
+    let app = spawn().await;
+    let (device, token) = app.token_for(SCANNER).await;
+    let barcode = app.channel_id(device, "barcode").await;
+    let res = app
+        .post_points(
+            device,
+            &token,
+            &json!([
+                {"channel": "barcode", "value": "LAB-1"},
+                {"channel": "barcode", "value": "LAB-1"},
+                {"channel": "barcode", "value": "LAB-2"}
+            ]),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let changes: Vec<Option<String>> = sqlx::query_scalar(
+        "SELECT json_extract(payload, '$.previous_value') FROM events
+         WHERE channel_id = ? AND event_type = 'channel.value_changed' ORDER BY id",
+    )
+    .bind(barcode)
+    .fetch_all(&app.state.pool)
+    .await
+    .unwrap();
+    assert_eq!(app.event_types(barcode).await.len(), 5);
+    assert_eq!(changes, [None, Some("LAB-1".to_owned())]);
+}
+
+#[tokio::test]
+async fn silent_devices_go_offline_and_come_back_online() {
+    let app = spawn_with(|c| c.offline_after = Duration::from_secs(60)).await;
+    let (device, token) = app.token_for(SCANNER).await;
+    let status_events = || async {
+        sqlx::query_scalar::<_, String>(
+            "SELECT json_extract(payload, '$.status.current') FROM events
+             WHERE device_id = ? AND event_type = 'device.status_changed' ORDER BY id",
+        )
+        .bind(device)
+        .fetch_all(&app.state.pool)
+        .await
+        .unwrap()
+    };
+    app.post_points(
+        device,
+        &token,
+        &json!([{"channel": "barcode", "value": "A"}]),
+    )
+    .await;
+    assert_eq!(status_events().await, ["online"]);
+
+    // Not yet silent for long enough.
+    let now = server::clock::now_ms();
+    let n = server::devices::liveness::mark_silent_devices_offline(
+        &app.state,
+        now + 30_000,
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
+    assert_eq!(n, 0);
+    // Two minutes later it is.
+    let n = server::devices::liveness::mark_silent_devices_offline(
+        &app.state,
+        now + 120_000,
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(status_events().await, ["online", "offline"]);
+    let status: String = sqlx::query_scalar("SELECT status FROM devices WHERE id = ?")
+        .bind(device)
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "offline");
+
+    app.post_points(
+        device,
+        &token,
+        &json!([{"channel": "barcode", "value": "B"}]),
+    )
+    .await;
+    assert_eq!(status_events().await, ["online", "offline", "online"]);
+}
+
+#[tokio::test]
+async fn bad_tokens_are_refused() {
+    let app = spawn().await;
+    let (device, token) = app.token_for(HOTPLATE).await;
+    let body = json!([{"channel": "temperature", "value": 20}]);
+
+    let no_auth = app
+        .client
+        .post(app.url(&format!("/api/v1/devices/{device}/data_points")))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first_error(no_auth).await.0, 401);
+
+    let (status, err) =
+        first_error(app.post_points(device, "lhd_not-a-real-token", &body).await).await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        err["detail"],
+        "The device token is missing, not valid, or was revoked."
+    );
+
+    // Revoked.
+    let admin = app.admin().await;
+    let token_id: i64 = sqlx::query_scalar("SELECT id FROM device_tokens WHERE device_id = ?")
+        .bind(device)
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    server::devices::tokens::revoke(&app.state.pool, &admin, device, token_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        first_error(app.post_points(device, &token, &body).await)
+            .await
+            .0,
+        401
+    );
+    assert_eq!(app.count("data_points").await, 0);
+}
+
+#[tokio::test]
+async fn a_token_only_works_for_its_own_device() {
+    let app = spawn().await;
+    let (_, scanner_token) = app.token_for(SCANNER).await;
+    let hotplate = app.device_id(HOTPLATE).await;
+    let body = json!([{"channel": "temperature", "value": 20}]);
+
+    let (status, err) = first_error(app.post_points(hotplate, &scanner_token, &body).await).await;
+    assert_eq!(status, 403);
+    assert_eq!(err["detail"], "This token belongs to another device.");
+
+    // A device of another organisation, or none at all: not found, nothing revealed.
+    let foreign = app.device_id("Ultra-Low Freezer").await;
+    assert_eq!(
+        first_error(app.post_points(foreign, &scanner_token, &body).await)
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        first_error(app.post_points(999_999, &scanner_token, &body).await)
+            .await
+            .0,
+        404
+    );
+    let res = app
+        .client
+        .post(app.url("/api/v1/devices/not-a-number/data_points"))
+        .bearer_auth(&scanner_token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert_eq!(app.count("data_points").await, 0);
+}
+
+#[tokio::test]
+async fn bad_bodies_get_precise_errors_and_store_nothing() {
+    let app = spawn().await;
+    let (device, token) = app.token_for(HOTPLATE).await;
+    let url = app.url(&format!("/api/v1/devices/{device}/data_points"));
+    let raw = |body: String| {
+        let c = app.client.clone();
+        let url = url.clone();
+        let token = token.clone();
+        async move {
+            c.post(url)
+                .bearer_auth(token)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+
+    // Unknown channel: 404 naming the item.
+    let (status, err) = first_error(
+        app.post_points(
+            device,
+            &token,
+            &json!([{"channel": "temperature", "value": 1}, {"channel": "tempp", "value": 1}]),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        err["detail"],
+        "Item 1: the device has no channel named \"tempp\"."
+    );
+
+    // Wrong type and non-finite: 422 naming the item and the field.
+    let res = app
+        .post_points(
+            device,
+            &token,
+            &json!([
+                {"channel": "temperature", "value": 1},
+                {"channel": "temperature", "value": "hot"},
+                {"channel": "rotation", "value": "NaN"}
+            ]),
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let doc: Value = res.json().await.unwrap();
+    let errors = doc["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2);
+    assert_eq!(errors[0]["source"]["parameter"], "/1/value");
+    assert_eq!(
+        errors[0]["detail"],
+        "Item 1 (temperature): the value expected a number, got text."
+    );
+    assert_eq!(
+        errors[1]["detail"],
+        "Item 2 (rotation): the value is not a finite number."
+    );
+
+    // Missing fields and wrong shapes: 422.
+    for body in [
+        json!({"channel": "temperature", "value": 1}),
+        json!([{"value": 1}]),
+        json!([{"channel": "temperature"}]),
+        json!([42]),
+        json!([]),
+        json!([{"channel": "temperature", "value": 1, "timestamp": 1_795_512_600}]),
+    ] {
+        let res = app.post_points(device, &token, &body).await;
+        assert_eq!(res.status(), 422, "{body}");
+    }
+
+    // Malformed JSON: 400.
+    let (status, err) = first_error(raw("[{\"channel\": ".into()).await).await;
+    assert_eq!(status, 400);
+    assert!(err["detail"]
+        .as_str()
+        .unwrap()
+        .starts_with("The body is not valid JSON"));
+
+    // Too many items, too large a body: 413.
+    let many: Vec<Value> = (0..1001)
+        .map(|i| json!({"channel": "rotation", "value": i}))
+        .collect();
+    assert_eq!(
+        app.post_points(device, &token, &Value::Array(many))
+            .await
+            .status(),
+        413
+    );
+    let huge = format!(
+        "[{{\"channel\": \"rotation\", \"value\": 1, \"pad\": \"{}\"}}]",
+        "x".repeat(1_100_000)
+    );
+    assert_eq!(raw(huge).await.status(), 413);
+
+    assert_eq!(app.count("data_points").await, 0);
+    assert_eq!(app.count("events").await, 0);
+}

@@ -1,0 +1,6 @@
+//! Integration tests of the backend over real HTTP: each test starts the backend's router on
+//! a random port with its own SQLite file (and the demo data), and talks to it like a device
+//! would. No UI is compiled for these.
+
+mod helpers;
+mod ingest;
