@@ -70,7 +70,7 @@ pub async fn run(state: AppState) {
             if points.is_empty() {
                 continue;
             }
-            if let Err(e) = ingest::record(&state, *device_id, points).await {
+            if let Err(e) = ingest::record(&state, *device_id, None, points).await {
                 tracing::warn!(error = %e, device_id, "simulated data was refused");
             }
         }

@@ -33,8 +33,14 @@ pub struct Receipt {
     pub event_ids: Vec<i64>,
 }
 
-/// Stores the data points of one device with the events they cause.
-pub async fn record(state: &AppState, device_id: i64, points: Vec<RawPoint>) -> Result<Receipt> {
+/// Stores the data points of one device with the events they cause. `via_token` is the
+/// device token the data came with (none for the simulator); its last use is recorded.
+pub async fn record(
+    state: &AppState,
+    device_id: i64,
+    via_token: Option<i64>,
+    points: Vec<RawPoint>,
+) -> Result<Receipt> {
     if points.is_empty() {
         return Err(Error::invalid("data", "Send at least one data point."));
     }
@@ -45,7 +51,7 @@ pub async fn record(state: &AppState, device_id: i64, points: Vec<RawPoint>) -> 
         )));
     }
     let now = now_ms();
-    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = state.begin_write().await?;
     let device = device_by_id(&mut tx, device_id)
         .await?
         .ok_or_else(|| Error::not_found("Device"))?;
@@ -121,6 +127,13 @@ pub async fn record(state: &AppState, device_id: i64, points: Vec<RawPoint>) -> 
         .bind(device.id)
         .execute(&mut *tx)
         .await?;
+    if let Some(token_id) = via_token {
+        sqlx::query("UPDATE device_tokens SET last_used_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(token_id)
+            .execute(&mut *tx)
+            .await?;
+    }
 
     for (ci, timestamp, reading) in &parsed {
         let channel = &mut channels[*ci];

@@ -18,7 +18,7 @@ pub async fn mark_silent_devices_offline(
     silent_for: Duration,
 ) -> Result<usize> {
     let cutoff = now - silent_for.as_millis() as i64;
-    let mut tx = state.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = state.begin_write().await?;
     let silent: Vec<Device> = sqlx::query_as::<_, DeviceRow>(
         "SELECT d.id, d.organisation_id, d.name, d.vendor, d.model, d.device_class, d.status, d.last_seen_at
          FROM devices d WHERE d.status = 'online' AND (d.last_seen_at IS NULL OR d.last_seen_at < ?)",

@@ -98,10 +98,11 @@ pub async fn revoke(
     Ok(())
 }
 
-/// Checks a bearer token for a request about `device_id`:
+/// Checks a bearer token for a request about `device_id` and returns the token's id:
 /// unknown or revoked token → 401; a valid token of another device of the same organisation
 /// → 403; a device that does not exist (or belongs to another organisation) → 404.
-pub async fn authenticate(pool: &SqlitePool, device_id: i64, token: Option<&str>) -> Result<()> {
+/// Reads only: the ingest transaction records the token's use.
+pub async fn authenticate(pool: &SqlitePool, device_id: i64, token: Option<&str>) -> Result<i64> {
     let token = token
         .filter(|t| t.starts_with(PREFIX))
         .ok_or(Error::InvalidToken)?;
@@ -126,10 +127,5 @@ pub async fn authenticate(pool: &SqlitePool, device_id: i64, token: Option<&str>
             None => Error::not_found("Device"),
         });
     }
-    sqlx::query("UPDATE device_tokens SET last_used_at = ? WHERE id = ?")
-        .bind(now_ms())
-        .bind(token_id)
-        .execute(pool)
-        .await?;
-    Ok(())
+    Ok(token_id)
 }

@@ -42,9 +42,10 @@ pub async fn post_data_points(
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .map(str::trim);
-    if let Err(e) = tokens::authenticate(&state.pool, device_id, token).await {
-        return e.into_response();
-    }
+    let token_id = match tokens::authenticate(&state.pool, device_id, token).await {
+        Ok(id) => id,
+        Err(e) => return e.into_response(),
+    };
     let bytes = match to_bytes(body, MAX_BODY_BYTES).await {
         Ok(b) => b,
         Err(_) => {
@@ -69,7 +70,7 @@ pub async fn post_data_points(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    match ingest::record(&state, device_id, points).await {
+    match ingest::record(&state, device_id, Some(token_id), points).await {
         Ok(receipt) => (StatusCode::ACCEPTED, Json(receipt)).into_response(),
         Err(e) => e.into_response(),
     }
