@@ -14,12 +14,18 @@ pub struct Me {
     pub email: String,
     pub is_org_admin: bool,
     pub organisation: String,
+    /// Whether the organisation has the webhook feature switched on.
+    pub webhooks_enabled: bool,
 }
 
 #[server(endpoint = "who_am_i")]
 pub async fn who_am_i() -> Result<Me, AppError> {
     let user = crate::ssr::caller().await?;
+    let state = crate::ssr::state()?;
+    let webhooks_enabled =
+        server::settings::webhooks_enabled(&state.pool, user.organisation_id).await?;
     Ok(Me {
+        webhooks_enabled,
         is_org_admin: user.is_org_admin(),
         name: user.name,
         email: user.email,

@@ -53,13 +53,23 @@ impl AppError {
         }
     }
 
-    /// Messages of fields not in `shown`, plus non-field errors: what a form shows at its top.
+    /// Messages of fields the form does not show in place, plus non-field errors: what a form
+    /// shows at its top. A field is shown in place when it is one of `shown` or below one
+    /// (`headers.3.value` is below `headers`).
     pub fn general(&self, shown: &[&str]) -> Option<String> {
+        let in_place = |field: &str| {
+            shown.iter().any(|s| {
+                field == *s
+                    || field
+                        .strip_prefix(s)
+                        .is_some_and(|rest| rest.starts_with('.'))
+            })
+        };
         match self {
             AppError::Invalid(list) => {
                 let msgs: Vec<&str> = list
                     .iter()
-                    .filter(|m| !shown.contains(&m.field.as_str()))
+                    .filter(|m| !in_place(&m.field))
                     .map(|m| m.message.as_str())
                     .collect();
                 (!msgs.is_empty()).then(|| msgs.join(" "))
@@ -73,6 +83,19 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        // On the server this runs inside the request: a payload that cannot be read is the
+        // client's mistake (400), not ours (server_fn's default is 500).
+        #[cfg(feature = "ssr")]
+        if matches!(
+            value,
+            ServerFnErrorErr::Args(_)
+                | ServerFnErrorErr::MissingArg(_)
+                | ServerFnErrorErr::Deserialization(_)
+        ) {
+            if let Some(res) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+                res.set_status(http::StatusCode::BAD_REQUEST);
+            }
+        }
         match value {
             ServerFnErrorErr::Request(_) => AppError::Unreachable,
             ServerFnErrorErr::Args(m) | ServerFnErrorErr::MissingArg(m) => AppError::BadRequest(m),

@@ -21,7 +21,19 @@ use leptos_router::{
 use crate::{
     auth::SignInPage,
     components::{hydration::provide_hydrated, layout::Layout},
-    pages::{devices::DevicesPage, home::HomePage, not_found::NotFound, stub::Stub},
+    pages::{
+        admin::AdminPage,
+        audit::AuditPage,
+        devices::DevicesPage,
+        home::HomePage,
+        not_found::NotFound,
+        subscriptions::{
+            detail::SubscriptionPage,
+            form::{EditSubscriptionPage, NewSubscriptionPage},
+            overview::SubscriptionsPage,
+            provide_secret_flash,
+        },
+    },
 };
 
 /// The HTML document around the app, rendered on the server.
@@ -49,6 +61,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_hydrated();
+    provide_secret_flash();
 
     view! {
         <Stylesheet id="leptos" href="/pkg/labhook.css"/>
@@ -59,8 +72,12 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=Layout>
                     <Route path=path!("") view=HomePage/>
                     <Route path=path!("devices") view=DevicesPage/>
-                    <Route path=path!("subscriptions") view=|| view! { <Stub title="Webhook Subscriptions"/> }/>
-                    <Route path=path!("admin") view=|| view! { <Stub title="Server Administration"/> }/>
+                    <Route path=path!("subscriptions") view=SubscriptionsPage/>
+                    <Route path=path!("subscriptions/new") view=NewSubscriptionPage/>
+                    <Route path=path!("subscriptions/:id") view=SubscriptionPage/>
+                    <Route path=path!("subscriptions/:id/edit") view=EditSubscriptionPage/>
+                    <Route path=path!("admin") view=AdminPage/>
+                    <Route path=path!("admin/audit") view=AuditPage/>
                 </ParentRoute>
             </Routes>
         </Router>

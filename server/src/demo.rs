@@ -66,6 +66,9 @@ pub async fn seed_if_empty(pool: &SqlitePool) -> Result<bool> {
                 lab_users.push(id);
             }
         }
+        if org_name == DEMO_ORGANISATION {
+            enable_webhooks(pool, org.id, admin_id(pool, org.id).await?).await?;
+        }
         for (device, granted) in demo_devices(org_name) {
             let id = devices::create_device(pool, org.id, device).await?;
             if granted {
@@ -77,6 +80,46 @@ pub async fn seed_if_empty(pool: &SqlitePool) -> Result<bool> {
     }
     tracing::info!("demo data created: see the README for the sign-in credentials");
     Ok(true)
+}
+
+/// The demo lab has the webhook feature on and two registered targets: a local receiver for
+/// trying things out, and an example LIMS.
+pub const DEMO_REGISTERED_URLS: &[(&str, &str)] = &[
+    ("http://127.0.0.1:9999/", "Local test receiver"),
+    ("https://lims.demo-lab.example/api/", "QC LIMS"),
+];
+
+async fn admin_id(pool: &SqlitePool, organisation_id: i64) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM users WHERE organisation_id = ? AND role = 'org_admin' ORDER BY id LIMIT 1",
+    )
+    .bind(organisation_id)
+    .fetch_one(pool)
+    .await?)
+}
+
+async fn enable_webhooks(pool: &SqlitePool, organisation_id: i64, admin: i64) -> Result<()> {
+    let now = crate::clock::now_ms();
+    sqlx::query(
+        "UPDATE organisations SET webhooks_enabled = 1, webhooks_enabled_since = ? WHERE id = ?",
+    )
+    .bind(now)
+    .bind(organisation_id)
+    .execute(pool)
+    .await?;
+    for (url, note) in DEMO_REGISTERED_URLS {
+        sqlx::query(
+            "INSERT INTO registered_urls (organisation_id, url, note, created_at, created_by) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(organisation_id)
+        .bind(url)
+        .bind(note)
+        .bind(now)
+        .bind(admin)
+        .execute(pool)
+        .await?;
+    }
+    Ok(())
 }
 
 fn float(name: &str, unit: &str, min: Option<f64>, max: Option<f64>) -> NewChannel {

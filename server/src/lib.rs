@@ -2,10 +2,12 @@
 //! APIs. It knows nothing of the user interface; the `app` crate's server functions and the
 //! axum routers in [`http`] are two doors into the same services.
 
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod deliveries;
 pub mod demo;
 pub mod devices;
 pub mod domain;
@@ -13,8 +15,10 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod orgs;
+pub mod settings;
 pub mod simulator;
 pub mod state;
+pub mod subscriptions;
 pub mod telemetry;
 
 pub use error::{Error, FieldError, Result};

@@ -2,6 +2,8 @@
 //! server functions, APIs) on a random port with its own SQLite file, and talks HTTP to it.
 #![cfg(feature = "ssr")]
 
+mod admin;
 mod auth;
 mod devices;
 mod helpers;
+mod subscriptions;

@@ -60,10 +60,10 @@ fn TopBar(me: Me) -> impl IntoView {
         }
     });
 
-    let mut items = vec![
-        MenuEntry::link("Devices", "/devices"),
-        MenuEntry::link("Webhook Subscriptions", "/subscriptions"),
-    ];
+    let mut items = vec![MenuEntry::link("Devices", "/devices")];
+    if me.webhooks_enabled {
+        items.push(MenuEntry::link("Webhook Subscriptions", "/subscriptions"));
+    }
     if me.is_org_admin {
         items.push(MenuEntry::link("Server Administration", "/admin"));
     }

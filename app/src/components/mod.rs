@@ -3,4 +3,5 @@ pub mod layout;
 pub mod menu;
 pub mod modal;
 pub mod status;
+pub mod switch;
 pub mod time;

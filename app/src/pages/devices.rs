@@ -165,7 +165,7 @@ pub async fn set_device_access(
 ) -> Result<(), AppError> {
     let user = crate::ssr::caller().await?;
     let state = crate::ssr::state()?;
-    server::devices::access::set(&state.pool, &user, device_id, user_id, granted).await?;
+    server::devices::access::set(&state, &user, device_id, user_id, granted).await?;
     Ok(())
 }
 
@@ -181,7 +181,7 @@ pub async fn device_tokens(device_id: i64) -> Result<Vec<TokenView>, AppError> {
 pub async fn create_device_token(device_id: i64, label: String) -> Result<NewToken, AppError> {
     let user = crate::ssr::caller().await?;
     let state = crate::ssr::state()?;
-    let created = server::devices::tokens::create(&state.pool, &user, device_id, &label).await?;
+    let created = server::devices::tokens::create(&state, &user, device_id, &label).await?;
     Ok(NewToken {
         id: created.id,
         token: created.token,
@@ -192,7 +192,7 @@ pub async fn create_device_token(device_id: i64, label: String) -> Result<NewTok
 pub async fn revoke_device_token(device_id: i64, token_id: i64) -> Result<(), AppError> {
     let user = crate::ssr::caller().await?;
     let state = crate::ssr::state()?;
-    server::devices::tokens::revoke(&state.pool, &user, device_id, token_id).await?;
+    server::devices::tokens::revoke(&state, &user, device_id, token_id).await?;
     Ok(())
 }
 

@@ -23,10 +23,12 @@ pub fn HomePage() -> impl IntoView {
                             <h2>"Devices"</h2>
                             <p>"The devices you have access to, their channels and latest values."</p>
                         </A>
-                        <A href="/subscriptions" attr:class="card card-link">
-                            <h2>"Webhook Subscriptions"</h2>
-                            <p>"Choose channels and trigger events, and where to send them."</p>
-                        </A>
+                        {me.webhooks_enabled.then(|| view! {
+                            <A href="/subscriptions" attr:class="card card-link">
+                                <h2>"Webhook Subscriptions"</h2>
+                                <p>"Choose channels and trigger events, and where to send them."</p>
+                            </A>
+                        })}
                         {me.is_org_admin.then(|| view! {
                             <A href="/admin" attr:class="card card-link">
                                 <h2>"Server Administration"</h2>

@@ -1,4 +1,6 @@
+pub mod admin;
+pub mod audit;
 pub mod devices;
 pub mod home;
 pub mod not_found;
-pub mod stub;
+pub mod subscriptions;

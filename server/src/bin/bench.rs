@@ -89,7 +89,7 @@ async fn token_for(state: &AppState, device: &str) -> (i64, String) {
         .fetch_one(&state.pool)
         .await
         .unwrap();
-    let t = server::devices::tokens::create(&state.pool, &admin, id, "bench")
+    let t = server::devices::tokens::create(state, &admin, id, "bench")
         .await
         .unwrap();
     (id, t.token)

@@ -1,10 +1,16 @@
 //! Which lab users may see which devices. Org admins see everything of their organisation and
 //! grant or revoke access for lab users, one device at a time.
 
+use serde_json::json;
 use sqlx::SqlitePool;
 
 use super::organisation_device;
-use crate::{auth::CurrentUser, clock::now_ms, Error, Result};
+use crate::{
+    audit::{self, AuditKind, Entry},
+    auth::CurrentUser,
+    clock::now_ms,
+    AppState, Error, Result,
+};
 
 /// A lab user of the organisation and whether they may see the device.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -32,22 +38,23 @@ pub async fn list(pool: &SqlitePool, admin: &CurrentUser, device_id: i64) -> Res
 /// Grants or revokes one lab user's access to one device. Both must be of the admin's
 /// organisation.
 pub async fn set(
-    pool: &SqlitePool,
+    state: &AppState,
     admin: &CurrentUser,
     device_id: i64,
     user_id: i64,
     granted: bool,
 ) -> Result<()> {
-    let device = organisation_device(pool, admin, device_id).await?;
-    let lab_user: Option<i64> = sqlx::query_scalar(
-        "SELECT id FROM users WHERE id = ? AND organisation_id = ? AND role = 'lab_user'",
+    let device = organisation_device(&state.pool, admin, device_id).await?;
+    let mut tx = state.begin_write().await?;
+    let lab_user: Option<(i64, String)> = sqlx::query_as(
+        "SELECT id, email FROM users WHERE id = ? AND organisation_id = ? AND role = 'lab_user'",
     )
     .bind(user_id)
     .bind(admin.organisation_id)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
-    let user_id = lab_user.ok_or_else(|| Error::not_found("Lab user"))?;
-    if granted {
+    let (user_id, email) = lab_user.ok_or_else(|| Error::not_found("Lab user"))?;
+    let changed = if granted {
         sqlx::query(
             "INSERT INTO device_access (user_id, device_id, granted_at, granted_by) VALUES (?, ?, ?, ?)
              ON CONFLICT DO NOTHING",
@@ -56,16 +63,34 @@ pub async fn set(
         .bind(device.id)
         .bind(now_ms())
         .bind(admin.id)
-        .execute(pool)
-        .await?;
+        .execute(&mut *tx)
+        .await?
     } else {
         sqlx::query("DELETE FROM device_access WHERE user_id = ? AND device_id = ?")
             .bind(user_id)
             .bind(device.id)
-            .execute(pool)
-            .await?;
+            .execute(&mut *tx)
+            .await?
+    };
+    if changed.rows_affected() > 0 {
+        audit::record(
+            &mut tx,
+            admin,
+            Entry {
+                kind: AuditKind::Device,
+                action: if granted {
+                    "access granted"
+                } else {
+                    "access revoked"
+                },
+                subject: device.name.clone(),
+                before: Some(json!({ "user": email, "access": !granted })),
+                after: Some(json!({ "user": email, "access": granted })),
+            },
+        )
+        .await?;
     }
-    Ok(())
+    tx.commit().await
 }
 
 /// Grants access without an acting admin (demo data).

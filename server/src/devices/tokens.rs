@@ -6,8 +6,16 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::SqlitePool;
 
+use serde_json::json;
+
 use super::organisation_device;
-use crate::{auth::CurrentUser, clock::now_ms, domain::parse_name, Error, Result};
+use crate::{
+    audit::{self, AuditKind, Entry},
+    auth::CurrentUser,
+    clock::now_ms,
+    domain::parse_name,
+    AppState, Error, Result,
+};
 
 const PREFIX: &str = "lhd_";
 
@@ -35,29 +43,43 @@ fn hash(token: &str) -> Vec<u8> {
 }
 
 pub async fn create(
-    pool: &SqlitePool,
+    state: &AppState,
     admin: &CurrentUser,
     device_id: i64,
     label: &str,
 ) -> Result<CreatedToken> {
-    let device = organisation_device(pool, admin, device_id).await?;
+    let device = organisation_device(&state.pool, admin, device_id).await?;
     let label = parse_name("label", label, 80)?;
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let token = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
     let hint = token[..PREFIX.len() + 6].to_owned();
+    let mut tx = state.begin_write().await?;
     let id = sqlx::query_scalar(
         "INSERT INTO device_tokens (device_id, token_hash, hint, label, created_at, created_by)
          VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(device.id)
     .bind(hash(&token))
-    .bind(hint)
-    .bind(label)
+    .bind(&hint)
+    .bind(&label)
     .bind(now_ms())
     .bind(admin.id)
-    .fetch_one(pool)
+    .fetch_one(&mut *tx)
     .await?;
+    audit::record(
+        &mut tx,
+        admin,
+        Entry {
+            kind: AuditKind::Device,
+            action: "token created",
+            subject: device.name.clone(),
+            before: None,
+            after: Some(json!({ "label": label, "token": format!("{hint}…") })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
     Ok(CreatedToken { id, token })
 }
 
@@ -78,24 +100,49 @@ pub async fn list(
 }
 
 pub async fn revoke(
-    pool: &SqlitePool,
+    state: &AppState,
     admin: &CurrentUser,
     device_id: i64,
     token_id: i64,
 ) -> Result<()> {
-    let device = organisation_device(pool, admin, device_id).await?;
-    let done = sqlx::query(
-        "UPDATE device_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? AND device_id = ?",
+    let device = organisation_device(&state.pool, admin, device_id).await?;
+    let mut tx = state.begin_write().await?;
+    let revoked: Option<(String, String)> = sqlx::query_as(
+        "UPDATE device_tokens SET revoked_at = ? WHERE id = ? AND device_id = ? AND revoked_at IS NULL
+         RETURNING label, hint",
     )
     .bind(now_ms())
     .bind(token_id)
     .bind(device.id)
-    .execute(pool)
+    .fetch_optional(&mut *tx)
     .await?;
-    if done.rows_affected() == 0 {
-        return Err(Error::not_found("Token"));
+    match revoked {
+        Some((label, hint)) => {
+            audit::record(
+                &mut tx,
+                admin,
+                Entry {
+                    kind: AuditKind::Device,
+                    action: "token revoked",
+                    subject: device.name.clone(),
+                    before: Some(json!({ "label": label, "token": format!("{hint}…") })),
+                    after: None,
+                },
+            )
+            .await?;
+            tx.commit().await
+        }
+        None => {
+            // Revoked already is fine; a token of another device is not found.
+            let exists: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM device_tokens WHERE id = ? AND device_id = ?")
+                    .bind(token_id)
+                    .bind(device.id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            exists.map(|_| ()).ok_or_else(|| Error::not_found("Token"))
+        }
     }
-    Ok(())
 }
 
 /// Checks a bearer token for a request about `device_id` and returns the token's id:

@@ -5,8 +5,10 @@ pub mod channel;
 pub mod device;
 mod email;
 mod event_type;
+pub mod headers;
 mod password;
 mod role;
+pub mod target_url;
 
 pub use email::Email;
 pub use event_type::EventType;

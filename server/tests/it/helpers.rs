@@ -64,7 +64,7 @@ impl TestServer {
     pub async fn token_for(&self, device: &str) -> (i64, String) {
         let id = self.device_id(device).await;
         let admin = self.admin().await;
-        let created = server::devices::tokens::create(&self.state.pool, &admin, id, "test")
+        let created = server::devices::tokens::create(&self.state, &admin, id, "test")
             .await
             .expect("token");
         (id, created.token)

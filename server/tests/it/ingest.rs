@@ -213,7 +213,7 @@ async fn bad_tokens_are_refused() {
         .fetch_one(&app.state.pool)
         .await
         .unwrap();
-    server::devices::tokens::revoke(&app.state.pool, &admin, device, token_id)
+    server::devices::tokens::revoke(&app.state, &admin, device, token_id)
         .await
         .unwrap();
     assert_eq!(

@@ -1,0 +1,376 @@
+//! A subscription's delivery log: every delivery with its status, and for each every attempt
+//! with the request sent (secret header values masked) and the response or error received.
+
+use leptos::{either::Either, prelude::*};
+use serde::{Deserialize, Serialize};
+
+use super::{event_label, overview::DeliveryBadge};
+use crate::{
+    components::{
+        hydration::use_hydrated,
+        modal::Modal,
+        status::{ErrorNotice, Loading},
+        time::{MaybeTime, Time},
+    },
+    errors::AppError,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryView {
+    pub id: i64,
+    pub event_type: String,
+    pub device_name: String,
+    pub channel_name: Option<String>,
+    pub webhook_id: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: Option<i64>,
+    pub last_http_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub last_duration_ms: Option<i64>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryPageView {
+    pub items: Vec<DeliveryView>,
+    pub page: u32,
+    pub pages: u32,
+    pub total: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptView {
+    pub number: i64,
+    pub started_at: i64,
+    pub duration_ms: i64,
+    pub request_headers: Vec<(String, String)>,
+    pub response_status: Option<i64>,
+    pub response_headers: Vec<(String, String)>,
+    pub response_body: Option<String>,
+    pub error_kind: Option<String>,
+    pub error_message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryDetailView {
+    pub delivery: DeliveryView,
+    pub request_body: String,
+    pub attempts: Vec<AttemptView>,
+}
+
+#[cfg(feature = "ssr")]
+fn pairs(json: Option<&str>) -> Vec<(String, String)> {
+    json.and_then(|s| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(s).ok())
+        .map(|m| {
+            m.into_iter()
+                .map(|(k, v)| {
+                    (
+                        k,
+                        v.as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| v.to_string()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(feature = "ssr")]
+impl From<server::deliveries::DeliveryRow> for DeliveryView {
+    fn from(d: server::deliveries::DeliveryRow) -> Self {
+        DeliveryView {
+            id: d.id,
+            event_type: d.event_type,
+            device_name: d.device_name,
+            channel_name: d.channel_name,
+            webhook_id: d.webhook_id,
+            status: d.status,
+            attempts: d.attempts,
+            next_attempt_at: d.next_attempt_at,
+            last_http_status: d.last_http_status,
+            last_error: d.last_error,
+            last_duration_ms: d.last_duration_ms,
+            created_at: d.created_at,
+        }
+    }
+}
+
+#[server(endpoint = "deliveries/list")]
+pub async fn list_deliveries(
+    subscription_id: i64,
+    page: u32,
+) -> Result<DeliveryPageView, AppError> {
+    let user = crate::ssr::caller().await?;
+    let state = crate::ssr::state()?;
+    let p = server::deliveries::list(&state.pool, &user, subscription_id, page).await?;
+    Ok(DeliveryPageView {
+        pages: (p.total as u32).div_ceil(p.per_page).max(1),
+        items: p.items.into_iter().map(DeliveryView::from).collect(),
+        page: p.page,
+        total: p.total,
+    })
+}
+
+#[server(endpoint = "deliveries/detail")]
+pub async fn delivery_detail(id: i64) -> Result<DeliveryDetailView, AppError> {
+    let user = crate::ssr::caller().await?;
+    let state = crate::ssr::state()?;
+    let d = server::deliveries::detail(&state.pool, &user, id).await?;
+    Ok(DeliveryDetailView {
+        delivery: d.delivery.into(),
+        request_body: d.request_body,
+        attempts: d
+            .attempts
+            .into_iter()
+            .map(|a| AttemptView {
+                request_headers: pairs(Some(&a.request_headers)),
+                response_headers: pairs(a.response_headers.as_deref()),
+                number: a.number,
+                started_at: a.started_at,
+                duration_ms: a.duration_ms,
+                response_status: a.response_status,
+                response_body: a.response_body,
+                error_kind: a.error_kind,
+                error_message: a.error_message,
+            })
+            .collect(),
+    })
+}
+
+#[component]
+pub fn DeliveryLog(subscription_id: i64) -> impl IntoView {
+    let hydrated = use_hydrated();
+    let page = RwSignal::new(1u32);
+    let refresh = RwSignal::new(0u32);
+    let log = Resource::new(
+        move || (page.get(), refresh.get()),
+        move |(p, _)| list_deliveries(subscription_id, p),
+    );
+    let opened = RwSignal::new(None::<i64>);
+
+    view! {
+        <section class="card section" aria-labelledby="deliveries-title">
+            <div class="section-head">
+                <h2 id="deliveries-title">"Deliveries"</h2>
+                <button type="button" class="button small" disabled=move || !hydrated.get() on:click=move |_| refresh.update(|r| *r += 1)>
+                    "Refresh"
+                </button>
+            </div>
+            <Transition fallback=|| view! { <Loading/> }>
+                {move || Suspend::new(async move {
+                    match log.await {
+                        Ok(p) if p.total == 0 => Either::Left(view! {
+                            <p class="empty-inline">"Nothing delivered yet. Deliveries appear here as soon as a selected trigger event happens."</p>
+                        }.into_any()),
+                        Ok(p) => {
+                            let (current, pages) = (p.page, p.pages);
+                            Either::Left(view! {
+                                <div class="table-wrap flat">
+                                    <table>
+                                        <caption class="visually-hidden">"Deliveries"</caption>
+                                        <thead>
+                                            <tr>
+                                                <th scope="col">"Time"</th>
+                                                <th scope="col">"Event"</th>
+                                                <th scope="col">"Device / channel"</th>
+                                                <th scope="col">"Status"</th>
+                                                <th scope="col">"Attempts"</th>
+                                                <th scope="col">"Last response"</th>
+                                                <th scope="col"><span class="visually-hidden">"Details"</span></th>
+                                            </tr>
+                                        </thead>
+                                        <tbody>
+                                            {p.items.into_iter().map(|d| {
+                                                let id = d.id;
+                                                view! {
+                                                    <tr>
+                                                        <td class="nowrap"><Time ms=d.created_at/></td>
+                                                        <td>{event_label(&d.event_type)}<div class="cell-sub mono">{d.event_type.clone()}</div></td>
+                                                        <td>{d.device_name.clone()}{d.channel_name.clone().map(|c| view! { <div class="cell-sub">{c}</div> })}</td>
+                                                        <td>
+                                                            <DeliveryBadge status=d.status.clone()/>
+                                                            {d.next_attempt_at.filter(|_| d.status == "retrying").map(|t| view! {
+                                                                <div class="cell-sub">"next: "<Time ms=t/></div>
+                                                            })}
+                                                        </td>
+                                                        <td>{d.attempts}</td>
+                                                        <td class="nowrap">
+                                                            {match (d.last_http_status, d.last_error.clone()) {
+                                                                (Some(code), _) => Either::Left(format!("HTTP {code}")),
+                                                                (None, Some(e)) => Either::Right(view! { <span class="muted">{e}</span> }),
+                                                                (None, None) => Either::Left("—".to_owned()),
+                                                            }}
+                                                            {d.last_duration_ms.map(|ms| view! { <div class="cell-sub">{format!("{ms} ms")}</div> })}
+                                                        </td>
+                                                        <td class="actions">
+                                                            <button
+                                                                type="button"
+                                                                class="button small"
+                                                                aria-label=format!("Details of delivery {id}")
+                                                                on:click=move |_| opened.set(Some(id))
+                                                            >
+                                                                "Details"
+                                                            </button>
+                                                        </td>
+                                                    </tr>
+                                                }
+                                            }).collect_view()}
+                                        </tbody>
+                                    </table>
+                                </div>
+                                {(pages > 1).then(|| view! {
+                                    <nav class="pager" aria-label="Delivery pages">
+                                        <span>{format!("Page {current} of {pages}")}</span>
+                                        <button type="button" class="button small" disabled=current <= 1 on:click=move |_| page.set(current - 1)>"Newer"</button>
+                                        <button type="button" class="button small" disabled=current >= pages on:click=move |_| page.set(current + 1)>"Older"</button>
+                                    </nav>
+                                })}
+                            }.into_any())
+                        }
+                        Err(e) => Either::Right(view! { <ErrorNotice error=e/> }),
+                    }
+                })}
+            </Transition>
+        </section>
+        <DeliveryDialog opened=opened/>
+    }
+}
+
+#[component]
+fn DeliveryDialog(opened: RwSignal<Option<i64>>) -> impl IntoView {
+    let open = RwSignal::new(false);
+    Effect::new(move |_| {
+        if opened.get().is_some() {
+            open.set(true);
+        }
+    });
+    Effect::new(move |_| {
+        if !open.get() {
+            opened.set(None);
+        }
+    });
+    let detail = Resource::new(
+        move || opened.get(),
+        |id| async move {
+            match id {
+                Some(id) => delivery_detail(id).await.map(Some),
+                None => Ok(None),
+            }
+        },
+    );
+    let title = Signal::derive(move || {
+        opened
+            .get()
+            .map(|id| format!("Delivery {id}"))
+            .unwrap_or_default()
+    });
+    view! {
+        <Modal open=open title=title>
+            <div class="dialog-body">
+                <Transition fallback=|| view! { <Loading/> }>
+                    {move || Suspend::new(async move {
+                        match detail.await {
+                            Ok(Some(d)) => Either::Left(view! { <DeliveryDetailBody detail=d/> }.into_any()),
+                            Ok(None) => Either::Left(().into_any()),
+                            Err(e) => Either::Right(view! { <ErrorNotice error=e/> }),
+                        }
+                    })}
+                </Transition>
+            </div>
+            <div class="dialog-foot">
+                <button type="button" class="button" on:click=move |_| open.set(false)>"Close"</button>
+            </div>
+        </Modal>
+    }
+}
+
+#[component]
+fn DeliveryDetailBody(detail: DeliveryDetailView) -> impl IntoView {
+    let d = detail.delivery;
+    view! {
+        <dl class="kv">
+            <dt>"Status"</dt>
+            <dd><DeliveryBadge status=d.status.clone()/></dd>
+            <dt>"Event"</dt>
+            <dd class="mono">{d.event_type.clone()}</dd>
+            <dt>"webhook-id"</dt>
+            <dd class="mono">{d.webhook_id.clone()}</dd>
+            <dt>"Next attempt"</dt>
+            <dd><MaybeTime ms=d.next_attempt_at/></dd>
+        </dl>
+        <h3 class="subhead">"Request body"</h3>
+        <pre class="block" aria-label="Request body">{pretty(&detail.request_body)}</pre>
+        {detail.attempts.into_iter().rev().map(|a| view! { <Attempt attempt=a/> }).collect_view()}
+    }
+}
+
+#[component]
+fn Attempt(attempt: AttemptView) -> impl IntoView {
+    let a = attempt;
+    let outcome = match (a.response_status, &a.error_kind) {
+        (Some(code), _) => format!("HTTP {code}"),
+        (None, Some(kind)) => error_kind_label(kind).to_owned(),
+        _ => "no answer".into(),
+    };
+    let region = format!("Attempt {}", a.number);
+    view! {
+        <section class="attempt" aria-label=region>
+            <h3 class="subhead">
+                {format!("Attempt {} · {} · {} ms · ", a.number, outcome, a.duration_ms)}
+                <Time ms=a.started_at/>
+            </h3>
+            <details>
+                <summary>"Request headers"</summary>
+                <HeaderTable headers=a.request_headers/>
+            </details>
+            {a.error_kind.clone().map(|kind| view! {
+                <p class="form-error">{format!("{}: {}", error_kind_label(&kind), a.error_message.clone().unwrap_or_default())}</p>
+            })}
+            {a.response_status.map(|_| view! {
+                <details>
+                    <summary>"Response headers"</summary>
+                    <HeaderTable headers=a.response_headers.clone()/>
+                </details>
+                <div class="label">"Response body"</div>
+                <pre class="block" aria-label=format!("Response body of attempt {}", a.number)>
+                    {a.response_body.clone().filter(|b| !b.is_empty()).unwrap_or_else(|| "(empty)".into())}
+                </pre>
+            })}
+        </section>
+    }
+}
+
+#[component]
+fn HeaderTable(headers: Vec<(String, String)>) -> impl IntoView {
+    view! {
+        <table class="headers-table">
+            <tbody>
+                {headers.into_iter().map(|(k, v)| view! {
+                    <tr><th scope="row" class="mono">{k}</th><td class="mono">{v}</td></tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+fn error_kind_label(kind: &str) -> &'static str {
+    match kind {
+        "timeout" => "Timed out",
+        "connection" => "Connection refused or reset",
+        "dns" => "Host name not found (DNS)",
+        "tls" => "TLS/certificate error",
+        "redirect" => "Redirect (not followed)",
+        "too_large" => "Response too large",
+        "unregistered" => "Target not registered",
+        _ => "Error",
+    }
+}
+
+fn pretty(json: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(json)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| json.to_owned())
+}

@@ -1,0 +1,139 @@
+//! One subscription's page: what it sends where, its signing secret (rotate), and its
+//! delivery log.
+
+use leptos::{either::Either, prelude::*};
+use leptos_meta::Title;
+use leptos_router::{components::A, hooks::use_params_map};
+
+use super::{rotate_subscription_secret, show_subscription, SubscriptionView};
+use crate::{
+    components::{
+        hydration::use_hydrated,
+        modal::Modal,
+        status::{ErrorNotice, Loading},
+    },
+    errors::AppError,
+    pages::devices::CopyButton,
+};
+
+#[component]
+pub fn SubscriptionPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.read().get("id").and_then(|v| v.parse::<i64>().ok()));
+    let subscription = Resource::new(
+        move || id.get(),
+        |id| async move {
+            match id {
+                Some(id) => show_subscription(id).await,
+                None => Err(AppError::NotFound("Subscription not found.".into())),
+            }
+        },
+    );
+    view! {
+        <Suspense fallback=|| view! { <Loading/> }>
+            {move || Suspend::new(async move {
+                match subscription.await {
+                    Ok(s) => Either::Left(view! { <SubscriptionDetails subscription=s/> }),
+                    Err(e) => Either::Right(view! {
+                        <Title text="Webhook Subscription"/>
+                        <h1>"Webhook Subscription"</h1>
+                        <ErrorNotice error=e/>
+                    }),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn SubscriptionDetails(subscription: SubscriptionView) -> impl IntoView {
+    let s = subscription;
+    view! {
+        <Title text=s.name.clone()/>
+        <p class="breadcrumb"><A href="/subscriptions">"Webhook Subscriptions"</A>" › "{s.name.clone()}</p>
+        <div class="page-head">
+            <div>
+                <h1>{s.name.clone()}</h1>
+                <p class="muted mono">{s.url.clone()}</p>
+            </div>
+            {s.owned_by_me.then(|| view! {
+                <A href=format!("/subscriptions/{}/edit", s.id) attr:class="button">"Edit"</A>
+            })}
+        </div>
+        <dl class="kv card section">
+            <dt>"Status"</dt>
+            <dd>
+                {if s.active {
+                    Either::Left(view! { <span class="badge ok">"Active"</span> })
+                } else {
+                    Either::Right(view! { <span class="badge">"Inactive"</span> })
+                }}
+                {(!s.target_registered).then(|| view! { " " <span class="badge warn">"target not registered"</span> })}
+            </dd>
+            <dt>"Owner"</dt>
+            <dd>{s.owner_name.clone()}</dd>
+            <dt>"Trigger events"</dt>
+            <dd>
+                <ul class="trigger-lines">
+                    {s.triggers.iter().map(|t| view! {
+                        <li>{t.device_name.clone()}" › "<strong>{t.channel_name.clone()}</strong>": "{t.event_label.clone()}</li>
+                    }).collect_view()}
+                </ul>
+            </dd>
+        </dl>
+        {s.owned_by_me.then(|| view! { <SigningSecret id=s.id/> })}
+        <super::deliveries::DeliveryLog subscription_id=s.id/>
+    }
+}
+
+#[component]
+fn SigningSecret(id: i64) -> impl IntoView {
+    let hydrated = use_hydrated();
+    let confirm_open = RwSignal::new(false);
+    let fresh = RwSignal::new(None::<String>);
+    let error = RwSignal::new(None::<String>);
+    let copied = RwSignal::new(false);
+    let rotate = move |_| {
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match rotate_subscription_secret(id).await {
+                Ok(secret) => {
+                    copied.set(false);
+                    fresh.set(Some(secret));
+                    confirm_open.set(false);
+                }
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        });
+    };
+    view! {
+        <section class="card section" aria-labelledby="secret-title">
+            <h2 id="secret-title">"Signing secret"</h2>
+            <p class="muted">
+                "Every webhook carries Standard Webhooks signature headers (webhook-id, webhook-timestamp, webhook-signature) made with this subscription's secret. The secret was shown once, when the subscription was created. After a rotation the old secret keeps signing alongside the new one for 24 hours."
+            </p>
+            {move || fresh.get().map(|secret| view! {
+                <div class="notice notice-success" role="status">
+                    <strong>"New signing secret — copy it now, it is shown only this once."</strong>
+                    <div class="secret-box">
+                        <code aria-label="Signing secret">{secret.clone()}</code>
+                        <CopyButton text=secret copied=copied/>
+                    </div>
+                </div>
+            })}
+            <button type="button" class="button" disabled=move || !hydrated.get() on:click=move |_| confirm_open.set(true)>
+                "Rotate secret"
+            </button>
+        </section>
+        <Modal open=confirm_open title="Rotate signing secret" small=true>
+            <div class="dialog-body">
+                <p>"A new secret will sign every webhook from now on. The current one keeps signing alongside it for 24 hours, so your receiver can switch without missing a delivery."</p>
+                {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+            </div>
+            <div class="dialog-foot">
+                <button type="button" class="button" on:click=move |_| confirm_open.set(false)>"Cancel"</button>
+                <button type="button" class="button primary" on:click=rotate>"Rotate secret"</button>
+            </div>
+        </Modal>
+    }
+}

@@ -1,0 +1,486 @@
+//! "Add new Webhook Subscription" and its twin behind the pencil: Target URL, header rows
+//! (delete, ADD HEADER), the Selected Channels pop-up, SUBMIT. The server checks everything;
+//! each message appears beside its field, and nothing typed is lost.
+
+use std::collections::BTreeMap;
+
+use leptos::{either::Either, prelude::*};
+use leptos_meta::Title;
+use leptos_router::{
+    components::A,
+    hooks::{use_navigate, use_params_map},
+};
+
+use super::{
+    create_subscription, event_label, get_subscription,
+    picker::{ChannelPicker, Selection},
+    subscription_catalogue, update_subscription, use_secret_flash, HeaderInput, PickerDevice,
+    SubscriptionInput, SubscriptionView, TriggerInput,
+};
+use crate::{
+    components::{
+        hydration::use_hydrated,
+        status::{ErrorNotice, Loading},
+    },
+    errors::AppError,
+    pages::subscriptions::overview::TrashIcon,
+};
+
+#[component]
+pub fn NewSubscriptionPage() -> impl IntoView {
+    view! {
+        <Title text="Add new Webhook Subscription"/>
+        <SubscriptionForm existing=None/>
+    }
+}
+
+#[component]
+pub fn EditSubscriptionPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.read().get("id").and_then(|v| v.parse::<i64>().ok()));
+    let existing = Resource::new(
+        move || id.get(),
+        |id| async move {
+            match id {
+                Some(id) => get_subscription(id).await,
+                None => Err(AppError::NotFound("Subscription not found.".into())),
+            }
+        },
+    );
+    view! {
+        <Title text="Edit Webhook Subscription"/>
+        <Suspense fallback=|| view! { <Loading/> }>
+            {move || Suspend::new(async move {
+                match existing.await {
+                    Ok(s) => Either::Left(view! { <SubscriptionForm existing=Some(s)/> }),
+                    Err(e) => Either::Right(view! {
+                        <h1>"Edit Webhook Subscription"</h1>
+                        <ErrorNotice error=e/>
+                    }),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// One header row of the form. `stored` marks a secret whose value stays on the server until
+/// the user types a new one.
+#[derive(Clone, Copy)]
+struct HeaderRow {
+    key: u32,
+    name: RwSignal<String>,
+    value: RwSignal<String>,
+    secret: RwSignal<bool>,
+    stored: bool,
+}
+
+impl HeaderRow {
+    fn new(key: u32, name: &str, value: &str, secret: bool, stored: bool) -> Self {
+        Self {
+            key,
+            name: RwSignal::new(name.to_owned()),
+            value: RwSignal::new(value.to_owned()),
+            secret: RwSignal::new(secret),
+            stored,
+        }
+    }
+
+    fn is_blank(&self) -> bool {
+        !self.stored
+            && self.name.with(|n| n.trim().is_empty())
+            && self.value.with(|v| v.trim().is_empty())
+    }
+
+    fn input(&self) -> HeaderInput {
+        let value = self.value.get_untracked();
+        HeaderInput {
+            name: self.name.get_untracked(),
+            // An untouched stored secret keeps its value on the server.
+            value: if self.stored && value.is_empty() {
+                None
+            } else {
+                Some(value)
+            },
+            secret: self.secret.get_untracked(),
+        }
+    }
+}
+
+#[component]
+fn SubscriptionForm(existing: Option<SubscriptionView>) -> impl IntoView {
+    let hydrated = use_hydrated();
+    let navigate = use_navigate();
+    let flash = use_secret_flash();
+    let catalogue_res = Resource::new(|| (), |_| subscription_catalogue());
+    let catalogue = RwSignal::new(Vec::<PickerDevice>::new());
+
+    let editing = existing.as_ref().map(|s| s.id);
+    let display_name = RwSignal::new(
+        existing
+            .as_ref()
+            .map(|s| s.display_name.clone())
+            .unwrap_or_default(),
+    );
+    let url = RwSignal::new(existing.as_ref().map(|s| s.url.clone()).unwrap_or_default());
+    let next_key = StoredValue::new(0u32);
+    let fresh_key = move || {
+        let k = next_key.get_value();
+        next_key.set_value(k + 1);
+        k
+    };
+    let initial_rows: Vec<HeaderRow> = match &existing {
+        Some(s) if !s.headers.is_empty() => s
+            .headers
+            .iter()
+            .map(|h| {
+                HeaderRow::new(
+                    fresh_key(),
+                    &h.name,
+                    h.value.as_deref().unwrap_or(""),
+                    h.secret,
+                    h.value.is_none(),
+                )
+            })
+            .collect(),
+        _ => vec![HeaderRow::new(fresh_key(), "", "", false, false)],
+    };
+    let rows = RwSignal::new(initial_rows);
+    let selection = RwSignal::new(
+        existing
+            .as_ref()
+            .map(|s| {
+                s.triggers
+                    .iter()
+                    .map(|t| (t.channel_id, t.event_type.clone()))
+                    .collect::<Selection>()
+            })
+            .unwrap_or_default(),
+    );
+    // Names of the chosen channels: from the catalogue, or from the saved subscription for a
+    // channel the user no longer has access to (so that it can be seen and removed).
+    let saved_names: BTreeMap<i64, (String, String)> = existing
+        .as_ref()
+        .map(|s| {
+            s.triggers
+                .iter()
+                .map(|t| {
+                    (
+                        t.channel_id,
+                        (t.device_name.clone(), t.channel_name.clone()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+
+    let errors = RwSignal::new(None::<AppError>);
+    let submitted_keys = RwSignal::new(Vec::<u32>::new());
+    let busy = RwSignal::new(false);
+    let picker_open = RwSignal::new(false);
+
+    let field_error = move |field: &str| errors.with(|e| e.as_ref().and_then(|e| e.field(field)));
+    let row_error = move |key: u32, part: &str| {
+        let index = submitted_keys.with(|k| k.iter().position(|k| *k == key))?;
+        field_error(&format!("headers.{index}.{part}"))
+    };
+
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let kept: Vec<HeaderRow> = rows
+            .get_untracked()
+            .into_iter()
+            .filter(|r| !r.is_blank())
+            .collect();
+        submitted_keys.set(kept.iter().map(|r| r.key).collect());
+        let input = SubscriptionInput {
+            display_name: display_name.get_untracked(),
+            url: url.get_untracked(),
+            headers: kept.iter().map(HeaderRow::input).collect(),
+            triggers: selection
+                .get_untracked()
+                .into_iter()
+                .map(|(channel_id, event_type)| TriggerInput {
+                    channel_id,
+                    event_type,
+                })
+                .collect(),
+        };
+        busy.set(true);
+        errors.set(None);
+        let navigate = navigate.clone();
+        leptos::task::spawn_local(async move {
+            let result = match editing {
+                Some(id) => update_subscription(id, input).await.map(|_| None),
+                None => create_subscription(input).await.map(Some),
+            };
+            busy.set(false);
+            match result {
+                Ok(created) => {
+                    if let Some(created) = created {
+                        flash.set(Some(created));
+                    }
+                    navigate("/subscriptions", Default::default());
+                }
+                Err(e) => errors.set(Some(e)),
+            }
+        });
+    };
+
+    let title = if editing.is_some() {
+        "Edit Webhook Subscription"
+    } else {
+        "Add new Webhook Subscription"
+    };
+    // Rows are numbered for their accessible names ("Key of header 2").
+    let numbered_rows = move || {
+        rows.get()
+            .into_iter()
+            .enumerate()
+            .collect::<Vec<(usize, HeaderRow)>>()
+    };
+
+    view! {
+        <div class="page-head">
+            <div>
+                <h1>{title}</h1>
+                <p class="muted">
+                    "Choose where to send the webhooks and which trigger events of which channels to deliver."
+                </p>
+            </div>
+        </div>
+        <form class="card subscription-form" on:submit=submit novalidate>
+            {move || {
+                errors
+                    .get()
+                    .and_then(|e| e.general(&["display_name", "url", "headers", "triggers"]))
+                    .map(|m| view! { <p class="form-error" role="alert">{m}</p> })
+            }}
+
+            <div class="field">
+                <label for="target-url">"Target URL"</label>
+                <input
+                    id="target-url"
+                    type="url"
+                    inputmode="url"
+                    placeholder="https://lims.example.org/api/webhooks"
+                    required
+                    prop:value=move || url.get()
+                    on:input=move |ev| url.set(event_target_value(&ev))
+                    aria-invalid=move || field_error("url").is_some().to_string()
+                    aria-describedby="target-url-hint target-url-error"
+                />
+                <p id="target-url-hint" class="hint">"It must start with a URL your organisation administrator has registered."</p>
+                <p id="target-url-error" class="field-error" role="alert">{move || field_error("url")}</p>
+            </div>
+
+            <div class="field">
+                <label for="display-name">"Display name " <span class="muted">"(optional)"</span></label>
+                <input
+                    id="display-name"
+                    type="text"
+                    placeholder="Shown in the overview instead of the URL"
+                    prop:value=move || display_name.get()
+                    on:input=move |ev| display_name.set(event_target_value(&ev))
+                    aria-invalid=move || field_error("display_name").is_some().to_string()
+                />
+                <p class="field-error" role="alert">{move || field_error("display_name")}</p>
+            </div>
+
+            <fieldset class="headers">
+                <legend>"Headers"</legend>
+                <p class="hint">
+                    "Sent with every webhook, e.g. an API key of your LIMS. Mark a header secret to hide its value after saving."
+                </p>
+                <p class="field-error" role="alert">{move || field_error("headers")}</p>
+                <div class="header-rows">
+                    <div class="header-row header-labels" aria-hidden="true">
+                        <span>"Key"</span>
+                        <span>"Value"</span>
+                        <span></span>
+                        <span></span>
+                    </div>
+                    <For each=numbered_rows key=|(i, r): &(usize, HeaderRow)| (*i, r.key) let:item>
+                        {
+                            let (index, row) = item;
+                            let n = index + 1;
+                            view! {
+                                <div class="header-row">
+                                    <div>
+                                        <input
+                                            type="text"
+                                            aria-label=format!("Key of header {n}")
+                                            placeholder="Key, e.g. X-Api-Key"
+                                            autocomplete="off"
+                                            prop:value=move || row.name.get()
+                                            on:input=move |ev| row.name.set(event_target_value(&ev))
+                                            aria-invalid=move || row_error(row.key, "name").is_some().to_string()
+                                        />
+                                        <p class="field-error" role="alert">{move || row_error(row.key, "name")}</p>
+                                    </div>
+                                    <div>
+                                        <input
+                                            type=move || if row.secret.get() { "password" } else { "text" }
+                                            aria-label=format!("Value of header {n}")
+                                            placeholder=if row.stored { "••••• (stored — type to replace)" } else { "Value" }
+                                            autocomplete="off"
+                                            prop:value=move || row.value.get()
+                                            on:input=move |ev| row.value.set(event_target_value(&ev))
+                                            aria-invalid=move || row_error(row.key, "value").is_some().to_string()
+                                        />
+                                        <p class="field-error" role="alert">{move || row_error(row.key, "value")}</p>
+                                    </div>
+                                    <label class="checkbox">
+                                        <input
+                                            type="checkbox"
+                                            aria-label=format!("Secret header {n}")
+                                            prop:checked=move || row.secret.get()
+                                            on:change=move |ev| row.secret.set(event_target_checked(&ev))
+                                        />
+                                        <span aria-hidden="true">"Secret"</span>
+                                    </label>
+                                    <button
+                                        type="button"
+                                        class="icon-button"
+                                        aria-label=format!("Delete header {n}")
+                                        title="Delete header"
+                                        on:click=move |_| rows.update(|r| r.retain(|x| x.key != row.key))
+                                    >
+                                        <TrashIcon/>
+                                    </button>
+                                </div>
+                            }
+                        }
+                    </For>
+                </div>
+                <button
+                    type="button"
+                    class="button caps"
+                    disabled=move || !hydrated.get()
+                    on:click=move |_| {
+                        let k = fresh_key();
+                        rows.update(|r| r.push(HeaderRow::new(k, "", "", false, false)));
+                    }
+                >
+                    "+ ADD HEADER"
+                </button>
+            </fieldset>
+
+            <fieldset class="channels">
+                <legend>"Channels and trigger events"</legend>
+                <p class="hint">"Every time one of these events happens, the webhook is delivered."</p>
+                <Transition fallback=|| view! { <Loading what="Loading your devices…"/> }>
+                    {move || Suspend::new(async move {
+                        match catalogue_res.await {
+                            Ok(c) => {
+                                catalogue.set(c);
+                                Either::Left(())
+                            }
+                            Err(e) => Either::Right(view! { <ErrorNotice error=e/> }),
+                        }
+                    })}
+                </Transition>
+                <button
+                    type="button"
+                    class="button"
+                    disabled=move || !hydrated.get()
+                    on:click=move |_| picker_open.set(true)
+                >
+                    "Selected Channels"
+                </button>
+                <SelectionSummary selection=selection catalogue=catalogue saved_names=saved_names/>
+                <p class="field-error" role="alert">{move || field_error("triggers")}</p>
+            </fieldset>
+
+            <div class="form-actions">
+                <A href="/subscriptions" attr:class="button caps">"CANCEL"</A>
+                <button type="submit" class="button primary caps" disabled=move || !hydrated.get() || busy.get()>
+                    {move || if busy.get() { "SUBMITTING…" } else { "SUBMIT" }}
+                </button>
+            </div>
+        </form>
+        <ChannelPicker open=picker_open catalogue=catalogue selection=selection/>
+    }
+}
+
+/// What was chosen, after CONFIRM: device → channel → events, each removable.
+#[component]
+fn SelectionSummary(
+    selection: RwSignal<Selection>,
+    catalogue: RwSignal<Vec<PickerDevice>>,
+    saved_names: BTreeMap<i64, (String, String)>,
+) -> impl IntoView {
+    let saved_names = StoredValue::new(saved_names);
+    let grouped = Memo::new(move |_| {
+        // device name → channel (id, name, available) → events
+        let mut out: BTreeMap<String, BTreeMap<(String, i64), (bool, Vec<String>)>> =
+            BTreeMap::new();
+        let sel = selection.get();
+        catalogue.with(|cat| {
+            for (channel_id, event) in sel {
+                let found = cat.iter().find_map(|d| {
+                    d.channels
+                        .iter()
+                        .find(|c| c.id == channel_id)
+                        .map(|c| (d.name.clone(), c.name.clone()))
+                });
+                let (device, channel, available) = match found {
+                    Some((d, c)) => (d, c, true),
+                    None => {
+                        let (d, c) = saved_names
+                            .with_value(|n| n.get(&channel_id).cloned())
+                            .unwrap_or_else(|| {
+                                ("Unknown device".into(), format!("channel {channel_id}"))
+                            });
+                        (d, c, cat.is_empty())
+                    }
+                };
+                out.entry(device)
+                    .or_default()
+                    .entry((channel, channel_id))
+                    .or_insert((available, vec![]))
+                    .1
+                    .push(event);
+            }
+        });
+        out
+    });
+    view! {
+        {move || {
+            let g = grouped.get();
+            if g.is_empty() {
+                Either::Left(view! { <p class="empty-inline">"No channels selected yet."</p> })
+            } else {
+                Either::Right(view! {
+                    <ul class="selection-summary" aria-label="Selected channels and trigger events">
+                        {g.into_iter().map(|(device, channels)| view! {
+                            <li>
+                                <strong class="device">{device.clone()}</strong>
+                                <ul>
+                                    {channels.into_iter().map(|((channel, channel_id), (available, events))| view! {
+                                        <li>
+                                            <span class="channel">{channel.clone()}</span>
+                                            {(!available).then(|| view! { <span class="badge warn">"no longer available to you"</span> })}
+                                            <span class="chips">
+                                                {events.into_iter().map(|event| {
+                                                    let label = event_label(&event);
+                                                    let remove_label = format!("Remove {label} on {channel} of {device}");
+                                                    let key = (channel_id, event.clone());
+                                                    view! {
+                                                        <span class="chip">
+                                                            {label}
+                                                            <button type="button" aria-label=remove_label on:click=move |_| selection.update(|s| { s.remove(&key); })>"×"</button>
+                                                        </span>
+                                                    }
+                                                }).collect_view()}
+                                            </span>
+                                        </li>
+                                    }).collect_view()}
+                                </ul>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                })
+            }
+        }}
+    }
+}

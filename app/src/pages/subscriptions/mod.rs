@@ -1,0 +1,329 @@
+//! Webhook Subscriptions, exactly as the help article walks them: the overview (toggle,
+//! pencil, trash bin, three dots → "Add new Webhook Subscription"), the form (Target URL,
+//! headers with ADD HEADER, the Selected Channels pop-up, SUBMIT), and each subscription's
+//! delivery log.
+
+pub mod deliveries;
+pub mod detail;
+pub mod form;
+pub mod overview;
+pub mod picker;
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+use server_fn::codec::Json;
+
+use crate::errors::AppError;
+
+/// A header as the form sends it; `value: None` keeps the stored value of a secret header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeaderInput {
+    pub name: String,
+    pub value: Option<String>,
+    pub secret: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TriggerInput {
+    pub channel_id: i64,
+    pub event_type: String,
+}
+
+/// What SUBMIT sends.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriptionInput {
+    pub display_name: String,
+    pub url: String,
+    pub headers: Vec<HeaderInput>,
+    pub triggers: Vec<TriggerInput>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeaderView {
+    pub name: String,
+    /// `None` for a secret header: its value never leaves the server again.
+    pub value: Option<String>,
+    pub secret: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TriggerView {
+    pub device_id: i64,
+    pub device_name: String,
+    pub channel_id: i64,
+    pub channel_name: String,
+    pub event_type: String,
+    pub event_label: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastDeliveryView {
+    pub status: String,
+    pub at: i64,
+    pub http_status: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriptionView {
+    pub id: i64,
+    /// The display name, or the URL when there is none.
+    pub name: String,
+    pub display_name: String,
+    pub url: String,
+    pub owner_name: String,
+    pub owned_by_me: bool,
+    pub active: bool,
+    /// "user", "target_not_registered" or "gone".
+    pub inactive_reason: Option<String>,
+    pub target_registered: bool,
+    pub headers: Vec<HeaderView>,
+    pub triggers: Vec<TriggerView>,
+    pub last_delivery: Option<LastDeliveryView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriptionPageView {
+    pub items: Vec<SubscriptionView>,
+    pub page: u32,
+    pub pages: u32,
+    pub total: i64,
+    pub viewer_is_admin: bool,
+}
+
+/// A channel in the Selected Channels pop-up, with the trigger events it offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PickerChannel {
+    pub id: i64,
+    pub name: String,
+    pub unit: String,
+    /// (event type, label), e.g. ("channel.out_of_range", "Out of range").
+    pub events: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PickerDevice {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub channels: Vec<PickerChannel>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedView {
+    pub id: i64,
+    pub name: String,
+    pub secret: String,
+}
+
+/// The trigger event names for people (the server's labels), usable in the browser too.
+pub fn event_label(event_type: &str) -> &'static str {
+    match event_type {
+        "data_point.created" => "New data point",
+        "channel.value_changed" => "Value changed",
+        "channel.out_of_range" => "Out of range",
+        "channel.back_in_range" => "Back in range",
+        "device.status_changed" => "Device online/offline",
+        _ => "Unknown event",
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod convert {
+    use super::*;
+    use server::subscriptions::{rules, Subscription};
+
+    pub fn view(s: Subscription, viewer_id: i64, with_headers: bool) -> SubscriptionView {
+        SubscriptionView {
+            id: s.id,
+            name: s.name().to_owned(),
+            owned_by_me: s.owner_id == viewer_id,
+            inactive_reason: s.inactive_reason.map(|r| r.as_str().to_owned()),
+            headers: if with_headers {
+                s.headers
+                    .iter()
+                    .map(|h| HeaderView {
+                        name: h.name.as_str().to_owned(),
+                        value: (!h.secret).then(|| h.value.expose().to_owned()),
+                        secret: h.secret,
+                    })
+                    .collect()
+            } else {
+                vec![]
+            },
+            triggers: s
+                .triggers
+                .into_iter()
+                .map(|t| TriggerView {
+                    event_label: event_label(&t.event_type).to_owned(),
+                    device_id: t.device_id,
+                    device_name: t.device_name,
+                    channel_id: t.channel_id,
+                    channel_name: t.channel_name,
+                    event_type: t.event_type,
+                })
+                .collect(),
+            last_delivery: s.last_delivery.map(|l| LastDeliveryView {
+                status: l.status,
+                at: l.at,
+                http_status: l.http_status,
+            }),
+            display_name: s.display_name,
+            url: s.url,
+            owner_name: s.owner_name,
+            active: s.active,
+            target_registered: s.target_registered,
+        }
+    }
+
+    impl From<SubscriptionInput> for rules::SubscriptionInput {
+        fn from(i: SubscriptionInput) -> Self {
+            rules::SubscriptionInput {
+                display_name: i.display_name,
+                url: i.url,
+                headers: i
+                    .headers
+                    .into_iter()
+                    .map(|h| server::domain::headers::RawHeader {
+                        name: h.name,
+                        value: h.value,
+                        secret: h.secret,
+                    })
+                    .collect(),
+                triggers: i
+                    .triggers
+                    .into_iter()
+                    .map(|t| rules::TriggerChoice {
+                        channel_id: t.channel_id,
+                        event_type: t.event_type,
+                    })
+                    .collect(),
+            }
+        }
+    }
+}
+
+#[server(endpoint = "subscriptions/list")]
+pub async fn list_subscriptions(page: u32) -> Result<SubscriptionPageView, AppError> {
+    let user = crate::ssr::caller().await?;
+    let state = crate::ssr::state()?;
+    let p = server::subscriptions::list(&state.pool, &user, page).await?;
+    let pages = (p.total as u32).div_ceil(p.per_page).max(1);
+    Ok(SubscriptionPageView {
+        items: p
+            .items
+            .into_iter()
+            .map(|s| convert::view(s, user.id, false))
+            .collect(),
+        page: p.page,
+        pages,
+        total: p.total,
+        viewer_is_admin: user.is_org_admin(),
+    })
+}
+
+/// One subscription, for its owner's edit form (secret header values stay on the server).
+#[server(endpoint = "subscriptions/get")]
+pub async fn get_subscription(id: i64) -> Result<SubscriptionView, AppError> {
+    let user = crate::ssr::caller().await?;
+    let state = crate::ssr::state()?;
+    let s = server::subscriptions::get_for_edit(&state.pool, &user, id).await?;
+    Ok(convert::view(s, user.id, true))
+}
+
+/// One subscription for its page (owner or org admin), without header values.
+#[server(endpoint = "subscriptions/show")]
+pub async fn show_subscription(id: i64) -> Result<SubscriptionView, AppError> {
+    let user = crate::ssr::caller().await?;
+    let state = crate::ssr::state()?;
+    let s = server::subscriptions::get(&state.pool, &user, id).await?;
+    Ok(convert::view(s, user.id, false))
+}
+
+#[server(endpoint = "subscriptions/catalogue")]
+pub async fn subscription_catalogue() -> Result<Vec<PickerDevice>, AppError> {
+    use server::subscriptions::rules::events_for;
+    let user = crate::ssr::caller().await?;
+    let state = crate::ssr::state()?;
+    let devices = server::subscriptions::catalogue(&state.pool, &user).await?;
+    Ok(devices
+        .into_iter()
+        .map(|d| PickerDevice {
+            id: d.device.id,
+            description: [d.device.vendor, d.device.model, d.device.device_class]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(" · "),
+            name: d.device.name,
+            channels: d
+                .channels
+                .into_iter()
+                .map(|c| PickerChannel {
+                    events: events_for(c.spec.has_range())
+                        .into_iter()
+                        .map(|e| (e.as_str().to_owned(), e.label().to_owned()))
+                        .collect(),
+                    id: c.id,
+                    name: c.name,
+                    unit: c.unit,
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+#[server(endpoint = "subscriptions/create", input = Json)]
+pub async fn create_subscription(input: SubscriptionInput) -> Result<CreatedView, AppError> {
+    let user = crate::ssr::caller().await?;
+    let state = crate::ssr::state()?;
+    let created = server::subscriptions::create(&state, &user, &input.into()).await?;
+    Ok(CreatedView {
+        id: created.id,
+        name: created.name,
+        secret: created.secret,
+    })
+}
+
+#[server(endpoint = "subscriptions/update", input = Json)]
+pub async fn update_subscription(id: i64, input: SubscriptionInput) -> Result<(), AppError> {
+    let user = crate::ssr::caller().await?;
+    let state = crate::ssr::state()?;
+    server::subscriptions::update(&state, &user, id, &input.into()).await?;
+    Ok(())
+}
+
+#[server(endpoint = "subscriptions/set_active")]
+pub async fn set_subscription_active(id: i64, active: bool) -> Result<(), AppError> {
+    let user = crate::ssr::caller().await?;
+    let state = crate::ssr::state()?;
+    server::subscriptions::set_active(&state, &user, id, active).await?;
+    Ok(())
+}
+
+#[server(endpoint = "subscriptions/delete")]
+pub async fn delete_subscription(id: i64) -> Result<(), AppError> {
+    let user = crate::ssr::caller().await?;
+    let state = crate::ssr::state()?;
+    server::subscriptions::delete(&state, &user, id).await?;
+    Ok(())
+}
+
+#[server(endpoint = "subscriptions/rotate_secret")]
+pub async fn rotate_subscription_secret(id: i64) -> Result<String, AppError> {
+    let user = crate::ssr::caller().await?;
+    let state = crate::ssr::state()?;
+    Ok(server::subscriptions::rotate_secret(&state, &user, id).await?)
+}
+
+/// A signing secret to show once, on the next page: after creating a subscription (the
+/// overview) or rotating its secret. It lives in memory only, so a reload forgets it.
+#[derive(Clone, Copy)]
+pub struct SecretFlash(pub RwSignal<Option<CreatedView>>);
+
+pub fn provide_secret_flash() {
+    provide_context(SecretFlash(RwSignal::new(None)));
+}
+
+pub fn use_secret_flash() -> RwSignal<Option<CreatedView>> {
+    expect_context::<SecretFlash>().0
+}

@@ -1,0 +1,356 @@
+//! The Webhook Subscription overview: one row per subscription with its toggle, pencil and
+//! trash bin; the three dots in the top right corner open "Add new Webhook Subscription".
+
+use std::collections::BTreeMap;
+
+use leptos::{either::Either, prelude::*};
+use leptos_meta::Title;
+use leptos_router::{components::A, hooks::use_query_map};
+
+use super::{
+    delete_subscription, list_subscriptions, set_subscription_active, use_secret_flash,
+    SubscriptionView, TriggerView,
+};
+use crate::{
+    components::{
+        hydration::use_hydrated,
+        menu::{Menu, MenuEntry},
+        modal::Modal,
+        status::{ErrorNotice, Loading},
+        switch::Switch,
+        time::Time,
+    },
+    pages::devices::CopyButton,
+};
+
+#[component]
+pub fn SubscriptionsPage() -> impl IntoView {
+    let query = use_query_map();
+    let page = Memo::new(move |_| {
+        query
+            .read()
+            .get("page")
+            .and_then(|p| p.parse::<u32>().ok())
+            .unwrap_or(1)
+            .max(1)
+    });
+    let version = RwSignal::new(0u32);
+    let list = Resource::new(
+        move || (page.get(), version.get()),
+        |(page, _)| list_subscriptions(page),
+    );
+    let deleting = RwSignal::new(None::<SubscriptionView>);
+
+    view! {
+        <Title text="Webhook Subscriptions"/>
+        <div class="page-head">
+            <div>
+                <h1>"Webhook Subscriptions"</h1>
+                <p class="muted">
+                    "Every time a selected trigger event happens on a channel, the webhook is delivered to its target URL."
+                </p>
+            </div>
+            <Menu
+                label="Options"
+                icon="⋮"
+                align_right=true
+                items=vec![MenuEntry::link("Add new Webhook Subscription", "/subscriptions/new")]
+            />
+        </div>
+        <SecretNotice/>
+        <Transition fallback=|| view! { <Loading what="Loading subscriptions…"/> }>
+            {move || Suspend::new(async move {
+                match list.await {
+                    Ok(p) if p.total == 0 => Either::Left(view! { <EmptyState/> }.into_any()),
+                    Ok(p) => {
+                        let (current, pages, total, admin) = (p.page, p.pages, p.total, p.viewer_is_admin);
+                        Either::Left(view! {
+                            <div class="table-wrap">
+                                <table class="subscriptions">
+                                    <caption class="visually-hidden">"Webhook Subscriptions"</caption>
+                                    <thead>
+                                        <tr>
+                                            <th scope="col">"Subscription"</th>
+                                            <th scope="col">"Channels and trigger events"</th>
+                                            {admin.then(|| view! { <th scope="col">"Owner"</th> })}
+                                            <th scope="col">"Last delivery"</th>
+                                            <th scope="col">"Active"</th>
+                                            <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                                        </tr>
+                                    </thead>
+                                    <tbody>
+                                        {p.items.into_iter().map(|s| view! {
+                                            <SubscriptionRow subscription=s show_owner=admin deleting=deleting/>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                            <Pager page=current pages=pages total=total/>
+                        }.into_any())
+                    }
+                    Err(e) => Either::Right(view! { <ErrorNotice error=e/> }),
+                }
+            })}
+        </Transition>
+        <DeleteDialog deleting=deleting version=version/>
+    }
+}
+
+/// The signing secret of the subscription just created, shown this once.
+#[component]
+fn SecretNotice() -> impl IntoView {
+    let flash = use_secret_flash();
+    let copied = RwSignal::new(false);
+    move || {
+        flash.get().map(|created| {
+            view! {
+                <div class="notice notice-success" role="status">
+                    <strong>{format!("Webhook Subscription “{}” was created.", created.name)}</strong>
+                    <p>
+                        "Its signing secret verifies that webhooks come from Labhook (Standard Webhooks). Copy it now: it is shown only this once."
+                    </p>
+                    <div class="secret-box">
+                        <code aria-label="Signing secret">{created.secret.clone()}</code>
+                        <CopyButton text=created.secret.clone() copied=copied/>
+                        <button type="button" class="button small" on:click=move |_| flash.set(None)>"Done"</button>
+                    </div>
+                </div>
+            }
+        })
+    }
+}
+
+#[component]
+fn EmptyState() -> impl IntoView {
+    view! {
+        <div class="card empty">
+            <h2>"No webhook subscriptions yet"</h2>
+            <p>
+                "Open the three dots (⋮) in the top right corner and choose “Add new Webhook Subscription” to send device data to your own program."
+            </p>
+            <A href="/subscriptions/new" attr:class="button primary">"Add new Webhook Subscription"</A>
+        </div>
+    }
+}
+
+#[component]
+fn Pager(page: u32, pages: u32, total: i64) -> impl IntoView {
+    (pages > 1).then(|| {
+        view! {
+            <nav class="pager" aria-label="Pages">
+                <span>{format!("Page {page} of {pages} · {total} subscriptions")}</span>
+                {(page > 1).then(|| view! { <A href=format!("/subscriptions?page={}", page - 1) attr:class="button small">"Previous"</A> })}
+                {(page < pages).then(|| view! { <A href=format!("/subscriptions?page={}", page + 1) attr:class="button small">"Next"</A> })}
+            </nav>
+        }
+    })
+}
+
+/// "Hotplate › temperature: Out of range, Back in range" lines, grouped by device and channel.
+fn summarise(triggers: &[TriggerView]) -> Vec<(String, String, Vec<String>)> {
+    let mut grouped: BTreeMap<(String, i64), (String, Vec<String>)> = BTreeMap::new();
+    for t in triggers {
+        grouped
+            .entry((t.device_name.clone(), t.channel_id))
+            .or_insert_with(|| (t.channel_name.clone(), vec![]))
+            .1
+            .push(t.event_label.clone());
+    }
+    grouped
+        .into_iter()
+        .map(|((device, _), (channel, events))| (device, channel, events))
+        .collect()
+}
+
+#[component]
+fn SubscriptionRow(
+    subscription: SubscriptionView,
+    show_owner: bool,
+    deleting: RwSignal<Option<SubscriptionView>>,
+) -> impl IntoView {
+    let s = subscription;
+    let hydrated = use_hydrated();
+    let active = RwSignal::new(s.active);
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let id = s.id;
+    let toggle = Callback::new(move |want: bool| {
+        active.set(want);
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            if let Err(e) = set_subscription_active(id, want).await {
+                // Not saved: show the truth again, and why.
+                active.set(!want);
+                error.set(Some(e.to_string()));
+            }
+            busy.set(false);
+        });
+    });
+    let lines = summarise(&s.triggers);
+    let devices = lines
+        .iter()
+        .map(|l| &l.0)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    let summary = format!(
+        "{} device{} · {} channel{} · {} trigger event{}",
+        devices,
+        if devices == 1 { "" } else { "s" },
+        lines.len(),
+        if lines.len() == 1 { "" } else { "s" },
+        s.triggers.len(),
+        if s.triggers.len() == 1 { "" } else { "s" },
+    );
+    let shown: Vec<_> = lines.iter().take(3).cloned().collect();
+    let more = lines.len().saturating_sub(3);
+    let for_delete = s.clone();
+    let can_switch_on = s.target_registered;
+    let switch_label = format!("Active: {}", s.name);
+    let edit_label = format!("Edit {}", s.name);
+    let delete_label = format!("Delete {}", s.name);
+
+    view! {
+        <tr>
+            <td>
+                <A href=format!("/subscriptions/{}", s.id) attr:class="cell-title">{s.name.clone()}</A>
+                {(!s.display_name.is_empty()).then(|| view! { <div class="cell-sub">{s.url.clone()}</div> })}
+                {(!s.target_registered).then(|| view! { <span class="badge warn">"target not registered"</span> })}
+                {(s.inactive_reason.as_deref() == Some("gone")).then(|| view! { <span class="badge bad">"receiver answered 410 Gone"</span> })}
+            </td>
+            <td>
+                <div class="muted small-text">{summary}</div>
+                <ul class="trigger-lines">
+                    {shown.into_iter().map(|(device, channel, events)| view! {
+                        <li><span class="device">{device}</span>" › "<strong>{channel}</strong>": "{events.join(", ")}</li>
+                    }).collect_view()}
+                    {(more > 0).then(|| view! { <li class="muted">{format!("and {more} more")}</li> })}
+                </ul>
+            </td>
+            {show_owner.then(|| view! { <td>{s.owner_name.clone()}</td> })}
+            <td class="nowrap">
+                {match s.last_delivery.clone() {
+                    Some(d) => Either::Left(view! {
+                        <DeliveryBadge status=d.status.clone()/>
+                        {d.http_status.map(|c| view! { <span class="muted">{format!(" HTTP {c}")}</span> })}
+                        <div class="cell-sub"><Time ms=d.at/></div>
+                    }),
+                    None => Either::Right(view! { <span class="muted">"none yet"</span> }),
+                }}
+            </td>
+            <td>
+                <Switch
+                    label=switch_label
+                    checked=active
+                    busy=Signal::derive(move || busy.get() || (!can_switch_on && !active.get()))
+                    on_toggle=toggle
+                />
+                {move || error.get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+            </td>
+            <td class="actions">
+                {s.owned_by_me.then(|| view! {
+                    <A href=format!("/subscriptions/{}/edit", s.id) attr:class="button icon-button" attr:aria-label=edit_label attr:title="Edit">
+                        <PencilIcon/>
+                    </A>
+                })}
+                <button
+                    type="button"
+                    class="icon-button"
+                    aria-label=delete_label
+                    title="Delete"
+                    disabled=move || !hydrated.get()
+                    on:click=move |_| deleting.set(Some(for_delete.clone()))
+                >
+                    <TrashIcon/>
+                </button>
+            </td>
+        </tr>
+    }
+}
+
+#[component]
+pub fn DeliveryBadge(#[prop(into)] status: String) -> impl IntoView {
+    let (class, label) = match status.as_str() {
+        "delivered" => ("badge ok", "Delivered"),
+        "retrying" => ("badge warn", "Retrying"),
+        "failed" => ("badge bad", "Failed"),
+        "cancelled" => ("badge", "Cancelled"),
+        _ => ("badge info", "Pending"),
+    };
+    view! { <span class=class>{label}</span> }
+}
+
+#[component]
+fn DeleteDialog(
+    deleting: RwSignal<Option<SubscriptionView>>,
+    version: RwSignal<u32>,
+) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    Effect::new(move |_| {
+        if deleting.get().is_some() {
+            error.set(None);
+            open.set(true);
+        }
+    });
+    Effect::new(move |_| {
+        if !open.get() {
+            deleting.set(None);
+        }
+    });
+    let confirm = move |_| {
+        let Some(s) = deleting.get_untracked() else {
+            return;
+        };
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            match delete_subscription(s.id).await {
+                Ok(()) => {
+                    open.set(false);
+                    version.update(|v| *v += 1);
+                }
+                Err(e) => error.set(Some(e.to_string())),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <Modal open=open title="Delete Webhook Subscription" small=true>
+            <div class="dialog-body">
+                <p>
+                    "Delete “"
+                    <strong>{move || deleting.get().map(|s| s.name).unwrap_or_default()}</strong>
+                    "”? Nothing more will be delivered to it, and its delivery log is deleted too."
+                </p>
+                {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+            </div>
+            <div class="dialog-foot">
+                <button type="button" class="button" on:click=move |_| open.set(false)>"Cancel"</button>
+                <button type="button" class="button danger" disabled=move || busy.get() on:click=confirm>"Delete"</button>
+            </div>
+        </Modal>
+    }
+}
+
+#[component]
+pub fn PencilIcon() -> impl IntoView {
+    view! {
+        <svg viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">
+            <path d="M12 20h9"/>
+            <path d="M16.5 3.5a2.1 2.1 0 0 1 3 3L7 19l-4 1 1-4Z"/>
+        </svg>
+    }
+}
+
+#[component]
+pub fn TrashIcon() -> impl IntoView {
+    view! {
+        <svg viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">
+            <path d="M3 6h18"/>
+            <path d="M8 6V4h8v2"/>
+            <path d="M19 6l-1 14H6L5 6"/>
+            <path d="M10 11v6M14 11v6"/>
+        </svg>
+    }
+}

@@ -1,0 +1,80 @@
+import { expect, test } from '@playwright/test';
+import { ADMIN, LAB_USER, openFromMore, signIn } from './helpers';
+
+test('an admin switches webhooks off and on and the More menu follows', async ({ page }) => {
+  await signIn(page, ADMIN);
+  await openFromMore(page, 'Server Administration');
+  await expect(page.getByRole('heading', { name: 'Server Administration' })).toBeVisible();
+  const feature = page.getByRole('switch', { name: 'Webhook Subscriptions enabled' });
+  await expect(feature).toBeEnabled();
+  await expect(feature).toHaveAttribute('aria-checked', 'true');
+
+  await feature.click();
+  await expect(feature).toHaveAttribute('aria-checked', 'false');
+  await page.getByRole('button', { name: 'More' }).click();
+  await expect(page.getByRole('menuitem', { name: 'Server Administration' })).toBeVisible();
+  await expect(page.getByRole('menuitem', { name: 'Webhook Subscriptions' })).toHaveCount(0);
+  await page.keyboard.press('Escape');
+
+  // The page itself, opened directly, explains why.
+  await page.goto('/subscriptions');
+  await expect(page.getByText('Webhooks are not enabled for your organisation — ask an organisation administrator.')).toBeVisible();
+
+  // Still off after a reload; then on again.
+  await page.goto('/admin');
+  await expect(feature).toHaveAttribute('aria-checked', 'false');
+  await expect(feature).toBeEnabled();
+  await feature.click();
+  await expect(feature).toHaveAttribute('aria-checked', 'true');
+  await page.getByRole('button', { name: 'More' }).click();
+  await expect(page.getByRole('menuitem', { name: 'Webhook Subscriptions' })).toBeVisible();
+});
+
+test('an admin registers and removes a target URL and finds both in the audit trail', async ({ page }) => {
+  await signIn(page, ADMIN, '/admin');
+  const url = `https://eln-${Date.now()}.example.org/hooks/`;
+  await expect(page.getByRole('button', { name: 'Register URL' })).toBeEnabled();
+
+  // A bad one first: a clear message beside the field, nothing lost.
+  await page.getByLabel('URL', { exact: true }).fill('ftp://eln.example.org/');
+  await page.getByRole('button', { name: 'Register URL' }).click();
+  await expect(page.getByText('Only http:// and https:// URLs are possible.')).toBeVisible();
+  await expect(page.getByLabel('URL', { exact: true })).toHaveValue('ftp://eln.example.org/');
+
+  await page.getByLabel('URL', { exact: true }).fill(url.toUpperCase().replace('HTTPS', 'https'));
+  await page.getByLabel('Note').fill('Playwright ELN');
+  await page.getByRole('button', { name: 'Register URL' }).click();
+  const row = page.getByRole('row', { name: new RegExp(url.replace(/[.]/g, '\\.')) });
+  await expect(row).toBeVisible();
+  await expect(row.getByText('Playwright ELN')).toBeVisible();
+
+  await row.getByRole('button', { name: `Remove ${url}` }).click();
+  const confirm = page.getByRole('dialog', { name: 'Remove registered URL' });
+  await expect(confirm).toContainText(url);
+  await confirm.getByRole('button', { name: 'Remove' }).click();
+  await expect(confirm).toBeHidden();
+  await expect(row).toHaveCount(0);
+
+  await page.getByRole('link', { name: 'Audit trail' }).click();
+  await expect(page).toHaveURL(/\/admin\/audit$/);
+  const trail = page.getByRole('table', { name: 'Audit trail' });
+  await expect(trail.getByRole('row').filter({ hasText: url }).filter({ hasText: 'removed' })).toBeVisible();
+  await expect(trail.getByRole('row').filter({ hasText: url }).filter({ hasText: 'registered' })).toBeVisible();
+
+  // Filter by kind; the filter survives a reload.
+  await page.getByLabel('Show').selectOption('registered_url');
+  await expect(page).toHaveURL(/kind=registered_url/);
+  await page.reload();
+  await expect(page.getByLabel('Show')).toHaveValue('registered_url');
+  await expect(trail.getByRole('row').filter({ hasText: 'Webhook Subscriptions' })).toHaveCount(0);
+});
+
+test('a lab user has no Server Administration: no menu entry, and the page refuses', async ({ page }) => {
+  await signIn(page, LAB_USER);
+  await page.getByRole('button', { name: 'More' }).click();
+  await expect(page.getByRole('menuitem', { name: 'Server Administration' })).toHaveCount(0);
+  await page.keyboard.press('Escape');
+  await page.goto('/admin');
+  await expect(page.getByRole('alert')).toContainText('Only an organisation administrator can do this.');
+  await expect(page.getByRole('switch')).toHaveCount(0);
+});

@@ -1,0 +1,140 @@
+//! The delivery log (Laboperator's `webhook_logs`): every delivery of a subscription with its
+//! status, and every attempt with the request sent and the response (or error) received.
+
+use sqlx::SqlitePool;
+
+use crate::{
+    auth::CurrentUser, events::webhook_body, settings::require_webhooks_enabled, Error, Result,
+};
+
+pub const PER_PAGE: u32 = 25;
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub subscription_id: i64,
+    pub event_id: i64,
+    pub event_type: String,
+    pub device_name: String,
+    pub channel_name: Option<String>,
+    pub webhook_id: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: Option<i64>,
+    pub last_http_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub last_duration_ms: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AttemptRow {
+    pub number: i64,
+    pub started_at: i64,
+    pub duration_ms: i64,
+    pub request_headers: String,
+    pub response_status: Option<i64>,
+    pub response_headers: Option<String>,
+    pub response_body: Option<String>,
+    pub error_kind: Option<String>,
+    pub error_message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryPage {
+    pub items: Vec<DeliveryRow>,
+    pub page: u32,
+    pub per_page: u32,
+    pub total: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryDetail {
+    pub delivery: DeliveryRow,
+    /// The body every attempt sent.
+    pub request_body: String,
+    pub attempts: Vec<AttemptRow>,
+}
+
+const SELECT: &str =
+    "SELECT d.id, d.subscription_id, d.event_id, e.event_type, dv.name AS device_name,
+        c.name AS channel_name, d.webhook_id, d.status, d.attempts, d.next_attempt_at,
+        d.last_http_status, d.last_error, d.last_duration_ms, d.created_at, d.updated_at
+     FROM deliveries d
+     JOIN subscriptions s ON s.id = d.subscription_id
+     JOIN events e ON e.id = d.event_id
+     JOIN devices dv ON dv.id = e.device_id
+     LEFT JOIN channels c ON c.id = e.channel_id";
+
+/// Same visibility as the subscription: its owner, and the organisation's admins.
+const VISIBLE: &str = "s.organisation_id = ?1 AND (?2 OR s.owner_id = ?3)";
+
+/// A subscription's deliveries, newest first.
+pub async fn list(
+    pool: &SqlitePool,
+    user: &CurrentUser,
+    subscription_id: i64,
+    page: u32,
+) -> Result<DeliveryPage> {
+    // Not found unless the subscription is visible, even when it has no deliveries.
+    crate::subscriptions::get(pool, user, subscription_id).await?;
+    let page = page.max(1);
+    let total: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE subscription_id = ?")
+            .bind(subscription_id)
+            .fetch_one(pool)
+            .await?;
+    let items = sqlx::query_as(&format!(
+        "{SELECT} WHERE d.subscription_id = ?4 AND {VISIBLE} ORDER BY d.id DESC LIMIT ?5 OFFSET ?6"
+    ))
+    .bind(user.organisation_id)
+    .bind(user.is_org_admin())
+    .bind(user.id)
+    .bind(subscription_id)
+    .bind(PER_PAGE)
+    .bind(i64::from(page - 1) * i64::from(PER_PAGE))
+    .fetch_all(pool)
+    .await?;
+    Ok(DeliveryPage {
+        items,
+        page,
+        per_page: PER_PAGE,
+        total,
+    })
+}
+
+/// One delivery with every attempt.
+pub async fn detail(
+    pool: &SqlitePool,
+    user: &CurrentUser,
+    delivery_id: i64,
+) -> Result<DeliveryDetail> {
+    require_webhooks_enabled(pool, user).await?;
+    let delivery: DeliveryRow = sqlx::query_as(&format!("{SELECT} WHERE d.id = ?4 AND {VISIBLE}"))
+        .bind(user.organisation_id)
+        .bind(user.is_org_admin())
+        .bind(user.id)
+        .bind(delivery_id)
+        .fetch_optional(pool)
+        .await?
+        .ok_or_else(|| Error::not_found("Delivery"))?;
+    let (event_type, occurred_at, payload): (String, i64, String) =
+        sqlx::query_as("SELECT event_type, occurred_at, payload FROM events WHERE id = ?")
+            .bind(delivery.event_id)
+            .fetch_one(pool)
+            .await?;
+    let attempts = sqlx::query_as(
+        "SELECT number, started_at, duration_ms, request_headers, response_status, response_headers,
+                response_body, error_kind, error_message
+         FROM delivery_attempts WHERE delivery_id = ? ORDER BY number",
+    )
+    .bind(delivery_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(DeliveryDetail {
+        request_body: webhook_body(&event_type, occurred_at, &payload),
+        delivery,
+        attempts,
+    })
+}

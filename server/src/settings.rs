@@ -1,0 +1,210 @@
+//! An organisation's webhook settings, managed by its org admins on Server Administration:
+//! whether the feature is on, and which target URLs may receive data.
+
+use serde_json::json;
+use sqlx::{SqliteConnection, SqlitePool};
+
+use crate::{
+    audit::{self, AuditKind, Entry},
+    auth::CurrentUser,
+    clock::now_ms,
+    domain::target_url::RegisteredUrl,
+    error::ResultExt,
+    AppState, Error, Result,
+};
+
+pub const WEBHOOKS_DISABLED: &str =
+    "Webhooks are not enabled for your organisation — ask an organisation administrator.";
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct RegisteredEntry {
+    pub id: i64,
+    pub url: String,
+    pub note: String,
+    pub created_at: i64,
+    pub created_by: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSettings {
+    pub enabled: bool,
+    pub registered: Vec<RegisteredEntry>,
+}
+
+pub async fn webhooks_enabled(pool: &SqlitePool, organisation_id: i64) -> Result<bool> {
+    Ok(
+        sqlx::query_scalar("SELECT webhooks_enabled FROM organisations WHERE id = ?")
+            .bind(organisation_id)
+            .fetch_optional(pool)
+            .await?
+            .unwrap_or(false),
+    )
+}
+
+/// Refuses every webhook action of an organisation that has the feature switched off.
+pub async fn require_webhooks_enabled(pool: &SqlitePool, user: &CurrentUser) -> Result<()> {
+    if webhooks_enabled(pool, user.organisation_id).await? {
+        Ok(())
+    } else {
+        Err(Error::forbidden(WEBHOOKS_DISABLED))
+    }
+}
+
+/// The organisation's registered URLs, parsed, for matching targets against.
+pub async fn registered_urls(
+    conn: &mut SqliteConnection,
+    organisation_id: i64,
+) -> Result<Vec<RegisteredUrl>> {
+    let rows: Vec<String> =
+        sqlx::query_scalar("SELECT url FROM registered_urls WHERE organisation_id = ?")
+            .bind(organisation_id)
+            .fetch_all(conn)
+            .await?;
+    // Stored URLs were normalised on save; one that no longer parses allows nothing.
+    Ok(rows
+        .iter()
+        .filter_map(|u| RegisteredUrl::parse(u).ok())
+        .collect())
+}
+
+pub async fn webhook_settings(pool: &SqlitePool, admin: &CurrentUser) -> Result<WebhookSettings> {
+    admin.require_org_admin()?;
+    let enabled = webhooks_enabled(pool, admin.organisation_id).await?;
+    let registered = sqlx::query_as(
+        "SELECT r.id, r.url, r.note, r.created_at, u.name AS created_by
+         FROM registered_urls r LEFT JOIN users u ON u.id = r.created_by
+         WHERE r.organisation_id = ? ORDER BY r.url",
+    )
+    .bind(admin.organisation_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(WebhookSettings {
+        enabled,
+        registered,
+    })
+}
+
+/// Switches the webhook feature on or off. While it is off nothing is delivered, and the
+/// events of that time are never delivered later: the dispatcher only fans out events that
+/// happened after `webhooks_enabled_since`.
+pub async fn set_webhooks_enabled(
+    state: &AppState,
+    admin: &CurrentUser,
+    enabled: bool,
+) -> Result<()> {
+    admin.require_org_admin()?;
+    let mut tx = state.begin_write().await?;
+    let was: bool = sqlx::query_scalar("SELECT webhooks_enabled FROM organisations WHERE id = ?")
+        .bind(admin.organisation_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if was == enabled {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE organisations SET webhooks_enabled = ?,
+             webhooks_enabled_since = CASE WHEN ? THEN ? ELSE webhooks_enabled_since END
+         WHERE id = ?",
+    )
+    .bind(enabled)
+    .bind(enabled)
+    .bind(now_ms())
+    .bind(admin.organisation_id)
+    .execute(&mut *tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        admin,
+        Entry {
+            kind: AuditKind::Settings,
+            action: if enabled { "enabled" } else { "disabled" },
+            subject: "Webhook Subscriptions".into(),
+            before: Some(json!({ "webhooks_enabled": was })),
+            after: Some(json!({ "webhooks_enabled": enabled })),
+        },
+    )
+    .await?;
+    tx.commit().await
+}
+
+pub async fn register_url(
+    state: &AppState,
+    admin: &CurrentUser,
+    url: &str,
+    note: &str,
+) -> Result<RegisteredEntry> {
+    admin.require_org_admin()?;
+    let url = RegisteredUrl::parse(url).map_err(|e| Error::invalid("url", e.to_string()))?;
+    let note = note.trim();
+    if note.chars().count() > 200 || note.contains(['\r', '\n']) {
+        return Err(Error::invalid(
+            "note",
+            "The note is one line of at most 200 characters.",
+        ));
+    }
+    let mut tx = state.begin_write().await?;
+    let now = now_ms();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO registered_urls (organisation_id, url, note, created_at, created_by)
+         VALUES (?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(admin.organisation_id)
+    .bind(url.as_str())
+    .bind(note)
+    .bind(now)
+    .bind(admin.id)
+    .fetch_one(&mut *tx)
+    .await
+    .on_unique_violation("registered_urls.organisation_id", || {
+        Error::invalid("url", format!("{url} is registered already."))
+    })?;
+    audit::record(
+        &mut tx,
+        admin,
+        Entry {
+            kind: AuditKind::RegisteredUrl,
+            action: "registered",
+            subject: url.to_string(),
+            before: None,
+            after: Some(json!({ "url": url.as_str(), "note": note })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(RegisteredEntry {
+        id,
+        url: url.to_string(),
+        note: note.to_owned(),
+        created_at: now,
+        created_by: Some(admin.name.clone()),
+    })
+}
+
+/// Removes a registered URL. Subscriptions whose target no longer matches any registered URL
+/// are deactivated (not deleted) and marked "target not registered", in the same transaction.
+pub async fn remove_url(state: &AppState, admin: &CurrentUser, id: i64) -> Result<()> {
+    admin.require_org_admin()?;
+    let mut tx = state.begin_write().await?;
+    let row: Option<(String, String)> = sqlx::query_as(
+        "DELETE FROM registered_urls WHERE id = ? AND organisation_id = ? RETURNING url, note",
+    )
+    .bind(id)
+    .bind(admin.organisation_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (url, note) = row.ok_or_else(|| Error::not_found("Registered URL"))?;
+    audit::record(
+        &mut tx,
+        admin,
+        Entry {
+            kind: AuditKind::RegisteredUrl,
+            action: "removed",
+            subject: url.clone(),
+            before: Some(json!({ "url": url, "note": note })),
+            after: None,
+        },
+    )
+    .await?;
+    crate::subscriptions::deactivate_unregistered_targets(&mut tx, admin).await?;
+    tx.commit().await
+}

@@ -1,0 +1,433 @@
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::{error_of, spawn_app, TestApp, ADMIN, LAB_USER, OTHER_ADMIN};
+
+async fn channel(app: &TestApp, device: &str, channel: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT c.id FROM channels c JOIN devices d ON d.id = c.device_id WHERE d.name = ? AND c.name = ?",
+    )
+    .bind(device)
+    .bind(channel)
+    .fetch_one(&app.state.pool)
+    .await
+    .unwrap()
+}
+
+async fn valid_input(app: &TestApp) -> Value {
+    json!({
+        "display_name": "QC LIMS",
+        "url": "https://lims.demo-lab.example/api/webhooks",
+        "headers": [
+            {"name": "X-Lab", "value": "QC", "secret": false},
+            {"name": "Authorization", "value": "Bearer s3cret", "secret": true}
+        ],
+        "triggers": [
+            {"channel_id": channel(app, "Hotplate Stirrer RCT digital", "temperature").await, "event_type": "channel.out_of_range"},
+            {"channel_id": channel(app, "Barcode Scanner Bench 2", "barcode").await, "event_type": "channel.value_changed"}
+        ]
+    })
+}
+
+async fn create(app: &TestApp, c: &Client, input: &Value) -> reqwest::Response {
+    app.call_json(c, "subscriptions/create", &json!({ "input": input }))
+        .await
+}
+
+async fn list(app: &TestApp, c: &Client) -> Value {
+    let res = app
+        .call_form(c, "subscriptions/list", &[("page", "1")])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_lab_user_creates_a_subscription_and_gets_its_secret_once() {
+    let app = spawn_app().await;
+    let lab = app.signed_in(LAB_USER.0, LAB_USER.1).await;
+    let res = create(&app, &lab, &valid_input(&app).await).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let created: Value = res.json().await.unwrap();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"));
+    assert_eq!(created["name"], "QC LIMS");
+
+    let page = list(&app, &lab).await;
+    assert_eq!(page["total"], 1);
+    let row = &page["items"][0];
+    assert_eq!(row["url"], "https://lims.demo-lab.example/api/webhooks");
+    assert_eq!(row["active"], true);
+    assert_eq!(row["triggers"].as_array().unwrap().len(), 2);
+    // The secret never comes back, nor do secret header values.
+    let id = row["id"].to_string();
+    let edit = app
+        .call_form(&lab, "subscriptions/get", &[("id", &id)])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!edit.contains(&secret));
+    assert!(!edit.contains("s3cret"));
+    let edit: Value = serde_json::from_str(&edit).unwrap();
+    assert_eq!(
+        edit["headers"][1],
+        json!({"name": "Authorization", "value": null, "secret": true})
+    );
+    assert_eq!(edit["headers"][0]["value"], "QC");
+}
+
+#[tokio::test]
+async fn invalid_subscriptions_get_a_message_per_field_and_store_nothing() {
+    let app = spawn_app().await;
+    let lab = app.signed_in(LAB_USER.0, LAB_USER.1).await;
+    let base = valid_input(&app).await;
+    let centrifuge = channel(&app, "Centrifuge 5425", "rotation").await; // not granted
+    let foreign = channel(&app, "Ultra-Low Freezer", "temperature").await; // other organisation
+    let mut big_headers = vec![];
+    for i in 0..21 {
+        big_headers.push(json!({"name": format!("X-{i}"), "value": "v", "secret": false}));
+    }
+    let cases: Vec<(&str, Value, &str, &str)> = vec![
+        (
+            "unregistered URL",
+            json!({"url": "https://evil.example/collect"}),
+            "url",
+            "evil.example is not a registered target URL. Ask an organisation administrator to register it.",
+        ),
+        (
+            "prefix trick",
+            json!({"url": "https://lims.demo-lab.example.evil.com/api/"}),
+            "url",
+            "lims.demo-lab.example.evil.com is not a registered target URL. Ask an organisation administrator to register it.",
+        ),
+        (
+            "no trigger event",
+            json!({"triggers": []}),
+            "triggers",
+            "Choose at least one trigger event under Selected Channels.",
+        ),
+        (
+            "an ungranted channel",
+            json!({"triggers": [{"channel_id": centrifuge, "event_type": "data_point.created"}]}),
+            "triggers",
+            "A chosen channel is not available to you (any more). Remove it and choose again.",
+        ),
+        (
+            "another organisation's channel",
+            json!({"triggers": [{"channel_id": foreign, "event_type": "data_point.created"}]}),
+            "triggers",
+            "A chosen channel is not available to you (any more). Remove it and choose again.",
+        ),
+        (
+            "a reserved header",
+            json!({"headers": [{"name": "Content-Type", "value": "text/plain", "secret": false}]}),
+            "headers.0.name",
+            "The header Content-Type cannot be set: it is always application/json.",
+        ),
+        (
+            "a signature header",
+            json!({"headers": [{"name": "webhook-signature", "value": "v1,x", "secret": false}]}),
+            "headers.0.name",
+            "The header webhook-signature cannot be set: it carries the webhook signature and is set by Labhook.",
+        ),
+        (
+            "CR/LF in a header value",
+            json!({"headers": [{"name": "X-Lab", "value": "QC\r\nX-Evil: 1", "secret": false}]}),
+            "headers.0.value",
+            "A header value must be a single line (no line breaks).",
+        ),
+        (
+            "a duplicate header",
+            json!({"headers": [{"name": "X-Lab", "value": "a", "secret": false}, {"name": "x-lab", "value": "b", "secret": false}]}),
+            "headers.1.name",
+            "The header x-lab appears twice.",
+        ),
+        (
+            "too many headers",
+            json!({"headers": big_headers}),
+            "headers",
+            "At most 20 headers; there are 21.",
+        ),
+        (
+            "oversize headers",
+            json!({"headers": [{"name": "X-A", "value": "a".repeat(5000), "secret": false}, {"name": "X-B", "value": "b".repeat(5000), "secret": false}]}),
+            "headers",
+            "The headers add up to 10006 bytes; at most 8 KiB are possible.",
+        ),
+    ];
+    for (what, patch, field, message) in cases {
+        let mut input = base.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            input[k] = v.clone();
+        }
+        let (status, body) = error_of(create(&app, &lab, &input).await).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{what}");
+        let errors = body["Invalid"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{what}: {body}"));
+        assert!(
+            errors
+                .iter()
+                .any(|e| e["field"] == field && e["message"] == message),
+            "{what}: {body}"
+        );
+    }
+    assert_eq!(app.count("subscriptions").await, 0);
+    assert_eq!(app.count("subscription_triggers").await, 0);
+    assert_eq!(app.count("audit_log").await, 0);
+
+    // A payload that does not even have the right shape.
+    let res = app
+        .call_json(&lab, "subscriptions/create", &json!({"input": {"url": 42}}))
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(app.count("subscriptions").await, 0);
+}
+
+#[tokio::test]
+async fn nothing_of_another_organisation_is_reachable_by_id() {
+    let app = spawn_app().await;
+    let lab = app.signed_in(LAB_USER.0, LAB_USER.1).await;
+    create(&app, &lab, &valid_input(&app).await).await;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM subscriptions")
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    let id = id.to_string();
+
+    let other = app.signed_in(OTHER_ADMIN.0, OTHER_ADMIN.1).await;
+    // Northwind has the feature off; switch it on so that only isolation stops them.
+    app.call_form(&other, "admin/set_webhooks_enabled", &[("enabled", "true")])
+        .await;
+    assert_eq!(list(&app, &other).await["total"], 0);
+    for (f, args) in [
+        ("subscriptions/get", vec![("id", id.as_str())]),
+        ("subscriptions/show", vec![("id", id.as_str())]),
+        (
+            "subscriptions/set_active",
+            vec![("id", id.as_str()), ("active", "false")],
+        ),
+        ("subscriptions/delete", vec![("id", id.as_str())]),
+        ("subscriptions/rotate_secret", vec![("id", id.as_str())]),
+        (
+            "deliveries/list",
+            vec![("subscription_id", id.as_str()), ("page", "1")],
+        ),
+    ] {
+        let (status, body) = error_of(app.call_form(&other, f, &args).await).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{f}");
+        assert_eq!(body["NotFound"], "Subscription not found.", "{f}");
+    }
+    let (status, _) = error_of(
+        app.call_json(
+            &other,
+            "subscriptions/update",
+            &json!({"id": id.parse::<i64>().unwrap(), "input": {"display_name": "", "url": "https://x.example/", "headers": [], "triggers": []}}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let active: bool = sqlx::query_scalar("SELECT active FROM subscriptions")
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    assert!(active);
+}
+
+#[tokio::test]
+async fn an_admin_sees_everyones_subscriptions_and_may_switch_off_or_delete_but_not_edit_them() {
+    let app = spawn_app().await;
+    let lab = app.signed_in(LAB_USER.0, LAB_USER.1).await;
+    let admin = app.signed_in(ADMIN.0, ADMIN.1).await;
+    create(&app, &lab, &valid_input(&app).await).await;
+    let page = list(&app, &admin).await;
+    assert_eq!(page["viewer_is_admin"], true);
+    assert_eq!(page["items"][0]["owner_name"], "Lars Labuser");
+    assert_eq!(page["items"][0]["owned_by_me"], false);
+    let id = page["items"][0]["id"].to_string();
+
+    let (status, body) = error_of(
+        app.call_form(&admin, "subscriptions/get", &[("id", &id)])
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        body["Forbidden"],
+        "Only Lars Labuser can change this subscription; you can switch it off or delete it."
+    );
+
+    let res = app
+        .call_form(
+            &admin,
+            "subscriptions/set_active",
+            &[("id", &id), ("active", "false")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(list(&app, &lab).await["items"][0]["active"], false);
+
+    // Another lab user's view would not include it; the owner's does.
+    let res = app
+        .call_form(&admin, "subscriptions/delete", &[("id", &id)])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(list(&app, &lab).await["total"], 0);
+
+    let trail: Value = app
+        .call_form(
+            &admin,
+            "admin/audit",
+            &[("kind", "subscription"), ("page", "1")],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = trail["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["deleted", "deactivated", "created"]);
+    // The secret header value is masked in the trail; the plain one is not.
+    let created = trail["records"][2]["after"].as_str().unwrap();
+    assert!(!created.contains("s3cret"));
+    assert!(created.contains("•••••"));
+    assert!(created.contains("\"QC\""));
+}
+
+#[tokio::test]
+async fn editing_keeps_an_untouched_secret_header_and_replaces_the_rest() {
+    let app = spawn_app().await;
+    let lab = app.signed_in(LAB_USER.0, LAB_USER.1).await;
+    create(&app, &lab, &valid_input(&app).await).await;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM subscriptions")
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    let mut input = valid_input(&app).await;
+    input["url"] = json!("http://127.0.0.1:9999/lims");
+    input["headers"] = json!([
+        {"name": "Authorization", "value": null, "secret": true},
+        {"name": "X-New", "value": "1", "secret": false}
+    ]);
+    input["triggers"] = json!([{"channel_id": channel(&app, "Analytical Balance XPR204", "weight").await, "event_type": "data_point.created"}]);
+    let res = app
+        .call_json(
+            &lab,
+            "subscriptions/update",
+            &json!({"id": id, "input": input}),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
+    let headers: String = sqlx::query_scalar("SELECT headers FROM subscriptions")
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    let headers: Value = serde_json::from_str(&headers).unwrap();
+    assert_eq!(
+        headers,
+        json!([
+            {"name": "Authorization", "value": "Bearer s3cret", "secret": true},
+            {"name": "X-New", "value": "1", "secret": false}
+        ])
+    );
+    assert_eq!(app.count("subscription_triggers").await, 1);
+}
+
+#[tokio::test]
+async fn with_the_feature_off_every_subscription_function_refuses() {
+    let app = spawn_app().await;
+    let admin = app.signed_in(ADMIN.0, ADMIN.1).await;
+    let lab = app.signed_in(LAB_USER.0, LAB_USER.1).await;
+    app.call_form(
+        &admin,
+        "admin/set_webhooks_enabled",
+        &[("enabled", "false")],
+    )
+    .await;
+    let (status, body) = error_of(
+        app.call_form(&lab, "subscriptions/list", &[("page", "1")])
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        body["Forbidden"],
+        "Webhooks are not enabled for your organisation — ask an organisation administrator."
+    );
+    let (status, _) = error_of(create(&app, &lab, &valid_input(&app).await).await).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = error_of(app.call_form(&lab, "subscriptions/catalogue", &[]).await).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(app.count("subscriptions").await, 0);
+}
+
+#[tokio::test]
+async fn removing_a_registered_url_deactivates_its_subscriptions_until_it_is_registered_again() {
+    let app = spawn_app().await;
+    let admin = app.signed_in(ADMIN.0, ADMIN.1).await;
+    let lab = app.signed_in(LAB_USER.0, LAB_USER.1).await;
+    create(&app, &lab, &valid_input(&app).await).await;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM subscriptions")
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    let lims: i64 =
+        sqlx::query_scalar("SELECT id FROM registered_urls WHERE url LIKE 'https://lims%'")
+            .fetch_one(&app.state.pool)
+            .await
+            .unwrap();
+
+    let res = app
+        .call_form(&admin, "admin/remove_url", &[("id", &lims.to_string())])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let row = list(&app, &lab).await["items"][0].clone();
+    assert_eq!(row["active"], false);
+    assert_eq!(row["target_registered"], false);
+    assert_eq!(row["inactive_reason"], "target_not_registered");
+
+    let (status, body) = error_of(
+        app.call_form(
+            &lab,
+            "subscriptions/set_active",
+            &[("id", &id.to_string()), ("active", "true")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(body["Refused"]
+        .as_str()
+        .unwrap()
+        .starts_with("lims.demo-lab.example is not a registered target URL any more"));
+
+    app.call_form(
+        &admin,
+        "admin/register_url",
+        &[
+            ("url", "https://lims.demo-lab.example/api/"),
+            ("note", "QC LIMS"),
+        ],
+    )
+    .await;
+    let res = app
+        .call_form(
+            &lab,
+            "subscriptions/set_active",
+            &[("id", &id.to_string()), ("active", "true")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(list(&app, &lab).await["items"][0]["active"], true);
+}
