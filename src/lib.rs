@@ -1,3 +1,4 @@
+#![recursion_limit = "512"]
 //! The root package: the browser entry point (`hydrate`) and, for the server binary and the
 //! integration tests, the assembly of the whole web application (`startup`).
 

@@ -10,7 +10,9 @@ for (const user of [ADMIN, LAB_USER, OTHER_ADMIN]) {
 
     await page.getByRole('button', { name: 'More' }).click();
     const menu = page.getByRole('menu', { name: 'More' });
-    await expect(menu.getByRole('menuitem', { name: 'Webhook Subscriptions' })).toBeVisible();
+    await expect(menu.getByRole('menuitem', { name: 'Devices' })).toBeVisible();
+    // Webhook Subscriptions only where the organisation switched the feature on.
+    await expect(menu.getByRole('menuitem', { name: 'Webhook Subscriptions' })).toHaveCount(user.webhooks ? 1 : 0);
     if (user.admin) {
       await expect(menu.getByRole('menuitem', { name: 'Server Administration' })).toBeVisible();
     } else {

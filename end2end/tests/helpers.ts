@@ -1,6 +1,14 @@
 import { expect, Page } from '@playwright/test';
 
-export type DemoUser = { email: string; password: string; name: string; organisation: string; admin: boolean };
+export type DemoUser = {
+  email: string;
+  password: string;
+  name: string;
+  organisation: string;
+  admin: boolean;
+  /** Whether the user's organisation has the webhook feature on (demo data). */
+  webhooks: boolean;
+};
 
 // The demo users the server creates on an empty database (see the README).
 export const ADMIN: DemoUser = {
@@ -9,6 +17,7 @@ export const ADMIN: DemoUser = {
   name: 'Ada Admin',
   organisation: 'Demo Lab',
   admin: true,
+  webhooks: true,
 };
 export const LAB_USER: DemoUser = {
   email: 'lab@demo.lab',
@@ -16,6 +25,7 @@ export const LAB_USER: DemoUser = {
   name: 'Lars Labuser',
   organisation: 'Demo Lab',
   admin: false,
+  webhooks: true,
 };
 export const OTHER_ADMIN: DemoUser = {
   email: 'admin@northwind.lab',
@@ -23,6 +33,7 @@ export const OTHER_ADMIN: DemoUser = {
   name: 'Nora Northwind',
   organisation: 'Northwind Analytics',
   admin: true,
+  webhooks: false,
 };
 
 /** Signs in through the sign-in page, waiting for hydration before typing. */

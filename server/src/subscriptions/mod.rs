@@ -188,6 +188,16 @@ async fn complete(
     .bind(&ids)
     .fetch_all(&mut *conn)
     .await?;
+    // Within a channel, events in the pop-up's order rather than alphabetically.
+    let mut triggers = triggers;
+    triggers.sort_by_key(|t| {
+        (
+            t.subscription_id,
+            t.device_name.to_lowercase(),
+            t.channel_id,
+            EventType::parse(&t.event_type),
+        )
+    });
     let last: Vec<LastDelivery> = sqlx::query_as(
         "SELECT d.subscription_id, d.status, d.updated_at AS at, d.last_http_status AS http_status
          FROM deliveries d

@@ -12,7 +12,7 @@ use leptos_router::{
 };
 
 use super::{
-    create_subscription, event_label, get_subscription,
+    create_subscription, event_label, event_rank, get_subscription,
     picker::{ChannelPicker, Selection},
     subscription_catalogue, update_subscription, use_secret_flash, HeaderInput, PickerDevice,
     SubscriptionInput, SubscriptionView, TriggerInput,
@@ -402,6 +402,11 @@ fn SubscriptionForm(existing: Option<SubscriptionView>) -> impl IntoView {
     }
 }
 
+fn sorted(mut events: Vec<String>) -> Vec<String> {
+    events.sort_by_key(|e| event_rank(e));
+    events
+}
+
 /// What was chosen, after CONFIRM: device → channel → events, each removable.
 #[component]
 fn SelectionSummary(
@@ -461,7 +466,7 @@ fn SelectionSummary(
                                             <span class="channel">{channel.clone()}</span>
                                             {(!available).then(|| view! { <span class="badge warn">"no longer available to you"</span> })}
                                             <span class="chips">
-                                                {events.into_iter().map(|event| {
+                                                {sorted(events).into_iter().map(|event| {
                                                     let label = event_label(&event);
                                                     let remove_label = format!("Remove {label} on {channel} of {device}");
                                                     let key = (channel_id, event.clone());

@@ -115,6 +115,20 @@ pub struct CreatedView {
     pub secret: String,
 }
 
+/// Where an event type stands in the pop-up's column order (for sorting).
+pub fn event_rank(event_type: &str) -> usize {
+    [
+        "data_point.created",
+        "channel.value_changed",
+        "channel.out_of_range",
+        "channel.back_in_range",
+        "device.status_changed",
+    ]
+    .iter()
+    .position(|e| *e == event_type)
+    .unwrap_or(usize::MAX)
+}
+
 /// The trigger event names for people (the server's labels), usable in the browser too.
 pub fn event_label(event_type: &str) -> &'static str {
     match event_type {
