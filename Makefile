@@ -6,8 +6,10 @@
 SHELL := /bin/bash
 # cargo-leptos finds wasm-bindgen in ~/.cargo/bin and wasm-opt in end2end's node_modules.
 export PATH := $(HOME)/.cargo/bin:$(CURDIR)/end2end/node_modules/.bin:$(PATH)
-# Keep all cargo invocations on the same flags, so that they share build artefacts.
-export RUSTFLAGS :=
+# Every cargo invocation uses the flags cargo-leptos uses (always-erase-components in
+# Cargo.toml), so that they share build artefacts: type-erased components also keep debug
+# builds small and quick.
+export RUSTFLAGS := --cfg erase_components
 export CARGO_TERM_COLOR ?= always
 
 .PHONY: run test tools build test-rust test-e2e lint fmt bench clean-data

@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use labhook::startup::Application;
 use server::{
     config::{Config, LogFormat},
+    dispatcher::{schedule::RetrySchedule, DispatcherConfig},
     domain::{parse_name, Email, Password, Role},
     orgs::{self, NewUser},
 };
@@ -104,6 +105,26 @@ struct ServeArgs {
     /// A device that has sent nothing for this many seconds is marked offline.
     #[arg(long, env = "LABHOOK_OFFLINE_AFTER_SECS", default_value_t = 60)]
     offline_after_secs: u64,
+
+    /// Delays before each delivery attempt (the Standard Webhooks schedule by default).
+    #[arg(
+        long,
+        env = "LABHOOK_RETRY_SCHEDULE",
+        default_value = "0,5s,5m,30m,2h,5h,10h,14h,20h,24h"
+    )]
+    retry_schedule: String,
+
+    /// Webhook requests in flight at once, over all subscriptions.
+    #[arg(long, env = "LABHOOK_MAX_IN_FLIGHT", default_value_t = 512)]
+    max_in_flight: usize,
+
+    /// Webhook requests in flight at once to one subscription.
+    #[arg(long, env = "LABHOOK_PER_SUBSCRIPTION_IN_FLIGHT", default_value_t = 16)]
+    per_subscription_in_flight: usize,
+
+    /// Days the delivery log keeps finished deliveries.
+    #[arg(long, env = "LABHOOK_RETENTION_DAYS", default_value_t = 30)]
+    retention_days: u64,
 }
 
 impl Default for ServeArgs {
@@ -163,6 +184,14 @@ async fn serve(database: PathBuf, log_format: LogFormatArg, args: ServeArgs) -> 
         seed_demo: !args.no_demo,
         simulate: args.simulate,
         offline_after: Duration::from_secs(args.offline_after_secs.max(1)),
+        dispatcher: DispatcherConfig {
+            schedule: RetrySchedule::parse(&args.retry_schedule)
+                .map_err(|e| anyhow::anyhow!("--retry-schedule: {e}"))?,
+            max_in_flight: args.max_in_flight.max(1),
+            per_subscription_in_flight: args.per_subscription_in_flight.max(1),
+            retention: Duration::from_secs(args.retention_days.max(1) * 86_400),
+            ..DispatcherConfig::default()
+        },
     };
     if !config.site_root.join("pkg").exists() {
         tracing::warn!(

@@ -71,6 +71,7 @@ impl Application {
             tracing::info!("simulating the demo devices");
             background.push(tokio::spawn(server::simulator::run(state.clone())));
         }
+        let dispatcher = server::dispatcher::Dispatcher::spawn(state.clone());
         let result = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await
@@ -78,6 +79,8 @@ impl Application {
         for task in background {
             task.abort();
         }
+        // Requests in flight finish (within the grace time); the rest is handed back.
+        dispatcher.shutdown().await;
         result
     }
 }

@@ -76,6 +76,29 @@ pub async fn record(conn: &mut SqliteConnection, actor: &CurrentUser, entry: Ent
     Ok(())
 }
 
+/// Appends an entry for a change Labhook made by itself (the dispatcher deactivating a
+/// subscription whose receiver answered 410 Gone).
+pub async fn record_system(
+    conn: &mut SqliteConnection,
+    organisation_id: i64,
+    entry: Entry,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (organisation_id, actor_id, actor_name, at, kind, action, subject, before, after)
+         VALUES (?, NULL, 'Labhook (dispatcher)', ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(organisation_id)
+    .bind(now_ms())
+    .bind(entry.kind.as_str())
+    .bind(entry.action)
+    .bind(entry.subject)
+    .bind(entry.before.map(|j| mask_secrets(j).to_string()))
+    .bind(entry.after.map(|j| mask_secrets(j).to_string()))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 pub const MASK: &str = "•••••";
 
 /// Replaces the values of headers that are marked secret, or whose names look secret

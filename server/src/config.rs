@@ -3,6 +3,8 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+use crate::dispatcher::DispatcherConfig;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -30,6 +32,7 @@ pub struct Config {
     pub simulate: bool,
     /// A device that has sent nothing for this long is offline.
     pub offline_after: Duration,
+    pub dispatcher: DispatcherConfig,
 }
 
 impl Config {
@@ -45,6 +48,7 @@ impl Config {
             seed_demo: true,
             simulate: false,
             offline_after: Duration::from_secs(60),
+            dispatcher: DispatcherConfig::default(),
         }
     }
 }

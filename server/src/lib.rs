@@ -10,6 +10,7 @@ pub mod db;
 pub mod deliveries;
 pub mod demo;
 pub mod devices;
+pub mod dispatcher;
 pub mod domain;
 pub mod error;
 pub mod events;

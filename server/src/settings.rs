@@ -8,6 +8,7 @@ use crate::{
     audit::{self, AuditKind, Entry},
     auth::CurrentUser,
     clock::now_ms,
+    dispatcher::outbox::cancel_pending_of_organisation,
     domain::target_url::RegisteredUrl,
     error::ResultExt,
     AppState, Error, Result,
@@ -112,6 +113,14 @@ pub async fn set_webhooks_enabled(
     .bind(admin.organisation_id)
     .execute(&mut *tx)
     .await?;
+    if !enabled {
+        cancel_pending_of_organisation(
+            &mut tx,
+            admin.organisation_id,
+            "webhooks switched off for the organisation",
+        )
+        .await?;
+    }
     audit::record(
         &mut tx,
         admin,

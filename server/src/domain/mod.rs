@@ -8,6 +8,7 @@ mod event_type;
 pub mod headers;
 mod password;
 mod role;
+pub mod signature;
 pub mod target_url;
 
 pub use email::Email;

@@ -17,6 +17,7 @@ use crate::{
     auth::CurrentUser,
     clock::now_ms,
     devices::{self, DeviceWithChannels},
+    dispatcher::outbox::cancel_pending_of_subscription,
     domain::{
         headers::{HeaderValue, Headers},
         target_url::{is_allowed, TargetUrl},
@@ -484,6 +485,9 @@ pub async fn set_active(state: &AppState, user: &CurrentUser, id: i64, active: b
     .bind(id)
     .execute(&mut *tx)
     .await?;
+    if !active {
+        cancel_pending_of_subscription(&mut tx, id, "subscription switched off").await?;
+    }
     audit::record(
         &mut tx,
         user,
@@ -589,6 +593,7 @@ pub async fn deactivate_unregistered_targets(
         .bind(id)
         .execute(&mut *conn)
         .await?;
+        cancel_pending_of_subscription(conn, id, "target not registered any more").await?;
         let name = if display_name.is_empty() {
             url.clone()
         } else {

@@ -1,14 +1,26 @@
 use std::net::SocketAddr;
 
+use std::time::Duration;
+
 use reqwest::{Client, Response};
 use serde_json::Value;
-use server::{auth::CurrentUser, config::Config, AppState};
+use server::{
+    auth::CurrentUser,
+    config::Config,
+    dispatcher::{schedule::RetrySchedule, Dispatcher},
+    domain::headers::RawHeader,
+    subscriptions::rules::{SubscriptionInput, TriggerChoice},
+    AppState,
+};
 use tempfile::TempDir;
+
+use crate::receiver::TestReceiver;
 
 pub struct TestServer {
     pub address: SocketAddr,
     pub state: AppState,
     pub client: Client,
+    pub dispatcher: Option<Dispatcher>,
     _dir: TempDir,
 }
 
@@ -32,8 +44,25 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
         address,
         state,
         client: Client::new(),
+        dispatcher: None,
         _dir: dir,
     }
+}
+
+/// The backend with a running dispatcher on a fast schedule (attempts 100 ms apart, a 500 ms
+/// request timeout): tests wait for outcomes rather than sleep.
+pub async fn spawn_dispatching(adjust: impl FnOnce(&mut Config)) -> TestServer {
+    let mut app = spawn_with(|c| {
+        c.dispatcher.schedule = RetrySchedule::parse("0,100ms,100ms,100ms").unwrap();
+        c.dispatcher.request_timeout = Duration::from_millis(500);
+        c.dispatcher.connect_timeout = Duration::from_millis(500);
+        c.dispatcher.lease = Duration::from_secs(10);
+        c.dispatcher.shutdown_grace = Duration::from_millis(200);
+        adjust(c);
+    })
+    .await;
+    app.dispatcher = Some(Dispatcher::spawn(app.state.clone()));
+    app
 }
 
 impl TestServer {
@@ -68,6 +97,55 @@ impl TestServer {
             .await
             .expect("token");
         (id, created.token)
+    }
+
+    /// Registers the receiver's origin (once) and subscribes to trigger events of one channel
+    /// as the demo admin: (subscription id, signing secret).
+    pub async fn subscribe(
+        &self,
+        receiver: &TestReceiver,
+        path: &str,
+        (device, channel): (&str, &str),
+        events: &[&str],
+        headers: Vec<RawHeader>,
+    ) -> (i64, String) {
+        let admin = self.admin().await;
+        let _ = server::settings::register_url(
+            &self.state,
+            &admin,
+            &receiver.origin(),
+            "test receiver",
+        )
+        .await;
+        let device_id = self.device_id(device).await;
+        let channel_id = self.channel_id(device_id, channel).await;
+        let input = SubscriptionInput {
+            display_name: String::new(),
+            url: receiver.url(path),
+            headers,
+            triggers: events
+                .iter()
+                .map(|e| TriggerChoice {
+                    channel_id,
+                    event_type: (*e).to_owned(),
+                })
+                .collect(),
+        };
+        let created = server::subscriptions::create(&self.state, &admin, &input)
+            .await
+            .expect("subscription");
+        (created.id, created.secret)
+    }
+
+    /// A one-shot query for a single value.
+    pub async fn scalar<T>(&self, sql: &str) -> T
+    where
+        T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + Send + Unpin,
+    {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.state.pool)
+            .await
+            .unwrap()
     }
 
     pub async fn post_points(&self, device_id: i64, token: &str, body: &Value) -> Response {

@@ -1,0 +1,280 @@
+//! One HTTP attempt: build the signed request, send it, read at most 64 KiB of the answer, and
+//! say what happened in words the delivery log can show.
+
+use std::{sync::Arc, time::Duration};
+
+use reqwest::{header, redirect, Client};
+use serde_json::{Map, Value as Json};
+
+use super::schedule::parse_retry_after;
+use crate::{
+    audit::MASK,
+    domain::{
+        headers::{looks_secret, Headers},
+        signature::{signature_header, SigningSecret},
+        target_url::TargetUrl,
+    },
+};
+
+/// Longest response body kept (and read).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+pub fn user_agent() -> String {
+    format!("Labhook-Webhooks/{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Everything needed to send one subscription's webhooks.
+pub struct Target {
+    pub subscription_id: i64,
+    pub organisation_id: i64,
+    pub url: TargetUrl,
+    pub headers: Headers,
+    pub secret: SigningSecret,
+    /// The previous secret, while it still signs after a rotation.
+    pub previous_secret: Option<SigningSecret>,
+}
+
+/// How an attempt ended, before it is written down.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub started_at: i64,
+    pub duration: Duration,
+    /// What was sent, secret values masked (JSON object).
+    pub request_headers: String,
+    pub response: Option<Response>,
+    pub error: Option<(ErrorKind, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: String,
+    pub body: String,
+    pub retry_after: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    Timeout,
+    Connection,
+    Dns,
+    Tls,
+    Redirect,
+    Unregistered,
+    Other,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Connection => "connection",
+            ErrorKind::Dns => "dns",
+            ErrorKind::Tls => "tls",
+            ErrorKind::Redirect => "redirect",
+            ErrorKind::Unregistered => "unregistered",
+            ErrorKind::Other => "other",
+        }
+    }
+}
+
+impl Attempt {
+    pub fn succeeded(&self) -> bool {
+        self.error.is_none()
+            && self
+                .response
+                .as_ref()
+                .is_some_and(|r| (200..300).contains(&r.status))
+    }
+}
+
+#[derive(Clone)]
+pub struct Sender {
+    client: Client,
+}
+
+impl Sender {
+    pub fn new(connect_timeout: Duration, request_timeout: Duration) -> Self {
+        // One lookup per connection, and the connection goes to the address it returned: no
+        // second lookup between a check and the connect for DNS rebinding to exploit.
+        let client = Client::builder()
+            .connect_timeout(connect_timeout)
+            .timeout(request_timeout)
+            .redirect(redirect::Policy::none())
+            .user_agent(user_agent())
+            .pool_max_idle_per_host(512)
+            .tcp_nodelay(true)
+            .build()
+            .expect("BUG: the HTTP client configuration is valid");
+        Self { client }
+    }
+
+    /// Sends one signed attempt. Never fails: every problem is part of the [`Attempt`].
+    pub async fn send(&self, target: &Target, webhook_id: &str, body: Arc<str>) -> Attempt {
+        let started_at = crate::clock::now_ms();
+        let timestamp = started_at / 1000;
+        let signature = signature_header(
+            &target.secret,
+            target.previous_secret.as_ref(),
+            webhook_id,
+            timestamp,
+            body.as_bytes(),
+        );
+        let mut shown = Map::new();
+        let mut request = self.client.post(target.url.url().clone());
+        for h in target.headers.iter() {
+            request = request.header(h.name.as_str(), h.value.expose());
+            let value = if h.secret || looks_secret(h.name.as_str()) {
+                MASK
+            } else {
+                h.value.expose()
+            };
+            shown.insert(h.name.as_str().to_owned(), Json::from(value));
+        }
+        shown.insert("content-type".into(), "application/json".into());
+        shown.insert("user-agent".into(), user_agent().into());
+        shown.insert("webhook-id".into(), webhook_id.into());
+        shown.insert("webhook-timestamp".into(), timestamp.to_string().into());
+        shown.insert("webhook-signature".into(), signature.clone().into());
+        let request = request
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("webhook-id", webhook_id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(body.to_string());
+
+        let clock = std::time::Instant::now();
+        let result = read(request.send().await).await;
+        let duration = clock.elapsed();
+        let request_headers = Json::Object(shown).to_string();
+        match result {
+            Ok(response) => {
+                let error = (300..400).contains(&response.status).then(|| {
+                    let location =
+                        response_header(&response.headers, "location").unwrap_or_default();
+                    (
+                        ErrorKind::Redirect,
+                        format!("redirects are not followed (to {location:?})"),
+                    )
+                });
+                Attempt {
+                    started_at,
+                    duration,
+                    request_headers,
+                    response: Some(response),
+                    error,
+                }
+            }
+            Err(error) => Attempt {
+                started_at,
+                duration,
+                request_headers,
+                response: None,
+                error: Some(error),
+            },
+        }
+    }
+}
+
+/// Status, headers and at most [`BODY_LIMIT`] bytes of the body.
+async fn read(result: reqwest::Result<reqwest::Response>) -> Result<Response, (ErrorKind, String)> {
+    let mut response = result.map_err(|e| classify(&e))?;
+    let status = response.status().as_u16();
+    let retry_after = (status == 429 || status == 503)
+        .then(|| response.headers().get(header::RETRY_AFTER))
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
+    let headers = Json::Object(
+        response
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    Json::from(String::from_utf8_lossy(v.as_bytes())),
+                )
+            })
+            .collect(),
+    )
+    .to_string();
+    let mut body = Vec::new();
+    let mut truncated = false;
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = BODY_LIMIT - body.len();
+                if chunk.len() > room {
+                    body.extend_from_slice(&chunk[..room]);
+                    truncated = true;
+                    break;
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            // The status is what counts; a body cut short is recorded as far as it came.
+            Err(e) if body.is_empty() && !(200..300).contains(&status) => return Err(classify(&e)),
+            Err(_) => break,
+        }
+    }
+    let mut body = String::from_utf8_lossy(&body).into_owned();
+    if truncated {
+        body.push_str("\n… (cut at 64 KiB)");
+    }
+    Ok(Response {
+        status,
+        headers,
+        body,
+        retry_after,
+    })
+}
+
+fn response_header(headers_json: &str, name: &str) -> Option<String> {
+    serde_json::from_str::<Map<String, Json>>(headers_json)
+        .ok()?
+        .get(name)?
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// Tells a timeout from a refused connection, a DNS failure and a TLS problem.
+fn classify(e: &reqwest::Error) -> (ErrorKind, String) {
+    let mut chain = String::new();
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    let mut io_kind = None;
+    while let Some(err) = source {
+        if !chain.is_empty() {
+            chain.push_str(": ");
+        }
+        chain.push_str(&err.to_string());
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            io_kind = Some(io.kind());
+        }
+        source = err.source();
+    }
+    let lower = chain.to_lowercase();
+    let kind = if e.is_timeout() || io_kind == Some(std::io::ErrorKind::TimedOut) {
+        ErrorKind::Timeout
+    } else if lower.contains("dns error") || lower.contains("failed to lookup address") {
+        ErrorKind::Dns
+    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
+    {
+        ErrorKind::Tls
+    } else if e.is_redirect() {
+        ErrorKind::Redirect
+    } else if e.is_connect()
+        || matches!(
+            io_kind,
+            Some(
+                std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+            )
+        )
+    {
+        ErrorKind::Connection
+    } else {
+        ErrorKind::Other
+    };
+    (kind, chain)
+}

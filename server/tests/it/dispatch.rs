@@ -1,0 +1,411 @@
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use server::domain::headers::RawHeader;
+
+use crate::{
+    helpers::{spawn_dispatching, TestServer},
+    receiver::{Reply, TestReceiver},
+};
+
+const HOTPLATE: (&str, &str) = ("Hotplate Stirrer RCT digital", "temperature");
+const CREATED: &str = "data_point.created";
+
+async fn send_temperature(app: &TestServer, token: &str, value: f64) {
+    let device = app.device_id(HOTPLATE.0).await;
+    let res = app
+        .post_points(
+            device,
+            token,
+            &json!([{"channel": "temperature", "value": value}]),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+}
+
+/// Waits until the delivery reached a final state (or fails after 10 s).
+async fn final_status(app: &TestServer, delivery: i64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, next): (String, Option<i64>) =
+            sqlx::query_as("SELECT status, next_attempt_at FROM deliveries WHERE id = ?")
+                .bind(delivery)
+                .fetch_one(&app.state.pool)
+                .await
+                .unwrap();
+        if next.is_none() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "delivery {delivery} still {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn only_delivery(app: &TestServer) -> i64 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(id) = sqlx::query_scalar::<_, i64>("SELECT id FROM deliveries")
+            .fetch_one(&app.state.pool)
+            .await
+        {
+            return id;
+        }
+        assert!(Instant::now() < deadline, "no delivery was created");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_delivery_is_signed_as_standard_webhooks_says_and_carries_the_custom_headers() {
+    let app = spawn_dispatching(|_| {}).await;
+    let receiver = TestReceiver::start().await;
+    let (_, secret) = app
+        .subscribe(
+            &receiver,
+            "/lims/hooks",
+            HOTPLATE,
+            &[CREATED],
+            vec![
+                RawHeader {
+                    name: "X-Lab".into(),
+                    value: Some("QC".into()),
+                    secret: false,
+                },
+                RawHeader {
+                    name: "Authorization".into(),
+                    value: Some("Bearer lims".into()),
+                    secret: true,
+                },
+            ],
+        )
+        .await;
+    let (_, token) = app.token_for(HOTPLATE.0).await;
+    send_temperature(&app, &token, 61.5).await;
+
+    let got = receiver.wait_for(1, Duration::from_secs(5)).await;
+    let r = &got[0];
+    assert_eq!(r.path, "/lims/hooks");
+    // An independent implementation of the specification accepts the signature.
+    standardwebhooks::Webhook::new(&secret)
+        .unwrap()
+        .verify(&r.body, &r.headers)
+        .expect("signature verifies");
+    assert_eq!(r.header("x-lab"), Some("QC"));
+    assert_eq!(r.header("authorization"), Some("Bearer lims"));
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert!(r
+        .header("user-agent")
+        .unwrap()
+        .starts_with("Labhook-Webhooks/"));
+    assert!(r.header("webhook-id").unwrap().starts_with("msg_"));
+    let body = r.json();
+    assert_eq!(body["type"], CREATED);
+    assert_eq!(body["data"]["device"]["name"], HOTPLATE.0);
+    assert_eq!(body["data"]["channel"]["name"], "temperature");
+    assert_eq!(body["data"]["data_point"]["value"], 61.5);
+    assert_eq!(body["data"]["organisation"]["name"], "Demo Lab");
+
+    let delivery = only_delivery(&app).await;
+    assert_eq!(final_status(&app, delivery).await, "delivered");
+    let (shown, response): (String, String) = sqlx::query_as(
+        "SELECT request_headers, response_body FROM delivery_attempts WHERE delivery_id = ?",
+    )
+    .bind(delivery)
+    .fetch_one(&app.state.pool)
+    .await
+    .unwrap();
+    assert_eq!(response, "answered 200");
+    // The log keeps what was sent, but not the secret header's value.
+    assert!(shown.contains("\"x-lab\":\"QC\"") || shown.contains("\"X-Lab\":\"QC\""));
+    assert!(!shown.contains("Bearer lims"));
+}
+
+#[tokio::test]
+async fn failures_are_retried_with_the_same_webhook_id_until_delivered() {
+    let app = spawn_dispatching(|_| {}).await;
+    let receiver = TestReceiver::start().await;
+    receiver.script([Reply::Status(500), Reply::Status(502)]);
+    app.subscribe(&receiver, "/", HOTPLATE, &[CREATED], vec![])
+        .await;
+    let (_, token) = app.token_for(HOTPLATE.0).await;
+    send_temperature(&app, &token, 20.0).await;
+
+    let got = receiver.wait_for(3, Duration::from_secs(5)).await;
+    let ids: Vec<_> = got
+        .iter()
+        .map(|r| r.header("webhook-id").unwrap().to_owned())
+        .collect();
+    assert_eq!(ids[0], ids[1]);
+    assert_eq!(ids[1], ids[2]);
+    let delivery = only_delivery(&app).await;
+    assert_eq!(final_status(&app, delivery).await, "delivered");
+    let codes: Vec<Option<i64>> = sqlx::query_scalar(
+        "SELECT response_status FROM delivery_attempts WHERE delivery_id = ? ORDER BY number",
+    )
+    .bind(delivery)
+    .fetch_all(&app.state.pool)
+    .await
+    .unwrap();
+    assert_eq!(codes, [Some(500), Some(502), Some(200)]);
+}
+
+#[tokio::test]
+async fn a_receiver_that_keeps_failing_ends_in_failed_after_the_last_attempt() {
+    let app = spawn_dispatching(|_| {}).await;
+    let receiver = TestReceiver::start().await;
+    receiver.always(Reply::Status(500));
+    app.subscribe(&receiver, "/", HOTPLATE, &[CREATED], vec![])
+        .await;
+    let (_, token) = app.token_for(HOTPLATE.0).await;
+    send_temperature(&app, &token, 20.0).await;
+    let delivery = only_delivery(&app).await;
+    assert_eq!(final_status(&app, delivery).await, "failed");
+    assert_eq!(receiver.received().len(), 4); // the schedule's four attempts
+}
+
+#[tokio::test]
+async fn a_timeout_is_retried() {
+    let app = spawn_dispatching(|_| {}).await;
+    let receiver = TestReceiver::start().await;
+    receiver.script([Reply::Hang(Duration::from_secs(2))]);
+    app.subscribe(&receiver, "/", HOTPLATE, &[CREATED], vec![])
+        .await;
+    let (_, token) = app.token_for(HOTPLATE.0).await;
+    send_temperature(&app, &token, 20.0).await;
+    let delivery = only_delivery(&app).await;
+    assert_eq!(final_status(&app, delivery).await, "delivered");
+    let kinds: Vec<Option<String>> = sqlx::query_scalar(
+        "SELECT error_kind FROM delivery_attempts WHERE delivery_id = ? ORDER BY number",
+    )
+    .bind(delivery)
+    .fetch_all(&app.state.pool)
+    .await
+    .unwrap();
+    assert_eq!(kinds, [Some("timeout".to_owned()), None]);
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let app = spawn_dispatching(|_| {}).await;
+    let receiver = TestReceiver::start().await;
+    receiver.script([Reply::WithHeader(429, "retry-after", "1".into())]);
+    app.subscribe(&receiver, "/", HOTPLATE, &[CREATED], vec![])
+        .await;
+    let (_, token) = app.token_for(HOTPLATE.0).await;
+    send_temperature(&app, &token, 20.0).await;
+    let got = receiver.wait_for(2, Duration::from_secs(5)).await;
+    // The schedule alone would have retried after 100 ms.
+    assert!(
+        got[1].at - got[0].at >= Duration::from_millis(950),
+        "{:?}",
+        got[1].at - got[0].at
+    );
+}
+
+#[tokio::test]
+async fn redirects_are_not_followed() {
+    let app = spawn_dispatching(|_| {}).await;
+    let receiver = TestReceiver::start().await;
+    receiver.always(Reply::WithHeader(
+        302,
+        "location",
+        receiver.url("/elsewhere"),
+    ));
+    app.subscribe(&receiver, "/hook", HOTPLATE, &[CREATED], vec![])
+        .await;
+    let (_, token) = app.token_for(HOTPLATE.0).await;
+    send_temperature(&app, &token, 20.0).await;
+    let delivery = only_delivery(&app).await;
+    assert_eq!(final_status(&app, delivery).await, "failed");
+    let paths: Vec<String> = receiver.received().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths, ["/hook", "/hook", "/hook", "/hook"]);
+    let kind: String = sqlx::query_scalar("SELECT error_kind FROM delivery_attempts LIMIT 1")
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    assert_eq!(kind, "redirect");
+}
+
+#[tokio::test]
+async fn gone_deactivates_the_subscription() {
+    let app = spawn_dispatching(|_| {}).await;
+    let receiver = TestReceiver::start().await;
+    receiver.always(Reply::Status(410));
+    let (subscription, _) = app
+        .subscribe(&receiver, "/", HOTPLATE, &[CREATED], vec![])
+        .await;
+    let (_, token) = app.token_for(HOTPLATE.0).await;
+    send_temperature(&app, &token, 20.0).await;
+    let delivery = only_delivery(&app).await;
+    assert_eq!(final_status(&app, delivery).await, "failed");
+    let (active, reason): (bool, Option<String>) =
+        sqlx::query_as("SELECT active, inactive_reason FROM subscriptions WHERE id = ?")
+            .bind(subscription)
+            .fetch_one(&app.state.pool)
+            .await
+            .unwrap();
+    assert!(!active);
+    assert_eq!(reason.as_deref(), Some("gone"));
+    assert_eq!(receiver.received().len(), 1);
+    let actor: String = app
+        .scalar("SELECT actor_name FROM audit_log WHERE action = 'deactivated'")
+        .await;
+    assert_eq!(actor, "Labhook (dispatcher)");
+
+    // Nothing more is sent.
+    send_temperature(&app, &token, 21.0).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.received().len(), 1);
+}
+
+#[tokio::test]
+async fn a_hanging_receiver_does_not_delay_another_subscription() {
+    let app = spawn_dispatching(|c| {
+        c.dispatcher.request_timeout = Duration::from_secs(10);
+        c.dispatcher.per_subscription_in_flight = 2;
+        c.dispatcher.max_in_flight = 8;
+    })
+    .await;
+    let hanging = TestReceiver::start().await;
+    hanging.always(Reply::Hang(Duration::from_secs(30)));
+    let healthy = TestReceiver::start().await;
+    app.subscribe(&hanging, "/", HOTPLATE, &[CREATED], vec![])
+        .await;
+    app.subscribe(&healthy, "/", HOTPLATE, &[CREATED], vec![])
+        .await;
+    let (_, token) = app.token_for(HOTPLATE.0).await;
+    let start = Instant::now();
+    for i in 0..20 {
+        send_temperature(&app, &token, f64::from(i)).await;
+    }
+    let got = healthy.wait_for(20, Duration::from_secs(5)).await;
+    assert_eq!(got.len(), 20);
+    assert!(start.elapsed() < Duration::from_secs(5));
+    // The hanging receiver holds no more than its share.
+    assert_eq!(hanging.received().len(), 2);
+}
+
+#[tokio::test]
+async fn nothing_is_sent_while_the_feature_is_off_and_those_events_are_not_delivered_later() {
+    let app = spawn_dispatching(|_| {}).await;
+    let receiver = TestReceiver::start().await;
+    app.subscribe(&receiver, "/", HOTPLATE, &[CREATED], vec![])
+        .await;
+    let (_, token) = app.token_for(HOTPLATE.0).await;
+    let admin = app.admin().await;
+
+    server::settings::set_webhooks_enabled(&app.state, &admin, false)
+        .await
+        .unwrap();
+    send_temperature(&app, &token, 1.0).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.received().len(), 0);
+
+    server::settings::set_webhooks_enabled(&app.state, &admin, true)
+        .await
+        .unwrap();
+    send_temperature(&app, &token, 2.0).await;
+    let got = receiver.wait_for(1, Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.received().len(), 1);
+    assert_eq!(got[0].json()["data"]["data_point"]["value"], 2.0);
+}
+
+#[tokio::test]
+async fn an_inactive_subscription_gets_nothing() {
+    let app = spawn_dispatching(|_| {}).await;
+    let receiver = TestReceiver::start().await;
+    let (subscription, _) = app
+        .subscribe(&receiver, "/", HOTPLATE, &[CREATED], vec![])
+        .await;
+    let (_, token) = app.token_for(HOTPLATE.0).await;
+    let admin = app.admin().await;
+    server::subscriptions::set_active(&app.state, &admin, subscription, false)
+        .await
+        .unwrap();
+    send_temperature(&app, &token, 1.0).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.received().len(), 0);
+    assert_eq!(app.count("deliveries").await, 0);
+}
+
+#[tokio::test]
+async fn a_target_that_lost_its_registration_is_not_sent_to() {
+    let app = spawn_dispatching(|_| {}).await;
+    let receiver = TestReceiver::start().await;
+    app.subscribe(&receiver, "/", HOTPLATE, &[CREATED], vec![])
+        .await;
+    let (_, token) = app.token_for(HOTPLATE.0).await;
+    // Behind the service's back, so that the subscription is still active: the send-time
+    // check must catch it.
+    sqlx::query("DELETE FROM registered_urls WHERE note = 'test receiver'")
+        .execute(&app.state.pool)
+        .await
+        .unwrap();
+    send_temperature(&app, &token, 1.0).await;
+    let delivery = only_delivery(&app).await;
+    assert_eq!(final_status(&app, delivery).await, "cancelled");
+    assert_eq!(receiver.received().len(), 0);
+    let kind: String = app.scalar("SELECT error_kind FROM delivery_attempts").await;
+    assert_eq!(kind, "unregistered");
+}
+
+#[tokio::test]
+async fn one_event_reaches_every_matching_subscription_once() {
+    let app = spawn_dispatching(|_| {}).await;
+    let receiver = TestReceiver::start().await;
+    for i in 0..200 {
+        app.subscribe(&receiver, &format!("/s{i}"), HOTPLATE, &[CREATED], vec![])
+            .await;
+    }
+    // Subscribed to another event: must not receive this one.
+    app.subscribe(
+        &receiver,
+        "/other",
+        HOTPLATE,
+        &["channel.out_of_range"],
+        vec![],
+    )
+    .await;
+    let (_, token) = app.token_for(HOTPLATE.0).await;
+    send_temperature(&app, &token, 20.0).await;
+    let got = receiver.wait_for(200, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got_now = receiver.received();
+    assert_eq!(got_now.len(), 200, "{} requests", got.len());
+    let mut ids: Vec<_> = got_now
+        .iter()
+        .map(|r| r.header("webhook-id").unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 200);
+    assert!(got_now.iter().all(|r| r.path != "/other"));
+}
+
+#[tokio::test]
+async fn on_shutdown_requests_in_flight_finish_and_the_rest_is_handed_back() {
+    let mut app =
+        spawn_dispatching(|c| c.dispatcher.shutdown_grace = Duration::from_millis(300)).await;
+    let receiver = TestReceiver::start().await;
+    receiver.always(Reply::Hang(Duration::from_secs(5)));
+    app.subscribe(&receiver, "/", HOTPLATE, &[CREATED], vec![])
+        .await;
+    let (_, token) = app.token_for(HOTPLATE.0).await;
+    send_temperature(&app, &token, 1.0).await;
+    receiver.wait_for(1, Duration::from_secs(5)).await;
+    let started = Instant::now();
+    app.dispatcher.take().unwrap().shutdown().await;
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // The unfinished delivery is due again, for the next start.
+    let (status, lease): (String, Option<i64>) =
+        sqlx::query_as("SELECT status, lease_until FROM deliveries")
+            .fetch_one(&app.state.pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "pending");
+    assert_eq!(lease, None);
+}
