@@ -115,7 +115,7 @@ struct ServeArgs {
     retry_schedule: String,
 
     /// Webhook requests in flight at once, over all subscriptions.
-    #[arg(long, env = "LABHOOK_MAX_IN_FLIGHT", default_value_t = 512)]
+    #[arg(long, env = "LABHOOK_MAX_IN_FLIGHT", default_value_t = 256)]
     max_in_flight: usize,
 
     /// Webhook requests in flight at once to one subscription.

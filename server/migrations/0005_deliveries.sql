@@ -6,7 +6,8 @@ CREATE TABLE dispatcher_cursor (
 INSERT INTO dispatcher_cursor (id, last_event_id) VALUES (1, 0);
 
 -- One delivery of one event to one subscription (Laboperator's webhook_logs). The queue is this
--- table: due rows have next_attempt_at set; a worker claims them by setting lease_until.
+-- table: due rows have next_attempt_at set; the dispatcher claims them by setting lease_until,
+-- which hides them until the outcome is recorded or the lease runs out.
 CREATE TABLE deliveries (
     id                INTEGER PRIMARY KEY,
     subscription_id   INTEGER NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
@@ -26,7 +27,6 @@ CREATE TABLE deliveries (
 );
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE next_attempt_at IS NOT NULL;
 CREATE INDEX deliveries_by_subscription ON deliveries (subscription_id, id);
-CREATE INDEX deliveries_by_age ON deliveries (created_at);
 
 -- Every attempt, with what was sent and what came back.
 CREATE TABLE delivery_attempts (

@@ -45,7 +45,10 @@ impl std::ops::DerefMut for WriteTx {
 }
 
 impl AppState {
+    /// The state, and the background WAL checkpoints it needs (the database has automatic
+    /// checkpoints switched off).
     pub fn new(pool: SqlitePool, config: Config) -> Self {
+        tokio::spawn(crate::db::checkpoints(pool.clone()));
         Self {
             pool,
             config: Arc::new(config),

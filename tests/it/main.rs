@@ -4,6 +4,7 @@
 
 mod admin;
 mod auth;
+mod crash;
 mod devices;
 mod helpers;
 mod subscriptions;

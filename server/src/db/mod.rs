@@ -56,7 +56,10 @@ pub async fn open(path: &Path) -> Result<SqlitePool, OpenError> {
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10))
         .pragma("temp_store", "memory")
-        .pragma("cache_size", "-32000");
+        .pragma("cache_size", "-32000")
+        // Checkpoints run in the background (see `checkpoints`), not inside some unlucky
+        // commit that then holds up every writer behind it.
+        .pragma("wal_autocheckpoint", "0");
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         .min_connections(1)
@@ -86,4 +89,19 @@ fn check_writable(dir: &Path) -> Result<(), OpenError> {
             dir: dir.to_path_buf(),
             source,
         })
+}
+
+/// Copies the write-ahead log back into the database file every second, without blocking
+/// writers or readers (a PASSIVE checkpoint copies what no reader still needs).
+pub async fn checkpoints(pool: SqlitePool) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
+    }
 }

@@ -8,12 +8,26 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand::RngCore;
 use sqlx::QueryBuilder;
 
+use super::outbox::Claimed;
 use crate::{clock::now_ms, domain::EventType, AppState, Result};
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FanOut {
     pub events: usize,
     pub deliveries: usize,
+    /// The new deliveries claimed on the spot (see [`Budget`]).
+    pub claimed: Vec<Claimed>,
+}
+
+/// How many of the new deliveries fan-out may claim right away, saving a transaction (and a
+/// trip round the loop) on the way from event to receiver.
+pub struct Budget<'a> {
+    pub lease_until: i64,
+    /// Requests that may still start.
+    pub free: usize,
+    pub per_subscription: usize,
+    /// Requests in flight per subscription.
+    pub held: &'a HashMap<i64, usize>,
 }
 
 /// The Standard Webhooks message id: the same for every attempt of a delivery.
@@ -39,7 +53,7 @@ struct EventRow {
 /// happened, selected the event's (channel, event type) — for device-level events, any channel
 /// of the device — and its organisation had the feature on at that time. Lookups go through the
 /// trigger indexes; no subscription is scanned.
-pub async fn fan_out(state: &AppState, max_events: i64) -> Result<FanOut> {
+pub async fn fan_out(state: &AppState, max_events: i64, budget: Budget<'_>) -> Result<FanOut> {
     let mut tx = state.begin_write().await?;
     let cursor: i64 =
         sqlx::query_scalar("SELECT last_event_id FROM dispatcher_cursor WHERE id = 1")
@@ -109,22 +123,56 @@ pub async fn fan_out(state: &AppState, max_events: i64) -> Result<FanOut> {
         rows.extend(subscriptions.into_iter().map(|s| (s, e.id)));
     }
 
+    // Claim what may start at once, within the same limits as a claim.
+    let leases: Vec<Option<i64>> = {
+        let mut free = budget.free;
+        let mut taken: HashMap<i64, usize> = HashMap::new();
+        rows.iter()
+            .map(|(subscription, _)| {
+                let n = taken.entry(*subscription).or_default();
+                let room = budget.held.get(subscription).copied().unwrap_or(0) + *n
+                    < budget.per_subscription;
+                (free > 0 && room).then(|| {
+                    free -= 1;
+                    *n += 1;
+                    budget.lease_until
+                })
+            })
+            .collect()
+    };
+    let mut claimed = Vec::new();
     // Many rows per statement: one event can fan out to thousands of subscriptions.
-    for chunk in rows.chunks(400) {
+    for (chunk, leases) in rows.chunks(400).zip(leases.chunks(400)) {
         let mut insert = QueryBuilder::new(
-            "INSERT INTO deliveries (subscription_id, event_id, webhook_id, status, attempts, next_attempt_at, created_at, updated_at) ",
+            "INSERT INTO deliveries (subscription_id, event_id, webhook_id, status, attempts, next_attempt_at,
+                                     lease_until, created_at, updated_at) ",
         );
-        insert.push_values(chunk, |mut b, (subscription, event)| {
-            b.push_bind(subscription)
-                .push_bind(event)
-                .push_bind(new_webhook_id())
-                .push("'pending'")
-                .push("0")
-                .push_bind(now)
-                .push_bind(now)
-                .push_bind(now);
-        });
-        insert.build().execute(&mut *tx).await?;
+        insert.push_values(
+            chunk.iter().zip(leases),
+            |mut b, ((subscription, event), lease)| {
+                b.push_bind(subscription)
+                    .push_bind(event)
+                    .push_bind(new_webhook_id())
+                    .push("'pending'")
+                    .push("0")
+                    .push_bind(now)
+                    .push_bind(*lease)
+                    .push_bind(now)
+                    .push_bind(now);
+            },
+        );
+        insert.push(" RETURNING id, subscription_id, event_id, webhook_id, attempts, lease_until IS NOT NULL");
+        let inserted: Vec<(i64, i64, i64, String, i64, bool)> =
+            insert.build_query_as().fetch_all(&mut *tx).await?;
+        claimed.extend(inserted.into_iter().filter(|r| r.5).map(
+            |(id, subscription_id, event_id, webhook_id, attempts, _)| Claimed {
+                id,
+                subscription_id,
+                event_id,
+                webhook_id,
+                attempts,
+            },
+        ));
     }
     sqlx::query("UPDATE dispatcher_cursor SET last_event_id = ? WHERE id = 1")
         .bind(last)
@@ -134,5 +182,6 @@ pub async fn fan_out(state: &AppState, max_events: i64) -> Result<FanOut> {
     Ok(FanOut {
         events: events.len(),
         deliveries: rows.len(),
+        claimed,
     })
 }

@@ -64,7 +64,7 @@ impl Default for DispatcherConfig {
     fn default() -> Self {
         Self {
             schedule: RetrySchedule::default(),
-            max_in_flight: 512,
+            max_in_flight: 256,
             per_subscription_in_flight: 16,
             lease: Duration::from_secs(120),
             connect_timeout: Duration::from_secs(5),
@@ -172,13 +172,18 @@ async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
         // Nothing more to claim now. Sleep until the next delivery falls due — or, when what is
         // due waits for its subscription's requests in flight, until one of those finishes.
         let now = now_ms();
-        let wait = match outbox::next_due(&state).await {
+        let wait = match outbox::next_due(&state, now).await {
             Ok(Some(at)) if at > now => Duration::from_millis((at - now).min(1000) as u64),
             _ => Duration::from_secs(1),
         };
         tokio::select! {
             _ = state.events_added.notified() => {}
-            Some(subscription) = done_rx.recv() => this.finished(subscription),
+            Some(subscription) = done_rx.recv() => {
+                this.finished(subscription);
+                while let Ok(subscription) = done_rx.try_recv() {
+                    this.finished(subscription);
+                }
+            }
             _ = recorded.notified() => {}
             _ = tokio::time::sleep(wait) => {}
             _ = stop.changed() => {}
@@ -213,10 +218,19 @@ impl Loop {
         }
     }
 
-    /// Fans out everything new.
-    async fn fan_out(&self) -> Result<()> {
+    /// Fans out everything new, and starts sending what it could claim on the spot.
+    async fn fan_out(&mut self) -> Result<()> {
         loop {
-            let done = fanout::fan_out(&self.state, FAN_OUT_BATCH).await?;
+            let budget = fanout::Budget {
+                lease_until: now_ms() + self.config.lease.as_millis() as i64,
+                free: self.config.max_in_flight.saturating_sub(self.in_flight),
+                per_subscription: self.config.per_subscription_in_flight,
+                held: &self.held,
+            };
+            let done = fanout::fan_out(&self.state, FAN_OUT_BATCH, budget).await?;
+            if !done.claimed.is_empty() {
+                self.send(done.claimed).await?;
+            }
             if done.events < FAN_OUT_BATCH as usize {
                 return Ok(());
             }
@@ -227,7 +241,12 @@ impl Loop {
     /// how many it asked for.
     async fn claim_and_send(&mut self) -> Result<(usize, usize)> {
         let free = self.config.max_in_flight.saturating_sub(self.in_flight);
-        if free == 0 {
+        // Under load, top up in batches rather than after every finished request: each claim is
+        // a write transaction. With little in flight, claim at once (latency).
+        if free == 0
+            || (self.in_flight > self.config.max_in_flight / 4
+                && free < self.config.max_in_flight / 4)
+        {
             return Ok((0, 0));
         }
         let asked = free.min(CLAIM_BATCH);
@@ -358,11 +377,10 @@ impl Loop {
                 out.insert(r.id, Err(Skip::Inactive));
                 continue;
             };
-            if !registered.contains_key(&r.organisation_id) {
-                registered.insert(
-                    r.organisation_id,
-                    registered_urls(&mut conn, r.organisation_id).await?,
-                );
+            if let std::collections::hash_map::Entry::Vacant(e) =
+                registered.entry(r.organisation_id)
+            {
+                e.insert(registered_urls(&mut conn, r.organisation_id).await?);
             }
             let target = Arc::new(Target {
                 subscription_id: r.id,

@@ -2,8 +2,9 @@
 //! sent outside any transaction, and their outcomes recorded in another — SQLite has one
 //! writer, and a transaction held across a slow POST would stall every write.
 //!
-//! A claimed row's `next_attempt_at` is moved to the end of its lease: should the process die,
-//! the row simply falls due again when the lease runs out (and at the next start at once).
+//! A claimed row keeps its due time; its lease hides it. Should the process die, the row falls
+//! due again when the lease runs out — and at the next start at once, when the dispatcher takes
+//! every lease back.
 
 use std::{collections::HashMap, time::Duration};
 
@@ -51,13 +52,14 @@ pub async fn claim(
         .collect();
     let mut tx = state.begin_write().await?;
     let claimed = sqlx::query_as(
-        r#"UPDATE deliveries SET lease_until = ?1, next_attempt_at = ?1
+        r#"UPDATE deliveries SET lease_until = ?1
          WHERE id IN (
              SELECT id FROM (
                  SELECT id, subscription_id,
                         ROW_NUMBER() OVER (PARTITION BY subscription_id ORDER BY next_attempt_at, id) AS n
                  FROM (SELECT id, subscription_id, next_attempt_at FROM deliveries
                        WHERE next_attempt_at <= ?2
+                         AND (lease_until IS NULL OR lease_until < ?2)
                          AND subscription_id NOT IN (SELECT value FROM json_each(?3))
                        ORDER BY next_attempt_at LIMIT ?4)
              )
@@ -79,11 +81,13 @@ pub async fn claim(
     Ok(claimed)
 }
 
-/// The earliest time any delivery falls due (leased ones at the end of their lease).
-pub async fn next_due(state: &AppState) -> Result<Option<i64>> {
+/// The earliest time a delivery that is not claimed falls due.
+pub async fn next_due(state: &AppState, now: i64) -> Result<Option<i64>> {
     Ok(sqlx::query_scalar(
-        "SELECT MIN(next_attempt_at) FROM deliveries WHERE next_attempt_at IS NOT NULL",
+        "SELECT MIN(next_attempt_at) FROM deliveries
+         WHERE next_attempt_at IS NOT NULL AND (lease_until IS NULL OR lease_until < ?)",
     )
+    .bind(now)
     .fetch_one(&state.pool)
     .await?)
 }
@@ -327,9 +331,10 @@ pub async fn prune(state: &AppState, older_than: i64) -> Result<u64> {
     loop {
         // Small batches, so that the write turn is never held for long.
         let mut tx = state.begin_write().await?;
+        // Ids grow with time: the oldest rows are found by walking from the smallest id.
         let n = sqlx::query(
             "DELETE FROM deliveries WHERE id IN (
-                 SELECT id FROM deliveries WHERE created_at < ? AND next_attempt_at IS NULL LIMIT 2000)",
+                 SELECT id FROM deliveries WHERE created_at < ? AND next_attempt_at IS NULL ORDER BY id LIMIT 2000)",
         )
         .bind(older_than)
         .execute(&mut *tx)

@@ -407,6 +407,9 @@ fn sorted(mut events: Vec<String>) -> Vec<String> {
     events
 }
 
+/// (channel name, channel id) → (still available to the user, chosen event types).
+type ChannelsOfDevice = BTreeMap<(String, i64), (bool, Vec<String>)>;
+
 /// What was chosen, after CONFIRM: device → channel → events, each removable.
 #[component]
 fn SelectionSummary(
@@ -417,8 +420,7 @@ fn SelectionSummary(
     let saved_names = StoredValue::new(saved_names);
     let grouped = Memo::new(move |_| {
         // device name → channel (id, name, available) → events
-        let mut out: BTreeMap<String, BTreeMap<(String, i64), (bool, Vec<String>)>> =
-            BTreeMap::new();
+        let mut out: BTreeMap<String, ChannelsOfDevice> = BTreeMap::new();
         let sel = selection.get();
         catalogue.with(|cat| {
             for (channel_id, event) in sel {

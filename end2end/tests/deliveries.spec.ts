@@ -1,0 +1,82 @@
+import { expect, test } from '@playwright/test';
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { ADMIN, signIn } from './helpers';
+
+test('the delivery log shows a real delivery with the receiver’s answer', async ({ page, request }) => {
+  // A receiver on a loopback port that says thank you.
+  const received: { headers: http.IncomingHttpHeaders; body: string }[] = [];
+  const receiver = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      received.push({ headers: req.headers, body });
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-receiver': 'e2e' });
+      res.end('thanks from the e2e receiver');
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const port = (receiver.address() as AddressInfo).port;
+
+  try {
+    // Register it, subscribe to the barcode scanner, get a device token.
+    await signIn(page, ADMIN, '/admin');
+    await expect(page.getByRole('button', { name: 'Register URL' })).toBeEnabled();
+    await page.getByLabel('URL', { exact: true }).fill(`http://127.0.0.1:${port}/`);
+    await page.getByLabel('Note').fill('Playwright receiver');
+    await page.getByRole('button', { name: 'Register URL' }).click();
+    await expect(page.getByRole('row').filter({ hasText: `127.0.0.1:${port}` })).toBeVisible();
+
+    const name = `Delivery log ${Date.now()}`;
+    await page.goto('/subscriptions/new');
+    await expect(page.getByRole('button', { name: 'SUBMIT' })).toBeEnabled();
+    await page.getByLabel('Target URL').fill(`http://127.0.0.1:${port}/e2e`);
+    await page.getByLabel('Display name').fill(name);
+    await page.getByRole('button', { name: 'Selected Channels' }).click();
+    const picker = page.getByRole('dialog', { name: 'Selected Channels' });
+    await picker.getByLabel('Device name').fill('barcode');
+    await picker.getByRole('checkbox', { name: 'New data point on barcode' }).check();
+    await picker.getByRole('button', { name: 'CONFIRM' }).click();
+    await page.getByRole('button', { name: 'SUBMIT' }).click();
+    await expect(page).toHaveURL(/\/subscriptions$/);
+
+    await page.goto('/devices');
+    const scanner = page.getByRole('region', { name: 'Barcode Scanner Bench 2' });
+    await scanner.getByRole('button', { name: 'Tokens of Barcode Scanner Bench 2' }).click();
+    const tokens = page.getByRole('dialog', { name: 'Tokens of Barcode Scanner Bench 2' });
+    await tokens.getByLabel('Label').fill('delivery log test');
+    await tokens.getByRole('button', { name: 'Create token' }).click();
+    const token = (await tokens.getByText(/^lhd_[A-Za-z0-9_-]{43}$/).textContent())!.trim();
+    const endpoint = (await tokens.getByText(/^POST \/api\/v1\/devices\/\d+\/data_points$/).textContent())!.replace('POST ', '');
+    await page.keyboard.press('Escape');
+
+    // The device scans a sample; the webhook goes out.
+    const barcode = `LAB-LOG-${Date.now()}`;
+    const res = await request.post(endpoint, {
+      headers: { Authorization: `Bearer ${token}` },
+      data: [{ channel: 'barcode', value: barcode }],
+    });
+    expect(res.status()).toBe(202);
+    await expect.poll(() => received.filter((r) => r.body.includes(barcode)).length).toBe(1);
+    const got = received.find((r) => r.body.includes(barcode))!;
+    expect(got.headers['webhook-signature']).toMatch(/^v1,/);
+    expect(JSON.parse(got.body).type).toBe('data_point.created');
+
+    // The overview shows the last delivery; the subscription's page shows the log.
+    await page.goto('/subscriptions');
+    const row = page.getByRole('row').filter({ hasText: name });
+    await expect(row.getByText('Delivered')).toBeVisible();
+    await row.getByRole('link', { name, exact: true }).click();
+    const log = page.getByRole('region', { name: 'Deliveries' });
+    await expect(log.getByRole('row').filter({ hasText: 'Delivered' })).toBeVisible();
+    await expect(log.getByRole('row').filter({ hasText: 'HTTP 200' })).toBeVisible();
+    await log.getByRole('button', { name: /^Details of delivery/ }).first().click();
+    const detail = page.getByRole('dialog', { name: /^Delivery \d+$/ });
+    await expect(detail.getByLabel('Response body of attempt 1')).toHaveText('thanks from the e2e receiver');
+    await expect(detail.getByLabel('Request body')).toContainText(barcode);
+    await detail.getByText('Response headers').click();
+    await expect(detail.getByRole('row', { name: /x-receiver/ })).toContainText('e2e');
+  } finally {
+    receiver.close();
+  }
+});
