@@ -4,6 +4,7 @@
 
 mod admin;
 mod auth;
+mod cli;
 mod crash;
 mod devices;
 mod helpers;

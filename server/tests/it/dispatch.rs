@@ -409,3 +409,34 @@ async fn on_shutdown_requests_in_flight_finish_and_the_rest_is_handed_back() {
     assert_eq!(status, "pending");
     assert_eq!(lease, None);
 }
+
+#[tokio::test]
+async fn old_finished_deliveries_are_pruned_and_pending_ones_kept() {
+    let app = spawn_dispatching(|_| {}).await;
+    let receiver = TestReceiver::start().await;
+    app.subscribe(&receiver, "/", HOTPLATE, &[CREATED], vec![]).await;
+    let (_, token) = app.token_for(HOTPLATE.0).await;
+    send_temperature(&app, &token, 1.0).await;
+    let delivered = only_delivery(&app).await;
+    assert_eq!(final_status(&app, delivered).await, "delivered");
+    // A second one that is still waiting for a retry.
+    sqlx::query(
+        "INSERT INTO deliveries (subscription_id, event_id, webhook_id, status, attempts, next_attempt_at, created_at, updated_at)
+         SELECT subscription_id, event_id, 'msg_pending', 'retrying', 1, 9999999999999, 0, 0 FROM deliveries WHERE id = ?",
+    )
+    .bind(delivered)
+    .execute(&app.state.pool)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE deliveries SET created_at = 0 WHERE id = ?")
+        .bind(delivered)
+        .execute(&app.state.pool)
+        .await
+        .unwrap();
+
+    let removed = server::dispatcher::outbox::prune(&app.state, 1).await.unwrap();
+    assert_eq!(removed, 1);
+    assert_eq!(app.count("delivery_attempts").await, 0);
+    let left: String = app.scalar("SELECT webhook_id FROM deliveries").await;
+    assert_eq!(left, "msg_pending");
+}

@@ -1,0 +1,113 @@
+//! The `labhook` binary's administration subcommands and its start-up errors.
+
+use std::process::Command;
+
+use reqwest::StatusCode;
+
+use crate::helpers::client;
+
+fn labhook(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_labhook"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .env_remove("LABHOOK_PASSWORD")
+        .output()
+        .expect("the binary runs")
+}
+
+#[tokio::test]
+async fn an_installation_is_set_up_and_maintained_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("real.db");
+    let db = db.to_str().unwrap();
+
+    let out = labhook(&["--database", db, "create-organisation", "QC Lab Basel"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_labhook"))
+        .args(["--database", db, "create-user", "--organisation", "QC Lab Basel"])
+        .args(["--email", "Quinn@Example.org", "--name", "Quinn", "--role", "org_admin"])
+        .env("LABHOOK_PASSWORD", "first password!")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Mistakes get one clear line and a failure code.
+    let out = labhook(&["--database", db, "create-organisation", "QC Lab Basel"]);
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "labhook: An organisation named \"QC Lab Basel\" already exists."
+    );
+    let out = labhook(&[
+        "--database", db, "create-user", "--organisation", "Nowhere", "--email", "a@b.org", "--name", "A",
+        "--password", "long enough password",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "labhook: there is no organisation named \"Nowhere\""
+    );
+
+    // A password reset, read from standard input, ends the open sessions.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_labhook"))
+        .args(["--database", db, "reset-password", "--email", "quinn@example.org"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"second password!\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // The new password signs in to a server on that database; there is no demo data in it.
+    let config = server::config::Config {
+        seed_demo: true,
+        ..server::config::Config::for_database(dir.path().join("real.db"))
+    };
+    let app = labhook::startup::Application::build(config).await.unwrap();
+    let address = app.address();
+    tokio::spawn(app.run(std::future::pending()));
+    let sign_in = |password: &'static str| {
+        let c = client();
+        async move {
+            c.post(format!("http://{address}/api/sign_in"))
+                .form(&[("email", "quinn@example.org"), ("password", password)])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(sign_in("first password!").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(sign_in("second password!").await, StatusCode::OK);
+    let demo = client()
+        .post(format!("http://{address}/api/sign_in"))
+        .form(&[("email", "admin@demo.lab"), ("password", "demo-admin-pass")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(demo.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[test]
+fn bad_configuration_stops_the_start_with_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-directory");
+    std::fs::write(&file, b"").unwrap();
+    let db = file.join("labhook.db");
+    let out = labhook(&["--database", db.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let last = stderr.trim().lines().last().unwrap();
+    assert!(last.starts_with("labhook: cannot create the database directory"), "{stderr}");
+    assert!(!stderr.contains("panicked"));
+
+    let out = labhook(&["serve", "--retry-schedule", "0,soon"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--retry-schedule: \"soon\" is not a duration"));
+
+    let out = labhook(&["serve", "--listen", "not-an-address"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value 'not-an-address'"));
+}
