@@ -22,14 +22,35 @@ async fn an_installation_is_set_up_and_maintained_from_the_command_line() {
     let db = db.to_str().unwrap();
 
     let out = labhook(&["--database", db, "create-organisation", "QC Lab Basel"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_labhook"))
-        .args(["--database", db, "create-user", "--organisation", "QC Lab Basel"])
-        .args(["--email", "Quinn@Example.org", "--name", "Quinn", "--role", "org_admin"])
+        .args([
+            "--database",
+            db,
+            "create-user",
+            "--organisation",
+            "QC Lab Basel",
+        ])
+        .args([
+            "--email",
+            "Quinn@Example.org",
+            "--name",
+            "Quinn",
+            "--role",
+            "org_admin",
+        ])
         .env("LABHOOK_PASSWORD", "first password!")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Mistakes get one clear line and a failure code.
     let out = labhook(&["--database", db, "create-organisation", "QC Lab Basel"]);
@@ -39,8 +60,17 @@ async fn an_installation_is_set_up_and_maintained_from_the_command_line() {
         "labhook: An organisation named \"QC Lab Basel\" already exists."
     );
     let out = labhook(&[
-        "--database", db, "create-user", "--organisation", "Nowhere", "--email", "a@b.org", "--name", "A",
-        "--password", "long enough password",
+        "--database",
+        db,
+        "create-user",
+        "--organisation",
+        "Nowhere",
+        "--email",
+        "a@b.org",
+        "--name",
+        "A",
+        "--password",
+        "long enough password",
     ]);
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim(),
@@ -49,16 +79,31 @@ async fn an_installation_is_set_up_and_maintained_from_the_command_line() {
 
     // A password reset, read from standard input, ends the open sessions.
     let mut child = Command::new(env!("CARGO_BIN_EXE_labhook"))
-        .args(["--database", db, "reset-password", "--email", "quinn@example.org"])
+        .args([
+            "--database",
+            db,
+            "reset-password",
+            "--email",
+            "quinn@example.org",
+        ])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(b"second password!\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"second password!\n")
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // The new password signs in to a server on that database; there is no demo data in it.
     let config = server::config::Config {
@@ -96,16 +141,26 @@ fn bad_configuration_stops_the_start_with_one_clear_line() {
     let file = dir.path().join("not-a-directory");
     std::fs::write(&file, b"").unwrap();
     let db = file.join("labhook.db");
-    let out = labhook(&["--database", db.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"]);
+    let out = labhook(&[
+        "--database",
+        db.to_str().unwrap(),
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     let last = stderr.trim().lines().last().unwrap();
-    assert!(last.starts_with("labhook: cannot create the database directory"), "{stderr}");
+    assert!(
+        last.starts_with("labhook: cannot create the database directory"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("panicked"));
 
     let out = labhook(&["serve", "--retry-schedule", "0,soon"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--retry-schedule: \"soon\" is not a duration"));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("--retry-schedule: \"soon\" is not a duration"));
 
     let out = labhook(&["serve", "--listen", "not-an-address"]);
     assert!(!out.status.success());

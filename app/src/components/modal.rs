@@ -76,3 +76,23 @@ pub fn Modal(
         </dialog>
     }
 }
+
+/// The `open` signal of a dialog about one thing at a time: it opens when `subject` is set, and
+/// closing it clears `subject`.
+pub fn open_while_set<T>(subject: RwSignal<Option<T>>) -> RwSignal<bool>
+where
+    T: Send + Sync + 'static,
+{
+    let open = RwSignal::new(false);
+    Effect::new(move |_| {
+        if subject.with(Option::is_some) {
+            open.set(true);
+        }
+    });
+    Effect::new(move |_| {
+        if !open.get() {
+            subject.set(None);
+        }
+    });
+    open
+}

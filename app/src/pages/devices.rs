@@ -9,7 +9,7 @@ use crate::{
     components::{
         hydration::use_hydrated,
         layout::use_me,
-        modal::Modal,
+        modal::{open_while_set, Modal},
         status::{ErrorNotice, Loading},
         time::{MaybeTime, Time},
     },
@@ -432,17 +432,7 @@ fn ChannelRow(channel: ChannelView, current: Memo<Option<DeviceView>>) -> impl I
 
 #[component]
 fn AccessDialog(target: Target) -> impl IntoView {
-    let open = RwSignal::new(false);
-    Effect::new(move |_| {
-        if target.get().is_some() {
-            open.set(true);
-        }
-    });
-    Effect::new(move |_| {
-        if !open.get() {
-            target.set(None);
-        }
-    });
+    let open = open_while_set(target);
     let grants = Resource::new(
         move || target.get().map(|t| t.0),
         |id| async move {
@@ -525,24 +515,19 @@ fn GrantRow(grant: GrantView, target: Target, error: RwSignal<Option<String>>) -
 
 #[component]
 fn TokensDialog(target: Target) -> impl IntoView {
-    let open = RwSignal::new(false);
+    let open = open_while_set(target);
     let version = RwSignal::new(0u32);
     let created = RwSignal::new(None::<NewToken>);
     let label = RwSignal::new(String::new());
     let error = RwSignal::new(None::<AppError>);
     let busy = RwSignal::new(false);
 
+    // Each opening starts clean: no token from last time on screen.
     Effect::new(move |_| {
-        if target.get().is_some() {
+        if target.with(Option::is_some) {
             created.set(None);
             error.set(None);
             label.set(String::new());
-            open.set(true);
-        }
-    });
-    Effect::new(move |_| {
-        if !open.get() {
-            target.set(None);
         }
     });
     let tokens = Resource::new(

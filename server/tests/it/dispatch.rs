@@ -414,7 +414,8 @@ async fn on_shutdown_requests_in_flight_finish_and_the_rest_is_handed_back() {
 async fn old_finished_deliveries_are_pruned_and_pending_ones_kept() {
     let app = spawn_dispatching(|_| {}).await;
     let receiver = TestReceiver::start().await;
-    app.subscribe(&receiver, "/", HOTPLATE, &[CREATED], vec![]).await;
+    app.subscribe(&receiver, "/", HOTPLATE, &[CREATED], vec![])
+        .await;
     let (_, token) = app.token_for(HOTPLATE.0).await;
     send_temperature(&app, &token, 1.0).await;
     let delivered = only_delivery(&app).await;
@@ -434,7 +435,9 @@ async fn old_finished_deliveries_are_pruned_and_pending_ones_kept() {
         .await
         .unwrap();
 
-    let removed = server::dispatcher::outbox::prune(&app.state, 1).await.unwrap();
+    let removed = server::dispatcher::outbox::prune(&app.state, 1)
+        .await
+        .unwrap();
     assert_eq!(removed, 1);
     assert_eq!(app.count("delivery_attempts").await, 0);
     let left: String = app.scalar("SELECT webhook_id FROM deliveries").await;

@@ -8,7 +8,7 @@ use super::{event_label, overview::DeliveryBadge};
 use crate::{
     components::{
         hydration::use_hydrated,
-        modal::Modal,
+        modal::{open_while_set, Modal},
         status::{ErrorNotice, Loading},
         time::{MaybeTime, Time},
     },
@@ -240,17 +240,7 @@ pub fn DeliveryLog(subscription_id: i64) -> impl IntoView {
 
 #[component]
 fn DeliveryDialog(opened: RwSignal<Option<i64>>) -> impl IntoView {
-    let open = RwSignal::new(false);
-    Effect::new(move |_| {
-        if opened.get().is_some() {
-            open.set(true);
-        }
-    });
-    Effect::new(move |_| {
-        if !open.get() {
-            opened.set(None);
-        }
-    });
+    let open = open_while_set(opened);
     let detail = Resource::new(
         move || opened.get(),
         |id| async move {

@@ -15,7 +15,7 @@ use crate::{
     components::{
         hydration::use_hydrated,
         menu::{Menu, MenuEntry},
-        modal::Modal,
+        modal::{open_while_set, Modal},
         status::{ErrorNotice, Loading},
         switch::Switch,
         time::Time,
@@ -285,18 +285,12 @@ fn DeleteDialog(
     deleting: RwSignal<Option<SubscriptionView>>,
     version: RwSignal<u32>,
 ) -> impl IntoView {
-    let open = RwSignal::new(false);
+    let open = open_while_set(deleting);
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     Effect::new(move |_| {
-        if deleting.get().is_some() {
+        if deleting.with(Option::is_some) {
             error.set(None);
-            open.set(true);
-        }
-    });
-    Effect::new(move |_| {
-        if !open.get() {
-            deleting.set(None);
         }
     });
     let confirm = move |_| {
