@@ -81,3 +81,27 @@ test('a lab user has no Server Administration: no menu entry, and the page refus
   await expect(page.getByRole('alert')).toContainText('Only an organisation administrator can do this.');
   await expect(page.getByRole('switch')).toHaveCount(0);
 });
+
+test('the audit trail pages through older changes and marks where you are', async ({ page }) => {
+  await signIn(page, ADMIN, '/admin/audit');
+  await expect(page.getByRole('link', { name: 'Audit trail' })).toHaveAttribute('aria-current', 'page');
+  await expect(page.getByRole('link', { name: 'Webhooks', exact: true })).not.toHaveAttribute('aria-current', 'page');
+
+  // 26 more changes, through the same server function the switch uses.
+  for (let i = 0; i < 13; i++) {
+    for (const enabled of ['false', 'true']) {
+      const res = await page.request.post('/api/admin/set_webhooks_enabled', { form: { enabled } });
+      expect(res.ok()).toBeTruthy();
+    }
+  }
+  await page.reload();
+  const pager = page.getByRole('navigation', { name: 'Pages' });
+  await expect(pager).toContainText(/Page 1 of [2-9]/);
+  await expect(pager.getByRole('button', { name: 'Newer' })).toBeDisabled();
+  await pager.getByRole('button', { name: 'Older' }).click();
+  await expect(page).toHaveURL(/page=2/);
+  await expect(pager).toContainText(/Page 2 of/);
+  await expect(pager.getByRole('button', { name: 'Newer' })).toBeEnabled();
+  await pager.getByRole('button', { name: 'Newer' }).click();
+  await expect(pager).toContainText(/Page 1 of/);
+});

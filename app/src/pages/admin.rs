@@ -82,12 +82,13 @@ pub async fn remove_url(id: i64) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Tabs of the Server Administration area.
+/// Tabs of the Server Administration area; the router marks the current one
+/// (`aria-current="page"`).
 #[component]
-pub fn AdminTabs(current: &'static str) -> impl IntoView {
+pub fn AdminTabs() -> impl IntoView {
     let tab = move |href: &'static str, label: &'static str| {
         view! {
-            <A href=href attr:class="tab" attr:aria-current=(current == href).then_some("page")>
+            <A href=href exact=true attr:class="tab">
                 {label}
             </A>
         }
@@ -112,7 +113,7 @@ pub fn AdminPage() -> impl IntoView {
                 <p class="muted">"Settings of your organisation that only organisation administrators can change."</p>
             </div>
         </div>
-        <AdminTabs current="/admin"/>
+        <AdminTabs/>
         <Transition fallback=|| view! { <Loading/> }>
             {move || Suspend::new(async move {
                 match settings.await {

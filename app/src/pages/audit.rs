@@ -127,7 +127,7 @@ pub fn AuditPage() -> impl IntoView {
                 <p class="muted">"Every change to organisation settings, registered URLs, device access and subscriptions: who, when, what. Secret values are masked. Nothing here can be edited or deleted."</p>
             </div>
         </div>
-        <AdminTabs current="/admin/audit"/>
+        <AdminTabs/>
         <div class="toolbar">
             <label for="audit-kind">"Show"</label>
             <select
@@ -170,7 +170,7 @@ pub fn AuditPage() -> impl IntoView {
                                     <button
                                         type="button"
                                         class="button small"
-                                        disabled=page <= 1
+                                        disabled={page <= 1}
                                         on:click=move |_| go.run((kind.get_untracked(), page - 1))
                                     >
                                         "Newer"
@@ -178,7 +178,7 @@ pub fn AuditPage() -> impl IntoView {
                                     <button
                                         type="button"
                                         class="button small"
-                                        disabled=page >= pages
+                                        disabled={page >= pages}
                                         on:click=move |_| go.run((kind.get_untracked(), page + 1))
                                     >
                                         "Older"

@@ -223,8 +223,8 @@ pub fn DeliveryLog(subscription_id: i64) -> impl IntoView {
                                 {(pages > 1).then(|| view! {
                                     <nav class="pager" aria-label="Delivery pages">
                                         <span>{format!("Page {current} of {pages}")}</span>
-                                        <button type="button" class="button small" disabled=current <= 1 on:click=move |_| page.set(current - 1)>"Newer"</button>
-                                        <button type="button" class="button small" disabled=current >= pages on:click=move |_| page.set(current + 1)>"Older"</button>
+                                        <button type="button" class="button small" disabled={current <= 1} on:click=move |_| page.set(current - 1)>"Newer"</button>
+                                        <button type="button" class="button small" disabled={current >= pages} on:click=move |_| page.set(current + 1)>"Older"</button>
                                     </nav>
                                 })}
                             }.into_any())
