@@ -35,7 +35,9 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
-        let state = AppState::new(pool, config);
+        let state = AppState::new(pool, config)
+            .await
+            .context("cannot start the database writer")?;
         let router = router(state.clone());
         Ok(Self {
             listener,
@@ -123,7 +125,7 @@ async fn maintenance(state: AppState) {
     loop {
         tick.tick().await;
         if let Err(e) = server::auth::prune(&state.pool).await {
-            tracing::warn!(error = %e, "pruning sessions failed");
+            tracing::warn!(error = ?e, "pruning sessions failed");
         }
     }
 }

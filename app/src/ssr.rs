@@ -20,7 +20,7 @@ pub async fn caller() -> Result<CurrentUser, AppError> {
         leptos_axum::extract::<Extension<Caller>>()
             .await
             .map_err(|e| {
-                tracing::error!(error = %e, "session middleware did not run");
+                tracing::error!(error = ?e, "session middleware did not run");
                 AppError::Internal
             })?;
     user.ok_or_else(|| server::Error::Unauthenticated.into())

@@ -74,7 +74,9 @@ impl Error {
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        Error::Internal(anyhow::Error::new(e).context("database"))
+        // No context of our own: "database" alone is what a log line then says, and the
+        // cause (locked, constraint, I/O) is what the operator needs.
+        Error::Internal(anyhow::Error::new(e))
     }
 }
 

@@ -41,7 +41,7 @@ pub async fn run(state: AppState) {
         let devices = match simulated_devices(&state).await {
             Ok(d) => d,
             Err(e) => {
-                tracing::warn!(error = %e, "simulator cannot read the demo devices");
+                tracing::warn!(error = ?e, "simulator cannot read the demo devices");
                 continue;
             }
         };
@@ -71,7 +71,7 @@ pub async fn run(state: AppState) {
                 continue;
             }
             if let Err(e) = ingest::record(&state, *device_id, None, points).await {
-                tracing::warn!(error = %e, device_id, "simulated data was refused");
+                tracing::warn!(error = ?e, device_id, "simulated data was refused");
             }
         }
     }

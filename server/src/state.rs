@@ -2,66 +2,49 @@
 
 use std::sync::Arc;
 
-use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
-use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
+use sqlx::{SqliteConnection, SqlitePool};
+use tokio::sync::Notify;
 
-use crate::{config::Config, Result};
+use crate::{
+    config::Config,
+    db::{WriteFuture, Writer},
+    Result,
+};
 
 #[derive(Clone)]
 pub struct AppState {
+    /// For reads. Writes go through [`AppState::write`].
     pub pool: SqlitePool,
     pub config: Arc<Config>,
     /// Signalled after new events were committed, so that the dispatcher need not poll.
     pub events_added: Arc<Notify>,
-    /// SQLite has one writer at a time. Writers queue here, in order, instead of in SQLite's
-    /// busy handler, which sleeps and retries and lets an unlucky writer wait for seconds.
-    write_lock: Arc<Mutex<()>>,
-}
-
-/// A write transaction that holds the process's write turn until it is committed or dropped.
-pub struct WriteTx {
-    pub tx: Transaction<'static, Sqlite>,
-    _turn: OwnedMutexGuard<()>,
-}
-
-impl WriteTx {
-    pub async fn commit(self) -> Result<()> {
-        self.tx.commit().await?;
-        Ok(())
-    }
-}
-
-impl std::ops::Deref for WriteTx {
-    type Target = SqliteConnection;
-    fn deref(&self) -> &Self::Target {
-        &self.tx
-    }
-}
-
-impl std::ops::DerefMut for WriteTx {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.tx
-    }
+    writer: Writer,
 }
 
 impl AppState {
-    /// The state, and the background WAL checkpoints it needs (the database has automatic
-    /// checkpoints switched off).
-    pub fn new(pool: SqlitePool, config: Config) -> Self {
-        tokio::spawn(crate::db::checkpoints(pool.clone()));
-        Self {
+    /// The state, with the database's one writer started on a connection of its own.
+    pub async fn new(pool: SqlitePool, config: Config) -> Result<Self, sqlx::Error> {
+        let writer = Writer::start(&pool.connect_options()).await?;
+        Ok(Self {
             pool,
             config: Arc::new(config),
             events_added: Arc::new(Notify::new()),
-            write_lock: Arc::new(Mutex::new(())),
-        }
+            writer,
+        })
     }
 
-    /// Waits for the write turn, then begins an IMMEDIATE transaction (taking SQLite's write
-    /// lock at once, so that it cannot fail half-way on an upgrade from reading to writing).
-    pub async fn begin_write(&self) -> Result<WriteTx> {
-        let turn = self.write_lock.clone().lock_owned().await;
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        Ok(WriteTx { tx, _turn: turn })
+    /// Runs `work` in a write transaction (shared with other writes queued at the same time,
+    /// each all-or-nothing on its own) and returns its result once it is committed. Safe to
+    /// cancel: see [`Writer::write`].
+    ///
+    /// ```ignore
+    /// state.write(move |conn| Box::pin(async move { settings::set(conn, …).await })).await
+    /// ```
+    pub async fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> WriteFuture<'c, T> + Send + 'static,
+    {
+        self.writer.write(work).await
     }
 }

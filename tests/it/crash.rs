@@ -3,8 +3,6 @@
 
 use std::{
     collections::HashSet,
-    net::TcpListener,
-    process::{Child, Command, Stdio},
     sync::{
         atomic::{AtomicUsize, Ordering},
         Arc, Mutex,
@@ -16,46 +14,7 @@ use axum::{body::Bytes, Router};
 use reqwest::Client;
 use serde_json::{json, Value};
 
-use crate::helpers::{client, ADMIN};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_server(db: &std::path::Path, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_labhook"))
-        .args(["--database", db.to_str().unwrap(), "serve", "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .args(["--retry-schedule", "0,200ms,500ms,1s,2s,5s"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the labhook binary starts")
-}
-
-async fn wait_healthy(base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while reqwest::get(format!("{base}/healthz")).await.is_err() {
-        assert!(Instant::now() < deadline, "the server did not come up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn call(c: &Client, base: &str, f: &str, form: &[(&str, &str)]) -> Value {
-    let res = c
-        .post(format!("{base}/api/{f}"))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success(), "{f}: {}", res.status());
-    res.json().await.unwrap()
-}
+use crate::process::{free_port, start_server, subscribe_receiver, wait_healthy};
 
 #[tokio::test]
 async fn every_accepted_event_arrives_after_a_kill_in_the_middle_of_a_burst() {
@@ -86,59 +45,12 @@ async fn every_accepted_event_arrives_after_a_kill_in_the_middle_of_a_burst() {
     let db = dir.path().join("crash.db");
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut server = start_server(&db, port);
+    let mut server = start_server(&db, port, None);
     wait_healthy(&base).await;
 
     // Set up as an admin would, through the server functions.
-    let admin = client();
-    call(
-        &admin,
-        &base,
-        "sign_in",
-        &[("email", ADMIN.0), ("password", ADMIN.1)],
-    )
-    .await;
-    call(
-        &admin,
-        &base,
-        "admin/register_url",
-        &[
-            ("url", &format!("http://127.0.0.1:{receiver_port}/")),
-            ("note", "crash test"),
-        ],
-    )
-    .await;
-    let devices: Vec<Value> =
-        serde_json::from_value(call(&admin, &base, "devices/list", &[]).await).unwrap();
-    let hotplate = devices
-        .iter()
-        .find(|d| d["name"] == "Hotplate Stirrer RCT digital")
-        .unwrap();
-    let device_id = hotplate["id"].as_i64().unwrap();
-    let channel_id = hotplate["channels"][0]["id"].as_i64().unwrap();
-    let token = call(
-        &admin,
-        &base,
-        "devices/create_token",
-        &[
-            ("device_id", &device_id.to_string()),
-            ("label", "crash test"),
-        ],
-    )
-    .await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let res = admin
-        .post(format!("{base}/api/subscriptions/create"))
-        .json(&json!({"input": {
-            "display_name": "crash test", "url": format!("http://127.0.0.1:{receiver_port}/hooks"), "headers": [],
-            "triggers": [{"channel_id": channel_id, "event_type": "data_point.created"}]
-        }}))
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success());
+    let feed = subscribe_receiver(&base, receiver_port).await;
+    let (device_id, token) = (feed.device_id, feed.token);
 
     // A burst of 3000 data points, 50 per request, from four devices-worth of connections;
     // the server is killed once about a third is accepted.
@@ -197,7 +109,7 @@ async fn every_accepted_event_arrives_after_a_kill_in_the_middle_of_a_burst() {
     );
 
     // Start again on the same database: the rest is delivered.
-    let mut server = start_server(&db, port);
+    let mut server = start_server(&db, port, None);
     wait_healthy(&base).await;
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {

@@ -7,5 +7,7 @@ mod auth;
 mod cli;
 mod crash;
 mod devices;
+mod fault;
 mod helpers;
+mod process;
 mod subscriptions;

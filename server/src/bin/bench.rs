@@ -121,7 +121,7 @@ async fn start() -> (String, AppState, tempfile::TempDir) {
     }
     let pool = server::db::open(&config.database).await.expect("database");
     server::demo::seed_if_empty(&pool).await.expect("demo data");
-    let state = AppState::new(pool, config);
+    let state = AppState::new(pool, config).await.expect("writer");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let router = server::http::router(state.clone());

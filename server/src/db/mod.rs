@@ -1,4 +1,10 @@
 //! The SQLite database: opening it with the pragmas we rely on, and the embedded migrations.
+//!
+//! Reads go through the pool; every write goes through the one [`Writer`].
+
+mod writer;
+
+pub use writer::{WriteFuture, Writer};
 
 use std::{
     path::{Path, PathBuf},
@@ -8,7 +14,7 @@ use std::{
 
 use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-    SqlitePool,
+    SqliteConnection, SqlitePool,
 };
 
 /// Why the database could not be opened, phrased for the person starting the server.
@@ -56,13 +62,29 @@ pub async fn open(path: &Path) -> Result<SqlitePool, OpenError> {
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10))
         .pragma("temp_store", "memory")
-        .pragma("cache_size", "-32000")
-        // Checkpoints run in the background (see `checkpoints`), not inside some unlucky
-        // commit that then holds up every writer behind it.
-        .pragma("wal_autocheckpoint", "0");
+        // 8 MiB of page cache per connection: the working set (channels, subscriptions, the
+        // newest events and deliveries) fits, and nine connections stay well under 100 MiB.
+        .pragma("cache_size", "-8000")
+        // Checkpoints run in the writer between transactions (see `Writer`), not inside some
+        // unlucky commit that then holds up every write behind it.
+        .pragma("wal_autocheckpoint", "0")
+        // Once a checkpoint has caught up, the WAL restarts from the top; this trims the file.
+        .pragma("journal_size_limit", "67108864");
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         .min_connections(1)
+        // The pool is for reads, but nothing may ever come back to it inside a transaction
+        // (a cancelled `begin` in sqlx can leave one open, holding SQLite's locks): such a
+        // connection is closed, which rolls the transaction back, instead of reused.
+        .after_release(|conn, _| {
+            Box::pin(async move {
+                let clean = in_transaction(conn).await == Some(false);
+                if !clean {
+                    tracing::warn!("a connection came back inside a transaction; closing it");
+                }
+                Ok(clean)
+            })
+        })
         .connect_with(options)
         .await
         .map_err(|source| OpenError::Open {
@@ -91,17 +113,13 @@ fn check_writable(dir: &Path) -> Result<(), OpenError> {
         })
 }
 
-/// Copies the write-ahead log back into the database file every second, without blocking
-/// writers or readers (a PASSIVE checkpoint copies what no reader still needs).
-pub async fn checkpoints(pool: SqlitePool) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tick.tick().await;
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&pool)
-            .await
-        {
-            tracing::warn!(error = %e, "WAL checkpoint failed");
-        }
-    }
+/// Whether the connection is inside a transaction; `None` when it cannot tell (its worker
+/// thread is gone).
+pub(crate) async fn in_transaction(conn: &mut SqliteConnection) -> Option<bool> {
+    let mut handle = conn.lock_handle().await.ok()?;
+    let raw = handle.as_raw_handle();
+    // SAFETY: the locked handle guarantees that sqlx's worker thread makes no call on this
+    // database handle meanwhile, and `sqlite3_get_autocommit` only reads a flag.
+    let autocommit = unsafe { libsqlite3_sys::sqlite3_get_autocommit(raw.as_ptr()) };
+    Some(autocommit == 0)
 }

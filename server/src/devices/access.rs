@@ -45,7 +45,9 @@ pub async fn set(
     granted: bool,
 ) -> Result<()> {
     let device = organisation_device(&state.pool, admin, device_id).await?;
-    let mut tx = state.begin_write().await?;
+    let admin = admin.clone();
+    state.write(move |tx| Box::pin(async move {
+    let admin = &admin;
     let lab_user: Option<(i64, String)> = sqlx::query_as(
         "SELECT id, email FROM users WHERE id = ? AND organisation_id = ? AND role = 'lab_user'",
     )
@@ -74,7 +76,7 @@ pub async fn set(
     };
     if changed.rows_affected() > 0 {
         audit::record(
-            &mut tx,
+            &mut *tx,
             admin,
             Entry {
                 kind: AuditKind::Device,
@@ -90,7 +92,8 @@ pub async fn set(
         )
         .await?;
     }
-    tx.commit().await
+    Ok(())
+    })).await
 }
 
 /// Grants access without an acting admin (demo data).

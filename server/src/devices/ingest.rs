@@ -51,11 +51,11 @@ pub async fn record(
         )));
     }
     let now = now_ms();
-    let mut tx = state.begin_write().await?;
-    let device = device_by_id(&mut tx, device_id)
+    let receipt = state.write(move |tx| Box::pin(async move {
+    let device = device_by_id(&mut *tx, device_id)
         .await?
         .ok_or_else(|| Error::not_found("Device"))?;
-    let mut channels: Vec<Channel> = channels_of(&mut tx, device_id).await?;
+    let mut channels: Vec<Channel> = channels_of(&mut *tx, device_id).await?;
     let index: HashMap<&str, usize> = channels
         .iter()
         .enumerate()
@@ -112,7 +112,7 @@ pub async fn record(
     if device.status == DeviceStatus::Offline {
         event_ids.push(
             events::record_status_event(
-                &mut tx,
+                &mut *tx,
                 &subject,
                 DeviceStatus::Online,
                 DeviceStatus::Offline,
@@ -150,7 +150,7 @@ pub async fn record(
         for trigger in &triggers {
             event_ids.push(
                 events::record_channel_event(
-                    &mut tx, &subject, channel, *timestamp, reading, trigger, now,
+                    &mut *tx, &subject, channel, *timestamp, reading, trigger, now,
                 )
                 .await?,
             );
@@ -170,12 +170,15 @@ pub async fn record(
         .execute(&mut *tx)
         .await?;
     }
-    tx.commit().await?;
-    state.events_added.notify_one();
     Ok(Receipt {
         accepted: parsed.len(),
         event_ids,
     })
+    })).await?;
+    if !receipt.event_ids.is_empty() {
+        state.events_added.notify_one();
+    }
+    Ok(receipt)
 }
 
 /// Accepts milliseconds since 1970 or an RFC 3339 string; refuses what is surely a mistake.

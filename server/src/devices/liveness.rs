@@ -18,7 +18,7 @@ pub async fn mark_silent_devices_offline(
     silent_for: Duration,
 ) -> Result<usize> {
     let cutoff = now - silent_for.as_millis() as i64;
-    let mut tx = state.begin_write().await?;
+    let changed = state.write(move |tx| Box::pin(async move {
     let silent: Vec<Device> = sqlx::query_as::<_, DeviceRow>(
         "SELECT d.id, d.organisation_id, d.name, d.vendor, d.model, d.device_class, d.status, d.last_seen_at
          FROM devices d WHERE d.status = 'online' AND (d.last_seen_at IS NULL OR d.last_seen_at < ?)",
@@ -45,7 +45,7 @@ pub async fn mark_silent_devices_offline(
             device,
         };
         events::record_status_event(
-            &mut tx,
+            &mut *tx,
             &subject,
             DeviceStatus::Offline,
             DeviceStatus::Online,
@@ -54,11 +54,12 @@ pub async fn mark_silent_devices_offline(
         )
         .await?;
     }
-    tx.commit().await?;
-    if !silent.is_empty() {
+    Ok(silent.len())
+    })).await?;
+    if changed > 0 {
         state.events_added.notify_one();
     }
-    Ok(silent.len())
+    Ok(changed)
 }
 
 /// Runs [`mark_silent_devices_offline`] every few seconds, for as long as the server runs.
@@ -70,7 +71,7 @@ pub async fn run(state: AppState, silent_for: Duration) {
         if let Err(e) =
             mark_silent_devices_offline(&state, crate::clock::now_ms(), silent_for).await
         {
-            tracing::warn!(error = %e, "marking silent devices offline failed");
+            tracing::warn!(error = ?e, "marking silent devices offline failed");
         }
     }
 }

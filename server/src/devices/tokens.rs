@@ -54,8 +54,12 @@ pub async fn create(
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let token = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
     let hint = token[..PREFIX.len() + 6].to_owned();
-    let mut tx = state.begin_write().await?;
-    let id = sqlx::query_scalar(
+    let admin = admin.clone();
+    state
+        .write(move |tx| {
+            Box::pin(async move {
+                let admin = &admin;
+                let id = sqlx::query_scalar(
         "INSERT INTO device_tokens (device_id, token_hash, hint, label, created_at, created_by)
          VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
     )
@@ -67,20 +71,22 @@ pub async fn create(
     .bind(admin.id)
     .fetch_one(&mut *tx)
     .await?;
-    audit::record(
-        &mut tx,
-        admin,
-        Entry {
-            kind: AuditKind::Device,
-            action: "token created",
-            subject: device.name.clone(),
-            before: None,
-            after: Some(json!({ "label": label, "token": format!("{hint}…") })),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(CreatedToken { id, token })
+                audit::record(
+                    &mut *tx,
+                    admin,
+                    Entry {
+                        kind: AuditKind::Device,
+                        action: "token created",
+                        subject: device.name.clone(),
+                        before: None,
+                        after: Some(json!({ "label": label, "token": format!("{hint}…") })),
+                    },
+                )
+                .await?;
+                Ok(CreatedToken { id, token })
+            })
+        })
+        .await
 }
 
 pub async fn list(
@@ -106,7 +112,9 @@ pub async fn revoke(
     token_id: i64,
 ) -> Result<()> {
     let device = organisation_device(&state.pool, admin, device_id).await?;
-    let mut tx = state.begin_write().await?;
+    let admin = admin.clone();
+    state.write(move |tx| Box::pin(async move {
+    let admin = &admin;
     let revoked: Option<(String, String)> = sqlx::query_as(
         "UPDATE device_tokens SET revoked_at = ? WHERE id = ? AND device_id = ? AND revoked_at IS NULL
          RETURNING label, hint",
@@ -119,7 +127,7 @@ pub async fn revoke(
     match revoked {
         Some((label, hint)) => {
             audit::record(
-                &mut tx,
+                &mut *tx,
                 admin,
                 Entry {
                     kind: AuditKind::Device,
@@ -130,7 +138,7 @@ pub async fn revoke(
                 },
             )
             .await?;
-            tx.commit().await
+            Ok(())
         }
         None => {
             // Revoked already is fine; a token of another device is not found.
@@ -143,6 +151,7 @@ pub async fn revoke(
             exists.map(|_| ()).ok_or_else(|| Error::not_found("Token"))
         }
     }
+    })).await
 }
 
 /// Checks a bearer token for a request about `device_id` and returns the token's id:

@@ -21,13 +21,13 @@ pub struct FanOut {
 
 /// How many of the new deliveries fan-out may claim right away, saving a transaction (and a
 /// trip round the loop) on the way from event to receiver.
-pub struct Budget<'a> {
+pub struct Budget {
     pub lease_until: i64,
     /// Requests that may still start.
     pub free: usize,
     pub per_subscription: usize,
     /// Requests in flight per subscription.
-    pub held: &'a HashMap<i64, usize>,
+    pub held: HashMap<i64, usize>,
 }
 
 /// The Standard Webhooks message id: the same for every attempt of a delivery.
@@ -53,8 +53,8 @@ struct EventRow {
 /// happened, selected the event's (channel, event type) — for device-level events, any channel
 /// of the device — and its organisation had the feature on at that time. Lookups go through the
 /// trigger indexes; no subscription is scanned.
-pub async fn fan_out(state: &AppState, max_events: i64, budget: Budget<'_>) -> Result<FanOut> {
-    let mut tx = state.begin_write().await?;
+pub async fn fan_out(state: &AppState, max_events: i64, budget: Budget) -> Result<FanOut> {
+    state.write(move |tx| Box::pin(async move {
     let cursor: i64 =
         sqlx::query_scalar("SELECT last_event_id FROM dispatcher_cursor WHERE id = 1")
             .fetch_one(&mut *tx)
@@ -178,10 +178,10 @@ pub async fn fan_out(state: &AppState, max_events: i64, budget: Budget<'_>) -> R
         .bind(last)
         .execute(&mut *tx)
         .await?;
-    tx.commit().await?;
     Ok(FanOut {
         events: events.len(),
         deliveries: rows.len(),
         claimed,
     })
+    })).await
 }

@@ -121,7 +121,7 @@ async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
             deliveries = n,
             "took back deliveries that were in flight when the server stopped"
         ),
-        Err(e) => tracing::error!(error = %e, "cannot take back deliveries in flight"),
+        Err(e) => tracing::error!(error = ?e, "cannot take back deliveries in flight"),
     }
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     let (outcome_tx, outcome_rx) = mpsc::unbounded_channel();
@@ -151,13 +151,13 @@ async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
         }
         while this.sends.try_join_next().is_some() {}
         if let Err(e) = this.fan_out().await {
-            tracing::error!(error = %e, "fan-out failed");
+            tracing::error!(error = ?e, "fan-out failed");
         }
         match this.claim_and_send().await {
             // Got all it asked for: there may be more right away.
             Ok((claimed, asked)) if claimed > 0 && claimed == asked => continue,
             Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "claiming deliveries failed"),
+            Err(e) => tracing::error!(error = ?e, "claiming deliveries failed"),
         }
         if last_prune.elapsed() >= PRUNE_EVERY {
             last_prune = Instant::now();
@@ -165,7 +165,7 @@ async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
             match outbox::prune(&this.state, cutoff).await {
                 Ok(n) if n > 0 => tracing::info!(deliveries = n, "pruned old delivery log entries"),
                 Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "pruning the delivery log failed"),
+                Err(e) => tracing::warn!(error = ?e, "pruning the delivery log failed"),
             }
         }
 
@@ -203,7 +203,7 @@ async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     drop(this.outcome_tx);
     let _ = recorder.await;
     if let Err(e) = outbox::release_all(&state).await {
-        tracing::error!(error = %e, "cannot give back unfinished deliveries");
+        tracing::error!(error = ?e, "cannot give back unfinished deliveries");
     }
 }
 
@@ -225,7 +225,7 @@ impl Loop {
                 lease_until: now_ms() + self.config.lease.as_millis() as i64,
                 free: self.config.max_in_flight.saturating_sub(self.in_flight),
                 per_subscription: self.config.per_subscription_in_flight,
-                held: &self.held,
+                held: self.held.clone(),
             };
             let done = fanout::fan_out(&self.state, FAN_OUT_BATCH, budget).await?;
             if !done.claimed.is_empty() {
@@ -465,14 +465,15 @@ async fn record_outcomes(
 ) {
     let mut batch = Vec::with_capacity(512);
     while outcomes.recv_many(&mut batch, 512).await > 0 {
-        match outbox::record(&state, &schedule, &batch).await {
+        let outcomes = std::mem::replace(&mut batch, Vec::with_capacity(512));
+        let n = outcomes.len();
+        match outbox::record(&state, &schedule, outcomes).await {
             Ok(r) if r.retrying > 0 => recorded.notify_one(),
             Ok(_) => {}
             // The rows stay leased and fall due again when the lease ends: at least once holds.
             Err(e) => {
-                tracing::error!(error = %e, outcomes = batch.len(), "recording delivery outcomes failed")
+                tracing::error!(error = ?e, outcomes = n, "recording delivery outcomes failed")
             }
         }
-        batch.clear();
     }
 }

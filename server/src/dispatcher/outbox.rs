@@ -50,7 +50,7 @@ pub async fn claim(
         .iter()
         .map(|(s, n)| (s.to_string(), per_subscription.saturating_sub(*n).into()))
         .collect();
-    let mut tx = state.begin_write().await?;
+    state.write(move |tx| Box::pin(async move {
     let claimed = sqlx::query_as(
         r#"UPDATE deliveries SET lease_until = ?1
          WHERE id IN (
@@ -77,8 +77,8 @@ pub async fn claim(
     .bind(limit as i64)
     .fetch_all(&mut *tx)
     .await?;
-    tx.commit().await?;
     Ok(claimed)
+    })).await
 }
 
 /// The earliest time a delivery that is not claimed falls due.
@@ -98,18 +98,24 @@ pub async fn cancel(state: &AppState, ids: &[i64], why: &str) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
-    let mut tx = state.begin_write().await?;
-    sqlx::query(
+    let (ids, why) = (ids.to_vec(), why.to_owned());
+    state
+        .write(move |tx| {
+            Box::pin(async move {
+                sqlx::query(
         "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_until = NULL,
              last_error = ?, updated_at = ?
          WHERE id IN (SELECT value FROM json_each(?))",
     )
-    .bind(why)
+    .bind(&why)
     .bind(now_ms())
-    .bind(serde_json::to_string(ids).expect("BUG: ids serialise"))
+    .bind(serde_json::to_string(&ids).expect("BUG: ids serialise"))
     .execute(&mut *tx)
     .await?;
-    tx.commit().await
+                Ok(())
+            })
+        })
+        .await
 }
 
 /// Stops the pending deliveries of a subscription that was switched off (inside the
@@ -152,7 +158,7 @@ pub async fn cancel_pending_of_organisation(
 
 /// Gives claimed rows back (shutdown, or a fresh start after a crash): due at once.
 pub async fn release_all(state: &AppState) -> Result<u64> {
-    let mut tx = state.begin_write().await?;
+    state.write(move |tx| Box::pin(async move {
     let n = sqlx::query(
         "UPDATE deliveries SET lease_until = NULL, next_attempt_at = ? WHERE lease_until IS NOT NULL AND next_attempt_at IS NOT NULL",
     )
@@ -160,8 +166,8 @@ pub async fn release_all(state: &AppState) -> Result<u64> {
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    tx.commit().await?;
     Ok(n)
+    })).await
 }
 
 /// One finished attempt, ready to be written down.
@@ -190,15 +196,17 @@ pub struct Recorded {
 pub async fn record(
     state: &AppState,
     schedule: &RetrySchedule,
-    outcomes: &[Outcome],
+    outcomes: Vec<Outcome>,
 ) -> Result<Recorded> {
+    let schedule = schedule.clone();
+    state.write(move |tx| Box::pin(async move {
     let now = now_ms();
     let mut summary = Recorded::default();
     let mut rows = Vec::with_capacity(outcomes.len());
     let mut gone = Vec::new();
     {
         let mut rng = rand::thread_rng();
-        for o in outcomes {
+        for o in &outcomes {
             let a = &o.attempt;
             let status_code = a.response.as_ref().map(|r| i64::from(r.status));
             let (status, next) = if a.succeeded() {
@@ -239,7 +247,6 @@ pub async fn record(
         }
     }
 
-    let mut tx = state.begin_write().await?;
     // Deliveries of a subscription deleted meanwhile are gone: their outcome has nowhere to go.
     for chunk in rows.chunks(200) {
         let mut update =
@@ -299,13 +306,13 @@ pub async fn record(
         .rows_affected();
         if changed > 0 {
             cancel_pending_of_subscription(
-                &mut tx,
+                &mut *tx,
                 subscription_id,
                 "subscription deactivated: 410 Gone",
             )
             .await?;
             audit::record_system(
-                &mut tx,
+                &mut *tx,
                 organisation_id,
                 Entry {
                     kind: AuditKind::Subscription,
@@ -320,8 +327,8 @@ pub async fn record(
             .await?;
         }
     }
-    tx.commit().await?;
     Ok(summary)
+    })).await
 }
 
 /// Deletes finished deliveries (with their attempts) older than the retention, then events and
@@ -330,35 +337,43 @@ pub async fn prune(state: &AppState, older_than: i64) -> Result<u64> {
     let mut removed = 0;
     loop {
         // Small batches, so that the write turn is never held for long.
-        let mut tx = state.begin_write().await?;
-        // Ids grow with time: the oldest rows are found by walking from the smallest id.
-        let n = sqlx::query(
-            "DELETE FROM deliveries WHERE id IN (
-                 SELECT id FROM deliveries WHERE created_at < ? AND next_attempt_at IS NULL ORDER BY id LIMIT 2000)",
-        )
-        .bind(older_than)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
+        let n = state
+            .write(move |tx| {
+                Box::pin(async move {
+                    // Ids grow with time: the oldest rows are found by walking from the smallest id.
+                    Ok(sqlx::query(
+                        "DELETE FROM deliveries WHERE id IN (
+                         SELECT id FROM deliveries WHERE created_at < ? AND next_attempt_at IS NULL ORDER BY id LIMIT 2000)",
+                    )
+                    .bind(older_than)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected())
+                })
+            })
+            .await?;
         removed += n;
         if n < 2000 {
             break;
         }
     }
-    let mut tx = state.begin_write().await?;
-    sqlx::query(
-        "DELETE FROM events WHERE created_at < ?1
+    state
+        .write(move |tx| {
+            Box::pin(async move {
+                sqlx::query(
+                    "DELETE FROM events WHERE created_at < ?1
              AND id <= (SELECT last_event_id FROM dispatcher_cursor WHERE id = 1)
              AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)",
-    )
-    .bind(older_than)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("DELETE FROM data_points WHERE timestamp < ?")
-        .bind(older_than)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(removed)
+                )
+                .bind(older_than)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM data_points WHERE timestamp < ?")
+                    .bind(older_than)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(removed)
+            })
+        })
+        .await
 }

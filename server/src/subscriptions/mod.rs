@@ -373,11 +373,18 @@ pub async fn create(
     input: &SubscriptionInput,
 ) -> Result<Created> {
     require_webhooks_enabled(&state.pool, user).await?;
-    let mut tx = state.begin_write().await?;
-    let valid = check(&mut tx, &state.pool, user, input, None).await?;
-    let now = now_ms();
-    let secret = generate_secret();
-    let id: i64 = sqlx::query_scalar(
+    let user = user.clone();
+    let input = input.clone();
+    let pool = state.pool.clone();
+    state
+        .write(move |tx| {
+            Box::pin(async move {
+                let user = &user;
+                let input = &input;
+                let valid = check(&mut *tx, &pool, user, input, None).await?;
+                let now = now_ms();
+                let secret = generate_secret();
+                let id: i64 = sqlx::query_scalar(
         "INSERT INTO subscriptions (organisation_id, owner_id, display_name, url, headers, active,
                                     active_since, secret, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?) RETURNING id",
@@ -393,26 +400,28 @@ pub async fn create(
     .bind(now)
     .fetch_one(&mut *tx)
     .await?;
-    store_triggers(&mut tx, id, &valid).await?;
-    let created = find(&mut tx, user, id).await?;
-    audit::record(
-        &mut tx,
-        user,
-        Entry {
-            kind: AuditKind::Subscription,
-            action: "created",
-            subject: subject(&created),
-            before: None,
-            after: Some(created.snapshot()),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Created {
-        id,
-        name: created.name().to_owned(),
-        secret,
-    })
+                store_triggers(&mut *tx, id, &valid).await?;
+                let created = find(&mut *tx, user, id).await?;
+                audit::record(
+                    &mut *tx,
+                    user,
+                    Entry {
+                        kind: AuditKind::Subscription,
+                        action: "created",
+                        subject: subject(&created),
+                        before: None,
+                        after: Some(created.snapshot()),
+                    },
+                )
+                .await?;
+                Ok(Created {
+                    id,
+                    name: created.name().to_owned(),
+                    secret,
+                })
+            })
+        })
+        .await
 }
 
 fn subject(s: &Subscription) -> String {
@@ -426,10 +435,15 @@ pub async fn update(
     input: &SubscriptionInput,
 ) -> Result<()> {
     require_webhooks_enabled(&state.pool, user).await?;
-    let mut tx = state.begin_write().await?;
-    let before = find(&mut tx, user, id).await?;
+    let user = user.clone();
+    let input = input.clone();
+    let pool = state.pool.clone();
+    state.write(move |tx| Box::pin(async move {
+    let user = &user;
+    let input = &input;
+    let before = find(&mut *tx, user, id).await?;
     require_owner(user, &before)?;
-    let valid = check(&mut tx, &state.pool, user, input, Some(&before)).await?;
+    let valid = check(&mut *tx, &pool, user, input, Some(&before)).await?;
     sqlx::query(
         "UPDATE subscriptions SET display_name = ?, url = ?, headers = ?, updated_at = ? WHERE id = ?",
     )
@@ -440,10 +454,10 @@ pub async fn update(
     .bind(id)
     .execute(&mut *tx)
     .await?;
-    store_triggers(&mut tx, id, &valid).await?;
-    let after = find(&mut tx, user, id).await?;
+    store_triggers(&mut *tx, id, &valid).await?;
+    let after = find(&mut *tx, user, id).await?;
     audit::record(
-        &mut tx,
+        &mut *tx,
         user,
         Entry {
             kind: AuditKind::Subscription,
@@ -454,15 +468,18 @@ pub async fn update(
         },
     )
     .await?;
-    tx.commit().await
+    Ok(())
+    })).await
 }
 
 /// The toggle on the overview. Activating needs a target that is (still) registered;
 /// deliveries start with events that happen from now on.
 pub async fn set_active(state: &AppState, user: &CurrentUser, id: i64, active: bool) -> Result<()> {
     require_webhooks_enabled(&state.pool, user).await?;
-    let mut tx = state.begin_write().await?;
-    let s = find(&mut tx, user, id).await?;
+    let user = user.clone();
+    state.write(move |tx| Box::pin(async move {
+    let user = &user;
+    let s = find(&mut *tx, user, id).await?;
     if s.active == active {
         return Ok(());
     }
@@ -486,10 +503,10 @@ pub async fn set_active(state: &AppState, user: &CurrentUser, id: i64, active: b
     .execute(&mut *tx)
     .await?;
     if !active {
-        cancel_pending_of_subscription(&mut tx, id, "subscription switched off").await?;
+        cancel_pending_of_subscription(&mut *tx, id, "subscription switched off").await?;
     }
     audit::record(
-        &mut tx,
+        &mut *tx,
         user,
         Entry {
             kind: AuditKind::Subscription,
@@ -500,31 +517,39 @@ pub async fn set_active(state: &AppState, user: &CurrentUser, id: i64, active: b
         },
     )
     .await?;
-    tx.commit().await
+    Ok(())
+    })).await
 }
 
 pub async fn delete(state: &AppState, user: &CurrentUser, id: i64) -> Result<()> {
     require_webhooks_enabled(&state.pool, user).await?;
-    let mut tx = state.begin_write().await?;
-    let s = find(&mut tx, user, id).await?;
-    // Its delivery log goes with it (the audit trail keeps the record of the subscription).
-    sqlx::query("DELETE FROM subscriptions WHERE id = ?")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    audit::record(
-        &mut tx,
-        user,
-        Entry {
-            kind: AuditKind::Subscription,
-            action: "deleted",
-            subject: subject(&s),
-            before: Some(s.snapshot()),
-            after: None,
-        },
-    )
-    .await?;
-    tx.commit().await
+    let user = user.clone();
+    state
+        .write(move |tx| {
+            Box::pin(async move {
+                let user = &user;
+                let s = find(&mut *tx, user, id).await?;
+                // Its delivery log goes with it (the audit trail keeps the record of the subscription).
+                sqlx::query("DELETE FROM subscriptions WHERE id = ?")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                audit::record(
+                    &mut *tx,
+                    user,
+                    Entry {
+                        kind: AuditKind::Subscription,
+                        action: "deleted",
+                        subject: subject(&s),
+                        before: Some(s.snapshot()),
+                        after: None,
+                    },
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
 }
 
 /// How long the previous secret keeps signing after a rotation.
@@ -534,8 +559,10 @@ pub const ROTATION_OVERLAP_MS: i64 = 24 * 3600 * 1000;
 /// can switch without losing a delivery. Returns the new secret (shown once).
 pub async fn rotate_secret(state: &AppState, user: &CurrentUser, id: i64) -> Result<String> {
     require_webhooks_enabled(&state.pool, user).await?;
-    let mut tx = state.begin_write().await?;
-    let s = find(&mut tx, user, id).await?;
+    let user = user.clone();
+    state.write(move |tx| Box::pin(async move {
+    let user = &user;
+    let s = find(&mut *tx, user, id).await?;
     require_owner(user, &s)?;
     let secret = generate_secret();
     sqlx::query(
@@ -549,7 +576,7 @@ pub async fn rotate_secret(state: &AppState, user: &CurrentUser, id: i64) -> Res
     .execute(&mut *tx)
     .await?;
     audit::record(
-        &mut tx,
+        &mut *tx,
         user,
         Entry {
             kind: AuditKind::Subscription,
@@ -560,8 +587,8 @@ pub async fn rotate_secret(state: &AppState, user: &CurrentUser, id: i64) -> Res
         },
     )
     .await?;
-    tx.commit().await?;
     Ok(secret)
+    })).await
 }
 
 /// After a registered URL was removed: every active subscription of the organisation whose

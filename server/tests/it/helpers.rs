@@ -35,7 +35,7 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
     adjust(&mut config);
     let pool = server::db::open(&config.database).await.expect("database");
     server::demo::seed_if_empty(&pool).await.expect("demo data");
-    let state = AppState::new(pool, config);
+    let state = AppState::new(pool, config).await.expect("writer");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let router = server::http::router(state.clone());

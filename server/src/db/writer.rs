@@ -1,0 +1,336 @@
+//! The one writer: every change to the database runs in this task, on its own connection.
+//!
+//! Why a task of its own and not a transaction per request:
+//! - **Cancellation.** A request can be dropped at any `.await` (the client hangs up). A
+//!   transaction owned by the request would then be half-begun or half-done — sqlx 0.8 leaves a
+//!   connection inside a transaction when `begin_with` is cancelled between its `BEGIN` and
+//!   its check of the result, and that connection held SQLite's write lock for good. Here the
+//!   request only waits for an answer: its work, once queued, runs to the end and is committed
+//!   or rolled back whatever happens to the request.
+//! - **Group commit.** Work that queues while a transaction is being written is done together
+//!   in the next one: one `BEGIN … COMMIT` (and one WAL sync) for many one-point ingest
+//!   requests. Each job runs inside a savepoint, so it stays all-or-nothing on its own: a job
+//!   that fails is rolled back alone and its neighbours are committed.
+//! - **Fairness.** Jobs are served in the order they came, whoever sent them: the dispatcher's
+//!   bookkeeping waits behind at most one batch of ingest, never behind SQLite's busy handler,
+//!   which sleeps and retries and can starve an unlucky writer for seconds.
+//!
+//! The writer also runs the WAL checkpoints, between batches, so that no checkpoint ever waits
+//! for or blocks a write.
+
+use std::{
+    future::Future,
+    panic::AssertUnwindSafe,
+    pin::Pin,
+    time::{Duration, Instant},
+};
+
+use anyhow::{anyhow, Context};
+use futures_util::FutureExt;
+use sqlx::{sqlite::SqliteConnectOptions, ConnectOptions, Connection, Executor, SqliteConnection};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{Error, Result};
+
+/// What a job returns: a future borrowing the writer's connection.
+pub type WriteFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'c>>;
+
+/// Jobs that may wait for the writer. Past this, callers wait to enqueue (back-pressure);
+/// a caller that gives up while waiting leaves nothing behind.
+const QUEUE: usize = 4096;
+/// Most jobs in one transaction: enough to amortise a commit, few enough that the first job of
+/// a batch is not answered much later than it would be alone.
+const MAX_BATCH: usize = 256;
+/// How often the WAL is copied back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+/// How long `BEGIN IMMEDIATE` keeps trying when another process (the command line) holds the
+/// write lock, beyond SQLite's own busy timeout.
+const BEGIN_TRIES: u32 = 5;
+
+/// A handle on the writer task; cheap to clone.
+#[derive(Clone)]
+pub struct Writer {
+    jobs: mpsc::Sender<Box<dyn Job>>,
+}
+
+impl Writer {
+    /// Opens the writer's own connection (same file, same pragmas as the pool's) and starts the
+    /// task that owns it.
+    pub async fn start(options: &SqliteConnectOptions) -> Result<Self, sqlx::Error> {
+        let conn = options.connect().await?;
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        tokio::spawn(run(conn, options.clone(), queue));
+        Ok(Self { jobs })
+    }
+
+    /// Runs `work` in a write transaction and returns its result once that transaction is
+    /// committed. If `work` fails, its changes are rolled back (and only its own).
+    ///
+    /// Cancellation-safe: dropping the returned future before the job was queued queues
+    /// nothing; dropping it later lets the job run and commit all the same — its caller just
+    /// does not hear of it.
+    pub async fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> WriteFuture<'c, T> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Box::new(Queued { work, reply }))
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+fn stopped() -> Error {
+    Error::Internal(anyhow!("the database writer has stopped"))
+}
+
+/// A queued piece of work, with its result type erased so that one queue holds them all.
+trait Job: Send {
+    /// Runs the work; what it returns says whether its changes may stand and answers the caller
+    /// once the transaction is over.
+    fn run<'c>(
+        self: Box<Self>,
+        conn: &'c mut SqliteConnection,
+    ) -> Pin<Box<dyn Future<Output = Box<dyn Ran>> + Send + 'c>>;
+    /// Answers without running: the transaction could not even begin.
+    fn refuse(self: Box<Self>, why: Error);
+}
+
+/// A job that has run, waiting for its transaction's end.
+trait Ran: Send {
+    fn succeeded(&self) -> bool;
+    /// `committed` is how the transaction ended; a failed job answers with its own error.
+    fn answer(self: Box<Self>, committed: Result<()>);
+}
+
+struct Queued<F, T> {
+    work: F,
+    reply: oneshot::Sender<Result<T>>,
+}
+
+struct Done<T> {
+    result: Result<T>,
+    reply: oneshot::Sender<Result<T>>,
+}
+
+impl<F, T> Job for Queued<F, T>
+where
+    T: Send + 'static,
+    F: for<'c> FnOnce(&'c mut SqliteConnection) -> WriteFuture<'c, T> + Send + 'static,
+{
+    fn run<'c>(
+        self: Box<Self>,
+        conn: &'c mut SqliteConnection,
+    ) -> Pin<Box<dyn Future<Output = Box<dyn Ran>> + Send + 'c>> {
+        let Queued { work, reply } = *self;
+        Box::pin(async move {
+            // A panicking job must not take the writer (and with it every write) down.
+            let result = match AssertUnwindSafe(work(conn)).catch_unwind().await {
+                Ok(result) => result,
+                Err(_) => Err(Error::Internal(anyhow!("a database job panicked"))),
+            };
+            Box::new(Done { result, reply }) as Box<dyn Ran>
+        })
+    }
+
+    fn refuse(self: Box<Self>, why: Error) {
+        let _ = self.reply.send(Err(why));
+    }
+}
+
+impl<T: Send> Ran for Done<T> {
+    fn succeeded(&self) -> bool {
+        self.result.is_ok()
+    }
+
+    fn answer(self: Box<Self>, committed: Result<()>) {
+        let result = match (committed, self.result) {
+            (Ok(()), result) => result,
+            // The job's own error says more than the rollback it caused.
+            (Err(_), Err(own)) => Err(own),
+            (Err(e), Ok(_)) => Err(e),
+        };
+        // The caller may have gone away (hung up): its work stands all the same.
+        let _ = self.reply.send(result);
+    }
+}
+
+async fn run(
+    mut conn: SqliteConnection,
+    options: SqliteConnectOptions,
+    mut queue: mpsc::Receiver<Box<dyn Job>>,
+) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
+    let mut last_checkpoint = Instant::now();
+    loop {
+        let waited = tokio::time::timeout(CHECKPOINT_EVERY, queue.recv_many(&mut batch, MAX_BATCH));
+        match waited.await {
+            Ok(0) => break, // every handle is gone: the server is stopping
+            Ok(_) => {
+                if let Err(e) = commit_batch(&mut conn, &mut batch).await {
+                    tracing::error!(error = ?e, "a write transaction failed");
+                }
+            }
+            Err(_idle) => {}
+        }
+        // Whatever happened, the connection must leave here outside any transaction: if it
+        // cannot say so, it is replaced.
+        if !is_clean(&mut conn).await {
+            tracing::warn!("the writer's connection was left inside a transaction; reopening it");
+            conn = reopen(conn, &options).await;
+        }
+        if last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
+            last_checkpoint = Instant::now();
+            checkpoint(&mut conn).await;
+        }
+    }
+    let _ = conn.close().await;
+}
+
+/// One transaction for everything in `batch`; every job is answered, one way or another.
+async fn commit_batch(
+    conn: &mut SqliteConnection,
+    batch: &mut Vec<Box<dyn Job>>,
+) -> anyhow::Result<()> {
+    if let Err(e) = begin(conn).await {
+        let why = format!("{e:#}");
+        for job in batch.drain(..) {
+            job.refuse(busy(&why));
+        }
+        return Err(e);
+    }
+    // With one job, the transaction itself is its savepoint.
+    let savepoints = batch.len() > 1;
+    let mut ran: Vec<Box<dyn Ran>> = Vec::with_capacity(batch.len());
+    let mut broken = None;
+    for job in batch.drain(..) {
+        if broken.is_some() {
+            job.refuse(Error::Internal(anyhow!(
+                "an earlier job broke the transaction"
+            )));
+            continue;
+        }
+        if savepoints {
+            if let Err(e) = exec(conn, "SAVEPOINT job").await {
+                job.refuse(Error::Internal(anyhow!("cannot start a savepoint")));
+                broken = Some(e);
+                continue;
+            }
+        }
+        let done = job.run(conn).await;
+        if savepoints {
+            let end = if done.succeeded() {
+                exec(conn, "RELEASE job").await
+            } else {
+                match exec(conn, "ROLLBACK TO job").await {
+                    Ok(()) => exec(conn, "RELEASE job").await,
+                    Err(e) => Err(e),
+                }
+            };
+            if let Err(e) = end {
+                broken = Some(e);
+            }
+        }
+        ran.push(done);
+    }
+    let alone_and_failed = !savepoints && ran.iter().any(|r| !r.succeeded());
+    let ended = match broken {
+        Some(e) => Err(e),
+        None if alone_and_failed => exec(conn, "ROLLBACK").await,
+        None => exec(conn, "COMMIT").await,
+    };
+    match ended {
+        Ok(()) => {
+            for r in ran {
+                r.answer(Ok(()));
+            }
+            Ok(())
+        }
+        Err(e) => {
+            let _ = exec(conn, "ROLLBACK").await;
+            let why = format!("{e:#}");
+            for r in ran {
+                r.answer(Err(busy(&why)));
+            }
+            Err(e)
+        }
+    }
+}
+
+/// `BEGIN IMMEDIATE`, retried while another process holds the write lock.
+async fn begin(conn: &mut SqliteConnection) -> anyhow::Result<()> {
+    let mut pause = Duration::from_millis(50);
+    for attempt in 1..=BEGIN_TRIES {
+        match exec(conn, "BEGIN IMMEDIATE").await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < BEGIN_TRIES && is_busy(&e) => {
+                tracing::warn!(error = ?e, attempt, "the database is locked by another process; retrying");
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    unreachable!("the last attempt returns")
+}
+
+/// SQLITE_BUSY or SQLITE_LOCKED, extended codes included.
+fn is_busy(e: &anyhow::Error) -> bool {
+    const BUSY: i32 = 5;
+    const LOCKED: i32 = 6;
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<sqlx::Error>())
+        .filter_map(|e| match e {
+            sqlx::Error::Database(db) => db.code()?.parse::<i32>().ok(),
+            _ => None,
+        })
+        .any(|code| matches!(code & 0xff, BUSY | LOCKED))
+}
+
+/// What the callers of a failed transaction hear: the cause is logged once, by the writer.
+fn busy(why: &str) -> Error {
+    Error::Internal(anyhow!("the write transaction failed: {why}"))
+}
+
+async fn exec(conn: &mut SqliteConnection, sql: &'static str) -> anyhow::Result<()> {
+    conn.execute(sql)
+        .await
+        .with_context(|| format!("{sql} failed"))?;
+    Ok(())
+}
+
+/// True when the connection is outside any transaction (SQLite's autocommit mode).
+async fn is_clean(conn: &mut SqliteConnection) -> bool {
+    super::in_transaction(conn).await == Some(false)
+}
+
+async fn reopen(old: SqliteConnection, options: &SqliteConnectOptions) -> SqliteConnection {
+    // Closing rolls back whatever the old connection still had open.
+    let _ = old.close().await;
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match options.connect().await {
+            Ok(conn) => return conn,
+            Err(e) => {
+                tracing::error!(error = ?e, "cannot reopen the writer's connection; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// Copies the WAL back into the database file. PASSIVE never waits: what a reader still needs
+/// stays for the next round. Once everything was copied, the next write starts the WAL from
+/// the top again, and `journal_size_limit` trims the file.
+async fn checkpoint(conn: &mut SqliteConnection) {
+    if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+        .execute(&mut *conn)
+        .await
+    {
+        tracing::warn!(error = ?e, "WAL checkpoint failed");
+    }
+}

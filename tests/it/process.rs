@@ -1,0 +1,123 @@
+//! The real `labhook` binary in a process of its own, for tests that kill it, load it, or
+//! read its log: and the set-up an admin does through the server functions before devices
+//! send data.
+
+use std::{
+    net::TcpListener,
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use reqwest::Client;
+use serde_json::{json, Value};
+
+use crate::helpers::{client, ADMIN};
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `labhook serve` on `db`; its log (warnings and errors) goes to `log` when given.
+pub fn start_server(db: &Path, port: u16, log: Option<&Path>) -> Child {
+    let stderr = match log {
+        Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
+        None => Stdio::null(),
+    };
+    Command::new(env!("CARGO_BIN_EXE_labhook"))
+        .args(["--database", db.to_str().unwrap(), "serve", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["--retry-schedule", "0,200ms,500ms,1s,2s,5s"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("the labhook binary starts")
+}
+
+pub async fn wait_healthy(base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::get(format!("{base}/healthz")).await.is_err() {
+        assert!(Instant::now() < deadline, "the server did not come up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub async fn call(c: &Client, base: &str, f: &str, form: &[(&str, &str)]) -> Value {
+    let res = c
+        .post(format!("{base}/api/{f}"))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{f}: {}", res.status());
+    res.json().await.unwrap()
+}
+
+/// What a device needs to send data that is delivered.
+pub struct Feed {
+    pub device_id: i64,
+    pub token: String,
+}
+
+impl Feed {
+    pub fn url(&self, base: &str) -> String {
+        format!("{base}/api/v1/devices/{}/data_points", self.device_id)
+    }
+}
+
+/// As the demo admin: registers the receiver, creates a token for the hotplate, and subscribes
+/// to its temperature's new data points.
+pub async fn subscribe_receiver(base: &str, receiver_port: u16) -> Feed {
+    let admin = client();
+    call(
+        &admin,
+        base,
+        "sign_in",
+        &[("email", ADMIN.0), ("password", ADMIN.1)],
+    )
+    .await;
+    call(
+        &admin,
+        base,
+        "admin/register_url",
+        &[
+            ("url", &format!("http://127.0.0.1:{receiver_port}/")),
+            ("note", "test receiver"),
+        ],
+    )
+    .await;
+    let devices: Vec<Value> =
+        serde_json::from_value(call(&admin, base, "devices/list", &[]).await).unwrap();
+    let hotplate = devices
+        .iter()
+        .find(|d| d["name"] == "Hotplate Stirrer RCT digital")
+        .unwrap();
+    let device_id = hotplate["id"].as_i64().unwrap();
+    let channel_id = hotplate["channels"][0]["id"].as_i64().unwrap();
+    let token = call(
+        &admin,
+        base,
+        "devices/create_token",
+        &[("device_id", &device_id.to_string()), ("label", "test")],
+    )
+    .await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = admin
+        .post(format!("{base}/api/subscriptions/create"))
+        .json(&json!({"input": {
+            "display_name": "test", "url": format!("http://127.0.0.1:{receiver_port}/hooks"), "headers": [],
+            "triggers": [{"channel_id": channel_id, "event_type": "data_point.created"}]
+        }}))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success());
+    Feed { device_id, token }
+}
