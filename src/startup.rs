@@ -2,7 +2,11 @@
 //! (pages, server functions, the backend's APIs) and the background tasks. The binary and the
 //! integration tests both start the app through [`Application`].
 
-use std::{future::Future, net::SocketAddr, time::Duration};
+use std::{
+    future::{Future, IntoFuture},
+    net::SocketAddr,
+    time::Duration,
+};
 
 use anyhow::Context;
 use axum::{middleware, Router};
@@ -74,15 +78,46 @@ impl Application {
             background.push(tokio::spawn(server::simulator::run(state.clone())));
         }
         let dispatcher = server::dispatcher::Dispatcher::spawn(state.clone());
-        let result = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("the web server stopped");
+        let grace = state.config.dispatcher.shutdown_grace;
+        let (stopping, mut stop_seen) = tokio::sync::watch::channel(false);
+        let signal = async move {
+            shutdown.await;
+            let _ = stopping.send(true);
+        };
+        let mut http_stopped = stop_seen.clone();
+        let http = async move {
+            let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(signal);
+            tokio::select! {
+                result = serve.into_future() => result.context("the web server stopped"),
+                // Clients that keep their connections busy (or hang) cannot hold the process:
+                // after the grace time, whatever is still open is closed. Writes they queued
+                // are committed by the writer all the same.
+                _ = async {
+                    let _ = http_stopped.wait_for(|s| *s).await;
+                    tokio::time::sleep(grace).await;
+                } => {
+                    tracing::warn!(?grace, "requests still open after the grace time; closing them");
+                    Ok(())
+                }
+            }
+        };
+        // The dispatcher winds down at the same time as the web server, not after it, so that
+        // SIGTERM is done within one grace time.
+        tokio::pin!(http);
+        let mut dispatcher = Some(dispatcher);
+        let result = tokio::select! {
+            result = &mut http => result,
+            () = async { let _ = stop_seen.wait_for(|s| *s).await; } => {
+                let dispatcher = dispatcher.take().expect("BUG: taken once");
+                tokio::join!(&mut http, dispatcher.shutdown()).0
+            }
+        };
+        if let Some(dispatcher) = dispatcher {
+            dispatcher.shutdown().await;
+        }
         for task in background {
             task.abort();
         }
-        // Requests in flight finish (within the grace time); the rest is handed back.
-        dispatcher.shutdown().await;
         result
     }
 }
@@ -124,7 +159,7 @@ async fn maintenance(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;
-        if let Err(e) = server::auth::prune(&state.pool).await {
+        if let Err(e) = server::auth::prune(&state).await {
             tracing::warn!(error = ?e, "pruning sessions failed");
         }
     }

@@ -42,8 +42,7 @@ pub async fn sign_in(
 ) -> Result<String, AppError> {
     use server::http::session;
     let state = crate::ssr::state()?;
-    let (_user, token) =
-        server::auth::sign_in(&state.pool, &state.config, &email, &password).await?;
+    let (_user, token) = server::auth::sign_in(&state, &email, &password).await?;
     let res = expect_context::<leptos_axum::ResponseOptions>();
     res.append_header(
         http::header::SET_COOKIE,
@@ -61,7 +60,7 @@ pub async fn sign_out() -> Result<(), AppError> {
         .await
         .map_err(|_| AppError::Internal)?;
     if let Some(token) = session::token_from_headers(&headers) {
-        server::auth::sign_out(&state.pool, &token).await?;
+        server::auth::sign_out(&state, &token).await?;
     }
     let res = expect_context::<leptos_axum::ResponseOptions>();
     res.append_header(

@@ -11,9 +11,8 @@ use sqlx::SqlitePool;
 
 use crate::{
     clock::now_ms,
-    config::Config,
     domain::{Email, Role},
-    Error, Result,
+    AppState, Error, Result,
 };
 
 /// The signed-in user, as every service sees the caller.
@@ -55,11 +54,11 @@ impl CurrentUser {
 /// Checks the credentials and opens a session. Wrong email and wrong password give the same
 /// error and take the same time; repeated failures for one address are slowed down.
 pub async fn sign_in(
-    pool: &SqlitePool,
-    config: &Config,
+    state: &AppState,
     email: &str,
     password: &str,
 ) -> Result<(CurrentUser, SessionToken)> {
+    let pool = &state.pool;
     let email = Email::parse(email).map_err(|_| Error::InvalidCredentials)?;
     let now = now_ms();
     if let Some(retry_after) = throttle::wait_required(pool, &email, now).await? {
@@ -79,13 +78,24 @@ pub async fn sign_in(
     let user_id = match (user_id, password_ok) {
         (Some(id), true) => id,
         _ => {
-            throttle::record_failure(pool, &email, now).await?;
+            state
+                .write(move |conn| {
+                    Box::pin(async move { throttle::record_failure(conn, &email, now).await })
+                })
+                .await?;
             return Err(Error::InvalidCredentials);
         }
     };
 
-    throttle::clear(pool, &email).await?;
-    let token = sessions::create(pool, user_id, now, config.session_ttl).await?;
+    let ttl = state.config.session_ttl;
+    let token = state
+        .write(move |conn| {
+            Box::pin(async move {
+                throttle::clear(conn, &email).await?;
+                sessions::create(conn, user_id, now, ttl).await
+            })
+        })
+        .await?;
     let user = sessions::user_for(pool, &token, now)
         .await?
         .ok_or_else(|| anyhow::anyhow!("session vanished right after it was created"))?;
@@ -93,8 +103,11 @@ pub async fn sign_in(
 }
 
 /// Ends the session. Unknown or expired tokens are fine: the result is the same.
-pub async fn sign_out(pool: &SqlitePool, token: &SessionToken) -> Result<()> {
-    sessions::delete(pool, token).await
+pub async fn sign_out(state: &AppState, token: &SessionToken) -> Result<()> {
+    let token = token.clone();
+    state
+        .write(move |conn| Box::pin(async move { sessions::delete(conn, &token).await }))
+        .await
 }
 
 /// The user a session token belongs to, if the session is still valid.
@@ -111,8 +124,14 @@ pub async fn end_all_sessions(pool: &SqlitePool, user_id: i64) -> Result<()> {
 }
 
 /// Removes expired sessions and stale failure counters; run now and then.
-pub async fn prune(pool: &SqlitePool) -> Result<()> {
+pub async fn prune(state: &AppState) -> Result<()> {
     let now = now_ms();
-    sessions::delete_expired(pool, now).await?;
-    throttle::forget_older_than(pool, now - 24 * 3600 * 1000).await
+    state
+        .write(move |conn| {
+            Box::pin(async move {
+                sessions::delete_expired(conn, now).await?;
+                throttle::forget_older_than(conn, now - 24 * 3600 * 1000).await
+            })
+        })
+        .await
 }

@@ -5,7 +5,7 @@ use std::{fmt, time::Duration};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use sqlx::SqlitePool;
+use sqlx::{SqliteConnection, SqlitePool};
 
 use super::CurrentUser;
 use crate::Result;
@@ -47,7 +47,7 @@ impl fmt::Debug for SessionToken {
 }
 
 pub(super) async fn create(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     user_id: i64,
     now: i64,
     ttl: Duration,
@@ -60,7 +60,7 @@ pub(super) async fn create(
     .bind(user_id)
     .bind(now)
     .bind(now + ttl.as_millis() as i64)
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(token)
 }
@@ -84,18 +84,18 @@ pub(super) async fn user_for(
     Ok(user)
 }
 
-pub(super) async fn delete(pool: &SqlitePool, token: &SessionToken) -> Result<()> {
+pub(super) async fn delete(conn: &mut SqliteConnection, token: &SessionToken) -> Result<()> {
     sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
         .bind(token.hash())
-        .execute(pool)
+        .execute(conn)
         .await?;
     Ok(())
 }
 
-pub(super) async fn delete_expired(pool: &SqlitePool, now: i64) -> Result<()> {
+pub(super) async fn delete_expired(conn: &mut SqliteConnection, now: i64) -> Result<()> {
     sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
         .bind(now)
-        .execute(pool)
+        .execute(conn)
         .await?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use sqlx::SqlitePool;
+use sqlx::{SqliteConnection, SqlitePool};
 
 use crate::{domain::Email, Result};
 
@@ -37,30 +37,34 @@ pub(super) async fn wait_required(
     }))
 }
 
-pub(super) async fn record_failure(pool: &SqlitePool, email: &Email, now: i64) -> Result<()> {
+pub(super) async fn record_failure(
+    conn: &mut SqliteConnection,
+    email: &Email,
+    now: i64,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO sign_in_failures (email, failures, last_failure_at) VALUES (?, 1, ?)
          ON CONFLICT (email) DO UPDATE SET failures = failures + 1, last_failure_at = excluded.last_failure_at",
     )
     .bind(email.as_str())
     .bind(now)
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(())
 }
 
-pub(super) async fn clear(pool: &SqlitePool, email: &Email) -> Result<()> {
+pub(super) async fn clear(conn: &mut SqliteConnection, email: &Email) -> Result<()> {
     sqlx::query("DELETE FROM sign_in_failures WHERE email = ?")
         .bind(email.as_str())
-        .execute(pool)
+        .execute(conn)
         .await?;
     Ok(())
 }
 
-pub(super) async fn forget_older_than(pool: &SqlitePool, cutoff: i64) -> Result<()> {
+pub(super) async fn forget_older_than(conn: &mut SqliteConnection, cutoff: i64) -> Result<()> {
     sqlx::query("DELETE FROM sign_in_failures WHERE last_failure_at < ?")
         .bind(cutoff)
-        .execute(pool)
+        .execute(conn)
         .await?;
     Ok(())
 }

@@ -130,15 +130,10 @@ async fn start() -> (String, AppState, tempfile::TempDir) {
 }
 
 async fn token_for(state: &AppState, device: &str) -> (i64, String) {
-    let admin = server::auth::sign_in(
-        &state.pool,
-        &state.config,
-        "admin@demo.lab",
-        "demo-admin-pass",
-    )
-    .await
-    .expect("admin")
-    .0;
+    let admin = server::auth::sign_in(&state, "admin@demo.lab", "demo-admin-pass")
+        .await
+        .expect("admin")
+        .0;
     let id: i64 = sqlx::query_scalar("SELECT id FROM devices WHERE name = ?")
         .bind(device)
         .fetch_one(&state.pool)
@@ -289,15 +284,10 @@ struct Setup {
 /// receiver.
 async fn start_dispatching(subscriptions: usize, receiver_url: &str) -> Setup {
     let (url, state, dir) = start().await;
-    let admin = server::auth::sign_in(
-        &state.pool,
-        &state.config,
-        "admin@demo.lab",
-        "demo-admin-pass",
-    )
-    .await
-    .unwrap()
-    .0;
+    let admin = server::auth::sign_in(&state, "admin@demo.lab", "demo-admin-pass")
+        .await
+        .unwrap()
+        .0;
     server::settings::register_url(&state, &admin, receiver_url, "bench receiver")
         .await
         .unwrap();

@@ -71,7 +71,7 @@ impl TestServer {
     }
 
     pub async fn user(&self, email: &str, password: &str) -> CurrentUser {
-        server::auth::sign_in(&self.state.pool, &self.state.config, email, password)
+        server::auth::sign_in(&self.state, email, password)
             .await
             .expect("demo user signs in")
             .0

@@ -6,3 +6,4 @@ mod dispatch;
 mod helpers;
 mod ingest;
 mod receiver;
+mod writer;
