@@ -3,7 +3,7 @@
 //! reads this table; nothing updates or deletes a row except retention.
 
 use serde_json::{json, Value as Json};
-use sqlx::SqliteConnection;
+use sqlx::{QueryBuilder, SqliteConnection};
 
 use crate::{
     clock::rfc3339,
@@ -55,16 +55,27 @@ pub fn webhook_body(event_type: &str, occurred_at: i64, payload: &str) -> String
     )
 }
 
-/// Stores the event a data point caused and returns its id.
-pub async fn record_channel_event(
-    conn: &mut SqliteConnection,
+/// An event ready to be stored: what [`record`] and [`record_many`] write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub organisation_id: i64,
+    pub device_id: i64,
+    /// `None` for device-level events.
+    pub channel_id: Option<i64>,
+    pub event_type: EventType,
+    pub occurred_at: i64,
+    /// The `data` object of the webhook body, as JSON text.
+    pub payload: String,
+}
+
+/// The event a data point caused.
+pub fn channel_event(
     subject: &Subject<'_>,
     channel: &Channel,
     timestamp: i64,
     reading: &Reading,
     trigger: &Trigger,
-    now: i64,
-) -> Result<i64> {
+) -> NewEvent {
     let spec = &channel.spec;
     let mut data = subject.base();
     data.insert(
@@ -106,27 +117,24 @@ pub async fn record_channel_event(
             EventType::BackInRange
         }
     };
-    insert(
-        conn,
-        subject,
-        Some(channel.id),
+    NewEvent {
+        organisation_id: subject.organisation_id,
+        device_id: subject.device.id,
+        channel_id: Some(channel.id),
         event_type,
-        timestamp,
-        &Json::Object(data),
-        now,
-    )
-    .await
+        occurred_at: timestamp,
+        payload: Json::Object(data).to_string(),
+    }
 }
 
-/// Stores a device's change between online and offline.
-pub async fn record_status_event(
-    conn: &mut SqliteConnection,
+/// A device's change between online and offline, as of `now`.
+pub fn status_event(
     subject: &Subject<'_>,
     current: DeviceStatus,
     previous: DeviceStatus,
     last_seen_at: Option<i64>,
     now: i64,
-) -> Result<i64> {
+) -> NewEvent {
     let mut data = subject.base();
     data.insert(
         "status".into(),
@@ -136,40 +144,54 @@ pub async fn record_status_event(
             "last_seen": last_seen_at.map(rfc3339),
         }),
     );
-    insert(
-        conn,
-        subject,
-        None,
-        EventType::DeviceStatusChanged,
-        now,
-        &Json::Object(data),
-        now,
-    )
-    .await
+    NewEvent {
+        organisation_id: subject.organisation_id,
+        device_id: subject.device.id,
+        channel_id: None,
+        event_type: EventType::DeviceStatusChanged,
+        occurred_at: now,
+        payload: Json::Object(data).to_string(),
+    }
 }
 
-async fn insert(
+/// Stores one event and returns its id.
+pub async fn record(conn: &mut SqliteConnection, event: &NewEvent, now: i64) -> Result<i64> {
+    Ok(record_many(conn, &[(event.clone(), now)]).await?[0])
+}
+
+/// Stores events, each with the time it was recorded (`created_at`), a few hundred rows per
+/// statement, and returns their ids in the same order. Ids are given here, not by SQLite, so
+/// that the order is certain; every write runs in the one writer, so nobody else takes an id
+/// meanwhile.
+pub async fn record_many(
     conn: &mut SqliteConnection,
-    subject: &Subject<'_>,
-    channel_id: Option<i64>,
-    event_type: EventType,
-    occurred_at: i64,
-    payload: &Json,
-    now: i64,
-) -> Result<i64> {
-    Ok(sqlx::query_scalar(
-        "INSERT INTO events (organisation_id, device_id, channel_id, event_type, occurred_at, created_at, payload)
-         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(subject.organisation_id)
-    .bind(subject.device.id)
-    .bind(channel_id)
-    .bind(event_type.as_str())
-    .bind(occurred_at)
-    .bind(now)
-    .bind(payload.to_string())
-    .fetch_one(conn)
-    .await?)
+    events: &[(NewEvent, i64)],
+) -> Result<Vec<i64>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events")
+        .fetch_one(&mut *conn)
+        .await?;
+    let ids: Vec<i64> = (1..=events.len() as i64).map(|n| last + n).collect();
+    // 8 values per row, well under SQLite's limit of 32,766 bound values per statement.
+    for (chunk, ids) in events.chunks(500).zip(ids.chunks(500)) {
+        let mut insert = QueryBuilder::new(
+            "INSERT INTO events (id, organisation_id, device_id, channel_id, event_type, occurred_at, created_at, payload) ",
+        );
+        insert.push_values(chunk.iter().zip(ids), |mut row, ((e, created_at), id)| {
+            row.push_bind(id)
+                .push_bind(e.organisation_id)
+                .push_bind(e.device_id)
+                .push_bind(e.channel_id)
+                .push_bind(e.event_type.as_str())
+                .push_bind(e.occurred_at)
+                .push_bind(created_at)
+                .push_bind(&e.payload);
+        });
+        insert.build().execute(&mut *conn).await?;
+    }
+    Ok(ids)
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Signalled after new events were committed, so that the dispatcher need not poll.
     pub events_added: Arc<Notify>,
+    /// Where ingest requests queue for group commit (see [`crate::devices::ingest`]).
+    pub(crate) ingest: crate::devices::ingest::Batcher,
     writer: Writer,
 }
 
@@ -29,6 +31,7 @@ impl AppState {
             pool,
             config: Arc::new(config),
             events_added: Arc::new(Notify::new()),
+            ingest: crate::devices::ingest::Batcher::start(writer.clone()),
             writer,
         })
     }

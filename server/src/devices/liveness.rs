@@ -44,15 +44,14 @@ pub async fn mark_silent_devices_offline(
             organisation_name: &organisation_name,
             device,
         };
-        events::record_status_event(
-            &mut *tx,
+        let event = events::status_event(
             &subject,
             DeviceStatus::Offline,
             DeviceStatus::Online,
             device.last_seen_at,
             now,
-        )
-        .await?;
+        );
+        events::record(&mut *tx, &event, now).await?;
     }
     Ok(silent.len())
     })).await?;

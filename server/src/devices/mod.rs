@@ -201,16 +201,6 @@ pub async fn organisation_device(
     visible_device(pool, admin, device_id).await
 }
 
-pub(crate) async fn device_by_id(conn: &mut SqliteConnection, id: i64) -> Result<Option<Device>> {
-    Ok(sqlx::query_as::<_, DeviceRow>(&format!(
-        "SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.id = ?"
-    ))
-    .bind(id)
-    .fetch_optional(conn)
-    .await?
-    .map(Device::from))
-}
-
 pub(crate) async fn channels_of(
     conn: &mut SqliteConnection,
     device_id: i64,

@@ -363,6 +363,8 @@ pub async fn prune(state: &AppState, older_than: i64) -> Result<u64> {
                 sqlx::query(
                     "DELETE FROM events WHERE created_at < ?1
              AND id <= (SELECT last_event_id FROM dispatcher_cursor WHERE id = 1)
+             -- The newest event stays: new ids continue after it, never below the cursor.
+             AND id < (SELECT MAX(id) FROM events)
              AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)",
                 )
                 .bind(older_than)
