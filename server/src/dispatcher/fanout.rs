@@ -37,16 +37,6 @@ pub fn new_webhook_id() -> String {
     format!("msg_{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
-#[derive(sqlx::FromRow)]
-struct EventRow {
-    id: i64,
-    organisation_id: i64,
-    device_id: i64,
-    channel_id: Option<i64>,
-    event_type: String,
-    created_at: i64,
-}
-
 /// Fans out up to `max_events` events after the cursor.
 ///
 /// A subscription receives an event when it is active, was active already when the event
@@ -59,69 +49,53 @@ pub async fn fan_out(state: &AppState, max_events: i64, budget: Budget) -> Resul
         sqlx::query_scalar("SELECT last_event_id FROM dispatcher_cursor WHERE id = 1")
             .fetch_one(&mut *tx)
             .await?;
-    let events: Vec<EventRow> = sqlx::query_as(
-        "SELECT id, organisation_id, device_id, channel_id, event_type, created_at
-         FROM events WHERE id > ? ORDER BY id LIMIT ?",
-    )
-    .bind(cursor)
-    .bind(max_events)
-    .fetch_all(&mut *tx)
-    .await?;
-    let Some(last) = events.last().map(|e| e.id) else {
+    let events: Vec<i64> = sqlx::query_scalar("SELECT id FROM events WHERE id > ? ORDER BY id LIMIT ?")
+        .bind(cursor)
+        .bind(max_events)
+        .fetch_all(&mut *tx)
+        .await?;
+    let Some(&last) = events.last() else {
         return Ok(FanOut::default());
     };
 
     let now = now_ms();
-    let mut enabled_since: HashMap<i64, Option<i64>> = HashMap::new();
-    let mut rows: Vec<(i64, i64)> = Vec::new(); // (subscription, event)
-    for e in &events {
-        let since = match enabled_since.get(&e.organisation_id) {
-            Some(s) => *s,
-            None => {
-                let s: Option<i64> = sqlx::query_scalar(
-                    "SELECT CASE WHEN webhooks_enabled THEN webhooks_enabled_since END FROM organisations WHERE id = ?",
-                )
-                .bind(e.organisation_id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .flatten();
-                enabled_since.insert(e.organisation_id, s);
-                s
-            }
-        };
-        // Events of a time when the feature was off are never delivered.
-        if since.is_none_or(|s| s > e.created_at) {
-            continue;
-        }
-        let device_level = EventType::parse(&e.event_type).is_some_and(EventType::is_device_level);
-        let subscriptions: Vec<i64> = match (device_level, e.channel_id) {
-            (false, Some(channel)) => {
-                sqlx::query_scalar(
-                    "SELECT t.subscription_id FROM subscription_triggers t
-                     JOIN subscriptions s ON s.id = t.subscription_id
-                     WHERE t.channel_id = ? AND t.event_type = ? AND s.active AND s.active_since <= ?",
-                )
-                .bind(channel)
-                .bind(&e.event_type)
-                .bind(e.created_at)
-                .fetch_all(&mut *tx)
-                .await?
-            }
-            _ => {
-                sqlx::query_scalar(
-                    "SELECT DISTINCT t.subscription_id FROM subscription_triggers t
-                     JOIN subscriptions s ON s.id = t.subscription_id
-                     WHERE t.device_id = ? AND t.event_type = ? AND s.active AND s.active_since <= ?",
-                )
-                .bind(e.device_id)
-                .bind(&e.event_type)
-                .bind(e.created_at)
-                .fetch_all(&mut *tx)
-                .await?
-            }
-        };
-        rows.extend(subscriptions.into_iter().map(|s| (s, e.id)));
-    }
+    // One statement for the whole batch. Channel events go to the subscriptions that chose that
+    // channel and event type; device-level events to those that chose the event type on any
+    // channel of the device (once each). Events of a time when the organisation had the feature
+    // off, or before a subscription was (last) switched on, are never delivered. CROSS JOIN
+    // keeps SQLite's loop order: the batch's events outside, the trigger indexes inside.
+    let device_level: Vec<&str> = EventType::ALL
+        .into_iter()
+        .filter(|t| t.is_device_level())
+        .map(EventType::as_str)
+        .collect();
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT t.subscription_id, e.id
+         FROM events e
+         JOIN organisations o ON o.id = e.organisation_id
+         CROSS JOIN subscription_triggers t ON t.channel_id = e.channel_id AND t.event_type = e.event_type
+         JOIN subscriptions s ON s.id = t.subscription_id
+         WHERE e.id > ?1 AND e.id <= ?2
+           AND e.event_type NOT IN (SELECT value FROM json_each(?3))
+           AND o.webhooks_enabled AND o.webhooks_enabled_since <= e.created_at
+           AND s.active AND s.active_since <= e.created_at
+         UNION ALL
+         SELECT DISTINCT t.subscription_id, e.id
+         FROM events e
+         JOIN organisations o ON o.id = e.organisation_id
+         CROSS JOIN subscription_triggers t ON t.device_id = e.device_id AND t.event_type = e.event_type
+         JOIN subscriptions s ON s.id = t.subscription_id
+         WHERE e.id > ?1 AND e.id <= ?2
+           AND (e.event_type IN (SELECT value FROM json_each(?3)) OR e.channel_id IS NULL)
+           AND o.webhooks_enabled AND o.webhooks_enabled_since <= e.created_at
+           AND s.active AND s.active_since <= e.created_at
+         ORDER BY 2, 1",
+    )
+    .bind(cursor)
+    .bind(last)
+    .bind(serde_json::to_string(&device_level).expect("BUG: strings serialise"))
+    .fetch_all(&mut *tx)
+    .await?;
 
     // Claim what may start at once, within the same limits as a claim.
     let leases: Vec<Option<i64>> = {

@@ -21,7 +21,7 @@ use std::{
 };
 
 use tokio::{
-    sync::{mpsc, watch, Notify},
+    sync::{mpsc, watch, Notify, Semaphore},
     task::{JoinHandle, JoinSet},
 };
 
@@ -97,6 +97,11 @@ impl Dispatcher {
 }
 
 const FAN_OUT_BATCH: i64 = 2000;
+/// Deliveries claimed ahead of sending, as a multiple of the in-flight limits: when a request
+/// finishes, the next one of that subscription starts at once from memory instead of waiting
+/// for a claim to pass through the database writer. Their leases must outlast the wait:
+/// PREFETCH request timeouts in a row stay well inside the default lease.
+const PREFETCH: usize = 4;
 const CLAIM_BATCH: usize = 1000;
 const BODY_CACHE: usize = 20_000;
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
@@ -106,8 +111,13 @@ struct Loop {
     config: DispatcherConfig,
     sender: Sender,
     sends: JoinSet<()>,
+    /// Deliveries claimed and not yet finished: sending, or waiting for their turn.
     in_flight: usize,
     held: HashMap<i64, usize>,
+    /// Per subscription: the turns to send (its in-flight limit), handed out in claim order.
+    turns: HashMap<i64, Arc<Semaphore>>,
+    /// Over all subscriptions: the global in-flight limit.
+    global_turns: Arc<Semaphore>,
     done_tx: mpsc::UnboundedSender<i64>,
     outcome_tx: mpsc::UnboundedSender<Outcome>,
     bodies: HashMap<i64, Arc<str>>,
@@ -132,6 +142,7 @@ async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
         outcome_rx,
         recorded.clone(),
     ));
+    let global_turns = Arc::new(Semaphore::new(config.max_in_flight));
     let mut this = Loop {
         sender: Sender::new(config.connect_timeout, config.request_timeout),
         state: state.clone(),
@@ -139,6 +150,8 @@ async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
         sends: JoinSet::new(),
         in_flight: 0,
         held: HashMap::new(),
+        turns: HashMap::new(),
+        global_turns,
         done_tx,
         outcome_tx,
         bodies: HashMap::new(),
@@ -190,7 +203,12 @@ async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
         }
     }
 
-    // Shutting down: no more claims; let what is in flight finish, within the grace time.
+    // Shutting down: no more claims, and what waits for its turn is not started (its lease is
+    // given back below); let what is in flight finish, within the grace time.
+    for turns in this.turns.values() {
+        turns.close();
+    }
+    this.global_turns.close();
     let deadline = tokio::time::Instant::now() + this.config.shutdown_grace;
     while this.in_flight > 0 {
         tokio::select! {
@@ -208,12 +226,25 @@ async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
 }
 
 impl Loop {
+    /// How long a claim is reserved: long enough for a delivery to wait for its turn behind
+    /// PREFETCH rounds of requests that all run into their timeouts, and then to be sent.
+    fn lease(&self) -> Duration {
+        let round = self.config.connect_timeout + self.config.request_timeout;
+        self.config.lease.max(round * (PREFETCH as u32 + 1))
+    }
+
+    /// How many deliveries may be claimed and not finished at once.
+    fn claim_limit(&self) -> usize {
+        self.config.max_in_flight * PREFETCH
+    }
+
     fn finished(&mut self, subscription: i64) {
         self.in_flight -= 1;
         if let Some(n) = self.held.get_mut(&subscription) {
             *n -= 1;
             if *n == 0 {
                 self.held.remove(&subscription);
+                self.turns.remove(&subscription);
             }
         }
     }
@@ -222,9 +253,9 @@ impl Loop {
     async fn fan_out(&mut self) -> Result<()> {
         loop {
             let budget = fanout::Budget {
-                lease_until: now_ms() + self.config.lease.as_millis() as i64,
-                free: self.config.max_in_flight.saturating_sub(self.in_flight),
-                per_subscription: self.config.per_subscription_in_flight,
+                lease_until: now_ms() + self.lease().as_millis() as i64,
+                free: self.claim_limit().saturating_sub(self.in_flight),
+                per_subscription: self.config.per_subscription_in_flight * PREFETCH,
                 held: self.held.clone(),
             };
             let done = fanout::fan_out(&self.state, FAN_OUT_BATCH, budget).await?;
@@ -240,22 +271,20 @@ impl Loop {
     /// Claims what may be sent now and starts sending it; returns how many were claimed and
     /// how many it asked for.
     async fn claim_and_send(&mut self) -> Result<(usize, usize)> {
-        let free = self.config.max_in_flight.saturating_sub(self.in_flight);
+        let limit = self.claim_limit();
+        let free = limit.saturating_sub(self.in_flight);
         // Under load, top up in batches rather than after every finished request: each claim is
         // a write transaction. With little in flight, claim at once (latency).
-        if free == 0
-            || (self.in_flight > self.config.max_in_flight / 4
-                && free < self.config.max_in_flight / 4)
-        {
+        if free == 0 || (self.in_flight > limit / 4 && free < limit / 4) {
             return Ok((0, 0));
         }
         let asked = free.min(CLAIM_BATCH);
         let claimed = outbox::claim(
             &self.state,
             now_ms(),
-            self.config.lease,
+            self.lease(),
             asked,
-            self.config.per_subscription_in_flight,
+            self.config.per_subscription_in_flight * PREFETCH,
             &self.held,
         )
         .await?;
@@ -314,12 +343,27 @@ impl Loop {
             };
             self.in_flight += 1;
             *self.held.entry(c.subscription_id).or_default() += 1;
-            let (sender, outcome_tx, done_tx) = (
+            let per_subscription = self.config.per_subscription_in_flight;
+            let turns = self
+                .turns
+                .entry(c.subscription_id)
+                .or_insert_with(|| Arc::new(Semaphore::new(per_subscription)))
+                .clone();
+            let (sender, outcome_tx, done_tx, global_turns) = (
                 self.sender.clone(),
                 self.outcome_tx.clone(),
                 self.done_tx.clone(),
+                self.global_turns.clone(),
             );
             self.sends.spawn(async move {
+                // Closed on shutdown: not started, and the lease is given back.
+                let (Ok(_turn), Ok(_global_turn)) = (
+                    turns.acquire_owned().await,
+                    global_turns.acquire_owned().await,
+                ) else {
+                    let _ = done_tx.send(c.subscription_id);
+                    return;
+                };
                 let attempt = sender.send(&target, &c.webhook_id, body).await;
                 let _ = outcome_tx.send(Outcome {
                     delivery_id: c.id,
