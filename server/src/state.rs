@@ -20,6 +20,8 @@ pub struct AppState {
     pub events_added: Arc<Notify>,
     /// Where ingest requests queue for group commit (see [`crate::devices::ingest`]).
     pub(crate) ingest: crate::devices::ingest::Batcher,
+    /// Device tokens found valid (see [`crate::devices::tokens::TokenCache`]).
+    pub(crate) tokens: Arc<crate::devices::tokens::TokenCache>,
     writer: Writer,
 }
 
@@ -32,6 +34,7 @@ impl AppState {
             config: Arc::new(config),
             events_added: Arc::new(Notify::new()),
             ingest: crate::devices::ingest::Batcher::start(writer.clone()),
+            tokens: Arc::default(),
             writer,
         })
     }

@@ -74,8 +74,16 @@ async fn main() {
     let received = Arc::new(AtomicU64::new(0));
     let receiver_port = start_receiver(received.clone()).await;
     println!(
-        "{:>5} {:>5} {:>12} {:>9} {:>14} {:>9} {:>9} {:>9}",
-        "conns", "subs", "accepted/s", "p99", "delivered/s", "keeps up", "drained", "peak RSS"
+        "{:>5} {:>5} {:>12} {:>9} {:>14} {:>9} {:>9} {:>9} {:>9}",
+        "conns",
+        "subs",
+        "accepted/s",
+        "p99",
+        "delivered/s",
+        "keeps up",
+        "drained",
+        "peak RSS",
+        "peak WAL"
     );
     for &subscriptions in &args.subscriptions {
         for &connections in &args.connections {
@@ -84,13 +92,14 @@ async fn main() {
                 .measure(&received, connections, args.seconds, subscriptions)
                 .await;
             println!(
-                "{connections:>5} {subscriptions:>5} {:>12.0} {:>7.1}ms {:>14.0} {:>8.0}% {:>8.1}s {:>6} MiB{}",
+                "{connections:>5} {subscriptions:>5} {:>12.0} {:>7.1}ms {:>14.0} {:>8.0}% {:>8.1}s {:>6} MiB {:>5.1} MiB{}",
                 r.accepted_per_s,
                 r.p99_ms,
                 r.delivered_per_s,
                 100.0 * r.delivered_per_s / (r.accepted_per_s * subscriptions as f64),
                 r.drained.as_secs_f64(),
                 r.peak_rss_mib,
+                r.peak_wal_mib,
                 if r.errors > 0 { format!("  ({} non-2xx)", r.errors) } else { String::new() },
             );
             if !r.all_delivered {
@@ -129,6 +138,7 @@ async fn start_receiver(received: Arc<AtomicU64>) -> u16 {
 
 struct Run {
     server: Child,
+    wal: PathBuf,
     base: String,
     script: PathBuf,
     _dir: tempfile::TempDir,
@@ -140,6 +150,7 @@ struct Measured {
     delivered_per_s: f64,
     drained: Duration,
     peak_rss_mib: u64,
+    peak_wal_mib: f64,
     errors: u64,
     all_delivered: bool,
     missing_note: String,
@@ -183,6 +194,7 @@ impl Run {
         .unwrap();
         Self {
             server,
+            wal: dir.path().join("load.db-wal"),
             base,
             script,
             _dir: dir,
@@ -218,10 +230,21 @@ impl Run {
         let before = received.load(Ordering::Relaxed);
         let started = Instant::now();
         let wrk = self.wrk(connections, seconds);
-        let output = tokio::task::spawn_blocking(move || wrk.wait_with_output())
-            .await
-            .unwrap()
-            .expect("wrk finishes");
+        let output = tokio::task::spawn_blocking(move || wrk.wait_with_output());
+        // The WAL's size, sampled while under load: checkpoints must keep it bounded.
+        let wal = self.wal.clone();
+        let sampler = tokio::spawn(async move {
+            let mut peak = 0u64;
+            loop {
+                peak = peak.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                if Instant::now() > started + Duration::from_secs(seconds) {
+                    return peak;
+                }
+            }
+        });
+        let output = output.await.unwrap().expect("wrk finishes");
+        let peak_wal = sampler.await.unwrap();
         let under_load = started.elapsed();
         let during = received.load(Ordering::Relaxed) - before;
         let report = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -240,6 +263,7 @@ impl Run {
             delivered_per_s: during as f64 / under_load.as_secs_f64(),
             drained: drain_started.elapsed(),
             peak_rss_mib: peak_rss_mib(self.server.id()),
+            peak_wal_mib: peak_wal as f64 / (1024.0 * 1024.0),
             errors: wrk.errors,
             all_delivered: got >= expected,
             missing_note: format!(

@@ -15,15 +15,11 @@
 //!   bookkeeping waits behind at most one batch of ingest, never behind SQLite's busy handler,
 //!   which sleeps and retries and can starve an unlucky writer for seconds.
 //!
-//! The writer also runs the WAL checkpoints, between batches, so that no checkpoint ever waits
-//! for or blocks a write.
+//! Beside it, a task of its own copies the WAL back into the database file every second, on
+//! its own connection: a checkpoint (and its fsync) never holds up a write, and a PASSIVE one
+//! never waits for one either.
 
-use std::{
-    future::Future,
-    panic::AssertUnwindSafe,
-    pin::Pin,
-    time::{Duration, Instant},
-};
+use std::{future::Future, panic::AssertUnwindSafe, pin::Pin, time::Duration};
 
 use anyhow::{anyhow, Context};
 use futures_util::FutureExt;
@@ -58,8 +54,10 @@ impl Writer {
     /// task that owns it.
     pub async fn start(options: &SqliteConnectOptions) -> Result<Self, sqlx::Error> {
         let conn = options.connect().await?;
+        let checkpointer = options.connect().await?;
         let (jobs, queue) = mpsc::channel(QUEUE);
         tokio::spawn(run(conn, options.clone(), queue));
+        tokio::spawn(checkpoints(checkpointer, jobs.downgrade()));
         Ok(Self { jobs })
     }
 
@@ -164,27 +162,16 @@ async fn run(
     mut queue: mpsc::Receiver<Box<dyn Job>>,
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
-    let mut last_checkpoint = Instant::now();
-    loop {
-        let waited = tokio::time::timeout(CHECKPOINT_EVERY, queue.recv_many(&mut batch, MAX_BATCH));
-        match waited.await {
-            Ok(0) => break, // every handle is gone: the server is stopping
-            Ok(_) => {
-                if let Err(e) = commit_batch(&mut conn, &mut batch).await {
-                    tracing::error!(error = ?e, "a write transaction failed");
-                }
-            }
-            Err(_idle) => {}
+    // Until every handle is gone: the server is stopping.
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        if let Err(e) = commit_batch(&mut conn, &mut batch).await {
+            tracing::error!(error = ?e, "a write transaction failed");
         }
         // Whatever happened, the connection must leave here outside any transaction: if it
         // cannot say so, it is replaced.
         if !is_clean(&mut conn).await {
             tracing::warn!("the writer's connection was left inside a transaction; reopening it");
             conn = reopen(conn, &options).await;
-        }
-        if last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
-            last_checkpoint = Instant::now();
-            checkpoint(&mut conn).await;
         }
     }
     let _ = conn.close().await;
@@ -323,14 +310,21 @@ async fn reopen(old: SqliteConnection, options: &SqliteConnectOptions) -> Sqlite
     }
 }
 
-/// Copies the WAL back into the database file. PASSIVE never waits: what a reader still needs
-/// stays for the next round. Once everything was copied, the next write starts the WAL from
-/// the top again, and `journal_size_limit` trims the file.
-async fn checkpoint(conn: &mut SqliteConnection) {
-    if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-        .execute(&mut *conn)
-        .await
-    {
-        tracing::warn!(error = ?e, "WAL checkpoint failed");
+/// Copies the WAL back into the database file every second, for as long as the writer runs.
+/// PASSIVE never waits: what a reader still needs stays for the next round. Once everything
+/// was copied, the next write starts the WAL from the top again, and `journal_size_limit`
+/// trims the file.
+async fn checkpoints(mut conn: SqliteConnection, writer: mpsc::WeakSender<Box<dyn Job>>) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if writer.upgrade().is_none() {
+            break;
+        }
+        if let Err(e) = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").await {
+            tracing::warn!(error = ?e, "WAL checkpoint failed");
+        }
     }
+    let _ = conn.close().await;
 }

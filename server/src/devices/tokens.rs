@@ -4,6 +4,8 @@
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+
 use sqlx::SqlitePool;
 
 use serde_json::json;
@@ -151,23 +153,35 @@ pub async fn revoke(
             exists.map(|_| ()).ok_or_else(|| Error::not_found("Token"))
         }
     }
-    })).await
+    })).await?;
+    state.tokens.forget_all();
+    Ok(())
 }
 
 /// Checks a bearer token for a request about `device_id` and returns the token's id:
 /// unknown or revoked token → 401; a valid token of another device of the same organisation
 /// → 403; a device that does not exist (or belongs to another organisation) → 404.
-/// Reads only: the ingest transaction records the token's use.
-pub async fn authenticate(pool: &SqlitePool, device_id: i64, token: Option<&str>) -> Result<i64> {
+/// Reads only: the ingest transaction records the token's use. Valid tokens are remembered
+/// (see [`TokenCache`]), so that a device sending many small requests costs no lookup each.
+pub async fn authenticate(state: &AppState, device_id: i64, token: Option<&str>) -> Result<i64> {
     let token = token
         .filter(|t| t.starts_with(PREFIX))
         .ok_or(Error::InvalidToken)?;
+    let token_hash = hash(token);
+    let cache = &state.tokens;
+    if let Some((token_id, token_device)) = cache.get(&token_hash) {
+        if token_device == device_id {
+            return Ok(token_id);
+        }
+    }
+    let generation = cache.generation();
+    let pool = &state.pool;
     let row: Option<(i64, i64, i64)> = sqlx::query_as(
         "SELECT t.id, t.device_id, d.organisation_id FROM device_tokens t
          JOIN devices d ON d.id = t.device_id
          WHERE t.token_hash = ? AND t.revoked_at IS NULL",
     )
-    .bind(hash(token))
+    .bind(&token_hash)
     .fetch_optional(pool)
     .await?;
     let (token_id, token_device, organisation_id) = row.ok_or(Error::InvalidToken)?;
@@ -183,5 +197,56 @@ pub async fn authenticate(pool: &SqlitePool, device_id: i64, token: Option<&str>
             None => Error::not_found("Device"),
         });
     }
+    cache.remember(generation, token_hash, token_id, token_device);
     Ok(token_id)
+}
+
+/// Tokens found valid, by hash: (token id, device id). Every revocation empties it, after its
+/// transaction is committed; a lookup that started before a revocation does not put its
+/// (maybe stale) answer back, thanks to the generation count. One process serves a database,
+/// and tokens are revoked only through it.
+#[derive(Debug, Default)]
+pub struct TokenCache {
+    inner: std::sync::Mutex<CacheInner>,
+}
+
+#[derive(Debug, Default)]
+struct CacheInner {
+    generation: u64,
+    valid: HashMap<Vec<u8>, (i64, i64)>,
+}
+
+/// Enough for every device of a large lab; past it the cache starts afresh.
+const CACHE_SIZE: usize = 10_000;
+
+impl TokenCache {
+    fn get(&self, token_hash: &[u8]) -> Option<(i64, i64)> {
+        self.lock().valid.get(token_hash).copied()
+    }
+
+    fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
+    fn remember(&self, generation: u64, token_hash: Vec<u8>, token_id: i64, device_id: i64) {
+        let mut inner = self.lock();
+        if inner.generation != generation {
+            return;
+        }
+        if inner.valid.len() >= CACHE_SIZE {
+            inner.valid.clear();
+        }
+        inner.valid.insert(token_hash, (token_id, device_id));
+    }
+
+    fn forget_all(&self) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        inner.valid.clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
+        // The map is valid whatever a panicking holder did: it only ever grows or empties.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }

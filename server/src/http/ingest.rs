@@ -42,7 +42,7 @@ pub async fn post_data_points(
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .map(str::trim);
-    let token_id = match tokens::authenticate(&state.pool, device_id, token).await {
+    let token_id = match tokens::authenticate(&state, device_id, token).await {
         Ok(id) => id,
         Err(e) => return e.into_response(),
     };
