@@ -169,7 +169,9 @@ impl Run {
             .arg(dir.path().join("load.db"))
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
+            .stdout(Stdio::from(
+                std::fs::File::create(dir.path().join("server.log")).unwrap(),
+            ))
             .stderr(Stdio::inherit())
             .spawn()
             .expect("the server starts");
@@ -299,6 +301,23 @@ impl Run {
     fn stop(mut self) {
         let _ = self.server.kill();
         let _ = self.server.wait();
+        let log = std::fs::read_to_string(self._dir.path().join("server.log")).unwrap_or_default();
+        let errors: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("ERROR") || l.contains("locked"))
+            .collect();
+        if !errors.is_empty() {
+            println!(
+                "      {} error lines in the server's log, the first:",
+                errors.len()
+            );
+            for line in errors.iter().take(3) {
+                println!("      {line}");
+            }
+        }
+        if std::env::var_os("LOAD_SHOW_LOG").is_some() {
+            print!("{log}");
+        }
     }
 }
 

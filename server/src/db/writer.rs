@@ -16,10 +16,22 @@
 //!   which sleeps and retries and can starve an unlucky writer for seconds.
 //!
 //! Beside it, a task of its own copies the WAL back into the database file every second, on
-//! its own connection: a checkpoint (and its fsync) never holds up a write, and a PASSIVE one
-//! never waits for one either.
+//! its own connection: the bulk of a checkpoint (and its fsync) never holds up a write. But a
+//! checkpoint running beside a busy writer never catches up, so the WAL would never start from
+//! the top again and grow without bound: when it has grown, the writer itself, between two
+//! transactions and right after a background round, copies the few frames left and restarts
+//! it (see `restart_wal`).
 
-use std::{future::Future, panic::AssertUnwindSafe, pin::Pin, time::Duration};
+use std::{
+    future::Future,
+    panic::AssertUnwindSafe,
+    pin::Pin,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use anyhow::{anyhow, Context};
 use futures_util::FutureExt;
@@ -56,8 +68,9 @@ impl Writer {
         let conn = options.connect().await?;
         let checkpointer = options.connect().await?;
         let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(run(conn, options.clone(), queue));
-        tokio::spawn(checkpoints(checkpointer, jobs.downgrade()));
+        let restart = Arc::new(AtomicBool::new(false));
+        tokio::spawn(run(conn, options.clone(), queue, restart.clone()));
+        tokio::spawn(checkpoints(checkpointer, jobs.downgrade(), restart));
         Ok(Self { jobs })
     }
 
@@ -160,6 +173,7 @@ async fn run(
     mut conn: SqliteConnection,
     options: SqliteConnectOptions,
     mut queue: mpsc::Receiver<Box<dyn Job>>,
+    restart: Arc<AtomicBool>,
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     // Until every handle is gone: the server is stopping.
@@ -172,6 +186,11 @@ async fn run(
         if !is_clean(&mut conn).await {
             tracing::warn!("the writer's connection was left inside a transaction; reopening it");
             conn = reopen(conn, &options).await;
+        }
+        if restart.swap(false, Ordering::AcqRel) {
+            if let Err(e) = restart_wal(&mut conn).await {
+                tracing::warn!(error = ?e, "restarting the WAL failed");
+            }
         }
     }
     let _ = conn.close().await;
@@ -310,11 +329,35 @@ async fn reopen(old: SqliteConnection, options: &SqliteConnectOptions) -> Sqlite
     }
 }
 
-/// Copies the WAL back into the database file every second, for as long as the writer runs.
-/// PASSIVE never waits: what a reader still needs stays for the next round. Once everything
-/// was copied, the next write starts the WAL from the top again, and `journal_size_limit`
-/// trims the file.
-async fn checkpoints(mut conn: SqliteConnection, writer: mpsc::WeakSender<Box<dyn Job>>) {
+/// The WAL frames beyond which it is started afresh (16 MiB of 4 KiB pages).
+const WAL_FRAMES_BEFORE_RESTART: i64 = 4096;
+
+/// Run by the writer between two transactions, once the background checkpoint has just
+/// copied the WAL: copies the few frames written since and starts the WAL afresh, truncating
+/// the file. It waits briefly for readers of older frames; if they are still busy, the next
+/// round tries again.
+async fn restart_wal(conn: &mut SqliteConnection) -> anyhow::Result<()> {
+    conn.execute("PRAGMA busy_timeout = 100").await?;
+    let result: sqlx::Result<(i64, i64, i64)> = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+        .fetch_one(&mut *conn)
+        .await;
+    conn.execute("PRAGMA busy_timeout = 10000").await?;
+    let (busy, _, _) = result?;
+    if busy != 0 {
+        tracing::debug!("readers kept the WAL from restarting; trying again next round");
+    }
+    Ok(())
+}
+
+/// Copies the WAL back into the database file every second, for as long as the writer runs,
+/// beside it: PASSIVE never waits, and what a reader still needs stays for the next round.
+/// When the WAL has grown past [`WAL_FRAMES_BEFORE_RESTART`], it asks the writer to start it
+/// afresh ([`restart_wal`]) while there is little left to copy.
+async fn checkpoints(
+    mut conn: SqliteConnection,
+    writer: mpsc::WeakSender<Box<dyn Job>>,
+    restart: Arc<AtomicBool>,
+) {
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -322,8 +365,16 @@ async fn checkpoints(mut conn: SqliteConnection, writer: mpsc::WeakSender<Box<dy
         if writer.upgrade().is_none() {
             break;
         }
-        if let Err(e) = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").await {
-            tracing::warn!(error = ?e, "WAL checkpoint failed");
+        // (busy, frames in the WAL, frames copied)
+        match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&mut conn)
+            .await
+        {
+            Ok((_, frames, _)) if frames > WAL_FRAMES_BEFORE_RESTART => {
+                restart.store(true, Ordering::Release)
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = ?e, "WAL checkpoint failed"),
         }
     }
     let _ = conn.close().await;
