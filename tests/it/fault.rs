@@ -23,7 +23,7 @@ use crate::{
 };
 
 /// Requests each polite client sends; the test is bounded by count, not by time.
-const PER_CLIENT: usize = 250;
+const PER_CLIENT: usize = 500;
 const POLITE: usize = 8;
 const RUDE: usize = 8;
 

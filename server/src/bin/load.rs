@@ -104,6 +104,7 @@ async fn main() {
             );
             if !r.all_delivered {
                 println!("      NOT every point was delivered: {}", r.missing_note);
+                run.explain_undelivered().await;
             }
             run.stop();
         }
@@ -273,6 +274,29 @@ impl Run {
                 got - before,
                 expected - before
             ),
+        }
+    }
+
+    /// What the deliveries that did not arrive are waiting for, from the database.
+    async fn explain_undelivered(&self) {
+        let db = self._dir.path().join("load.db");
+        let Ok(pool) =
+            sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=ro", db.display())).await
+        else {
+            return;
+        };
+        let rows: Vec<(String, Option<String>, i64, i64)> = sqlx::query_as(
+            "SELECT status, last_error, attempts, COUNT(*) FROM deliveries
+             WHERE status != 'delivered' GROUP BY 1, 2, 3 ORDER BY 4 DESC LIMIT 10",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap_or_default();
+        for (status, error, attempts, n) in rows {
+            println!(
+                "      {n} {status} after {attempts} attempts: {}",
+                error.unwrap_or_default()
+            );
         }
     }
 

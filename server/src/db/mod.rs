@@ -62,9 +62,10 @@ pub async fn open(path: &Path) -> Result<SqlitePool, OpenError> {
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10))
         .pragma("temp_store", "memory")
-        // 8 MiB of page cache per connection: the working set (channels, subscriptions, the
-        // newest events and deliveries) fits, and nine connections stay well under 100 MiB.
-        .pragma("cache_size", "-8000")
+        // 2 MiB of page cache per reading connection: reads are of the newest rows and small
+        // tables, and ten connections must not each grow to SQLite's default. The writer, which
+        // touches the most pages, gets more (see `Writer::start`).
+        .pragma("cache_size", "-2000")
         // Checkpoints run in the writer between transactions (see `Writer`), not inside some
         // unlucky commit that then holds up every write behind it.
         .pragma("wal_autocheckpoint", "0")

@@ -65,7 +65,11 @@ impl Writer {
     /// Opens the writer's own connection (same file, same pragmas as the pool's) and starts the
     /// task that owns it.
     pub async fn start(options: &SqliteConnectOptions) -> Result<Self, sqlx::Error> {
-        let conn = options.connect().await?;
+        let conn = options
+            .clone()
+            .pragma("cache_size", "-16000")
+            .connect()
+            .await?;
         let checkpointer = options.connect().await?;
         let (jobs, queue) = mpsc::channel(QUEUE);
         let restart = Arc::new(AtomicBool::new(false));

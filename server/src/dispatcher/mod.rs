@@ -103,7 +103,8 @@ const FAN_OUT_BATCH: i64 = 2000;
 /// PREFETCH request timeouts in a row stay well inside the default lease.
 const PREFETCH: usize = 4;
 const CLAIM_BATCH: usize = 1000;
-const BODY_CACHE: usize = 20_000;
+/// Webhook bodies kept between the deliveries of one event (about 1 KiB each).
+const BODY_CACHE: usize = 4096;
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 struct Loop {
@@ -299,6 +300,7 @@ impl Loop {
         let targets = self.targets(&claimed).await?;
         self.load_bodies(&claimed).await?;
         let mut not_active = Vec::new();
+        let mut event_gone = Vec::new();
         let mut feature_off = Vec::new();
         for c in claimed {
             let target = match targets.get(&c.subscription_id) {
@@ -338,7 +340,7 @@ impl Loop {
                 }
             };
             let Some(body) = self.bodies.get(&c.event_id).cloned() else {
-                not_active.push(c.id);
+                event_gone.push(c.id);
                 continue;
             };
             self.in_flight += 1;
@@ -377,6 +379,7 @@ impl Loop {
             });
         }
         outbox::cancel(&self.state, &not_active, "subscription inactive").await?;
+        outbox::cancel(&self.state, &event_gone, "the event is no longer stored").await?;
         outbox::cancel(
             &self.state,
             &feature_off,
@@ -452,18 +455,24 @@ impl Loop {
 
     /// Builds (once per event) the body all its deliveries send.
     async fn load_bodies(&mut self, claimed: &[Claimed]) -> Result<()> {
-        let mut missing: Vec<i64> = claimed
+        let mut wanted: Vec<i64> = claimed.iter().map(|c| c.event_id).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        // Make room first, then look at what is missing: a body cached a moment ago may be
+        // among what the room was made from.
+        let uncached = wanted
             .iter()
-            .map(|c| c.event_id)
+            .filter(|id| !self.bodies.contains_key(id))
+            .count();
+        if self.bodies.len() + uncached > BODY_CACHE {
+            self.bodies.clear();
+        }
+        let missing: Vec<i64> = wanted
+            .into_iter()
             .filter(|id| !self.bodies.contains_key(id))
             .collect();
         if missing.is_empty() {
             return Ok(());
-        }
-        missing.sort_unstable();
-        missing.dedup();
-        if self.bodies.len() + missing.len() > BODY_CACHE {
-            self.bodies.clear();
         }
         let rows: Vec<(i64, String, i64, String)> = sqlx::query_as(
             "SELECT id, event_type, occurred_at, payload FROM events WHERE id IN (SELECT value FROM json_each(?))",
