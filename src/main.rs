@@ -3,6 +3,11 @@
 #[cfg(feature = "ssr")]
 mod cli;
 
+/// See the note on `mimalloc` in Cargo.toml: a bounded, flat memory footprint under load.
+#[cfg(feature = "ssr")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[cfg(feature = "ssr")]
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
