@@ -130,7 +130,7 @@ async fn start() -> (String, AppState, tempfile::TempDir) {
 }
 
 async fn token_for(state: &AppState, device: &str) -> (i64, String) {
-    let admin = server::auth::sign_in(&state, "admin@demo.lab", "demo-admin-pass")
+    let admin = server::auth::sign_in(state, "admin@demo.lab", "demo-admin-pass")
         .await
         .expect("admin")
         .0;
