@@ -9,6 +9,7 @@
 //! One dispatcher per database: at start it takes back every lease, which is only right when
 //! no other process is sending from the same file.
 
+mod bodies;
 pub mod fanout;
 pub mod outbox;
 pub mod schedule;
@@ -26,6 +27,7 @@ use tokio::{
 };
 
 use self::{
+    bodies::Bodies,
     outbox::{Claimed, Outcome},
     schedule::RetrySchedule,
     sender::{Attempt, ErrorKind, Sender, Target},
@@ -37,7 +39,6 @@ use crate::{
         signature::SigningSecret,
         target_url::{is_allowed, TargetUrl},
     },
-    events::webhook_body,
     settings::registered_urls,
     AppState, Result,
 };
@@ -103,8 +104,6 @@ const FAN_OUT_BATCH: i64 = 2000;
 /// PREFETCH request timeouts in a row stay well inside the default lease.
 const PREFETCH: usize = 4;
 const CLAIM_BATCH: usize = 1000;
-/// Webhook bodies kept between the deliveries of one event (about 1 KiB each).
-const BODY_CACHE: usize = 4096;
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 struct Loop {
@@ -121,7 +120,7 @@ struct Loop {
     global_turns: Arc<Semaphore>,
     done_tx: mpsc::UnboundedSender<i64>,
     outcome_tx: mpsc::UnboundedSender<Outcome>,
-    bodies: HashMap<i64, Arc<str>>,
+    bodies: Bodies,
 }
 
 async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
@@ -155,7 +154,7 @@ async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
         global_turns,
         done_tx,
         outcome_tx,
-        bodies: HashMap::new(),
+        bodies: Bodies::default(),
     };
     let mut last_prune = Instant::now();
 
@@ -298,7 +297,7 @@ impl Loop {
 
     async fn send(&mut self, claimed: Vec<Claimed>) -> Result<()> {
         let targets = self.targets(&claimed).await?;
-        self.load_bodies(&claimed).await?;
+        self.bodies.load(&self.state.pool, &claimed).await?;
         let mut not_active = Vec::new();
         let mut event_gone = Vec::new();
         let mut feature_off = Vec::new();
@@ -339,7 +338,7 @@ impl Loop {
                     continue;
                 }
             };
-            let Some(body) = self.bodies.get(&c.event_id).cloned() else {
+            let Some(body) = self.bodies.get(c.event_id) else {
                 event_gone.push(c.id);
                 continue;
             };
@@ -451,42 +450,6 @@ impl Loop {
             );
         }
         Ok(out)
-    }
-
-    /// Builds (once per event) the body all its deliveries send.
-    async fn load_bodies(&mut self, claimed: &[Claimed]) -> Result<()> {
-        let mut wanted: Vec<i64> = claimed.iter().map(|c| c.event_id).collect();
-        wanted.sort_unstable();
-        wanted.dedup();
-        // Make room first, then look at what is missing: a body cached a moment ago may be
-        // among what the room was made from.
-        let uncached = wanted
-            .iter()
-            .filter(|id| !self.bodies.contains_key(id))
-            .count();
-        if self.bodies.len() + uncached > BODY_CACHE {
-            self.bodies.clear();
-        }
-        let missing: Vec<i64> = wanted
-            .into_iter()
-            .filter(|id| !self.bodies.contains_key(id))
-            .collect();
-        if missing.is_empty() {
-            return Ok(());
-        }
-        let rows: Vec<(i64, String, i64, String)> = sqlx::query_as(
-            "SELECT id, event_type, occurred_at, payload FROM events WHERE id IN (SELECT value FROM json_each(?))",
-        )
-        .bind(serde_json::to_string(&missing).expect("BUG: ids serialise"))
-        .fetch_all(&self.state.pool)
-        .await?;
-        for (id, event_type, occurred_at, payload) in rows {
-            self.bodies.insert(
-                id,
-                Arc::from(webhook_body(&event_type, occurred_at, &payload)),
-            );
-        }
-        Ok(())
     }
 }
 
