@@ -364,3 +364,75 @@ async fn bad_bodies_get_precise_errors_and_store_nothing() {
     assert_eq!(app.count("data_points").await, 0);
     assert_eq!(app.count("events").await, 0);
 }
+
+#[tokio::test]
+async fn concurrent_requests_are_written_together_yet_each_all_or_nothing() {
+    let app = std::sync::Arc::new(spawn().await);
+    let (hotplate, hotplate_token) = app.token_for(HOTPLATE).await;
+    let (scanner, scanner_token) = app.token_for(SCANNER).await;
+    // 120 requests at once from two devices; every fifth carries one bad item among good ones.
+    let mut tasks = Vec::new();
+    for i in 0..120i64 {
+        let app = app.clone();
+        let (device, token) = if i % 2 == 0 {
+            (hotplate, hotplate_token.clone())
+        } else {
+            (scanner, scanner_token.clone())
+        };
+        tasks.push(tokio::spawn(async move {
+            let good = if device == hotplate {
+                json!({"channel": "temperature", "value": 20.0 + i as f64})
+            } else {
+                json!({"channel": "barcode", "value": format!("S-{i}")})
+            };
+            let body = if i % 5 == 0 {
+                json!([good, {"channel": "temperature", "value": "hot"}])
+            } else {
+                json!([good])
+            };
+            let res = app.post_points(device, &token, &body).await;
+            (i, res.status().as_u16(), res.json::<Value>().await.unwrap())
+        }));
+    }
+    let mut event_ids = Vec::new();
+    for t in tasks {
+        let (i, status, body) = t.await.unwrap();
+        if i % 5 == 0 {
+            assert!(status == 422 || status == 404, "{i}: {status} {body}");
+        } else {
+            assert_eq!(status, 202, "{i}: {body}");
+            assert_eq!(body["accepted"], 1);
+            event_ids.extend(
+                body["event_ids"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_i64().unwrap()),
+            );
+        }
+    }
+    // Nothing of a refused request, everything of the others; no event id given twice, and
+    // every one of them names a stored event.
+    assert_eq!(app.count("data_points").await, 96);
+    let n = event_ids.len();
+    event_ids.sort_unstable();
+    event_ids.dedup();
+    assert_eq!(event_ids.len(), n);
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM events WHERE id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(serde_json::to_string(&event_ids).unwrap())
+    .fetch_one(&app.state.pool)
+    .await
+    .unwrap();
+    assert_eq!(stored as usize, n);
+    // The channel remembers the newest of the values it was sent.
+    let last: Option<String> = sqlx::query_scalar(
+        "SELECT last_str_value FROM channels WHERE device_id = ? AND name = 'barcode'",
+    )
+    .bind(scanner)
+    .fetch_one(&app.state.pool)
+    .await
+    .unwrap();
+    assert!(last.is_some_and(|v| v.starts_with("S-")));
+}
