@@ -14,7 +14,9 @@ use axum::{body::Bytes, Router};
 use reqwest::Client;
 use serde_json::{json, Value};
 
-use crate::process::{free_port, start_server, subscribe_receiver, wait_healthy};
+use crate::process::{
+    free_port, start_server, subscribe_receiver, wait_healthy, wait_until_all_seen,
+};
 
 #[tokio::test]
 async fn every_accepted_event_arrives_after_a_kill_in_the_middle_of_a_burst() {
@@ -111,22 +113,7 @@ async fn every_accepted_event_arrives_after_a_kill_in_the_middle_of_a_burst() {
     // Start again on the same database: the rest is delivered.
     let mut server = start_server(&db, port, None);
     wait_healthy(&base).await;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let missing = {
-            let seen = seen.lock().unwrap();
-            accepted.iter().filter(|v| !seen.contains(v)).count()
-        };
-        if missing == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{missing} of {} accepted events never arrived",
-            accepted.len()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until_all_seen(&seen, &accepted, Duration::from_secs(120)).await;
     server.kill().unwrap();
     server.wait().unwrap();
     eprintln!(

@@ -19,7 +19,9 @@ use tokio::{io::AsyncWriteExt, net::TcpStream};
 
 use crate::{
     helpers::ADMIN,
-    process::{free_port, start_server, subscribe_receiver, wait_healthy, Feed},
+    process::{
+        free_port, start_server, subscribe_receiver, wait_healthy, wait_until_all_seen, Feed,
+    },
 };
 
 /// Requests each polite client sends; the test is bounded by count, not by time.
@@ -149,22 +151,7 @@ async fn clients_that_hang_up_mid_request_lock_nothing_and_lose_nothing() {
     // Every accepted point arrives.
     let accepted = accepted.lock().unwrap().clone();
     assert_eq!(accepted.len(), POLITE * PER_CLIENT + 1);
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let missing = {
-            let seen = seen.lock().unwrap();
-            accepted.iter().filter(|v| !seen.contains(v)).count()
-        };
-        if missing == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{missing} of {} accepted data points were never delivered",
-            accepted.len()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until_all_seen(&seen, &accepted, Duration::from_secs(90)).await;
     server.kill().unwrap();
     server.wait().unwrap();
 

@@ -3,9 +3,11 @@
 //! send data.
 
 use std::{
+    collections::HashSet,
     net::TcpListener,
     path::Path,
     process::{Child, Command, Stdio},
+    sync::Mutex,
     time::{Duration, Instant},
 };
 
@@ -44,6 +46,27 @@ pub async fn wait_healthy(base: &str) {
     while reqwest::get(format!("{base}/healthz")).await.is_err() {
         assert!(Instant::now() < deadline, "the server did not come up");
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the receiver has seen every accepted value; fails, saying how many are
+/// missing, after `patience`.
+pub async fn wait_until_all_seen(seen: &Mutex<HashSet<i64>>, accepted: &[i64], patience: Duration) {
+    let deadline = Instant::now() + patience;
+    loop {
+        let missing = {
+            let seen = seen.lock().unwrap();
+            accepted.iter().filter(|v| !seen.contains(v)).count()
+        };
+        if missing == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{missing} of {} accepted data points never arrived",
+            accepted.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
