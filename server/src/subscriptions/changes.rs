@@ -1,0 +1,355 @@
+//! Changing subscriptions: create, edit, switch on and off, delete, rotate the secret — each
+//! in one write transaction with its audit entry — and switching off those whose target lost
+//! its registration.
+
+use std::collections::HashMap;
+
+use serde_json::json;
+use sqlx::{SqliteConnection, SqlitePool};
+
+use super::{
+    find, generate_secret, require_owner,
+    rules::{validate, ChoosableChannel, SubscriptionInput, ValidSubscription},
+    Created, InactiveReason, Subscription,
+};
+use crate::{
+    audit::{self, AuditKind, Entry},
+    auth::CurrentUser,
+    clock::now_ms,
+    devices,
+    dispatcher::outbox::cancel_pending_of_subscription,
+    domain::{
+        headers::HeaderValue,
+        target_url::{is_allowed, TargetUrl},
+    },
+    settings::{registered_urls, require_webhooks_enabled},
+    AppState, Error, Result,
+};
+
+async fn check(
+    conn: &mut SqliteConnection,
+    pool: &SqlitePool,
+    user: &CurrentUser,
+    input: &SubscriptionInput,
+    existing: Option<&Subscription>,
+) -> Result<ValidSubscription> {
+    let registered = registered_urls(conn, user.organisation_id).await?;
+    let choosable: HashMap<i64, ChoosableChannel> = devices::visible_devices(pool, user)
+        .await?
+        .into_iter()
+        .flat_map(|d| d.channels)
+        .map(|c| {
+            (
+                c.id,
+                ChoosableChannel {
+                    device_id: c.device_id,
+                    has_range: c.spec.has_range(),
+                },
+            )
+        })
+        .collect();
+    // A secret header left untouched in the form keeps its stored value.
+    let stored = |name: &str| -> Option<HeaderValue> {
+        existing?
+            .headers
+            .iter()
+            .find(|h| h.secret && h.name.as_str().eq_ignore_ascii_case(name))
+            .map(|h| h.value.clone())
+    };
+    validate(input, &registered, &choosable, stored).map_err(Error::Invalid)
+}
+
+async fn store_triggers(conn: &mut SqliteConnection, id: i64, v: &ValidSubscription) -> Result<()> {
+    sqlx::query("DELETE FROM subscription_triggers WHERE subscription_id = ?")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    for (channel, device, event) in &v.triggers {
+        sqlx::query(
+            "INSERT INTO subscription_triggers (subscription_id, channel_id, device_id, event_type) VALUES (?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(channel)
+        .bind(device)
+        .bind(event.as_str())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn create(
+    state: &AppState,
+    user: &CurrentUser,
+    input: &SubscriptionInput,
+) -> Result<Created> {
+    require_webhooks_enabled(&state.pool, user).await?;
+    let user = user.clone();
+    let input = input.clone();
+    let pool = state.pool.clone();
+    state
+        .write(move |tx| {
+            Box::pin(async move {
+                let user = &user;
+                let input = &input;
+                let valid = check(&mut *tx, &pool, user, input, None).await?;
+                let now = now_ms();
+                let secret = generate_secret();
+                let id: i64 = sqlx::query_scalar(
+        "INSERT INTO subscriptions (organisation_id, owner_id, display_name, url, headers, active,
+                                    active_since, secret, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(user.organisation_id)
+    .bind(user.id)
+    .bind(&valid.display_name)
+    .bind(valid.url.as_str())
+    .bind(valid.headers.to_json().to_string())
+    .bind(now)
+    .bind(&secret)
+    .bind(now)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+                store_triggers(&mut *tx, id, &valid).await?;
+                let created = find(&mut *tx, user, id).await?;
+                audit::record(
+                    &mut *tx,
+                    user,
+                    Entry {
+                        kind: AuditKind::Subscription,
+                        action: "created",
+                        subject: subject(&created),
+                        before: None,
+                        after: Some(created.snapshot()),
+                    },
+                )
+                .await?;
+                Ok(Created {
+                    id,
+                    name: created.name().to_owned(),
+                    secret,
+                })
+            })
+        })
+        .await
+}
+
+fn subject(s: &Subscription) -> String {
+    format!("Subscription #{} ({})", s.id, s.name())
+}
+
+pub async fn update(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    input: &SubscriptionInput,
+) -> Result<()> {
+    require_webhooks_enabled(&state.pool, user).await?;
+    let user = user.clone();
+    let input = input.clone();
+    let pool = state.pool.clone();
+    state.write(move |tx| Box::pin(async move {
+    let user = &user;
+    let input = &input;
+    let before = find(&mut *tx, user, id).await?;
+    require_owner(user, &before)?;
+    let valid = check(&mut *tx, &pool, user, input, Some(&before)).await?;
+    sqlx::query(
+        "UPDATE subscriptions SET display_name = ?, url = ?, headers = ?, updated_at = ? WHERE id = ?",
+    )
+    .bind(&valid.display_name)
+    .bind(valid.url.as_str())
+    .bind(valid.headers.to_json().to_string())
+    .bind(now_ms())
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    store_triggers(&mut *tx, id, &valid).await?;
+    let after = find(&mut *tx, user, id).await?;
+    audit::record(
+        &mut *tx,
+        user,
+        Entry {
+            kind: AuditKind::Subscription,
+            action: "updated",
+            subject: subject(&after),
+            before: Some(before.snapshot()),
+            after: Some(after.snapshot()),
+        },
+    )
+    .await?;
+    Ok(())
+    })).await
+}
+
+/// The toggle on the overview. Activating needs a target that is (still) registered;
+/// deliveries start with events that happen from now on.
+pub async fn set_active(state: &AppState, user: &CurrentUser, id: i64, active: bool) -> Result<()> {
+    require_webhooks_enabled(&state.pool, user).await?;
+    let user = user.clone();
+    state.write(move |tx| Box::pin(async move {
+    let user = &user;
+    let s = find(&mut *tx, user, id).await?;
+    if s.active == active {
+        return Ok(());
+    }
+    if active && !s.target_registered {
+        return Err(Error::Conflict(format!(
+            "{} is not a registered target URL any more, so the subscription cannot be switched on. Ask an organisation administrator to register it.",
+            TargetUrl::parse(&s.url).map(|u| u.host().to_owned()).unwrap_or(s.url.clone())
+        )));
+    }
+    sqlx::query(
+        "UPDATE subscriptions SET active = ?, inactive_reason = ?, updated_at = ?,
+             active_since = CASE WHEN ? THEN ? ELSE active_since END
+         WHERE id = ?",
+    )
+    .bind(active)
+    .bind((!active).then_some(InactiveReason::User.as_str()))
+    .bind(now_ms())
+    .bind(active)
+    .bind(now_ms())
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    if !active {
+        cancel_pending_of_subscription(&mut *tx, id, "subscription switched off").await?;
+    }
+    audit::record(
+        &mut *tx,
+        user,
+        Entry {
+            kind: AuditKind::Subscription,
+            action: if active { "activated" } else { "deactivated" },
+            subject: subject(&s),
+            before: Some(json!({ "active": s.active })),
+            after: Some(json!({ "active": active })),
+        },
+    )
+    .await?;
+    Ok(())
+    })).await
+}
+
+pub async fn delete(state: &AppState, user: &CurrentUser, id: i64) -> Result<()> {
+    require_webhooks_enabled(&state.pool, user).await?;
+    let user = user.clone();
+    state
+        .write(move |tx| {
+            Box::pin(async move {
+                let user = &user;
+                let s = find(&mut *tx, user, id).await?;
+                // Its delivery log goes with it (the audit trail keeps the record of the subscription).
+                sqlx::query("DELETE FROM subscriptions WHERE id = ?")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                audit::record(
+                    &mut *tx,
+                    user,
+                    Entry {
+                        kind: AuditKind::Subscription,
+                        action: "deleted",
+                        subject: subject(&s),
+                        before: Some(s.snapshot()),
+                        after: None,
+                    },
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+}
+
+/// How long the previous secret keeps signing after a rotation.
+pub const ROTATION_OVERLAP_MS: i64 = 24 * 3600 * 1000;
+
+/// A new signing secret; the previous one keeps signing alongside for 24 hours, so receivers
+/// can switch without losing a delivery. Returns the new secret (shown once).
+pub async fn rotate_secret(state: &AppState, user: &CurrentUser, id: i64) -> Result<String> {
+    require_webhooks_enabled(&state.pool, user).await?;
+    let user = user.clone();
+    state.write(move |tx| Box::pin(async move {
+    let user = &user;
+    let s = find(&mut *tx, user, id).await?;
+    require_owner(user, &s)?;
+    let secret = generate_secret();
+    sqlx::query(
+        "UPDATE subscriptions SET previous_secret = secret, previous_secret_until = ?, secret = ?, updated_at = ?
+         WHERE id = ?",
+    )
+    .bind(now_ms() + ROTATION_OVERLAP_MS)
+    .bind(&secret)
+    .bind(now_ms())
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    audit::record(
+        &mut *tx,
+        user,
+        Entry {
+            kind: AuditKind::Subscription,
+            action: "secret rotated",
+            subject: subject(&s),
+            before: None,
+            after: None,
+        },
+    )
+    .await?;
+    Ok(secret)
+    })).await
+}
+
+/// After a registered URL was removed: every active subscription of the organisation whose
+/// target no longer matches is deactivated and marked "target not registered".
+pub async fn deactivate_unregistered_targets(
+    conn: &mut SqliteConnection,
+    admin: &CurrentUser,
+) -> Result<usize> {
+    let registered = registered_urls(conn, admin.organisation_id).await?;
+    let active: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT id, url, display_name FROM subscriptions WHERE organisation_id = ? AND active = 1",
+    )
+    .bind(admin.organisation_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut n = 0;
+    for (id, url, display_name) in active {
+        let allowed = TargetUrl::parse(&url)
+            .map(|u| is_allowed(&registered, &u))
+            .unwrap_or(false);
+        if allowed {
+            continue;
+        }
+        sqlx::query(
+            "UPDATE subscriptions SET active = 0, inactive_reason = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(InactiveReason::TargetNotRegistered.as_str())
+        .bind(now_ms())
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+        cancel_pending_of_subscription(conn, id, "target not registered any more").await?;
+        let name = if display_name.is_empty() {
+            url.clone()
+        } else {
+            display_name
+        };
+        audit::record(
+            conn,
+            admin,
+            Entry {
+                kind: AuditKind::Subscription,
+                action: "deactivated",
+                subject: format!("Subscription #{id} ({name})"),
+                before: Some(json!({ "active": true })),
+                after: Some(json!({ "active": false, "reason": "target not registered" })),
+            },
+        )
+        .await?;
+        n += 1;
+    }
+    Ok(n)
+}
