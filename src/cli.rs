@@ -6,9 +6,8 @@ use std::{io::BufRead, net::SocketAddr, path::PathBuf, process::ExitCode, time::
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use labhook::startup::Application;
 use server::{
-    config::{Config, LogFormat},
-    dispatcher::{schedule::RetrySchedule, DispatcherConfig},
-    domain::{parse_name, Email, Password, Role},
+    config::{Config, DispatcherConfig, LogFormat},
+    domain::{parse_name, schedule::RetrySchedule, Email, Password, Role},
     orgs::{self, NewUser},
 };
 

@@ -123,6 +123,7 @@ mod from_server {
                 server::Error::Unauthenticated => AppError::Unauthenticated,
                 server::Error::Forbidden(m) => AppError::Forbidden(m),
                 server::Error::NotFound(m) => AppError::NotFound(m),
+                server::Error::BadRequest { message, .. } => AppError::BadRequest(message),
                 server::Error::Invalid(fields) => AppError::Invalid(
                     fields
                         .into_iter()

@@ -4,7 +4,13 @@
 use serde_json::Value as Json;
 use sqlx::{SqliteConnection, SqlitePool};
 
-use crate::{auth::CurrentUser, clock::now_ms, domain::headers::looks_secret, Error, Result};
+use crate::{
+    auth::CurrentUser,
+    clock::now_ms,
+    domain::mask::mask_secrets,
+    paging::{Page, PageRequest},
+    Result,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuditKind {
@@ -56,15 +62,41 @@ pub struct Entry {
     pub after: Option<Json>,
 }
 
-/// Appends an entry, inside the transaction of the change. Secret header values are masked.
-pub async fn record(conn: &mut SqliteConnection, actor: &CurrentUser, entry: Entry) -> Result<()> {
+/// Who made a change.
+#[derive(Debug, Clone, Copy)]
+pub enum Actor<'a> {
+    /// A person, through a page or an API.
+    User(&'a CurrentUser),
+    /// Labhook itself (the dispatcher switching off a subscription whose receiver answered
+    /// 410 Gone).
+    System,
+}
+
+impl<'a> From<&'a CurrentUser> for Actor<'a> {
+    fn from(user: &'a CurrentUser) -> Self {
+        Actor::User(user)
+    }
+}
+
+/// Appends an entry to an organisation's trail, inside the transaction of the change. Secret
+/// header values are masked.
+pub async fn record(
+    conn: &mut SqliteConnection,
+    organisation_id: i64,
+    actor: Actor<'_>,
+    entry: Entry,
+) -> Result<()> {
+    let (actor_id, actor_name) = match actor {
+        Actor::User(user) => (Some(user.id), user.name.as_str()),
+        Actor::System => (None, "Labhook (dispatcher)"),
+    };
     sqlx::query(
         "INSERT INTO audit_log (organisation_id, actor_id, actor_name, at, kind, action, subject, before, after)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
-    .bind(actor.organisation_id)
-    .bind(actor.id)
-    .bind(&actor.name)
+    .bind(organisation_id)
+    .bind(actor_id)
+    .bind(actor_name)
     .bind(now_ms())
     .bind(entry.kind.as_str())
     .bind(entry.action)
@@ -76,60 +108,13 @@ pub async fn record(conn: &mut SqliteConnection, actor: &CurrentUser, entry: Ent
     Ok(())
 }
 
-/// Appends an entry for a change Labhook made by itself (the dispatcher deactivating a
-/// subscription whose receiver answered 410 Gone).
-pub async fn record_system(
+/// A user's change in their own organisation: the common case.
+pub async fn record_by(
     conn: &mut SqliteConnection,
-    organisation_id: i64,
+    user: &CurrentUser,
     entry: Entry,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO audit_log (organisation_id, actor_id, actor_name, at, kind, action, subject, before, after)
-         VALUES (?, NULL, 'Labhook (dispatcher)', ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(organisation_id)
-    .bind(now_ms())
-    .bind(entry.kind.as_str())
-    .bind(entry.action)
-    .bind(entry.subject)
-    .bind(entry.before.map(|j| mask_secrets(j).to_string()))
-    .bind(entry.after.map(|j| mask_secrets(j).to_string()))
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-pub const MASK: &str = "•••••";
-
-/// Replaces the values of headers that are marked secret, or whose names look secret
-/// (Authorization, X-Api-Key, …), wherever a `headers` list appears.
-pub fn mask_secrets(mut json: Json) -> Json {
-    fn walk(v: &mut Json) {
-        match v {
-            Json::Object(map) => {
-                if let Some(Json::Array(headers)) = map.get_mut("headers") {
-                    for h in headers.iter_mut() {
-                        let secret = h.get("secret").and_then(Json::as_bool).unwrap_or(false)
-                            || h.get("name")
-                                .and_then(Json::as_str)
-                                .is_some_and(looks_secret);
-                        if secret {
-                            if let Some(value) = h.get_mut("value") {
-                                *value = Json::String(MASK.into());
-                            }
-                        }
-                    }
-                }
-                for (_, child) in map.iter_mut() {
-                    walk(child);
-                }
-            }
-            Json::Array(items) => items.iter_mut().for_each(walk),
-            _ => {}
-        }
-    }
-    walk(&mut json);
-    json
+    record(conn, user.organisation_id, Actor::User(user), entry).await
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -144,15 +129,6 @@ pub struct AuditRecord {
     pub after: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditPage {
-    pub records: Vec<AuditRecord>,
-    /// 1-based.
-    pub page: u32,
-    pub per_page: u32,
-    pub total: i64,
-}
-
 pub const PER_PAGE: u32 = 25;
 
 /// The organisation's audit trail, newest first, optionally of one kind.
@@ -161,9 +137,9 @@ pub async fn list(
     admin: &CurrentUser,
     kind: Option<AuditKind>,
     page: u32,
-) -> Result<AuditPage> {
+) -> Result<Page<AuditRecord>> {
     admin.require_org_admin()?;
-    let page = page.max(1);
+    let page = PageRequest::new(page, PER_PAGE);
     let kind = kind.map(AuditKind::as_str);
     let total: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM audit_log WHERE organisation_id = ? AND (?2 IS NULL OR kind = ?2)",
@@ -179,41 +155,9 @@ pub async fn list(
     )
     .bind(admin.organisation_id)
     .bind(kind)
-    .bind(PER_PAGE)
-    .bind(i64::from(page - 1) * i64::from(PER_PAGE))
+    .bind(page.limit())
+    .bind(page.offset())
     .fetch_all(pool)
-    .await
-    .map_err(Error::from)?;
-    Ok(AuditPage {
-        records,
-        page,
-        per_page: PER_PAGE,
-        total,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn masks_secret_and_secret_looking_headers_only() {
-        let masked = mask_secrets(json!({
-            "url": "https://lims.example.org/",
-            "headers": [
-                {"name": "X-Lab", "value": "QC", "secret": false},
-                {"name": "X-Custom", "value": "hidden", "secret": true},
-                {"name": "Authorization", "value": "Bearer abc", "secret": false},
-                {"name": "X-Api-Key", "value": "k", "secret": false}
-            ]
-        }));
-        let values: Vec<&str> = masked["headers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| h["value"].as_str().unwrap())
-            .collect();
-        assert_eq!(values, ["QC", MASK, MASK, MASK]);
-    }
+    .await?;
+    Ok(page.of(records, total))
 }

@@ -3,7 +3,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use crate::dispatcher::DispatcherConfig;
+use crate::domain::schedule::RetrySchedule;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -49,6 +49,40 @@ impl Config {
             simulate: false,
             offline_after: Duration::from_secs(60),
             dispatcher: DispatcherConfig::default(),
+        }
+    }
+}
+
+/// How the dispatcher delivers: retries, in-flight limits, timeouts, retention.
+#[derive(Debug, Clone)]
+pub struct DispatcherConfig {
+    pub schedule: RetrySchedule,
+    /// HTTP requests in flight at once, over all subscriptions.
+    pub max_in_flight: usize,
+    /// HTTP requests in flight at once to one subscription: a slow or hanging receiver can take
+    /// no more than this from everyone else.
+    pub per_subscription_in_flight: usize,
+    /// How long a claimed delivery stays reserved before it falls due again.
+    pub lease: Duration,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    /// Finished deliveries (and their attempts) older than this are deleted.
+    pub retention: Duration,
+    /// On shutdown, how long requests in flight may still finish.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for DispatcherConfig {
+    fn default() -> Self {
+        Self {
+            schedule: RetrySchedule::default(),
+            max_in_flight: 256,
+            per_subscription_in_flight: 16,
+            lease: Duration::from_secs(120),
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(15),
+            retention: Duration::from_secs(30 * 86_400),
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 }

@@ -44,6 +44,10 @@ pub enum Error {
     /// The input breaks a rule; each message names its field.
     #[error("{}", .0.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join(" "))]
     Invalid(Vec<FieldError>),
+    /// The request cannot be read at all (malformed JSON); `code` names the problem for
+    /// machines, e.g. `malformed_json`.
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
     /// The request is well-formed but larger than we accept.
     #[error("{0}")]
     TooLarge(String),
@@ -85,6 +89,10 @@ impl From<sqlx::Error> for Error {
 /// constraint: `columns` is what it reports, e.g. `"users.email"`.
 pub trait ResultExt<T> {
     fn on_unique_violation(self, columns: &str, f: impl FnOnce() -> Error) -> Result<T>;
+
+    /// Names the statement that failed, so that a log line says what was being done as well as
+    /// SQLite's own message: "claiming due deliveries: database is locked".
+    fn context(self, doing: &'static str) -> Result<T>;
 }
 
 impl<T> ResultExt<T> for std::result::Result<T, sqlx::Error> {
@@ -97,5 +105,9 @@ impl<T> ResultExt<T> for std::result::Result<T, sqlx::Error> {
             }
             _ => e.into(),
         })
+    }
+
+    fn context(self, doing: &'static str) -> Result<T> {
+        self.map_err(|e| Error::Internal(anyhow::Error::new(e).context(doing)))
     }
 }

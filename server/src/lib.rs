@@ -2,6 +2,7 @@
 //! APIs. It knows nothing of the user interface; the `app` crate's server functions and the
 //! axum routers in [`http`] are two doors into the same services.
 
+pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod clock;
@@ -13,9 +14,10 @@ pub mod devices;
 pub mod dispatcher;
 pub mod domain;
 pub mod error;
-pub mod events;
 pub mod http;
 pub mod orgs;
+pub mod paging;
+pub mod retention;
 pub mod settings;
 pub mod simulator;
 pub mod state;

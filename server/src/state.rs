@@ -1,6 +1,10 @@
 //! What every request handler and server function needs at hand.
 
-use std::sync::Arc;
+use std::{
+    any::{Any, TypeId},
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
 use sqlx::{SqliteConnection, SqlitePool};
 use tokio::sync::Notify;
@@ -18,11 +22,10 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Signalled after new events were committed, so that the dispatcher need not poll.
     pub events_added: Arc<Notify>,
-    /// Where ingest requests queue for group commit (see [`crate::devices::ingest`]).
-    pub(crate) ingest: crate::devices::ingest::Batcher,
-    /// Device tokens found valid (see [`crate::devices::tokens::TokenCache`]).
-    pub(crate) tokens: Arc<crate::devices::tokens::TokenCache>,
     writer: Writer,
+    /// What services keep for the life of the server (the ingest queue, the device-token
+    /// cache), one of each type: kept here without this module naming the services above it.
+    parts: Arc<Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>>,
 }
 
 impl AppState {
@@ -33,9 +36,8 @@ impl AppState {
             pool,
             config: Arc::new(config),
             events_added: Arc::new(Notify::new()),
-            ingest: crate::devices::ingest::Batcher::start(writer.clone()),
-            tokens: Arc::default(),
             writer,
+            parts: Arc::default(),
         })
     }
 
@@ -52,5 +54,21 @@ impl AppState {
         F: for<'c> FnOnce(&'c mut SqliteConnection) -> WriteFuture<'c, T> + Send + 'static,
     {
         self.writer.write(work).await
+    }
+
+    /// The database's one writer, for services that queue their own jobs.
+    pub(crate) fn writer(&self) -> &Writer {
+        &self.writer
+    }
+
+    /// The state's part of type `T`, made by `make` the first time it is asked for.
+    pub(crate) fn part<T: Any + Send + Sync>(&self, make: impl FnOnce(&Self) -> T) -> Arc<T> {
+        let mut parts = self.parts.lock().expect("BUG: parts lock poisoned");
+        let part = parts
+            .entry(TypeId::of::<T>())
+            .or_insert_with(|| Arc::new(make(self)));
+        Arc::clone(part)
+            .downcast::<T>()
+            .expect("BUG: a part is stored under its own type")
     }
 }

@@ -90,7 +90,7 @@ async fn an_admin_of_another_organisation_cannot_reach_ours() {
         .await
         .unwrap();
     assert_eq!(trail["total"], 1);
-    assert_eq!(trail["records"][0]["actor"], "Nora Northwind");
+    assert_eq!(trail["items"][0]["actor"], "Nora Northwind");
 }
 
 #[tokio::test]
@@ -184,14 +184,14 @@ async fn every_change_is_in_the_audit_trail_newest_first_and_filterable() {
         .json()
         .await
         .unwrap();
-    let actions: Vec<&str> = trail["records"]
+    let actions: Vec<&str> = trail["items"]
         .as_array()
         .unwrap()
         .iter()
         .map(|r| r["action"].as_str().unwrap())
         .collect();
     assert_eq!(actions, ["removed", "registered", "enabled", "disabled"]);
-    let removed = &trail["records"][0];
+    let removed = &trail["items"][0];
     assert_eq!(removed["actor"], "Ada Admin");
     assert_eq!(removed["subject"], "https://eln.example.org/");
     assert_eq!(

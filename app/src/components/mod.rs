@@ -1,7 +1,11 @@
+pub mod badge;
+pub mod copy;
 pub mod hydration;
+pub mod icons;
 pub mod layout;
 pub mod menu;
 pub mod modal;
+pub mod pager;
 pub mod status;
 pub mod switch;
 pub mod time;

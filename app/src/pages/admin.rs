@@ -61,7 +61,7 @@ pub async fn admin_settings() -> Result<SettingsView, AppError> {
 pub async fn set_webhooks_enabled(enabled: bool) -> Result<(), AppError> {
     let user = crate::ssr::caller().await?;
     let state = crate::ssr::state()?;
-    server::settings::set_webhooks_enabled(&state, &user, enabled).await?;
+    server::admin::set_webhooks_enabled(&state, &user, enabled).await?;
     Ok(())
 }
 
@@ -69,7 +69,7 @@ pub async fn set_webhooks_enabled(enabled: bool) -> Result<(), AppError> {
 pub async fn register_url(url: String, note: String) -> Result<RegisteredView, AppError> {
     let user = crate::ssr::caller().await?;
     let state = crate::ssr::state()?;
-    Ok(server::settings::register_url(&state, &user, &url, &note)
+    Ok(server::admin::register_url(&state, &user, &url, &note)
         .await?
         .into())
 }
@@ -78,7 +78,7 @@ pub async fn register_url(url: String, note: String) -> Result<RegisteredView, A
 pub async fn remove_url(id: i64) -> Result<(), AppError> {
     let user = crate::ssr::caller().await?;
     let state = crate::ssr::state()?;
-    server::settings::remove_url(&state, &user, id).await?;
+    server::admin::remove_url(&state, &user, id).await?;
     Ok(())
 }
 

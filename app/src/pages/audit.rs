@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     components::{
         hydration::use_hydrated,
+        pager::{ListPage, Pager},
         status::{ErrorNotice, Loading},
         time::Time,
     },
@@ -22,18 +23,12 @@ pub struct AuditRecordView {
     pub at: i64,
     pub actor: String,
     pub kind: String,
+    /// The kind for people ("Registered URLs"), from the server.
+    pub kind_label: String,
     pub action: String,
     pub subject: String,
     pub before: Option<String>,
     pub after: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AuditPageView {
-    pub records: Vec<AuditRecordView>,
-    pub page: u32,
-    pub pages: u32,
-    pub total: i64,
 }
 
 /// (value, label) of the filter.
@@ -46,7 +41,10 @@ const KINDS: &[(&str, &str)] = &[
 ];
 
 #[server(endpoint = "admin/audit")]
-pub async fn audit_trail(kind: Option<String>, page: u32) -> Result<AuditPageView, AppError> {
+pub async fn audit_trail(
+    kind: Option<String>,
+    page: u32,
+) -> Result<ListPage<AuditRecordView>, AppError> {
     use server::audit::{self, AuditKind};
     let user = crate::ssr::caller().await?;
     let state = crate::ssr::state()?;
@@ -58,34 +56,19 @@ pub async fn audit_trail(kind: Option<String>, page: u32) -> Result<AuditPageVie
         ),
     };
     let p = audit::list(&state.pool, &user, kind, page).await?;
-    let pages = ((p.total as u32).div_ceil(p.per_page)).max(1);
-    Ok(AuditPageView {
-        records: p
-            .records
-            .into_iter()
-            .map(|r| AuditRecordView {
-                id: r.id,
-                at: r.at,
-                actor: r.actor_name,
-                kind: r.kind,
-                action: r.action,
-                subject: r.subject,
-                before: r.before,
-                after: r.after,
-            })
-            .collect(),
-        page: p.page,
-        pages,
-        total: p.total,
-    })
-}
-
-fn kind_label(kind: &str) -> &'static str {
-    KINDS
-        .iter()
-        .find(|(k, _)| *k == kind)
-        .map(|(_, l)| *l)
-        .unwrap_or("Other")
+    Ok(ListPage::from_page(p, |r| AuditRecordView {
+        id: r.id,
+        at: r.at,
+        actor: r.actor_name,
+        kind_label: AuditKind::parse(&r.kind)
+            .map_or("Other", AuditKind::label)
+            .to_owned(),
+        kind: r.kind,
+        action: r.action,
+        subject: r.subject,
+        before: r.before,
+        after: r.after,
+    }))
 }
 
 #[component]
@@ -143,11 +126,11 @@ pub fn AuditPage() -> impl IntoView {
             {move || {
                 Suspend::new(async move {
                     match trail.await {
-                        Ok(p) if p.records.is_empty() => Either::Left(view! {
+                        Ok(p) if p.items.is_empty() => Either::Left(view! {
                             <div class="card empty"><p>"No changes recorded yet."</p></div>
                         }.into_any()),
                         Ok(p) => {
-                            let (page, pages) = (p.page, p.pages);
+                            let at = p.at;
                             Either::Left(view! {
                                 <div class="table-wrap">
                                     <table class="audit">
@@ -161,29 +144,16 @@ pub fn AuditPage() -> impl IntoView {
                                             </tr>
                                         </thead>
                                         <tbody>
-                                            {p.records.into_iter().map(|r| view! { <AuditRow record=r/> }).collect_view()}
+                                            {p.items.into_iter().map(|r| view! { <AuditRow record=r/> }).collect_view()}
                                         </tbody>
                                     </table>
                                 </div>
-                                <nav class="pager" aria-label="Pages">
-                                    <span>{format!("Page {page} of {pages} · {} changes", p.total)}</span>
-                                    <button
-                                        type="button"
-                                        class="button small"
-                                        disabled={page <= 1}
-                                        on:click=move |_| go.run((kind.get_untracked(), page - 1))
-                                    >
-                                        "Newer"
-                                    </button>
-                                    <button
-                                        type="button"
-                                        class="button small"
-                                        disabled={page >= pages}
-                                        on:click=move |_| go.run((kind.get_untracked(), page + 1))
-                                    >
-                                        "Older"
-                                    </button>
-                                </nav>
+                                <Pager
+                                    at=at
+                                    label="Pages"
+                                    noun="changes"
+                                    on_page=Callback::new(move |page| go.run((kind.get_untracked(), page)))
+                                />
                             }.into_any())
                         }
                         Err(e) => Either::Right(view! { <ErrorNotice error=e/> }),
@@ -212,7 +182,7 @@ fn AuditRow(record: AuditRecordView) -> impl IntoView {
             <td class="nowrap"><Time ms=record.at/></td>
             <td>{record.actor.clone()}</td>
             <td>
-                <span class="badge info">{kind_label(&record.kind)}</span>
+                <span class="badge info">{record.kind_label.clone()}</span>
                 " "
                 <strong>{record.action.clone()}</strong>
                 <div class="cell-sub">{record.subject.clone()}</div>

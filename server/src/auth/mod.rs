@@ -1,6 +1,7 @@
 //! Signing in and out, sessions, and who the caller is.
 
 mod passwords;
+pub mod scope;
 mod sessions;
 mod throttle;
 

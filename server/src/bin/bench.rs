@@ -288,7 +288,7 @@ async fn start_dispatching(subscriptions: usize, receiver_url: &str) -> Setup {
         .await
         .unwrap()
         .0;
-    server::settings::register_url(&state, &admin, receiver_url, "bench receiver")
+    server::admin::register_url(&state, &admin, receiver_url, "bench receiver")
         .await
         .unwrap();
     let (device, token) = token_for(&state, "Hotplate Stirrer RCT digital").await;
@@ -593,7 +593,7 @@ async fn add_subscriptions_elsewhere(
         .bind(owner)
         .bind(format!("{receiver_url}other{i}"))
         .bind(now)
-        .bind(server::subscriptions::generate_secret())
+        .bind(server::domain::signature::generate_secret())
         .fetch_one(&mut *tx)
         .await
         .unwrap();
@@ -626,7 +626,7 @@ async fn http_only(args: Args) {
         url: server::domain::target_url::TargetUrl::parse(&url).unwrap(),
         headers: Default::default(),
         secret: server::domain::signature::SigningSecret::parse(
-            &server::subscriptions::generate_secret(),
+            &server::domain::signature::generate_secret(),
         )
         .unwrap(),
         previous_secret: None,

@@ -75,7 +75,7 @@ pub async fn set(
             .await?
     };
     if changed.rows_affected() > 0 {
-        audit::record(
+        audit::record_by(
             &mut *tx,
             admin,
             Entry {

@@ -14,7 +14,10 @@ use serde_json::Value as Json;
 use sqlx::{QueryBuilder, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Channel, ChannelRow, Device, DeviceRow, CHANNEL_COLUMNS, DEVICE_COLUMNS};
+use super::{
+    events::{self, NewEvent, Subject},
+    Channel, ChannelRow, Device, DeviceRow, CHANNEL_COLUMNS, DEVICE_COLUMNS,
+};
 use crate::{
     clock::now_ms,
     db::Writer,
@@ -22,7 +25,6 @@ use crate::{
         channel::{apply, Reading},
         device::DeviceStatus,
     },
-    events::{self, NewEvent, Subject},
     AppState, Error, FieldError, Result,
 };
 
@@ -77,7 +79,7 @@ pub async fn record(
         now: now_ms(),
     };
     state
-        .ingest
+        .part(|state| Batcher::start(state.writer().clone()))
         .queue
         .send((request, reply))
         .await
@@ -105,12 +107,12 @@ type Reply = oneshot::Sender<Result<Receipt>>;
 
 /// The queue in front of the writer; cheap to clone.
 #[derive(Clone)]
-pub struct Batcher {
+struct Batcher {
     queue: mpsc::Sender<(Request, Reply)>,
 }
 
 impl Batcher {
-    pub fn start(writer: Writer) -> Self {
+    fn start(writer: Writer) -> Self {
         let (queue, requests) = mpsc::channel(QUEUE);
         tokio::spawn(run(writer, requests));
         Self { queue }

@@ -3,12 +3,11 @@
 
 use std::time::Duration;
 
-use crate::{
-    devices::{Device, DeviceRow},
-    domain::device::DeviceStatus,
+use super::{
     events::{self, Subject},
-    AppState, Result,
+    Device, DeviceRow,
 };
+use crate::{domain::device::DeviceStatus, AppState, Result};
 
 /// Marks silent devices offline as of `now`; returns how many changed. Tests call it with a
 /// chosen `now` instead of waiting.

@@ -73,7 +73,7 @@ pub async fn create(
     .bind(admin.id)
     .fetch_one(&mut *tx)
     .await?;
-                audit::record(
+                audit::record_by(
                     &mut *tx,
                     admin,
                     Entry {
@@ -128,7 +128,7 @@ pub async fn revoke(
     .await?;
     match revoked {
         Some((label, hint)) => {
-            audit::record(
+            audit::record_by(
                 &mut *tx,
                 admin,
                 Entry {
@@ -154,7 +154,7 @@ pub async fn revoke(
         }
     }
     })).await?;
-    state.tokens.forget_all();
+    state.part(|_| TokenCache::default()).forget_all();
     Ok(())
 }
 
@@ -168,7 +168,7 @@ pub async fn authenticate(state: &AppState, device_id: i64, token: Option<&str>)
         .filter(|t| t.starts_with(PREFIX))
         .ok_or(Error::InvalidToken)?;
     let token_hash = hash(token);
-    let cache = &state.tokens;
+    let cache = state.part(|_| TokenCache::default());
     if let Some((token_id, token_device)) = cache.get(&token_hash) {
         if token_device == device_id {
             return Ok(token_id);

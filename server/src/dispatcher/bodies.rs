@@ -5,8 +5,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use sqlx::SqlitePool;
 
-use super::outbox::Claimed;
-use crate::{events::webhook_body, Result};
+use crate::{deliveries::queue::Claimed, domain::webhook::webhook_body, Result};
 
 /// Bodies kept at most (about 1 KiB each); past that the cache starts afresh.
 const CAPACITY: usize = 4096;

@@ -4,12 +4,14 @@
 
 use std::collections::HashMap;
 
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use rand::RngCore;
-use sqlx::QueryBuilder;
+use sqlx::SqliteConnection;
 
-use super::outbox::Claimed;
-use crate::{clock::now_ms, domain::EventType, AppState, Result};
+use crate::{
+    deliveries::queue::{self, Claimed, NewDelivery},
+    domain::EventType,
+    error::ResultExt,
+    AppState, Result,
+};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FanOut {
@@ -30,35 +32,48 @@ pub struct Budget {
     pub held: HashMap<i64, usize>,
 }
 
-/// The Standard Webhooks message id: the same for every attempt of a delivery.
-pub fn new_webhook_id() -> String {
-    let mut bytes = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!("msg_{}", URL_SAFE_NO_PAD.encode(bytes))
-}
-
 /// Fans out up to `max_events` events after the cursor.
 ///
 /// A subscription receives an event when it is active, was active already when the event
 /// happened, selected the event's (channel, event type) — for device-level events, any channel
 /// of the device — and its organisation had the feature on at that time. Lookups go through the
 /// trigger indexes; no subscription is scanned.
-pub async fn fan_out(state: &AppState, max_events: i64, budget: Budget) -> Result<FanOut> {
-    state.write(move |tx| Box::pin(async move {
+#[tracing::instrument(skip_all, err)]
+pub async fn fan_out_due(
+    state: &AppState,
+    now: i64,
+    max_events: i64,
+    budget: Budget,
+) -> Result<FanOut> {
+    state
+        .write(move |conn| {
+            Box::pin(async move { fan_out_in(conn, now, max_events, &budget).await })
+        })
+        .await
+}
+
+async fn fan_out_in(
+    tx: &mut SqliteConnection,
+    now: i64,
+    max_events: i64,
+    budget: &Budget,
+) -> Result<FanOut> {
     let cursor: i64 =
         sqlx::query_scalar("SELECT last_event_id FROM dispatcher_cursor WHERE id = 1")
             .fetch_one(&mut *tx)
-            .await?;
-    let events: Vec<i64> = sqlx::query_scalar("SELECT id FROM events WHERE id > ? ORDER BY id LIMIT ?")
-        .bind(cursor)
-        .bind(max_events)
-        .fetch_all(&mut *tx)
-        .await?;
+            .await
+            .context("reading the fan-out cursor")?;
+    let events: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM events WHERE id > ? ORDER BY id LIMIT ?")
+            .bind(cursor)
+            .bind(max_events)
+            .fetch_all(&mut *tx)
+            .await
+            .context("reading new events")?;
     let Some(&last) = events.last() else {
         return Ok(FanOut::default());
     };
 
-    let now = now_ms();
     // One statement for the whole batch. Channel events go to the subscriptions that chose that
     // channel and event type; device-level events to those that chose the event type on any
     // channel of the device (once each). Events of a time when the organisation had the feature
@@ -95,67 +110,39 @@ pub async fn fan_out(state: &AppState, max_events: i64, budget: Budget) -> Resul
     .bind(last)
     .bind(serde_json::to_string(&device_level).expect("BUG: strings serialise"))
     .fetch_all(&mut *tx)
-    .await?;
+    .await
+    .context("matching events to subscriptions")?;
 
     // Claim what may start at once, within the same limits as a claim.
-    let leases: Vec<Option<i64>> = {
-        let mut free = budget.free;
-        let mut taken: HashMap<i64, usize> = HashMap::new();
-        rows.iter()
-            .map(|(subscription, _)| {
-                let n = taken.entry(*subscription).or_default();
-                let room = budget.held.get(subscription).copied().unwrap_or(0) + *n
-                    < budget.per_subscription;
-                (free > 0 && room).then(|| {
-                    free -= 1;
-                    *n += 1;
-                    budget.lease_until
-                })
-            })
-            .collect()
-    };
-    let mut claimed = Vec::new();
-    // Many rows per statement: one event can fan out to thousands of subscriptions.
-    for (chunk, leases) in rows.chunks(400).zip(leases.chunks(400)) {
-        let mut insert = QueryBuilder::new(
-            "INSERT INTO deliveries (subscription_id, event_id, webhook_id, status, attempts, next_attempt_at,
-                                     lease_until, created_at, updated_at) ",
-        );
-        insert.push_values(
-            chunk.iter().zip(leases),
-            |mut b, ((subscription, event), lease)| {
-                b.push_bind(subscription)
-                    .push_bind(event)
-                    .push_bind(new_webhook_id())
-                    .push("'pending'")
-                    .push("0")
-                    .push_bind(now)
-                    .push_bind(*lease)
-                    .push_bind(now)
-                    .push_bind(now);
-            },
-        );
-        insert.push(" RETURNING id, subscription_id, event_id, webhook_id, attempts, lease_until IS NOT NULL");
-        let inserted: Vec<(i64, i64, i64, String, i64, bool)> =
-            insert.build_query_as().fetch_all(&mut *tx).await?;
-        claimed.extend(inserted.into_iter().filter(|r| r.5).map(
-            |(id, subscription_id, event_id, webhook_id, attempts, _)| Claimed {
-                id,
+    let mut free = budget.free;
+    let mut taken: HashMap<i64, usize> = HashMap::new();
+    let deliveries: Vec<NewDelivery> = rows
+        .iter()
+        .map(|&(subscription_id, event_id)| {
+            let n = taken.entry(subscription_id).or_default();
+            let room = budget.held.get(&subscription_id).copied().unwrap_or(0) + *n
+                < budget.per_subscription;
+            let lease_until = (free > 0 && room).then(|| {
+                free -= 1;
+                *n += 1;
+                budget.lease_until
+            });
+            NewDelivery {
                 subscription_id,
                 event_id,
-                webhook_id,
-                attempts,
-            },
-        ));
-    }
+                lease_until,
+            }
+        })
+        .collect();
+    let claimed = queue::enqueue(&mut *tx, &deliveries, now).await?;
     sqlx::query("UPDATE dispatcher_cursor SET last_event_id = ? WHERE id = 1")
         .bind(last)
         .execute(&mut *tx)
-        .await?;
+        .await
+        .context("moving the fan-out cursor")?;
     Ok(FanOut {
         events: events.len(),
         deliveries: rows.len(),
         claimed,
     })
-    })).await
 }

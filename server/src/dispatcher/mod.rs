@@ -10,10 +10,14 @@
 //! no other process is sending from the same file.
 
 mod bodies;
+pub mod claim;
+pub mod decide;
 pub mod fanout;
-pub mod outbox;
-pub mod schedule;
+pub mod record;
 pub mod sender;
+mod step;
+
+pub use step::{Round, Stepper};
 
 use std::{
     collections::HashMap,
@@ -28,53 +32,18 @@ use tokio::{
 
 use self::{
     bodies::Bodies,
-    outbox::{Claimed, Outcome},
-    schedule::RetrySchedule,
-    sender::{Attempt, ErrorKind, Sender, Target},
+    claim::{claim_due, prepare, Ready},
+    fanout::{fan_out_due, Budget},
+    record::{record, Outcome},
+    sender::Sender,
 };
 use crate::{
     clock::now_ms,
-    domain::{
-        headers::Headers,
-        signature::SigningSecret,
-        target_url::{is_allowed, TargetUrl},
-    },
-    settings::registered_urls,
-    AppState, Result,
+    config::DispatcherConfig,
+    deliveries::queue::{self, ClaimLimits, Claimed},
+    domain::schedule::RetrySchedule,
+    retention, AppState, Result,
 };
-
-#[derive(Debug, Clone)]
-pub struct DispatcherConfig {
-    pub schedule: RetrySchedule,
-    /// HTTP requests in flight at once, over all subscriptions.
-    pub max_in_flight: usize,
-    /// HTTP requests in flight at once to one subscription: a slow or hanging receiver can take
-    /// no more than this from everyone else.
-    pub per_subscription_in_flight: usize,
-    /// How long a claimed delivery stays reserved before it falls due again.
-    pub lease: Duration,
-    pub connect_timeout: Duration,
-    pub request_timeout: Duration,
-    /// Finished deliveries (and their attempts) older than this are deleted.
-    pub retention: Duration,
-    /// On shutdown, how long requests in flight may still finish.
-    pub shutdown_grace: Duration,
-}
-
-impl Default for DispatcherConfig {
-    fn default() -> Self {
-        Self {
-            schedule: RetrySchedule::default(),
-            max_in_flight: 256,
-            per_subscription_in_flight: 16,
-            lease: Duration::from_secs(120),
-            connect_timeout: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(15),
-            retention: Duration::from_secs(30 * 86_400),
-            shutdown_grace: Duration::from_secs(10),
-        }
-    }
-}
 
 /// A running dispatcher.
 pub struct Dispatcher {
@@ -97,7 +66,8 @@ impl Dispatcher {
     }
 }
 
-const FAN_OUT_BATCH: i64 = 2000;
+/// Events fanned out per transaction.
+pub const FAN_OUT_BATCH: i64 = 2000;
 /// Deliveries claimed ahead of sending, as a multiple of the in-flight limits: when a request
 /// finishes, the next one of that subscription starts at once from memory instead of waiting
 /// for a claim to pass through the database writer. Their leases must outlast the wait:
@@ -106,6 +76,16 @@ const PREFETCH: usize = 4;
 const CLAIM_BATCH: usize = 1000;
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
+/// Gives back every claimed delivery, due at `now` (at start: what a crash left claimed; on
+/// shutdown: what was not finished).
+pub async fn release_all(state: &AppState, now: i64) -> Result<u64> {
+    state
+        .write(move |conn| Box::pin(async move { queue::release_all(conn, now).await }))
+        .await
+}
+
+/// The running loop's bookkeeping: the steps are in [`fanout`], [`claim`], [`sender`] and
+/// [`record`]; this only decides when to run them and keeps the in-flight limits.
 struct Loop {
     state: AppState,
     config: DispatcherConfig,
@@ -125,7 +105,7 @@ struct Loop {
 
 async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     let config = state.config.dispatcher.clone();
-    match outbox::release_all(&state).await {
+    match release_all(&state, now_ms()).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(
             deliveries = n,
@@ -175,7 +155,7 @@ async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
         if last_prune.elapsed() >= PRUNE_EVERY {
             last_prune = Instant::now();
             let cutoff = now_ms() - this.config.retention.as_millis() as i64;
-            match outbox::prune(&this.state, cutoff).await {
+            match retention::prune(&this.state, cutoff).await {
                 Ok(n) if n > 0 => tracing::info!(deliveries = n, "pruned old delivery log entries"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = ?e, "pruning the delivery log failed"),
@@ -185,7 +165,7 @@ async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
         // Nothing more to claim now. Sleep until the next delivery falls due — or, when what is
         // due waits for its subscription's requests in flight, until one of those finishes.
         let now = now_ms();
-        let wait = match outbox::next_due(&state, now).await {
+        let wait = match queue::next_due(&state.pool, now).await {
             Ok(Some(at)) if at > now => Duration::from_millis((at - now).min(1000) as u64),
             _ => Duration::from_secs(1),
         };
@@ -220,17 +200,14 @@ async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     while this.sends.join_next().await.is_some() {}
     drop(this.outcome_tx);
     let _ = recorder.await;
-    if let Err(e) = outbox::release_all(&state).await {
+    if let Err(e) = release_all(&state, now_ms()).await {
         tracing::error!(error = ?e, "cannot give back unfinished deliveries");
     }
 }
 
 impl Loop {
-    /// How long a claim is reserved: long enough for a delivery to wait for its turn behind
-    /// PREFETCH rounds of requests that all run into their timeouts, and then to be sent.
     fn lease(&self) -> Duration {
-        let round = self.config.connect_timeout + self.config.request_timeout;
-        self.config.lease.max(round * (PREFETCH as u32 + 1))
+        lease(&self.config)
     }
 
     /// How many deliveries may be claimed and not finished at once.
@@ -252,13 +229,14 @@ impl Loop {
     /// Fans out everything new, and starts sending what it could claim on the spot.
     async fn fan_out(&mut self) -> Result<()> {
         loop {
-            let budget = fanout::Budget {
-                lease_until: now_ms() + self.lease().as_millis() as i64,
+            let now = now_ms();
+            let budget = Budget {
+                lease_until: now + self.lease().as_millis() as i64,
                 free: self.claim_limit().saturating_sub(self.in_flight),
                 per_subscription: self.config.per_subscription_in_flight * PREFETCH,
                 held: self.held.clone(),
             };
-            let done = fanout::fan_out(&self.state, FAN_OUT_BATCH, budget).await?;
+            let done = fan_out_due(&self.state, now, FAN_OUT_BATCH, budget).await?;
             if !done.claimed.is_empty() {
                 self.send(done.claimed).await?;
             }
@@ -279,13 +257,17 @@ impl Loop {
             return Ok((0, 0));
         }
         let asked = free.min(CLAIM_BATCH);
-        let claimed = outbox::claim(
+        let now = now_ms();
+        let limits = ClaimLimits {
+            limit: asked,
+            per_subscription: self.config.per_subscription_in_flight * PREFETCH,
+            held: self.held.clone(),
+        };
+        let claimed = claim_due(
             &self.state,
-            now_ms(),
-            self.lease(),
-            asked,
-            self.config.per_subscription_in_flight * PREFETCH,
-            &self.held,
+            now,
+            now + self.lease().as_millis() as i64,
+            limits,
         )
         .await?;
         let n = claimed.len();
@@ -296,52 +278,16 @@ impl Loop {
     }
 
     async fn send(&mut self, claimed: Vec<Claimed>) -> Result<()> {
-        let targets = self.targets(&claimed).await?;
-        self.bodies.load(&self.state.pool, &claimed).await?;
-        let mut not_active = Vec::new();
-        let mut event_gone = Vec::new();
-        let mut feature_off = Vec::new();
-        for c in claimed {
-            let target = match targets.get(&c.subscription_id) {
-                Some(Ok(t)) => t.clone(),
-                Some(Err(Skip::FeatureOff)) => {
-                    feature_off.push(c.id);
-                    continue;
-                }
-                Some(Err(Skip::Inactive)) | None => {
-                    not_active.push(c.id);
-                    continue;
-                }
-                Some(Err(Skip::Unregistered(target))) => {
-                    // Checked again at send time: a target that lost its registration gets
-                    // nothing, and the log says why.
-                    let _ = self.outcome_tx.send(Outcome {
-                        delivery_id: c.id,
-                        subscription_id: c.subscription_id,
-                        organisation_id: target.organisation_id,
-                        number: c.attempts + 1,
-                        attempt: Attempt {
-                            started_at: now_ms(),
-                            duration: Duration::ZERO,
-                            request_headers: "{}".into(),
-                            response: None,
-                            error: Some((
-                                ErrorKind::Unregistered,
-                                format!(
-                                    "{} is not a registered target URL any more",
-                                    target.url.host()
-                                ),
-                            )),
-                        },
-                        cancelled: true,
-                    });
-                    continue;
-                }
-            };
-            let Some(body) = self.bodies.get(c.event_id) else {
-                event_gone.push(c.id);
-                continue;
-            };
+        let prepared = prepare(&self.state, &mut self.bodies, claimed, now_ms()).await?;
+        for outcome in prepared.not_sent {
+            let _ = self.outcome_tx.send(outcome);
+        }
+        for Ready {
+            claimed: c,
+            target,
+            body,
+        } in prepared.ready
+        {
             self.in_flight += 1;
             *self.held.entry(c.subscription_id).or_default() += 1;
             let per_subscription = self.config.per_subscription_in_flight;
@@ -369,107 +315,21 @@ impl Loop {
                 let _ = outcome_tx.send(Outcome {
                     delivery_id: c.id,
                     subscription_id: c.subscription_id,
-                    organisation_id: target.organisation_id,
                     number: c.attempts + 1,
                     attempt,
-                    cancelled: false,
                 });
                 let _ = done_tx.send(c.subscription_id);
             });
         }
-        outbox::cancel(&self.state, &not_active, "subscription inactive").await?;
-        outbox::cancel(&self.state, &event_gone, "the event is no longer stored").await?;
-        outbox::cancel(
-            &self.state,
-            &feature_off,
-            "webhooks switched off for the organisation",
-        )
-        .await
-    }
-
-    /// The subscriptions of a batch, each ready to send to — or why not.
-    async fn targets(
-        &self,
-        claimed: &[Claimed],
-    ) -> Result<HashMap<i64, std::result::Result<Arc<Target>, Skip>>> {
-        let mut ids: Vec<i64> = claimed.iter().map(|c| c.subscription_id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let rows: Vec<TargetRow> = sqlx::query_as(
-            "SELECT s.id, s.organisation_id, s.url, s.headers, s.secret, s.previous_secret,
-                    s.previous_secret_until, s.active, o.webhooks_enabled
-             FROM subscriptions s JOIN organisations o ON o.id = s.organisation_id
-             WHERE s.id IN (SELECT value FROM json_each(?))",
-        )
-        .bind(serde_json::to_string(&ids).expect("BUG: ids serialise"))
-        .fetch_all(&self.state.pool)
-        .await?;
-        let mut registered = HashMap::new();
-        let mut conn = self.state.pool.acquire().await?;
-        let now = now_ms();
-        let mut out = HashMap::new();
-        for r in rows {
-            if !r.webhooks_enabled {
-                out.insert(r.id, Err(Skip::FeatureOff));
-                continue;
-            }
-            if !r.active {
-                out.insert(r.id, Err(Skip::Inactive));
-                continue;
-            }
-            let (Ok(url), Some(secret)) =
-                (TargetUrl::parse(&r.url), SigningSecret::parse(&r.secret))
-            else {
-                out.insert(r.id, Err(Skip::Inactive));
-                continue;
-            };
-            if let std::collections::hash_map::Entry::Vacant(e) =
-                registered.entry(r.organisation_id)
-            {
-                e.insert(registered_urls(&mut conn, r.organisation_id).await?);
-            }
-            let target = Arc::new(Target {
-                subscription_id: r.id,
-                organisation_id: r.organisation_id,
-                headers: Headers::from_json(&r.headers),
-                secret,
-                previous_secret: r
-                    .previous_secret
-                    .filter(|_| r.previous_secret_until.is_some_and(|until| until > now))
-                    .and_then(|p| SigningSecret::parse(&p)),
-                url,
-            });
-            let allowed = is_allowed(&registered[&r.organisation_id], &target.url);
-            out.insert(
-                r.id,
-                if allowed {
-                    Ok(target)
-                } else {
-                    Err(Skip::Unregistered(target))
-                },
-            );
-        }
-        Ok(out)
+        Ok(())
     }
 }
 
-enum Skip {
-    Inactive,
-    FeatureOff,
-    Unregistered(Arc<Target>),
-}
-
-#[derive(sqlx::FromRow)]
-struct TargetRow {
-    id: i64,
-    organisation_id: i64,
-    url: String,
-    headers: String,
-    secret: String,
-    previous_secret: Option<String>,
-    previous_secret_until: Option<i64>,
-    active: bool,
-    webhooks_enabled: bool,
+/// How long a claim is reserved: long enough for a delivery to wait for its turn behind
+/// PREFETCH rounds of requests that all run into their timeouts, and then to be sent.
+fn lease(config: &DispatcherConfig) -> Duration {
+    let round = config.connect_timeout + config.request_timeout;
+    config.lease.max(round * (PREFETCH as u32 + 1))
 }
 
 /// Writes outcomes as they come, in batches when they come quickly.
@@ -483,7 +343,7 @@ async fn record_outcomes(
     while outcomes.recv_many(&mut batch, 512).await > 0 {
         let outcomes = std::mem::replace(&mut batch, Vec::with_capacity(512));
         let n = outcomes.len();
-        match outbox::record(&state, &schedule, outcomes).await {
+        match record(&state, &schedule, outcomes, now_ms()).await {
             Ok(r) if r.retrying > 0 => recorded.notify_one(),
             Ok(_) => {}
             // The rows stay leased and fall due again when the lease ends: at least once holds.

@@ -6,14 +6,13 @@ use std::{sync::Arc, time::Duration};
 use reqwest::{header, redirect, Client};
 use serde_json::{Map, Value as Json};
 
-use super::schedule::parse_retry_after;
-use crate::{
-    audit::MASK,
-    domain::{
-        headers::{looks_secret, Headers},
-        signature::{signature_header, SigningSecret},
-        target_url::TargetUrl,
-    },
+use crate::domain::{
+    delivery::ErrorKind,
+    headers::Headers,
+    mask::shown_header_value,
+    schedule::parse_retry_after,
+    signature::{signature_header, SigningSecret},
+    target_url::TargetUrl,
 };
 
 /// Longest response body kept (and read).
@@ -53,32 +52,25 @@ pub struct Response {
     pub retry_after: Option<Duration>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    Timeout,
-    Connection,
-    Dns,
-    Tls,
-    Redirect,
-    Unregistered,
-    Other,
-}
-
-impl ErrorKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::Connection => "connection",
-            ErrorKind::Dns => "dns",
-            ErrorKind::Tls => "tls",
-            ErrorKind::Redirect => "redirect",
-            ErrorKind::Unregistered => "unregistered",
-            ErrorKind::Other => "other",
+impl Attempt {
+    /// Not sent at all: the target lost its registration (checked again at send time).
+    pub fn not_sent(started_at: i64, url: &TargetUrl) -> Self {
+        Attempt {
+            started_at,
+            duration: Duration::ZERO,
+            request_headers: "{}".into(),
+            response: None,
+            error: Some((
+                ErrorKind::Unregistered,
+                format!("{} is not a registered target URL any more", url.host()),
+            )),
         }
     }
-}
 
-impl Attempt {
+    pub fn was_sent(&self) -> bool {
+        !matches!(self.error, Some((ErrorKind::Unregistered, _)))
+    }
+
     pub fn succeeded(&self) -> bool {
         self.error.is_none()
             && self
@@ -124,11 +116,7 @@ impl Sender {
         let mut request = self.client.post(target.url.url().clone());
         for h in target.headers.iter() {
             request = request.header(h.name.as_str(), h.value.expose());
-            let value = if h.secret || looks_secret(h.name.as_str()) {
-                MASK
-            } else {
-                h.value.expose()
-            };
+            let value = shown_header_value(h.name.as_str(), h.value.expose(), h.secret);
             shown.insert(h.name.as_str().to_owned(), Json::from(value));
         }
         shown.insert("content-type".into(), "application/json".into());

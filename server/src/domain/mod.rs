@@ -2,14 +2,18 @@
 //! is valid lives here, shared by the server functions and the HTTP APIs.
 
 pub mod channel;
+pub mod delivery;
 pub mod device;
 mod email;
 mod event_type;
 pub mod headers;
+pub mod mask;
 mod password;
 mod role;
+pub mod schedule;
 pub mod signature;
 pub mod target_url;
+pub mod webhook;
 
 pub use email::Email;
 pub use event_type::EventType;

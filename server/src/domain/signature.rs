@@ -3,6 +3,7 @@
 
 use base64::{engine::general_purpose::STANDARD, Engine};
 use hmac::{Hmac, Mac};
+use rand::RngCore;
 use sha2::Sha256;
 
 const PREFIX: &str = "whsec_";
@@ -38,6 +39,13 @@ impl std::fmt::Debug for SigningSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SigningSecret(•••)")
     }
+}
+
+/// A new signing secret: `whsec_` and 32 random bytes in base64.
+pub fn generate_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("{PREFIX}{}", STANDARD.encode(bytes))
 }
 
 /// The `webhook-signature` header: the current secret's signature and, during a rotation, the
@@ -78,7 +86,7 @@ mod tests {
     #[test]
     fn a_rotation_signs_with_both_secrets() {
         let a = SigningSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
-        let b = SigningSecret::parse(&crate::subscriptions::generate_secret()).unwrap();
+        let b = SigningSecret::parse(&generate_secret()).unwrap();
         let h = signature_header(&b, Some(&a), "msg_1", 1, b"{}");
         let parts: Vec<&str> = h.split(' ').collect();
         assert_eq!(

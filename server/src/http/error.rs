@@ -18,6 +18,7 @@ impl Error {
                 StatusCode::UNAUTHORIZED
             }
             Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -34,6 +35,7 @@ impl Error {
             Error::InvalidCredentials => "invalid_credentials",
             Error::InvalidToken => "invalid_token",
             Error::TooManyAttempts { .. } => "too_many_attempts",
+            Error::BadRequest { code, .. } => code,
             Error::Forbidden(_) => "forbidden",
             Error::NotFound(_) => "not_found",
             Error::Invalid(_) => "invalid",
@@ -56,15 +58,6 @@ pub fn error_object(status: StatusCode, code: &str, detail: &str, field: Option<
         obj["source"] = json!({ "parameter": field });
     }
     obj
-}
-
-/// A whole error document with a single error.
-pub fn error_response(status: StatusCode, code: &str, detail: &str) -> Response {
-    (
-        status,
-        Json(json!({ "errors": [error_object(status, code, detail, None)] })),
-    )
-        .into_response()
 }
 
 impl IntoResponse for Error {

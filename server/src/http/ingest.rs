@@ -6,17 +6,15 @@
 
 use axum::{
     body::{to_bytes, Body},
-    extract::{Path, State},
-    http::{header, HeaderMap, StatusCode},
-    response::{IntoResponse, Response},
+    extract::{FromRequestParts, Path, State},
+    http::{header, request::Parts, StatusCode},
     Json,
 };
 use serde_json::Value as Json_;
 
-use super::error::error_response;
 use crate::{
     devices::{
-        ingest::{self, RawPoint},
+        ingest::{self, RawPoint, Receipt},
         tokens,
     },
     AppState, Error, FieldError,
@@ -27,52 +25,52 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 pub async fn post_data_points(
     State(state): State<AppState>,
-    Path(device_id): Path<String>,
-    headers: HeaderMap,
+    device: AuthenticatedDevice,
     body: Body,
-) -> Response {
-    let Ok(device_id) = device_id.parse::<i64>() else {
-        return Error::not_found("Device").into_response();
-    };
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
+) -> Result<(StatusCode, Json<Receipt>), Error> {
+    let bytes = to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
+        Error::TooLarge(format!(
+            "The request body is larger than {} KiB.",
+            MAX_BODY_BYTES / 1024
+        ))
+    })?;
+    let json: Json_ = serde_json::from_slice(&bytes).map_err(|e| Error::BadRequest {
+        code: "malformed_json",
+        message: format!("The body is not valid JSON: {e}."),
+    })?;
+    let points = parse_points(json)?;
+    let receipt = ingest::record(&state, device.device_id, Some(device.token_id), points).await?;
+    Ok((StatusCode::ACCEPTED, Json(receipt)))
+}
+
+/// The device of the path, proven by its token (`Authorization: Bearer …`).
+pub struct AuthenticatedDevice {
+    pub device_id: i64,
+    pub token_id: i64,
+}
+
+impl FromRequestParts<AppState> for AuthenticatedDevice {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        let Path(device_id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| Error::not_found("Device"))?;
+        let device_id: i64 = device_id.parse().map_err(|_| Error::not_found("Device"))?;
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim);
+        let token_id = tokens::authenticate(state, device_id, token).await?;
+        Ok(Self {
+            device_id,
+            token_id,
         })
-        .map(str::trim);
-    let token_id = match tokens::authenticate(&state, device_id, token).await {
-        Ok(id) => id,
-        Err(e) => return e.into_response(),
-    };
-    let bytes = match to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(b) => b,
-        Err(_) => {
-            return Error::TooLarge(format!(
-                "The request body is larger than {} KiB.",
-                MAX_BODY_BYTES / 1024
-            ))
-            .into_response()
-        }
-    };
-    let json: Json_ = match serde_json::from_slice(&bytes) {
-        Ok(j) => j,
-        Err(e) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                "malformed_json",
-                &format!("The body is not valid JSON: {e}."),
-            )
-        }
-    };
-    let points = match parse_points(json) {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
-    match ingest::record(&state, device_id, Some(token_id), points).await {
-        Ok(receipt) => (StatusCode::ACCEPTED, Json(receipt)).into_response(),
-        Err(e) => e.into_response(),
     }
 }
 

@@ -1,27 +1,21 @@
-//! Changing subscriptions: create, edit, switch on and off, delete, rotate the secret — each
-//! in one write transaction with its audit entry — and switching off those whose target lost
-//! its registration.
+//! Changing subscriptions: create, edit, delete, rotate the secret — each in one write
+//! transaction with its audit entry. Switching on and off is [`super::switch`].
 
 use std::collections::HashMap;
 
-use serde_json::json;
 use sqlx::{SqliteConnection, SqlitePool};
 
 use super::{
-    find, generate_secret, require_owner,
+    model::{Created, Subscription},
+    queries::{find, require_owner},
     rules::{validate, ChoosableChannel, SubscriptionInput, ValidSubscription},
-    Created, InactiveReason, Subscription,
 };
 use crate::{
     audit::{self, AuditKind, Entry},
     auth::CurrentUser,
     clock::now_ms,
     devices,
-    dispatcher::outbox::cancel_pending_of_subscription,
-    domain::{
-        headers::HeaderValue,
-        target_url::{is_allowed, TargetUrl},
-    },
+    domain::{headers::HeaderValue, signature::generate_secret},
     settings::{registered_urls, require_webhooks_enabled},
     AppState, Error, Result,
 };
@@ -113,13 +107,13 @@ pub async fn create(
     .await?;
                 store_triggers(&mut *tx, id, &valid).await?;
                 let created = find(&mut *tx, user, id).await?;
-                audit::record(
+                audit::record_by(
                     &mut *tx,
                     user,
                     Entry {
                         kind: AuditKind::Subscription,
                         action: "created",
-                        subject: subject(&created),
+                        subject: created.subject(),
                         before: None,
                         after: Some(created.snapshot()),
                     },
@@ -133,10 +127,6 @@ pub async fn create(
             })
         })
         .await
-}
-
-fn subject(s: &Subscription) -> String {
-    format!("Subscription #{} ({})", s.id, s.name())
 }
 
 pub async fn update(
@@ -167,64 +157,15 @@ pub async fn update(
     .await?;
     store_triggers(&mut *tx, id, &valid).await?;
     let after = find(&mut *tx, user, id).await?;
-    audit::record(
+    audit::record_by(
         &mut *tx,
         user,
         Entry {
             kind: AuditKind::Subscription,
             action: "updated",
-            subject: subject(&after),
+            subject: after.subject(),
             before: Some(before.snapshot()),
             after: Some(after.snapshot()),
-        },
-    )
-    .await?;
-    Ok(())
-    })).await
-}
-
-/// The toggle on the overview. Activating needs a target that is (still) registered;
-/// deliveries start with events that happen from now on.
-pub async fn set_active(state: &AppState, user: &CurrentUser, id: i64, active: bool) -> Result<()> {
-    require_webhooks_enabled(&state.pool, user).await?;
-    let user = user.clone();
-    state.write(move |tx| Box::pin(async move {
-    let user = &user;
-    let s = find(&mut *tx, user, id).await?;
-    if s.active == active {
-        return Ok(());
-    }
-    if active && !s.target_registered {
-        return Err(Error::Conflict(format!(
-            "{} is not a registered target URL any more, so the subscription cannot be switched on. Ask an organisation administrator to register it.",
-            TargetUrl::parse(&s.url).map(|u| u.host().to_owned()).unwrap_or(s.url.clone())
-        )));
-    }
-    sqlx::query(
-        "UPDATE subscriptions SET active = ?, inactive_reason = ?, updated_at = ?,
-             active_since = CASE WHEN ? THEN ? ELSE active_since END
-         WHERE id = ?",
-    )
-    .bind(active)
-    .bind((!active).then_some(InactiveReason::User.as_str()))
-    .bind(now_ms())
-    .bind(active)
-    .bind(now_ms())
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
-    if !active {
-        cancel_pending_of_subscription(&mut *tx, id, "subscription switched off").await?;
-    }
-    audit::record(
-        &mut *tx,
-        user,
-        Entry {
-            kind: AuditKind::Subscription,
-            action: if active { "activated" } else { "deactivated" },
-            subject: subject(&s),
-            before: Some(json!({ "active": s.active })),
-            after: Some(json!({ "active": active })),
         },
     )
     .await?;
@@ -245,13 +186,13 @@ pub async fn delete(state: &AppState, user: &CurrentUser, id: i64) -> Result<()>
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
-                audit::record(
+                audit::record_by(
                     &mut *tx,
                     user,
                     Entry {
                         kind: AuditKind::Subscription,
                         action: "deleted",
-                        subject: subject(&s),
+                        subject: s.subject(),
                         before: Some(s.snapshot()),
                         after: None,
                     },
@@ -286,13 +227,13 @@ pub async fn rotate_secret(state: &AppState, user: &CurrentUser, id: i64) -> Res
     .bind(id)
     .execute(&mut *tx)
     .await?;
-    audit::record(
+    audit::record_by(
         &mut *tx,
         user,
         Entry {
             kind: AuditKind::Subscription,
             action: "secret rotated",
-            subject: subject(&s),
+            subject: s.subject(),
             before: None,
             after: None,
         },
@@ -300,56 +241,4 @@ pub async fn rotate_secret(state: &AppState, user: &CurrentUser, id: i64) -> Res
     .await?;
     Ok(secret)
     })).await
-}
-
-/// After a registered URL was removed: every active subscription of the organisation whose
-/// target no longer matches is deactivated and marked "target not registered".
-pub async fn deactivate_unregistered_targets(
-    conn: &mut SqliteConnection,
-    admin: &CurrentUser,
-) -> Result<usize> {
-    let registered = registered_urls(conn, admin.organisation_id).await?;
-    let active: Vec<(i64, String, String)> = sqlx::query_as(
-        "SELECT id, url, display_name FROM subscriptions WHERE organisation_id = ? AND active = 1",
-    )
-    .bind(admin.organisation_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut n = 0;
-    for (id, url, display_name) in active {
-        let allowed = TargetUrl::parse(&url)
-            .map(|u| is_allowed(&registered, &u))
-            .unwrap_or(false);
-        if allowed {
-            continue;
-        }
-        sqlx::query(
-            "UPDATE subscriptions SET active = 0, inactive_reason = ?, updated_at = ? WHERE id = ?",
-        )
-        .bind(InactiveReason::TargetNotRegistered.as_str())
-        .bind(now_ms())
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-        cancel_pending_of_subscription(conn, id, "target not registered any more").await?;
-        let name = if display_name.is_empty() {
-            url.clone()
-        } else {
-            display_name
-        };
-        audit::record(
-            conn,
-            admin,
-            Entry {
-                kind: AuditKind::Subscription,
-                action: "deactivated",
-                subject: format!("Subscription #{id} ({name})"),
-                before: Some(json!({ "active": true })),
-                after: Some(json!({ "active": false, "reason": "target not registered" })),
-            },
-        )
-        .await?;
-        n += 1;
-    }
-    Ok(n)
 }

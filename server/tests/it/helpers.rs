@@ -7,8 +7,9 @@ use serde_json::Value;
 use server::{
     auth::CurrentUser,
     config::Config,
-    dispatcher::{schedule::RetrySchedule, Dispatcher},
+    dispatcher::Dispatcher,
     domain::headers::RawHeader,
+    domain::schedule::RetrySchedule,
     subscriptions::rules::{SubscriptionInput, TriggerChoice},
     AppState,
 };
@@ -21,6 +22,8 @@ pub struct TestServer {
     pub state: AppState,
     pub client: Client,
     pub dispatcher: Option<Dispatcher>,
+    /// The demo admin, signed in once (a password check takes a while).
+    admin: tokio::sync::OnceCell<CurrentUser>,
     _dir: TempDir,
 }
 
@@ -45,14 +48,23 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
         state,
         client: Client::new(),
         dispatcher: None,
+        admin: tokio::sync::OnceCell::new(),
         _dir: dir,
     }
 }
 
 /// The backend with a running dispatcher on a fast schedule (attempts 100 ms apart, a 500 ms
-/// request timeout): tests wait for outcomes rather than sleep.
+/// request timeout): for what only the running loop does (in-flight limits, shutdown).
 pub async fn spawn_dispatching(adjust: impl FnOnce(&mut Config)) -> TestServer {
-    let mut app = spawn_with(|c| {
+    let mut app = spawn_stepping(adjust).await;
+    app.dispatcher = Some(Dispatcher::spawn(app.state.clone()));
+    app
+}
+
+/// The backend on the same fast schedule without a running dispatcher: tests drive it round by
+/// round with a [`server::dispatcher::Stepper`] and a clock of their choosing.
+pub async fn spawn_stepping(adjust: impl FnOnce(&mut Config)) -> TestServer {
+    spawn_with(|c| {
         c.dispatcher.schedule = RetrySchedule::parse("0,100ms,100ms,100ms").unwrap();
         c.dispatcher.request_timeout = Duration::from_millis(500);
         c.dispatcher.connect_timeout = Duration::from_millis(500);
@@ -60,9 +72,7 @@ pub async fn spawn_dispatching(adjust: impl FnOnce(&mut Config)) -> TestServer {
         c.dispatcher.shutdown_grace = Duration::from_millis(200);
         adjust(c);
     })
-    .await;
-    app.dispatcher = Some(Dispatcher::spawn(app.state.clone()));
-    app
+    .await
 }
 
 impl TestServer {
@@ -78,7 +88,10 @@ impl TestServer {
     }
 
     pub async fn admin(&self) -> CurrentUser {
-        self.user("admin@demo.lab", "demo-admin-pass").await
+        self.admin
+            .get_or_init(|| self.user("admin@demo.lab", "demo-admin-pass"))
+            .await
+            .clone()
     }
 
     pub async fn device_id(&self, name: &str) -> i64 {
@@ -110,13 +123,9 @@ impl TestServer {
         headers: Vec<RawHeader>,
     ) -> (i64, String) {
         let admin = self.admin().await;
-        let _ = server::settings::register_url(
-            &self.state,
-            &admin,
-            &receiver.origin(),
-            "test receiver",
-        )
-        .await;
+        let _ =
+            server::admin::register_url(&self.state, &admin, &receiver.origin(), "test receiver")
+                .await;
         let device_id = self.device_id(device).await;
         let channel_id = self.channel_id(device_id, channel).await;
         let input = SubscriptionInput {

@@ -5,5 +5,6 @@
 mod dispatch;
 mod helpers;
 mod ingest;
+mod layers;
 mod receiver;
 mod writer;

@@ -24,7 +24,6 @@ pub enum Reply {
 
 #[derive(Clone, Debug)]
 pub struct Received {
-    pub at: Instant,
     pub path: String,
     pub headers: HeaderMap,
     pub body: Bytes,
@@ -110,7 +109,6 @@ impl TestReceiver {
 
     async fn answer(&self, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
         self.received.lock().unwrap().push(Received {
-            at: Instant::now(),
             path: uri.path().to_owned(),
             headers,
             body,

@@ -4,11 +4,12 @@
 use leptos::{either::Either, prelude::*};
 use serde::{Deserialize, Serialize};
 
-use super::{event_label, overview::DeliveryBadge};
 use crate::{
     components::{
+        badge::DeliveryBadge,
         hydration::use_hydrated,
         modal::{open_while_set, Modal},
+        pager::{ListPage, Pager},
         status::{ErrorNotice, Loading},
         time::{MaybeTime, Time},
     },
@@ -19,24 +20,19 @@ use crate::{
 pub struct DeliveryView {
     pub id: i64,
     pub event_type: String,
+    /// The event type for people ("Out of range").
+    pub event_label: String,
     pub device_name: String,
     pub channel_name: Option<String>,
     pub webhook_id: String,
     pub status: String,
+    pub status_label: String,
     pub attempts: i64,
     pub next_attempt_at: Option<i64>,
     pub last_http_status: Option<i64>,
     pub last_error: Option<String>,
     pub last_duration_ms: Option<i64>,
     pub created_at: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeliveryPageView {
-    pub items: Vec<DeliveryView>,
-    pub page: u32,
-    pub pages: u32,
-    pub total: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +45,8 @@ pub struct AttemptView {
     pub response_headers: Vec<(String, String)>,
     pub response_body: Option<String>,
     pub error_kind: Option<String>,
+    /// The error kind for people ("Timed out").
+    pub error_kind_label: Option<String>,
     pub error_message: Option<String>,
 }
 
@@ -82,10 +80,12 @@ impl From<server::deliveries::DeliveryRow> for DeliveryView {
     fn from(d: server::deliveries::DeliveryRow) -> Self {
         DeliveryView {
             id: d.id,
+            event_label: server::subscriptions::event_label(&d.event_type).to_owned(),
             event_type: d.event_type,
             device_name: d.device_name,
             channel_name: d.channel_name,
             webhook_id: d.webhook_id,
+            status_label: server::domain::delivery::DeliveryStatus::label_of(&d.status),
             status: d.status,
             attempts: d.attempts,
             next_attempt_at: d.next_attempt_at,
@@ -101,16 +101,11 @@ impl From<server::deliveries::DeliveryRow> for DeliveryView {
 pub async fn list_deliveries(
     subscription_id: i64,
     page: u32,
-) -> Result<DeliveryPageView, AppError> {
+) -> Result<ListPage<DeliveryView>, AppError> {
     let user = crate::ssr::caller().await?;
     let state = crate::ssr::state()?;
     let p = server::deliveries::list(&state.pool, &user, subscription_id, page).await?;
-    Ok(DeliveryPageView {
-        pages: (p.total as u32).div_ceil(p.per_page).max(1),
-        items: p.items.into_iter().map(DeliveryView::from).collect(),
-        page: p.page,
-        total: p.total,
-    })
+    Ok(ListPage::from_page(p, DeliveryView::from))
 }
 
 #[server(endpoint = "deliveries/detail")]
@@ -132,6 +127,10 @@ pub async fn delivery_detail(id: i64) -> Result<DeliveryDetailView, AppError> {
                 duration_ms: a.duration_ms,
                 response_status: a.response_status,
                 response_body: a.response_body,
+                error_kind_label: a
+                    .error_kind
+                    .as_deref()
+                    .map(|k| server::domain::delivery::ErrorKind::label_of(k).to_owned()),
                 error_kind: a.error_kind,
                 error_message: a.error_message,
             })
@@ -161,11 +160,11 @@ pub fn DeliveryLog(subscription_id: i64) -> impl IntoView {
             <Transition fallback=|| view! { <Loading/> }>
                 {move || Suspend::new(async move {
                     match log.await {
-                        Ok(p) if p.total == 0 => Either::Left(view! {
+                        Ok(p) if p.at.total == 0 => Either::Left(view! {
                             <p class="empty-inline">"Nothing delivered yet. Deliveries appear here as soon as a selected trigger event happens."</p>
                         }.into_any()),
                         Ok(p) => {
-                            let (current, pages) = (p.page, p.pages);
+                            let at = p.at;
                             Either::Left(view! {
                                 <div class="table-wrap flat">
                                     <table>
@@ -187,10 +186,10 @@ pub fn DeliveryLog(subscription_id: i64) -> impl IntoView {
                                                 view! {
                                                     <tr>
                                                         <td class="nowrap"><Time ms=d.created_at/></td>
-                                                        <td>{event_label(&d.event_type)}<div class="cell-sub mono">{d.event_type.clone()}</div></td>
+                                                        <td>{d.event_label.clone()}<div class="cell-sub mono">{d.event_type.clone()}</div></td>
                                                         <td>{d.device_name.clone()}{d.channel_name.clone().map(|c| view! { <div class="cell-sub">{c}</div> })}</td>
                                                         <td>
-                                                            <DeliveryBadge status=d.status.clone()/>
+                                                            <DeliveryBadge status=d.status.clone() label=d.status_label.clone()/>
                                                             {d.next_attempt_at.filter(|_| d.status == "retrying").map(|t| view! {
                                                                 <div class="cell-sub">"next: "<Time ms=t/></div>
                                                             })}
@@ -220,13 +219,7 @@ pub fn DeliveryLog(subscription_id: i64) -> impl IntoView {
                                         </tbody>
                                     </table>
                                 </div>
-                                {(pages > 1).then(|| view! {
-                                    <nav class="pager" aria-label="Delivery pages">
-                                        <span>{format!("Page {current} of {pages}")}</span>
-                                        <button type="button" class="button small" disabled={current <= 1} on:click=move |_| page.set(current - 1)>"Newer"</button>
-                                        <button type="button" class="button small" disabled={current >= pages} on:click=move |_| page.set(current + 1)>"Older"</button>
-                                    </nav>
-                                })}
+                                <Pager at=at label="Delivery pages" on_page=Callback::new(move |p| page.set(p))/>
                             }.into_any())
                         }
                         Err(e) => Either::Right(view! { <ErrorNotice error=e/> }),
@@ -282,7 +275,7 @@ fn DeliveryDetailBody(detail: DeliveryDetailView) -> impl IntoView {
     view! {
         <dl class="kv">
             <dt>"Status"</dt>
-            <dd><DeliveryBadge status=d.status.clone()/></dd>
+            <dd><DeliveryBadge status=d.status.clone() label=d.status_label.clone()/></dd>
             <dt>"Event"</dt>
             <dd class="mono">{d.event_type.clone()}</dd>
             <dt>"webhook-id"</dt>
@@ -299,9 +292,9 @@ fn DeliveryDetailBody(detail: DeliveryDetailView) -> impl IntoView {
 #[component]
 fn Attempt(attempt: AttemptView) -> impl IntoView {
     let a = attempt;
-    let outcome = match (a.response_status, &a.error_kind) {
+    let outcome = match (a.response_status, &a.error_kind_label) {
         (Some(code), _) => format!("HTTP {code}"),
-        (None, Some(kind)) => error_kind_label(kind).to_owned(),
+        (None, Some(label)) => label.clone(),
         _ => "no answer".into(),
     };
     let region = format!("Attempt {}", a.number);
@@ -315,8 +308,8 @@ fn Attempt(attempt: AttemptView) -> impl IntoView {
                 <summary>"Request headers"</summary>
                 <HeaderTable headers=a.request_headers/>
             </details>
-            {a.error_kind.clone().map(|kind| view! {
-                <p class="form-error">{format!("{}: {}", error_kind_label(&kind), a.error_message.clone().unwrap_or_default())}</p>
+            {a.error_kind_label.clone().map(|label| view! {
+                <p class="form-error">{format!("{}: {}", label, a.error_message.clone().unwrap_or_default())}</p>
             })}
             {a.response_status.map(|_| view! {
                 <details>
@@ -342,19 +335,6 @@ fn HeaderTable(headers: Vec<(String, String)>) -> impl IntoView {
                 }).collect_view()}
             </tbody>
         </table>
-    }
-}
-
-fn error_kind_label(kind: &str) -> &'static str {
-    match kind {
-        "timeout" => "Timed out",
-        "connection" => "Connection refused or reset",
-        "dns" => "Host name not found (DNS)",
-        "tls" => "TLS/certificate error",
-        "redirect" => "Redirect (not followed)",
-        "too_large" => "Response too large",
-        "unregistered" => "Target not registered",
-        _ => "Error",
     }
 }
 

@@ -7,13 +7,13 @@ use leptos_router::{components::A, hooks::use_params_map};
 
 use super::{rotate_subscription_secret, show_subscription, SubscriptionView};
 use crate::{
+    components::copy::CopyButton,
     components::{
         hydration::use_hydrated,
         modal::Modal,
         status::{ErrorNotice, Loading},
     },
     errors::AppError,
-    pages::devices::CopyButton,
 };
 
 #[component]

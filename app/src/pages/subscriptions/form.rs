@@ -18,12 +18,12 @@ use super::{
     SubscriptionInput, SubscriptionView, TriggerInput,
 };
 use crate::{
+    components::icons::TrashIcon,
     components::{
         hydration::use_hydrated,
         status::{ErrorNotice, Loading},
     },
     errors::AppError,
-    pages::subscriptions::overview::TrashIcon,
 };
 
 #[component]

@@ -13,7 +13,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use server_fn::codec::Json;
 
-use crate::errors::AppError;
+use crate::{components::pager::ListPage, errors::AppError};
 
 /// A header as the form sends it; `value: None` keeps the stored value of a secret header.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +59,7 @@ pub struct TriggerView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastDeliveryView {
     pub status: String,
+    pub status_label: String,
     pub at: i64,
     pub http_status: Option<i64>,
 }
@@ -81,12 +82,11 @@ pub struct SubscriptionView {
     pub last_delivery: Option<LastDeliveryView>,
 }
 
+/// The overview's page of subscriptions, and whether the viewer sees the owner column.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubscriptionPageView {
-    pub items: Vec<SubscriptionView>,
-    pub page: u32,
-    pub pages: u32,
-    pub total: i64,
+    #[serde(flatten)]
+    pub list: ListPage<SubscriptionView>,
     pub viewer_is_admin: bool,
 }
 
@@ -168,7 +168,7 @@ mod convert {
                 .triggers
                 .into_iter()
                 .map(|t| TriggerView {
-                    event_label: event_label(&t.event_type).to_owned(),
+                    event_label: server::subscriptions::event_label(&t.event_type).to_owned(),
                     device_id: t.device_id,
                     device_name: t.device_name,
                     channel_id: t.channel_id,
@@ -177,6 +177,7 @@ mod convert {
                 })
                 .collect(),
             last_delivery: s.last_delivery.map(|l| LastDeliveryView {
+                status_label: server::domain::delivery::DeliveryStatus::label_of(&l.status),
                 status: l.status,
                 at: l.at,
                 http_status: l.http_status,
@@ -221,16 +222,8 @@ pub async fn list_subscriptions(page: u32) -> Result<SubscriptionPageView, AppEr
     let user = crate::ssr::caller().await?;
     let state = crate::ssr::state()?;
     let p = server::subscriptions::list(&state.pool, &user, page).await?;
-    let pages = (p.total as u32).div_ceil(p.per_page).max(1);
     Ok(SubscriptionPageView {
-        items: p
-            .items
-            .into_iter()
-            .map(|s| convert::view(s, user.id, false))
-            .collect(),
-        page: p.page,
-        pages,
-        total: p.total,
+        list: ListPage::from_page(p, |s| convert::view(s, user.id, false)),
         viewer_is_admin: user.is_org_admin(),
     })
 }

@@ -5,22 +5,26 @@ use std::collections::BTreeMap;
 
 use leptos::{either::Either, prelude::*};
 use leptos_meta::Title;
-use leptos_router::{components::A, hooks::use_query_map};
+use leptos_router::{
+    components::A,
+    hooks::{use_navigate, use_query_map},
+};
 
 use super::{
     delete_subscription, list_subscriptions, set_subscription_active, use_secret_flash,
     SubscriptionView, TriggerView,
 };
-use crate::{
-    components::{
-        hydration::use_hydrated,
-        menu::{Menu, MenuEntry},
-        modal::{open_while_set, Modal},
-        status::{ErrorNotice, Loading},
-        switch::Switch,
-        time::Time,
-    },
-    pages::devices::CopyButton,
+use crate::components::{
+    badge::DeliveryBadge,
+    copy::CopyButton,
+    hydration::use_hydrated,
+    icons::{PencilIcon, TrashIcon},
+    menu::{Menu, MenuEntry},
+    modal::{open_while_set, Modal},
+    pager::Pager,
+    status::{ErrorNotice, Loading},
+    switch::Switch,
+    time::Time,
 };
 
 #[component]
@@ -40,6 +44,10 @@ pub fn SubscriptionsPage() -> impl IntoView {
         |(page, _)| list_subscriptions(page),
     );
     let deleting = RwSignal::new(None::<SubscriptionView>);
+    let navigate = use_navigate();
+    let go = Callback::new(move |page: u32| {
+        navigate(&format!("/subscriptions?page={page}"), Default::default())
+    });
 
     view! {
         <Title text="Webhook Subscriptions"/>
@@ -61,9 +69,9 @@ pub fn SubscriptionsPage() -> impl IntoView {
         <Transition fallback=|| view! { <Loading what="Loading subscriptions…"/> }>
             {move || Suspend::new(async move {
                 match list.await {
-                    Ok(p) if p.total == 0 => Either::Left(view! { <EmptyState/> }.into_any()),
+                    Ok(p) if p.list.at.total == 0 => Either::Left(view! { <EmptyState/> }.into_any()),
                     Ok(p) => {
-                        let (current, pages, total, admin) = (p.page, p.pages, p.total, p.viewer_is_admin);
+                        let (at, admin) = (p.list.at, p.viewer_is_admin);
                         Either::Left(view! {
                             <div class="table-wrap">
                                 <table class="subscriptions">
@@ -79,13 +87,13 @@ pub fn SubscriptionsPage() -> impl IntoView {
                                         </tr>
                                     </thead>
                                     <tbody>
-                                        {p.items.into_iter().map(|s| view! {
+                                        {p.list.items.into_iter().map(|s| view! {
                                             <SubscriptionRow subscription=s show_owner=admin deleting=deleting/>
                                         }).collect_view()}
                                     </tbody>
                                 </table>
                             </div>
-                            <Pager page=current pages=pages total=total/>
+                            <Pager at=at label="Pages" noun="subscriptions" on_page=go/>
                         }.into_any())
                     }
                     Err(e) => Either::Right(view! { <ErrorNotice error=e/> }),
@@ -131,19 +139,6 @@ fn EmptyState() -> impl IntoView {
             <A href="/subscriptions/new" attr:class="button primary">"Add new Webhook Subscription"</A>
         </div>
     }
-}
-
-#[component]
-fn Pager(page: u32, pages: u32, total: i64) -> impl IntoView {
-    (pages > 1).then(|| {
-        view! {
-            <nav class="pager" aria-label="Pages">
-                <span>{format!("Page {page} of {pages} · {total} subscriptions")}</span>
-                {(page > 1).then(|| view! { <A href=format!("/subscriptions?page={}", page - 1) attr:class="button small">"Previous"</A> })}
-                {(page < pages).then(|| view! { <A href=format!("/subscriptions?page={}", page + 1) attr:class="button small">"Next"</A> })}
-            </nav>
-        }
-    })
 }
 
 /// "Hotplate › temperature: Out of range, Back in range" lines, grouped by device and channel.
@@ -231,7 +226,7 @@ fn SubscriptionRow(
             <td class="nowrap">
                 {match s.last_delivery.clone() {
                     Some(d) => Either::Left(view! {
-                        <DeliveryBadge status=d.status.clone()/>
+                        <DeliveryBadge status=d.status.clone() label=d.status_label.clone()/>
                         {d.http_status.map(|c| view! { <span class="muted">{format!(" HTTP {c}")}</span> })}
                         <div class="cell-sub"><Time ms=d.at/></div>
                     }),
@@ -266,18 +261,6 @@ fn SubscriptionRow(
             </td>
         </tr>
     }
-}
-
-#[component]
-pub fn DeliveryBadge(#[prop(into)] status: String) -> impl IntoView {
-    let (class, label) = match status.as_str() {
-        "delivered" => ("badge ok", "Delivered"),
-        "retrying" => ("badge warn", "Retrying"),
-        "failed" => ("badge bad", "Failed"),
-        "cancelled" => ("badge", "Cancelled"),
-        _ => ("badge info", "Pending"),
-    };
-    view! { <span class=class>{label}</span> }
 }
 
 #[component]
@@ -324,27 +307,5 @@ fn DeleteDialog(
                 <button type="button" class="button danger" disabled=move || busy.get() on:click=confirm>"Delete"</button>
             </div>
         </Modal>
-    }
-}
-
-#[component]
-pub fn PencilIcon() -> impl IntoView {
-    view! {
-        <svg viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">
-            <path d="M12 20h9"/>
-            <path d="M16.5 3.5a2.1 2.1 0 0 1 3 3L7 19l-4 1 1-4Z"/>
-        </svg>
-    }
-}
-
-#[component]
-pub fn TrashIcon() -> impl IntoView {
-    view! {
-        <svg viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">
-            <path d="M3 6h18"/>
-            <path d="M8 6V4h8v2"/>
-            <path d="M19 6l-1 14H6L5 6"/>
-            <path d="M10 11v6M14 11v6"/>
-        </svg>
     }
 }

@@ -5,9 +5,9 @@
 use serde_json::{json, Value as Json};
 use sqlx::{QueryBuilder, SqliteConnection};
 
+use super::{Channel, Device};
 use crate::{
     clock::rfc3339,
-    devices::{Channel, Device},
     domain::{
         channel::{Bound, Reading, Trigger},
         device::DeviceStatus,
@@ -43,16 +43,6 @@ impl Subject<'_> {
         );
         m
     }
-}
-
-/// The webhook body of an event: `{"type", "timestamp", "data"}` (Standard Webhooks). The
-/// stored payload is already JSON, so it is spliced in rather than parsed again: this runs for
-/// every delivery. `event_type` and the timestamp never need escaping.
-pub fn webhook_body(event_type: &str, occurred_at: i64, payload: &str) -> String {
-    format!(
-        r#"{{"type":"{event_type}","timestamp":"{}","data":{payload}}}"#,
-        rfc3339(occurred_at)
-    )
 }
 
 /// An event ready to be stored: what [`record`] and [`record_many`] write.
@@ -192,23 +182,4 @@ pub async fn record_many(
         insert.build().execute(&mut *conn).await?;
     }
     Ok(ids)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_body_is_valid_json_with_the_payload_inside() {
-        let body = webhook_body(
-            "channel.value_changed",
-            1_795_512_600_250,
-            r#"{"a":[1,"x"]}"#,
-        );
-        let v: Json = serde_json::from_str(&body).unwrap();
-        assert_eq!(
-            v,
-            json!({"type": "channel.value_changed", "timestamp": "2026-11-24T09:30:00.250Z", "data": {"a": [1, "x"]}})
-        );
-    }
 }

@@ -1,10 +1,18 @@
 //! The delivery log (Laboperator's `webhook_logs`): every delivery of a subscription with its
 //! status, and every attempt with the request sent and the response (or error) received.
+//! Visible to whoever may see the subscription.
 
-use sqlx::SqlitePool;
+use sqlx::{SqliteConnection, SqlitePool};
 
 use crate::{
-    auth::CurrentUser, events::webhook_body, settings::require_webhooks_enabled, Error, Result,
+    auth::{
+        scope::{self, Scoped},
+        CurrentUser,
+    },
+    domain::webhook::webhook_body,
+    paging::{Page, PageRequest},
+    settings::require_webhooks_enabled,
+    Error, Result,
 };
 
 pub const PER_PAGE: u32 = 25;
@@ -42,19 +50,20 @@ pub struct AttemptRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeliveryPage {
-    pub items: Vec<DeliveryRow>,
-    pub page: u32,
-    pub per_page: u32,
-    pub total: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryDetail {
     pub delivery: DeliveryRow,
     /// The body every attempt sent.
     pub request_body: String,
     pub attempts: Vec<AttemptRow>,
+}
+
+/// The outcome of a subscription's most recent delivery, for the overview.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LastDelivery {
+    pub subscription_id: i64,
+    pub status: String,
+    pub at: i64,
+    pub http_status: Option<i64>,
 }
 
 const SELECT: &str =
@@ -67,41 +76,41 @@ const SELECT: &str =
      JOIN devices dv ON dv.id = e.device_id
      LEFT JOIN channels c ON c.id = e.channel_id";
 
-/// Same visibility as the subscription: its owner, and the organisation's admins.
-const VISIBLE: &str = "s.organisation_id = ?1 AND (?2 OR s.owner_id = ?3)";
-
 /// A subscription's deliveries, newest first.
 pub async fn list(
     pool: &SqlitePool,
     user: &CurrentUser,
     subscription_id: i64,
     page: u32,
-) -> Result<DeliveryPage> {
+) -> Result<Page<DeliveryRow>> {
+    require_webhooks_enabled(pool, user).await?;
     // Not found unless the subscription is visible, even when it has no deliveries.
-    crate::subscriptions::get(pool, user, subscription_id).await?;
-    let page = page.max(1);
+    let visible: Option<i64> = sqlx::query_scalar(&format!(
+        "SELECT s.id FROM subscriptions s WHERE s.id = ?4 AND {}",
+        scope::SUBSCRIPTION
+    ))
+    .scoped(user)
+    .bind(subscription_id)
+    .fetch_optional(pool)
+    .await?;
+    visible.ok_or_else(|| Error::not_found("Subscription"))?;
+    let page = PageRequest::new(page, PER_PAGE);
     let total: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE subscription_id = ?")
             .bind(subscription_id)
             .fetch_one(pool)
             .await?;
     let items = sqlx::query_as(&format!(
-        "{SELECT} WHERE d.subscription_id = ?4 AND {VISIBLE} ORDER BY d.id DESC LIMIT ?5 OFFSET ?6"
+        "{SELECT} WHERE d.subscription_id = ?4 AND {} ORDER BY d.id DESC LIMIT ?5 OFFSET ?6",
+        scope::SUBSCRIPTION
     ))
-    .bind(user.organisation_id)
-    .bind(user.is_org_admin())
-    .bind(user.id)
+    .scoped(user)
     .bind(subscription_id)
-    .bind(PER_PAGE)
-    .bind(i64::from(page - 1) * i64::from(PER_PAGE))
+    .bind(page.limit())
+    .bind(page.offset())
     .fetch_all(pool)
     .await?;
-    Ok(DeliveryPage {
-        items,
-        page,
-        per_page: PER_PAGE,
-        total,
-    })
+    Ok(page.of(items, total))
 }
 
 /// One delivery with every attempt.
@@ -111,14 +120,15 @@ pub async fn detail(
     delivery_id: i64,
 ) -> Result<DeliveryDetail> {
     require_webhooks_enabled(pool, user).await?;
-    let delivery: DeliveryRow = sqlx::query_as(&format!("{SELECT} WHERE d.id = ?4 AND {VISIBLE}"))
-        .bind(user.organisation_id)
-        .bind(user.is_org_admin())
-        .bind(user.id)
-        .bind(delivery_id)
-        .fetch_optional(pool)
-        .await?
-        .ok_or_else(|| Error::not_found("Delivery"))?;
+    let delivery: DeliveryRow = sqlx::query_as(&format!(
+        "{SELECT} WHERE d.id = ?4 AND {}",
+        scope::SUBSCRIPTION
+    ))
+    .scoped(user)
+    .bind(delivery_id)
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| Error::not_found("Delivery"))?;
     let (event_type, occurred_at, payload): (String, i64, String) =
         sqlx::query_as("SELECT event_type, occurred_at, payload FROM events WHERE id = ?")
             .bind(delivery.event_id)
@@ -137,4 +147,22 @@ pub async fn detail(
         delivery,
         attempts,
     })
+}
+
+/// The most recent delivery of each of these subscriptions (the caller has checked that they
+/// are visible).
+pub async fn last_of(
+    conn: &mut SqliteConnection,
+    subscription_ids: &[i64],
+) -> Result<Vec<LastDelivery>> {
+    Ok(sqlx::query_as(
+        "SELECT d.subscription_id, d.status, d.updated_at AS at, d.last_http_status AS http_status
+         FROM deliveries d
+         WHERE d.id IN (SELECT MAX(id) FROM deliveries
+                        WHERE subscription_id IN (SELECT value FROM json_each(?))
+                        GROUP BY subscription_id)",
+    )
+    .bind(serde_json::to_string(subscription_ids).expect("BUG: ids serialise"))
+    .fetch_all(conn)
+    .await?)
 }

@@ -1,0 +1,93 @@
+//! The Access dialog: which lab users may see a device (org admins).
+
+use leptos::{either::Either, prelude::*};
+
+use crate::components::{
+    modal::{open_while_set, Modal},
+    status::{ErrorNotice, Loading},
+};
+
+use super::{device_access, set_device_access, GrantView, Target};
+
+#[component]
+pub(super) fn AccessDialog(target: Target) -> impl IntoView {
+    let open = open_while_set(target);
+    let grants = Resource::new(
+        move || target.get().map(|t| t.0),
+        |id| async move {
+            match id {
+                Some(id) => device_access(id).await,
+                None => Ok(vec![]),
+            }
+        },
+    );
+    let error = RwSignal::new(None::<String>);
+    let title = Signal::derive(move || {
+        target
+            .get()
+            .map(|t| format!("Access to {}", t.1))
+            .unwrap_or_default()
+    });
+
+    view! {
+        <Modal open=open title=title small=true>
+            <div class="dialog-body">
+                <p class="muted">
+                    "Lab users you tick here see this device and can subscribe to its channels. Organisation administrators always see every device."
+                </p>
+                {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+                <Transition fallback=|| view! { <Loading/> }>
+                    {move || Suspend::new(async move {
+                        match grants.await {
+                            Ok(list) if list.is_empty() => Either::Left(view! {
+                                <p>"Your organisation has no lab users."</p>
+                            }.into_any()),
+                            Ok(list) => Either::Left(view! {
+                                <ul class="plain-list">
+                                    {list.into_iter().map(|g| view! { <GrantRow grant=g target=target error=error/> }).collect_view()}
+                                </ul>
+                            }.into_any()),
+                            Err(e) => Either::Right(view! { <ErrorNotice error=e/> }),
+                        }
+                    })}
+                </Transition>
+            </div>
+            <div class="dialog-foot">
+                <button type="button" class="button primary" on:click=move |_| open.set(false)>"Done"</button>
+            </div>
+        </Modal>
+    }
+}
+
+#[component]
+fn GrantRow(grant: GrantView, target: Target, error: RwSignal<Option<String>>) -> impl IntoView {
+    let checked = RwSignal::new(grant.granted);
+    let busy = RwSignal::new(false);
+    let user_id = grant.user_id;
+    let on_change = move |ev: leptos::ev::Event| {
+        let want = event_target_checked(&ev);
+        let Some((device_id, _)) = target.get_untracked() else {
+            return;
+        };
+        checked.set(want);
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            if let Err(e) = set_device_access(device_id, user_id, want).await {
+                // Saving failed: show the truth again.
+                checked.set(!want);
+                error.set(Some(e.to_string()));
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <li>
+            <label class="checkbox">
+                <input type="checkbox" prop:checked=move || checked.get() disabled=move || busy.get() on:change=on_change/>
+                <span>{grant.name.clone()}</span>
+                <span class="muted">{grant.email.clone()}</span>
+            </label>
+        </li>
+    }
+}

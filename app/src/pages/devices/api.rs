@@ -1,0 +1,187 @@
+//! What the Devices page reads and changes: the views sent to the browser and the server
+//! functions behind them, each a thin door onto `server::devices`.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::errors::AppError;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceView {
+    pub id: i64,
+    pub name: String,
+    pub vendor: String,
+    pub model: String,
+    pub device_class: String,
+    pub online: bool,
+    pub last_seen_at: Option<i64>,
+    pub channels: Vec<ChannelView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelView {
+    pub id: i64,
+    pub name: String,
+    pub unit: String,
+    /// "0 – 310 °C", when the channel has a safe range.
+    pub range: Option<String>,
+    pub last_value: Option<String>,
+    pub last_at: Option<i64>,
+    pub out_of_range: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GrantView {
+    pub user_id: i64,
+    pub name: String,
+    pub email: String,
+    pub granted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenView {
+    pub id: i64,
+    pub label: String,
+    pub hint: String,
+    pub created_at: i64,
+    pub created_by: Option<String>,
+    pub last_used_at: Option<i64>,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewToken {
+    pub id: i64,
+    pub token: String,
+}
+
+#[cfg(feature = "ssr")]
+mod convert {
+    use super::*;
+    use server::devices::{access::Grant, tokens::TokenInfo, Channel, DeviceWithChannels};
+    use server::domain::device::DeviceStatus;
+
+    pub fn range(c: &Channel) -> Option<String> {
+        if !c.spec.has_range() {
+            return None;
+        }
+        let unit = if c.unit.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", c.unit)
+        };
+        Some(match (c.spec.min, c.spec.max) {
+            (Some(min), Some(max)) => format!("{min} – {max}{unit}"),
+            (Some(min), None) => format!("≥ {min}{unit}"),
+            (None, Some(max)) => format!("≤ {max}{unit}"),
+            (None, None) => return None,
+        })
+    }
+
+    impl From<DeviceWithChannels> for DeviceView {
+        fn from(d: DeviceWithChannels) -> Self {
+            DeviceView {
+                id: d.device.id,
+                name: d.device.name,
+                vendor: d.device.vendor,
+                model: d.device.model,
+                device_class: d.device.device_class,
+                online: d.device.status == DeviceStatus::Online,
+                last_seen_at: d.device.last_seen_at,
+                channels: d
+                    .channels
+                    .iter()
+                    .map(|c| ChannelView {
+                        id: c.id,
+                        name: c.name.clone(),
+                        unit: c.unit.clone(),
+                        range: range(c),
+                        last_value: c.state.last.as_ref().map(|r| c.spec.display(r)),
+                        last_at: c.state.last_timestamp,
+                        out_of_range: c.state.in_range == Some(false),
+                    })
+                    .collect(),
+            }
+        }
+    }
+
+    impl From<Grant> for GrantView {
+        fn from(g: Grant) -> Self {
+            GrantView {
+                user_id: g.user_id,
+                name: g.name,
+                email: g.email,
+                granted: g.granted,
+            }
+        }
+    }
+
+    impl From<TokenInfo> for TokenView {
+        fn from(t: TokenInfo) -> Self {
+            TokenView {
+                id: t.id,
+                label: t.label,
+                hint: t.hint,
+                created_at: t.created_at,
+                created_by: t.created_by,
+                last_used_at: t.last_used_at,
+                revoked: t.revoked_at.is_some(),
+            }
+        }
+    }
+}
+
+#[server(endpoint = "devices/list")]
+pub async fn list_devices() -> Result<Vec<DeviceView>, AppError> {
+    let user = crate::ssr::caller().await?;
+    let state = crate::ssr::state()?;
+    let devices = server::devices::visible_devices(&state.pool, &user).await?;
+    Ok(devices.into_iter().map(DeviceView::from).collect())
+}
+
+#[server(endpoint = "devices/access")]
+pub async fn device_access(device_id: i64) -> Result<Vec<GrantView>, AppError> {
+    let user = crate::ssr::caller().await?;
+    let state = crate::ssr::state()?;
+    let grants = server::devices::access::list(&state.pool, &user, device_id).await?;
+    Ok(grants.into_iter().map(GrantView::from).collect())
+}
+
+#[server(endpoint = "devices/set_access")]
+pub async fn set_device_access(
+    device_id: i64,
+    user_id: i64,
+    granted: bool,
+) -> Result<(), AppError> {
+    let user = crate::ssr::caller().await?;
+    let state = crate::ssr::state()?;
+    server::devices::access::set(&state, &user, device_id, user_id, granted).await?;
+    Ok(())
+}
+
+#[server(endpoint = "devices/tokens")]
+pub async fn device_tokens(device_id: i64) -> Result<Vec<TokenView>, AppError> {
+    let user = crate::ssr::caller().await?;
+    let state = crate::ssr::state()?;
+    let tokens = server::devices::tokens::list(&state.pool, &user, device_id).await?;
+    Ok(tokens.into_iter().map(TokenView::from).collect())
+}
+
+#[server(endpoint = "devices/create_token")]
+pub async fn create_device_token(device_id: i64, label: String) -> Result<NewToken, AppError> {
+    let user = crate::ssr::caller().await?;
+    let state = crate::ssr::state()?;
+    let created = server::devices::tokens::create(&state, &user, device_id, &label).await?;
+    Ok(NewToken {
+        id: created.id,
+        token: created.token,
+    })
+}
+
+#[server(endpoint = "devices/revoke_token")]
+pub async fn revoke_device_token(device_id: i64, token_id: i64) -> Result<(), AppError> {
+    let user = crate::ssr::caller().await?;
+    let state = crate::ssr::state()?;
+    server::devices::tokens::revoke(&state, &user, device_id, token_id).await?;
+    Ok(())
+}

@@ -1,0 +1,173 @@
+//! A device as a card: its status, its channels with their latest values, and (for org
+//! admins) the buttons that open its Access and Tokens dialogs.
+
+use leptos::{either::Either, prelude::*};
+
+use crate::components::{hydration::use_hydrated, time::MaybeTime};
+
+use super::{ChannelView, DeviceView, Target};
+
+#[component]
+pub(super) fn DeviceList(
+    list: RwSignal<Vec<DeviceView>>,
+    is_admin: bool,
+    access: Target,
+    tokens: Target,
+) -> impl IntoView {
+    view! {
+        <Show
+            when=move || list.with(|l| !l.is_empty())
+            fallback=move || {
+                view! {
+                    <div class="card empty">
+                        <h2>"No devices yet"</h2>
+                        <p>
+                            {if is_admin {
+                                "Your organisation has no devices yet."
+                            } else {
+                                "You have no access to any device yet. Ask an organisation administrator to grant you access."
+                            }}
+                        </p>
+                    </div>
+                }
+            }
+        >
+            <div class="device-list">
+                <For each=move || list.get() key=|d| d.id let:device>
+                    <DeviceCard device=device list=list is_admin=is_admin access=access tokens=tokens/>
+                </For>
+            </div>
+        </Show>
+    }
+}
+
+#[component]
+fn DeviceCard(
+    device: DeviceView,
+    list: RwSignal<Vec<DeviceView>>,
+    is_admin: bool,
+    access: Target,
+    tokens: Target,
+) -> impl IntoView {
+    let id = device.id;
+    let current = Memo::new(move |_| list.with(|l| l.iter().find(|d| d.id == id).cloned()));
+    let online = move || current.get().is_some_and(|d| d.online);
+    let heading_id = format!("device-{id}");
+    let labelled_by = heading_id.clone();
+    let name = device.name.clone();
+    let hydrated = use_hydrated();
+    let subtitle = [
+        device.vendor.as_str(),
+        device.model.as_str(),
+        device.device_class.as_str(),
+    ]
+    .iter()
+    .filter(|s| !s.is_empty())
+    .copied()
+    .collect::<Vec<_>>()
+    .join(" · ");
+
+    view! {
+        <section class="card device-card section" aria-labelledby=labelled_by>
+            <div class="section-head">
+                <div>
+                    <h2 id=heading_id>{device.name.clone()}</h2>
+                    <div class="muted">{subtitle}</div>
+                </div>
+                <div class="device-status">
+                    <span
+                        class="badge"
+                        class:ok=online
+                        class:bad=move || !online()
+                        aria-label=move || if online() { "Status: online" } else { "Status: offline" }
+                    >
+                        {move || if online() { "● Online" } else { "○ Offline" }}
+                    </span>
+                    <div class="muted small-text">
+                        "Last seen: "
+                        {move || view! { <MaybeTime ms=current.get().and_then(|d| d.last_seen_at)/> }}
+                    </div>
+                </div>
+                {is_admin.then(|| {
+                    let name_a = name.clone();
+                    let name_t = name.clone();
+                    view! {
+                        <div class="device-actions">
+                            <button
+                                type="button"
+                                class="button small"
+                                disabled=move || !hydrated.get()
+                                aria-label=format!("Access to {}", name_a)
+                                on:click=move |_| access.set(Some((id, name_a.clone())))
+                            >
+                                "Access"
+                            </button>
+                            <button
+                                type="button"
+                                class="button small"
+                                disabled=move || !hydrated.get()
+                                aria-label=format!("Tokens of {}", name_t)
+                                on:click=move |_| tokens.set(Some((id, name_t.clone())))
+                            >
+                                "Tokens"
+                            </button>
+                        </div>
+                    }
+                })}
+            </div>
+            <div class="table-wrap flat">
+                <table>
+                    <caption class="visually-hidden">{format!("Channels of {}", device.name)}</caption>
+                    <thead>
+                        <tr>
+                            <th scope="col">"Channel"</th>
+                            <th scope="col">"Latest value"</th>
+                            <th scope="col">"Time"</th>
+                            <th scope="col">"Safe range"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        <For each=move || device.channels.clone() key=|c| c.id let:channel>
+                            <ChannelRow channel=channel current=current/>
+                        </For>
+                    </tbody>
+                </table>
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn ChannelRow(channel: ChannelView, current: Memo<Option<DeviceView>>) -> impl IntoView {
+    let cid = channel.id;
+    let latest = Memo::new(move |_| {
+        current
+            .get()
+            .and_then(|d| d.channels.into_iter().find(|c| c.id == cid))
+    });
+    let unit = channel.unit.clone();
+    view! {
+        <tr data-channel=channel.name.clone()>
+            <th scope="row" class="cell-title">{channel.name.clone()}</th>
+            <td class="value-cell">
+                {move || {
+                    let c = latest.get();
+                    match c.as_ref().and_then(|c| c.last_value.clone()) {
+                        Some(v) => {
+                            let unit = unit.clone();
+                            let out = c.is_some_and(|c| c.out_of_range);
+                            Either::Left(view! {
+                                <span class="value">{v}</span>
+                                {(!unit.is_empty()).then(|| view! { <span class="muted">" " {unit}</span> })}
+                                {out.then(|| view! { " " <span class="badge bad">"out of range"</span> })}
+                            })
+                        }
+                        None => Either::Right(view! { <span class="muted">"no data yet"</span> }),
+                    }
+                }}
+            </td>
+            <td class="nowrap">{move || view! { <MaybeTime ms=latest.get().and_then(|c| c.last_at)/> }}</td>
+            <td class="muted nowrap">{channel.range.clone().unwrap_or_else(|| "—".into())}</td>
+        </tr>
+    }
+}

@@ -1,0 +1,91 @@
+//! The Devices page: the devices a user may see, their channels and latest values, updated
+//! live. Org admins also manage who may see each device and the device tokens.
+
+mod access;
+mod api;
+mod card;
+mod tokens;
+
+pub use api::*;
+
+use leptos::{either::Either, prelude::*};
+use leptos_meta::Title;
+
+use crate::{
+    components::{
+        layout::use_me,
+        status::{ErrorNotice, Loading},
+    },
+    errors::AppError,
+};
+
+use self::{access::AccessDialog, card::DeviceList, tokens::TokensDialog};
+
+/// Which device a dialog is about.
+pub(crate) type Target = RwSignal<Option<(i64, String)>>;
+
+#[component]
+pub fn DevicesPage() -> impl IntoView {
+    let me = use_me();
+    let initial = Resource::new(|| (), |_| list_devices());
+    let list = RwSignal::new(Vec::<DeviceView>::new());
+    let poll_error = RwSignal::new(None::<AppError>);
+
+    // Live values: poll while the page is open (browser only).
+    #[cfg(feature = "hydrate")]
+    {
+        use std::time::Duration;
+        let handle = set_interval_with_handle(
+            move || {
+                if document().hidden() {
+                    return;
+                }
+                leptos::task::spawn_local(async move {
+                    match list_devices().await {
+                        Ok(v) => {
+                            list.set(v);
+                            poll_error.set(None);
+                        }
+                        Err(e) => poll_error.set(Some(e)),
+                    }
+                });
+            },
+            Duration::from_secs(2),
+        );
+        if let Ok(h) = handle {
+            on_cleanup(move || h.clear());
+        }
+    }
+
+    let access_target: Target = RwSignal::new(None);
+    let tokens_target: Target = RwSignal::new(None);
+
+    view! {
+        <Title text="Devices"/>
+        <div class="page-head">
+            <div>
+                <h1>"Devices"</h1>
+                <p class="muted">
+                    "The devices you have access to, with each channel's latest value. Values update live."
+                </p>
+            </div>
+        </div>
+        {move || poll_error.get().map(|e| view! { <ErrorNotice error=e/> })}
+        <Suspense fallback=|| view! { <Loading what="Loading devices…"/> }>
+            {move || Suspend::new(async move {
+                let is_admin = me.await.map(|m| m.is_org_admin).unwrap_or(false);
+                match initial.await {
+                    Ok(devices) => {
+                        list.set(devices);
+                        Either::Left(view! {
+                            <DeviceList list=list is_admin=is_admin access=access_target tokens=tokens_target/>
+                        })
+                    }
+                    Err(e) => Either::Right(view! { <ErrorNotice error=e/> }),
+                }
+            })}
+        </Suspense>
+        <AccessDialog target=access_target/>
+        <TokensDialog target=tokens_target/>
+    }
+}

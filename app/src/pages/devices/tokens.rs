@@ -1,0 +1,205 @@
+//! The Tokens dialog: a device's tokens for the ingest API — create (shown once), list, revoke.
+
+use leptos::{either::Either, prelude::*};
+
+use crate::{
+    components::{
+        copy::CopyButton,
+        modal::{open_while_set, Modal},
+        status::{ErrorNotice, Loading},
+        time::{MaybeTime, Time},
+    },
+    errors::AppError,
+};
+
+use super::{create_device_token, device_tokens, revoke_device_token, NewToken, Target, TokenView};
+
+#[component]
+pub(super) fn TokensDialog(target: Target) -> impl IntoView {
+    let open = open_while_set(target);
+    let version = RwSignal::new(0u32);
+    let created = RwSignal::new(None::<NewToken>);
+    let label = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<AppError>);
+    let busy = RwSignal::new(false);
+
+    // Each opening starts clean: no token from last time on screen.
+    Effect::new(move |_| {
+        if target.with(Option::is_some) {
+            created.set(None);
+            error.set(None);
+            label.set(String::new());
+        }
+    });
+    let tokens = Resource::new(
+        move || (target.get().map(|t| t.0), version.get()),
+        |(id, _)| async move {
+            match id {
+                Some(id) => device_tokens(id).await,
+                None => Ok(vec![]),
+            }
+        },
+    );
+    let title = Signal::derive(move || {
+        target
+            .get()
+            .map(|t| format!("Tokens of {}", t.1))
+            .unwrap_or_default()
+    });
+    let create = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Some((device_id, _)) = target.get_untracked() else {
+            return;
+        };
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match create_device_token(device_id, label.get_untracked()).await {
+                Ok(t) => {
+                    created.set(Some(t));
+                    label.set(String::new());
+                    version.update(|v| *v += 1);
+                }
+                Err(e) => error.set(Some(e)),
+            }
+            busy.set(false);
+        });
+    };
+
+    view! {
+        <Modal open=open title=title>
+            <div class="dialog-body">
+                <p class="muted">
+                    "A device or connector sends its data to "
+                    <code>{move || target.get().map(|t| format!("POST /api/v1/devices/{}/data_points", t.0))}</code>
+                    " with the header "
+                    <code>"Authorization: Bearer <token>"</code>
+                    "."
+                </p>
+                {move || created.get().map(|t| view! { <NewTokenBox token=t/> })}
+                <form class="inline-form section" on:submit=create>
+                    <div class="field">
+                        <label for="token-label">"Label"</label>
+                        <input
+                            id="token-label"
+                            type="text"
+                            placeholder="e.g. Bench connector"
+                            prop:value=move || label.get()
+                            on:input=move |ev| label.set(event_target_value(&ev))
+                            aria-invalid=move || error.get().and_then(|e| e.field("label")).is_some().to_string()
+                        />
+                    </div>
+                    <button type="submit" class="button primary" disabled=move || busy.get()>"Create token"</button>
+                </form>
+                {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })}
+                <Transition fallback=|| view! { <Loading/> }>
+                    {move || Suspend::new(async move {
+                        match tokens.await {
+                            Ok(list) if list.is_empty() => Either::Left(view! {
+                                <p class="muted">"No tokens yet."</p>
+                            }.into_any()),
+                            Ok(list) => Either::Left(view! {
+                                <div class="table-wrap flat">
+                                    <table>
+                                        <thead>
+                                            <tr>
+                                                <th scope="col">"Label"</th>
+                                                <th scope="col">"Token"</th>
+                                                <th scope="col">"Created"</th>
+                                                <th scope="col">"Last used"</th>
+                                                <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                                            </tr>
+                                        </thead>
+                                        <tbody>
+                                            {list.into_iter().map(|t| view! { <TokenRow token=t target=target version=version/> }).collect_view()}
+                                        </tbody>
+                                    </table>
+                                </div>
+                            }.into_any()),
+                            Err(e) => Either::Right(view! { <ErrorNotice error=e/> }),
+                        }
+                    })}
+                </Transition>
+            </div>
+            <div class="dialog-foot">
+                <button type="button" class="button" on:click=move |_| open.set(false)>"Close"</button>
+            </div>
+        </Modal>
+    }
+}
+
+#[component]
+fn NewTokenBox(token: NewToken) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let value = token.token.clone();
+    view! {
+        <div class="notice notice-warn" role="status">
+            <strong>"Copy this token now: it is shown only once."</strong>
+            <div class="secret-box">
+                <code data-testid="new-token">{token.token.clone()}</code>
+                <CopyButton text=value copied=copied/>
+            </div>
+        </div>
+    }
+}
+
+#[component]
+fn TokenRow(token: TokenView, target: Target, version: RwSignal<u32>) -> impl IntoView {
+    let confirming = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let token_id = token.id;
+    let label = token.label.clone();
+    let revoke = move |_| {
+        let Some((device_id, _)) = target.get_untracked() else {
+            return;
+        };
+        leptos::task::spawn_local(async move {
+            match revoke_device_token(device_id, token_id).await {
+                Ok(()) => version.update(|v| *v += 1),
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        });
+    };
+    view! {
+        <tr>
+            <td class="cell-title">{token.label.clone()}</td>
+            <td><code>{format!("{}…", token.hint)}</code></td>
+            <td class="nowrap">
+                <Time ms=token.created_at/>
+                {token.created_by.clone().map(|b| view! { <div class="cell-sub">{format!("by {b}")}</div> })}
+            </td>
+            <td class="nowrap"><MaybeTime ms=token.last_used_at/></td>
+            <td class="actions">
+                {if token.revoked {
+                    Either::Left(view! { <span class="badge">"Revoked"</span> })
+                } else {
+                    Either::Right(view! {
+                        <Show
+                            when=move || confirming.get()
+                            fallback={
+                                let label = label.clone();
+                                move || {
+                                    view! {
+                                        <button
+                                            type="button"
+                                            class="button small"
+                                            aria-label=format!("Revoke {}", label)
+                                            on:click=move |_| confirming.set(true)
+                                        >
+                                            "Revoke"
+                                        </button>
+                                    }
+                                }
+                            }
+                        >
+                            <span class="muted">"Revoke? Devices using it stop being accepted. "</span>
+                            <button type="button" class="button small danger" on:click=revoke>"Revoke token"</button>
+                            <button type="button" class="button small" on:click=move |_| confirming.set(false)>"Keep"</button>
+                        </Show>
+                        {move || error.get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+                    })
+                }}
+            </td>
+        </tr>
+    }
+}

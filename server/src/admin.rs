@@ -1,0 +1,171 @@
+//! Server Administration: an org admin switches the webhook feature on or off and registers
+//! the target URLs that may receive data — each change with its consequences (pending
+//! deliveries stopped, subscriptions whose target lost its registration switched off) and its
+//! audit entry, in one transaction.
+
+use serde_json::json;
+
+use crate::{
+    audit::{self, AuditKind, Entry},
+    auth::CurrentUser,
+    clock::now_ms,
+    deliveries::queue::cancel_pending_of_organisation,
+    domain::target_url::RegisteredUrl,
+    error::ResultExt,
+    settings::RegisteredEntry,
+    subscriptions, AppState, Error, Result,
+};
+
+/// Switches the webhook feature on or off. While it is off nothing is delivered, and the
+/// events of that time are never delivered later: the dispatcher only fans out events that
+/// happened after `webhooks_enabled_since`.
+pub async fn set_webhooks_enabled(
+    state: &AppState,
+    admin: &CurrentUser,
+    enabled: bool,
+) -> Result<()> {
+    admin.require_org_admin()?;
+    let admin = admin.clone();
+    state
+        .write(move |tx| {
+            Box::pin(async move {
+                let admin = &admin;
+                let was: bool =
+                    sqlx::query_scalar("SELECT webhooks_enabled FROM organisations WHERE id = ?")
+                        .bind(admin.organisation_id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if was == enabled {
+                    return Ok(());
+                }
+                sqlx::query(
+                    "UPDATE organisations SET webhooks_enabled = ?,
+             webhooks_enabled_since = CASE WHEN ? THEN ? ELSE webhooks_enabled_since END
+         WHERE id = ?",
+                )
+                .bind(enabled)
+                .bind(enabled)
+                .bind(now_ms())
+                .bind(admin.organisation_id)
+                .execute(&mut *tx)
+                .await?;
+                if !enabled {
+                    cancel_pending_of_organisation(
+                        &mut *tx,
+                        admin.organisation_id,
+                        "webhooks switched off for the organisation",
+                    )
+                    .await?;
+                }
+                audit::record_by(
+                    &mut *tx,
+                    admin,
+                    Entry {
+                        kind: AuditKind::Settings,
+                        action: if enabled { "enabled" } else { "disabled" },
+                        subject: "Webhook Subscriptions".into(),
+                        before: Some(json!({ "webhooks_enabled": was })),
+                        after: Some(json!({ "webhooks_enabled": enabled })),
+                    },
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+}
+
+pub async fn register_url(
+    state: &AppState,
+    admin: &CurrentUser,
+    url: &str,
+    note: &str,
+) -> Result<RegisteredEntry> {
+    admin.require_org_admin()?;
+    let url = RegisteredUrl::parse(url).map_err(|e| Error::invalid("url", e.to_string()))?;
+    let note = note.trim().to_owned();
+    if note.chars().count() > 200 || note.contains(['\r', '\n']) {
+        return Err(Error::invalid(
+            "note",
+            "The note is one line of at most 200 characters.",
+        ));
+    }
+    let admin = admin.clone();
+    state
+        .write(move |tx| {
+            Box::pin(async move {
+                let admin = &admin;
+                let now = now_ms();
+                let id: i64 = sqlx::query_scalar(
+        "INSERT INTO registered_urls (organisation_id, url, note, created_at, created_by)
+         VALUES (?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(admin.organisation_id)
+    .bind(url.as_str())
+    .bind(&note)
+    .bind(now)
+    .bind(admin.id)
+    .fetch_one(&mut *tx)
+    .await
+    .on_unique_violation("registered_urls.organisation_id", || {
+        Error::invalid("url", format!("{url} is registered already."))
+    })?;
+                audit::record_by(
+                    &mut *tx,
+                    admin,
+                    Entry {
+                        kind: AuditKind::RegisteredUrl,
+                        action: "registered",
+                        subject: url.to_string(),
+                        before: None,
+                        after: Some(json!({ "url": url.as_str(), "note": &note })),
+                    },
+                )
+                .await?;
+                Ok(RegisteredEntry {
+                    id,
+                    url: url.to_string(),
+                    note,
+                    created_at: now,
+                    created_by: Some(admin.name.clone()),
+                })
+            })
+        })
+        .await
+}
+
+/// Removes a registered URL. Subscriptions whose target no longer matches any registered URL
+/// are deactivated (not deleted) and marked "target not registered", in the same transaction.
+pub async fn remove_url(state: &AppState, admin: &CurrentUser, id: i64) -> Result<()> {
+    admin.require_org_admin()?;
+    let admin = admin.clone();
+    state
+        .write(move |tx| {
+            Box::pin(async move {
+                let admin = &admin;
+                let row: Option<(String, String)> = sqlx::query_as(
+        "DELETE FROM registered_urls WHERE id = ? AND organisation_id = ? RETURNING url, note",
+    )
+    .bind(id)
+    .bind(admin.organisation_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+                let (url, note) = row.ok_or_else(|| Error::not_found("Registered URL"))?;
+                audit::record_by(
+                    &mut *tx,
+                    admin,
+                    Entry {
+                        kind: AuditKind::RegisteredUrl,
+                        action: "removed",
+                        subject: url.clone(),
+                        before: Some(json!({ "url": url, "note": note })),
+                        after: None,
+                    },
+                )
+                .await?;
+                subscriptions::deactivate_unregistered_targets(&mut *tx, admin).await?;
+                Ok(())
+            })
+        })
+        .await
+}

@@ -1,0 +1,50 @@
+//! "What may this user see": one rule, written once, for every query that lists or finds
+//! something on a user's behalf. Org admins see their whole organisation; lab users their own
+//! subscriptions (and so their deliveries) and the devices they were granted.
+//!
+//! The conditions expect the user bound first, as `?1` (organisation), `?2` (is org admin) and
+//! `?3` (user id) — [`Scoped::scoped`] binds them — so a query's own parameters start at `?4`.
+
+use sqlx::{
+    query::{Query, QueryAs, QueryScalar},
+    sqlite::SqliteArguments,
+    Sqlite,
+};
+
+use super::CurrentUser;
+
+/// Subscription `s` is visible.
+pub const SUBSCRIPTION: &str = "s.organisation_id = ?1 AND (?2 OR s.owner_id = ?3)";
+
+/// Device `d` is visible.
+pub const DEVICE: &str = "d.organisation_id = ?1 AND (?2 OR EXISTS (
+       SELECT 1 FROM device_access a WHERE a.device_id = d.id AND a.user_id = ?3))";
+
+/// Binds the user as the conditions above expect: call it before binding anything else.
+pub trait Scoped: Sized {
+    fn scoped(self, user: &CurrentUser) -> Self;
+}
+
+impl<'q> Scoped for Query<'q, Sqlite, SqliteArguments<'q>> {
+    fn scoped(self, user: &CurrentUser) -> Self {
+        self.bind(user.organisation_id)
+            .bind(user.is_org_admin())
+            .bind(user.id)
+    }
+}
+
+impl<'q, O> Scoped for QueryAs<'q, Sqlite, O, SqliteArguments<'q>> {
+    fn scoped(self, user: &CurrentUser) -> Self {
+        self.bind(user.organisation_id)
+            .bind(user.is_org_admin())
+            .bind(user.id)
+    }
+}
+
+impl<'q, O> Scoped for QueryScalar<'q, Sqlite, O, SqliteArguments<'q>> {
+    fn scoped(self, user: &CurrentUser) -> Self {
+        self.bind(user.organisation_id)
+            .bind(user.is_org_admin())
+            .bind(user.id)
+    }
+}

@@ -1,0 +1,8 @@
+//! Deliveries — one per event and matching subscription — and their attempts: the queue the
+//! dispatcher works from ([`queue`]) and the log people read ([`log`], Laboperator's
+//! `webhook_logs`). This module owns the `deliveries` and `delivery_attempts` tables.
+
+pub mod log;
+pub mod queue;
+
+pub use log::{detail, last_of, list, AttemptRow, DeliveryDetail, DeliveryRow, LastDelivery};

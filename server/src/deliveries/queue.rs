@@ -1,0 +1,321 @@
+//! The deliveries table as a queue (the outbox). Due rows are claimed with a lease in a short
+//! transaction, sent outside any transaction, and their outcomes recorded in another — SQLite
+//! has one writer, and a transaction held across a slow POST would stall every write.
+//!
+//! A claimed row keeps its due time; its lease hides it. Should the process die, the row falls
+//! due again when the lease runs out — and at the next start at once, when the dispatcher takes
+//! every lease back.
+//!
+//! Every function works inside the caller's transaction: the callers decide what else belongs
+//! in it (an audit entry, the subscription switched off).
+
+use std::collections::HashMap;
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use rand::RngCore;
+use sqlx::{QueryBuilder, SqliteConnection, SqlitePool};
+
+use crate::{clock::now_ms, domain::delivery::DeliveryStatus, error::ResultExt, Result};
+
+/// A delivery taken from the queue to be sent.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Claimed {
+    pub id: i64,
+    pub subscription_id: i64,
+    pub event_id: i64,
+    pub webhook_id: String,
+    /// Attempts made before this one.
+    pub attempts: i64,
+}
+
+/// The Standard Webhooks message id: the same for every attempt of a delivery.
+pub fn new_webhook_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("msg_{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// A delivery to add: the event for the subscription, claimed at once when `lease_until` is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewDelivery {
+    pub subscription_id: i64,
+    pub event_id: i64,
+    pub lease_until: Option<i64>,
+}
+
+/// Adds deliveries, due at `now`; returns those claimed on the way in.
+pub async fn enqueue(
+    conn: &mut SqliteConnection,
+    deliveries: &[NewDelivery],
+    now: i64,
+) -> Result<Vec<Claimed>> {
+    let mut claimed = Vec::new();
+    // Many rows per statement: one event can fan out to thousands of subscriptions.
+    for chunk in deliveries.chunks(400) {
+        let mut insert = QueryBuilder::new(
+            "INSERT INTO deliveries (subscription_id, event_id, webhook_id, status, attempts, next_attempt_at,
+                                     lease_until, created_at, updated_at) ",
+        );
+        insert.push_values(chunk, |mut b, d| {
+            b.push_bind(d.subscription_id)
+                .push_bind(d.event_id)
+                .push_bind(new_webhook_id())
+                .push_bind(DeliveryStatus::Pending.as_str())
+                .push("0")
+                .push_bind(now)
+                .push_bind(d.lease_until)
+                .push_bind(now)
+                .push_bind(now);
+        });
+        insert.push(
+            " RETURNING id, subscription_id, event_id, webhook_id, attempts, lease_until IS NOT NULL",
+        );
+        let inserted: Vec<(i64, i64, i64, String, i64, bool)> = insert
+            .build_query_as()
+            .fetch_all(&mut *conn)
+            .await
+            .context("adding deliveries")?;
+        claimed.extend(inserted.into_iter().filter(|r| r.5).map(
+            |(id, subscription_id, event_id, webhook_id, attempts, _)| Claimed {
+                id,
+                subscription_id,
+                event_id,
+                webhook_id,
+                attempts,
+            },
+        ));
+    }
+    Ok(claimed)
+}
+
+/// How much may be claimed: up to `limit` deliveries, at most `per_subscription` in flight for
+/// any one subscription, `held` saying how many each has in flight already.
+#[derive(Debug, Clone, Default)]
+pub struct ClaimLimits {
+    pub limit: usize,
+    pub per_subscription: usize,
+    pub held: HashMap<i64, usize>,
+}
+
+/// Claims deliveries due at `now`, leased until `lease_until`, oldest due first.
+pub async fn claim(
+    conn: &mut SqliteConnection,
+    now: i64,
+    lease_until: i64,
+    limits: &ClaimLimits,
+) -> Result<Vec<Claimed>> {
+    let full: Vec<i64> = limits
+        .held
+        .iter()
+        .filter(|(_, n)| **n >= limits.per_subscription)
+        .map(|(s, _)| *s)
+        .collect();
+    // {"<subscription id>": room left} for the subscriptions with requests in flight.
+    let room: serde_json::Map<String, serde_json::Value> = limits
+        .held
+        .iter()
+        .map(|(s, n)| {
+            (
+                s.to_string(),
+                limits.per_subscription.saturating_sub(*n).into(),
+            )
+        })
+        .collect();
+    sqlx::query_as(
+        r#"UPDATE deliveries SET lease_until = ?1
+         WHERE id IN (
+             SELECT id FROM (
+                 SELECT id, subscription_id,
+                        ROW_NUMBER() OVER (PARTITION BY subscription_id ORDER BY next_attempt_at, id) AS n
+                 FROM (SELECT id, subscription_id, next_attempt_at FROM deliveries
+                       WHERE next_attempt_at <= ?2
+                         AND (lease_until IS NULL OR lease_until < ?2)
+                         AND subscription_id NOT IN (SELECT value FROM json_each(?3))
+                       ORDER BY next_attempt_at LIMIT ?4)
+             )
+             WHERE n <= COALESCE(json_extract(?5, '$."' || subscription_id || '"'), ?6)
+             LIMIT ?7
+         )
+         RETURNING id, subscription_id, event_id, webhook_id, attempts"#,
+    )
+    .bind(lease_until)
+    .bind(now)
+    .bind(serde_json::to_string(&full).expect("BUG: ids serialise"))
+    .bind((limits.limit * 4) as i64)
+    .bind(serde_json::Value::Object(room).to_string())
+    .bind(limits.per_subscription as i64)
+    .bind(limits.limit as i64)
+    .fetch_all(conn)
+    .await
+    .context("claiming due deliveries")
+}
+
+/// The earliest time a delivery that is not claimed falls due.
+pub async fn next_due(pool: &SqlitePool, now: i64) -> Result<Option<i64>> {
+    sqlx::query_scalar(
+        "SELECT MIN(next_attempt_at) FROM deliveries
+         WHERE next_attempt_at IS NOT NULL AND (lease_until IS NULL OR lease_until < ?)",
+    )
+    .bind(now)
+    .fetch_one(pool)
+    .await
+    .context("finding the next due delivery")
+}
+
+/// Stops claimed deliveries that must not be sent: their subscription was switched off or
+/// deleted, the organisation switched webhooks off, or their event is gone.
+pub async fn cancel(conn: &mut SqliteConnection, ids: &[i64], why: &str) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_until = NULL,
+             last_error = ?, updated_at = ?
+         WHERE id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(why)
+    .bind(now_ms())
+    .bind(serde_json::to_string(ids).expect("BUG: ids serialise"))
+    .execute(conn)
+    .await
+    .context("cancelling claimed deliveries")?;
+    Ok(())
+}
+
+/// Stops the pending deliveries of a subscription that was switched off. Attempts in flight
+/// finish; nothing new starts.
+pub async fn cancel_pending_of_subscription(
+    conn: &mut SqliteConnection,
+    subscription_id: i64,
+    why: &str,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, last_error = ?, updated_at = ?
+         WHERE subscription_id = ? AND next_attempt_at IS NOT NULL AND lease_until IS NULL",
+    )
+    .bind(why)
+    .bind(now_ms())
+    .bind(subscription_id)
+    .execute(conn)
+    .await
+    .context("cancelling a subscription's pending deliveries")?;
+    Ok(())
+}
+
+/// Stops every pending delivery of an organisation that switched webhooks off.
+pub async fn cancel_pending_of_organisation(
+    conn: &mut SqliteConnection,
+    organisation_id: i64,
+    why: &str,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, last_error = ?, updated_at = ?
+         WHERE next_attempt_at IS NOT NULL AND lease_until IS NULL
+           AND subscription_id IN (SELECT id FROM subscriptions WHERE organisation_id = ?)",
+    )
+    .bind(why)
+    .bind(now_ms())
+    .bind(organisation_id)
+    .execute(conn)
+    .await
+    .context("cancelling an organisation's pending deliveries")?;
+    Ok(())
+}
+
+/// Gives claimed rows back (shutdown, or a fresh start after a crash): due at `now`.
+pub async fn release_all(conn: &mut SqliteConnection, now: i64) -> Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE deliveries SET lease_until = NULL, next_attempt_at = ?
+         WHERE lease_until IS NOT NULL AND next_attempt_at IS NOT NULL",
+    )
+    .bind(now)
+    .execute(conn)
+    .await
+    .context("giving back claimed deliveries")?
+    .rows_affected())
+}
+
+/// One attempt as the log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAttempt {
+    /// 1-based.
+    pub number: i64,
+    pub started_at: i64,
+    pub duration_ms: i64,
+    pub request_headers: String,
+    pub response_status: Option<i64>,
+    pub response_headers: Option<String>,
+    pub response_body: Option<String>,
+    pub error_kind: Option<&'static str>,
+    pub error_message: Option<String>,
+}
+
+/// A delivery after an attempt: its new state, and the attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    pub delivery_id: i64,
+    pub status: DeliveryStatus,
+    /// When to try again; `None` when it is final.
+    pub next_attempt_at: Option<i64>,
+    /// The summary the list shows: "timeout: …", "HTTP 500".
+    pub last_error: Option<String>,
+    pub attempt: NewAttempt,
+}
+
+/// Writes attempts and their deliveries' new states, releasing the leases. A delivery deleted
+/// meanwhile (with its subscription) is skipped: its outcome has nowhere to go.
+pub async fn finish(conn: &mut SqliteConnection, finished: &[Finished], now: i64) -> Result<()> {
+    for chunk in finished.chunks(200) {
+        let mut update =
+            QueryBuilder::new("WITH v(id, status, attempts, next_at, http, err, ms) AS (");
+        update.push_values(chunk, |mut b, f| {
+            b.push_bind(f.delivery_id)
+                .push_bind(f.status.as_str())
+                .push_bind(f.attempt.number)
+                .push_bind(f.next_attempt_at)
+                .push_bind(f.attempt.response_status)
+                .push_bind(f.last_error.clone())
+                .push_bind(f.attempt.duration_ms);
+        });
+        update.push(
+            ") UPDATE deliveries SET status = v.status, attempts = v.attempts, next_attempt_at = v.next_at,
+                 lease_until = NULL, last_http_status = v.http, last_error = v.err, last_duration_ms = v.ms, updated_at = ",
+        );
+        update.push_bind(now);
+        update.push(" FROM v WHERE deliveries.id = v.id");
+        update
+            .build()
+            .execute(&mut *conn)
+            .await
+            .context("recording deliveries' new states")?;
+
+        let mut insert = QueryBuilder::new(
+            "WITH v(delivery_id, number, started_at, duration_ms, request_headers, response_status,
+                    response_headers, response_body, error_kind, error_message) AS (",
+        );
+        insert.push_values(chunk, |mut b, f| {
+            let a = &f.attempt;
+            b.push_bind(f.delivery_id)
+                .push_bind(a.number)
+                .push_bind(a.started_at)
+                .push_bind(a.duration_ms)
+                .push_bind(a.request_headers.clone())
+                .push_bind(a.response_status)
+                .push_bind(a.response_headers.clone())
+                .push_bind(a.response_body.clone())
+                .push_bind(a.error_kind)
+                .push_bind(a.error_message.clone());
+        });
+        insert.push(
+            ") INSERT INTO delivery_attempts (delivery_id, number, started_at, duration_ms, request_headers,
+                 response_status, response_headers, response_body, error_kind, error_message)
+             SELECT * FROM v WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = v.delivery_id)",
+        );
+        insert
+            .build()
+            .execute(&mut *conn)
+            .await
+            .context("recording attempts")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,195 @@
+//! Taking due deliveries from the queue and getting them ready to send: each with its
+//! subscription's target (checked again now: active, feature on, target still registered) and
+//! its event's body. What must not be sent is cancelled here, with the reason in the log.
+
+use std::{collections::HashMap, sync::Arc};
+
+use super::{bodies::Bodies, record::Outcome, sender::Attempt, sender::Target};
+use crate::{
+    deliveries::queue::{self, ClaimLimits, Claimed},
+    domain::{
+        headers::Headers,
+        signature::SigningSecret,
+        target_url::{is_allowed, TargetUrl},
+    },
+    error::ResultExt,
+    settings::registered_urls,
+    AppState, Result,
+};
+
+/// Claims deliveries due at `now`, within `limits`, leased until `lease_until`.
+#[tracing::instrument(skip_all, err)]
+pub async fn claim_due(
+    state: &AppState,
+    now: i64,
+    lease_until: i64,
+    limits: ClaimLimits,
+) -> Result<Vec<Claimed>> {
+    state
+        .write(move |conn| {
+            Box::pin(async move { queue::claim(conn, now, lease_until, &limits).await })
+        })
+        .await
+}
+
+/// A claimed delivery with everything needed to send it.
+pub struct Ready {
+    pub claimed: Claimed,
+    pub target: Arc<Target>,
+    pub body: Arc<str>,
+}
+
+/// What became of a batch of claimed deliveries.
+#[derive(Default)]
+pub struct Prepared {
+    pub ready: Vec<Ready>,
+    /// Attempts that were not made (the target lost its registration): to be recorded.
+    pub not_sent: Vec<Outcome>,
+}
+
+/// Looks up targets and bodies for `claimed`; cancels what must not be sent.
+#[tracing::instrument(skip_all, err, fields(claimed = claimed.len()))]
+pub(super) async fn prepare(
+    state: &AppState,
+    bodies: &mut Bodies,
+    claimed: Vec<Claimed>,
+    now: i64,
+) -> Result<Prepared> {
+    let targets = targets(state, &claimed, now).await?;
+    bodies.load(&state.pool, &claimed).await?;
+    let mut prepared = Prepared::default();
+    let mut not_active = Vec::new();
+    let mut event_gone = Vec::new();
+    let mut feature_off = Vec::new();
+    for c in claimed {
+        let target = match targets.get(&c.subscription_id) {
+            Some(Ok(t)) => t.clone(),
+            Some(Err(Skip::FeatureOff)) => {
+                feature_off.push(c.id);
+                continue;
+            }
+            Some(Err(Skip::Inactive)) | None => {
+                not_active.push(c.id);
+                continue;
+            }
+            Some(Err(Skip::Unregistered(target))) => {
+                // A target that lost its registration gets nothing, and the log says why.
+                prepared.not_sent.push(Outcome {
+                    delivery_id: c.id,
+                    subscription_id: c.subscription_id,
+                    number: c.attempts + 1,
+                    attempt: Attempt::not_sent(now, &target.url),
+                });
+                continue;
+            }
+        };
+        let Some(body) = bodies.get(c.event_id) else {
+            event_gone.push(c.id);
+            continue;
+        };
+        prepared.ready.push(Ready {
+            claimed: c,
+            target,
+            body,
+        });
+    }
+    if !(not_active.is_empty() && event_gone.is_empty() && feature_off.is_empty()) {
+        state
+            .write(move |conn| {
+                Box::pin(async move {
+                    queue::cancel(&mut *conn, &not_active, "subscription inactive").await?;
+                    queue::cancel(&mut *conn, &event_gone, "the event is no longer stored").await?;
+                    queue::cancel(
+                        &mut *conn,
+                        &feature_off,
+                        "webhooks switched off for the organisation",
+                    )
+                    .await
+                })
+            })
+            .await?;
+    }
+    Ok(prepared)
+}
+
+enum Skip {
+    Inactive,
+    FeatureOff,
+    Unregistered(Arc<Target>),
+}
+
+#[derive(sqlx::FromRow)]
+struct TargetRow {
+    id: i64,
+    organisation_id: i64,
+    url: String,
+    headers: String,
+    secret: String,
+    previous_secret: Option<String>,
+    previous_secret_until: Option<i64>,
+    active: bool,
+    webhooks_enabled: bool,
+}
+
+/// The subscriptions of a batch, each ready to send to — or why not.
+async fn targets(
+    state: &AppState,
+    claimed: &[Claimed],
+    now: i64,
+) -> Result<HashMap<i64, std::result::Result<Arc<Target>, Skip>>> {
+    let mut ids: Vec<i64> = claimed.iter().map(|c| c.subscription_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let rows: Vec<TargetRow> = sqlx::query_as(
+        "SELECT s.id, s.organisation_id, s.url, s.headers, s.secret, s.previous_secret,
+                s.previous_secret_until, s.active, o.webhooks_enabled
+         FROM subscriptions s JOIN organisations o ON o.id = s.organisation_id
+         WHERE s.id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(serde_json::to_string(&ids).expect("BUG: ids serialise"))
+    .fetch_all(&state.pool)
+    .await
+    .context("reading the targets of claimed deliveries")?;
+    let mut registered = HashMap::new();
+    let mut conn = state.pool.acquire().await?;
+    let mut out = HashMap::new();
+    for r in rows {
+        if !r.webhooks_enabled {
+            out.insert(r.id, Err(Skip::FeatureOff));
+            continue;
+        }
+        if !r.active {
+            out.insert(r.id, Err(Skip::Inactive));
+            continue;
+        }
+        let (Ok(url), Some(secret)) = (TargetUrl::parse(&r.url), SigningSecret::parse(&r.secret))
+        else {
+            out.insert(r.id, Err(Skip::Inactive));
+            continue;
+        };
+        if let std::collections::hash_map::Entry::Vacant(e) = registered.entry(r.organisation_id) {
+            e.insert(registered_urls(&mut conn, r.organisation_id).await?);
+        }
+        let target = Arc::new(Target {
+            subscription_id: r.id,
+            organisation_id: r.organisation_id,
+            headers: Headers::from_json(&r.headers),
+            secret,
+            previous_secret: r
+                .previous_secret
+                .filter(|_| r.previous_secret_until.is_some_and(|until| until > now))
+                .and_then(|p| SigningSecret::parse(&p)),
+            url,
+        });
+        let allowed = is_allowed(&registered[&r.organisation_id], &target.url);
+        out.insert(
+            r.id,
+            if allowed {
+                Ok(target)
+            } else {
+                Err(Skip::Unregistered(target))
+            },
+        );
+    }
+    Ok(out)
+}

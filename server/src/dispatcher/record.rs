@@ -1,0 +1,159 @@
+//! Writing outcomes down: each attempt, its delivery's new state — delivered, retrying at a
+//! time, failed, cancelled — and for a 410 Gone the subscription switched off, in one
+//! transaction per batch.
+
+use rand::Rng;
+
+use super::{
+    decide::{decide, Next},
+    sender::Attempt,
+};
+use crate::{
+    audit::Actor,
+    deliveries::queue::{self, Finished, NewAttempt},
+    domain::{
+        delivery::{DeliveryStatus, InactiveReason},
+        schedule::RetrySchedule,
+    },
+    subscriptions, AppState, Result,
+};
+
+/// One finished attempt, ready to be written down.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub delivery_id: i64,
+    pub subscription_id: i64,
+    /// 1-based.
+    pub number: i64,
+    pub attempt: Attempt,
+}
+
+/// What recording did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Recorded {
+    pub delivered: usize,
+    pub retrying: usize,
+    pub failed: usize,
+    pub cancelled: usize,
+    /// Subscriptions switched off after a 410 Gone.
+    pub gone: usize,
+    pub earliest_retry: Option<i64>,
+}
+
+/// Records a batch of outcomes as of `now` (retries are due from `now`).
+#[tracing::instrument(skip_all, err, fields(outcomes = outcomes.len()))]
+pub async fn record(
+    state: &AppState,
+    schedule: &RetrySchedule,
+    outcomes: Vec<Outcome>,
+    now: i64,
+) -> Result<Recorded> {
+    let mut summary = Recorded::default();
+    let mut gone = Vec::new();
+    let finished: Vec<Finished> = {
+        let mut rng = rand::thread_rng();
+        outcomes
+            .into_iter()
+            .map(|o| {
+                let next = decide(
+                    &o.attempt,
+                    o.number as u32,
+                    schedule,
+                    rng.gen_range(-1.0..=1.0),
+                );
+                let (status, next_attempt_at) = match next {
+                    Next::Delivered => {
+                        summary.delivered += 1;
+                        (DeliveryStatus::Delivered, None)
+                    }
+                    Next::Retry(delay) => {
+                        let at = now + delay.as_millis() as i64;
+                        summary.retrying += 1;
+                        summary.earliest_retry =
+                            Some(summary.earliest_retry.map_or(at, |e| e.min(at)));
+                        (DeliveryStatus::Retrying, Some(at))
+                    }
+                    Next::Failed => {
+                        summary.failed += 1;
+                        (DeliveryStatus::Failed, None)
+                    }
+                    Next::Gone => {
+                        summary.failed += 1;
+                        gone.push(o.subscription_id);
+                        (DeliveryStatus::Failed, None)
+                    }
+                    Next::Cancelled => {
+                        summary.cancelled += 1;
+                        (DeliveryStatus::Cancelled, None)
+                    }
+                };
+                finished(o, status, next_attempt_at)
+            })
+            .collect()
+    };
+    gone.sort_unstable();
+    gone.dedup();
+    let switched_off = state
+        .write(move |conn| {
+            Box::pin(async move {
+                queue::finish(&mut *conn, &finished, now).await?;
+                // The receiver does not want these webhooks any more.
+                let mut n = 0;
+                for subscription in gone {
+                    if subscriptions::deactivate(
+                        &mut *conn,
+                        subscription,
+                        InactiveReason::Gone,
+                        Actor::System,
+                    )
+                    .await?
+                    {
+                        n += 1;
+                    }
+                }
+                Ok(n)
+            })
+        })
+        .await?;
+    summary.gone = switched_off;
+    Ok(summary)
+}
+
+fn finished(o: Outcome, status: DeliveryStatus, next_attempt_at: Option<i64>) -> Finished {
+    let a = o.attempt;
+    let response_status = a.response.as_ref().map(|r| i64::from(r.status));
+    let last_error = a
+        .error
+        .as_ref()
+        .map(|(k, m)| format!("{}: {m}", k.as_str()))
+        .or_else(|| {
+            response_status
+                .filter(|c| !(200..300).contains(c))
+                .map(|c| format!("HTTP {c}"))
+        });
+    let (response_headers, response_body) = match a.response {
+        Some(r) => (Some(r.headers), Some(r.body)),
+        None => (None, None),
+    };
+    let (error_kind, error_message) = match a.error {
+        Some((kind, message)) => (Some(kind.as_str()), Some(message)),
+        None => (None, None),
+    };
+    Finished {
+        delivery_id: o.delivery_id,
+        status,
+        next_attempt_at,
+        last_error,
+        attempt: NewAttempt {
+            number: o.number,
+            started_at: a.started_at,
+            duration_ms: a.duration.as_millis() as i64,
+            request_headers: a.request_headers,
+            response_status,
+            response_headers,
+            response_body,
+            error_kind,
+            error_message,
+        },
+    }
+}

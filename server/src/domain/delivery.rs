@@ -1,0 +1,183 @@
+//! The words of the delivery log: where a delivery stands, why an attempt failed, why a
+//! subscription is switched off. Stored as their `as_str` spelling; shown as their `label`.
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// Waiting for its first attempt.
+    Pending,
+    /// An attempt failed; another is scheduled.
+    Retrying,
+    /// A receiver answered 2xx.
+    Delivered,
+    /// Every attempt failed, or the receiver answered 410 Gone.
+    Failed,
+    /// Stopped before it was delivered: the subscription was switched off or deleted, the
+    /// organisation switched webhooks off, or the target lost its registration.
+    Cancelled,
+}
+
+impl DeliveryStatus {
+    pub const ALL: [DeliveryStatus; 5] = [
+        DeliveryStatus::Pending,
+        DeliveryStatus::Retrying,
+        DeliveryStatus::Delivered,
+        DeliveryStatus::Failed,
+        DeliveryStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Retrying => "retrying",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "Pending",
+            DeliveryStatus::Retrying => "Retrying",
+            DeliveryStatus::Delivered => "Delivered",
+            DeliveryStatus::Failed => "Failed",
+            DeliveryStatus::Cancelled => "Cancelled",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+
+    /// The label of a stored status; an unknown one is shown as it is.
+    pub fn label_of(raw: &str) -> String {
+        Self::parse(raw).map_or_else(|| raw.to_owned(), |s| s.label().to_owned())
+    }
+}
+
+/// Why an attempt got no usable answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    Timeout,
+    Connection,
+    Dns,
+    Tls,
+    Redirect,
+    Unregistered,
+    Other,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 7] = [
+        ErrorKind::Timeout,
+        ErrorKind::Connection,
+        ErrorKind::Dns,
+        ErrorKind::Tls,
+        ErrorKind::Redirect,
+        ErrorKind::Unregistered,
+        ErrorKind::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Connection => "connection",
+            ErrorKind::Dns => "dns",
+            ErrorKind::Tls => "tls",
+            ErrorKind::Redirect => "redirect",
+            ErrorKind::Unregistered => "unregistered",
+            ErrorKind::Other => "other",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ErrorKind::Timeout => "Timed out",
+            ErrorKind::Connection => "Connection refused or reset",
+            ErrorKind::Dns => "Host name not found (DNS)",
+            ErrorKind::Tls => "TLS/certificate error",
+            ErrorKind::Redirect => "Redirect (not followed)",
+            ErrorKind::Unregistered => "Target not registered",
+            ErrorKind::Other => "Error",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == raw)
+    }
+
+    /// The label of a stored kind; an unknown one reads as a plain error.
+    pub fn label_of(raw: &str) -> &'static str {
+        Self::parse(raw).unwrap_or(ErrorKind::Other).label()
+    }
+}
+
+/// Why a subscription is switched off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InactiveReason {
+    /// Switched off with its toggle.
+    User,
+    /// Its target URL no longer matches a registered URL.
+    TargetNotRegistered,
+    /// The receiver answered 410 Gone.
+    Gone,
+}
+
+impl InactiveReason {
+    pub const ALL: [InactiveReason; 3] = [
+        InactiveReason::User,
+        InactiveReason::TargetNotRegistered,
+        InactiveReason::Gone,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InactiveReason::User => "user",
+            InactiveReason::TargetNotRegistered => "target_not_registered",
+            InactiveReason::Gone => "gone",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == raw)
+    }
+
+    /// What the delivery log says of the deliveries this stops.
+    pub fn cancels_because(self) -> &'static str {
+        match self {
+            InactiveReason::User => "subscription switched off",
+            InactiveReason::TargetNotRegistered => "target not registered any more",
+            InactiveReason::Gone => "subscription deactivated: 410 Gone",
+        }
+    }
+
+    /// What the audit trail says of why it was switched off (`None`: its owner did).
+    pub fn audit_reason(self) -> Option<&'static str> {
+        match self {
+            InactiveReason::User => None,
+            InactiveReason::TargetNotRegistered => Some("target not registered"),
+            InactiveReason::Gone => Some("the receiver answered 410 Gone"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_word_reads_back_as_itself() {
+        for s in DeliveryStatus::ALL {
+            assert_eq!(DeliveryStatus::parse(s.as_str()), Some(s));
+        }
+        for k in ErrorKind::ALL {
+            assert_eq!(ErrorKind::parse(k.as_str()), Some(k));
+        }
+        for r in InactiveReason::ALL {
+            assert_eq!(InactiveReason::parse(r.as_str()), Some(r));
+        }
+        assert_eq!(ErrorKind::label_of("too_large"), "Error");
+        assert_eq!(DeliveryStatus::label_of("odd"), "odd");
+    }
+}

@@ -1,0 +1,78 @@
+//! Secret values as people get to see them: masked, wherever they are shown or recorded
+//! (the audit trail, the request headers in the delivery log).
+
+use serde_json::Value as Json;
+
+use super::headers::looks_secret;
+
+/// What a secret value reads as.
+pub const MASK: &str = "•••••";
+
+/// The value to show for a header: masked when marked secret or named like a secret
+/// (Authorization, X-Api-Key, …).
+pub fn shown_header_value<'a>(name: &str, value: &'a str, secret: bool) -> &'a str {
+    if secret || looks_secret(name) {
+        MASK
+    } else {
+        value
+    }
+}
+
+/// Replaces the values of headers that are marked secret, or whose names look secret,
+/// wherever a `headers` list appears.
+pub fn mask_secrets(mut json: Json) -> Json {
+    fn walk(v: &mut Json) {
+        match v {
+            Json::Object(map) => {
+                if let Some(Json::Array(headers)) = map.get_mut("headers") {
+                    for h in headers.iter_mut() {
+                        let secret = h.get("secret").and_then(Json::as_bool).unwrap_or(false)
+                            || h.get("name")
+                                .and_then(Json::as_str)
+                                .is_some_and(looks_secret);
+                        if secret {
+                            if let Some(value) = h.get_mut("value") {
+                                *value = Json::String(MASK.into());
+                            }
+                        }
+                    }
+                }
+                for (_, child) in map.iter_mut() {
+                    walk(child);
+                }
+            }
+            Json::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut json);
+    json
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn masks_secret_and_secret_looking_headers_only() {
+        let masked = mask_secrets(json!({
+            "url": "https://lims.example.org/",
+            "headers": [
+                {"name": "X-Lab", "value": "QC", "secret": false},
+                {"name": "X-Custom", "value": "hidden", "secret": true},
+                {"name": "Authorization", "value": "Bearer abc", "secret": false},
+                {"name": "X-Api-Key", "value": "k", "secret": false}
+            ]
+        }));
+        let values: Vec<&str> = masked["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["value"].as_str().unwrap())
+            .collect();
+        assert_eq!(values, ["QC", MASK, MASK, MASK]);
+        assert_eq!(shown_header_value("X-Lab", "QC", false), "QC");
+        assert_eq!(shown_header_value("X-Lab", "QC", true), MASK);
+    }
+}

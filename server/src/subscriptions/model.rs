@@ -1,0 +1,84 @@
+//! What a subscription is, as the services hand it out.
+
+use serde_json::{json, Value as Json};
+
+use crate::{
+    deliveries::LastDelivery,
+    domain::{delivery::InactiveReason, headers::Headers},
+};
+
+/// One selected trigger event, with names for people.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct TriggerRow {
+    pub subscription_id: i64,
+    pub device_id: i64,
+    pub device_name: String,
+    pub channel_id: i64,
+    pub channel_name: String,
+    pub event_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    pub id: i64,
+    pub owner_id: i64,
+    pub owner_name: String,
+    pub display_name: String,
+    pub url: String,
+    pub headers: Headers,
+    pub active: bool,
+    pub inactive_reason: Option<InactiveReason>,
+    /// Whether the target still matches a registered URL.
+    pub target_registered: bool,
+    pub triggers: Vec<TriggerRow>,
+    pub last_delivery: Option<LastDelivery>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Subscription {
+    /// What people call it: the display name, or the URL when there is none.
+    pub fn name(&self) -> &str {
+        display_name_or_url(&self.display_name, &self.url)
+    }
+
+    /// How the audit trail names it.
+    pub(super) fn subject(&self) -> String {
+        subject(self.id, self.name())
+    }
+
+    /// The audit trail's picture of it (header secrets are masked by the audit module).
+    pub(super) fn snapshot(&self) -> Json {
+        json!({
+            "display_name": self.display_name,
+            "url": self.url,
+            "active": self.active,
+            "headers": self.headers.to_json(),
+            "triggers": self.triggers.iter().map(|t| json!({
+                "device": t.device_name, "channel": t.channel_name, "event": t.event_type,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// A subscription just created, with its signing secret: the only time it is shown.
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub id: i64,
+    pub name: String,
+    pub secret: String,
+}
+
+/// "Subscription #3 (QC LIMS)": how the audit trail names a subscription.
+pub(super) fn subject(id: i64, name: &str) -> String {
+    format!("Subscription #{id} ({name})")
+}
+
+/// What people call a subscription: its display name, or its URL when it has none.
+pub(super) fn display_name_or_url<'a>(display_name: &'a str, url: &'a str) -> &'a str {
+    if display_name.is_empty() {
+        url
+    } else {
+        display_name
+    }
+}

@@ -1,0 +1,151 @@
+//! Switching subscriptions on and off. There is one way to switch one off — [`deactivate`] —
+//! whoever does it: its owner or an org admin with the toggle, an org admin removing the
+//! registered URL its target matched, or the dispatcher when the receiver answers 410 Gone.
+
+use serde_json::json;
+use sqlx::SqliteConnection;
+
+use super::{
+    model::{display_name_or_url, subject},
+    queries::find,
+};
+use crate::{
+    audit::{self, Actor, AuditKind, Entry},
+    auth::CurrentUser,
+    clock::now_ms,
+    deliveries::queue::cancel_pending_of_subscription,
+    domain::{
+        delivery::InactiveReason,
+        target_url::{is_allowed, TargetUrl},
+    },
+    settings::{registered_urls, require_webhooks_enabled},
+    AppState, Error, Result,
+};
+
+/// Switches an active subscription off: marks it with `reason`, cancels its pending
+/// deliveries (attempts in flight finish) and writes the audit entry, in the caller's
+/// transaction. Returns false when it was not active (nothing changes then).
+pub async fn deactivate(
+    conn: &mut SqliteConnection,
+    id: i64,
+    reason: InactiveReason,
+    actor: Actor<'_>,
+) -> Result<bool> {
+    let row: Option<(i64, String, String)> = sqlx::query_as(
+        "UPDATE subscriptions SET active = 0, inactive_reason = ?, updated_at = ?
+         WHERE id = ? AND active = 1
+         RETURNING organisation_id, display_name, url",
+    )
+    .bind(reason.as_str())
+    .bind(now_ms())
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((organisation_id, display_name, url)) = row else {
+        return Ok(false);
+    };
+    cancel_pending_of_subscription(&mut *conn, id, reason.cancels_because()).await?;
+    let mut after = json!({ "active": false });
+    if let Some(why) = reason.audit_reason() {
+        after["reason"] = why.into();
+    }
+    audit::record(
+        conn,
+        organisation_id,
+        actor,
+        Entry {
+            kind: AuditKind::Subscription,
+            action: "deactivated",
+            subject: subject(id, display_name_or_url(&display_name, &url)),
+            before: Some(json!({ "active": true })),
+            after: Some(after),
+        },
+    )
+    .await?;
+    Ok(true)
+}
+
+/// The toggle on the overview. Activating needs a target that is (still) registered;
+/// deliveries start with events that happen from now on.
+pub async fn set_active(state: &AppState, user: &CurrentUser, id: i64, active: bool) -> Result<()> {
+    require_webhooks_enabled(&state.pool, user).await?;
+    let user = user.clone();
+    state
+        .write(move |conn| Box::pin(async move { set_active_in(conn, &user, id, active).await }))
+        .await
+}
+
+async fn set_active_in(
+    conn: &mut SqliteConnection,
+    user: &CurrentUser,
+    id: i64,
+    active: bool,
+) -> Result<()> {
+    let s = find(&mut *conn, user, id).await?;
+    if s.active == active {
+        return Ok(());
+    }
+    if !active {
+        deactivate(conn, id, InactiveReason::User, Actor::User(user)).await?;
+        return Ok(());
+    }
+    if !s.target_registered {
+        return Err(Error::Conflict(format!(
+            "{} is not a registered target URL any more, so the subscription cannot be switched on. Ask an organisation administrator to register it.",
+            TargetUrl::parse(&s.url).map(|u| u.host().to_owned()).unwrap_or(s.url.clone())
+        )));
+    }
+    let now = now_ms();
+    sqlx::query(
+        "UPDATE subscriptions SET active = 1, inactive_reason = NULL, updated_at = ?, active_since = ?
+         WHERE id = ?",
+    )
+    .bind(now)
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    audit::record_by(
+        conn,
+        user,
+        Entry {
+            kind: AuditKind::Subscription,
+            action: "activated",
+            subject: s.subject(),
+            before: Some(json!({ "active": false })),
+            after: Some(json!({ "active": true })),
+        },
+    )
+    .await
+}
+
+/// After a registered URL was removed: every active subscription of the organisation whose
+/// target no longer matches is switched off, marked "target not registered".
+pub async fn deactivate_unregistered_targets(
+    conn: &mut SqliteConnection,
+    admin: &CurrentUser,
+) -> Result<usize> {
+    let registered = registered_urls(conn, admin.organisation_id).await?;
+    let active: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT id, url FROM subscriptions WHERE organisation_id = ? AND active = 1",
+    )
+    .bind(admin.organisation_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut n = 0;
+    for (id, url) in active {
+        let allowed = TargetUrl::parse(&url).is_ok_and(|u| is_allowed(&registered, &u));
+        if !allowed
+            && deactivate(
+                conn,
+                id,
+                InactiveReason::TargetNotRegistered,
+                Actor::User(admin),
+            )
+            .await?
+        {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
