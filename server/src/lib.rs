@@ -14,6 +14,7 @@ pub mod devices;
 pub mod dispatcher;
 pub mod domain;
 pub mod error;
+pub mod harness;
 pub mod http;
 pub mod orgs;
 pub mod paging;

@@ -286,7 +286,7 @@ async fn an_admin_sees_everyones_subscriptions_and_may_switch_off_or_delete_but_
         .json()
         .await
         .unwrap();
-    let actions: Vec<&str> = trail["records"]
+    let actions: Vec<&str> = trail["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -294,7 +294,7 @@ async fn an_admin_sees_everyones_subscriptions_and_may_switch_off_or_delete_but_
         .collect();
     assert_eq!(actions, ["deleted", "deactivated", "created"]);
     // The secret header value is masked in the trail; the plain one is not.
-    let created = trail["records"][2]["after"].as_str().unwrap();
+    let created = trail["items"][2]["after"].as_str().unwrap();
     assert!(!created.contains("s3cret"));
     assert!(created.contains("•••••"));
     assert!(created.contains("\"QC\""));

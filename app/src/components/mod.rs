@@ -1,4 +1,5 @@
 pub mod badge;
+pub mod change;
 pub mod copy;
 pub mod hydration;
 pub mod icons;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     components::{
+        change::Change,
         hydration::use_hydrated,
         layout::use_me,
         modal::Modal,
@@ -132,28 +133,20 @@ pub fn AdminPage() -> impl IntoView {
 fn FeatureSection(enabled: bool) -> impl IntoView {
     let me = use_me();
     let on = RwSignal::new(enabled);
-    let busy = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
+    let change = Change::new();
     let toggle = Callback::new(move |want: bool| {
         on.set(want);
-        busy.set(true);
-        error.set(None);
-        leptos::task::spawn_local(async move {
-            match set_webhooks_enabled(want).await {
-                // The More menu shows or hides Webhook Subscriptions.
-                Ok(()) => me.refetch(),
-                Err(e) => {
-                    on.set(!want);
-                    error.set(Some(e.to_string()));
-                }
-            }
-            busy.set(false);
-        });
+        change.run(
+            set_webhooks_enabled(want),
+            // The More menu shows or hides Webhook Subscriptions.
+            move |()| me.refetch(),
+            move || on.set(!want),
+        );
     });
     view! {
         <section class="card section" aria-labelledby="webhooks-title">
             <h2 id="webhooks-title">"Webhooks"</h2>
-            <Switch label="Webhook Subscriptions enabled" visible_label=true checked=on busy=busy on_toggle=toggle/>
+            <Switch label="Webhook Subscriptions enabled" visible_label=true checked=on busy=Signal::derive(move || change.busy()) on_toggle=toggle/>
             <p class="muted">
                 {move || if on.get() {
                     "Users of your organisation can subscribe to device channels, and their webhooks are delivered."
@@ -161,7 +154,7 @@ fn FeatureSection(enabled: bool) -> impl IntoView {
                     "Nothing is delivered while this is off, and events of that time are not delivered later. Existing subscriptions resume when it is switched on again."
                 }}
             </p>
-            {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+            {change.alert()}
         </section>
     }
 }
@@ -171,44 +164,37 @@ fn RegisteredSection(registered: Vec<RegisteredView>, version: RwSignal<u32>) ->
     let hydrated = use_hydrated();
     let url = RwSignal::new(String::new());
     let note = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<AppError>);
-    let busy = RwSignal::new(false);
+    let registering = Change::new();
     let removing = RwSignal::new(None::<RegisteredView>);
     let confirm_open = RwSignal::new(false);
-    let remove_error = RwSignal::new(None::<String>);
+    let removal = Change::new();
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        busy.set(true);
-        error.set(None);
-        leptos::task::spawn_local(async move {
-            match register_url(url.get_untracked(), note.get_untracked()).await {
-                Ok(_) => {
-                    url.set(String::new());
-                    note.set(String::new());
-                    version.update(|v| *v += 1);
-                }
-                Err(e) => error.set(Some(e)),
-            }
-            busy.set(false);
-        });
+        registering.run(
+            register_url(url.get_untracked(), note.get_untracked()),
+            move |_| {
+                url.set(String::new());
+                note.set(String::new());
+                version.update(|v| *v += 1);
+            },
+            || {},
+        );
     };
     let confirm_remove = move |_| {
         let Some(r) = removing.get_untracked() else {
             return;
         };
-        remove_error.set(None);
-        leptos::task::spawn_local(async move {
-            match remove_url(r.id).await {
-                Ok(()) => {
-                    confirm_open.set(false);
-                    version.update(|v| *v += 1);
-                }
-                Err(e) => remove_error.set(Some(e.to_string())),
-            }
-        });
+        removal.run(
+            remove_url(r.id),
+            move |()| {
+                confirm_open.set(false);
+                version.update(|v| *v += 1);
+            },
+            || {},
+        );
     };
-    let field_error = move |f: &'static str| error.get().and_then(|e| e.field(f));
+    let field_error = move |f: &'static str| registering.field(f);
     let is_empty = registered.is_empty();
 
     view! {
@@ -252,7 +238,7 @@ fn RegisteredSection(registered: Vec<RegisteredView>, version: RwSignal<u32>) ->
                                                     aria-label=format!("Remove {}", r.url)
                                                     disabled=move || !hydrated.get()
                                                     on:click=move |_| {
-                                                        remove_error.set(None);
+                                                        removal.clear();
                                                         removing.set(Some(for_remove.clone()));
                                                         confirm_open.set(true);
                                                     }
@@ -296,12 +282,12 @@ fn RegisteredSection(registered: Vec<RegisteredView>, version: RwSignal<u32>) ->
                     <p class="field-error" role="alert">{move || field_error("note")}</p>
                 </div>
                 <div class="field-button">
-                    <button type="submit" class="button primary" disabled=move || !hydrated.get() || busy.get()>
+                    <button type="submit" class="button primary" disabled=move || !hydrated.get() || registering.busy()>
                         "Register URL"
                     </button>
                 </div>
             </form>
-            {move || error.get().and_then(|e| e.general(&["url", "note"])).map(|m| view! { <p class="form-error" role="alert">{m}</p> })}
+            {move || registering.error().and_then(|e| e.general(&["url", "note"])).map(|m| view! { <p class="form-error" role="alert">{m}</p> })}
         </section>
         <Modal open=confirm_open title="Remove registered URL" small=true>
             <div class="dialog-body">
@@ -310,11 +296,11 @@ fn RegisteredSection(registered: Vec<RegisteredView>, version: RwSignal<u32>) ->
                     <code>{move || removing.get().map(|r| r.url).unwrap_or_default()}</code>
                     "? Active subscriptions that send to it will be switched off and marked “target not registered”."
                 </p>
-                {move || remove_error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+                {removal.alert()}
             </div>
             <div class="dialog-foot">
                 <button type="button" class="button" on:click=move |_| confirm_open.set(false)>"Cancel"</button>
-                <button type="button" class="button danger" on:click=confirm_remove>"Remove"</button>
+                <button type="button" class="button danger" disabled=move || removal.busy() on:click=confirm_remove>"Remove"</button>
             </div>
         </Modal>
     }

@@ -23,7 +23,9 @@ use std::{
 };
 
 use serde_json::{json, Value};
-use server::{config::Config, AppState};
+use server::{harness::Instance, AppState};
+
+const HOTPLATE: &str = "Hotplate Stirrer RCT digital";
 
 struct Args {
     mode: String,
@@ -112,43 +114,20 @@ fn in_flight_flag() -> Option<usize> {
         .and_then(|v| v.parse().ok())
 }
 
-/// A backend on a loopback port with the demo data: (base URL, state, temp dir guard).
-async fn start() -> (String, AppState, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = Config::for_database(dir.path().join("bench.db"));
-    if let Some(n) = in_flight_flag() {
-        config.dispatcher.max_in_flight = n;
-    }
-    let pool = server::db::open(&config.database).await.expect("database");
-    server::demo::seed_if_empty(&pool).await.expect("demo data");
-    let state = AppState::new(pool, config).await.expect("writer");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let router = server::http::router(state.clone());
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    (url, state, dir)
-}
-
-async fn token_for(state: &AppState, device: &str) -> (i64, String) {
-    let admin = server::auth::sign_in(state, "admin@demo.lab", "demo-admin-pass")
-        .await
-        .expect("admin")
-        .0;
-    let id: i64 = sqlx::query_scalar("SELECT id FROM devices WHERE name = ?")
-        .bind(device)
-        .fetch_one(&state.pool)
-        .await
-        .unwrap();
-    let t = server::devices::tokens::create(state, &admin, id, "bench")
-        .await
-        .unwrap();
-    (id, t.token)
+/// A backend on a loopback port with the demo data, in a scratch directory.
+async fn start() -> Instance {
+    Instance::start(|config| {
+        if let Some(n) = in_flight_flag() {
+            config.dispatcher.max_in_flight = n;
+        }
+    })
+    .await
 }
 
 async fn ingest(args: Args) {
-    let (url, state, _dir) = start().await;
-    let (device, token) = token_for(&state, "Hotplate Stirrer RCT digital").await;
-    let endpoint = format!("{url}/api/v1/devices/{device}/data_points");
+    let instance = start().await;
+    let (device, token) = instance.token_for(HOTPLATE).await;
+    let endpoint = instance.ingest_url(device);
     let client = reqwest::Client::new();
     let points = Arc::new(AtomicU64::new(0));
     let events = Arc::new(AtomicU64::new(0));
@@ -275,50 +254,35 @@ struct Setup {
     endpoint: String,
     token: String,
     device: i64,
-    state: AppState,
     dispatcher: server::dispatcher::Dispatcher,
-    _dir: tempfile::TempDir,
+    instance: Instance,
 }
 
 /// `n` subscriptions on the hotplate's temperature (data_point.created), all pointing at the
-/// receiver.
+/// receiver; made concurrently, so that the writer commits them together.
 async fn start_dispatching(subscriptions: usize, receiver_url: &str) -> Setup {
-    let (url, state, dir) = start().await;
-    let admin = server::auth::sign_in(&state, "admin@demo.lab", "demo-admin-pass")
-        .await
-        .unwrap()
-        .0;
-    server::admin::register_url(&state, &admin, receiver_url, "bench receiver")
-        .await
-        .unwrap();
-    let (device, token) = token_for(&state, "Hotplate Stirrer RCT digital").await;
-    let channel: i64 =
-        sqlx::query_scalar("SELECT id FROM channels WHERE device_id = ? AND name = 'temperature'")
-            .bind(device)
-            .fetch_one(&state.pool)
-            .await
-            .unwrap();
-    for i in 0..subscriptions {
-        let input = server::subscriptions::rules::SubscriptionInput {
-            display_name: format!("bench {i}"),
-            url: format!("{receiver_url}s{i}"),
-            headers: vec![],
-            triggers: vec![server::subscriptions::rules::TriggerChoice {
-                channel_id: channel,
-                event_type: "data_point.created".into(),
-            }],
-        };
-        server::subscriptions::create(&state, &admin, &input)
-            .await
-            .unwrap();
+    let instance = start().await;
+    instance.register(receiver_url).await;
+    let (device, token) = instance.token_for(HOTPLATE).await;
+    let channel = instance.channel_id(device, "temperature").await;
+    let urls: Vec<String> = (0..subscriptions)
+        .map(|i| format!("{receiver_url}s{i}"))
+        .collect();
+    let shared = &instance;
+    for chunk in urls.chunks(256) {
+        futures_util::future::join_all(chunk.iter().map(|url| async move {
+            shared
+                .subscribe(url, &[channel], &["data_point.created"], vec![])
+                .await
+        }))
+        .await;
     }
     Setup {
-        endpoint: format!("{url}/api/v1/devices/{device}/data_points"),
+        endpoint: instance.ingest_url(device),
         token,
         device,
-        dispatcher: server::dispatcher::Dispatcher::spawn(state.clone()),
-        state,
-        _dir: dir,
+        dispatcher: server::dispatcher::Dispatcher::spawn(instance.state.clone()),
+        instance,
     }
 }
 
@@ -341,11 +305,11 @@ async fn throughput(args: Args) {
     let Setup {
         endpoint,
         token,
-        state,
         dispatcher,
-        _dir,
+        instance,
         ..
     } = start_dispatching(subscriptions, &receiver_url).await;
+    let state = &instance.state;
     let total = (subscriptions * args.events) as i64;
     println!(
         "throughput: {} events × {subscriptions} subscriptions = {total} deliveries to a loopback receiver",
@@ -371,7 +335,7 @@ async fn throughput(args: Args) {
     }
     let ingested = started.elapsed();
     loop {
-        if delivered(&state).await >= total {
+        if delivered(state).await >= total {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -403,7 +367,7 @@ async fn latency(args: Args) {
         endpoint,
         token,
         dispatcher,
-        _dir,
+        instance: _instance,
         ..
     } = start_dispatching(1, &receiver_url).await;
     let origin = Instant::now();
@@ -471,7 +435,7 @@ async fn fanout(args: Args) {
         endpoint,
         token,
         dispatcher,
-        _dir,
+        instance: _instance,
         ..
     } = start_dispatching(subscriptions, &receiver_url).await;
     println!("fanout: one event to {subscriptions} subscriptions");
@@ -510,12 +474,12 @@ async fn scaling(args: Args) {
             endpoint,
             token,
             device,
-            state,
             dispatcher,
-            _dir,
+            instance,
         } = start_dispatching(100, &receiver_url).await;
+        let state = &instance.state;
         if others > 0 {
-            add_subscriptions_elsewhere(&state, device, others, &receiver_url).await;
+            add_subscriptions_elsewhere(&instance, device, others, &receiver_url).await;
         }
         let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM subscriptions")
             .fetch_one(&state.pool)
@@ -561,58 +525,47 @@ async fn scaling(args: Args) {
     );
 }
 
-/// Bulk-creates subscriptions on the other channels of the demo organisation (straight into
-/// the tables: creating 100,000 through the service would take minutes and measure nothing).
+/// Subscriptions on the other channels of the demo organisation, made through the service
+/// like any other, 256 at a time (the writer commits each group together).
 async fn add_subscriptions_elsewhere(
-    state: &AppState,
+    instance: &Instance,
     measured_device: i64,
     n: usize,
     receiver_url: &str,
 ) {
-    let channels: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT c.id, c.device_id FROM channels c JOIN devices d ON d.id = c.device_id
+    let channels: Vec<i64> = sqlx::query_scalar(
+        "SELECT c.id FROM channels c JOIN devices d ON d.id = c.device_id
          WHERE d.organisation_id = (SELECT organisation_id FROM devices WHERE id = ?) AND c.device_id != ?",
     )
     .bind(measured_device)
     .bind(measured_device)
-    .fetch_all(&state.pool)
+    .fetch_all(&instance.state.pool)
     .await
     .unwrap();
-    let owner: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = 'admin@demo.lab'")
-        .fetch_one(&state.pool)
-        .await
-        .unwrap();
-    let now = server::clock::now_ms();
-    let mut tx = state.pool.begin().await.unwrap();
-    for i in 0..n {
-        let (channel, device) = channels[i % channels.len()];
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO subscriptions (organisation_id, owner_id, url, active, active_since, secret, created_at, updated_at)
-             VALUES ((SELECT organisation_id FROM users WHERE id = ?1), ?1, ?2, 1, ?3, ?4, ?3, ?3) RETURNING id",
-        )
-        .bind(owner)
-        .bind(format!("{receiver_url}other{i}"))
-        .bind(now)
-        .bind(server::domain::signature::generate_secret())
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
-        for event in [
-            "data_point.created",
-            "channel.value_changed",
-            "device.status_changed",
-        ] {
-            sqlx::query("INSERT INTO subscription_triggers (subscription_id, channel_id, device_id, event_type) VALUES (?, ?, ?, ?)")
-                .bind(id)
-                .bind(channel)
-                .bind(device)
-                .bind(event)
-                .execute(&mut *tx)
-                .await
-                .unwrap();
-        }
+    let events = [
+        "data_point.created",
+        "channel.value_changed",
+        "device.status_changed",
+    ];
+    let started = Instant::now();
+    let urls: Vec<(String, i64)> = (0..n)
+        .map(|i| {
+            (
+                format!("{receiver_url}other{i}"),
+                channels[i % channels.len()],
+            )
+        })
+        .collect();
+    for chunk in urls.chunks(256) {
+        futures_util::future::join_all(chunk.iter().map(|(url, channel)| async move {
+            instance.subscribe(url, &[*channel], &events, vec![]).await
+        }))
+        .await;
     }
-    tx.commit().await.unwrap();
+    println!(
+        "scaling: {n} more subscriptions made through the service in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 /// The floor under `throughput`: the same HTTP client and receiver, no database at all.

@@ -142,7 +142,7 @@ struct Run {
     wal: PathBuf,
     base: String,
     script: PathBuf,
-    _dir: tempfile::TempDir,
+    _dir: server::harness::Scratch,
 }
 
 struct Measured {
@@ -159,7 +159,7 @@ struct Measured {
 
 impl Run {
     async fn start(binary: &Path, receiver_port: u16, subscriptions: usize) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = server::harness::Scratch::new("labhook-load").unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()

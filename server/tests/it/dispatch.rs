@@ -386,7 +386,7 @@ async fn a_target_that_lost_its_registration_is_not_sent_to() {
     let (_, token) = app.token_for(HOTPLATE.0).await;
     // Behind the service's back, so that the subscription is still active: the send-time
     // check must catch it.
-    sqlx::query("DELETE FROM registered_urls WHERE note = 'test receiver'")
+    sqlx::query("DELETE FROM registered_urls WHERE note = 'harness receiver'")
         .execute(&app.state.pool)
         .await
         .unwrap();

@@ -1,30 +1,27 @@
-use std::net::SocketAddr;
-
-use std::time::Duration;
+use std::{ops::Deref, time::Duration};
 
 use reqwest::{Client, Response};
 use serde_json::Value;
 use server::{
-    auth::CurrentUser,
-    config::Config,
-    dispatcher::Dispatcher,
-    domain::headers::RawHeader,
-    domain::schedule::RetrySchedule,
-    subscriptions::rules::{SubscriptionInput, TriggerChoice},
-    AppState,
+    config::Config, dispatcher::Dispatcher, domain::headers::RawHeader,
+    domain::schedule::RetrySchedule, harness::Instance,
 };
-use tempfile::TempDir;
 
 use crate::receiver::TestReceiver;
 
+/// The backend (see [`server::harness::Instance`]) with an HTTP client, and a dispatcher
+/// when the test runs one.
 pub struct TestServer {
-    pub address: SocketAddr,
-    pub state: AppState,
+    instance: Instance,
     pub client: Client,
     pub dispatcher: Option<Dispatcher>,
-    /// The demo admin, signed in once (a password check takes a while).
-    admin: tokio::sync::OnceCell<CurrentUser>,
-    _dir: TempDir,
+}
+
+impl Deref for TestServer {
+    type Target = Instance;
+    fn deref(&self) -> &Instance {
+        &self.instance
+    }
 }
 
 /// The backend with demo data, on 127.0.0.1:0.
@@ -33,23 +30,10 @@ pub async fn spawn() -> TestServer {
 }
 
 pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = Config::for_database(dir.path().join("test.db"));
-    adjust(&mut config);
-    let pool = server::db::open(&config.database).await.expect("database");
-    server::demo::seed_if_empty(&pool).await.expect("demo data");
-    let state = AppState::new(pool, config).await.expect("writer");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let router = server::http::router(state.clone());
-    tokio::spawn(async move { axum::serve(listener, router).await });
     TestServer {
-        address,
-        state,
+        instance: Instance::start(adjust).await,
         client: Client::new(),
         dispatcher: None,
-        admin: tokio::sync::OnceCell::new(),
-        _dir: dir,
     }
 }
 
@@ -76,42 +60,6 @@ pub async fn spawn_stepping(adjust: impl FnOnce(&mut Config)) -> TestServer {
 }
 
 impl TestServer {
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.address, path)
-    }
-
-    pub async fn user(&self, email: &str, password: &str) -> CurrentUser {
-        server::auth::sign_in(&self.state, email, password)
-            .await
-            .expect("demo user signs in")
-            .0
-    }
-
-    pub async fn admin(&self) -> CurrentUser {
-        self.admin
-            .get_or_init(|| self.user("admin@demo.lab", "demo-admin-pass"))
-            .await
-            .clone()
-    }
-
-    pub async fn device_id(&self, name: &str) -> i64 {
-        sqlx::query_scalar("SELECT id FROM devices WHERE name = ?")
-            .bind(name)
-            .fetch_one(&self.state.pool)
-            .await
-            .unwrap_or_else(|_| panic!("no device {name:?}"))
-    }
-
-    /// A fresh token for a demo device of Demo Lab: (device id, token).
-    pub async fn token_for(&self, device: &str) -> (i64, String) {
-        let id = self.device_id(device).await;
-        let admin = self.admin().await;
-        let created = server::devices::tokens::create(&self.state, &admin, id, "test")
-            .await
-            .expect("token");
-        (id, created.token)
-    }
-
     /// Registers the receiver's origin (once) and subscribes to trigger events of one channel
     /// as the demo admin: (subscription id, signing secret).
     pub async fn subscribe(
@@ -122,27 +70,13 @@ impl TestServer {
         events: &[&str],
         headers: Vec<RawHeader>,
     ) -> (i64, String) {
-        let admin = self.admin().await;
-        let _ =
-            server::admin::register_url(&self.state, &admin, &receiver.origin(), "test receiver")
-                .await;
+        self.register(&receiver.origin()).await;
         let device_id = self.device_id(device).await;
         let channel_id = self.channel_id(device_id, channel).await;
-        let input = SubscriptionInput {
-            display_name: String::new(),
-            url: receiver.url(path),
-            headers,
-            triggers: events
-                .iter()
-                .map(|e| TriggerChoice {
-                    channel_id,
-                    event_type: (*e).to_owned(),
-                })
-                .collect(),
-        };
-        let created = server::subscriptions::create(&self.state, &admin, &input)
-            .await
-            .expect("subscription");
+        let created = self
+            .instance
+            .subscribe(&receiver.url(path), &[channel_id], events, headers)
+            .await;
         (created.id, created.secret)
     }
 
@@ -159,7 +93,7 @@ impl TestServer {
 
     pub async fn post_points(&self, device_id: i64, token: &str, body: &Value) -> Response {
         self.client
-            .post(self.url(&format!("/api/v1/devices/{device_id}/data_points")))
+            .post(self.ingest_url(device_id))
             .bearer_auth(token)
             .json(body)
             .send()
@@ -179,15 +113,6 @@ impl TestServer {
         sqlx::query_scalar("SELECT event_type FROM events WHERE channel_id = ? ORDER BY id")
             .bind(channel_id)
             .fetch_all(&self.state.pool)
-            .await
-            .unwrap()
-    }
-
-    pub async fn channel_id(&self, device_id: i64, name: &str) -> i64 {
-        sqlx::query_scalar("SELECT id FROM channels WHERE device_id = ? AND name = ?")
-            .bind(device_id)
-            .bind(name)
-            .fetch_one(&self.state.pool)
             .await
             .unwrap()
     }

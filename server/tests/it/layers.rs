@@ -17,6 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["subscriptions"],
     &["admin", "retention", "demo", "simulator"],
     &["dispatcher", "http"],
+    &["harness"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

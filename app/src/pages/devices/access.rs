@@ -3,6 +3,7 @@
 use leptos::{either::Either, prelude::*};
 
 use crate::components::{
+    change::Change,
     modal::{open_while_set, Modal},
     status::{ErrorNotice, Loading},
 };
@@ -21,7 +22,6 @@ pub(super) fn AccessDialog(target: Target) -> impl IntoView {
             }
         },
     );
-    let error = RwSignal::new(None::<String>);
     let title = Signal::derive(move || {
         target
             .get()
@@ -35,7 +35,6 @@ pub(super) fn AccessDialog(target: Target) -> impl IntoView {
                 <p class="muted">
                     "Lab users you tick here see this device and can subscribe to its channels. Organisation administrators always see every device."
                 </p>
-                {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
                 <Transition fallback=|| view! { <Loading/> }>
                     {move || Suspend::new(async move {
                         match grants.await {
@@ -44,7 +43,7 @@ pub(super) fn AccessDialog(target: Target) -> impl IntoView {
                             }.into_any()),
                             Ok(list) => Either::Left(view! {
                                 <ul class="plain-list">
-                                    {list.into_iter().map(|g| view! { <GrantRow grant=g target=target error=error/> }).collect_view()}
+                                    {list.into_iter().map(|g| view! { <GrantRow grant=g target=target/> }).collect_view()}
                                 </ul>
                             }.into_any()),
                             Err(e) => Either::Right(view! { <ErrorNotice error=e/> }),
@@ -60,9 +59,9 @@ pub(super) fn AccessDialog(target: Target) -> impl IntoView {
 }
 
 #[component]
-fn GrantRow(grant: GrantView, target: Target, error: RwSignal<Option<String>>) -> impl IntoView {
+fn GrantRow(grant: GrantView, target: Target) -> impl IntoView {
     let checked = RwSignal::new(grant.granted);
-    let busy = RwSignal::new(false);
+    let change = Change::new();
     let user_id = grant.user_id;
     let on_change = move |ev: leptos::ev::Event| {
         let want = event_target_checked(&ev);
@@ -70,24 +69,21 @@ fn GrantRow(grant: GrantView, target: Target, error: RwSignal<Option<String>>) -
             return;
         };
         checked.set(want);
-        busy.set(true);
-        error.set(None);
-        leptos::task::spawn_local(async move {
-            if let Err(e) = set_device_access(device_id, user_id, want).await {
-                // Saving failed: show the truth again.
-                checked.set(!want);
-                error.set(Some(e.to_string()));
-            }
-            busy.set(false);
-        });
+        // Saving failed: show the truth again.
+        change.run(
+            set_device_access(device_id, user_id, want),
+            |()| {},
+            move || checked.set(!want),
+        );
     };
     view! {
         <li>
             <label class="checkbox">
-                <input type="checkbox" prop:checked=move || checked.get() disabled=move || busy.get() on:change=on_change/>
+                <input type="checkbox" prop:checked=move || checked.get() disabled=move || change.busy() on:change=on_change/>
                 <span>{grant.name.clone()}</span>
                 <span class="muted">{grant.email.clone()}</span>
             </label>
+            {change.alert()}
         </li>
     }
 }

@@ -2,14 +2,12 @@
 
 use leptos::{either::Either, prelude::*};
 
-use crate::{
-    components::{
-        copy::CopyButton,
-        modal::{open_while_set, Modal},
-        status::{ErrorNotice, Loading},
-        time::{MaybeTime, Time},
-    },
-    errors::AppError,
+use crate::components::{
+    change::Change,
+    copy::CopyButton,
+    modal::{open_while_set, Modal},
+    status::{ErrorNotice, Loading},
+    time::{MaybeTime, Time},
 };
 
 use super::{create_device_token, device_tokens, revoke_device_token, NewToken, Target, TokenView};
@@ -20,14 +18,13 @@ pub(super) fn TokensDialog(target: Target) -> impl IntoView {
     let version = RwSignal::new(0u32);
     let created = RwSignal::new(None::<NewToken>);
     let label = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<AppError>);
-    let busy = RwSignal::new(false);
+    let creating = Change::new();
 
     // Each opening starts clean: no token from last time on screen.
     Effect::new(move |_| {
         if target.with(Option::is_some) {
             created.set(None);
-            error.set(None);
+            creating.clear();
             label.set(String::new());
         }
     });
@@ -51,19 +48,15 @@ pub(super) fn TokensDialog(target: Target) -> impl IntoView {
         let Some((device_id, _)) = target.get_untracked() else {
             return;
         };
-        busy.set(true);
-        error.set(None);
-        leptos::task::spawn_local(async move {
-            match create_device_token(device_id, label.get_untracked()).await {
-                Ok(t) => {
-                    created.set(Some(t));
-                    label.set(String::new());
-                    version.update(|v| *v += 1);
-                }
-                Err(e) => error.set(Some(e)),
-            }
-            busy.set(false);
-        });
+        creating.run(
+            create_device_token(device_id, label.get_untracked()),
+            move |t| {
+                created.set(Some(t));
+                label.set(String::new());
+                version.update(|v| *v += 1);
+            },
+            || {},
+        );
     };
 
     view! {
@@ -86,12 +79,12 @@ pub(super) fn TokensDialog(target: Target) -> impl IntoView {
                             placeholder="e.g. Bench connector"
                             prop:value=move || label.get()
                             on:input=move |ev| label.set(event_target_value(&ev))
-                            aria-invalid=move || error.get().and_then(|e| e.field("label")).is_some().to_string()
+                            aria-invalid=move || creating.field("label").is_some().to_string()
                         />
                     </div>
-                    <button type="submit" class="button primary" disabled=move || busy.get()>"Create token"</button>
+                    <button type="submit" class="button primary" disabled=move || creating.busy()>"Create token"</button>
                 </form>
-                {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })}
+                {creating.alert()}
                 <Transition fallback=|| view! { <Loading/> }>
                     {move || Suspend::new(async move {
                         match tokens.await {
@@ -146,19 +139,18 @@ fn NewTokenBox(token: NewToken) -> impl IntoView {
 #[component]
 fn TokenRow(token: TokenView, target: Target, version: RwSignal<u32>) -> impl IntoView {
     let confirming = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
+    let revoking = Change::new();
     let token_id = token.id;
     let label = token.label.clone();
     let revoke = move |_| {
         let Some((device_id, _)) = target.get_untracked() else {
             return;
         };
-        leptos::task::spawn_local(async move {
-            match revoke_device_token(device_id, token_id).await {
-                Ok(()) => version.update(|v| *v += 1),
-                Err(e) => error.set(Some(e.to_string())),
-            }
-        });
+        revoking.run(
+            revoke_device_token(device_id, token_id),
+            move |()| version.update(|v| *v += 1),
+            || {},
+        );
     };
     view! {
         <tr>
@@ -193,10 +185,10 @@ fn TokenRow(token: TokenView, target: Target, version: RwSignal<u32>) -> impl In
                             }
                         >
                             <span class="muted">"Revoke? Devices using it stop being accepted. "</span>
-                            <button type="button" class="button small danger" on:click=revoke>"Revoke token"</button>
+                            <button type="button" class="button small danger" disabled=move || revoking.busy() on:click=revoke>"Revoke token"</button>
                             <button type="button" class="button small" on:click=move |_| confirming.set(false)>"Keep"</button>
                         </Show>
-                        {move || error.get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+                        {revoking.inline_alert()}
                     })
                 }}
             </td>

@@ -7,8 +7,9 @@ use leptos_router::{components::A, hooks::use_params_map};
 
 use super::{rotate_subscription_secret, show_subscription, SubscriptionView};
 use crate::{
-    components::copy::CopyButton,
     components::{
+        change::Change,
+        copy::CopyButton,
         hydration::use_hydrated,
         modal::Modal,
         status::{ErrorNotice, Loading},
@@ -91,20 +92,18 @@ fn SigningSecret(id: i64) -> impl IntoView {
     let hydrated = use_hydrated();
     let confirm_open = RwSignal::new(false);
     let fresh = RwSignal::new(None::<String>);
-    let error = RwSignal::new(None::<String>);
+    let change = Change::new();
     let copied = RwSignal::new(false);
     let rotate = move |_| {
-        error.set(None);
-        leptos::task::spawn_local(async move {
-            match rotate_subscription_secret(id).await {
-                Ok(secret) => {
-                    copied.set(false);
-                    fresh.set(Some(secret));
-                    confirm_open.set(false);
-                }
-                Err(e) => error.set(Some(e.to_string())),
-            }
-        });
+        change.run(
+            rotate_subscription_secret(id),
+            move |secret| {
+                copied.set(false);
+                fresh.set(Some(secret));
+                confirm_open.set(false);
+            },
+            || {},
+        );
     };
     view! {
         <section class="card section" aria-labelledby="secret-title">
@@ -128,11 +127,11 @@ fn SigningSecret(id: i64) -> impl IntoView {
         <Modal open=confirm_open title="Rotate signing secret" small=true>
             <div class="dialog-body">
                 <p>"A new secret will sign every webhook from now on. The current one keeps signing alongside it for 24 hours, so your receiver can switch without missing a delivery."</p>
-                {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+                {change.alert()}
             </div>
             <div class="dialog-foot">
                 <button type="button" class="button" on:click=move |_| confirm_open.set(false)>"Cancel"</button>
-                <button type="button" class="button primary" on:click=rotate>"Rotate secret"</button>
+                <button type="button" class="button primary" disabled=move || change.busy() on:click=rotate>"Rotate secret"</button>
             </div>
         </Modal>
     }

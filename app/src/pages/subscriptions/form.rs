@@ -18,9 +18,10 @@ use super::{
     SubscriptionInput, SubscriptionView, TriggerInput,
 };
 use crate::{
-    components::icons::TrashIcon,
     components::{
+        change::Change,
         hydration::use_hydrated,
+        icons::TrashIcon,
         status::{ErrorNotice, Loading},
     },
     errors::AppError,
@@ -173,12 +174,11 @@ fn SubscriptionForm(existing: Option<SubscriptionView>) -> impl IntoView {
         })
         .unwrap_or_default();
 
-    let errors = RwSignal::new(None::<AppError>);
+    let saving = Change::new();
     let submitted_keys = RwSignal::new(Vec::<u32>::new());
-    let busy = RwSignal::new(false);
     let picker_open = RwSignal::new(false);
 
-    let field_error = move |field: &str| errors.with(|e| e.as_ref().and_then(|e| e.field(field)));
+    let field_error = move |field: &str| saving.field(field);
     let row_error = move |key: u32, part: &str| {
         let index = submitted_keys.with(|k| k.iter().position(|k| *k == key))?;
         field_error(&format!("headers.{index}.{part}"))
@@ -205,25 +205,23 @@ fn SubscriptionForm(existing: Option<SubscriptionView>) -> impl IntoView {
                 })
                 .collect(),
         };
-        busy.set(true);
-        errors.set(None);
         let navigate = navigate.clone();
-        leptos::task::spawn_local(async move {
-            let result = match editing {
+        let call = async move {
+            match editing {
                 Some(id) => update_subscription(id, input).await.map(|_| None),
                 None => create_subscription(input).await.map(Some),
-            };
-            busy.set(false);
-            match result {
-                Ok(created) => {
-                    if let Some(created) = created {
-                        flash.set(Some(created));
-                    }
-                    navigate("/subscriptions", Default::default());
-                }
-                Err(e) => errors.set(Some(e)),
             }
-        });
+        };
+        saving.run(
+            call,
+            move |created| {
+                if let Some(created) = created {
+                    flash.set(Some(created));
+                }
+                navigate("/subscriptions", Default::default());
+            },
+            || {},
+        );
     };
 
     let title = if editing.is_some() {
@@ -250,8 +248,8 @@ fn SubscriptionForm(existing: Option<SubscriptionView>) -> impl IntoView {
         </div>
         <form class="card subscription-form" on:submit=submit novalidate>
             {move || {
-                errors
-                    .get()
+                saving
+                    .error()
                     .and_then(|e| e.general(&["display_name", "url", "headers", "triggers"]))
                     .map(|m| view! { <p class="form-error" role="alert">{m}</p> })
             }}
@@ -393,8 +391,8 @@ fn SubscriptionForm(existing: Option<SubscriptionView>) -> impl IntoView {
 
             <div class="form-actions">
                 <A href="/subscriptions" attr:class="button caps">"CANCEL"</A>
-                <button type="submit" class="button primary caps" disabled=move || !hydrated.get() || busy.get()>
-                    {move || if busy.get() { "SUBMITTING…" } else { "SUBMIT" }}
+                <button type="submit" class="button primary caps" disabled=move || !hydrated.get() || saving.busy()>
+                    {move || if saving.busy() { "SUBMITTING…" } else { "SUBMIT" }}
                 </button>
             </div>
         </form>

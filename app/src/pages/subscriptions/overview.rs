@@ -16,6 +16,7 @@ use super::{
 };
 use crate::components::{
     badge::DeliveryBadge,
+    change::Change,
     copy::CopyButton,
     hydration::use_hydrated,
     icons::{PencilIcon, TrashIcon},
@@ -166,21 +167,16 @@ fn SubscriptionRow(
     let s = subscription;
     let hydrated = use_hydrated();
     let active = RwSignal::new(s.active);
-    let busy = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
+    let change = Change::new();
     let id = s.id;
     let toggle = Callback::new(move |want: bool| {
         active.set(want);
-        busy.set(true);
-        error.set(None);
-        leptos::task::spawn_local(async move {
-            if let Err(e) = set_subscription_active(id, want).await {
-                // Not saved: show the truth again, and why.
-                active.set(!want);
-                error.set(Some(e.to_string()));
-            }
-            busy.set(false);
-        });
+        // Not saved: show the truth again, and why.
+        change.run(
+            set_subscription_active(id, want),
+            |()| {},
+            move || active.set(!want),
+        );
     });
     let lines = summarise(&s.triggers);
     let devices = lines
@@ -237,10 +233,10 @@ fn SubscriptionRow(
                 <Switch
                     label=switch_label
                     checked=active
-                    busy=Signal::derive(move || busy.get() || (!can_switch_on && !active.get()))
+                    busy=Signal::derive(move || change.busy() || (!can_switch_on && !active.get()))
                     on_toggle=toggle
                 />
-                {move || error.get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+                {change.inline_alert()}
             </td>
             <td class="actions">
                 {s.owned_by_me.then(|| view! {
@@ -269,28 +265,24 @@ fn DeleteDialog(
     version: RwSignal<u32>,
 ) -> impl IntoView {
     let open = open_while_set(deleting);
-    let error = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
+    let change = Change::new();
     Effect::new(move |_| {
         if deleting.with(Option::is_some) {
-            error.set(None);
+            change.clear();
         }
     });
     let confirm = move |_| {
         let Some(s) = deleting.get_untracked() else {
             return;
         };
-        busy.set(true);
-        leptos::task::spawn_local(async move {
-            match delete_subscription(s.id).await {
-                Ok(()) => {
-                    open.set(false);
-                    version.update(|v| *v += 1);
-                }
-                Err(e) => error.set(Some(e.to_string())),
-            }
-            busy.set(false);
-        });
+        change.run(
+            delete_subscription(s.id),
+            move |()| {
+                open.set(false);
+                version.update(|v| *v += 1);
+            },
+            || {},
+        );
     };
     view! {
         <Modal open=open title="Delete Webhook Subscription" small=true>
@@ -300,11 +292,11 @@ fn DeleteDialog(
                     <strong>{move || deleting.get().map(|s| s.name).unwrap_or_default()}</strong>
                     "”? Nothing more will be delivered to it, and its delivery log is deleted too."
                 </p>
-                {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+                {change.alert()}
             </div>
             <div class="dialog-foot">
                 <button type="button" class="button" on:click=move |_| open.set(false)>"Cancel"</button>
-                <button type="button" class="button danger" disabled=move || busy.get() on:click=confirm>"Delete"</button>
+                <button type="button" class="button danger" disabled=move || change.busy() on:click=confirm>"Delete"</button>
             </div>
         </Modal>
     }

@@ -1,0 +1,181 @@
+//! A throw-away Labhook for tests and benchmarks: a fresh SQLite file in a scratch directory,
+//! the demo data, the real HTTP router on a loopback port — and the few steps every test and
+//! benchmark repeats (sign the demo admin in, find a device, make a token, subscribe), each
+//! through the same services a person's request goes through. Nothing here is a stand-in.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::atomic::{AtomicU64, Ordering},
+};
+
+use tokio::sync::OnceCell;
+
+use crate::{
+    admin,
+    auth::{self, CurrentUser},
+    config::Config,
+    db, demo,
+    domain::headers::RawHeader,
+    http,
+    subscriptions::{
+        self,
+        rules::{SubscriptionInput, TriggerChoice},
+        Created,
+    },
+    AppState,
+};
+
+/// The demo organisation's administrator (see [`demo`]).
+pub const DEMO_ADMIN: (&str, &str) = ("admin@demo.lab", "demo-admin-pass");
+
+/// A directory of its own under the system's temporary directory, removed with everything in
+/// it when dropped.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    pub fn new(prefix: &str) -> std::io::Result<Self> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let name = format!(
+            "{prefix}-{}-{}-{}",
+            std::process::id(),
+            crate::clock::now_ms(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let path = std::env::temp_dir().join(name);
+        std::fs::create_dir_all(&path)?;
+        Ok(Self(path))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running backend with the demo data (no dispatcher: start one, or step it).
+pub struct Instance {
+    pub state: AppState,
+    pub address: SocketAddr,
+    admin: OnceCell<CurrentUser>,
+    _scratch: Scratch,
+}
+
+impl Instance {
+    /// Starts on 127.0.0.1:0 with a configuration `adjust` may change.
+    pub async fn start(adjust: impl FnOnce(&mut Config)) -> Self {
+        let scratch = Scratch::new("labhook").expect("BUG: a scratch directory can be made");
+        let mut config = Config::for_database(scratch.path().join("labhook.db"));
+        adjust(&mut config);
+        let pool = db::open(&config.database)
+            .await
+            .expect("the database opens");
+        demo::seed_if_empty(&pool).await.expect("demo data");
+        let state = AppState::new(pool, config)
+            .await
+            .expect("the writer starts");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let address = listener.local_addr().expect("a bound address");
+        let router = http::router(state.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Self {
+            state,
+            address,
+            admin: OnceCell::new(),
+            _scratch: scratch,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.address, path)
+    }
+
+    /// The ingest endpoint of a device.
+    pub fn ingest_url(&self, device_id: i64) -> String {
+        self.url(&format!("/api/v1/devices/{device_id}/data_points"))
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> CurrentUser {
+        auth::sign_in(&self.state, email, password)
+            .await
+            .expect("a demo user signs in")
+            .0
+    }
+
+    /// The demo admin, signed in once (a password check takes a while).
+    pub async fn admin(&self) -> CurrentUser {
+        self.admin
+            .get_or_init(|| self.sign_in(DEMO_ADMIN.0, DEMO_ADMIN.1))
+            .await
+            .clone()
+    }
+
+    pub async fn device_id(&self, name: &str) -> i64 {
+        sqlx::query_scalar("SELECT id FROM devices WHERE name = ?")
+            .bind(name)
+            .fetch_one(&self.state.pool)
+            .await
+            .unwrap_or_else(|_| panic!("no device {name:?}"))
+    }
+
+    pub async fn channel_id(&self, device_id: i64, name: &str) -> i64 {
+        sqlx::query_scalar("SELECT id FROM channels WHERE device_id = ? AND name = ?")
+            .bind(device_id)
+            .bind(name)
+            .fetch_one(&self.state.pool)
+            .await
+            .unwrap_or_else(|_| panic!("no channel {name:?}"))
+    }
+
+    /// A fresh token for a demo device: (device id, token).
+    pub async fn token_for(&self, device: &str) -> (i64, String) {
+        let id = self.device_id(device).await;
+        let admin = self.admin().await;
+        let created = crate::devices::tokens::create(&self.state, &admin, id, "harness")
+            .await
+            .expect("a device token");
+        (id, created.token)
+    }
+
+    /// Registers `origin` (once; later calls find it registered) as the demo admin.
+    pub async fn register(&self, origin: &str) {
+        let admin = self.admin().await;
+        let _ = admin::register_url(&self.state, &admin, origin, "harness receiver").await;
+    }
+
+    /// Subscribes the demo admin to trigger events of channels, sending to `url` (whose
+    /// origin must be registered).
+    pub async fn subscribe(
+        &self,
+        url: &str,
+        channels: &[i64],
+        events: &[&str],
+        headers: Vec<RawHeader>,
+    ) -> Created {
+        let admin = self.admin().await;
+        let input = SubscriptionInput {
+            display_name: String::new(),
+            url: url.to_owned(),
+            headers,
+            triggers: channels
+                .iter()
+                .flat_map(|&channel_id| {
+                    events.iter().map(move |e| TriggerChoice {
+                        channel_id,
+                        event_type: (*e).to_owned(),
+                    })
+                })
+                .collect(),
+        };
+        subscriptions::create(&self.state, &admin, &input)
+            .await
+            .expect("a valid subscription")
+    }
+}
