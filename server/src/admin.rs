@@ -4,6 +4,7 @@
 //! audit entry, in one transaction.
 
 use serde_json::json;
+use sqlx::SqliteConnection;
 
 use crate::{
     audit::{self, AuditKind, Entry},
@@ -27,52 +28,55 @@ pub async fn set_webhooks_enabled(
     admin.require_org_admin()?;
     let admin = admin.clone();
     state
-        .write(move |tx| {
-            Box::pin(async move {
-                let admin = &admin;
-                let was: bool =
-                    sqlx::query_scalar("SELECT webhooks_enabled FROM organisations WHERE id = ?")
-                        .bind(admin.organisation_id)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                if was == enabled {
-                    return Ok(());
-                }
-                sqlx::query(
-                    "UPDATE organisations SET webhooks_enabled = ?,
-             webhooks_enabled_since = CASE WHEN ? THEN ? ELSE webhooks_enabled_since END
-         WHERE id = ?",
-                )
-                .bind(enabled)
-                .bind(enabled)
-                .bind(now_ms())
-                .bind(admin.organisation_id)
-                .execute(&mut *tx)
-                .await?;
-                if !enabled {
-                    cancel_pending_of_organisation(
-                        &mut *tx,
-                        admin.organisation_id,
-                        "webhooks switched off for the organisation",
-                    )
-                    .await?;
-                }
-                audit::record_by(
-                    &mut *tx,
-                    admin,
-                    Entry {
-                        kind: AuditKind::Settings,
-                        action: if enabled { "enabled" } else { "disabled" },
-                        subject: "Webhook Subscriptions".into(),
-                        before: Some(json!({ "webhooks_enabled": was })),
-                        after: Some(json!({ "webhooks_enabled": enabled })),
-                    },
-                )
-                .await?;
-                Ok(())
-            })
+        .write(move |conn| {
+            Box::pin(async move { set_webhooks_enabled_in(conn, &admin, enabled).await })
         })
         .await
+}
+
+async fn set_webhooks_enabled_in(
+    conn: &mut SqliteConnection,
+    admin: &CurrentUser,
+    enabled: bool,
+) -> Result<()> {
+    let was: bool = sqlx::query_scalar("SELECT webhooks_enabled FROM organisations WHERE id = ?")
+        .bind(admin.organisation_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    if was == enabled {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE organisations SET webhooks_enabled = ?,
+             webhooks_enabled_since = CASE WHEN ? THEN ? ELSE webhooks_enabled_since END
+         WHERE id = ?",
+    )
+    .bind(enabled)
+    .bind(enabled)
+    .bind(now_ms())
+    .bind(admin.organisation_id)
+    .execute(&mut *conn)
+    .await?;
+    if !enabled {
+        cancel_pending_of_organisation(
+            &mut *conn,
+            admin.organisation_id,
+            "webhooks switched off for the organisation",
+        )
+        .await?;
+    }
+    audit::record_by(
+        conn,
+        admin,
+        Entry {
+            kind: AuditKind::Settings,
+            action: if enabled { "enabled" } else { "disabled" },
+            subject: "Webhook Subscriptions".into(),
+            before: Some(json!({ "webhooks_enabled": was })),
+            after: Some(json!({ "webhooks_enabled": enabled })),
+        },
+    )
+    .await
 }
 
 pub async fn register_url(
@@ -92,11 +96,18 @@ pub async fn register_url(
     }
     let admin = admin.clone();
     state
-        .write(move |tx| {
-            Box::pin(async move {
-                let admin = &admin;
-                let now = now_ms();
-                let id: i64 = sqlx::query_scalar(
+        .write(move |conn| Box::pin(async move { register_url_in(conn, &admin, url, note).await }))
+        .await
+}
+
+async fn register_url_in(
+    conn: &mut SqliteConnection,
+    admin: &CurrentUser,
+    url: RegisteredUrl,
+    note: String,
+) -> Result<RegisteredEntry> {
+    let now = now_ms();
+    let id: i64 = sqlx::query_scalar(
         "INSERT INTO registered_urls (organisation_id, url, note, created_at, created_by)
          VALUES (?, ?, ?, ?, ?) RETURNING id",
     )
@@ -105,67 +116,63 @@ pub async fn register_url(
     .bind(&note)
     .bind(now)
     .bind(admin.id)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await
     .on_unique_violation("registered_urls.organisation_id", || {
         Error::invalid("url", format!("{url} is registered already."))
     })?;
-                audit::record_by(
-                    &mut *tx,
-                    admin,
-                    Entry {
-                        kind: AuditKind::RegisteredUrl,
-                        action: "registered",
-                        subject: url.to_string(),
-                        before: None,
-                        after: Some(json!({ "url": url.as_str(), "note": &note })),
-                    },
-                )
-                .await?;
-                Ok(RegisteredEntry {
-                    id,
-                    url: url.to_string(),
-                    note,
-                    created_at: now,
-                    created_by: Some(admin.name.clone()),
-                })
-            })
-        })
-        .await
+    audit::record_by(
+        conn,
+        admin,
+        Entry {
+            kind: AuditKind::RegisteredUrl,
+            action: "registered",
+            subject: url.to_string(),
+            before: None,
+            after: Some(json!({ "url": url.as_str(), "note": &note })),
+        },
+    )
+    .await?;
+    Ok(RegisteredEntry {
+        id,
+        url: url.to_string(),
+        note,
+        created_at: now,
+        created_by: Some(admin.name.clone()),
+    })
 }
 
 /// Removes a registered URL. Subscriptions whose target no longer matches any registered URL
-/// are deactivated (not deleted) and marked "target not registered", in the same transaction.
+/// are switched off (not deleted) and marked "target not registered", in the same transaction.
 pub async fn remove_url(state: &AppState, admin: &CurrentUser, id: i64) -> Result<()> {
     admin.require_org_admin()?;
     let admin = admin.clone();
     state
-        .write(move |tx| {
-            Box::pin(async move {
-                let admin = &admin;
-                let row: Option<(String, String)> = sqlx::query_as(
+        .write(move |conn| Box::pin(async move { remove_url_in(conn, &admin, id).await }))
+        .await
+}
+
+async fn remove_url_in(conn: &mut SqliteConnection, admin: &CurrentUser, id: i64) -> Result<()> {
+    let row: Option<(String, String)> = sqlx::query_as(
         "DELETE FROM registered_urls WHERE id = ? AND organisation_id = ? RETURNING url, note",
     )
     .bind(id)
     .bind(admin.organisation_id)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut *conn)
     .await?;
-                let (url, note) = row.ok_or_else(|| Error::not_found("Registered URL"))?;
-                audit::record_by(
-                    &mut *tx,
-                    admin,
-                    Entry {
-                        kind: AuditKind::RegisteredUrl,
-                        action: "removed",
-                        subject: url.clone(),
-                        before: Some(json!({ "url": url, "note": note })),
-                        after: None,
-                    },
-                )
-                .await?;
-                subscriptions::deactivate_unregistered_targets(&mut *tx, admin).await?;
-                Ok(())
-            })
-        })
-        .await
+    let (url, note) = row.ok_or_else(|| Error::not_found("Registered URL"))?;
+    audit::record_by(
+        &mut *conn,
+        admin,
+        Entry {
+            kind: AuditKind::RegisteredUrl,
+            action: "removed",
+            subject: url.clone(),
+            before: Some(json!({ "url": url, "note": note })),
+            after: None,
+        },
+    )
+    .await?;
+    subscriptions::deactivate_unregistered_targets(conn, admin).await?;
+    Ok(())
 }

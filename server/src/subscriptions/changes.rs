@@ -78,18 +78,22 @@ pub async fn create(
     input: &SubscriptionInput,
 ) -> Result<Created> {
     require_webhooks_enabled(&state.pool, user).await?;
-    let user = user.clone();
-    let input = input.clone();
-    let pool = state.pool.clone();
+    let (user, input, pool) = (user.clone(), input.clone(), state.pool.clone());
     state
-        .write(move |tx| {
-            Box::pin(async move {
-                let user = &user;
-                let input = &input;
-                let valid = check(&mut *tx, &pool, user, input, None).await?;
-                let now = now_ms();
-                let secret = generate_secret();
-                let id: i64 = sqlx::query_scalar(
+        .write(move |conn| Box::pin(async move { create_in(conn, &pool, &user, &input).await }))
+        .await
+}
+
+async fn create_in(
+    conn: &mut SqliteConnection,
+    pool: &SqlitePool,
+    user: &CurrentUser,
+    input: &SubscriptionInput,
+) -> Result<Created> {
+    let valid = check(&mut *conn, pool, user, input, None).await?;
+    let now = now_ms();
+    let secret = generate_secret();
+    let id: i64 = sqlx::query_scalar(
         "INSERT INTO subscriptions (organisation_id, owner_id, display_name, url, headers, active,
                                     active_since, secret, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?) RETURNING id",
@@ -103,30 +107,27 @@ pub async fn create(
     .bind(&secret)
     .bind(now)
     .bind(now)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await?;
-                store_triggers(&mut *tx, id, &valid).await?;
-                let created = find(&mut *tx, user, id).await?;
-                audit::record_by(
-                    &mut *tx,
-                    user,
-                    Entry {
-                        kind: AuditKind::Subscription,
-                        action: "created",
-                        subject: created.subject(),
-                        before: None,
-                        after: Some(created.snapshot()),
-                    },
-                )
-                .await?;
-                Ok(Created {
-                    id,
-                    name: created.name().to_owned(),
-                    secret,
-                })
-            })
-        })
-        .await
+    store_triggers(&mut *conn, id, &valid).await?;
+    let created = find(&mut *conn, user, id).await?;
+    audit::record_by(
+        conn,
+        user,
+        Entry {
+            kind: AuditKind::Subscription,
+            action: "created",
+            subject: created.subject(),
+            before: None,
+            after: Some(created.snapshot()),
+        },
+    )
+    .await?;
+    Ok(Created {
+        id,
+        name: created.name().to_owned(),
+        secret,
+    })
 }
 
 pub async fn update(
@@ -136,15 +137,22 @@ pub async fn update(
     input: &SubscriptionInput,
 ) -> Result<()> {
     require_webhooks_enabled(&state.pool, user).await?;
-    let user = user.clone();
-    let input = input.clone();
-    let pool = state.pool.clone();
-    state.write(move |tx| Box::pin(async move {
-    let user = &user;
-    let input = &input;
-    let before = find(&mut *tx, user, id).await?;
+    let (user, input, pool) = (user.clone(), input.clone(), state.pool.clone());
+    state
+        .write(move |conn| Box::pin(async move { update_in(conn, &pool, &user, id, &input).await }))
+        .await
+}
+
+async fn update_in(
+    conn: &mut SqliteConnection,
+    pool: &SqlitePool,
+    user: &CurrentUser,
+    id: i64,
+    input: &SubscriptionInput,
+) -> Result<()> {
+    let before = find(&mut *conn, user, id).await?;
     require_owner(user, &before)?;
-    let valid = check(&mut *tx, &pool, user, input, Some(&before)).await?;
+    let valid = check(&mut *conn, pool, user, input, Some(&before)).await?;
     sqlx::query(
         "UPDATE subscriptions SET display_name = ?, url = ?, headers = ?, updated_at = ? WHERE id = ?",
     )
@@ -153,12 +161,12 @@ pub async fn update(
     .bind(valid.headers.to_json().to_string())
     .bind(now_ms())
     .bind(id)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
-    store_triggers(&mut *tx, id, &valid).await?;
-    let after = find(&mut *tx, user, id).await?;
+    store_triggers(&mut *conn, id, &valid).await?;
+    let after = find(&mut *conn, user, id).await?;
     audit::record_by(
-        &mut *tx,
+        conn,
         user,
         Entry {
             kind: AuditKind::Subscription,
@@ -168,40 +176,36 @@ pub async fn update(
             after: Some(after.snapshot()),
         },
     )
-    .await?;
-    Ok(())
-    })).await
+    .await
 }
 
 pub async fn delete(state: &AppState, user: &CurrentUser, id: i64) -> Result<()> {
     require_webhooks_enabled(&state.pool, user).await?;
     let user = user.clone();
     state
-        .write(move |tx| {
-            Box::pin(async move {
-                let user = &user;
-                let s = find(&mut *tx, user, id).await?;
-                // Its delivery log goes with it (the audit trail keeps the record of the subscription).
-                sqlx::query("DELETE FROM subscriptions WHERE id = ?")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                audit::record_by(
-                    &mut *tx,
-                    user,
-                    Entry {
-                        kind: AuditKind::Subscription,
-                        action: "deleted",
-                        subject: s.subject(),
-                        before: Some(s.snapshot()),
-                        after: None,
-                    },
-                )
-                .await?;
-                Ok(())
-            })
-        })
+        .write(move |conn| Box::pin(async move { delete_in(conn, &user, id).await }))
         .await
+}
+
+async fn delete_in(conn: &mut SqliteConnection, user: &CurrentUser, id: i64) -> Result<()> {
+    let s = find(&mut *conn, user, id).await?;
+    // Its delivery log goes with it (the audit trail keeps the record of the subscription).
+    sqlx::query("DELETE FROM subscriptions WHERE id = ?")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    audit::record_by(
+        conn,
+        user,
+        Entry {
+            kind: AuditKind::Subscription,
+            action: "deleted",
+            subject: s.subject(),
+            before: Some(s.snapshot()),
+            after: None,
+        },
+    )
+    .await
 }
 
 /// How long the previous secret keeps signing after a rotation.
@@ -212,23 +216,33 @@ pub const ROTATION_OVERLAP_MS: i64 = 24 * 3600 * 1000;
 pub async fn rotate_secret(state: &AppState, user: &CurrentUser, id: i64) -> Result<String> {
     require_webhooks_enabled(&state.pool, user).await?;
     let user = user.clone();
-    state.write(move |tx| Box::pin(async move {
-    let user = &user;
-    let s = find(&mut *tx, user, id).await?;
+    state
+        .write(move |conn| Box::pin(async move { rotate_secret_in(conn, &user, id).await }))
+        .await
+}
+
+async fn rotate_secret_in(
+    conn: &mut SqliteConnection,
+    user: &CurrentUser,
+    id: i64,
+) -> Result<String> {
+    let s = find(&mut *conn, user, id).await?;
     require_owner(user, &s)?;
     let secret = generate_secret();
+    let now = now_ms();
     sqlx::query(
-        "UPDATE subscriptions SET previous_secret = secret, previous_secret_until = ?, secret = ?, updated_at = ?
+        "UPDATE subscriptions SET previous_secret = secret, previous_secret_until = ?, secret = ?,
+             updated_at = ?
          WHERE id = ?",
     )
-    .bind(now_ms() + ROTATION_OVERLAP_MS)
+    .bind(now + ROTATION_OVERLAP_MS)
     .bind(&secret)
-    .bind(now_ms())
+    .bind(now)
     .bind(id)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
     audit::record_by(
-        &mut *tx,
+        conn,
         user,
         Entry {
             kind: AuditKind::Subscription,
@@ -240,5 +254,4 @@ pub async fn rotate_secret(state: &AppState, user: &CurrentUser, id: i64) -> Res
     )
     .await?;
     Ok(secret)
-    })).await
 }
