@@ -13,15 +13,15 @@ use leptos_router::{
 
 use super::{
     create_subscription, event_label, event_rank, get_subscription,
+    headers::{HeaderFields, HeaderRow, HeaderRows},
     picker::{ChannelPicker, Selection},
-    subscription_catalogue, update_subscription, use_secret_flash, HeaderInput, PickerDevice,
-    SubscriptionInput, SubscriptionView, TriggerInput,
+    subscription_catalogue, update_subscription, use_secret_flash, PickerDevice, SubscriptionInput,
+    SubscriptionView, TriggerInput,
 };
 use crate::{
     components::{
         change::Change,
         hydration::use_hydrated,
-        icons::TrashIcon,
         status::{ErrorNotice, Loading},
     },
     errors::AppError,
@@ -64,49 +64,6 @@ pub fn EditSubscriptionPage() -> impl IntoView {
     }
 }
 
-/// One header row of the form. `stored` marks a secret whose value stays on the server until
-/// the user types a new one.
-#[derive(Clone, Copy)]
-struct HeaderRow {
-    key: u32,
-    name: RwSignal<String>,
-    value: RwSignal<String>,
-    secret: RwSignal<bool>,
-    stored: bool,
-}
-
-impl HeaderRow {
-    fn new(key: u32, name: &str, value: &str, secret: bool, stored: bool) -> Self {
-        Self {
-            key,
-            name: RwSignal::new(name.to_owned()),
-            value: RwSignal::new(value.to_owned()),
-            secret: RwSignal::new(secret),
-            stored,
-        }
-    }
-
-    fn is_blank(&self) -> bool {
-        !self.stored
-            && self.name.with(|n| n.trim().is_empty())
-            && self.value.with(|v| v.trim().is_empty())
-    }
-
-    fn input(&self) -> HeaderInput {
-        let value = self.value.get_untracked();
-        HeaderInput {
-            name: self.name.get_untracked(),
-            // An untouched stored secret keeps its value on the server.
-            value: if self.stored && value.is_empty() {
-                None
-            } else {
-                Some(value)
-            },
-            secret: self.secret.get_untracked(),
-        }
-    }
-}
-
 #[component]
 fn SubscriptionForm(existing: Option<SubscriptionView>) -> impl IntoView {
     let hydrated = use_hydrated();
@@ -123,29 +80,7 @@ fn SubscriptionForm(existing: Option<SubscriptionView>) -> impl IntoView {
             .unwrap_or_default(),
     );
     let url = RwSignal::new(existing.as_ref().map(|s| s.url.clone()).unwrap_or_default());
-    let next_key = StoredValue::new(0u32);
-    let fresh_key = move || {
-        let k = next_key.get_value();
-        next_key.set_value(k + 1);
-        k
-    };
-    let initial_rows: Vec<HeaderRow> = match &existing {
-        Some(s) if !s.headers.is_empty() => s
-            .headers
-            .iter()
-            .map(|h| {
-                HeaderRow::new(
-                    fresh_key(),
-                    &h.name,
-                    h.value.as_deref().unwrap_or(""),
-                    h.secret,
-                    h.value.is_none(),
-                )
-            })
-            .collect(),
-        _ => vec![HeaderRow::new(fresh_key(), "", "", false, false)],
-    };
-    let rows = RwSignal::new(initial_rows);
+    let rows = HeaderRows::new(existing.as_ref().map_or(&[][..], |s| &s.headers[..]));
     let selection = RwSignal::new(
         existing
             .as_ref()
@@ -179,18 +114,10 @@ fn SubscriptionForm(existing: Option<SubscriptionView>) -> impl IntoView {
     let picker_open = RwSignal::new(false);
 
     let field_error = move |field: &str| saving.field(field);
-    let row_error = move |key: u32, part: &str| {
-        let index = submitted_keys.with(|k| k.iter().position(|k| *k == key))?;
-        field_error(&format!("headers.{index}.{part}"))
-    };
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let kept: Vec<HeaderRow> = rows
-            .get_untracked()
-            .into_iter()
-            .filter(|r| !r.is_blank())
-            .collect();
+        let kept = rows.kept();
         submitted_keys.set(kept.iter().map(|r| r.key).collect());
         let input = SubscriptionInput {
             display_name: display_name.get_untracked(),
@@ -228,13 +155,6 @@ fn SubscriptionForm(existing: Option<SubscriptionView>) -> impl IntoView {
         "Edit Webhook Subscription"
     } else {
         "Add new Webhook Subscription"
-    };
-    // Rows are numbered for their accessible names ("Key of header 2").
-    let numbered_rows = move || {
-        rows.get()
-            .into_iter()
-            .enumerate()
-            .collect::<Vec<(usize, HeaderRow)>>()
     };
 
     view! {
@@ -284,84 +204,7 @@ fn SubscriptionForm(existing: Option<SubscriptionView>) -> impl IntoView {
                 <p class="field-error" role="alert">{move || field_error("display_name")}</p>
             </div>
 
-            <fieldset class="headers">
-                <legend>"Headers"</legend>
-                <p class="hint">
-                    "Sent with every webhook, e.g. an API key of your LIMS. Mark a header secret to hide its value after saving."
-                </p>
-                <p class="field-error" role="alert">{move || field_error("headers")}</p>
-                <div class="header-rows">
-                    <div class="header-row header-labels" aria-hidden="true">
-                        <span>"Key"</span>
-                        <span>"Value"</span>
-                        <span></span>
-                        <span></span>
-                    </div>
-                    <For each=numbered_rows key=|(i, r): &(usize, HeaderRow)| (*i, r.key) let:item>
-                        {
-                            let (index, row) = item;
-                            let n = index + 1;
-                            view! {
-                                <div class="header-row">
-                                    <div>
-                                        <input
-                                            type="text"
-                                            aria-label=format!("Key of header {n}")
-                                            placeholder="Key, e.g. X-Api-Key"
-                                            autocomplete="off"
-                                            prop:value=move || row.name.get()
-                                            on:input=move |ev| row.name.set(event_target_value(&ev))
-                                            aria-invalid=move || row_error(row.key, "name").is_some().to_string()
-                                        />
-                                        <p class="field-error" role="alert">{move || row_error(row.key, "name")}</p>
-                                    </div>
-                                    <div>
-                                        <input
-                                            type=move || if row.secret.get() { "password" } else { "text" }
-                                            aria-label=format!("Value of header {n}")
-                                            placeholder=if row.stored { "••••• (stored — type to replace)" } else { "Value" }
-                                            autocomplete="off"
-                                            prop:value=move || row.value.get()
-                                            on:input=move |ev| row.value.set(event_target_value(&ev))
-                                            aria-invalid=move || row_error(row.key, "value").is_some().to_string()
-                                        />
-                                        <p class="field-error" role="alert">{move || row_error(row.key, "value")}</p>
-                                    </div>
-                                    <label class="checkbox">
-                                        <input
-                                            type="checkbox"
-                                            aria-label=format!("Secret header {n}")
-                                            prop:checked=move || row.secret.get()
-                                            on:change=move |ev| row.secret.set(event_target_checked(&ev))
-                                        />
-                                        <span aria-hidden="true">"Secret"</span>
-                                    </label>
-                                    <button
-                                        type="button"
-                                        class="icon-button"
-                                        aria-label=format!("Delete header {n}")
-                                        title="Delete header"
-                                        on:click=move |_| rows.update(|r| r.retain(|x| x.key != row.key))
-                                    >
-                                        <TrashIcon/>
-                                    </button>
-                                </div>
-                            }
-                        }
-                    </For>
-                </div>
-                <button
-                    type="button"
-                    class="button caps"
-                    disabled=move || !hydrated.get()
-                    on:click=move |_| {
-                        let k = fresh_key();
-                        rows.update(|r| r.push(HeaderRow::new(k, "", "", false, false)));
-                    }
-                >
-                    "+ ADD HEADER"
-                </button>
-            </fieldset>
+            <HeaderFields rows=rows saving=saving submitted_keys=submitted_keys/>
 
             <fieldset class="channels">
                 <legend>"Channels and trigger events"</legend>

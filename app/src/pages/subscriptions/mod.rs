@@ -6,6 +6,7 @@
 pub mod deliveries;
 pub mod detail;
 pub mod form;
+mod headers;
 pub mod overview;
 pub mod picker;
 

@@ -1,118 +1,33 @@
-//! Recording data points: the one code path behind the ingest API and the simulator.
-//! All-or-nothing per request; every trigger event is stored in the same transaction as the
-//! data point that caused it.
-//!
-//! Group commit: requests that arrive while a batch is being written wait in a queue and are
-//! then written together, by one job of the [writer](crate::db::Writer) with a handful of
-//! statements for the whole batch instead of ten per request. Each request is checked on its
-//! own before anything is written, so a bad one is refused alone; each is answered only after
-//! the transaction holding its data is committed.
+//! Group commit: the queue in front of the writer, and the set-based statements that write a
+//! whole batch of requests — devices, channels, data points, events — in one writer job.
 
 use std::collections::{HashMap, HashSet};
 
-use serde_json::Value as Json;
 use sqlx::{QueryBuilder, SqliteConnection};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
-use super::{
-    events::{self, NewEvent, Subject},
-    Channel, ChannelRow, Device, DeviceRow, CHANNEL_COLUMNS, DEVICE_COLUMNS,
-};
+use super::{check, Receipt, Reply, Request, MAX_POINTS_PER_BATCH, QUEUE};
 use crate::{
-    clock::now_ms,
     db::Writer,
+    devices::{
+        events::{self, NewEvent, Subject},
+        Channel, ChannelRow, Device, DeviceRow, CHANNEL_COLUMNS, DEVICE_COLUMNS,
+    },
     domain::{
         channel::{apply, Reading},
         device::DeviceStatus,
     },
-    AppState, Error, FieldError, Result,
+    Error, Result,
 };
-
-/// Most data points one request may carry.
-pub const MAX_POINTS_PER_REQUEST: usize = 1000;
-/// A batch closes at this many data points (or when the queue is empty): one transaction
-/// stays short even when requests carry many points.
-const MAX_POINTS_PER_BATCH: usize = 5000;
-/// Requests waiting for the next batch; past this, callers wait to enqueue.
-const QUEUE: usize = 8192;
-
-/// One data point as a device sends it, not yet checked.
-#[derive(Debug, Clone)]
-pub struct RawPoint {
-    pub channel: String,
-    /// Milliseconds since the epoch, or an RFC 3339 string; `None` means now.
-    pub timestamp: Option<Json>,
-    pub value: Json,
-}
-
-/// What was stored.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Receipt {
-    pub accepted: usize,
-    pub event_ids: Vec<i64>,
-}
-
-/// Stores the data points of one device with the events they cause. `via_token` is the
-/// device token the data came with (none for the simulator); its last use is recorded.
-///
-/// Cancellation-safe: once queued, the request is written whether or not its caller waits.
-pub async fn record(
-    state: &AppState,
-    device_id: i64,
-    via_token: Option<i64>,
-    points: Vec<RawPoint>,
-) -> Result<Receipt> {
-    if points.is_empty() {
-        return Err(Error::invalid("data", "Send at least one data point."));
-    }
-    if points.len() > MAX_POINTS_PER_REQUEST {
-        return Err(Error::TooLarge(format!(
-            "At most {MAX_POINTS_PER_REQUEST} data points per request; this one has {}.",
-            points.len()
-        )));
-    }
-    let (reply, answer) = oneshot::channel();
-    let request = Request {
-        device_id,
-        via_token,
-        points,
-        now: now_ms(),
-    };
-    state
-        .part(|state| Batcher::start(state.writer().clone()))
-        .queue
-        .send((request, reply))
-        .await
-        .map_err(|_| stopped())?;
-    let receipt = answer.await.map_err(|_| stopped())??;
-    if !receipt.event_ids.is_empty() {
-        state.events_added.notify_one();
-    }
-    Ok(receipt)
-}
-
-fn stopped() -> Error {
-    Error::Internal(anyhow::anyhow!("data point ingestion has stopped"))
-}
-
-struct Request {
-    device_id: i64,
-    via_token: Option<i64>,
-    points: Vec<RawPoint>,
-    /// When the request arrived: "now" for its points without a timestamp.
-    now: i64,
-}
-
-type Reply = oneshot::Sender<Result<Receipt>>;
 
 /// The queue in front of the writer; cheap to clone.
 #[derive(Clone)]
-struct Batcher {
-    queue: mpsc::Sender<(Request, Reply)>,
+pub(super) struct Batcher {
+    pub(super) queue: mpsc::Sender<(Request, Reply)>,
 }
 
 impl Batcher {
-    fn start(writer: Writer) -> Self {
+    pub(super) fn start(writer: Writer) -> Self {
         let (queue, requests) = mpsc::channel(QUEUE);
         tokio::spawn(run(writer, requests));
         Self { queue }
@@ -321,49 +236,6 @@ async fn load_devices(
         .collect())
 }
 
-/// Checks every point of a request against its device's channels, writing nothing: returns
-/// (channel index, timestamp, reading) per point, or every problem found.
-fn check(channels: &[Channel], request: &Request) -> Result<Vec<(usize, i64, Reading)>> {
-    let index: HashMap<&str, usize> = channels
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.name.as_str(), i))
-        .collect();
-    let mut parsed = Vec::with_capacity(request.points.len());
-    let mut problems = Vec::new();
-    for (i, p) in request.points.iter().enumerate() {
-        let Some(&ci) = index.get(p.channel.as_str()) else {
-            return Err(Error::NotFound(format!(
-                "Item {i}: the device has no channel named {:?}.",
-                p.channel
-            )));
-        };
-        let timestamp = match parse_timestamp(p.timestamp.as_ref(), request.now) {
-            Ok(t) => t,
-            Err(msg) => {
-                problems.push(FieldError::new(
-                    format!("/{i}/timestamp"),
-                    format!("Item {i}: the timestamp {msg}."),
-                ));
-                continue;
-            }
-        };
-        match channels[ci].spec.parse_value(&p.value) {
-            Ok(reading) => parsed.push((ci, timestamp, reading)),
-            Err(msg) => problems.push(FieldError::new(
-                format!("/{i}/value"),
-                format!("Item {i} ({}): the value {msg}.", p.channel),
-            )),
-        }
-    }
-    if problems.is_empty() {
-        Ok(parsed)
-    } else {
-        problems.truncate(20);
-        Err(Error::Invalid(problems))
-    }
-}
-
 async fn insert_data_points(
     conn: &mut SqliteConnection,
     points: &[(i64, i64, Reading)],
@@ -405,60 +277,4 @@ async fn save_device(conn: &mut SqliteConnection, d: &DeviceInBatch) -> Result<(
         .await?;
     }
     Ok(())
-}
-
-/// Accepts milliseconds since 1970 or an RFC 3339 string; refuses what is surely a mistake.
-fn parse_timestamp(raw: Option<&Json>, now: i64) -> std::result::Result<i64, String> {
-    const YEAR_2000_MS: i64 = 946_684_800_000;
-    const DAY_MS: i64 = 24 * 3600 * 1000;
-    let ts = match raw {
-        None | Some(Json::Null) => return Ok(now),
-        Some(Json::Number(n)) => match n.as_i64() {
-            Some(t) => t,
-            None => return Err("must be whole milliseconds since 1970".into()),
-        },
-        Some(Json::String(s)) => chrono::DateTime::parse_from_rfc3339(s)
-            .map_err(|_| format!("{s:?} is not an RFC 3339 time (e.g. 2026-11-24T09:30:00Z)"))?
-            .timestamp_millis(),
-        Some(_) => return Err("must be milliseconds since 1970 or an RFC 3339 string".into()),
-    };
-    if (0..100_000_000_000).contains(&ts) {
-        return Err("looks like seconds; send milliseconds since 1970".into());
-    }
-    if ts < YEAR_2000_MS {
-        return Err("is before the year 2000".into());
-    }
-    if ts > now + DAY_MS {
-        return Err("is more than a day in the future".into());
-    }
-    Ok(ts)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    const NOW: i64 = 1_796_000_000_000;
-
-    #[test]
-    fn timestamps_default_to_now_and_accept_ms_or_rfc3339() {
-        assert_eq!(parse_timestamp(None, NOW), Ok(NOW));
-        assert_eq!(parse_timestamp(Some(&json!(NOW - 5)), NOW), Ok(NOW - 5));
-        assert_eq!(
-            parse_timestamp(Some(&json!("2026-11-24T09:30:00.250Z")), NOW),
-            Ok(1_795_512_600_250)
-        );
-    }
-
-    #[test]
-    fn refuses_seconds_the_far_future_and_nonsense() {
-        assert!(parse_timestamp(Some(&json!(1_796_000_000)), NOW)
-            .unwrap_err()
-            .contains("seconds"));
-        assert!(parse_timestamp(Some(&json!(NOW + 2 * 86_400_000)), NOW).is_err());
-        assert!(parse_timestamp(Some(&json!(1.5)), NOW).is_err());
-        assert!(parse_timestamp(Some(&json!("yesterday")), NOW).is_err());
-        assert!(parse_timestamp(Some(&json!(true)), NOW).is_err());
-    }
 }
