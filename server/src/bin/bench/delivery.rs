@@ -1,0 +1,184 @@
+//! `throughput`, `latency` and `fanout`: the running dispatcher delivering to the receiver.
+
+use std::{
+    sync::atomic::Ordering,
+    time::{Duration, Instant},
+};
+
+use serde_json::{json, Value};
+
+use super::{
+    args::Args,
+    receiver::Receiver,
+    setup::{delivered, peak_rss_mib, start_dispatching, Setup},
+};
+
+/// Durable deliveries per second: `events` events, each to every subscription; the clock runs
+/// from the first ingest request until the last outcome is recorded in SQLite.
+pub async fn throughput(args: Args) {
+    let subscriptions = if args.subscriptions == 0 {
+        50
+    } else {
+        args.subscriptions
+    };
+    let (receiver, receiver_url) = Receiver::start(false).await;
+    let Setup {
+        endpoint,
+        token,
+        dispatcher,
+        instance,
+        ..
+    } = start_dispatching(subscriptions, &receiver_url).await;
+    let state = &instance.state;
+    let total = (subscriptions * args.events) as i64;
+    println!(
+        "throughput: {} events × {subscriptions} subscriptions = {total} deliveries to a loopback receiver",
+        args.events
+    );
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let mut sent = 0;
+    while sent < args.events {
+        let n = 100.min(args.events - sent);
+        let body: Vec<Value> = (0..n)
+            .map(|k| json!({"channel": "temperature", "value": (sent + k) as f64}))
+            .collect();
+        let res = client
+            .post(&endpoint)
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 202);
+        sent += n;
+    }
+    let ingested = started.elapsed();
+    loop {
+        if delivered(state).await >= total {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let attempts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM delivery_attempts")
+        .fetch_one(&state.pool)
+        .await
+        .unwrap();
+    dispatcher.shutdown().await;
+    println!("ingest took:     {:>10.2} s", ingested.as_secs_f64());
+    println!("all recorded in: {:>10.2} s", secs);
+    println!(
+        "deliveries:      {:>10.0} /s (durable: delivery and attempt rows written)",
+        total as f64 / secs
+    );
+    println!("attempt rows:    {attempts:>10}");
+    println!(
+        "receiver got:    {:>10}",
+        receiver.count.load(Ordering::Relaxed)
+    );
+    println!("peak RSS:        {:>10} MiB", peak_rss_mib());
+}
+
+/// Ingest → receiver latency at a steady rate of single-point requests, one subscription.
+pub async fn latency(args: Args) {
+    let (receiver, receiver_url) = Receiver::start(true).await;
+    let Setup {
+        endpoint,
+        token,
+        dispatcher,
+        instance: _instance,
+        ..
+    } = start_dispatching(1, &receiver_url).await;
+    let origin = Instant::now();
+    println!(
+        "latency: {} events/s for {} s, one subscription, ingest API → receiver",
+        args.rate, args.seconds
+    );
+    let client = reqwest::Client::new();
+    let interval = Duration::from_secs_f64(1.0 / args.rate as f64);
+    let total = args.rate * args.seconds;
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..total {
+        tick.tick().await;
+        let (client, endpoint, token) = (client.clone(), endpoint.clone(), token.clone());
+        // The value is the send time (µs since the start), so the receiver can tell latency.
+        let sent_at = origin.elapsed().as_micros() as f64;
+        requests.spawn(async move {
+            let body = json!([{"channel": "temperature", "value": sent_at}]);
+            let res = client
+                .post(&endpoint)
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 202);
+        });
+    }
+    while requests.join_next().await.is_some() {}
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while receiver.count.load(Ordering::Relaxed) < total && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    dispatcher.shutdown().await;
+    let mut lat: Vec<f64> = receiver
+        .arrivals
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(sent_us, at)| (at.duration_since(origin).as_micros() as f64 - sent_us) / 1000.0)
+        .collect();
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let p = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
+    println!("delivered:       {:>10} of {total}", lat.len());
+    println!("latency p50:     {:>10.2} ms", p(0.50));
+    println!("latency p99:     {:>10.2} ms", p(0.99));
+    println!(
+        "latency max:     {:>10.2} ms",
+        lat.last().copied().unwrap_or(0.0)
+    );
+    println!("peak RSS:        {:>10} MiB", peak_rss_mib());
+}
+
+/// One event fanned out to many subscriptions: time until the receiver has them all.
+pub async fn fanout(args: Args) {
+    let subscriptions = if args.subscriptions == 0 {
+        1000
+    } else {
+        args.subscriptions
+    };
+    let (receiver, receiver_url) = Receiver::start(false).await;
+    let Setup {
+        endpoint,
+        token,
+        dispatcher,
+        instance: _instance,
+        ..
+    } = start_dispatching(subscriptions, &receiver_url).await;
+    println!("fanout: one event to {subscriptions} subscriptions");
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let res = client
+        .post(&endpoint)
+        .bearer_auth(&token)
+        .json(&json!([{"channel": "temperature", "value": 1}]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    while receiver.count.load(Ordering::Relaxed) < subscriptions as u64 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "fan-out did not finish"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    println!(
+        "all received in: {:>10.1} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    dispatcher.shutdown().await;
+}
