@@ -12,10 +12,10 @@ use leptos_router::{
 };
 
 use super::{
-    create_subscription, event_label, event_rank, get_subscription,
+    create_subscription, get_subscription,
     headers::{HeaderFields, HeaderRow, HeaderRows},
     picker::{ChannelPicker, Selection},
-    subscription_catalogue, update_subscription, use_secret_flash, PickerDevice, SubscriptionInput,
+    subscription_catalogue, update_subscription, use_secret_flash, Catalogue, SubscriptionInput,
     SubscriptionView, TriggerInput,
 };
 use crate::{
@@ -70,7 +70,7 @@ fn SubscriptionForm(existing: Option<SubscriptionView>) -> impl IntoView {
     let navigate = use_navigate();
     let flash = use_secret_flash();
     let catalogue_res = Resource::new(|| (), |_| subscription_catalogue());
-    let catalogue = RwSignal::new(Vec::<PickerDevice>::new());
+    let catalogue = RwSignal::new(Catalogue::default());
 
     let editing = existing.as_ref().map(|s| s.id);
     let display_name = RwSignal::new(
@@ -94,6 +94,15 @@ fn SubscriptionForm(existing: Option<SubscriptionView>) -> impl IntoView {
     );
     // Names of the chosen channels: from the catalogue, or from the saved subscription for a
     // channel the user no longer has access to (so that it can be seen and removed).
+    let saved_labels: BTreeMap<String, String> = existing
+        .as_ref()
+        .map(|s| {
+            s.triggers
+                .iter()
+                .map(|t| (t.event_type.clone(), t.event_label.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
     let saved_names: BTreeMap<i64, (String, String)> = existing
         .as_ref()
         .map(|s| {
@@ -228,7 +237,7 @@ fn SubscriptionForm(existing: Option<SubscriptionView>) -> impl IntoView {
                 >
                     "Selected Channels"
                 </button>
-                <SelectionSummary selection=selection catalogue=catalogue saved_names=saved_names/>
+                <SelectionSummary selection=selection catalogue=catalogue saved_names=saved_names saved_labels=saved_labels/>
                 <p class="field-error" role="alert">{move || field_error("triggers")}</p>
             </fieldset>
 
@@ -243,11 +252,6 @@ fn SubscriptionForm(existing: Option<SubscriptionView>) -> impl IntoView {
     }
 }
 
-fn sorted(mut events: Vec<String>) -> Vec<String> {
-    events.sort_by_key(|e| event_rank(e));
-    events
-}
-
 /// (channel name, channel id) → (still available to the user, chosen event types).
 type ChannelsOfDevice = BTreeMap<(String, i64), (bool, Vec<String>)>;
 
@@ -255,17 +259,26 @@ type ChannelsOfDevice = BTreeMap<(String, i64), (bool, Vec<String>)>;
 #[component]
 fn SelectionSummary(
     selection: RwSignal<Selection>,
-    catalogue: RwSignal<Vec<PickerDevice>>,
+    catalogue: RwSignal<Catalogue>,
     saved_names: BTreeMap<i64, (String, String)>,
+    /// Labels of the saved trigger events, until the catalogue (with every label) arrives.
+    saved_labels: BTreeMap<String, String>,
 ) -> impl IntoView {
     let saved_names = StoredValue::new(saved_names);
+    let saved_labels = StoredValue::new(saved_labels);
+    let label_of = move |event: &str| {
+        catalogue
+            .with(|c| c.label(event))
+            .or_else(|| saved_labels.with_value(|l| l.get(event).cloned()))
+            .unwrap_or_else(|| event.to_owned())
+    };
     let grouped = Memo::new(move |_| {
         // device name → channel (id, name, available) → events
         let mut out: BTreeMap<String, ChannelsOfDevice> = BTreeMap::new();
         let sel = selection.get();
         catalogue.with(|cat| {
             for (channel_id, event) in sel {
-                let found = cat.iter().find_map(|d| {
+                let found = cat.devices.iter().find_map(|d| {
                     d.channels
                         .iter()
                         .find(|c| c.id == channel_id)
@@ -279,7 +292,7 @@ fn SelectionSummary(
                             .unwrap_or_else(|| {
                                 ("Unknown device".into(), format!("channel {channel_id}"))
                             });
-                        (d, c, cat.is_empty())
+                        (d, c, cat.devices.is_empty())
                     }
                 };
                 out.entry(device)
@@ -288,6 +301,12 @@ fn SelectionSummary(
                     .or_insert((available, vec![]))
                     .1
                     .push(event);
+            }
+            // Within a channel, events in the pop-up's column order.
+            for channels in out.values_mut() {
+                for (_, events) in channels.values_mut() {
+                    events.sort_by_key(|e| cat.rank(e));
+                }
             }
         });
         out
@@ -309,8 +328,8 @@ fn SelectionSummary(
                                             <span class="channel">{channel.clone()}</span>
                                             {(!available).then(|| view! { <span class="badge warn">"no longer available to you"</span> })}
                                             <span class="chips">
-                                                {sorted(events).into_iter().map(|event| {
-                                                    let label = event_label(&event);
+                                                {events.into_iter().map(|event| {
+                                                    let label = label_of(&event);
                                                     let remove_label = format!("Remove {label} on {channel} of {device}");
                                                     let key = (channel_id, event.clone());
                                                     view! {

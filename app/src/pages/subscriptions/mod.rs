@@ -116,29 +116,30 @@ pub struct CreatedView {
     pub secret: String,
 }
 
-/// Where an event type stands in the pop-up's column order (for sorting).
-pub fn event_rank(event_type: &str) -> usize {
-    [
-        "data_point.created",
-        "channel.value_changed",
-        "channel.out_of_range",
-        "channel.back_in_range",
-        "device.status_changed",
-    ]
-    .iter()
-    .position(|e| *e == event_type)
-    .unwrap_or(usize::MAX)
+/// What may be subscribed to: every trigger event type with its label, in the pop-up's column
+/// order (the server's words), and the devices with their channels.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Catalogue {
+    /// (event type, label), e.g. ("channel.out_of_range", "Out of range").
+    pub event_types: Vec<(String, String)>,
+    pub devices: Vec<PickerDevice>,
 }
 
-/// The trigger event names for people (the server's labels), usable in the browser too.
-pub fn event_label(event_type: &str) -> &'static str {
-    match event_type {
-        "data_point.created" => "New data point",
-        "channel.value_changed" => "Value changed",
-        "channel.out_of_range" => "Out of range",
-        "channel.back_in_range" => "Back in range",
-        "device.status_changed" => "Device online/offline",
-        _ => "Unknown event",
+impl Catalogue {
+    /// The label of an event type; the type itself until the catalogue has arrived.
+    pub fn label(&self, event_type: &str) -> Option<String> {
+        self.event_types
+            .iter()
+            .find(|(e, _)| e == event_type)
+            .map(|(_, l)| l.clone())
+    }
+
+    /// Where an event type stands in the column order (for sorting).
+    pub fn rank(&self, event_type: &str) -> usize {
+        self.event_types
+            .iter()
+            .position(|(e, _)| e == event_type)
+            .unwrap_or(usize::MAX)
     }
 }
 
@@ -248,12 +249,16 @@ pub async fn show_subscription(id: i64) -> Result<SubscriptionView, AppError> {
 }
 
 #[server(endpoint = "subscriptions/catalogue")]
-pub async fn subscription_catalogue() -> Result<Vec<PickerDevice>, AppError> {
-    use server::subscriptions::rules::events_for;
+pub async fn subscription_catalogue() -> Result<Catalogue, AppError> {
+    use server::{domain::EventType, subscriptions::rules::events_for};
     let user = crate::ssr::caller().await?;
     let state = crate::ssr::state()?;
     let devices = server::subscriptions::catalogue(&state.pool, &user).await?;
-    Ok(devices
+    let event_types = EventType::ALL
+        .into_iter()
+        .map(|e| (e.as_str().to_owned(), e.label().to_owned()))
+        .collect();
+    let devices = devices
         .into_iter()
         .map(|d| PickerDevice {
             id: d.device.id,
@@ -277,7 +282,11 @@ pub async fn subscription_catalogue() -> Result<Vec<PickerDevice>, AppError> {
                 })
                 .collect(),
         })
-        .collect())
+        .collect();
+    Ok(Catalogue {
+        event_types,
+        devices,
+    })
 }
 
 #[server(endpoint = "subscriptions/create", input = Json)]

@@ -5,25 +5,16 @@ use std::collections::BTreeSet;
 
 use leptos::{either::Either, prelude::*};
 
-use super::{event_label, PickerChannel, PickerDevice};
+use super::{Catalogue, PickerChannel, PickerDevice};
 use crate::components::modal::Modal;
 
 /// The chosen trigger events: (channel id, event type).
 pub type Selection = BTreeSet<(i64, String)>;
 
-/// Every event type, in the pop-up's column order.
-const EVENT_COLUMNS: [&str; 5] = [
-    "data_point.created",
-    "channel.value_changed",
-    "channel.out_of_range",
-    "channel.back_in_range",
-    "device.status_changed",
-];
-
 #[component]
 pub fn ChannelPicker(
     open: RwSignal<bool>,
-    #[prop(into)] catalogue: Signal<Vec<PickerDevice>>,
+    #[prop(into)] catalogue: Signal<Catalogue>,
     selection: RwSignal<Selection>,
 ) -> impl IntoView {
     let draft = RwSignal::new(Selection::new());
@@ -43,8 +34,8 @@ pub fn ChannelPicker(
 
     let matches = Memo::new(move |_| {
         let q = query.get().trim().to_lowercase();
-        catalogue.with(|devices| {
-            devices
+        catalogue.with(|c| {
+            c.devices
                 .iter()
                 .filter(|d| q.is_empty() || d.name.to_lowercase().contains(&q))
                 .cloned()
@@ -131,9 +122,9 @@ pub fn ChannelPicker(
                     </div>
                     <div class="channel-choices">
                         {move || {
-                            let device = current.get().and_then(|id| catalogue.with(|c| c.iter().find(|d| d.id == id).cloned()));
+                            let device = current.get().and_then(|id| catalogue.with(|c| c.devices.iter().find(|d| d.id == id).cloned()));
                             match device {
-                                Some(d) => Either::Left(view! { <DeviceChannels device=d draft=draft/> }),
+                                Some(d) => Either::Left(view! { <DeviceChannels device=d columns=catalogue.with(|c| c.event_types.clone()) draft=draft/> }),
                                 None => Either::Right(view! {
                                     <p class="muted picker-hint">"Choose a device to see its channels and trigger events."</p>
                                 }),
@@ -157,7 +148,12 @@ pub fn ChannelPicker(
 }
 
 #[component]
-fn DeviceChannels(device: PickerDevice, draft: RwSignal<Selection>) -> impl IntoView {
+fn DeviceChannels(
+    device: PickerDevice,
+    /// Every event type with its label, in column order.
+    columns: Vec<(String, String)>,
+    draft: RwSignal<Selection>,
+) -> impl IntoView {
     let caption = format!("Trigger events of {}", device.name);
     view! {
         <h3>{device.name.clone()}</h3>
@@ -168,12 +164,12 @@ fn DeviceChannels(device: PickerDevice, draft: RwSignal<Selection>) -> impl Into
                 <thead>
                     <tr>
                         <th scope="col">"Channel"</th>
-                        {EVENT_COLUMNS.iter().map(|e| view! { <th scope="col">{event_label(e)}</th> }).collect_view()}
+                        {columns.iter().map(|(_, label)| view! { <th scope="col">{label.clone()}</th> }).collect_view()}
                         <th scope="col">"All"</th>
                     </tr>
                 </thead>
                 <tbody>
-                    {device.channels.into_iter().map(|c| view! { <ChannelRow channel=c draft=draft/> }).collect_view()}
+                    {device.channels.into_iter().map(|c| view! { <ChannelRow channel=c columns=columns.clone() draft=draft/> }).collect_view()}
                 </tbody>
             </table>
         </div>
@@ -181,7 +177,11 @@ fn DeviceChannels(device: PickerDevice, draft: RwSignal<Selection>) -> impl Into
 }
 
 #[component]
-fn ChannelRow(channel: PickerChannel, draft: RwSignal<Selection>) -> impl IntoView {
+fn ChannelRow(
+    channel: PickerChannel,
+    columns: Vec<(String, String)>,
+    draft: RwSignal<Selection>,
+) -> impl IntoView {
     let id = channel.id;
     let offered: Vec<String> = channel.events.iter().map(|(e, _)| e.clone()).collect();
     let all_offered = offered.clone();
@@ -208,8 +208,7 @@ fn ChannelRow(channel: PickerChannel, draft: RwSignal<Selection>) -> impl IntoVi
                 {channel.name.clone()}
                 {(!channel.unit.is_empty()).then(|| view! { <span class="muted">{format!(" ({})", channel.unit)}</span> })}
             </th>
-            {EVENT_COLUMNS.iter().map(|event| {
-                let event = (*event).to_owned();
+            {columns.into_iter().map(|(event, label)| {
                 if offered.contains(&event) {
                     let key = (id, event.clone());
                     let key2 = key.clone();
@@ -217,7 +216,7 @@ fn ChannelRow(channel: PickerChannel, draft: RwSignal<Selection>) -> impl IntoVi
                         <td class="check-cell">
                             <input
                                 type="checkbox"
-                                aria-label=format!("{} on {}", event_label(&event), name)
+                                aria-label=format!("{} on {}", label, name)
                                 prop:checked=move || draft.with(|s| s.contains(&key))
                                 on:change=move |ev| {
                                     let on = event_target_checked(&ev);
