@@ -9,7 +9,10 @@ pub mod tokens;
 use sqlx::{SqliteConnection, SqlitePool};
 
 use crate::{
-    auth::CurrentUser,
+    auth::{
+        scope::{self, Scoped},
+        CurrentUser,
+    },
     clock::now_ms,
     domain::{
         channel::{ChannelSpec, ChannelState, Reading, ValueType},
@@ -126,22 +129,16 @@ const DEVICE_COLUMNS: &str =
 const CHANNEL_COLUMNS: &str = "c.id, c.device_id, c.name, c.unit, c.value_type, c.min_value, \
      c.max_value, c.enum_labels, c.last_timestamp, c.last_value, c.last_str_value, c.in_range";
 
-/// The SQL condition "device `d` is visible to the user bound as ?1 (organisation), ?2 (is org
-/// admin), ?3 (user id)". Org admins see their whole organisation; lab users what was granted.
-pub(crate) const VISIBLE_TO_USER: &str = "d.organisation_id = ?1 AND (?2 OR EXISTS (
-       SELECT 1 FROM device_access a WHERE a.device_id = d.id AND a.user_id = ?3))";
-
 /// The devices the user may see, by name, each with its channels.
 pub async fn visible_devices(
     pool: &SqlitePool,
     user: &CurrentUser,
 ) -> Result<Vec<DeviceWithChannels>> {
     let devices: Vec<Device> = sqlx::query_as::<_, DeviceRow>(&format!(
-        "SELECT {DEVICE_COLUMNS} FROM devices d WHERE {VISIBLE_TO_USER} ORDER BY d.name COLLATE NOCASE"
+        "SELECT {DEVICE_COLUMNS} FROM devices d WHERE {} ORDER BY d.name COLLATE NOCASE",
+        scope::DEVICE
     ))
-    .bind(user.organisation_id)
-    .bind(user.is_org_admin())
-    .bind(user.id)
+    .scoped(user)
     .fetch_all(pool)
     .await?
     .into_iter()
@@ -149,11 +146,10 @@ pub async fn visible_devices(
     .collect();
     let channels: Vec<Channel> = sqlx::query_as::<_, ChannelRow>(&format!(
         "SELECT {CHANNEL_COLUMNS} FROM channels c JOIN devices d ON d.id = c.device_id
-         WHERE {VISIBLE_TO_USER} ORDER BY c.id"
+         WHERE {} ORDER BY c.id",
+        scope::DEVICE
     ))
-    .bind(user.organisation_id)
-    .bind(user.is_org_admin())
-    .bind(user.id)
+    .scoped(user)
     .fetch_all(pool)
     .await?
     .into_iter()
@@ -180,11 +176,10 @@ pub async fn visible_device(
     device_id: i64,
 ) -> Result<Device> {
     sqlx::query_as::<_, DeviceRow>(&format!(
-        "SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.id = ?4 AND {VISIBLE_TO_USER}"
+        "SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.id = ?4 AND {}",
+        scope::DEVICE
     ))
-    .bind(user.organisation_id)
-    .bind(user.is_org_admin())
-    .bind(user.id)
+    .scoped(user)
     .bind(device_id)
     .fetch_optional(pool)
     .await?

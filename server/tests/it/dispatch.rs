@@ -38,14 +38,11 @@ async fn step(stepper: &mut Stepper, now: i64) -> Round {
 }
 
 /// Steps a second apart until nothing is due any more; returns how many rounds sent something.
-async fn step_until_settled(stepper: &mut Stepper, mut now: i64) -> usize {
-    let mut rounds = 0;
-    for _ in 0..20 {
-        if step(stepper, now).await.claimed == 0 {
-            return rounds;
+async fn step_until_settled(stepper: &mut Stepper, now: i64) -> usize {
+    for round in 0..20 {
+        if step(stepper, now + round * LATER).await.claimed == 0 {
+            return round as usize;
         }
-        rounds += 1;
-        now += LATER;
     }
     panic!("still sending after 20 rounds");
 }
