@@ -43,6 +43,29 @@ async fn signing_in_sets_an_http_only_session_cookie_and_identifies_the_user() {
 }
 
 #[tokio::test]
+async fn sign_in_only_sends_people_to_paths_of_this_site() {
+    let app = spawn_app().await;
+    for (next, expected) in [
+        ("/admin", "/admin"),
+        ("/\t/evil.example", "/"),
+        ("//evil.example", "/"),
+        ("/\\evil.example", "/"),
+        ("https://evil.example/", "/"),
+    ] {
+        let res = app
+            .call_form(
+                &client(),
+                "sign_in",
+                &[("email", ADMIN.0), ("password", ADMIN.1), ("next", next)],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let to: String = res.json().await.unwrap();
+        assert_eq!(to, expected, "next = {next:?}");
+    }
+}
+
+#[tokio::test]
 async fn a_wrong_password_and_an_unknown_account_get_the_same_answer() {
     let app = spawn_app().await;
     let wrong_password = app

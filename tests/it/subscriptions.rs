@@ -345,6 +345,41 @@ async fn editing_keeps_an_untouched_secret_header_and_replaces_the_rest() {
 }
 
 #[tokio::test]
+async fn a_stored_secret_value_is_not_revealed_by_unticking_secret() {
+    let app = spawn_app().await;
+    let lab = app.signed_in(LAB_USER.0, LAB_USER.1).await;
+    create(&app, &lab, &valid_input(&app).await).await;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM subscriptions")
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    let mut input = valid_input(&app).await;
+    input["headers"] = json!([{"name": "Authorization", "value": null, "secret": false}]);
+    let res = app
+        .call_json(
+            &lab,
+            "subscriptions/update",
+            &json!({"id": id, "input": input}),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
+    let shown: Value = app
+        .call_form(&lab, "subscriptions/get", &[("id", &id.to_string())])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let text = shown.to_string();
+    assert!(!text.contains("s3cret"), "{text}");
+    assert_eq!(shown["headers"][0]["secret"], true);
+}
+
+#[tokio::test]
 async fn with_the_feature_off_every_subscription_function_refuses() {
     let app = spawn_app().await;
     let admin = app.signed_in(ADMIN.0, ADMIN.1).await;

@@ -202,7 +202,9 @@ impl Headers {
                 (Some(name), Ok(value)) => headers.push(Header {
                     name,
                     value,
-                    secret: row.secret,
+                    // A kept value is a stored secret's (`stored` knows no other): it stays
+                    // secret unless a new value is typed, or unticking "Secret" would reveal it.
+                    secret: row.secret || row.value.is_none(),
                 }),
                 (_, Err((field, m))) => errors.push(FieldError::new(field, m)),
                 (None, Ok(_)) => {}
@@ -284,6 +286,36 @@ mod tests {
 
     fn fields(e: Vec<FieldError>) -> Vec<String> {
         e.into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn a_kept_secret_value_stays_secret_whatever_the_box_says() {
+        let stored = |name: &str| {
+            (name == "Authorization").then(|| HeaderValue::parse("Bearer s3cret").unwrap())
+        };
+        let kept = RawHeader {
+            name: "Authorization".into(),
+            value: None,
+            secret: false,
+        };
+        let h = Headers::parse(&[kept], stored).unwrap();
+        let h = h.iter().next().unwrap();
+        assert_eq!(h.value.expose(), "Bearer s3cret");
+        assert!(h.secret);
+        // A new value may be made public on purpose.
+        let retyped = RawHeader {
+            name: "Authorization".into(),
+            value: Some("Bearer public".into()),
+            secret: false,
+        };
+        assert!(
+            !Headers::parse(&[retyped], stored)
+                .unwrap()
+                .iter()
+                .next()
+                .unwrap()
+                .secret
+        );
     }
 
     #[test]

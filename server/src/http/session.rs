@@ -114,11 +114,22 @@ fn encode_query_value(s: &str) -> String {
 }
 
 /// Where to go after signing in: only paths of this site, so the sign-in page cannot be used
-/// to bounce users to another site.
+/// to bounce users to another site. `next` is read the way a browser reads a link — tabs and
+/// line breaks dropped, backslashes taken for slashes, dot segments resolved — and whatever
+/// does not stay on this site becomes "/".
 pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
-        _ => "/".to_owned(),
+    let base = url::Url::parse("http://labhook.invalid/").expect("BUG: the base URL parses");
+    let Some(resolved) = next
+        .filter(|n| n.starts_with('/'))
+        .and_then(|n| base.join(n).ok())
+    else {
+        return "/".to_owned();
+    };
+    let local = &resolved[url::Position::BeforePath..];
+    if resolved.origin() == base.origin() && !local.starts_with("//") {
+        local.to_owned()
+    } else {
+        "/".to_owned()
     }
 }
 
@@ -136,6 +147,16 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.example/")), "/");
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
         assert_eq!(safe_next(None), "/");
+        // What browsers make of these: //evil.example.
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/");
+        assert_eq!(safe_next(Some("/\n/evil.example")), "/");
+        assert_eq!(safe_next(Some("/\r\n/evil.example/x")), "/");
+        assert_eq!(safe_next(Some("/.//evil.example")), "/");
+        assert_eq!(safe_next(Some("javascript:alert(1)")), "/");
+        assert_eq!(
+            safe_next(Some("/admin/audit?kind=device")),
+            "/admin/audit?kind=device"
+        );
     }
 
     #[test]
