@@ -124,6 +124,10 @@ struct ServeArgs {
     /// Days the delivery log keeps finished deliveries.
     #[arg(long, env = "LABHOOK_RETENTION_DAYS", default_value_t = 30)]
     retention_days: u64,
+
+    /// Days data points are kept; without it they are kept for good (they are lab records).
+    #[arg(long, env = "LABHOOK_DATA_POINT_RETENTION_DAYS")]
+    data_point_retention_days: Option<u64>,
 }
 
 impl Default for ServeArgs {
@@ -189,6 +193,9 @@ async fn serve(database: PathBuf, log_format: LogFormatArg, args: ServeArgs) -> 
             max_in_flight: args.max_in_flight.max(1),
             per_subscription_in_flight: args.per_subscription_in_flight.max(1),
             retention: Duration::from_secs(args.retention_days.max(1) * 86_400),
+            data_point_retention: args
+                .data_point_retention_days
+                .map(|days| Duration::from_secs(days.max(1) * 86_400)),
             ..DispatcherConfig::default()
         },
     };

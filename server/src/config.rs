@@ -68,6 +68,9 @@ pub struct DispatcherConfig {
     pub request_timeout: Duration,
     /// Finished deliveries (and their attempts) older than this are deleted.
     pub retention: Duration,
+    /// Data points measured longer ago than this are deleted; `None` (the default) keeps them:
+    /// they are lab records.
+    pub data_point_retention: Option<Duration>,
     /// On shutdown, how long requests in flight may still finish.
     pub shutdown_grace: Duration,
 }
@@ -82,6 +85,7 @@ impl Default for DispatcherConfig {
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(15),
             retention: Duration::from_secs(30 * 86_400),
+            data_point_retention: None,
             shutdown_grace: Duration::from_secs(10),
         }
     }

@@ -1,54 +1,170 @@
-//! Retention: finished deliveries (with their attempts) older than the configured time are
-//! deleted, then the events and data points no delivery needs any more. Run by the dispatcher
-//! about once an hour, in small transactions so that the write turn is never held for long.
+//! Retention: finished deliveries (with their attempts) older than the delivery log's
+//! retention are deleted, then the events no delivery needs any more. Data points are lab
+//! records: they are kept unless the operator sets a retention for them.
+//!
+//! Run by the dispatcher about once an hour. Every table is walked by id in windows of a
+//! bounded number of rows, each window one job of the writer, so that maintenance never holds
+//! the write turn for more than a few milliseconds however large the tables are.
 
-use crate::{AppState, Result};
+use sqlx::SqlitePool;
 
-/// Deletes finished deliveries (with their attempts) older than the retention, then events and
-/// data points no delivery refers to.
-pub async fn prune(state: &AppState, older_than: i64) -> Result<u64> {
-    let mut removed = 0;
-    loop {
-        // Small batches, so that the write turn is never held for long.
-        let n = state
-            .write(move |tx| {
+use crate::{error::ResultExt, AppState, Result};
+
+/// Rows looked at per window.
+const WINDOW: i64 = 2000;
+
+/// What is old enough to go (milliseconds since the epoch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cutoffs {
+    /// Finished deliveries created before this.
+    pub deliveries: i64,
+    /// Data points measured before this; `None` keeps them all.
+    pub data_points: Option<i64>,
+}
+
+/// What was deleted.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pruned {
+    pub deliveries: u64,
+    pub events: u64,
+    pub data_points: u64,
+}
+
+pub async fn prune(state: &AppState, cutoffs: Cutoffs) -> Result<Pruned> {
+    let mut pruned = Pruned::default();
+    // Ids grow with time: everything older than the cutoff lies below one id.
+    if let Some(below) = first_id_at_or_after(&state.pool, "deliveries", cutoffs.deliveries).await?
+    {
+        pruned.deliveries = in_windows(
+            state,
+            "deliveries",
+            below,
+            "DELETE FROM deliveries WHERE id >= ?1 AND id < ?2 AND next_attempt_at IS NULL",
+        )
+        .await?;
+    }
+    if let Some(below) = first_id_at_or_after(&state.pool, "events", cutoffs.deliveries).await? {
+        // Only what fan-out has read, never the newest event (new ids continue after it, never
+        // below the cursor), and only what no delivery still refers to.
+        let cursor: i64 =
+            sqlx::query_scalar("SELECT last_event_id FROM dispatcher_cursor WHERE id = 1")
+                .fetch_one(&state.pool)
+                .await
+                .context("reading the fan-out cursor")?;
+        let newest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events")
+            .fetch_one(&state.pool)
+            .await
+            .context("reading the newest event")?;
+        pruned.events = in_windows(
+            state,
+            "events",
+            below.min(cursor + 1).min(newest),
+            "DELETE FROM events WHERE id >= ?1 AND id < ?2
+             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)",
+        )
+        .await?;
+    }
+    if let Some(cutoff) = cutoffs.data_points {
+        // A device may send old measurements late: every window is looked at.
+        let end: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM data_points")
+            .fetch_one(&state.pool)
+            .await
+            .context("reading the newest data point")?;
+        pruned.data_points = in_windows_where(
+            state,
+            "data_points",
+            end,
+            "DELETE FROM data_points WHERE id >= ?1 AND id < ?2 AND timestamp < ?3",
+            cutoff,
+        )
+        .await?;
+    }
+    Ok(pruned)
+}
+
+/// The smallest id whose row was created at or after `cutoff` (rows below it are older),
+/// found by bisection on the id: `created_at` grows with the id. `None` when nothing is older.
+async fn first_id_at_or_after(
+    pool: &SqlitePool,
+    table: &'static str,
+    cutoff: i64,
+) -> Result<Option<i64>> {
+    let (min, max): (Option<i64>, Option<i64>) =
+        sqlx::query_as(&format!("SELECT MIN(id), MAX(id) FROM {table}"))
+            .fetch_one(pool)
+            .await
+            .context("reading the id range")?;
+    let (Some(mut lo), Some(max)) = (min, max) else {
+        return Ok(None);
+    };
+    let created_at = |id: i64| async move {
+        sqlx::query_scalar::<_, i64>(&format!(
+            "SELECT created_at FROM {table} WHERE id >= ? ORDER BY id LIMIT 1"
+        ))
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .context("reading a creation time")
+    };
+    if created_at(lo).await? >= cutoff {
+        return Ok(None);
+    }
+    // Invariant: the row at or after `lo` is older than the cutoff; `hi` is past the older ones.
+    let mut hi = max + 1;
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if created_at(mid).await? < cutoff {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(Some(hi))
+}
+
+/// Runs `delete` (binding a window's `?1` start and `?2` end) over the ids below `end`, one
+/// window per writer job; returns the rows deleted.
+async fn in_windows(
+    state: &AppState,
+    table: &'static str,
+    end: i64,
+    delete: &'static str,
+) -> Result<u64> {
+    in_windows_where(state, table, end, delete, 0).await
+}
+
+/// The same with a value bound as `?3`.
+async fn in_windows_where(
+    state: &AppState,
+    table: &'static str,
+    end: i64,
+    delete: &'static str,
+    value: i64,
+) -> Result<u64> {
+    let start: i64 = sqlx::query_scalar(&format!("SELECT COALESCE(MIN(id), 0) FROM {table}"))
+        .fetch_one(&state.pool)
+        .await
+        .context("reading the smallest id")?;
+    let mut deleted = 0;
+    let mut lo = start;
+    while lo < end {
+        let hi = (lo + WINDOW).min(end);
+        deleted += state
+            .write(move |conn| {
                 Box::pin(async move {
-                    // Ids grow with time: the oldest rows are found by walking from the smallest id.
-                    Ok(sqlx::query(
-                        "DELETE FROM deliveries WHERE id IN (
-                         SELECT id FROM deliveries WHERE created_at < ? AND next_attempt_at IS NULL ORDER BY id LIMIT 2000)",
-                    )
-                    .bind(older_than)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected())
+                    let mut query = sqlx::query(delete).bind(lo).bind(hi);
+                    if delete.contains("?3") {
+                        query = query.bind(value);
+                    }
+                    Ok(query
+                        .execute(conn)
+                        .await
+                        .context("deleting old rows")?
+                        .rows_affected())
                 })
             })
             .await?;
-        removed += n;
-        if n < 2000 {
-            break;
-        }
+        lo = hi;
     }
-    state
-        .write(move |tx| {
-            Box::pin(async move {
-                sqlx::query(
-                    "DELETE FROM events WHERE created_at < ?1
-             AND id <= (SELECT last_event_id FROM dispatcher_cursor WHERE id = 1)
-             -- The newest event stays: new ids continue after it, never below the cursor.
-             AND id < (SELECT MAX(id) FROM events)
-             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)",
-                )
-                .bind(older_than)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("DELETE FROM data_points WHERE timestamp < ?")
-                    .bind(older_than)
-                    .execute(&mut *tx)
-                    .await?;
-                Ok(removed)
-            })
-        })
-        .await
+    Ok(deleted)
 }

@@ -154,11 +154,23 @@ async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
         }
         if last_prune.elapsed() >= PRUNE_EVERY {
             last_prune = Instant::now();
-            let cutoff = now_ms() - this.config.retention.as_millis() as i64;
-            match retention::prune(&this.state, cutoff).await {
-                Ok(n) if n > 0 => tracing::info!(deliveries = n, "pruned old delivery log entries"),
+            let now = now_ms();
+            let cutoffs = retention::Cutoffs {
+                deliveries: now - this.config.retention.as_millis() as i64,
+                data_points: this
+                    .config
+                    .data_point_retention
+                    .map(|keep| now - keep.as_millis() as i64),
+            };
+            match retention::prune(&this.state, cutoffs).await {
+                Ok(p) if p != retention::Pruned::default() => tracing::info!(
+                    deliveries = p.deliveries,
+                    events = p.events,
+                    data_points = p.data_points,
+                    "pruned what is past its retention"
+                ),
                 Ok(_) => {}
-                Err(e) => tracing::warn!(error = ?e, "pruning the delivery log failed"),
+                Err(e) => tracing::warn!(error = ?e, "pruning failed"),
             }
         }
 

@@ -36,7 +36,26 @@ const RESERVED: &[(&str, &str)] = &[
         "webhook-signature",
         "carries the webhook signature and is set by Labhook",
     ),
+    (
+        "content-encoding",
+        "would make the receiver decode a body that is not encoded",
+    ),
+    ("expect", "changes how the request is sent"),
+    (
+        "user-agent",
+        "names Labhook, so that receivers know who is calling",
+    ),
+    (
+        "forwarded",
+        "is for proxies on the way, and would mislead the receiver about where the request came from",
+    ),
 ];
+
+/// Name prefixes that are reserved like [`RESERVED`].
+const RESERVED_PREFIXES: &[(&str, &str)] = &[(
+    "x-forwarded-",
+    "is for proxies on the way, and would mislead the receiver about where the request came from",
+)];
 
 /// Whether a header's name suggests its value is a credential (used to mask it in logs and
 /// the audit trail even when it was not marked secret).
@@ -78,7 +97,12 @@ impl HeaderName {
                 "A header name can only contain letters, digits and !#$%&'*+-.^_`|~ — not {c:?}."
             ));
         }
-        if let Some((_, why)) = RESERVED.iter().find(|(r, _)| r.eq_ignore_ascii_case(name)) {
+        let lower = name.to_ascii_lowercase();
+        let reserved = RESERVED
+            .iter()
+            .find(|(r, _)| *r == lower)
+            .or_else(|| RESERVED_PREFIXES.iter().find(|(p, _)| lower.starts_with(p)));
+        if let Some((_, why)) = reserved {
             return Err(format!("The header {name} cannot be set: it {why}."));
         }
         Ok(Self(name.to_owned()))
@@ -338,6 +362,12 @@ mod tests {
             "webhook-id",
             "Webhook-Timestamp",
             "WEBHOOK-SIGNATURE",
+            "Content-Encoding",
+            "Expect",
+            "User-Agent",
+            "Forwarded",
+            "X-Forwarded-For",
+            "x-forwarded-proto",
         ] {
             let err = HeaderName::parse(name).unwrap_err();
             assert!(

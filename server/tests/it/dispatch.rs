@@ -9,6 +9,7 @@ use server::{
     clock::now_ms,
     dispatcher::{Round, Stepper},
     domain::headers::RawHeader,
+    retention::Cutoffs,
 };
 
 use crate::{
@@ -484,9 +485,56 @@ async fn old_finished_deliveries_are_pruned_and_pending_ones_kept() {
         .await
         .unwrap();
 
-    let removed = server::retention::prune(&app.state, 1).await.unwrap();
-    assert_eq!(removed, 1);
+    let cutoffs = Cutoffs {
+        deliveries: 1,
+        data_points: None,
+    };
+    let pruned = server::retention::prune(&app.state, cutoffs).await.unwrap();
+    assert_eq!(pruned.deliveries, 1);
+    // Its event is still needed by the pending delivery.
+    assert_eq!(pruned.events, 0);
     assert_eq!(app.count("delivery_attempts").await, 0);
     let left: String = app.scalar("SELECT webhook_id FROM deliveries").await;
     assert_eq!(left, "msg_pending");
+}
+
+#[tokio::test]
+async fn data_points_are_kept_unless_the_operator_sets_a_retention_for_them() {
+    let app = spawn_stepping(|_| {}).await;
+    let (device, token) = app.token_for(HOTPLATE.0).await;
+    let res = app
+        .post_points(
+            device,
+            &token,
+            &json!([
+                {"channel": "temperature", "timestamp": "2020-01-01T00:00:00Z", "value": 20.0},
+                {"channel": "temperature", "value": 21.0}
+            ]),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    // Fan-out reads the events (nobody subscribed): only events behind its cursor may go.
+    step(&mut Stepper::new(&app.state), now_ms()).await;
+    let events_before = app.count("events").await as u64;
+    let now = now_ms() + 1;
+    let keep_them = Cutoffs {
+        deliveries: now,
+        data_points: None,
+    };
+    let pruned = server::retention::prune(&app.state, keep_them)
+        .await
+        .unwrap();
+    assert_eq!(pruned.data_points, 0);
+    assert_eq!(app.count("data_points").await, 2);
+    // Events nobody subscribed to go with the delivery log's retention, all but the newest.
+    assert_eq!(pruned.events, events_before - 1);
+
+    let a_year = Cutoffs {
+        deliveries: now,
+        data_points: Some(now - 365 * 86_400_000),
+    };
+    let pruned = server::retention::prune(&app.state, a_year).await.unwrap();
+    assert_eq!(pruned.data_points, 1);
+    let left: f64 = app.scalar("SELECT value FROM data_points").await;
+    assert_eq!(left, 21.0);
 }
