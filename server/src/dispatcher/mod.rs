@@ -1,10 +1,13 @@
 //! The dispatcher: "every time a selected event is triggered the webhook will be delivered".
 //!
-//! One loop fans new events out into deliveries, claims due deliveries within the global and
-//! per-subscription in-flight limits, and starts one task per HTTP attempt; a recorder task
-//! writes the outcomes in batches. Everything durable lives in SQLite (see [`outbox`]), so a
-//! crash at any moment loses nothing: claimed rows fall due again, and each attempt of a
-//! delivery carries the same `webhook-id` for receivers to drop duplicates.
+//! The steps, one file each: [`fanout`] turns new events into deliveries, [`claim`] takes due
+//! ones from the queue ([`crate::deliveries::queue`]) and checks their targets, [`sender`]
+//! makes one signed attempt, [`decide`] says what its outcome means and [`record`] writes it
+//! down. The loop here only decides when to run them and keeps the global and
+//! per-subscription in-flight limits; [`Stepper`] runs one round of them with the caller's
+//! clock (tests, benchmarks). Everything durable lives in SQLite, so a crash at any moment
+//! loses nothing: claimed rows fall due again, and each attempt of a delivery carries the same
+//! `webhook-id` for receivers to drop duplicates.
 //!
 //! One dispatcher per database: at start it takes back every lease, which is only right when
 //! no other process is sending from the same file.
