@@ -16,8 +16,8 @@ use crate::{
     auth::{self, CurrentUser},
     config::Config,
     db, demo,
-    domain::headers::RawHeader,
-    http,
+    domain::{headers::RawHeader, target_url::RegisteredUrl},
+    http, settings,
     subscriptions::{
         self,
         rules::{SubscriptionInput, TriggerChoice},
@@ -144,10 +144,23 @@ impl Instance {
         (id, created.token)
     }
 
-    /// Registers `origin` (once; later calls find it registered) as the demo admin.
+    /// Registers `origin` as the demo admin, unless it is registered already.
     pub async fn register(&self, origin: &str) {
         let admin = self.admin().await;
-        let _ = admin::register_url(&self.state, &admin, origin, "harness receiver").await;
+        if let Err(e) = admin::register_url(&self.state, &admin, origin, "harness receiver").await {
+            // Only "registered already" is expected (concurrent callers register the same one).
+            let wanted = RegisteredUrl::parse(origin).expect("a valid origin");
+            let registered = settings::webhook_settings(&self.state.pool, &admin)
+                .await
+                .expect("the settings");
+            assert!(
+                registered
+                    .registered
+                    .iter()
+                    .any(|r| r.url == wanted.as_str()),
+                "registering {origin} failed: {e}"
+            );
+        }
     }
 
     /// Subscribes the demo admin to trigger events of channels, sending to `url` (whose

@@ -40,6 +40,7 @@ pub async fn prune(state: &AppState, cutoffs: Cutoffs) -> Result<Pruned> {
             "deliveries",
             below,
             "DELETE FROM deliveries WHERE id >= ?1 AND id < ?2 AND next_attempt_at IS NULL",
+            None,
         )
         .await?;
     }
@@ -61,6 +62,7 @@ pub async fn prune(state: &AppState, cutoffs: Cutoffs) -> Result<Pruned> {
             below.min(cursor + 1).min(newest),
             "DELETE FROM events WHERE id >= ?1 AND id < ?2
              AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)",
+            None,
         )
         .await?;
     }
@@ -70,12 +72,12 @@ pub async fn prune(state: &AppState, cutoffs: Cutoffs) -> Result<Pruned> {
             .fetch_one(&state.pool)
             .await
             .context("reading the newest data point")?;
-        pruned.data_points = in_windows_where(
+        pruned.data_points = in_windows(
             state,
             "data_points",
             end,
             "DELETE FROM data_points WHERE id >= ?1 AND id < ?2 AND timestamp < ?3",
-            cutoff,
+            Some(cutoff),
         )
         .await?;
     }
@@ -122,24 +124,14 @@ async fn first_id_at_or_after(
     Ok(Some(hi))
 }
 
-/// Runs `delete` (binding a window's `?1` start and `?2` end) over the ids below `end`, one
-/// window per writer job; returns the rows deleted.
+/// Runs `delete` over the ids below `end`, one window per writer job, binding the window's
+/// start as `?1`, its end as `?2` and `also`, if any, as `?3`; returns the rows deleted.
 async fn in_windows(
     state: &AppState,
     table: &'static str,
     end: i64,
     delete: &'static str,
-) -> Result<u64> {
-    in_windows_where(state, table, end, delete, 0).await
-}
-
-/// The same with a value bound as `?3`.
-async fn in_windows_where(
-    state: &AppState,
-    table: &'static str,
-    end: i64,
-    delete: &'static str,
-    value: i64,
+    also: Option<i64>,
 ) -> Result<u64> {
     let start: i64 = sqlx::query_scalar(&format!("SELECT COALESCE(MIN(id), 0) FROM {table}"))
         .fetch_one(&state.pool)
@@ -153,7 +145,7 @@ async fn in_windows_where(
             .write(move |conn| {
                 Box::pin(async move {
                     let mut query = sqlx::query(delete).bind(lo).bind(hi);
-                    if delete.contains("?3") {
+                    if let Some(value) = also {
                         query = query.bind(value);
                     }
                     Ok(query

@@ -34,6 +34,32 @@ async fn create(app: &TestApp, c: &Client, input: &Value) -> reqwest::Response {
         .await
 }
 
+/// Creates a subscription from `valid_input` as `c`, then saves it again with `change`
+/// applied to that input (the edit form's SUBMIT); returns its id.
+async fn create_then_update(app: &TestApp, c: &Client, change: impl FnOnce(&mut Value)) -> i64 {
+    create(app, c, &valid_input(app).await).await;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM subscriptions")
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    let mut input = valid_input(app).await;
+    change(&mut input);
+    let res = app
+        .call_json(
+            c,
+            "subscriptions/update",
+            &json!({"id": id, "input": input}),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
+    id
+}
+
 async fn list(app: &TestApp, c: &Client) -> Value {
     let res = app
         .call_form(c, "subscriptions/list", &[("page", "1")])
@@ -304,31 +330,16 @@ async fn an_admin_sees_everyones_subscriptions_and_may_switch_off_or_delete_but_
 async fn editing_keeps_an_untouched_secret_header_and_replaces_the_rest() {
     let app = spawn_app().await;
     let lab = app.signed_in(LAB_USER.0, LAB_USER.1).await;
-    create(&app, &lab, &valid_input(&app).await).await;
-    let id: i64 = sqlx::query_scalar("SELECT id FROM subscriptions")
-        .fetch_one(&app.state.pool)
-        .await
-        .unwrap();
-    let mut input = valid_input(&app).await;
-    input["url"] = json!("http://127.0.0.1:9999/lims");
-    input["headers"] = json!([
-        {"name": "Authorization", "value": null, "secret": true},
-        {"name": "X-New", "value": "1", "secret": false}
-    ]);
-    input["triggers"] = json!([{"channel_id": channel(&app, "Analytical Balance XPR204", "weight").await, "event_type": "data_point.created"}]);
-    let res = app
-        .call_json(
-            &lab,
-            "subscriptions/update",
-            &json!({"id": id, "input": input}),
-        )
-        .await;
-    assert_eq!(
-        res.status(),
-        StatusCode::OK,
-        "{}",
-        res.text().await.unwrap()
-    );
+    let weight = channel(&app, "Analytical Balance XPR204", "weight").await;
+    create_then_update(&app, &lab, |input| {
+        input["url"] = json!("http://127.0.0.1:9999/lims");
+        input["headers"] = json!([
+            {"name": "Authorization", "value": null, "secret": true},
+            {"name": "X-New", "value": "1", "secret": false}
+        ]);
+        input["triggers"] = json!([{"channel_id": weight, "event_type": "data_point.created"}]);
+    })
+    .await;
     let headers: String = sqlx::query_scalar("SELECT headers FROM subscriptions")
         .fetch_one(&app.state.pool)
         .await
@@ -348,26 +359,10 @@ async fn editing_keeps_an_untouched_secret_header_and_replaces_the_rest() {
 async fn a_stored_secret_value_is_not_revealed_by_unticking_secret() {
     let app = spawn_app().await;
     let lab = app.signed_in(LAB_USER.0, LAB_USER.1).await;
-    create(&app, &lab, &valid_input(&app).await).await;
-    let id: i64 = sqlx::query_scalar("SELECT id FROM subscriptions")
-        .fetch_one(&app.state.pool)
-        .await
-        .unwrap();
-    let mut input = valid_input(&app).await;
-    input["headers"] = json!([{"name": "Authorization", "value": null, "secret": false}]);
-    let res = app
-        .call_json(
-            &lab,
-            "subscriptions/update",
-            &json!({"id": id, "input": input}),
-        )
-        .await;
-    assert_eq!(
-        res.status(),
-        StatusCode::OK,
-        "{}",
-        res.text().await.unwrap()
-    );
+    let id = create_then_update(&app, &lab, |input| {
+        input["headers"] = json!([{"name": "Authorization", "value": null, "secret": false}]);
+    })
+    .await;
     let shown: Value = app
         .call_form(&lab, "subscriptions/get", &[("id", &id.to_string())])
         .await

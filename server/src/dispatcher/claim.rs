@@ -94,7 +94,9 @@ pub(super) async fn prepare(
         });
     }
     if !(not_active.is_empty() && event_gone.is_empty() && feature_off.is_empty()) {
-        state
+        // What can be sent goes out even if this fails: the rows stay leased and are looked
+        // at again when the lease ends.
+        let cancelled = state
             .write(move |conn| {
                 Box::pin(async move {
                     queue::cancel(&mut *conn, &not_active, "subscription inactive").await?;
@@ -107,7 +109,10 @@ pub(super) async fn prepare(
                     .await
                 })
             })
-            .await?;
+            .await;
+        if let Err(e) = cancelled {
+            tracing::warn!(error = ?e, "cancelling deliveries that must not be sent failed");
+        }
     }
     Ok(prepared)
 }

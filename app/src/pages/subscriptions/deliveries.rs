@@ -195,7 +195,7 @@ pub fn DeliveryLog(subscription_id: i64) -> impl IntoView {
                                                             })}
                                                         </td>
                                                         <td>{d.attempts}</td>
-                                                        <td class="nowrap">
+                                                        <td class="cell-response">
                                                             {match (d.last_http_status, d.last_error.clone()) {
                                                                 (Some(code), _) => Either::Left(format!("HTTP {code}")),
                                                                 (None, Some(e)) => Either::Right(view! { <span class="muted">{e}</span> }),

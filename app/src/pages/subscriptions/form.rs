@@ -94,15 +94,6 @@ fn SubscriptionForm(existing: Option<SubscriptionView>) -> impl IntoView {
     );
     // Names of the chosen channels: from the catalogue, or from the saved subscription for a
     // channel the user no longer has access to (so that it can be seen and removed).
-    let saved_labels: BTreeMap<String, String> = existing
-        .as_ref()
-        .map(|s| {
-            s.triggers
-                .iter()
-                .map(|t| (t.event_type.clone(), t.event_label.clone()))
-                .collect()
-        })
-        .unwrap_or_default();
     let saved_names: BTreeMap<i64, (String, String)> = existing
         .as_ref()
         .map(|s| {
@@ -117,6 +108,7 @@ fn SubscriptionForm(existing: Option<SubscriptionView>) -> impl IntoView {
                 .collect()
         })
         .unwrap_or_default();
+    let saved_names = StoredValue::new(saved_names);
 
     let saving = Change::new();
     let submitted_keys = RwSignal::new(Vec::<u32>::new());
@@ -218,17 +210,6 @@ fn SubscriptionForm(existing: Option<SubscriptionView>) -> impl IntoView {
             <fieldset class="channels">
                 <legend>"Channels and trigger events"</legend>
                 <p class="hint">"Every time one of these events happens, the webhook is delivered."</p>
-                <Transition fallback=|| view! { <Loading what="Loading your devices…"/> }>
-                    {move || Suspend::new(async move {
-                        match catalogue_res.await {
-                            Ok(c) => {
-                                catalogue.set(c);
-                                Either::Left(())
-                            }
-                            Err(e) => Either::Right(view! { <ErrorNotice error=e/> }),
-                        }
-                    })}
-                </Transition>
                 <button
                     type="button"
                     class="button"
@@ -237,7 +218,21 @@ fn SubscriptionForm(existing: Option<SubscriptionView>) -> impl IntoView {
                 >
                     "Selected Channels"
                 </button>
-                <SelectionSummary selection=selection catalogue=catalogue saved_names=saved_names saved_labels=saved_labels/>
+                // The summary waits for the catalogue (names, labels, order), so that the
+                // server renders it as the browser will: hydration keeps the server's text.
+                <Transition fallback=|| view! { <Loading what="Loading your devices…"/> }>
+                    {move || Suspend::new(async move {
+                        match catalogue_res.await {
+                            Ok(c) => {
+                                catalogue.set(c);
+                                Either::Left(view! {
+                                    <SelectionSummary selection=selection catalogue=catalogue saved_names=saved_names.get_value()/>
+                                })
+                            }
+                            Err(e) => Either::Right(view! { <ErrorNotice error=e/> }),
+                        }
+                    })}
+                </Transition>
                 <p class="field-error" role="alert">{move || field_error("triggers")}</p>
             </fieldset>
 
@@ -260,16 +255,13 @@ type ChannelsOfDevice = BTreeMap<(String, i64), (bool, Vec<String>)>;
 fn SelectionSummary(
     selection: RwSignal<Selection>,
     catalogue: RwSignal<Catalogue>,
+    /// Names of saved channels the user can no longer see: (device, channel) by channel id.
     saved_names: BTreeMap<i64, (String, String)>,
-    /// Labels of the saved trigger events, until the catalogue (with every label) arrives.
-    saved_labels: BTreeMap<String, String>,
 ) -> impl IntoView {
     let saved_names = StoredValue::new(saved_names);
-    let saved_labels = StoredValue::new(saved_labels);
     let label_of = move |event: &str| {
         catalogue
             .with(|c| c.label(event))
-            .or_else(|| saved_labels.with_value(|l| l.get(event).cloned()))
             .unwrap_or_else(|| event.to_owned())
     };
     let grouped = Memo::new(move |_| {
@@ -292,7 +284,7 @@ fn SelectionSummary(
                             .unwrap_or_else(|| {
                                 ("Unknown device".into(), format!("channel {channel_id}"))
                             });
-                        (d, c, cat.devices.is_empty())
+                        (d, c, false)
                     }
                 };
                 out.entry(device)

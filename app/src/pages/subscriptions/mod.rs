@@ -126,7 +126,7 @@ pub struct Catalogue {
 }
 
 impl Catalogue {
-    /// The label of an event type; the type itself until the catalogue has arrived.
+    /// The label of an event type (`None` for a type the server does not know).
     pub fn label(&self, event_type: &str) -> Option<String> {
         self.event_types
             .iter()
