@@ -1,5 +1,6 @@
 # The two commands of the README:
 #   make run   build (release) and serve the app on http://127.0.0.1:3000 with demo data
+#              (receivers on this machine allowed: the demo's registered URL is 127.0.0.1:9999)
 #   make test  run every test: Rust unit and integration tests, then Playwright on a release build
 # Both install missing tools first (scripts/tools.sh).
 
@@ -15,7 +16,7 @@ export CARGO_TERM_COLOR ?= always
 .PHONY: run test tools build test-rust test-e2e lint fmt bench clean-data
 
 run: tools build
-	./target/release/labhook serve --simulate
+	./target/release/labhook serve --demo --simulate --allow-loopback-targets
 
 test: tools test-rust build test-e2e
 

@@ -39,7 +39,7 @@ export default defineConfig({
     : {
         command:
           `rm -rf .tmp && mkdir -p .tmp && exec ../target/release/labhook --database .tmp/e2e.db ` +
-          `serve --listen 127.0.0.1:${port} --site-root ../target/site`,
+          `serve --demo --allow-loopback-targets --listen 127.0.0.1:${port} --site-root ../target/site`,
         url: `${baseURL}/healthz`,
         reuseExistingServer: false,
         timeout: 60_000,

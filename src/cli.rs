@@ -7,7 +7,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use labhook::startup::Application;
 use server::{
     config::{Config, DispatcherConfig, LogFormat},
-    domain::{parse_name, schedule::RetrySchedule, Email, Password, Role},
+    domain::{
+        outbound::OutboundPolicy, parse_name, schedule::RetrySchedule, Email, Password, Role,
+    },
     orgs::{self, NewUser},
 };
 
@@ -89,9 +91,25 @@ struct ServeArgs {
     #[arg(long, env = "LABHOOK_SECURE_COOKIES")]
     secure_cookies: bool,
 
-    /// Do not create demo data in an empty database.
+    /// Create demo organisations, users and devices in an empty database (`make run` does).
+    #[arg(long, env = "LABHOOK_DEMO", conflicts_with = "no_demo")]
+    demo: bool,
+
+    /// Create no demo data (the default; kept for scripts that say so).
     #[arg(long, env = "LABHOOK_NO_DEMO")]
     no_demo: bool,
+
+    /// Allow --demo on an address other machines can reach (its passwords are published).
+    #[arg(long, env = "LABHOOK_DEMO_ON_PUBLIC_ADDRESS")]
+    demo_on_public_address: bool,
+
+    /// Allow webhooks to loopback addresses (a receiver on this machine).
+    #[arg(long, env = "LABHOOK_ALLOW_LOOPBACK_TARGETS")]
+    allow_loopback_targets: bool,
+
+    /// Refuse webhooks to private network addresses (RFC 1918, fc00::/7): for hosted installs.
+    #[arg(long, env = "LABHOOK_DENY_PRIVATE_TARGETS")]
+    deny_private_targets: bool,
 
     /// How long a sign-in lasts, in hours.
     #[arg(long, env = "LABHOOK_SESSION_HOURS", default_value_t = 168)]
@@ -174,6 +192,13 @@ pub async fn main() -> ExitCode {
 }
 
 async fn serve(database: PathBuf, log_format: LogFormatArg, args: ServeArgs) -> anyhow::Result<()> {
+    if args.demo && !args.listen.ip().is_loopback() && !args.demo_on_public_address {
+        anyhow::bail!(
+            "--demo creates users whose passwords are published, and {} can be reached from \
+             other machines; listen on 127.0.0.1, or add --demo-on-public-address if you mean it",
+            args.listen
+        );
+    }
     let config = Config {
         listen: args.listen,
         database,
@@ -184,7 +209,7 @@ async fn serve(database: PathBuf, log_format: LogFormatArg, args: ServeArgs) -> 
         },
         secure_cookies: args.secure_cookies,
         session_ttl: Duration::from_secs(args.session_hours.max(1) * 3600),
-        seed_demo: !args.no_demo,
+        seed_demo: args.demo,
         simulate: args.simulate,
         offline_after: Duration::from_secs(args.offline_after_secs.max(1)),
         dispatcher: DispatcherConfig {
@@ -193,6 +218,10 @@ async fn serve(database: PathBuf, log_format: LogFormatArg, args: ServeArgs) -> 
             max_in_flight: args.max_in_flight.max(1),
             per_subscription_in_flight: args.per_subscription_in_flight.max(1),
             retention: Duration::from_secs(args.retention_days.max(1) * 86_400),
+            outbound: OutboundPolicy {
+                allow_loopback: args.allow_loopback_targets,
+                deny_private: args.deny_private_targets,
+            },
             data_point_retention: args
                 .data_point_retention_days
                 .map(|days| Duration::from_secs(days.max(1) * 86_400)),

@@ -3,7 +3,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use crate::domain::schedule::RetrySchedule;
+use crate::domain::{outbound::OutboundPolicy, schedule::RetrySchedule};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -26,7 +26,7 @@ pub struct Config {
     pub secure_cookies: bool,
     /// How long a sign-in lasts.
     pub session_ttl: Duration,
-    /// Create the demo organisations and users when the database is empty.
+    /// Create the demo organisations and users when the database is empty (`--demo`).
     pub seed_demo: bool,
     /// Feed the demo devices with plausible values.
     pub simulate: bool,
@@ -48,7 +48,14 @@ impl Config {
             seed_demo: true,
             simulate: false,
             offline_after: Duration::from_secs(60),
-            dispatcher: DispatcherConfig::default(),
+            // Tests and benchmarks run their receivers on this machine.
+            dispatcher: DispatcherConfig {
+                outbound: OutboundPolicy {
+                    allow_loopback: true,
+                    deny_private: false,
+                },
+                ..DispatcherConfig::default()
+            },
         }
     }
 }
@@ -73,6 +80,8 @@ pub struct DispatcherConfig {
     pub data_point_retention: Option<Duration>,
     /// On shutdown, how long requests in flight may still finish.
     pub shutdown_grace: Duration,
+    /// Which addresses webhooks may be sent to.
+    pub outbound: OutboundPolicy,
 }
 
 impl Default for DispatcherConfig {
@@ -87,6 +96,7 @@ impl Default for DispatcherConfig {
             retention: Duration::from_secs(30 * 86_400),
             data_point_retention: None,
             shutdown_grace: Duration::from_secs(10),
+            outbound: OutboundPolicy::default(),
         }
     }
 }

@@ -166,3 +166,73 @@ fn bad_configuration_stops_the_start_with_one_clear_line() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value 'not-an-address'"));
 }
+
+#[tokio::test]
+async fn serve_creates_demo_data_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let sign_in_as_demo_admin = |args: &'static [&'static str], db: &'static str| {
+        let db = dir.path().join(db);
+        async move {
+            let port = crate::process::free_port();
+            let mut server = Command::new(env!("CARGO_BIN_EXE_labhook"))
+                .args(["--database", db.to_str().unwrap(), "serve", "--listen"])
+                .arg(format!("127.0.0.1:{port}"))
+                .args(args)
+                .env("RUST_LOG", "warn")
+                .env_remove("LABHOOK_DEMO")
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let base = format!("http://127.0.0.1:{port}");
+            crate::process::wait_healthy(&base).await;
+            let status = client()
+                .post(format!("{base}/api/sign_in"))
+                .form(&[("email", "admin@demo.lab"), ("password", "demo-admin-pass")])
+                .send()
+                .await
+                .unwrap()
+                .status();
+            server.kill().unwrap();
+            server.wait().unwrap();
+            status
+        }
+    };
+    assert_eq!(
+        sign_in_as_demo_admin(&[], "plain.db").await,
+        StatusCode::UNAUTHORIZED
+    );
+    let users: i64 = {
+        let pool = server::db::open(&dir.path().join("plain.db")).await.unwrap();
+        sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(users, 0, "an empty database stays empty without --demo");
+    assert_eq!(
+        sign_in_as_demo_admin(&["--demo"], "demo.db").await,
+        StatusCode::OK
+    );
+}
+
+#[test]
+fn demo_data_is_refused_on_an_address_other_machines_reach() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("labhook.db");
+    let out = labhook(&[
+        "--database",
+        db.to_str().unwrap(),
+        "serve",
+        "--demo",
+        "--listen",
+        "0.0.0.0:0",
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--demo creates users whose passwords are published")
+            && stderr.contains("--demo-on-public-address"),
+        "{stderr}"
+    );
+    assert!(!db.exists(), "nothing was created");
+}

@@ -34,6 +34,7 @@ pub fn start_server(db: &Path, port: u16, log: Option<&Path>) -> Child {
         .args(["--database", db.to_str().unwrap(), "serve", "--listen"])
         .arg(format!("127.0.0.1:{port}"))
         .args(["--retry-schedule", "0,200ms,500ms,1s,2s,5s"])
+        .args(["--demo", "--allow-loopback-targets"])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(stderr)

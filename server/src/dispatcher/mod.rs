@@ -127,7 +127,7 @@ async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     ));
     let global_turns = Arc::new(Semaphore::new(config.max_in_flight));
     let mut this = Loop {
-        sender: Sender::new(config.connect_timeout, config.request_timeout),
+        sender: Sender::new(&config),
         state: state.clone(),
         config,
         sends: JoinSet::new(),

@@ -1,19 +1,25 @@
 //! One HTTP attempt: build the signed request, send it, read at most 64 KiB of the answer, and
 //! say what happened in words the delivery log can show.
 
-use std::{sync::Arc, time::Duration};
+use std::{net::IpAddr, sync::Arc, time::Duration};
 
-use reqwest::{header, redirect, Client};
+use reqwest::{
+    dns::{Addrs, Name, Resolve, Resolving},
+    header, redirect, Client,
+};
 use serde_json::{Map, Value as Json};
 
-use crate::domain::{
+use crate::{
+    config::DispatcherConfig,
+    domain::{
     delivery::ErrorKind,
     headers::Headers,
     mask::shown_header_value,
+    outbound::{OutboundPolicy, Refused},
     schedule::parse_retry_after,
     signature::{signature_header, SigningSecret},
     target_url::TargetUrl,
-};
+}};
 
 /// Longest response body kept (and read).
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -83,22 +89,30 @@ impl Attempt {
 #[derive(Clone)]
 pub struct Sender {
     client: Client,
+    policy: OutboundPolicy,
 }
 
 impl Sender {
-    pub fn new(connect_timeout: Duration, request_timeout: Duration) -> Self {
-        // One lookup per connection, and the connection goes to the address it returned: no
-        // second lookup between a check and the connect for DNS rebinding to exploit.
+    pub fn new(config: &DispatcherConfig) -> Self {
+        // Host names are resolved by `PolicyResolver`, and the connection goes to the addresses
+        // it returned, all of them checked: no second lookup between a check and the connect
+        // for DNS rebinding to exploit. Proxies from the environment are ignored: a proxy would
+        // make the connection, and its address is not the receiver's.
         let client = Client::builder()
-            .connect_timeout(connect_timeout)
-            .timeout(request_timeout)
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
             .redirect(redirect::Policy::none())
             .user_agent(user_agent())
             .pool_max_idle_per_host(512)
             .tcp_nodelay(true)
+            .no_proxy()
+            .dns_resolver(Arc::new(PolicyResolver(config.outbound)))
             .build()
             .expect("BUG: the HTTP client configuration is valid");
-        Self { client }
+        Self {
+            client,
+            policy: config.outbound,
+        }
     }
 
     /// Sends one signed attempt. Never fails: every problem is part of the [`Attempt`].
@@ -132,7 +146,16 @@ impl Sender {
             .body(body.to_string());
 
         let clock = std::time::Instant::now();
-        let result = read(request.send().await).await;
+        // An address written in the URL is never looked up, so the resolver does not see it.
+        let literal = match target.url.url().host() {
+            Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+            _ => None,
+        };
+        let result = match literal.map(|ip| (ip, self.policy.check(ip))) {
+            Some((ip, Err(refused))) => Err(blocked(ip, refused)),
+            _ => read(request.send().await).await,
+        };
         let duration = clock.elapsed();
         let request_headers = Json::Object(shown).to_string();
         match result {
@@ -225,12 +248,78 @@ fn response_header(headers_json: &str, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Looks host names up and keeps only the addresses the outbound policy allows; when none is
+/// left the connection fails with [`Blocked`], which the delivery log shows as such.
+struct PolicyResolver(OutboundPolicy);
+
+impl Resolve for PolicyResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let policy = self.0;
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let found: Vec<_> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let mut first_refusal = None;
+            let allowed: Vec<_> = found
+                .into_iter()
+                .filter(|addr| match policy.check(addr.ip()) {
+                    Ok(()) => true,
+                    Err(refused) => {
+                        first_refusal.get_or_insert((addr.ip(), refused));
+                        false
+                    }
+                })
+                .collect();
+            match (allowed.is_empty(), first_refusal) {
+                (true, Some((ip, refused))) => Err(Box::new(Blocked {
+                    host: Some(host),
+                    ip,
+                    refused,
+                }) as Box<dyn std::error::Error + Send + Sync>),
+                _ => Ok(Box::new(allowed.into_iter()) as Addrs),
+            }
+        })
+    }
+}
+
+/// A connection refused by the outbound policy, before anything was sent.
+#[derive(Debug)]
+struct Blocked {
+    host: Option<String>,
+    ip: IpAddr,
+    refused: Refused,
+}
+
+impl std::fmt::Display for Blocked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.host {
+            Some(host) => write!(f, "{host} resolves to {}, ", self.ip)?,
+            None => write!(f, "{} is ", self.ip)?,
+        }
+        write!(f, "{}: not sent", self.refused.describe())
+    }
+}
+
+impl std::error::Error for Blocked {}
+
+fn blocked(ip: IpAddr, refused: Refused) -> (ErrorKind, String) {
+    let error = Blocked {
+        host: None,
+        ip,
+        refused,
+    };
+    (ErrorKind::Blocked, error.to_string())
+}
+
 /// Tells a timeout from a refused connection, a DNS failure and a TLS problem.
 fn classify(e: &reqwest::Error) -> (ErrorKind, String) {
     let mut chain = String::new();
     let mut source: Option<&dyn std::error::Error> = Some(e);
     let mut io_kind = None;
+    let mut blocked = None;
     while let Some(err) = source {
+        if let Some(b) = err.downcast_ref::<Blocked>() {
+            blocked = Some(b.to_string());
+        }
         if !chain.is_empty() {
             chain.push_str(": ");
         }
@@ -241,6 +330,10 @@ fn classify(e: &reqwest::Error) -> (ErrorKind, String) {
         source = err.source();
     }
     let lower = chain.to_lowercase();
+    if let Some(message) = blocked {
+        // The policy's own words; the transport's wrapping adds nothing.
+        return (ErrorKind::Blocked, message);
+    }
     let kind = if e.is_timeout() || io_kind == Some(std::io::ErrorKind::TimedOut) {
         ErrorKind::Timeout
     } else if lower.contains("dns error") || lower.contains("failed to lookup address") {

@@ -38,7 +38,7 @@ impl Stepper {
     pub fn new(state: &AppState) -> Self {
         let config = &state.config.dispatcher;
         Self {
-            sender: Sender::new(config.connect_timeout, config.request_timeout),
+            sender: Sender::new(config),
             state: state.clone(),
             bodies: Bodies::default(),
         }

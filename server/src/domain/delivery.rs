@@ -65,17 +65,20 @@ pub enum ErrorKind {
     Tls,
     Redirect,
     Unregistered,
+    /// The address the target resolved to is refused by the outbound policy.
+    Blocked,
     Other,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 7] = [
+    pub const ALL: [ErrorKind; 8] = [
         ErrorKind::Timeout,
         ErrorKind::Connection,
         ErrorKind::Dns,
         ErrorKind::Tls,
         ErrorKind::Redirect,
         ErrorKind::Unregistered,
+        ErrorKind::Blocked,
         ErrorKind::Other,
     ];
 
@@ -87,6 +90,7 @@ impl ErrorKind {
             ErrorKind::Tls => "tls",
             ErrorKind::Redirect => "redirect",
             ErrorKind::Unregistered => "unregistered",
+            ErrorKind::Blocked => "blocked",
             ErrorKind::Other => "other",
         }
     }
@@ -99,6 +103,7 @@ impl ErrorKind {
             ErrorKind::Tls => "TLS/certificate error",
             ErrorKind::Redirect => "Redirect (not followed)",
             ErrorKind::Unregistered => "Target not registered",
+            ErrorKind::Blocked => "Address not allowed",
             ErrorKind::Other => "Error",
         }
     }

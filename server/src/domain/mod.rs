@@ -8,6 +8,7 @@ mod email;
 mod event_type;
 pub mod headers;
 pub mod mask;
+pub mod outbound;
 mod password;
 mod role;
 pub mod schedule;

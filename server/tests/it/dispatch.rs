@@ -538,3 +538,45 @@ async fn data_points_are_kept_unless_the_operator_sets_a_retention_for_them() {
     let left: f64 = app.scalar("SELECT value FROM data_points").await;
     assert_eq!(left, 21.0);
 }
+
+/// Without `--allow-loopback-targets`, nothing goes to this machine: neither to an address
+/// written in the URL nor to a host name that resolves to it. Each refusal is an attempt
+/// with its own kind in the delivery log, and the receiver hears nothing.
+#[tokio::test]
+async fn the_outbound_policy_is_decided_on_the_address_connected_to() {
+    let app = spawn_stepping(|config| {
+        config.dispatcher.outbound = server::domain::outbound::OutboundPolicy::default();
+    })
+    .await;
+    let mut stepper = Stepper::new(&app.state);
+    let receiver = TestReceiver::start().await;
+    app.subscribe(&receiver, "/literal", HOTPLATE, &[CREATED], vec![])
+        .await;
+    let by_name = receiver.url("/by-name").replace("127.0.0.1", "localhost");
+    app.register(&receiver.origin().replace("127.0.0.1", "localhost"))
+        .await;
+    let device = app.device_id(HOTPLATE.0).await;
+    let channel = app.channel_id(device, HOTPLATE.1).await;
+    server::harness::Instance::subscribe(&app, &by_name, &[channel], &[CREATED], vec![]).await;
+    let (_, token) = app.token_for(HOTPLATE.0).await;
+    send_temperature(&app, &token, 20.0).await;
+
+    let round = step(&mut stepper, now_ms()).await;
+    assert_eq!(round.deliveries, 2);
+    assert!(receiver.received().is_empty(), "nothing reached the receiver");
+    let attempts: Vec<(String, String)> = sqlx::query_as(
+        "SELECT error_kind, error_message FROM delivery_attempts ORDER BY delivery_id",
+    )
+    .fetch_all(&app.state.pool)
+    .await
+    .unwrap();
+    assert_eq!(attempts.len(), 2, "{attempts:?}");
+    for (kind, message) in &attempts {
+        assert_eq!(kind, "blocked", "{message}");
+        assert!(message.contains("loopback"), "{message}");
+    }
+    assert!(
+        attempts.iter().any(|(_, m)| m.starts_with("localhost resolves to")),
+        "{attempts:?}"
+    );
+}

@@ -11,7 +11,13 @@ use super::{args::Args, receiver::Receiver};
 pub async fn http_only(args: Args) {
     let (receiver, url) = Receiver::start(false).await;
     let sender =
-        server::dispatcher::sender::Sender::new(Duration::from_secs(5), Duration::from_secs(15));
+        server::dispatcher::sender::Sender::new(&server::config::DispatcherConfig {
+            outbound: server::domain::outbound::OutboundPolicy {
+                allow_loopback: true,
+                deny_private: false,
+            },
+            ..Default::default()
+        });
     let target = Arc::new(server::dispatcher::sender::Target {
         subscription_id: 1,
         organisation_id: 1,

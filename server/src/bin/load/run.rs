@@ -44,6 +44,7 @@ impl Run {
             .args(["--database"])
             .arg(dir.path().join("load.db"))
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--demo", "--allow-loopback-targets"])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::from(
                 std::fs::File::create(dir.path().join("server.log")).unwrap(),
