@@ -223,3 +223,141 @@ async fn a_device_token_is_shown_once_and_works_for_ingest() {
     assert_eq!(scanner_view["online"], true);
     assert_eq!(scanner_view["channels"][0]["last_value"], "LAB-00000042");
 }
+
+/// Access holds at send time: revoking it stops the lab user's webhooks of that device at
+/// once (pending ones cancelled, new events not fanned out), the subscription shows why, the
+/// audit trail records it, and granting access again does not revive the triggers.
+#[tokio::test]
+async fn revoking_access_stops_webhooks_of_that_device_and_granting_again_does_not_revive_them() {
+    let app = spawn_app().await;
+    let admin = app.signed_in(ADMIN.0, ADMIN.1).await;
+    let lab = app.signed_in(LAB_USER.0, LAB_USER.1).await;
+    let centrifuge = device_id(&app, "Centrifuge 5425").await;
+    let lab_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
+        .bind(LAB_USER.0)
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    let set_access = |granted: &'static str| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let res = app
+                .call_form(
+                    admin,
+                    "devices/set_access",
+                    &[
+                        ("device_id", &centrifuge.to_string()),
+                        ("user_id", &lab_id.to_string()),
+                        ("granted", granted),
+                    ],
+                )
+                .await;
+            assert_eq!(res.status(), StatusCode::OK);
+        }
+    };
+    set_access("true").await;
+    let rotation: i64 = sqlx::query_scalar(
+        "SELECT id FROM channels WHERE device_id = ? AND name = 'rotation'",
+    )
+    .bind(centrifuge)
+    .fetch_one(&app.state.pool)
+    .await
+    .unwrap();
+    // The demo's registered URL, where nothing listens: deliveries stay pending (retrying).
+    let res = app
+        .call_json(
+            &lab,
+            "subscriptions/create",
+            &serde_json::json!({"input": {
+                "display_name": "Spin log", "url": "http://127.0.0.1:9999/spins", "headers": [],
+                "triggers": [{"channel_id": rotation, "event_type": "data_point.created"}]
+            }}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+    let subscription: i64 = sqlx::query_scalar("SELECT id FROM subscriptions")
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    let token: Value = app
+        .call_form(
+            &admin,
+            "devices/create_token",
+            &[("device_id", &centrifuge.to_string()), ("label", "t")],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = token["token"].as_str().unwrap().to_owned();
+    let send = |value: f64| {
+        let (app, token) = (&app, &token);
+        async move {
+            let res = reqwest::Client::new()
+                .post(app.url(&format!("/api/v1/devices/{centrifuge}/data_points")))
+                .bearer_auth(token)
+                .json(&serde_json::json!([{"channel": "rotation", "value": value}]))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::ACCEPTED);
+            // Wait until the dispatcher fanned the event out.
+            let last: i64 = sqlx::query_scalar("SELECT MAX(id) FROM events")
+                .fetch_one(&app.state.pool)
+                .await
+                .unwrap();
+            for _ in 0..400 {
+                let cursor: i64 =
+                    sqlx::query_scalar("SELECT last_event_id FROM dispatcher_cursor")
+                        .fetch_one(&app.state.pool)
+                        .await
+                        .unwrap();
+                if cursor >= last {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            }
+            panic!("the event was not fanned out");
+        }
+    };
+    let deliveries = || async {
+        sqlx::query_as::<_, (String,)>("SELECT status FROM deliveries ORDER BY id")
+            .fetch_all(&app.state.pool)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(s,)| s)
+            .collect::<Vec<_>>()
+    };
+
+    send(1000.0).await;
+    assert_eq!(deliveries().await.len(), 1);
+
+    set_access("false").await;
+    let statuses = deliveries().await;
+    assert_eq!(statuses, ["cancelled"], "the pending delivery stopped at once");
+    send(2000.0).await;
+    assert_eq!(deliveries().await.len(), 1, "nothing new for a device it cannot see");
+
+    let shown: Value = app
+        .call_form(&lab, "subscriptions/get", &[("id", &subscription.to_string())])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        shown["triggers"][0]["lost_access"],
+        "access to Centrifuge 5425 was revoked"
+    );
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'triggers no longer accessible'",
+    )
+    .fetch_one(&app.state.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+
+    set_access("true").await;
+    send(3000.0).await;
+    assert_eq!(deliveries().await.len(), 1, "access granted again revives nothing");
+}

@@ -2,14 +2,14 @@
 //! grant or revoke access for lab users, one device at a time.
 
 use serde_json::json;
-use sqlx::SqlitePool;
+use sqlx::{SqliteConnection, SqlitePool};
 
-use super::organisation_device;
+use super::{organisation_device, organisation_device_in};
 use crate::{
     audit::{self, AuditKind, Entry},
     auth::CurrentUser,
     clock::now_ms,
-    AppState, Error, Result,
+    Error, Result,
 };
 
 /// A lab user of the organisation and whether they may see the device.
@@ -35,25 +35,33 @@ pub async fn list(pool: &SqlitePool, admin: &CurrentUser, device_id: i64) -> Res
     .await?)
 }
 
-/// Grants or revokes one lab user's access to one device. Both must be of the admin's
-/// organisation.
-pub async fn set(
-    state: &AppState,
+/// A change of access that happened.
+#[derive(Debug, Clone)]
+pub struct AccessChange {
+    pub user_id: i64,
+    pub device_id: i64,
+    pub device_name: String,
+    pub granted: bool,
+}
+
+/// Grants or revokes one lab user's access to one device, in the caller's transaction, with
+/// its audit entry. Both must be of the admin's organisation. `None` when nothing changed.
+/// What a revocation means for the user's subscriptions is decided above this layer
+/// (`subscriptions::set_device_access`), in the same transaction.
+pub async fn set_in(
+    conn: &mut SqliteConnection,
     admin: &CurrentUser,
     device_id: i64,
     user_id: i64,
     granted: bool,
-) -> Result<()> {
-    let device = organisation_device(&state.pool, admin, device_id).await?;
-    let admin = admin.clone();
-    state.write(move |tx| Box::pin(async move {
-    let admin = &admin;
+) -> Result<Option<AccessChange>> {
+    let device = organisation_device_in(&mut *conn, admin, device_id).await?;
     let lab_user: Option<(i64, String)> = sqlx::query_as(
         "SELECT id, email FROM users WHERE id = ? AND organisation_id = ? AND role = 'lab_user'",
     )
     .bind(user_id)
     .bind(admin.organisation_id)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut *conn)
     .await?;
     let (user_id, email) = lab_user.ok_or_else(|| Error::not_found("Lab user"))?;
     let changed = if granted {
@@ -65,35 +73,40 @@ pub async fn set(
         .bind(device.id)
         .bind(now_ms())
         .bind(admin.id)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?
     } else {
         sqlx::query("DELETE FROM device_access WHERE user_id = ? AND device_id = ?")
             .bind(user_id)
             .bind(device.id)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?
     };
-    if changed.rows_affected() > 0 {
-        audit::record_by(
-            &mut *tx,
-            admin,
-            Entry {
-                kind: AuditKind::Device,
-                action: if granted {
-                    "access granted"
-                } else {
-                    "access revoked"
-                },
-                subject: device.name.clone(),
-                before: Some(json!({ "user": email, "access": !granted })),
-                after: Some(json!({ "user": email, "access": granted })),
-            },
-        )
-        .await?;
+    if changed.rows_affected() == 0 {
+        return Ok(None);
     }
-    Ok(())
-    })).await
+    audit::record_by(
+        &mut *conn,
+        admin,
+        Entry {
+            kind: AuditKind::Device,
+            action: if granted {
+                "access granted"
+            } else {
+                "access revoked"
+            },
+            subject: device.name.clone(),
+            before: Some(json!({ "user": email, "access": !granted })),
+            after: Some(json!({ "user": email, "access": granted })),
+        },
+    )
+    .await?;
+    Ok(Some(AccessChange {
+        user_id,
+        device_id: device.id,
+        device_name: device.name,
+        granted,
+    }))
 }
 
 /// Grants access without an acting admin (demo data).

@@ -175,13 +175,22 @@ pub async fn visible_device(
     user: &CurrentUser,
     device_id: i64,
 ) -> Result<Device> {
+    let mut conn = pool.acquire().await?;
+    visible_device_in(&mut conn, user, device_id).await
+}
+
+async fn visible_device_in(
+    conn: &mut SqliteConnection,
+    user: &CurrentUser,
+    device_id: i64,
+) -> Result<Device> {
     sqlx::query_as::<_, DeviceRow>(&format!(
         "SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.id = ?4 AND {}",
         scope::DEVICE
     ))
     .scoped(user)
     .bind(device_id)
-    .fetch_optional(pool)
+    .fetch_optional(conn)
     .await?
     .map(Device::from)
     .ok_or_else(|| Error::not_found("Device"))
@@ -195,6 +204,16 @@ pub async fn organisation_device(
 ) -> Result<Device> {
     admin.require_org_admin()?;
     visible_device(pool, admin, device_id).await
+}
+
+/// [`organisation_device`] inside a transaction.
+pub async fn organisation_device_in(
+    conn: &mut SqliteConnection,
+    admin: &CurrentUser,
+    device_id: i64,
+) -> Result<Device> {
+    admin.require_org_admin()?;
+    visible_device_in(conn, admin, device_id).await
 }
 
 pub(crate) async fn channels_of(

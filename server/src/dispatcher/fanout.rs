@@ -36,7 +36,9 @@ pub struct Budget {
 ///
 /// A subscription receives an event when it is active, was active already when the event
 /// happened, selected the event's (channel, event type) — for device-level events, any channel
-/// of the device — and its organisation had the feature on at that time. Lookups go through the
+/// of the device — its organisation had the feature on at that time, and its owner may still
+/// see the device (org admins: any of their organisation's; lab users: those granted to them,
+/// triggers marked as no longer accessible never fire again). Lookups go through the
 /// trigger indexes; no subscription is scanned.
 #[tracing::instrument(skip_all, err)]
 pub async fn fan_out_due(
@@ -90,7 +92,10 @@ async fn fan_out_in(
          JOIN organisations o ON o.id = e.organisation_id
          CROSS JOIN subscription_triggers t ON t.channel_id = e.channel_id AND t.event_type = e.event_type
          JOIN subscriptions s ON s.id = t.subscription_id
-         WHERE e.id > ?1 AND e.id <= ?2
+         JOIN users u ON u.id = s.owner_id
+         WHERE e.id > ?1 AND e.id <= ?2 AND t.lost_access_at IS NULL
+           AND (u.role = 'org_admin'
+                OR EXISTS (SELECT 1 FROM device_access a WHERE a.user_id = u.id AND a.device_id = e.device_id))
            AND e.event_type NOT IN (SELECT value FROM json_each(?3))
            AND o.webhooks_enabled AND o.webhooks_enabled_since <= e.created_at
            AND s.active AND s.active_since <= e.created_at
@@ -100,7 +105,10 @@ async fn fan_out_in(
          JOIN organisations o ON o.id = e.organisation_id
          CROSS JOIN subscription_triggers t ON t.device_id = e.device_id AND t.event_type = e.event_type
          JOIN subscriptions s ON s.id = t.subscription_id
-         WHERE e.id > ?1 AND e.id <= ?2
+         JOIN users u ON u.id = s.owner_id
+         WHERE e.id > ?1 AND e.id <= ?2 AND t.lost_access_at IS NULL
+           AND (u.role = 'org_admin'
+                OR EXISTS (SELECT 1 FROM device_access a WHERE a.user_id = u.id AND a.device_id = e.device_id))
            AND (e.event_type IN (SELECT value FROM json_each(?3)) OR e.channel_id IS NULL)
            AND o.webhooks_enabled AND o.webhooks_enabled_since <= e.created_at
            AND s.active AND s.active_since <= e.created_at

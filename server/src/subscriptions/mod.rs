@@ -2,12 +2,14 @@
 //! deliver. Lab users manage their own; org admins see all of their organisation's and may
 //! switch off or delete any. Every change is audited in its own transaction.
 
+mod access;
 mod changes;
 mod model;
 mod queries;
 pub mod rules;
 mod switch;
 
+pub use access::{lose_access_in, set_device_access};
 pub use changes::{create, delete, rotate_secret, update, ROTATION_OVERLAP_MS};
 pub use model::{Created, Subscription, TriggerRow};
 pub use queries::{catalogue, event_label, get, get_for_edit, list, PER_PAGE};

@@ -16,6 +16,9 @@ pub struct TriggerRow {
     pub channel_id: i64,
     pub channel_name: String,
     pub event_type: String,
+    /// Why it no longer fires: its owner lost access to the device (and when).
+    pub lost_access_reason: Option<String>,
+    pub lost_access_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

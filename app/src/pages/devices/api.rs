@@ -155,7 +155,7 @@ pub async fn set_device_access(
 ) -> Result<(), AppError> {
     let user = crate::ssr::caller().await?;
     let state = crate::ssr::state()?;
-    server::devices::access::set(&state, &user, device_id, user_id, granted).await?;
+    server::subscriptions::set_device_access(&state, &user, device_id, user_id, granted).await?;
     Ok(())
 }
 

@@ -77,7 +77,13 @@ fn SubscriptionDetails(subscription: SubscriptionView) -> impl IntoView {
             <dd>
                 <ul class="trigger-lines">
                     {s.triggers.iter().map(|t| view! {
-                        <li>{t.device_name.clone()}" › "<strong>{t.channel_name.clone()}</strong>": "{t.event_label.clone()}</li>
+                        <li>
+                            {t.device_name.clone()}" › "<strong>{t.channel_name.clone()}</strong>": "{t.event_label.clone()}
+                            {t.lost_access.clone().map(|why| view! {
+                                " "<span class="badge warn" title=why.clone()>"no longer accessible"</span>
+                                <span class="muted small-text">" — "{why}</span>
+                            })}
+                        </li>
                     }).collect_view()}
                 </ul>
             </dd>

@@ -85,8 +85,11 @@ fn SubscriptionForm(existing: Option<SubscriptionView>) -> impl IntoView {
         existing
             .as_ref()
             .map(|s| {
+                // Triggers that lost access are not chosen again silently: the owner
+                // picks them again (see the note above the picker).
                 s.triggers
                     .iter()
+                    .filter(|t| t.lost_access.is_none())
                     .map(|t| (t.channel_id, t.event_type.clone()))
                     .collect::<Selection>()
             })
@@ -109,6 +112,21 @@ fn SubscriptionForm(existing: Option<SubscriptionView>) -> impl IntoView {
         })
         .unwrap_or_default();
     let saved_names = StoredValue::new(saved_names);
+    let lost: Vec<(String, String)> = existing
+        .as_ref()
+        .map(|s| {
+            s.triggers
+                .iter()
+                .filter_map(|t| {
+                    let why = t.lost_access.clone()?;
+                    Some((
+                        format!("{} › {}: {}", t.device_name, t.channel_name, t.event_label),
+                        why,
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
 
     let saving = Change::new();
     let submitted_keys = RwSignal::new(Vec::<u32>::new());
@@ -210,6 +228,16 @@ fn SubscriptionForm(existing: Option<SubscriptionView>) -> impl IntoView {
             <fieldset class="channels">
                 <legend>"Channels and trigger events"</legend>
                 <p class="hint">"Every time one of these events happens, the webhook is delivered."</p>
+                {(!lost.is_empty()).then(|| view! {
+                    <div class="notice notice-warn" role="note">
+                        <p>"No longer accessible, and not sent any more (choose them again if your access was restored):"</p>
+                        <ul class="trigger-lines">
+                            {lost.iter().map(|(line, why)| view! {
+                                <li>{line.clone()}<span class="muted small-text">" — "{why.clone()}</span></li>
+                            }).collect_view()}
+                        </ul>
+                    </div>
+                })}
                 <button
                     type="button"
                     class="button"

@@ -55,6 +55,8 @@ pub struct TriggerView {
     pub channel_name: String,
     pub event_type: String,
     pub event_label: String,
+    /// Set when it no longer fires: why ("access to Hotplate was revoked").
+    pub lost_access: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,6 +178,7 @@ mod convert {
                     channel_id: t.channel_id,
                     channel_name: t.channel_name,
                     event_type: t.event_type,
+                    lost_access: t.lost_access_reason,
                 })
                 .collect(),
             last_delivery: s.last_delivery.map(|l| LastDeliveryView {

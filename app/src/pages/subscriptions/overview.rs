@@ -179,6 +179,7 @@ fn SubscriptionRow(
         );
     });
     let lines = summarise(&s.triggers);
+    let lost = s.triggers.iter().filter(|t| t.lost_access.is_some()).count();
     let devices = lines
         .iter()
         .map(|l| &l.0)
@@ -208,6 +209,11 @@ fn SubscriptionRow(
                 {(!s.display_name.is_empty()).then(|| view! { <div class="cell-sub">{s.url.clone()}</div> })}
                 {(!s.target_registered).then(|| view! { <span class="badge warn">"target not registered"</span> })}
                 {(s.inactive_reason.as_deref() == Some("gone")).then(|| view! { <span class="badge bad">"receiver answered 410 Gone"</span> })}
+                {(lost > 0).then(|| view! {
+                    <span class="badge warn" title="Their owner no longer has access to the device">
+                        {format!("{lost} trigger event{} no longer accessible", if lost == 1 { "" } else { "s" })}
+                    </span>
+                })}
             </td>
             <td>
                 <div class="muted small-text">{summary}</div>
