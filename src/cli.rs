@@ -79,6 +79,11 @@ enum Command {
 
 #[derive(Args, Clone)]
 struct ServeArgs {
+    /// The key file that seals stored secrets (default: beside the database,
+    /// `<database>.secrets.key`, created with mode 0600 on first start).
+    #[arg(long, env = "LABHOOK_SECRETS_KEY_FILE")]
+    secrets_key_file: Option<PathBuf>,
+
     /// Address and port to listen on.
     #[arg(long, env = "LABHOOK_LISTEN", default_value = "127.0.0.1:3000")]
     listen: SocketAddr,
@@ -90,6 +95,10 @@ struct ServeArgs {
     /// Mark the session cookie Secure (serve over HTTPS).
     #[arg(long, env = "LABHOOK_SECURE_COOKIES")]
     secure_cookies: bool,
+
+    /// A reverse proxy is in front: believe its X-Forwarded-Proto and X-Forwarded-For.
+    #[arg(long, env = "LABHOOK_BEHIND_PROXY")]
+    behind_proxy: bool,
 
     /// Create demo organisations, users and devices in an empty database (`make run` does).
     #[arg(long, env = "LABHOOK_DEMO", conflicts_with = "no_demo")]
@@ -110,6 +119,10 @@ struct ServeArgs {
     /// Refuse webhooks to private network addresses (RFC 1918, fc00::/7): for hosted installs.
     #[arg(long, env = "LABHOOK_DENY_PRIVATE_TARGETS")]
     deny_private_targets: bool,
+
+    /// Sign-in attempts one client address may make per minute.
+    #[arg(long, env = "LABHOOK_SIGN_INS_PER_MINUTE", default_value_t = 30)]
+    sign_ins_per_minute: u32,
 
     /// How long a sign-in lasts, in hours.
     #[arg(long, env = "LABHOOK_SESSION_HOURS", default_value_t = 168)]
@@ -202,12 +215,15 @@ async fn serve(database: PathBuf, log_format: LogFormatArg, args: ServeArgs) -> 
     let config = Config {
         listen: args.listen,
         database,
+        secrets_key_file: args.secrets_key_file,
         site_root: args.site_root,
         log_format: match log_format {
             LogFormatArg::Text => LogFormat::Text,
             LogFormatArg::Json => LogFormat::Json,
         },
         secure_cookies: args.secure_cookies,
+        behind_proxy: args.behind_proxy,
+        sign_ins_per_minute: args.sign_ins_per_minute.max(1),
         session_ttl: Duration::from_secs(args.session_hours.max(1) * 3600),
         seed_demo: args.demo,
         simulate: args.simulate,

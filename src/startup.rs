@@ -14,7 +14,10 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use server::{
     config::Config,
-    http::session::{require_for_pages, resolve},
+    http::{
+        browser::{refuse_cross_site, security_headers, CspNonce},
+        session::{require_for_pages, resolve},
+    },
     AppState,
 };
 use tokio::net::TcpListener;
@@ -39,9 +42,19 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
-        let state = AppState::new(pool, config)
+        let key = server::subscriptions::secrets_key(&pool, &config).await?;
+        let state = AppState::new(pool, config, key)
             .await
             .context("cannot start the database writer")?;
+        let sealed = server::subscriptions::seal_open_secrets(&state)
+            .await
+            .context("cannot seal the stored secrets")?;
+        if sealed > 0 {
+            tracing::info!(
+                subscriptions = sealed,
+                "sealed secrets stored in clear by an older version"
+            );
+        }
         let router = router(state.clone());
         Ok(Self {
             listener,
@@ -86,7 +99,12 @@ impl Application {
         };
         let mut http_stopped = stop_seen.clone();
         let http = async move {
-            let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(signal);
+            let serve = axum::serve(
+                self.listener,
+                self.router
+                    .into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(signal);
             tokio::select! {
                 result = serve.into_future() => result.context("the web server stopped"),
                 // Clients that keep their connections busy (or hang) cannot hold the process:
@@ -134,7 +152,16 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     let context = {
         let state = state.clone();
-        move || provide_context(state.clone())
+        move || {
+            provide_context(state.clone());
+            // The Content-Security-Policy's nonce of this response, for the inline scripts
+            // Leptos writes (hydration, resolved resources).
+            let nonce = use_context::<http::request::Parts>()
+                .and_then(|parts| parts.extensions.get::<CspNonce>().cloned());
+            if let Some(CspNonce(nonce)) = nonce {
+                provide_context(leptos::nonce::Nonce::from_value(nonce));
+            }
+        }
     };
     let pages = Router::new()
         .leptos_routes_with_context(&leptos_options, routes, context.clone(), {
@@ -151,6 +178,9 @@ pub fn router(state: AppState) -> Router {
     pages
         .merge(server::http::router(state.clone()))
         .layer(middleware::from_fn_with_state(state, resolve))
+        // Cross-site requests are refused before the session is even looked up.
+        .layer(middleware::from_fn(refuse_cross_site))
+        .layer(middleware::from_fn(security_headers))
         .layer(CompressionLayer::new())
 }
 

@@ -42,11 +42,19 @@ pub async fn sign_in(
 ) -> Result<String, AppError> {
     use server::http::session;
     let state = crate::ssr::state()?;
-    let (_user, token) = server::auth::sign_in(&state, &email, &password).await?;
+    let headers: http::HeaderMap = leptos_axum::extract()
+        .await
+        .map_err(|_| AppError::Internal)?;
+    let peer = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .await
+        .ok()
+        .map(|axum::extract::ConnectInfo(peer)| peer);
+    let client = session::client_address(&headers, peer, &state.config);
+    let (_user, token) = server::auth::sign_in(&state, &email, &password, client).await?;
     let res = expect_context::<leptos_axum::ResponseOptions>();
     res.append_header(
         http::header::SET_COOKIE,
-        session::set_cookie(&token, &state.config),
+        session::set_cookie(&token, &headers, &state.config),
     );
     Ok(session::safe_next(next.as_deref()))
 }
@@ -59,13 +67,13 @@ pub async fn sign_out() -> Result<(), AppError> {
     let headers: http::HeaderMap = leptos_axum::extract()
         .await
         .map_err(|_| AppError::Internal)?;
-    if let Some(token) = session::token_from_headers(&headers) {
+    if let Some(token) = session::token_from_headers(&headers, &state.config) {
         server::auth::sign_out(&state, &token).await?;
     }
     let res = expect_context::<leptos_axum::ResponseOptions>();
     res.append_header(
         http::header::SET_COOKIE,
-        session::clear_cookie(&state.config),
+        session::clear_cookie(&headers, &state.config),
     );
     Ok(())
 }

@@ -118,6 +118,9 @@ mod from_server {
         fn from(e: server::Error) -> Self {
             if let Some(res) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
                 res.set_status(e.status());
+                if let Some(retry_after) = e.retry_after_header() {
+                    res.insert_header(http::header::RETRY_AFTER, retry_after);
+                }
             }
             match e {
                 server::Error::Unauthenticated => AppError::Unauthenticated,
@@ -140,6 +143,7 @@ mod from_server {
                 e @ (server::Error::InvalidCredentials
                 | server::Error::InvalidToken
                 | server::Error::TooManyAttempts { .. }
+                | server::Error::RateLimited { .. }
                 | server::Error::TooLarge(_)
                 | server::Error::Conflict(_)) => AppError::Refused(e.to_string()),
             }

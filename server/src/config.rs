@@ -19,11 +19,18 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The SQLite database file; created with its directory when missing.
     pub database: PathBuf,
+    /// The key that seals stored secrets; `None`: beside the database, created when missing.
+    pub secrets_key_file: Option<PathBuf>,
     /// Where cargo-leptos put the compiled site (the `pkg/` folder and static assets).
     pub site_root: PathBuf,
     pub log_format: LogFormat,
     /// Mark the session cookie `Secure`: on when the app is served over HTTPS.
     pub secure_cookies: bool,
+    /// A proxy the operator runs is in front: believe its `X-Forwarded-Proto` (HTTPS) and
+    /// `X-Forwarded-For` (the client's address).
+    pub behind_proxy: bool,
+    /// Sign-in attempts one client address may make per minute.
+    pub sign_ins_per_minute: u32,
     /// How long a sign-in lasts.
     pub session_ttl: Duration,
     /// Create the demo organisations and users when the database is empty (`--demo`).
@@ -41,10 +48,13 @@ impl Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             database,
+            secrets_key_file: None,
             site_root: PathBuf::from("target/site"),
             log_format: LogFormat::Text,
             secure_cookies: false,
+            behind_proxy: false,
             session_ttl: Duration::from_secs(7 * 24 * 3600),
+            sign_ins_per_minute: 30,
             seed_demo: true,
             simulate: false,
             offline_after: Duration::from_secs(60),

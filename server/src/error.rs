@@ -31,6 +31,12 @@ pub enum Error {
     /// Sign-ins for this account are being slowed down after repeated failures.
     #[error("Too many failed sign-ins for this account. Try again in {} seconds.", retry_after.as_secs().max(1))]
     TooManyAttempts { retry_after: Duration },
+    /// Too many requests from one client, or too many at once: try again later.
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after: Duration,
+    },
     /// Signed in, but the role or organisation does not allow this.
     #[error("{0}")]
     Forbidden(String),

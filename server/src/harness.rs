@@ -76,9 +76,15 @@ impl Instance {
             .await
             .expect("the database opens");
         demo::seed_if_empty(&pool).await.expect("demo data");
-        let state = AppState::new(pool, config)
+        let key = subscriptions::secrets_key(&pool, &config)
+            .await
+            .expect("the secrets key");
+        let state = AppState::new(pool, config, key)
             .await
             .expect("the writer starts");
+        subscriptions::seal_open_secrets(&state)
+            .await
+            .expect("stored secrets sealed");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a loopback port");
@@ -103,7 +109,7 @@ impl Instance {
     }
 
     pub async fn sign_in(&self, email: &str, password: &str) -> CurrentUser {
-        auth::sign_in(&self.state, email, password)
+        auth::sign_in(&self.state, email, password, None)
             .await
             .expect("a demo user signs in")
             .0

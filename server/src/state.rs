@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 use crate::{
     config::Config,
     db::{WriteFuture, Writer},
+    domain::sealed::SecretsKey,
     Result,
 };
 
@@ -20,6 +21,8 @@ pub struct AppState {
     /// For reads. Writes go through [`AppState::write`].
     pub pool: SqlitePool,
     pub config: Arc<Config>,
+    /// Seals and opens the secrets stored in the database (see [`crate::domain::sealed`]).
+    pub secrets: Arc<SecretsKey>,
     /// Signalled after new events were committed, so that the dispatcher need not poll.
     pub events_added: Arc<Notify>,
     writer: Writer,
@@ -30,11 +33,16 @@ pub struct AppState {
 
 impl AppState {
     /// The state, with the database's one writer started on a connection of its own.
-    pub async fn new(pool: SqlitePool, config: Config) -> Result<Self, sqlx::Error> {
+    pub async fn new(
+        pool: SqlitePool,
+        config: Config,
+        secrets: SecretsKey,
+    ) -> Result<Self, sqlx::Error> {
         let writer = Writer::start(&pool.connect_options()).await?;
         Ok(Self {
             pool,
             config: Arc::new(config),
+            secrets: Arc::new(secrets),
             events_added: Arc::new(Notify::new()),
             writer,
             parts: Arc::default(),

@@ -241,3 +241,184 @@ async fn an_unknown_page_is_a_404_with_a_way_back() {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert!(res.text().await.unwrap().contains("Page not found"));
 }
+
+/// A page of another site cannot make a signed-in browser change anything (CSRF): by
+/// `Sec-Fetch-Site` or by `Origin`, before anything is read or written. Our own pages can.
+#[tokio::test]
+async fn cross_site_requests_that_change_something_are_refused() {
+    let app = spawn_app().await;
+    let admin = app.signed_in(ADMIN.0, ADMIN.1).await;
+    let enabled = || async {
+        sqlx::query_scalar::<_, bool>("SELECT webhooks_enabled FROM organisations WHERE id = 1")
+            .fetch_one(&app.state.pool)
+            .await
+            .unwrap()
+    };
+    assert!(enabled().await);
+    let switch_off = |headers: &'static [(&'static str, &'static str)]| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let mut req = admin
+                .post(app.url("/api/admin/set_webhooks_enabled"))
+                .header(header::ACCEPT, "application/json")
+                .form(&[("enabled", "false")]);
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            req.send().await.unwrap()
+        }
+    };
+    for refused in [
+        &[("origin", "http://evil.example")][..],
+        &[("sec-fetch-site", "cross-site")][..],
+        &[("sec-fetch-site", "same-site")][..],
+        &[("origin", "null")][..],
+    ] {
+        let res = switch_off(refused).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{refused:?}");
+        let body: Value = res.json().await.unwrap();
+        assert!(body["message"].as_str().unwrap().contains("another site"));
+        assert!(enabled().await, "nothing changed for {refused:?}");
+    }
+    // Sign-in from another site is refused too (no login CSRF).
+    let res = client()
+        .post(app.url("/api/sign_in"))
+        .header("origin", "https://evil.example")
+        .form(&[("email", ADMIN.0), ("password", ADMIN.1)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    let own_origin = format!("http://{}", app.address);
+    let res = admin
+        .post(app.url("/api/admin/set_webhooks_enabled"))
+        .header(header::ACCEPT, "application/json")
+        .header("origin", own_origin)
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("enabled", "false")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(!enabled().await);
+}
+
+/// Every page carries the security headers, and its inline scripts carry the nonce of its
+/// Content-Security-Policy (Playwright proves the hydrated app works under it).
+#[tokio::test]
+async fn pages_carry_a_content_security_policy_whose_nonce_their_scripts_carry() {
+    let app = spawn_app().await;
+    let res = client().get(app.url("/sign-in")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let h = res.headers().clone();
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["referrer-policy"], "same-origin");
+    assert_eq!(h["x-frame-options"], "DENY");
+    let csp = h["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(csp.contains("object-src 'none'"), "{csp}");
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a nonce")
+        .to_owned();
+    assert!(nonce.len() >= 20);
+    let html = res.text().await.unwrap();
+    let scripts = html.matches("<script").count();
+    assert!(scripts > 0);
+    assert_eq!(
+        html.matches(&format!("nonce=\"{nonce}\"")).count(),
+        scripts,
+        "every script carries the nonce:\n{html}"
+    );
+    // A fresh nonce per response.
+    let again = client().get(app.url("/sign-in")).send().await.unwrap();
+    assert_ne!(
+        again.headers()["content-security-policy"].to_str().unwrap(),
+        csp
+    );
+}
+
+/// The failure throttle counts before it checks the password, in one step: a parallel burst
+/// of guesses gets no more tries than a sequence would (three free ones), the rest are told
+/// when to come back.
+#[tokio::test]
+async fn a_parallel_burst_of_guesses_gets_no_more_tries_than_a_sequence() {
+    let app = spawn_app().await;
+    let mut guesses = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let url = app.url("/api/sign_in");
+        guesses.spawn(async move {
+            let res = client()
+                .post(url)
+                .form(&[("email", LAB_USER.0), ("password", &format!("guess {i}"))])
+                .send()
+                .await
+                .unwrap();
+            let retry_after = res.headers().get(header::RETRY_AFTER).cloned();
+            (res.status(), retry_after)
+        });
+    }
+    let answers = guesses.join_all().await;
+    let tried = answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::UNAUTHORIZED)
+        .count();
+    let throttled: Vec<_> = answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::TOO_MANY_REQUESTS)
+        .collect();
+    assert_eq!(tried, 3, "{answers:?}");
+    assert_eq!(throttled.len(), 17, "{answers:?}");
+    assert!(
+        throttled.iter().all(|(_, r)| r.is_some()),
+        "Retry-After on each"
+    );
+}
+
+/// One address gets a limited number of sign-in attempts a minute, right or wrong, whichever
+/// accounts they name; the answer says when to come back.
+#[tokio::test]
+async fn one_address_gets_a_limited_number_of_sign_ins_a_minute() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = server::config::Config {
+        sign_ins_per_minute: 5,
+        ..server::config::Config::for_database(dir.path().join("t.db"))
+    };
+    let app = labhook::startup::Application::build(config).await.unwrap();
+    let base = format!("http://{}", app.address());
+    tokio::spawn(app.run(std::future::pending()));
+    let sign_in = |email: &'static str, password: &'static str| {
+        let base = base.clone();
+        async move {
+            client()
+                .post(format!("{base}/api/sign_in"))
+                .form(&[("email", email), ("password", password)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for _ in 0..4 {
+        assert_eq!(sign_in(ADMIN.0, ADMIN.1).await.status(), StatusCode::OK);
+    }
+    assert_eq!(
+        sign_in("nobody@demo.lab", "x").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let res = sign_in(ADMIN.0, ADMIN.1).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = res.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("Too many sign-ins from your address"),
+        "{body}"
+    );
+}

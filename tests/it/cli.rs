@@ -202,7 +202,9 @@ async fn serve_creates_demo_data_only_when_asked() {
         StatusCode::UNAUTHORIZED
     );
     let users: i64 = {
-        let pool = server::db::open(&dir.path().join("plain.db")).await.unwrap();
+        let pool = server::db::open(&dir.path().join("plain.db"))
+            .await
+            .unwrap();
         sqlx::query_scalar("SELECT COUNT(*) FROM users")
             .fetch_one(&pool)
             .await

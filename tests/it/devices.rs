@@ -256,13 +256,12 @@ async fn revoking_access_stops_webhooks_of_that_device_and_granting_again_does_n
         }
     };
     set_access("true").await;
-    let rotation: i64 = sqlx::query_scalar(
-        "SELECT id FROM channels WHERE device_id = ? AND name = 'rotation'",
-    )
-    .bind(centrifuge)
-    .fetch_one(&app.state.pool)
-    .await
-    .unwrap();
+    let rotation: i64 =
+        sqlx::query_scalar("SELECT id FROM channels WHERE device_id = ? AND name = 'rotation'")
+            .bind(centrifuge)
+            .fetch_one(&app.state.pool)
+            .await
+            .unwrap();
     // The demo's registered URL, where nothing listens: deliveries stay pending (retrying).
     let res = app
         .call_json(
@@ -274,7 +273,12 @@ async fn revoking_access_stops_webhooks_of_that_device_and_granting_again_does_n
             }}),
         )
         .await;
-    assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
     let subscription: i64 = sqlx::query_scalar("SELECT id FROM subscriptions")
         .fetch_one(&app.state.pool)
         .await
@@ -307,11 +311,10 @@ async fn revoking_access_stops_webhooks_of_that_device_and_granting_again_does_n
                 .await
                 .unwrap();
             for _ in 0..400 {
-                let cursor: i64 =
-                    sqlx::query_scalar("SELECT last_event_id FROM dispatcher_cursor")
-                        .fetch_one(&app.state.pool)
-                        .await
-                        .unwrap();
+                let cursor: i64 = sqlx::query_scalar("SELECT last_event_id FROM dispatcher_cursor")
+                    .fetch_one(&app.state.pool)
+                    .await
+                    .unwrap();
                 if cursor >= last {
                     return;
                 }
@@ -335,12 +338,24 @@ async fn revoking_access_stops_webhooks_of_that_device_and_granting_again_does_n
 
     set_access("false").await;
     let statuses = deliveries().await;
-    assert_eq!(statuses, ["cancelled"], "the pending delivery stopped at once");
+    assert_eq!(
+        statuses,
+        ["cancelled"],
+        "the pending delivery stopped at once"
+    );
     send(2000.0).await;
-    assert_eq!(deliveries().await.len(), 1, "nothing new for a device it cannot see");
+    assert_eq!(
+        deliveries().await.len(),
+        1,
+        "nothing new for a device it cannot see"
+    );
 
     let shown: Value = app
-        .call_form(&lab, "subscriptions/get", &[("id", &subscription.to_string())])
+        .call_form(
+            &lab,
+            "subscriptions/get",
+            &[("id", &subscription.to_string())],
+        )
         .await
         .json()
         .await
@@ -359,5 +374,9 @@ async fn revoking_access_stops_webhooks_of_that_device_and_granting_again_does_n
 
     set_access("true").await;
     send(3000.0).await;
-    assert_eq!(deliveries().await.len(), 1, "access granted again revives nothing");
+    assert_eq!(
+        deliveries().await.len(),
+        1,
+        "access granted again revives nothing"
+    );
 }

@@ -9,7 +9,7 @@ use tempfile::TempDir;
 pub struct TestApp {
     pub address: SocketAddr,
     pub state: AppState,
-    _dir: TempDir,
+    _dir: Option<TempDir>,
 }
 
 /// Starts the application on 127.0.0.1:0 with a fresh database holding the demo data.
@@ -23,7 +23,7 @@ pub async fn spawn_app() -> TestApp {
     TestApp {
         address,
         state,
-        _dir: dir,
+        _dir: Some(dir),
     }
 }
 
@@ -37,6 +37,15 @@ pub fn client() -> Client {
 }
 
 impl TestApp {
+    /// An app started by the test itself (its own configuration and directory).
+    pub fn at(address: SocketAddr, state: AppState) -> Self {
+        TestApp {
+            address,
+            state,
+            _dir: None,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.address, path)
     }

@@ -344,7 +344,10 @@ async fn editing_keeps_an_untouched_secret_header_and_replaces_the_rest() {
         .fetch_one(&app.state.pool)
         .await
         .unwrap();
-    let headers: Value = serde_json::from_str(&headers).unwrap();
+    // Stored sealed; opened with the server's key it is the value typed at first.
+    assert!(!headers.contains("s3cret"));
+    let headers =
+        server::domain::headers::Headers::from_stored(&headers, &app.state.secrets).to_json();
     assert_eq!(
         headers,
         json!([
@@ -460,4 +463,85 @@ async fn removing_a_registered_url_deactivates_its_subscriptions_until_it_is_reg
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(list(&app, &lab).await["items"][0]["active"], true);
+}
+
+/// A copy of the database file neither forges webhooks nor reads receivers' API keys: signing
+/// secrets and secret header values are stored sealed, under a key file (mode 0600) beside
+/// the database. Rows an older version stored in clear are sealed at the next start, and a
+/// database whose key is missing does not start with a new one.
+#[tokio::test]
+async fn secrets_are_stored_sealed_under_a_private_key_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = server::config::Config::for_database(dir.path().join("lab.db"));
+    let start = |config: server::config::Config| async move {
+        let app = labhook::startup::Application::build(config).await?;
+        let state = app.state().clone();
+        let address = app.address();
+        tokio::spawn(app.run(std::future::pending()));
+        anyhow::Ok(TestApp::at(address, state))
+    };
+    let app = start(config.clone()).await.unwrap();
+    let lab = app.signed_in(LAB_USER.0, LAB_USER.1).await;
+    let created: Value = create(&app, &lab, &valid_input(&app).await)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let stored: (String, String) = sqlx::query_as("SELECT secret, headers FROM subscriptions")
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    assert!(stored.0.starts_with("sealed:v1:"), "{stored:?}");
+    assert!(
+        !stored.1.contains("s3cret") && stored.1.contains("QC"),
+        "{stored:?}"
+    );
+    // Nor in the files a backup copies (database and write-ahead log).
+    for file in ["lab.db", "lab.db-wal"] {
+        let bytes = std::fs::read(dir.path().join(file)).unwrap_or_default();
+        let found = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+        assert!(
+            !found("s3cret") && !found(&secret),
+            "{file} holds a secret in clear"
+        );
+    }
+    let key_file = dir.path().join("lab.secrets.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    // What an older version left in clear is sealed at the next start, and still opens.
+    sqlx::query("UPDATE subscriptions SET secret = ?, headers = ?")
+        .bind(&secret)
+        .bind(r#"[{"name":"Authorization","value":"Bearer old","secret":true}]"#)
+        .execute(&app.state.pool)
+        .await
+        .unwrap();
+    let again = start(config.clone()).await.unwrap();
+    let stored: (String, String) = sqlx::query_as("SELECT secret, headers FROM subscriptions")
+        .fetch_one(&again.state.pool)
+        .await
+        .unwrap();
+    assert!(stored.0.starts_with("sealed:v1:"));
+    assert_eq!(again.state.secrets.open(&stored.0).unwrap(), secret);
+    assert!(!stored.1.contains("Bearer old"), "{stored:?}");
+
+    // Without its key, the database does not start (a new key would open nothing).
+    std::fs::rename(&key_file, dir.path().join("elsewhere.key")).unwrap();
+    let refused = match start(config.clone()).await {
+        Ok(_) => panic!("started without its key"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(refused.contains("restore that file"), "{refused}");
+    assert!(!key_file.exists(), "no new key was made");
+    // The operator points at the key where it is now.
+    let config = server::config::Config {
+        secrets_key_file: Some(dir.path().join("elsewhere.key")),
+        ..config
+    };
+    assert!(start(config).await.is_ok());
 }

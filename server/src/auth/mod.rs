@@ -8,11 +8,15 @@ mod throttle;
 pub use passwords::hash_password;
 pub use sessions::SessionToken;
 
+use std::{net::IpAddr, sync::Arc, time::Duration};
+
 use sqlx::SqlitePool;
+use tokio::sync::Semaphore;
 
 use crate::{
     clock::now_ms,
     domain::{Email, Role},
+    rate::KeyedLimit,
     AppState, Error, Result,
 };
 
@@ -54,15 +58,47 @@ impl CurrentUser {
 
 /// Checks the credentials and opens a session. Wrong email and wrong password give the same
 /// error and take the same time; repeated failures for one address are slowed down.
+///
+/// Each password check takes ~19 MiB for ~50 ms, so at most [`SignInLimits`] checks run at
+/// once (about one per core) and a request waits at most a moment for its turn, else it is
+/// told to come back (429); one client address gets a limited number of tries a minute.
 pub async fn sign_in(
     state: &AppState,
     email: &str,
     password: &str,
+    client: Option<IpAddr>,
 ) -> Result<(CurrentUser, SessionToken)> {
     let pool = &state.pool;
+    let limits = SignInLimits::of(state);
+    if let Some(address) = client {
+        limits
+            .per_address
+            .check(&address)
+            .map_err(|retry_after| Error::RateLimited {
+                message: format!(
+                    "Too many sign-ins from your address. Try again in {} seconds.",
+                    retry_after.as_secs().max(1)
+                ),
+                retry_after,
+            })?;
+    }
     let email = Email::parse(email).map_err(|_| Error::InvalidCredentials)?;
+    let _turn = tokio::time::timeout(HASH_TURN_WAIT, limits.hashing.acquire())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .ok_or_else(|| Error::RateLimited {
+            message: "Many people are signing in right now. Try again in a few seconds.".into(),
+            retry_after: Duration::from_secs(2),
+        })?;
     let now = now_ms();
-    if let Some(retry_after) = throttle::wait_required(pool, &email, now).await? {
+    let admitted = {
+        let email = email.clone();
+        state
+            .write(move |conn| Box::pin(async move { throttle::admit(conn, &email, now).await }))
+            .await?
+    };
+    if let Some(retry_after) = admitted {
         return Err(Error::TooManyAttempts { retry_after });
     }
 
@@ -76,16 +112,10 @@ pub async fn sign_in(
         None => (None, None),
     };
     let password_ok = passwords::verify(password, hash).await?;
-    let user_id = match (user_id, password_ok) {
-        (Some(id), true) => id,
-        _ => {
-            state
-                .write(move |conn| {
-                    Box::pin(async move { throttle::record_failure(conn, &email, now).await })
-                })
-                .await?;
-            return Err(Error::InvalidCredentials);
-        }
+    drop(_turn);
+    // The attempt is counted as a failure already (see `throttle::admit`).
+    let (Some(user_id), true) = (user_id, password_ok) else {
+        return Err(Error::InvalidCredentials);
     };
 
     let ttl = state.config.session_ttl;
@@ -101,6 +131,34 @@ pub async fn sign_in(
         .await?
         .ok_or_else(|| anyhow::anyhow!("session vanished right after it was created"))?;
     Ok((user, token))
+}
+
+/// How long a sign-in waits for a turn to check its password before it is told to come back.
+const HASH_TURN_WAIT: Duration = Duration::from_secs(2);
+
+/// The server's limits on signing in.
+pub struct SignInLimits {
+    /// Password checks running at once.
+    hashing: Semaphore,
+    per_address: KeyedLimit<IpAddr>,
+}
+
+impl SignInLimits {
+    fn of(state: &AppState) -> Arc<Self> {
+        state.part(|state| {
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+            let per_minute = state.config.sign_ins_per_minute;
+            SignInLimits {
+                hashing: Semaphore::new(cores.max(2)),
+                per_address: KeyedLimit::per_minute(per_minute, per_minute),
+            }
+        })
+    }
+}
+
+/// Forgets idle addresses of the sign-in limit (housekeeping).
+pub fn forget_idle_addresses(state: &AppState) {
+    SignInLimits::of(state).per_address.forget_idle();
 }
 
 /// Ends the session. Unknown or expired tokens are fine: the result is the same.
@@ -126,6 +184,7 @@ pub async fn end_all_sessions(pool: &SqlitePool, user_id: i64) -> Result<()> {
 
 /// Removes expired sessions and stale failure counters; run now and then.
 pub async fn prune(state: &AppState) -> Result<()> {
+    forget_idle_addresses(state);
     let now = now_ms();
     state
         .write(move |conn| {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::SqliteConnection;
 
 use crate::{domain::Email, Result};
 
@@ -20,28 +20,26 @@ pub(super) fn wait_after(failures: i64) -> Duration {
     Duration::from_secs(1u64 << exp).min(MAX_WAIT)
 }
 
-/// `Some(remaining)` when the address must still wait before the next attempt.
-pub(super) async fn wait_required(
-    pool: &SqlitePool,
+/// Admits one sign-in attempt for `email`, or says how long it must still wait. An admitted
+/// attempt is counted as a failure at once, in the same write transaction as the check (the
+/// writer runs one at a time), so a parallel burst cannot pass the throttle between check and
+/// count; a successful sign-in then clears the count.
+pub(super) async fn admit(
+    conn: &mut SqliteConnection,
     email: &Email,
     now: i64,
 ) -> Result<Option<Duration>> {
     let row: Option<(i64, i64)> =
         sqlx::query_as("SELECT failures, last_failure_at FROM sign_in_failures WHERE email = ?")
             .bind(email.as_str())
-            .fetch_optional(pool)
+            .fetch_optional(&mut *conn)
             .await?;
-    Ok(row.and_then(|(failures, last)| {
+    if let Some((failures, last)) = row {
         let until = last + wait_after(failures).as_millis() as i64;
-        (until > now).then(|| Duration::from_millis((until - now) as u64))
-    }))
-}
-
-pub(super) async fn record_failure(
-    conn: &mut SqliteConnection,
-    email: &Email,
-    now: i64,
-) -> Result<()> {
+        if until > now {
+            return Ok(Some(Duration::from_millis((until - now) as u64)));
+        }
+    }
     sqlx::query(
         "INSERT INTO sign_in_failures (email, failures, last_failure_at) VALUES (?, 1, ?)
          ON CONFLICT (email) DO UPDATE SET failures = failures + 1, last_failure_at = excluded.last_failure_at",
@@ -50,7 +48,7 @@ pub(super) async fn record_failure(
     .bind(now)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(None)
 }
 
 pub(super) async fn clear(conn: &mut SqliteConnection, email: &Email) -> Result<()> {

@@ -167,8 +167,15 @@ async fn targets(
             out.insert(r.id, Err(Skip::Inactive));
             continue;
         }
-        let (Ok(url), Some(secret)) = (TargetUrl::parse(&r.url), SigningSecret::parse(&r.secret))
-        else {
+        let key = &state.secrets;
+        let open = |stored: &str| match key.open(stored) {
+            Ok(secret) => SigningSecret::parse(&secret),
+            Err(e) => {
+                tracing::error!(subscription = r.id, error = %e, "cannot open a signing secret");
+                None
+            }
+        };
+        let (Ok(url), Some(secret)) = (TargetUrl::parse(&r.url), open(&r.secret)) else {
             out.insert(r.id, Err(Skip::Inactive));
             continue;
         };
@@ -178,12 +185,12 @@ async fn targets(
         let target = Arc::new(Target {
             subscription_id: r.id,
             organisation_id: r.organisation_id,
-            headers: Headers::from_json(&r.headers),
+            headers: Headers::from_stored(&r.headers, key),
             secret,
             previous_secret: r
                 .previous_secret
                 .filter(|_| r.previous_secret_until.is_some_and(|until| until > now))
-                .and_then(|p| SigningSecret::parse(&p)),
+                .and_then(|p| open(&p)),
             url,
         });
         let allowed = is_allowed(&registered[&r.organisation_id], &target.url);

@@ -45,7 +45,7 @@ use crate::{
     config::DispatcherConfig,
     deliveries::queue::{self, ClaimLimits, Claimed},
     domain::schedule::RetrySchedule,
-    retention, AppState, Result,
+    health, retention, AppState, Result,
 };
 
 /// A running dispatcher.
@@ -55,9 +55,12 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
+    /// Starts the loop under a supervisor: a panic anywhere in it is logged and the loop starts
+    /// again (taking back what it had claimed), so delivery never silently stops while the
+    /// server keeps answering.
     pub fn spawn(state: AppState) -> Self {
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(run(state, stopped));
+        let task = tokio::spawn(supervise(state, stopped));
         Self { stop, task }
     }
 
@@ -66,6 +69,76 @@ impl Dispatcher {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
+    }
+}
+
+/// Pause before restarting a loop that panicked, so that a panic on every round does not spin.
+const RESTART_PAUSE: Duration = Duration::from_secs(1);
+
+async fn supervise(state: AppState, stop: watch::Receiver<bool>) {
+    loop {
+        let result = tokio::spawn(run(state.clone(), stop.clone())).await;
+        match result {
+            Ok(Exit::Stopped) => return,
+            Ok(Exit::RecorderGone) => {
+                tracing::error!("the dispatcher's recorder stopped; restarting the dispatcher")
+            }
+            Err(e) if e.is_panic() => {
+                let panic = e.into_panic();
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(panic = %message, "the dispatcher panicked; restarting it");
+            }
+            Err(_) => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+        health::restarted(&state);
+        tokio::time::sleep(RESTART_PAUSE).await;
+    }
+}
+
+/// How a run of the loop ended.
+enum Exit {
+    Stopped,
+    /// The task writing outcomes down ended (it panicked): nothing sent would be recorded.
+    RecorderGone,
+}
+
+/// Deliberate faults, for tests that prove the supervision (set through
+/// [`Faults::of`]); nothing else sets them.
+#[derive(Default)]
+pub struct Faults {
+    /// The loop panics at the start of its next round.
+    pub panic_in_loop: std::sync::atomic::AtomicBool,
+    /// This many of the next send tasks panic before their request.
+    pub panicking_sends: std::sync::atomic::AtomicU32,
+}
+
+impl Faults {
+    pub fn of(state: &AppState) -> Arc<Faults> {
+        state.part(|_| Faults::default())
+    }
+
+    fn take(flag: &std::sync::atomic::AtomicBool) -> bool {
+        flag.swap(false, std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Tells the loop that a send task ended, whichever way it ended: dropped when the task
+/// returns, is aborted or panics, so an in-flight slot is never lost.
+struct SlotGuard {
+    subscription_id: i64,
+    done_tx: mpsc::UnboundedSender<i64>,
+}
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        let _ = self.done_tx.send(self.subscription_id);
     }
 }
 
@@ -106,7 +179,8 @@ struct Loop {
     bodies: Bodies,
 }
 
-async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
+async fn run(state: AppState, mut stop: watch::Receiver<bool>) -> Exit {
+    let faults = Faults::of(&state);
     let config = state.config.dispatcher.clone();
     match release_all(&state, now_ms()).await {
         Ok(0) => {}
@@ -141,7 +215,16 @@ async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     };
     let mut last_prune = Instant::now();
 
+    let mut exit = Exit::Stopped;
     while !*stop.borrow() {
+        health::beat(&state);
+        if Faults::take(&faults.panic_in_loop) {
+            panic!("a deliberate fault (test)");
+        }
+        if recorder.is_finished() {
+            exit = Exit::RecorderGone;
+            break;
+        }
         while let Ok(subscription) = done_rx.try_recv() {
             this.finished(subscription);
         }
@@ -218,6 +301,7 @@ async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     if let Err(e) = release_all(&state, now_ms()).await {
         tracing::error!(error = ?e, "cannot give back unfinished deliveries");
     }
+    exit
 }
 
 impl Loop {
@@ -244,6 +328,7 @@ impl Loop {
     /// Fans out everything new, and starts sending what it could claim on the spot.
     async fn fan_out(&mut self) -> Result<()> {
         loop {
+            health::beat(&self.state);
             let now = now_ms();
             let budget = Budget {
                 lease_until: now + self.lease().as_millis() as i64,
@@ -311,21 +396,33 @@ impl Loop {
                 .entry(c.subscription_id)
                 .or_insert_with(|| Arc::new(Semaphore::new(per_subscription)))
                 .clone();
-            let (sender, outcome_tx, done_tx, global_turns) = (
+            let (sender, outcome_tx, global_turns, faults) = (
                 self.sender.clone(),
                 self.outcome_tx.clone(),
-                self.done_tx.clone(),
                 self.global_turns.clone(),
+                Faults::of(&self.state),
             );
+            let _slot = SlotGuard {
+                subscription_id: c.subscription_id,
+                done_tx: self.done_tx.clone(),
+            };
             self.sends.spawn(async move {
+                let _slot = _slot;
                 // Closed on shutdown: not started, and the lease is given back.
                 let (Ok(_turn), Ok(_global_turn)) = (
                     turns.acquire_owned().await,
                     global_turns.acquire_owned().await,
                 ) else {
-                    let _ = done_tx.send(c.subscription_id);
                     return;
                 };
+                let panics = faults.panicking_sends.fetch_update(
+                    std::sync::atomic::Ordering::Relaxed,
+                    std::sync::atomic::Ordering::Relaxed,
+                    |n| n.checked_sub(1),
+                );
+                if panics.is_ok() {
+                    panic!("a deliberate fault in a send (test)");
+                }
                 let attempt = sender.send(&target, &c.webhook_id, body).await;
                 let _ = outcome_tx.send(Outcome {
                     delivery_id: c.id,
@@ -333,7 +430,6 @@ impl Loop {
                     number: c.attempts + 1,
                     attempt,
                 });
-                let _ = done_tx.send(c.subscription_id);
             });
         }
         Ok(())

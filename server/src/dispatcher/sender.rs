@@ -12,14 +12,15 @@ use serde_json::{Map, Value as Json};
 use crate::{
     config::DispatcherConfig,
     domain::{
-    delivery::ErrorKind,
-    headers::Headers,
-    mask::shown_header_value,
-    outbound::{OutboundPolicy, Refused},
-    schedule::parse_retry_after,
-    signature::{signature_header, SigningSecret},
-    target_url::TargetUrl,
-}};
+        delivery::ErrorKind,
+        headers::Headers,
+        mask::shown_header_value,
+        outbound::{OutboundPolicy, Refused},
+        schedule::parse_retry_after,
+        signature::{signature_header, SigningSecret},
+        target_url::TargetUrl,
+    },
+};
 
 /// Longest response body kept (and read).
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -274,7 +275,8 @@ impl Resolve for PolicyResolver {
                     host: Some(host),
                     ip,
                     refused,
-                }) as Box<dyn std::error::Error + Send + Sync>),
+                })
+                    as Box<dyn std::error::Error + Send + Sync>),
                 _ => Ok(Box::new(allowed.into_iter()) as Addrs),
             }
         })

@@ -12,6 +12,7 @@ pub mod outbound;
 mod password;
 mod role;
 pub mod schedule;
+pub mod sealed;
 pub mod signature;
 pub mod target_url;
 pub mod webhook;

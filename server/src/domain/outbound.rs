@@ -186,7 +186,13 @@ mod tests {
             allow_loopback: false,
             deny_private: true,
         };
-        for ip in ["10.0.0.1", "192.168.0.1", "172.31.255.255", "100.64.0.1", "fc00::1"] {
+        for ip in [
+            "10.0.0.1",
+            "192.168.0.1",
+            "172.31.255.255",
+            "100.64.0.1",
+            "fc00::1",
+        ] {
             assert_eq!(check(hosted, ip), Err(Refused::Private), "{ip}");
         }
         assert_eq!(check(hosted, "8.8.8.8"), Ok(()));

@@ -17,7 +17,9 @@ impl Error {
             Error::Unauthenticated | Error::InvalidCredentials | Error::InvalidToken => {
                 StatusCode::UNAUTHORIZED
             }
-            Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::TooManyAttempts { .. } | Error::RateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
@@ -28,6 +30,17 @@ impl Error {
         }
     }
 
+    /// `Retry-After` in whole seconds (rounded up), for the errors that say when to come back.
+    pub fn retry_after_header(&self) -> Option<HeaderValue> {
+        let (Error::TooManyAttempts { retry_after } | Error::RateLimited { retry_after, .. }) =
+            self
+        else {
+            return None;
+        };
+        let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        HeaderValue::from_str(&secs.max(1).to_string()).ok()
+    }
+
     /// A stable, machine-readable name for the kind of error.
     pub fn code(&self) -> &'static str {
         match self {
@@ -35,6 +48,7 @@ impl Error {
             Error::InvalidCredentials => "invalid_credentials",
             Error::InvalidToken => "invalid_token",
             Error::TooManyAttempts { .. } => "too_many_attempts",
+            Error::RateLimited { .. } => "rate_limited",
             Error::BadRequest { code, .. } => code,
             Error::Forbidden(_) => "forbidden",
             Error::NotFound(_) => "not_found",
@@ -80,10 +94,8 @@ impl IntoResponse for Error {
             other => vec![error_object(status, self.code(), &other.to_string(), None)],
         };
         let mut res = (status, Json(json!({ "errors": errors }))).into_response();
-        if let Error::TooManyAttempts { retry_after } = &self {
-            if let Ok(v) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
-                res.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        if let Some(v) = self.retry_after_header() {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
         }
         res
     }

@@ -15,7 +15,7 @@ use crate::{
     auth::CurrentUser,
     clock::now_ms,
     devices,
-    domain::{headers::HeaderValue, signature::generate_secret},
+    domain::{headers::HeaderValue, sealed::SecretsKey, signature::generate_secret},
     settings::{registered_urls, require_webhooks_enabled},
     AppState, Error, Result,
 };
@@ -78,15 +78,23 @@ pub async fn create(
     input: &SubscriptionInput,
 ) -> Result<Created> {
     require_webhooks_enabled(&state.pool, user).await?;
-    let (user, input, pool) = (user.clone(), input.clone(), state.pool.clone());
+    let (user, input, pool, key) = (
+        user.clone(),
+        input.clone(),
+        state.pool.clone(),
+        state.secrets.clone(),
+    );
     state
-        .write(move |conn| Box::pin(async move { create_in(conn, &pool, &user, &input).await }))
+        .write(move |conn| {
+            Box::pin(async move { create_in(conn, &pool, &key, &user, &input).await })
+        })
         .await
 }
 
 async fn create_in(
     conn: &mut SqliteConnection,
     pool: &SqlitePool,
+    key: &SecretsKey,
     user: &CurrentUser,
     input: &SubscriptionInput,
 ) -> Result<Created> {
@@ -102,15 +110,15 @@ async fn create_in(
     .bind(user.id)
     .bind(&valid.display_name)
     .bind(valid.url.as_str())
-    .bind(valid.headers.to_json().to_string())
+    .bind(valid.headers.to_stored(key))
     .bind(now)
-    .bind(&secret)
+    .bind(key.seal(&secret))
     .bind(now)
     .bind(now)
     .fetch_one(&mut *conn)
     .await?;
     store_triggers(&mut *conn, id, &valid).await?;
-    let created = find(&mut *conn, user, id).await?;
+    let created = find(&mut *conn, key, user, id).await?;
     audit::record_by(
         conn,
         user,
@@ -137,20 +145,28 @@ pub async fn update(
     input: &SubscriptionInput,
 ) -> Result<()> {
     require_webhooks_enabled(&state.pool, user).await?;
-    let (user, input, pool) = (user.clone(), input.clone(), state.pool.clone());
+    let (user, input, pool, key) = (
+        user.clone(),
+        input.clone(),
+        state.pool.clone(),
+        state.secrets.clone(),
+    );
     state
-        .write(move |conn| Box::pin(async move { update_in(conn, &pool, &user, id, &input).await }))
+        .write(move |conn| {
+            Box::pin(async move { update_in(conn, &pool, &key, &user, id, &input).await })
+        })
         .await
 }
 
 async fn update_in(
     conn: &mut SqliteConnection,
     pool: &SqlitePool,
+    key: &SecretsKey,
     user: &CurrentUser,
     id: i64,
     input: &SubscriptionInput,
 ) -> Result<()> {
-    let before = find(&mut *conn, user, id).await?;
+    let before = find(&mut *conn, key, user, id).await?;
     require_owner(user, &before)?;
     let valid = check(&mut *conn, pool, user, input, Some(&before)).await?;
     sqlx::query(
@@ -158,13 +174,13 @@ async fn update_in(
     )
     .bind(&valid.display_name)
     .bind(valid.url.as_str())
-    .bind(valid.headers.to_json().to_string())
+    .bind(valid.headers.to_stored(key))
     .bind(now_ms())
     .bind(id)
     .execute(&mut *conn)
     .await?;
     store_triggers(&mut *conn, id, &valid).await?;
-    let after = find(&mut *conn, user, id).await?;
+    let after = find(&mut *conn, key, user, id).await?;
     audit::record_by(
         conn,
         user,
@@ -181,14 +197,19 @@ async fn update_in(
 
 pub async fn delete(state: &AppState, user: &CurrentUser, id: i64) -> Result<()> {
     require_webhooks_enabled(&state.pool, user).await?;
-    let user = user.clone();
+    let (user, key) = (user.clone(), state.secrets.clone());
     state
-        .write(move |conn| Box::pin(async move { delete_in(conn, &user, id).await }))
+        .write(move |conn| Box::pin(async move { delete_in(conn, &key, &user, id).await }))
         .await
 }
 
-async fn delete_in(conn: &mut SqliteConnection, user: &CurrentUser, id: i64) -> Result<()> {
-    let s = find(&mut *conn, user, id).await?;
+async fn delete_in(
+    conn: &mut SqliteConnection,
+    key: &SecretsKey,
+    user: &CurrentUser,
+    id: i64,
+) -> Result<()> {
+    let s = find(&mut *conn, key, user, id).await?;
     // Its delivery log goes with it (the audit trail keeps the record of the subscription).
     sqlx::query("DELETE FROM subscriptions WHERE id = ?")
         .bind(id)
@@ -215,18 +236,19 @@ pub const ROTATION_OVERLAP_MS: i64 = 24 * 3600 * 1000;
 /// can switch without losing a delivery. Returns the new secret (shown once).
 pub async fn rotate_secret(state: &AppState, user: &CurrentUser, id: i64) -> Result<String> {
     require_webhooks_enabled(&state.pool, user).await?;
-    let user = user.clone();
+    let (user, key) = (user.clone(), state.secrets.clone());
     state
-        .write(move |conn| Box::pin(async move { rotate_secret_in(conn, &user, id).await }))
+        .write(move |conn| Box::pin(async move { rotate_secret_in(conn, &key, &user, id).await }))
         .await
 }
 
 async fn rotate_secret_in(
     conn: &mut SqliteConnection,
+    key: &SecretsKey,
     user: &CurrentUser,
     id: i64,
 ) -> Result<String> {
-    let s = find(&mut *conn, user, id).await?;
+    let s = find(&mut *conn, key, user, id).await?;
     require_owner(user, &s)?;
     let secret = generate_secret();
     let now = now_ms();
@@ -236,7 +258,7 @@ async fn rotate_secret_in(
          WHERE id = ?",
     )
     .bind(now + ROTATION_OVERLAP_MS)
-    .bind(&secret)
+    .bind(key.seal(&secret))
     .bind(now)
     .bind(id)
     .execute(&mut *conn)

@@ -14,12 +14,13 @@ use crate::{
     domain::{
         delivery::InactiveReason,
         headers::Headers,
+        sealed::SecretsKey,
         target_url::{is_allowed, TargetUrl},
         EventType,
     },
     paging::{Page, PageRequest},
     settings::{registered_urls, require_webhooks_enabled},
-    Error, Result,
+    AppState, Error, Result,
 };
 
 /// Rows per page on the overview.
@@ -47,6 +48,7 @@ const SELECT: &str =
 /// Rows made whole: triggers, last delivery, whether the target is still registered.
 async fn complete(
     conn: &mut SqliteConnection,
+    key: &SecretsKey,
     organisation_id: i64,
     rows: Vec<Row>,
 ) -> Result<Vec<Subscription>> {
@@ -91,7 +93,7 @@ async fn complete(
                 .cloned()
                 .collect(),
             last_delivery: last.iter().find(|l| l.subscription_id == r.id).cloned(),
-            headers: Headers::from_json(&r.headers),
+            headers: Headers::from_stored(&r.headers, key),
             inactive_reason: r.inactive_reason.as_deref().and_then(InactiveReason::parse),
             id: r.id,
             owner_id: r.owner_id,
@@ -106,7 +108,8 @@ async fn complete(
 }
 
 /// The overview: newest first, `PER_PAGE` at a time.
-pub async fn list(pool: &SqlitePool, user: &CurrentUser, page: u32) -> Result<Page<Subscription>> {
+pub async fn list(state: &AppState, user: &CurrentUser, page: u32) -> Result<Page<Subscription>> {
+    let pool = &state.pool;
     require_webhooks_enabled(pool, user).await?;
     let page = PageRequest::new(page, PER_PAGE);
     let mut conn = pool.acquire().await?;
@@ -126,13 +129,14 @@ pub async fn list(pool: &SqlitePool, user: &CurrentUser, page: u32) -> Result<Pa
     .bind(page.offset())
     .fetch_all(&mut *conn)
     .await?;
-    let items = complete(&mut conn, user.organisation_id, rows).await?;
+    let items = complete(&mut conn, &state.secrets, user.organisation_id, rows).await?;
     Ok(page.of(items, total))
 }
 
 /// A subscription the user may see, inside a transaction.
 pub(super) async fn find(
     conn: &mut SqliteConnection,
+    key: &SecretsKey,
     user: &CurrentUser,
     id: i64,
 ) -> Result<Subscription> {
@@ -145,22 +149,22 @@ pub(super) async fn find(
     .fetch_optional(&mut *conn)
     .await?;
     let row = row.ok_or_else(|| Error::not_found("Subscription"))?;
-    Ok(complete(conn, user.organisation_id, vec![row])
+    Ok(complete(conn, key, user.organisation_id, vec![row])
         .await?
         .pop()
         .expect("BUG: one row in, one subscription out"))
 }
 
 /// A subscription the user may see (their own; any of the organisation's for an org admin).
-pub async fn get(pool: &SqlitePool, user: &CurrentUser, id: i64) -> Result<Subscription> {
-    require_webhooks_enabled(pool, user).await?;
-    let mut conn = pool.acquire().await?;
-    find(&mut conn, user, id).await
+pub async fn get(state: &AppState, user: &CurrentUser, id: i64) -> Result<Subscription> {
+    require_webhooks_enabled(&state.pool, user).await?;
+    let mut conn = state.pool.acquire().await?;
+    find(&mut conn, &state.secrets, user, id).await
 }
 
 /// A subscription opened for editing: only its owner may.
-pub async fn get_for_edit(pool: &SqlitePool, user: &CurrentUser, id: i64) -> Result<Subscription> {
-    let s = get(pool, user, id).await?;
+pub async fn get_for_edit(state: &AppState, user: &CurrentUser, id: i64) -> Result<Subscription> {
+    let s = get(state, user, id).await?;
     require_owner(user, &s)?;
     Ok(s)
 }

@@ -16,6 +16,7 @@ use crate::{
     deliveries::queue::cancel_pending_of_subscription,
     domain::{
         delivery::InactiveReason,
+        sealed::SecretsKey,
         target_url::{is_allowed, TargetUrl},
     },
     settings::{registered_urls, require_webhooks_enabled},
@@ -69,19 +70,22 @@ pub async fn deactivate(
 /// deliveries start with events that happen from now on.
 pub async fn set_active(state: &AppState, user: &CurrentUser, id: i64, active: bool) -> Result<()> {
     require_webhooks_enabled(&state.pool, user).await?;
-    let user = user.clone();
+    let (user, key) = (user.clone(), state.secrets.clone());
     state
-        .write(move |conn| Box::pin(async move { set_active_in(conn, &user, id, active).await }))
+        .write(move |conn| {
+            Box::pin(async move { set_active_in(conn, &key, &user, id, active).await })
+        })
         .await
 }
 
 async fn set_active_in(
     conn: &mut SqliteConnection,
+    key: &SecretsKey,
     user: &CurrentUser,
     id: i64,
     active: bool,
 ) -> Result<()> {
-    let s = find(&mut *conn, user, id).await?;
+    let s = find(&mut *conn, key, user, id).await?;
     if s.active == active {
         return Ok(());
     }

@@ -563,7 +563,10 @@ async fn the_outbound_policy_is_decided_on_the_address_connected_to() {
 
     let round = step(&mut stepper, now_ms()).await;
     assert_eq!(round.deliveries, 2);
-    assert!(receiver.received().is_empty(), "nothing reached the receiver");
+    assert!(
+        receiver.received().is_empty(),
+        "nothing reached the receiver"
+    );
     let attempts: Vec<(String, String)> = sqlx::query_as(
         "SELECT error_kind, error_message FROM delivery_attempts ORDER BY delivery_id",
     )
@@ -576,7 +579,113 @@ async fn the_outbound_policy_is_decided_on_the_address_connected_to() {
         assert!(message.contains("loopback"), "{message}");
     }
     assert!(
-        attempts.iter().any(|(_, m)| m.starts_with("localhost resolves to")),
+        attempts
+            .iter()
+            .any(|(_, m)| m.starts_with("localhost resolves to")),
         "{attempts:?}"
     );
+}
+
+/// A panic in the dispatcher's loop does not stop delivery: the supervisor starts it again,
+/// and `/readyz` tells the truth about it (ready, with the restart counted).
+#[tokio::test]
+async fn the_dispatcher_restarts_after_a_panic_and_readiness_says_so() {
+    let app = spawn_dispatching(|_| {}).await;
+    let receiver = TestReceiver::start().await;
+    app.subscribe(&receiver, "/", HOTPLATE, &[CREATED], vec![])
+        .await;
+    let (_, token) = app.token_for(HOTPLATE.0).await;
+    send_temperature(&app, &token, 1.0).await;
+    assert_eq!(receiver.wait_for(1, Duration::from_secs(10)).await.len(), 1);
+
+    let faults = server::dispatcher::Faults::of(&app.state);
+    faults
+        .panic_in_loop
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    // Wait until the loop took the fault (it goes round at least once a second).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while faults
+        .panic_in_loop
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        assert!(Instant::now() < deadline, "the loop never went round");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    send_temperature(&app, &token, 2.0).await;
+    assert_eq!(
+        receiver.wait_for(2, Duration::from_secs(10)).await.len(),
+        2,
+        "delivery goes on after the restart"
+    );
+    let ready: serde_json::Value = reqwest::get(app.url("/readyz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["ready"], true, "{ready}");
+    assert_eq!(ready["database"], "ok");
+    assert_eq!(ready["dispatcher"], "ok");
+    assert_eq!(ready["dispatcher_restarts"], 1);
+    assert_eq!(
+        reqwest::get(app.url("/healthz")).await.unwrap().status(),
+        200
+    );
+}
+
+/// Send tasks that panic give their in-flight slots back: after as many panics as one
+/// subscription may hold claimed, the next delivery still goes out (the panicked ones wait
+/// for their leases).
+#[tokio::test]
+async fn a_panicking_send_does_not_leak_its_in_flight_slot() {
+    let app = spawn_dispatching(|c| {
+        c.dispatcher.per_subscription_in_flight = 1;
+    })
+    .await;
+    let receiver = TestReceiver::start().await;
+    app.subscribe(&receiver, "/", HOTPLATE, &[CREATED], vec![])
+        .await;
+    let (_, token) = app.token_for(HOTPLATE.0).await;
+    // One request in flight and three more claimed ahead: four panics fill every slot.
+    let panics = 4;
+    server::dispatcher::Faults::of(&app.state)
+        .panicking_sends
+        .store(panics, std::sync::atomic::Ordering::Relaxed);
+    for i in 0..=panics {
+        send_temperature(&app, &token, f64::from(i)).await;
+    }
+    let got = receiver.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(
+        got.len(),
+        1,
+        "the delivery after the panicked ones went out"
+    );
+    // Once the delivered one is written down, only the panicked one is still claimed: it
+    // falls due again when its lease ends.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (delivered, leased): (i64, i64) = sqlx::query_as(
+            "SELECT SUM(status = 'delivered'), SUM(lease_until IS NOT NULL) FROM deliveries",
+        )
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+        if delivered == 1 {
+            assert_eq!(leased, i64::from(panics));
+            break;
+        }
+        assert!(Instant::now() < deadline, "the delivery was never recorded");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Without a dispatcher (or with one that stopped), the server is not ready.
+#[tokio::test]
+async fn readiness_needs_a_dispatcher_going_round() {
+    let app = spawn_stepping(|_| {}).await;
+    let res = reqwest::get(app.url("/readyz")).await.unwrap();
+    assert_eq!(res.status(), 503);
+    let ready: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(ready["dispatcher"], "not running");
+    assert_eq!(ready["database"], "ok");
 }

@@ -7,11 +7,11 @@ use std::{collections::BTreeSet, fs, path::Path};
 /// From the bottom up. A module uses only modules of the layers before its own.
 const LAYERS: &[&[&str]] = &[
     &["clock", "error"],
-    &["domain", "paging"],
+    &["domain", "paging", "rate"],
     &["config"],
     &["db", "telemetry"],
     &["state"],
-    &["auth"],
+    &["auth", "health"],
     &["audit", "settings", "orgs"],
     &["devices", "deliveries"],
     &["subscriptions"],

@@ -226,7 +226,7 @@ mod convert {
 pub async fn list_subscriptions(page: u32) -> Result<SubscriptionPageView, AppError> {
     let user = crate::ssr::caller().await?;
     let state = crate::ssr::state()?;
-    let p = server::subscriptions::list(&state.pool, &user, page).await?;
+    let p = server::subscriptions::list(&state, &user, page).await?;
     Ok(SubscriptionPageView {
         list: ListPage::from_page(p, |s| convert::view(s, user.id, false)),
         viewer_is_admin: user.is_org_admin(),
@@ -238,7 +238,7 @@ pub async fn list_subscriptions(page: u32) -> Result<SubscriptionPageView, AppEr
 pub async fn get_subscription(id: i64) -> Result<SubscriptionView, AppError> {
     let user = crate::ssr::caller().await?;
     let state = crate::ssr::state()?;
-    let s = server::subscriptions::get_for_edit(&state.pool, &user, id).await?;
+    let s = server::subscriptions::get_for_edit(&state, &user, id).await?;
     Ok(convert::view(s, user.id, true))
 }
 
@@ -247,7 +247,7 @@ pub async fn get_subscription(id: i64) -> Result<SubscriptionView, AppError> {
 pub async fn show_subscription(id: i64) -> Result<SubscriptionView, AppError> {
     let user = crate::ssr::caller().await?;
     let state = crate::ssr::state()?;
-    let s = server::subscriptions::get(&state.pool, &user, id).await?;
+    let s = server::subscriptions::get(&state, &user, id).await?;
     Ok(convert::view(s, user.id, false))
 }
 

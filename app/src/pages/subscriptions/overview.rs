@@ -179,7 +179,11 @@ fn SubscriptionRow(
         );
     });
     let lines = summarise(&s.triggers);
-    let lost = s.triggers.iter().filter(|t| t.lost_access.is_some()).count();
+    let lost = s
+        .triggers
+        .iter()
+        .filter(|t| t.lost_access.is_some())
+        .count();
     let devices = lines
         .iter()
         .map(|l| &l.0)

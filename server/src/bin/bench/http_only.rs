@@ -10,14 +10,13 @@ use super::{args::Args, receiver::Receiver};
 /// The floor under `throughput`: the same HTTP client and receiver, no database at all.
 pub async fn http_only(args: Args) {
     let (receiver, url) = Receiver::start(false).await;
-    let sender =
-        server::dispatcher::sender::Sender::new(&server::config::DispatcherConfig {
-            outbound: server::domain::outbound::OutboundPolicy {
-                allow_loopback: true,
-                deny_private: false,
-            },
-            ..Default::default()
-        });
+    let sender = server::dispatcher::sender::Sender::new(&server::config::DispatcherConfig {
+        outbound: server::domain::outbound::OutboundPolicy {
+            allow_loopback: true,
+            deny_private: false,
+        },
+        ..Default::default()
+    });
     let target = Arc::new(server::dispatcher::sender::Target {
         subscription_id: 1,
         organisation_id: 1,

@@ -1,0 +1,134 @@
+//! The key that seals the subscriptions' stored secrets (signing secrets, secret header
+//! values), and sealing what an older version stored in clear.
+//!
+//! The key lives in a file outside the database — `--secrets-key-file`, or beside the
+//! database (`labhook.db` → `labhook.secrets.key`) — created with mode 0600 on first start.
+//! A backup of the database is only useful together with a backup of the key (docs).
+
+use std::{io::Write, path::PathBuf};
+
+use anyhow::Context;
+use sqlx::SqlitePool;
+
+use crate::{
+    config::Config,
+    domain::{headers::Headers, sealed::SecretsKey},
+    AppState, Result,
+};
+
+const SEALED_LIKE: &str = "sealed:v1:%";
+
+/// Where the key file is.
+pub fn key_file(config: &Config) -> PathBuf {
+    config
+        .secrets_key_file
+        .clone()
+        .unwrap_or_else(|| config.database.with_extension("secrets.key"))
+}
+
+/// Reads the key file, or creates it (mode 0600) when there is none and the database holds
+/// nothing sealed yet. A missing key for a database with sealed secrets stops the start:
+/// a new key would make every stored secret unreadable.
+pub async fn secrets_key(pool: &SqlitePool, config: &Config) -> anyhow::Result<SecretsKey> {
+    let path = key_file(config);
+    match std::fs::read_to_string(&path) {
+        Ok(contents) => {
+            warn_if_readable_by_others(&path);
+            return SecretsKey::parse(&contents)
+                .with_context(|| format!("the secrets key file {} is not a key", path.display()));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("cannot read the secrets key file {}", path.display()))
+        }
+    }
+    if config.secrets_key_file.is_some() {
+        anyhow::bail!(
+            "the secrets key file {} (--secrets-key-file) does not exist",
+            path.display()
+        );
+    }
+    let sealed: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM subscriptions WHERE secret LIKE ?1 OR headers LIKE '%' || ?1",
+    )
+    .bind(SEALED_LIKE)
+    .fetch_one(pool)
+    .await?;
+    if sealed > 0 {
+        anyhow::bail!(
+            "the database holds secrets sealed with a key that is not at {}: restore that file \
+             from your backup (or pass --secrets-key-file)",
+            path.display()
+        );
+    }
+    let (key, contents) = SecretsKey::generate_file_contents();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&path)
+        .with_context(|| format!("cannot create the secrets key file {}", path.display()))?;
+    file.write_all(contents.as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write the secrets key file {}", path.display()))?;
+    tracing::info!(path = %path.display(), "created the key that seals stored secrets; back it up with the database");
+    Ok(key)
+}
+
+fn warn_if_readable_by_others(path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.permissions().mode() & 0o077 != 0 {
+                tracing::warn!(path = %path.display(), "the secrets key file can be read by other users: chmod 600 it");
+            }
+        }
+    }
+}
+
+/// Seals the secrets an older version stored in clear; returns how many subscriptions
+/// changed. Runs at start, before anything is sent.
+pub async fn seal_open_secrets(state: &AppState) -> Result<u64> {
+    let key = state.secrets.clone();
+    state
+        .write(move |conn| {
+            Box::pin(async move {
+                let rows: Vec<(i64, String, Option<String>, String)> = sqlx::query_as(
+                    "SELECT id, secret, previous_secret, headers FROM subscriptions
+                     WHERE secret NOT LIKE ?1
+                        OR (previous_secret IS NOT NULL AND previous_secret NOT LIKE ?1)
+                        OR headers LIKE '%\"secret\":true%'",
+                )
+                .bind(SEALED_LIKE)
+                .fetch_all(&mut *conn)
+                .await?;
+                let mut changed = 0;
+                for (id, secret, previous, headers) in rows {
+                    let seal = |s: String| {
+                        if SecretsKey::is_sealed(&s) {
+                            s
+                        } else {
+                            key.seal(&s)
+                        }
+                    };
+                    let headers = Headers::seal_stored(&headers, &key).unwrap_or(headers);
+                    sqlx::query(
+                        "UPDATE subscriptions SET secret = ?, previous_secret = ?, headers = ?
+                         WHERE id = ?",
+                    )
+                    .bind(seal(secret))
+                    .bind(previous.map(seal))
+                    .bind(headers)
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await?;
+                    changed += 1;
+                }
+                Ok(changed)
+            })
+        })
+        .await
+}
