@@ -228,6 +228,7 @@ async fn serve(database: PathBuf, log_format: LogFormatArg, args: ServeArgs) -> 
         seed_demo: args.demo,
         simulate: args.simulate,
         offline_after: Duration::from_secs(args.offline_after_secs.max(1)),
+        write_turn_wait: Duration::from_secs(10),
         dispatcher: DispatcherConfig {
             schedule: RetrySchedule::parse(&args.retry_schedule)
                 .map_err(|e| anyhow::anyhow!("--retry-schedule: {e}"))?,

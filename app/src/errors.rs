@@ -144,6 +144,7 @@ mod from_server {
                 | server::Error::InvalidToken
                 | server::Error::TooManyAttempts { .. }
                 | server::Error::RateLimited { .. }
+                | server::Error::Busy { .. }
                 | server::Error::TooLarge(_)
                 | server::Error::Conflict(_)) => AppError::Refused(e.to_string()),
             }

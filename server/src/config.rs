@@ -40,6 +40,9 @@ pub struct Config {
     /// A device that has sent nothing for this long is offline.
     pub offline_after: Duration,
     pub dispatcher: DispatcherConfig,
+    /// How long a change waits for its turn at the database before it is answered "busy"
+    /// (503) instead: no request hangs on an overloaded writer.
+    pub write_turn_wait: Duration,
 }
 
 impl Config {
@@ -58,6 +61,7 @@ impl Config {
             seed_demo: true,
             simulate: false,
             offline_after: Duration::from_secs(60),
+            write_turn_wait: Duration::from_secs(10),
             // Tests and benchmarks run their receivers on this machine.
             dispatcher: DispatcherConfig {
                 outbound: OutboundPolicy {

@@ -37,6 +37,10 @@ pub enum Error {
         message: String,
         retry_after: Duration,
     },
+    /// The database did not get to this change in time (the server is overloaded): nothing was
+    /// changed; try again shortly.
+    #[error("The server is busy and did not save this. Please try again in a moment.")]
+    Busy { retry_after: Duration },
     /// Signed in, but the role or organisation does not allow this.
     #[error("{0}")]
     Forbidden(String),

@@ -38,7 +38,7 @@ impl AppState {
         config: Config,
         secrets: SecretsKey,
     ) -> Result<Self, sqlx::Error> {
-        let writer = Writer::start(&pool.connect_options()).await?;
+        let writer = Writer::start(&pool.connect_options(), config.write_turn_wait).await?;
         Ok(Self {
             pool,
             config: Arc::new(config),

@@ -27,7 +27,7 @@ use std::{
     panic::AssertUnwindSafe,
     pin::Pin,
     sync::{
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU8, Ordering},
         Arc,
     },
     time::Duration,
@@ -59,12 +59,22 @@ const BEGIN_TRIES: u32 = 5;
 #[derive(Clone)]
 pub struct Writer {
     jobs: mpsc::Sender<Box<dyn Job>>,
+    /// How long a caller waits for its job to start before it is told the database is busy.
+    turn_wait: Duration,
 }
+
+/// Where a queued job stands; the caller and the writer race to move it on, once.
+const WAITING: u8 = 0;
+const STARTED: u8 = 1;
+const ABANDONED: u8 = 2;
 
 impl Writer {
     /// Opens the writer's own connection (same file, same pragmas as the pool's) and starts the
     /// task that owns it.
-    pub async fn start(options: &SqliteConnectOptions) -> Result<Self, sqlx::Error> {
+    pub async fn start(
+        options: &SqliteConnectOptions,
+        turn_wait: Duration,
+    ) -> Result<Self, sqlx::Error> {
         let conn = options
             .clone()
             .pragma("cache_size", "-16000")
@@ -75,7 +85,7 @@ impl Writer {
         let restart = Arc::new(AtomicBool::new(false));
         tokio::spawn(run(conn, options.clone(), queue, restart.clone()));
         tokio::spawn(checkpoints(checkpointer, jobs.downgrade(), restart));
-        Ok(Self { jobs })
+        Ok(Self { jobs, turn_wait })
     }
 
     /// Runs `work` in a write transaction and returns its result once that transaction is
@@ -89,12 +99,37 @@ impl Writer {
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut SqliteConnection) -> WriteFuture<'c, T> + Send + 'static,
     {
-        let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Box::new(Queued { work, reply }))
-            .await
-            .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        let (reply, mut answer) = oneshot::channel();
+        let turn = Arc::new(AtomicU8::new(WAITING));
+        let deadline = tokio::time::Instant::now() + self.turn_wait;
+        let queued = Queued {
+            work,
+            reply,
+            turn: turn.clone(),
+        };
+        match tokio::time::timeout_at(deadline, self.jobs.send(Box::new(queued))).await {
+            Ok(sent) => sent.map_err(|_| stopped())?,
+            Err(_) => return Err(turn_timed_out(self.turn_wait)),
+        }
+        if let Ok(answered) = tokio::time::timeout_at(deadline, &mut answer).await {
+            return answered.map_err(|_| stopped())?;
+        }
+        // Its turn has not come: withdraw the job — unless it has just started, in which case
+        // it runs to the end and its answer is awaited like any other.
+        match turn.compare_exchange(WAITING, ABANDONED, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => Err(turn_timed_out(self.turn_wait)),
+            Err(_) => answer.await.map_err(|_| stopped())?,
+        }
+    }
+}
+
+fn turn_timed_out(waited: Duration) -> Error {
+    tracing::warn!(
+        ?waited,
+        "a write waited too long for its turn and was withdrawn"
+    );
+    Error::Busy {
+        retry_after: Duration::from_secs(1),
     }
 }
 
@@ -112,6 +147,9 @@ trait Job: Send {
     ) -> Pin<Box<dyn Future<Output = Box<dyn Ran>> + Send + 'c>>;
     /// Answers without running: the transaction could not even begin.
     fn refuse(self: Box<Self>, why: Error);
+
+    /// Claims the job's turn; false when its caller withdrew it (then it must not run).
+    fn start(&self) -> bool;
 }
 
 /// A job that has run, waiting for its transaction's end.
@@ -124,6 +162,7 @@ trait Ran: Send {
 struct Queued<F, T> {
     work: F,
     reply: oneshot::Sender<Result<T>>,
+    turn: Arc<AtomicU8>,
 }
 
 struct Done<T> {
@@ -140,7 +179,7 @@ where
         self: Box<Self>,
         conn: &'c mut SqliteConnection,
     ) -> Pin<Box<dyn Future<Output = Box<dyn Ran>> + Send + 'c>> {
-        let Queued { work, reply } = *self;
+        let Queued { work, reply, .. } = *self;
         Box::pin(async move {
             // A panicking job must not take the writer (and with it every write) down.
             let result = match AssertUnwindSafe(work(conn)).catch_unwind().await {
@@ -153,6 +192,12 @@ where
 
     fn refuse(self: Box<Self>, why: Error) {
         let _ = self.reply.send(Err(why));
+    }
+
+    fn start(&self) -> bool {
+        self.turn
+            .compare_exchange(WAITING, STARTED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
     }
 }
 
@@ -217,6 +262,10 @@ async fn commit_batch(
     let mut ran: Vec<Box<dyn Ran>> = Vec::with_capacity(batch.len());
     let mut broken = None;
     for job in batch.drain(..) {
+        if !job.start() {
+            // Withdrawn by its caller, who was told the database is busy.
+            continue;
+        }
         if broken.is_some() {
             job.refuse(Error::Internal(anyhow!(
                 "an earlier job broke the transaction"

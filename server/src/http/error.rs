@@ -20,6 +20,7 @@ impl Error {
             Error::TooManyAttempts { .. } | Error::RateLimited { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
+            Error::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
@@ -32,8 +33,9 @@ impl Error {
 
     /// `Retry-After` in whole seconds (rounded up), for the errors that say when to come back.
     pub fn retry_after_header(&self) -> Option<HeaderValue> {
-        let (Error::TooManyAttempts { retry_after } | Error::RateLimited { retry_after, .. }) =
-            self
+        let (Error::TooManyAttempts { retry_after }
+        | Error::RateLimited { retry_after, .. }
+        | Error::Busy { retry_after }) = self
         else {
             return None;
         };
@@ -49,6 +51,7 @@ impl Error {
             Error::InvalidToken => "invalid_token",
             Error::TooManyAttempts { .. } => "too_many_attempts",
             Error::RateLimited { .. } => "rate_limited",
+            Error::Busy { .. } => "busy",
             Error::BadRequest { code, .. } => code,
             Error::Forbidden(_) => "forbidden",
             Error::NotFound(_) => "not_found",

@@ -141,3 +141,44 @@ async fn a_pooled_connection_left_inside_a_transaction_is_closed_not_reused() {
     .unwrap();
     assert_eq!(values(&app.state).await, vec![7]);
 }
+
+/// A change that cannot get its turn in time (the writer is held up) is answered "busy" and
+/// withdrawn: it never runs later behind its caller's back, and the writer goes on.
+#[tokio::test]
+async fn a_write_that_waits_too_long_for_its_turn_is_withdrawn_and_never_runs() {
+    let app = crate::helpers::spawn_with(|c| c.write_turn_wait = Duration::from_millis(300)).await;
+    table(&app.state).await;
+    // A long job holds the writer for a second.
+    let slow = {
+        let state = app.state.clone();
+        tokio::spawn(async move {
+            state
+                .write(|c| {
+                    Box::pin(async move {
+                        insert(c, 1).await?;
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        Ok(())
+                    })
+                })
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let waiting = app
+        .state
+        .write(|c| Box::pin(async move { insert(c, 2).await }))
+        .await;
+    // Had it waited for the long job, it would have run and succeeded.
+    assert!(matches!(waiting, Err(Error::Busy { .. })), "{waiting:?}");
+    // The long job started before the deadline: it runs to the end.
+    slow.await.unwrap().unwrap();
+    app.state
+        .write(|c| Box::pin(async move { insert(c, 3).await }))
+        .await
+        .unwrap();
+    assert_eq!(
+        values(&app.state).await,
+        [1, 3],
+        "the withdrawn write never ran"
+    );
+}
