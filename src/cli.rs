@@ -6,7 +6,7 @@ use std::{io::BufRead, net::SocketAddr, path::PathBuf, process::ExitCode, time::
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use labhook::startup::Application;
 use server::{
-    config::{Config, DispatcherConfig, LogFormat},
+    config::{Config, DispatcherConfig, LogFormat, Quotas},
     domain::{
         outbound::OutboundPolicy, parse_name, schedule::RetrySchedule, Email, Password, Role,
     },
@@ -152,6 +152,38 @@ struct ServeArgs {
     #[arg(long, env = "LABHOOK_PER_SUBSCRIPTION_IN_FLIGHT", default_value_t = 16)]
     per_subscription_in_flight: usize,
 
+    /// Subscriptions one user may have.
+    #[arg(
+        long,
+        env = "LABHOOK_MAX_SUBSCRIPTIONS_PER_USER",
+        default_value_t = 100
+    )]
+    max_subscriptions_per_user: u32,
+
+    /// Subscriptions one organisation may have.
+    #[arg(
+        long,
+        env = "LABHOOK_MAX_SUBSCRIPTIONS_PER_ORGANISATION",
+        default_value_t = 1000
+    )]
+    max_subscriptions_per_organisation: u32,
+
+    /// Deliveries one subscription may have waiting; newer events are not queued past it.
+    #[arg(
+        long,
+        env = "LABHOOK_MAX_PENDING_PER_SUBSCRIPTION",
+        default_value_t = 10_000
+    )]
+    max_pending_per_subscription: usize,
+
+    /// Ingest requests a second per device token (bursts of ten times as many pass).
+    #[arg(
+        long,
+        env = "LABHOOK_INGEST_REQUESTS_PER_SECOND",
+        default_value_t = 100
+    )]
+    ingest_requests_per_second: u32,
+
     /// Days the delivery log keeps finished deliveries.
     #[arg(long, env = "LABHOOK_RETENTION_DAYS", default_value_t = 30)]
     retention_days: u64,
@@ -229,11 +261,17 @@ async fn serve(database: PathBuf, log_format: LogFormatArg, args: ServeArgs) -> 
         simulate: args.simulate,
         offline_after: Duration::from_secs(args.offline_after_secs.max(1)),
         write_turn_wait: Duration::from_secs(10),
+        quotas: Quotas {
+            subscriptions_per_user: args.max_subscriptions_per_user.max(1),
+            subscriptions_per_organisation: args.max_subscriptions_per_organisation.max(1),
+            ingest_requests_per_second: args.ingest_requests_per_second.max(1),
+        },
         dispatcher: DispatcherConfig {
             schedule: RetrySchedule::parse(&args.retry_schedule)
                 .map_err(|e| anyhow::anyhow!("--retry-schedule: {e}"))?,
             max_in_flight: args.max_in_flight.max(1),
             per_subscription_in_flight: args.per_subscription_in_flight.max(1),
+            max_pending_per_subscription: args.max_pending_per_subscription.max(1),
             retention: Duration::from_secs(args.retention_days.max(1) * 86_400),
             outbound: OutboundPolicy {
                 allow_loopback: args.allow_loopback_targets,

@@ -184,11 +184,13 @@ pub fn router(state: AppState) -> Router {
         .layer(CompressionLayer::new())
 }
 
-/// Housekeeping that keeps the database small: expired sessions and old failure counters.
+/// Housekeeping that keeps the database and memory small: expired sessions, old failure
+/// counters, rate-limit entries of idle clients.
 async fn maintenance(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;
+        server::devices::ingest::forget_idle_tokens(&state);
         if let Err(e) = server::auth::prune(&state).await {
             tracing::warn!(error = ?e, "pruning sessions failed");
         }

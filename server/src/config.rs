@@ -43,6 +43,26 @@ pub struct Config {
     /// How long a change waits for its turn at the database before it is answered "busy"
     /// (503) instead: no request hangs on an overloaded writer.
     pub write_turn_wait: Duration,
+    pub quotas: Quotas,
+}
+
+/// What one user, organisation or device may use, so that nobody floods the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quotas {
+    pub subscriptions_per_user: u32,
+    pub subscriptions_per_organisation: u32,
+    /// Ingest requests a second per device token (bursts of ten times as many pass).
+    pub ingest_requests_per_second: u32,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Self {
+            subscriptions_per_user: 100,
+            subscriptions_per_organisation: 1000,
+            ingest_requests_per_second: 100,
+        }
+    }
 }
 
 impl Config {
@@ -62,6 +82,12 @@ impl Config {
             simulate: false,
             offline_after: Duration::from_secs(60),
             write_turn_wait: Duration::from_secs(10),
+            // Benchmarks and load tests use far more than a real lab.
+            quotas: Quotas {
+                subscriptions_per_user: 1_000_000,
+                subscriptions_per_organisation: 1_000_000,
+                ingest_requests_per_second: 1_000_000,
+            },
             // Tests and benchmarks run their receivers on this machine.
             dispatcher: DispatcherConfig {
                 outbound: OutboundPolicy {
@@ -96,6 +122,9 @@ pub struct DispatcherConfig {
     pub shutdown_grace: Duration,
     /// Which addresses webhooks may be sent to.
     pub outbound: OutboundPolicy,
+    /// Most deliveries one subscription may have waiting; events past it are not queued for
+    /// it (the oldest waiting are kept), and its owner is told.
+    pub max_pending_per_subscription: usize,
 }
 
 impl Default for DispatcherConfig {
@@ -111,6 +140,7 @@ impl Default for DispatcherConfig {
             data_point_retention: None,
             shutdown_grace: Duration::from_secs(10),
             outbound: OutboundPolicy::default(),
+            max_pending_per_subscription: 10_000,
         }
     }
 }

@@ -69,6 +69,16 @@ impl AppState {
         &self.writer
     }
 
+    /// The state's part of type `T`, if it was made already.
+    pub(crate) fn existing_part<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        let parts = self.parts.lock().expect("BUG: parts lock poisoned");
+        parts.get(&TypeId::of::<T>()).map(|part| {
+            Arc::clone(part)
+                .downcast::<T>()
+                .expect("BUG: a part is stored under its own type")
+        })
+    }
+
     /// The state's part of type `T`, made by `make` the first time it is asked for.
     pub(crate) fn part<T: Any + Send + Sync>(&self, make: impl FnOnce(&Self) -> T) -> Arc<T> {
         let mut parts = self.parts.lock().expect("BUG: parts lock poisoned");

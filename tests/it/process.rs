@@ -35,6 +35,8 @@ pub fn start_server(db: &Path, port: u16, log: Option<&Path>) -> Child {
         .arg(format!("127.0.0.1:{port}"))
         .args(["--retry-schedule", "0,200ms,500ms,1s,2s,5s"])
         .args(["--demo", "--allow-loopback-targets"])
+        // Load from one token, far above a real device's rate.
+        .args(["--ingest-requests-per-second", "1000000"])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(stderr)

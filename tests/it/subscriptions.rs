@@ -545,3 +545,38 @@ async fn secrets_are_stored_sealed_under_a_private_key_file() {
     };
     assert!(start(config).await.is_ok());
 }
+
+/// One person, and one organisation, may have only so many subscriptions: the next is refused
+/// with the reason, and nothing is stored.
+#[tokio::test]
+async fn subscriptions_per_user_and_per_organisation_are_limited() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = server::config::Config::for_database(dir.path().join("q.db"));
+    config.quotas.subscriptions_per_user = 2;
+    config.quotas.subscriptions_per_organisation = 3;
+    let app = labhook::startup::Application::build(config).await.unwrap();
+    let app_ = TestApp::at(app.address(), app.state().clone());
+    tokio::spawn(app.run(std::future::pending()));
+    let app = app_;
+    let lab = app.signed_in(LAB_USER.0, LAB_USER.1).await;
+    let admin = app.signed_in(ADMIN.0, ADMIN.1).await;
+    let input = valid_input(&app).await;
+    for _ in 0..2 {
+        assert_eq!(create(&app, &lab, &input).await.status(), StatusCode::OK);
+    }
+    let (status, body) = error_of(create(&app, &lab, &input).await).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(
+        body.to_string().contains("the most one person may have"),
+        "{body}"
+    );
+    assert_eq!(create(&app, &admin, &input).await.status(), StatusCode::OK);
+    let (status, body) = error_of(create(&app, &admin, &input).await).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(
+        body.to_string()
+            .contains("Your organisation has 3 subscriptions"),
+        "{body}"
+    );
+    assert_eq!(app.count("subscriptions").await, 3);
+}

@@ -1,6 +1,6 @@
 //! Taking due deliveries from the queue and getting them ready to send: each with its
-//! subscription's target (checked again now: active, feature on, target still registered) and
-//! its event's body. What must not be sent is cancelled here, with the reason in the log.
+//! subscription's target (checked again now: active, feature on, target still registered, its
+//! owner still allowed to see the event's device) and its event's body. What must not be sent is cancelled here, with the reason in the log.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -56,12 +56,18 @@ pub(super) async fn prepare(
     now: i64,
 ) -> Result<Prepared> {
     let targets = targets(state, &claimed, now).await?;
+    let inaccessible = inaccessible(state, &claimed).await?;
     bodies.load(&state.pool, &claimed).await?;
     let mut prepared = Prepared::default();
+    let mut no_access = Vec::new();
     let mut not_active = Vec::new();
     let mut event_gone = Vec::new();
     let mut feature_off = Vec::new();
     for c in claimed {
+        if inaccessible.contains(&c.id) {
+            no_access.push(c.id);
+            continue;
+        }
         let target = match targets.get(&c.subscription_id) {
             Some(Ok(t)) => t.clone(),
             Some(Err(Skip::FeatureOff)) => {
@@ -93,13 +99,23 @@ pub(super) async fn prepare(
             body,
         });
     }
-    if !(not_active.is_empty() && event_gone.is_empty() && feature_off.is_empty()) {
+    if !(not_active.is_empty()
+        && event_gone.is_empty()
+        && feature_off.is_empty()
+        && no_access.is_empty())
+    {
         // What can be sent goes out even if this fails: the rows stay leased and are looked
         // at again when the lease ends.
         let cancelled = state
             .write(move |conn| {
                 Box::pin(async move {
                     queue::cancel(&mut *conn, &not_active, "subscription inactive").await?;
+                    queue::cancel(
+                        &mut *conn,
+                        &no_access,
+                        "no longer accessible: its owner lost access to the device",
+                    )
+                    .await?;
                     queue::cancel(&mut *conn, &event_gone, "the event is no longer stored").await?;
                     queue::cancel(
                         &mut *conn,
@@ -115,6 +131,34 @@ pub(super) async fn prepare(
         }
     }
     Ok(prepared)
+}
+
+/// The claimed deliveries whose subscription's owner may no longer see the event's device
+/// (access revoked while they waited for a retry): they are not sent.
+async fn inaccessible(
+    state: &AppState,
+    claimed: &[Claimed],
+) -> Result<std::collections::HashSet<i64>> {
+    let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
+    let rows: Vec<i64> = sqlx::query_scalar(
+        "SELECT d.id FROM deliveries d
+         JOIN events e ON e.id = d.event_id
+         JOIN subscriptions s ON s.id = d.subscription_id
+         JOIN users u ON u.id = s.owner_id
+         WHERE d.id IN (SELECT value FROM json_each(?1))
+           AND (
+             (u.role <> 'org_admin' AND NOT EXISTS (
+                SELECT 1 FROM device_access a WHERE a.user_id = u.id AND a.device_id = e.device_id))
+             OR EXISTS (
+                SELECT 1 FROM subscription_triggers t
+                WHERE t.subscription_id = s.id AND t.device_id = e.device_id
+                  AND t.lost_access_at IS NOT NULL))",
+    )
+    .bind(serde_json::to_string(&ids).expect("BUG: ids serialise"))
+    .fetch_all(&state.pool)
+    .await
+    .context("checking access at send time")?;
+    Ok(rows.into_iter().collect())
 }
 
 enum Skip {

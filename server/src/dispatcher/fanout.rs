@@ -10,7 +10,7 @@ use crate::{
     deliveries::queue::{self, Claimed, NewDelivery},
     domain::EventType,
     error::ResultExt,
-    AppState, Result,
+    subscriptions, AppState, Result,
 };
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -30,6 +30,8 @@ pub struct Budget {
     pub per_subscription: usize,
     /// Requests in flight per subscription.
     pub held: HashMap<i64, usize>,
+    /// Most pending deliveries one subscription may have.
+    pub max_pending: usize,
 }
 
 /// Fans out up to `max_events` events after the cursor.
@@ -121,6 +123,10 @@ async fn fan_out_in(
     .await
     .context("matching events to subscriptions")?;
 
+    // A subscription whose receiver is down collects pending deliveries; past the cap the
+    // oldest are kept and the rest of this batch is not queued, counted on the subscription.
+    let rows = cap_pending(&mut *tx, rows, budget.max_pending, now).await?;
+
     // Claim what may start at once, within the same limits as a claim.
     let mut free = budget.free;
     let mut taken: HashMap<i64, usize> = HashMap::new();
@@ -153,4 +159,60 @@ async fn fan_out_in(
         deliveries: rows.len(),
         claimed,
     })
+}
+
+/// Keeps the (subscription, event) pairs that fit under each subscription's pending cap;
+/// records the ones that do not on their subscription (with an audit entry when a
+/// subscription starts overflowing).
+async fn cap_pending(
+    tx: &mut SqliteConnection,
+    rows: Vec<(i64, i64)>,
+    max_pending: usize,
+    now: i64,
+) -> Result<Vec<(i64, i64)>> {
+    let mut ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(rows);
+    }
+    let pending: HashMap<i64, usize> = sqlx::query_as::<_, (i64, i64)>(
+        "SELECT subscription_id, COUNT(*) FROM deliveries INDEXED BY deliveries_pending_by_subscription
+         WHERE next_attempt_at IS NOT NULL AND subscription_id IN (SELECT value FROM json_each(?))
+         GROUP BY subscription_id",
+    )
+    .bind(serde_json::to_string(&ids).expect("BUG: ids serialise"))
+    .fetch_all(&mut *tx)
+    .await
+    .context("counting pending deliveries")?
+    .into_iter()
+    .map(|(id, n)| (id, n as usize))
+    .collect();
+    let mut room: HashMap<i64, usize> = ids
+        .iter()
+        .map(|id| {
+            (
+                *id,
+                max_pending.saturating_sub(pending.get(id).copied().unwrap_or(0)),
+            )
+        })
+        .collect();
+    let mut dropped: HashMap<i64, i64> = HashMap::new();
+    let kept = rows
+        .into_iter()
+        .filter(|(subscription, _)| {
+            let left = room.get_mut(subscription).expect("BUG: every id has room");
+            if *left == 0 {
+                *dropped.entry(*subscription).or_default() += 1;
+                false
+            } else {
+                *left -= 1;
+                true
+            }
+        })
+        .collect();
+    for (subscription, n) in dropped {
+        subscriptions::record_overflow(&mut *tx, subscription, n, max_pending, now).await?;
+    }
+    Ok(kept)
 }

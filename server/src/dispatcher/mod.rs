@@ -335,6 +335,7 @@ impl Loop {
                 free: self.claim_limit().saturating_sub(self.in_flight),
                 per_subscription: self.config.per_subscription_in_flight * PREFETCH,
                 held: self.held.clone(),
+                max_pending: self.config.max_pending_per_subscription,
             };
             let done = fan_out_due(&self.state, now, FAN_OUT_BATCH, budget).await?;
             if !done.claimed.is_empty() {

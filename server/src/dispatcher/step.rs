@@ -57,6 +57,7 @@ impl Stepper {
                 free: 0,
                 per_subscription: 0,
                 held: Default::default(),
+                max_pending: config.max_pending_per_subscription,
             };
             let done = fan_out_due(&self.state, now, FAN_OUT_BATCH, budget).await?;
             round.events += done.events;

@@ -28,6 +28,7 @@ pub async fn post_data_points(
     device: AuthenticatedDevice,
     body: Body,
 ) -> Result<(StatusCode, Json<Receipt>), Error> {
+    ingest::admit(&state, device.token_id)?;
     let bytes = to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
         Error::TooLarge(format!(
             "The request body is larger than {} KiB.",

@@ -14,6 +14,7 @@ use crate::{
     audit::{self, AuditKind, Entry},
     auth::CurrentUser,
     clock::now_ms,
+    config::Quotas,
     devices,
     domain::{headers::HeaderValue, sealed::SecretsKey, signature::generate_secret},
     settings::{registered_urls, require_webhooks_enabled},
@@ -72,21 +73,50 @@ async fn store_triggers(conn: &mut SqliteConnection, id: i64, v: &ValidSubscript
     Ok(())
 }
 
+/// Refuses a new subscription past the user's or the organisation's quota (counted inside the
+/// write transaction, so parallel creations cannot pass it together).
+async fn within_quota(
+    conn: &mut SqliteConnection,
+    user: &CurrentUser,
+    quotas: Quotas,
+) -> Result<()> {
+    let (mine, organisation): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*) FILTER (WHERE owner_id = ?1), COUNT(*) FROM subscriptions
+         WHERE organisation_id = ?2",
+    )
+    .bind(user.id)
+    .bind(user.organisation_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    if mine >= i64::from(quotas.subscriptions_per_user) {
+        return Err(Error::Conflict(format!(
+            "You have {mine} subscriptions, the most one person may have. Delete one you no longer need first."
+        )));
+    }
+    if organisation >= i64::from(quotas.subscriptions_per_organisation) {
+        return Err(Error::Conflict(format!(
+            "Your organisation has {organisation} subscriptions, the most this server allows. Ask an organisation administrator to remove unused ones."
+        )));
+    }
+    Ok(())
+}
+
 pub async fn create(
     state: &AppState,
     user: &CurrentUser,
     input: &SubscriptionInput,
 ) -> Result<Created> {
     require_webhooks_enabled(&state.pool, user).await?;
-    let (user, input, pool, key) = (
+    let (user, input, pool, key, quotas) = (
         user.clone(),
         input.clone(),
         state.pool.clone(),
         state.secrets.clone(),
+        state.config.quotas,
     );
     state
         .write(move |conn| {
-            Box::pin(async move { create_in(conn, &pool, &key, &user, &input).await })
+            Box::pin(async move { create_in(conn, &pool, &key, quotas, &user, &input).await })
         })
         .await
 }
@@ -95,10 +125,12 @@ async fn create_in(
     conn: &mut SqliteConnection,
     pool: &SqlitePool,
     key: &SecretsKey,
+    quotas: Quotas,
     user: &CurrentUser,
     input: &SubscriptionInput,
 ) -> Result<Created> {
     let valid = check(&mut *conn, pool, user, input, None).await?;
+    within_quota(&mut *conn, user, quotas).await?;
     let now = now_ms();
     let secret = generate_secret();
     let id: i64 = sqlx::query_scalar(

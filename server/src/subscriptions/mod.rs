@@ -5,6 +5,7 @@
 mod access;
 mod changes;
 mod model;
+mod overflow;
 mod queries;
 pub mod rules;
 mod sealing;
@@ -13,6 +14,7 @@ mod switch;
 pub use access::{lose_access_in, set_device_access};
 pub use changes::{create, delete, rotate_secret, update, ROTATION_OVERLAP_MS};
 pub use model::{Created, Subscription, TriggerRow};
+pub use overflow::record_overflow;
 pub use queries::{catalogue, event_label, get, get_for_edit, list, PER_PAGE};
 pub use sealing::{key_file, seal_open_secrets, secrets_key};
 pub use switch::{deactivate, deactivate_unregistered_targets, set_active};

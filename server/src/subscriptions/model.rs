@@ -35,6 +35,9 @@ pub struct Subscription {
     pub target_registered: bool,
     pub triggers: Vec<TriggerRow>,
     pub last_delivery: Option<LastDelivery>,
+    /// Events not queued because too many deliveries were waiting, and since when.
+    pub overflowed: i64,
+    pub overflow_since: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }

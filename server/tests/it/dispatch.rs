@@ -689,3 +689,54 @@ async fn readiness_needs_a_dispatcher_going_round() {
     assert_eq!(ready["dispatcher"], "not running");
     assert_eq!(ready["database"], "ok");
 }
+
+/// A subscription whose receiver keeps failing collects pending deliveries only up to its
+/// cap: the oldest are kept, newer events are not queued, counted on the subscription (which
+/// its owner sees) and recorded once in the audit trail; switching it on again clears it.
+#[tokio::test]
+async fn pending_deliveries_per_subscription_are_capped_and_the_overflow_recorded() {
+    let app = spawn_stepping(|c| c.dispatcher.max_pending_per_subscription = 3).await;
+    let mut stepper = Stepper::new(&app.state);
+    let receiver = TestReceiver::start().await;
+    receiver.always(Reply::Status(500));
+    let (id, _) = app
+        .subscribe(&receiver, "/", HOTPLATE, &[CREATED], vec![])
+        .await;
+    let (_, token) = app.token_for(HOTPLATE.0).await;
+    for i in 0..5 {
+        send_temperature(&app, &token, f64::from(i)).await;
+    }
+    step(&mut stepper, now_ms()).await;
+    assert_eq!(app.count("deliveries").await, 3);
+    let events: Vec<f64> = sqlx::query_scalar(
+        "SELECT json_extract(e.payload, '$.data_point.value') FROM deliveries d
+         JOIN events e ON e.id = d.event_id ORDER BY d.id",
+    )
+    .fetch_all(&app.state.pool)
+    .await
+    .unwrap();
+    assert_eq!(events, [0.0, 1.0, 2.0], "the oldest are kept");
+    send_temperature(&app, &token, 5.0).await;
+    step(&mut stepper, now_ms()).await;
+    let admin = app.admin().await;
+    let shown = server::subscriptions::get(&app.state, &admin, id)
+        .await
+        .unwrap();
+    assert_eq!(shown.overflowed, 3);
+    assert!(shown.overflow_since.is_some());
+    let audited: i64 = app
+        .scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'deliveries dropped'")
+        .await;
+    assert_eq!(audited, 1, "recorded once, when it started");
+
+    server::subscriptions::set_active(&app.state, &admin, id, false)
+        .await
+        .unwrap();
+    server::subscriptions::set_active(&app.state, &admin, id, true)
+        .await
+        .unwrap();
+    let shown = server::subscriptions::get(&app.state, &admin, id)
+        .await
+        .unwrap();
+    assert_eq!((shown.overflowed, shown.overflow_since), (0, None));
+}

@@ -436,3 +436,41 @@ async fn concurrent_requests_are_written_together_yet_each_all_or_nothing() {
     .unwrap();
     assert!(last.is_some_and(|v| v.starts_with("S-")));
 }
+
+/// One device token gets a limited rate of ingest requests (a burst of ten times the rate
+/// passes); past it the device is told when to come back, and nothing of that request is
+/// stored. Other tokens are not affected.
+#[tokio::test]
+async fn a_device_token_over_its_rate_is_told_to_come_back() {
+    let app = spawn_with(|c| c.quotas.ingest_requests_per_second = 1).await;
+    let (device, token) = app.token_for(HOTPLATE).await;
+    let point = json!([{"channel": "temperature", "value": 20.0}]);
+    for _ in 0..10 {
+        assert_eq!(app.post_points(device, &token, &point).await.status(), 202);
+    }
+    let res = app.post_points(device, &token, &point).await;
+    assert_eq!(res.status(), 429);
+    let retry_after: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after >= 1);
+    let (status, error) = first_error(res).await;
+    assert_eq!(status, 429);
+    assert!(error["detail"]
+        .as_str()
+        .unwrap()
+        .contains("send data points in batches"));
+    assert_eq!(app.count("data_points").await, 10);
+
+    let (scanner, other) = app.token_for(SCANNER).await;
+    let res = app
+        .post_points(
+            scanner,
+            &other,
+            &json!([{"channel": "barcode", "value": "S-1"}]),
+        )
+        .await;
+    assert_eq!(res.status(), 202, "another token has its own allowance");
+}

@@ -61,6 +61,16 @@ fn SubscriptionDetails(subscription: SubscriptionView) -> impl IntoView {
                 <A href=format!("/subscriptions/{}/edit", s.id) attr:class="button">"Edit"</A>
             })}
         </div>
+        {(s.overflowed > 0).then(|| view! {
+            <div class="notice notice-error" role="status">
+                <strong>{format!("{} event{} not queued", s.overflowed, if s.overflowed == 1 { " was" } else { "s were" })}</strong>
+                <p>
+                    "Too many deliveries were waiting for this receiver (since "
+                    <crate::components::time::MaybeTime ms=s.overflow_since/>
+                    "), so newer events were not queued; the oldest waiting ones are kept. Make sure the receiver answers, then switch the subscription off and on again to clear this."
+                </p>
+            </div>
+        })}
         <dl class="kv card section">
             <dt>"Status"</dt>
             <dd>

@@ -83,6 +83,9 @@ pub struct SubscriptionView {
     pub headers: Vec<HeaderView>,
     pub triggers: Vec<TriggerView>,
     pub last_delivery: Option<LastDeliveryView>,
+    /// Events not queued because too many deliveries were waiting, and since when.
+    pub overflowed: i64,
+    pub overflow_since: Option<i64>,
 }
 
 /// The overview's page of subscriptions, and whether the viewer sees the owner column.
@@ -187,6 +190,8 @@ mod convert {
                 at: l.at,
                 http_status: l.http_status,
             }),
+            overflowed: s.overflowed,
+            overflow_since: s.overflow_since,
             display_name: s.display_name,
             url: s.url,
             owner_name: s.owner_name,

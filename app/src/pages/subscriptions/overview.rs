@@ -213,6 +213,11 @@ fn SubscriptionRow(
                 {(!s.display_name.is_empty()).then(|| view! { <div class="cell-sub">{s.url.clone()}</div> })}
                 {(!s.target_registered).then(|| view! { <span class="badge warn">"target not registered"</span> })}
                 {(s.inactive_reason.as_deref() == Some("gone")).then(|| view! { <span class="badge bad">"receiver answered 410 Gone"</span> })}
+                {(s.overflowed > 0).then(|| view! {
+                    <span class="badge bad" title="Too many deliveries were waiting for this receiver">
+                        {format!("{} event{} not queued", s.overflowed, if s.overflowed == 1 { "" } else { "s" })}
+                    </span>
+                })}
                 {(lost > 0).then(|| view! {
                     <span class="badge warn" title="Their owner no longer has access to the device">
                         {format!("{lost} trigger event{} no longer accessible", if lost == 1 { "" } else { "s" })}

@@ -45,6 +45,7 @@ impl Run {
             .arg(dir.path().join("load.db"))
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .args(["--demo", "--allow-loopback-targets"])
+            .args(["--ingest-requests-per-second", "1000000"])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::from(
                 std::fs::File::create(dir.path().join("server.log")).unwrap(),

@@ -17,7 +17,9 @@ use tokio::sync::oneshot;
 
 use self::batch::Batcher;
 use super::Channel;
-use crate::{clock::now_ms, domain::channel::Reading, AppState, Error, FieldError, Result};
+use crate::{
+    clock::now_ms, domain::channel::Reading, rate::KeyedLimit, AppState, Error, FieldError, Result,
+};
 
 /// Most data points one request may carry.
 pub const MAX_POINTS_PER_REQUEST: usize = 1000;
@@ -47,6 +49,36 @@ pub struct Receipt {
 /// device token the data came with (none for the simulator); its last use is recorded.
 ///
 /// Cancellation-safe: once queued, the request is written whether or not its caller waits.
+/// Per device token: ingest requests a second (`Quotas::ingest_requests_per_second`), with
+/// bursts of ten times as many. A device over it is told when to come back (429).
+struct TokenRate(KeyedLimit<i64>);
+
+/// Counts one ingest request of `token_id` against its rate.
+pub fn admit(state: &AppState, token_id: i64) -> Result<()> {
+    let rate = state.part(|state| {
+        let per_second = state.config.quotas.ingest_requests_per_second;
+        TokenRate(KeyedLimit::per_second(
+            per_second,
+            per_second.saturating_mul(10),
+        ))
+    });
+    rate.0.check(&token_id).map_err(|retry_after| Error::RateLimited {
+        message: format!(
+            "This device token sends more than {} requests a second; send data points in batches, and try again in {} ms.",
+            state.config.quotas.ingest_requests_per_second,
+            retry_after.as_millis().max(1)
+        ),
+        retry_after,
+    })
+}
+
+/// Forgets tokens that are back to a full allowance (housekeeping).
+pub fn forget_idle_tokens(state: &AppState) {
+    if let Some(rate) = state.existing_part::<TokenRate>() {
+        rate.0.forget_idle();
+    }
+}
+
 pub async fn record(
     state: &AppState,
     device_id: i64,
