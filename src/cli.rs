@@ -261,6 +261,7 @@ async fn serve(database: PathBuf, log_format: LogFormatArg, args: ServeArgs) -> 
         simulate: args.simulate,
         offline_after: Duration::from_secs(args.offline_after_secs.max(1)),
         write_turn_wait: Duration::from_secs(10),
+        header_read_timeout: Duration::from_secs(10),
         quotas: Quotas {
             subscriptions_per_user: args.max_subscriptions_per_user.max(1),
             subscriptions_per_organisation: args.max_subscriptions_per_organisation.max(1),

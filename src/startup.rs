@@ -2,11 +2,7 @@
 //! (pages, server functions, the backend's APIs) and the background tasks. The binary and the
 //! integration tests both start the app through [`Application`].
 
-use std::{
-    future::{Future, IntoFuture},
-    net::SocketAddr,
-    time::Duration,
-};
+use std::{future::Future, net::SocketAddr, time::Duration};
 
 use anyhow::Context;
 use axum::{middleware, Router};
@@ -21,12 +17,17 @@ use server::{
     AppState,
 };
 use tokio::net::TcpListener;
-use tower_http::compression::CompressionLayer;
+use tower_http::{compression::CompressionLayer, limit::RequestBodyLimitLayer};
+
+/// The largest request body accepted anywhere.
+pub const MAX_REQUEST_BODY: usize = 2 * 1024 * 1024;
 
 pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    /// Held while this process serves the database (see `server::db::lock_for_serving`).
+    _lock: server::db::ServingLock,
 }
 
 impl Application {
@@ -34,6 +35,7 @@ impl Application {
     /// empty, and binds the listener. Errors are phrased for the person starting the server.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let pool = server::db::open(&config.database).await?;
+        let lock = server::db::lock_for_serving(&config.database)?;
         if config.seed_demo {
             server::demo::seed_if_empty(&pool)
                 .await
@@ -60,6 +62,7 @@ impl Application {
             listener,
             router,
             state,
+            _lock: lock,
         })
     }
 
@@ -92,6 +95,7 @@ impl Application {
         }
         let dispatcher = server::dispatcher::Dispatcher::spawn(state.clone());
         let grace = state.config.dispatcher.shutdown_grace;
+        let header_read_timeout = state.config.header_read_timeout;
         let (stopping, mut stop_seen) = tokio::sync::watch::channel(false);
         let signal = async move {
             shutdown.await;
@@ -99,14 +103,10 @@ impl Application {
         };
         let mut http_stopped = stop_seen.clone();
         let http = async move {
-            let serve = axum::serve(
-                self.listener,
-                self.router
-                    .into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(signal);
+            let serve =
+                crate::serve::serve(self.listener, self.router, header_read_timeout, signal);
             tokio::select! {
-                result = serve.into_future() => result.context("the web server stopped"),
+                result = serve => result.context("the web server stopped"),
                 // Clients that keep their connections busy (or hang) cannot hold the process:
                 // after the grace time, whatever is still open is closed. Writes they queued
                 // are committed by the writer all the same.
@@ -182,6 +182,9 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(refuse_cross_site))
         .layer(middleware::from_fn(security_headers))
         .layer(CompressionLayer::new())
+        // No request body is larger (the ingest API takes 1 MiB at most): bigger ones are
+        // refused (413) before they are read.
+        .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BODY))
 }
 
 /// Housekeeping that keeps the database and memory small: expired sessions, old failure

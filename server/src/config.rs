@@ -43,6 +43,8 @@ pub struct Config {
     /// How long a change waits for its turn at the database before it is answered "busy"
     /// (503) instead: no request hangs on an overloaded writer.
     pub write_turn_wait: Duration,
+    /// How long a client may take to send a request's headers.
+    pub header_read_timeout: Duration,
     pub quotas: Quotas,
 }
 
@@ -82,6 +84,7 @@ impl Config {
             simulate: false,
             offline_after: Duration::from_secs(60),
             write_turn_wait: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
             // Benchmarks and load tests use far more than a real lab.
             quotas: Quotas {
                 subscriptions_per_user: 1_000_000,

@@ -422,3 +422,44 @@ async fn one_address_gets_a_limited_number_of_sign_ins_a_minute() {
         "{body}"
     );
 }
+
+/// A client that trickles its headers is cut off after the header-read timeout, and a body
+/// larger than any request needs is refused before it is read.
+#[tokio::test]
+async fn slow_headers_and_oversized_bodies_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let config = server::config::Config {
+        header_read_timeout: std::time::Duration::from_secs(1),
+        ..server::config::Config::for_database(dir.path().join("t.db"))
+    };
+    let app = labhook::startup::Application::build(config).await.unwrap();
+    let address = app.address();
+    tokio::spawn(app.run(std::future::pending()));
+
+    let mut slow = tokio::net::TcpStream::connect(address).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: 1")
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(8),
+        slow.read_to_end(&mut rest),
+    )
+    .await;
+    assert!(closed.is_ok(), "the connection was still open after 8 s");
+    assert!(
+        !String::from_utf8_lossy(&rest).contains("200 OK"),
+        "{}",
+        String::from_utf8_lossy(&rest)
+    );
+
+    let res = client()
+        .post(format!("http://{address}/api/sign_in"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(vec![b'a'; 3 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}

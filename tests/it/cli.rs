@@ -238,3 +238,40 @@ fn demo_data_is_refused_on_an_address_other_machines_reach() {
     );
     assert!(!db.exists(), "nothing was created");
 }
+
+/// A second server on the same database is refused with a clear line: two would both send
+/// every webhook. Command-line administration still works beside a running server.
+#[tokio::test]
+async fn a_second_server_on_the_same_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("one.db");
+    let port = crate::process::free_port();
+    let mut first = crate::process::start_server(&db, port, None);
+    crate::process::wait_healthy(&format!("http://127.0.0.1:{port}")).await;
+    let out = labhook(&[
+        "--database",
+        db.to_str().unwrap(),
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    let beside = labhook(&[
+        "--database",
+        db.to_str().unwrap(),
+        "create-organisation",
+        "Beside the server",
+    ]);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("another Labhook server is already serving"),
+        "{stderr}"
+    );
+    assert!(
+        beside.status.success(),
+        "{}",
+        String::from_utf8_lossy(&beside.stderr)
+    );
+}

@@ -473,14 +473,22 @@ async fn removing_a_registered_url_deactivates_its_subscriptions_until_it_is_reg
 async fn secrets_are_stored_sealed_under_a_private_key_file() {
     let dir = tempfile::tempdir().unwrap();
     let config = server::config::Config::for_database(dir.path().join("lab.db"));
+    // One server at a time on a database: each is stopped before the next starts.
     let start = |config: server::config::Config| async move {
         let app = labhook::startup::Application::build(config).await?;
         let state = app.state().clone();
         let address = app.address();
-        tokio::spawn(app.run(std::future::pending()));
-        anyhow::Ok(TestApp::at(address, state))
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(app.run(async {
+            let _ = stopped.await;
+        }));
+        let halt = move || async move {
+            let _ = stop.send(());
+            running.await.unwrap().unwrap();
+        };
+        anyhow::Ok((TestApp::at(address, state), halt))
     };
-    let app = start(config.clone()).await.unwrap();
+    let (app, halt) = start(config.clone()).await.unwrap();
     let lab = app.signed_in(LAB_USER.0, LAB_USER.1).await;
     let created: Value = create(&app, &lab, &valid_input(&app).await)
         .await
@@ -521,7 +529,8 @@ async fn secrets_are_stored_sealed_under_a_private_key_file() {
         .execute(&app.state.pool)
         .await
         .unwrap();
-    let again = start(config.clone()).await.unwrap();
+    halt().await;
+    let (again, halt) = start(config.clone()).await.unwrap();
     let stored: (String, String) = sqlx::query_as("SELECT secret, headers FROM subscriptions")
         .fetch_one(&again.state.pool)
         .await
@@ -530,6 +539,7 @@ async fn secrets_are_stored_sealed_under_a_private_key_file() {
     assert_eq!(again.state.secrets.open(&stored.0).unwrap(), secret);
     assert!(!stored.1.contains("Bearer old"), "{stored:?}");
 
+    halt().await;
     // Without its key, the database does not start (a new key would open nothing).
     std::fs::rename(&key_file, dir.path().join("elsewhere.key")).unwrap();
     let refused = match start(config.clone()).await {
@@ -579,4 +589,84 @@ async fn subscriptions_per_user_and_per_organisation_are_limited() {
         "{body}"
     );
     assert_eq!(app.count("subscriptions").await, 3);
+}
+
+/// Credentials in a target URL's query are masked wherever the URL is shown — the overview,
+/// the subscription's page, the audit trail, the delivery log's errors — and only the
+/// owner's edit form shows the URL as typed.
+#[tokio::test]
+async fn credentials_in_a_target_urls_query_are_masked_wherever_it_is_shown() {
+    let app = spawn_app().await;
+    let lab = app.signed_in(LAB_USER.0, LAB_USER.1).await;
+    let mut input = valid_input(&app).await;
+    input["display_name"] = json!("");
+    input["url"] = json!("http://127.0.0.1:9999/lims?token=abc123&site=basel");
+    input["triggers"] = json!([{
+        "channel_id": channel(&app, "Barcode Scanner Bench 2", "barcode").await,
+        "event_type": "data_point.created"
+    }]);
+    let res = create(&app, &lab, &input).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = list(&app, &lab).await;
+    let shown = "http://127.0.0.1:9999/lims?token=•••••&site=basel";
+    assert_eq!(page["items"][0]["url"], shown);
+    assert_eq!(page["items"][0]["name"], shown);
+    let id = page["items"][0]["id"].to_string();
+    let detail = app
+        .call_form(&lab, "subscriptions/show", &[("id", &id)])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!detail.contains("abc123"), "{detail}");
+    let edit: Value = app
+        .call_form(&lab, "subscriptions/get", &[("id", &id)])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        edit["url"],
+        "http://127.0.0.1:9999/lims?token=abc123&site=basel"
+    );
+    let audit: Vec<String> =
+        sqlx::query_scalar("SELECT COALESCE(subject, '') || COALESCE(after, '') FROM audit_log")
+            .fetch_all(&app.state.pool)
+            .await
+            .unwrap();
+    assert!(audit.iter().all(|a| !a.contains("abc123")), "{audit:?}");
+
+    // Nothing listens there: the attempt's error quotes the URL, masked.
+    let scanner: i64 =
+        sqlx::query_scalar("SELECT id FROM devices WHERE name = 'Barcode Scanner Bench 2'")
+            .fetch_one(&app.state.pool)
+            .await
+            .unwrap();
+    server::devices::ingest::record(
+        &app.state,
+        scanner,
+        None,
+        vec![server::devices::ingest::RawPoint {
+            channel: "barcode".into(),
+            timestamp: None,
+            value: json!("S-1"),
+        }],
+    )
+    .await
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let message: String = loop {
+        let m: Option<String> =
+            sqlx::query_scalar("SELECT error_message FROM delivery_attempts LIMIT 1")
+                .fetch_optional(&app.state.pool)
+                .await
+                .unwrap()
+                .flatten();
+        if let Some(m) = m {
+            break m;
+        }
+        assert!(std::time::Instant::now() < deadline, "no attempt was made");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(!message.contains("abc123"), "{message}");
 }

@@ -124,3 +124,36 @@ pub(crate) async fn in_transaction(conn: &mut SqliteConnection) -> Option<bool> 
     let autocommit = unsafe { libsqlite3_sys::sqlite3_get_autocommit(raw.as_ptr()) };
     Some(autocommit == 0)
 }
+
+/// Held by the one server process serving a database, for as long as it runs.
+#[derive(Debug)]
+pub struct ServingLock {
+    _file: std::fs::File,
+}
+
+/// Takes the serving lock of `database` (an exclusive lock on `<database>.lock`), or says that
+/// another server has it: two servers on one file would both send every webhook, and each
+/// takes back the other's deliveries in flight when it starts. The operating system releases
+/// the lock when the process ends, however it ends. Command-line administration does not
+/// take it.
+pub fn lock_for_serving(database: &Path) -> anyhow::Result<ServingLock> {
+    let path = std::path::PathBuf::from(format!("{}.lock", database.display()));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| anyhow::anyhow!("cannot open the lock file {}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(ServingLock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(anyhow::anyhow!(
+            "another Labhook server is already serving {} (it holds {}); stop it first — two \
+             servers on one database would both send every webhook",
+            database.display(),
+            path.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(anyhow::anyhow!("cannot lock {}: {e}", path.display()))
+        }
+    }
+}

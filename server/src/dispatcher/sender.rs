@@ -14,7 +14,7 @@ use crate::{
     domain::{
         delivery::ErrorKind,
         headers::Headers,
-        mask::shown_header_value,
+        mask::{shown_header_value, shown_url},
         outbound::{OutboundPolicy, Refused},
         schedule::parse_retry_after,
         signature::{signature_header, SigningSecret},
@@ -24,6 +24,8 @@ use crate::{
 
 /// Longest response body kept (and read).
 pub const BODY_LIMIT: usize = 64 * 1024;
+/// Most bytes of response headers kept (names and values).
+pub const HEADERS_LIMIT: usize = 16 * 1024;
 
 pub fn user_agent() -> String {
     format!("Labhook-Webhooks/{}", env!("CARGO_PKG_VERSION"))
@@ -156,7 +158,12 @@ impl Sender {
         let result = match literal.map(|ip| (ip, self.policy.check(ip))) {
             Some((ip, Err(refused))) => Err(blocked(ip, refused)),
             _ => read(request.send().await).await,
-        };
+        }
+        // The transport's messages quote the URL; the log shows it with credentials masked.
+        .map_err(|(kind, message)| {
+            let url = target.url.as_str();
+            (kind, message.replace(url, &shown_url(url)))
+        });
         let duration = clock.elapsed();
         let request_headers = Json::Object(shown).to_string();
         match result {
@@ -197,19 +204,25 @@ async fn read(result: reqwest::Result<reqwest::Response>) -> Result<Response, (E
         .flatten()
         .and_then(|v| v.to_str().ok())
         .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
-    let headers = Json::Object(
-        response
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_owned(),
-                    Json::from(String::from_utf8_lossy(v.as_bytes())),
-                )
-            })
-            .collect(),
-    )
-    .to_string();
+    // Kept like the body: up to HEADERS_LIMIT bytes, the rest counted.
+    let mut kept = Map::new();
+    let (mut size, mut cut) = (0, 0);
+    for (k, v) in response.headers() {
+        let value = String::from_utf8_lossy(v.as_bytes());
+        size += k.as_str().len() + value.len();
+        if size > HEADERS_LIMIT {
+            cut += 1;
+            continue;
+        }
+        kept.insert(k.as_str().to_owned(), Json::from(value));
+    }
+    if cut > 0 {
+        kept.insert(
+            "…".into(),
+            Json::from(format!("{cut} more headers cut at 16 KiB")),
+        );
+    }
+    let headers = Json::Object(kept).to_string();
     let mut body = Vec::new();
     let mut truncated = false;
     loop {

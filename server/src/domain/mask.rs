@@ -18,6 +18,45 @@ pub fn shown_header_value<'a>(name: &str, value: &'a str, secret: bool) -> &'a s
     }
 }
 
+/// A target URL as shown to people (pages, audit trail, delivery log): the values of query
+/// parameters named like credentials (`?token=…`, `?api_key=…`, `?sig=…`) masked. Only the
+/// owner's edit form shows the URL as typed.
+pub fn shown_url(raw: &str) -> String {
+    let Ok(mut url) = url::Url::parse(raw) else {
+        return raw.to_owned();
+    };
+    if url.query().is_none() {
+        return raw.to_owned();
+    }
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| {
+            let secret = looks_secret(&k)
+                || matches!(
+                    k.to_ascii_lowercase().as_str(),
+                    "sig" | "code" | "pwd" | "pass"
+                );
+            (
+                k.into_owned(),
+                if secret {
+                    MASK.to_owned()
+                } else {
+                    v.into_owned()
+                },
+            )
+        })
+        .collect();
+    if pairs.iter().all(|(_, v)| v != MASK) {
+        return raw.to_owned();
+    }
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    // Keep the mask readable rather than percent-encoded.
+    url.as_str().replace(
+        &url::form_urlencoded::byte_serialize(MASK.as_bytes()).collect::<String>(),
+        MASK,
+    )
+}
+
 /// Replaces the values of headers that are marked secret, or whose names look secret,
 /// wherever a `headers` list appears.
 pub fn mask_secrets(mut json: Json) -> Json {
@@ -53,6 +92,24 @@ pub fn mask_secrets(mut json: Json) -> Json {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn credentials_in_a_query_are_masked_and_the_rest_kept() {
+        assert_eq!(
+            shown_url("https://lims.example.org/hook?token=abc&site=basel"),
+            "https://lims.example.org/hook?token=•••••&site=basel"
+        );
+        assert_eq!(
+            shown_url("https://x.example/h?api_key=1&sig=2&page=3"),
+            "https://x.example/h?api_key=•••••&sig=•••••&page=3"
+        );
+        assert_eq!(
+            shown_url("https://x.example/h?site=basel"),
+            "https://x.example/h?site=basel"
+        );
+        assert_eq!(shown_url("https://x.example/h"), "https://x.example/h");
+        assert_eq!(shown_url("not a url"), "not a url");
+    }
 
     #[test]
     fn masks_secret_and_secret_looking_headers_only() {

@@ -97,7 +97,7 @@ pub async fn lose_access_in(
             Entry {
                 kind: AuditKind::Subscription,
                 action: "triggers no longer accessible",
-                subject: subject(id, display_name_or_url(&display_name, &url)),
+                subject: subject(id, &display_name_or_url(&display_name, &url)),
                 before: Some(json!({ "device": change.device_name, "accessible": true })),
                 after: Some(
                     json!({ "device": change.device_name, "accessible": false, "reason": reason }),

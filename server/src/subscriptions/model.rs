@@ -4,7 +4,7 @@ use serde_json::{json, Value as Json};
 
 use crate::{
     deliveries::LastDelivery,
-    domain::{delivery::InactiveReason, headers::Headers},
+    domain::{delivery::InactiveReason, headers::Headers, mask::shown_url},
 };
 
 /// One selected trigger event, with names for people.
@@ -43,21 +43,27 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    /// What people call it: the display name, or the URL when there is none.
-    pub fn name(&self) -> &str {
+    /// What people call it: the display name, or the URL (credentials masked) when there is
+    /// none.
+    pub fn name(&self) -> String {
         display_name_or_url(&self.display_name, &self.url)
+    }
+
+    /// The target URL as shown (credentials in its query masked).
+    pub fn shown_url(&self) -> String {
+        shown_url(&self.url)
     }
 
     /// How the audit trail names it.
     pub(super) fn subject(&self) -> String {
-        subject(self.id, self.name())
+        subject(self.id, &self.name())
     }
 
     /// The audit trail's picture of it (header secrets are masked by the audit module).
     pub(super) fn snapshot(&self) -> Json {
         json!({
             "display_name": self.display_name,
-            "url": self.url,
+            "url": self.shown_url(),
             "active": self.active,
             "headers": self.headers.to_json(),
             "triggers": self.triggers.iter().map(|t| json!({
@@ -80,11 +86,12 @@ pub(super) fn subject(id: i64, name: &str) -> String {
     format!("Subscription #{id} ({name})")
 }
 
-/// What people call a subscription: its display name, or its URL when it has none.
-pub(super) fn display_name_or_url<'a>(display_name: &'a str, url: &'a str) -> &'a str {
+/// What people call a subscription: its display name, or its URL (credentials masked) when
+/// it has none.
+pub(super) fn display_name_or_url(display_name: &str, url: &str) -> String {
     if display_name.is_empty() {
-        url
+        shown_url(url)
     } else {
-        display_name
+        display_name.to_owned()
     }
 }

@@ -4,7 +4,7 @@
 
 use sqlx::SqliteConnection;
 
-use super::model::subject;
+use super::model::{display_name_or_url, subject};
 use crate::{
     audit::{self, Actor, AuditKind, Entry},
     error::ResultExt,
@@ -19,19 +19,19 @@ pub async fn record_overflow(
     max_pending: usize,
     now: i64,
 ) -> Result<()> {
-    let (organisation_id, name, started): (i64, String, bool) = sqlx::query_as(
-        "UPDATE subscriptions SET overflowed = overflowed + ?1,
+    let (organisation_id, display_name, url, started): (i64, String, String, bool) =
+        sqlx::query_as(
+            "UPDATE subscriptions SET overflowed = overflowed + ?1,
              overflow_since = COALESCE(overflow_since, ?2)
          WHERE id = ?3
-         RETURNING organisation_id, CASE display_name WHEN '' THEN url ELSE display_name END,
-                   overflow_since = ?2 AND overflowed = ?1",
-    )
-    .bind(n)
-    .bind(now)
-    .bind(subscription)
-    .fetch_one(&mut *tx)
-    .await
-    .context("counting events not queued")?;
+         RETURNING organisation_id, display_name, url, overflow_since = ?2 AND overflowed = ?1",
+        )
+        .bind(n)
+        .bind(now)
+        .bind(subscription)
+        .fetch_one(&mut *tx)
+        .await
+        .context("counting events not queued")?;
     tracing::warn!(
         subscription,
         events = n,
@@ -46,7 +46,7 @@ pub async fn record_overflow(
             Entry {
                 kind: AuditKind::Subscription,
                 action: "deliveries dropped",
-                subject: subject(subscription, &name),
+                subject: subject(subscription, &display_name_or_url(&display_name, &url)),
                 before: None,
                 after: Some(serde_json::json!({
                     "reason": format!("more than {max_pending} deliveries waiting"),

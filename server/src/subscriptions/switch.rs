@@ -57,7 +57,7 @@ pub async fn deactivate(
         Entry {
             kind: AuditKind::Subscription,
             action: "deactivated",
-            subject: subject(id, display_name_or_url(&display_name, &url)),
+            subject: subject(id, &display_name_or_url(&display_name, &url)),
             before: Some(json!({ "active": true })),
             after: Some(after),
         },

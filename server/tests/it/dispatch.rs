@@ -740,3 +740,24 @@ async fn pending_deliveries_per_subscription_are_capped_and_the_overflow_recorde
         .unwrap();
     assert_eq!((shown.overflowed, shown.overflow_since), (0, None));
 }
+
+/// A receiver's answer is kept within bounds: its headers like its body (16 KiB, the rest
+/// counted), so that one chatty receiver cannot fill the delivery log.
+#[tokio::test]
+async fn a_receivers_headers_are_kept_up_to_a_limit() {
+    let app = spawn_stepping(|_| {}).await;
+    let mut stepper = Stepper::new(&app.state);
+    let receiver = TestReceiver::start().await;
+    receiver.always(Reply::ManyHeaders(60));
+    app.subscribe(&receiver, "/", HOTPLATE, &[CREATED], vec![])
+        .await;
+    let (_, token) = app.token_for(HOTPLATE.0).await;
+    send_temperature(&app, &token, 1.0).await;
+    let round = step(&mut stepper, now_ms()).await;
+    assert_eq!(round.recorded.delivered, 1);
+    let headers: String = app
+        .scalar("SELECT response_headers FROM delivery_attempts")
+        .await;
+    assert!(headers.len() < 18 * 1024, "{} bytes kept", headers.len());
+    assert!(headers.contains("more headers cut at 16 KiB"), "{headers}");
+}

@@ -20,6 +20,8 @@ pub enum Reply {
     Status(u16),
     WithHeader(u16, &'static str, String),
     Hang(Duration),
+    /// 200 with this many extra headers of a kibibyte each.
+    ManyHeaders(usize),
 }
 
 #[derive(Clone, Debug)]
@@ -129,6 +131,16 @@ impl TestReceiver {
                 format!("answered {code}"),
             )
                 .into_response(),
+            Reply::ManyHeaders(n) => {
+                let mut headers = HeaderMap::new();
+                for i in 0..n {
+                    headers.insert(
+                        axum::http::HeaderName::try_from(format!("x-big-{i}")).unwrap(),
+                        "v".repeat(1024).parse().unwrap(),
+                    );
+                }
+                (StatusCode::OK, headers, "ok").into_response()
+            }
             Reply::Hang(d) => {
                 tokio::time::sleep(d).await;
                 (StatusCode::OK, "late").into_response()

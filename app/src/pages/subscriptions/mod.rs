@@ -154,6 +154,12 @@ mod convert {
     use server::subscriptions::{rules, Subscription};
 
     pub fn view(s: Subscription, viewer_id: i64, with_headers: bool) -> SubscriptionView {
+        // Credentials in the query are masked except in the owner's edit form.
+        let url = if with_headers {
+            s.url.clone()
+        } else {
+            s.shown_url()
+        };
         SubscriptionView {
             id: s.id,
             name: s.name().to_owned(),
@@ -193,7 +199,8 @@ mod convert {
             overflowed: s.overflowed,
             overflow_since: s.overflow_since,
             display_name: s.display_name,
-            url: s.url,
+            // Credentials in the query are masked except in the owner's edit form.
+            url,
             owner_name: s.owner_name,
             active: s.active,
             target_registered: s.target_registered,
