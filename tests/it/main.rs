@@ -5,9 +5,11 @@
 mod admin;
 mod auth;
 mod cli;
+mod corpus;
 mod crash;
 mod devices;
 mod fault;
 mod helpers;
+mod matrix;
 mod process;
 mod subscriptions;

@@ -105,7 +105,7 @@ pub fn AdminTabs() -> impl IntoView {
 #[component]
 pub fn AdminPage() -> impl IntoView {
     let version = RwSignal::new(0u32);
-    let settings = Resource::new(move || version.get(), |_| admin_settings());
+    let settings = Resource::new_blocking(move || version.get(), |_| admin_settings());
     view! {
         <Title text="Server Administration"/>
         <div class="page-head">

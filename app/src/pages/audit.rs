@@ -51,8 +51,10 @@ pub async fn audit_trail(
     let kind = match kind.as_deref() {
         None | Some("") => None,
         Some(k) => Some(
-            AuditKind::parse(k)
-                .ok_or_else(|| AppError::BadRequest(format!("unknown kind of change {k:?}")))?,
+            AuditKind::parse(k).ok_or_else(|| server::Error::BadRequest {
+                code: "unknown_kind",
+                message: format!("There is no kind of change called {k:?}."),
+            })?,
         ),
     };
     let p = audit::list(&state.pool, &user, kind, page).await?;
@@ -83,7 +85,7 @@ pub fn AuditPage() -> impl IntoView {
             .unwrap_or(1)
             .max(1)
     });
-    let trail = Resource::new(
+    let trail = Resource::new_blocking(
         move || (kind.get(), page.get()),
         |(kind, page)| audit_trail((!kind.is_empty()).then_some(kind), page),
     );

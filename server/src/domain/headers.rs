@@ -84,7 +84,8 @@ pub struct HeaderName(String);
 
 impl HeaderName {
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let name = raw.trim();
+        // Spaces around are forgiven; a line break is not (it would end the header).
+        let name = raw.trim_matches(' ');
         if name.is_empty() {
             return Err("Please enter a key (the header's name).".into());
         }

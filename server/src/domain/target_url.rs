@@ -27,6 +27,8 @@ pub enum UrlError {
     Fragment,
     #[error("The URL is too long (at most 2000 characters).")]
     TooLong,
+    #[error("The host name is not valid: at most 253 characters, each part at most 63.")]
+    BadHost,
 }
 
 const MAX_LEN: usize = 2000;
@@ -35,7 +37,9 @@ const MAX_LEN: usize = 2000;
 /// normalises it: lower-case host, IDNA to punycode, default port dropped, dot segments
 /// resolved, backslashes read as slashes.
 fn parse_http_url(raw: &str) -> Result<Url, UrlError> {
-    let raw = raw.trim();
+    // Spaces around are forgiven; line breaks and other control characters anywhere are not
+    // (the parser would quietly drop them).
+    let raw = raw.trim_matches(' ');
     if raw.is_empty() {
         return Err(UrlError::Empty);
     }
@@ -53,8 +57,12 @@ fn parse_http_url(raw: &str) -> Result<Url, UrlError> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(UrlError::UnsupportedScheme);
     }
-    if url.host_str().is_none_or(str::is_empty) {
+    let host = url.host_str().unwrap_or_default();
+    if host.is_empty() {
         return Err(UrlError::NoHost);
+    }
+    if host.len() > 253 || host.split('.').any(|label| label.len() > 63) {
+        return Err(UrlError::BadHost);
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(UrlError::Userinfo);

@@ -36,14 +36,19 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     (status, Json(report))
 }
 
+const HEALTHZ: &str = "/healthz";
+const READYZ: &str = "/readyz";
+const DATA_POINTS: &str = "/api/v1/devices/{device_id}/data_points";
+
+/// Every route of [`router`] (method, path): the authorisation matrix test checks that it
+/// decides each one.
+pub const ROUTES: &[(&str, &str)] = &[("GET", HEALTHZ), ("GET", READYZ), ("POST", DATA_POINTS)];
+
 /// The backend's own routes (everything that is not a page or a server function).
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route(
-            "/api/v1/devices/{device_id}/data_points",
-            post(ingest::post_data_points),
-        )
+        .route(HEALTHZ, get(healthz))
+        .route(READYZ, get(readyz))
+        .route(DATA_POINTS, post(ingest::post_data_points))
         .with_state(state)
 }

@@ -21,7 +21,7 @@ use crate::{
 pub fn SubscriptionPage() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.read().get("id").and_then(|v| v.parse::<i64>().ok()));
-    let subscription = Resource::new(
+    let subscription = Resource::new_blocking(
         move || id.get(),
         |id| async move {
             match id {

@@ -39,7 +39,7 @@ pub fn NewSubscriptionPage() -> impl IntoView {
 pub fn EditSubscriptionPage() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.read().get("id").and_then(|v| v.parse::<i64>().ok()));
-    let existing = Resource::new(
+    let existing = Resource::new_blocking(
         move || id.get(),
         |id| async move {
             match id {
@@ -69,7 +69,7 @@ fn SubscriptionForm(existing: Option<SubscriptionView>) -> impl IntoView {
     let hydrated = use_hydrated();
     let navigate = use_navigate();
     let flash = use_secret_flash();
-    let catalogue_res = Resource::new(|| (), |_| subscription_catalogue());
+    let catalogue_res = Resource::new_blocking(|| (), |_| subscription_catalogue());
     let catalogue = RwSignal::new(Catalogue::default());
 
     let editing = existing.as_ref().map(|s| s.id);

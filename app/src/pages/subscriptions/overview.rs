@@ -40,7 +40,7 @@ pub fn SubscriptionsPage() -> impl IntoView {
             .max(1)
     });
     let version = RwSignal::new(0u32);
-    let list = Resource::new(
+    let list = Resource::new_blocking(
         move || (page.get(), version.get()),
         |(page, _)| list_subscriptions(page),
     );

@@ -1,0 +1,752 @@
+//! The bad-input corpus: hundreds of wrong inputs through the real doors — target URLs,
+//! headers, triggers, registered URLs, ingest bodies, server-function payloads, query
+//! strings, oversized and malformed bodies, bytes that are not UTF-8. Every one gets a 4xx
+//! with a message; none a 5xx or a panic; and nothing is stored (row counts before and after).
+
+use reqwest::{header, Client};
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, TestApp, ADMIN, LAB_USER};
+
+/// One bad request.
+struct Case {
+    what: String,
+    door: Door,
+    body: Body,
+}
+
+enum Door {
+    /// A server function as the lab user.
+    AsLabUser(&'static str),
+    /// A server function as the org admin.
+    AsAdmin(&'static str),
+    /// The ingest API with a valid device token.
+    Ingest,
+    /// A raw path (with its query string) as the lab user.
+    Path(String),
+}
+
+enum Body {
+    Json(Value),
+    Form(Vec<(String, String)>),
+    Raw(&'static str, Vec<u8>),
+}
+
+fn case(what: impl Into<String>, door: Door, body: Body) -> Case {
+    Case {
+        what: what.into(),
+        door,
+        body,
+    }
+}
+
+/// The tables that a wrong input must leave untouched.
+const TABLES: &[&str] = &[
+    "subscriptions",
+    "subscription_triggers",
+    "registered_urls",
+    "data_points",
+    "events",
+    "deliveries",
+    "device_tokens",
+    "device_access",
+    "audit_log",
+    "users",
+    "organisations",
+];
+
+async fn counts(app: &TestApp) -> Vec<(String, i64)> {
+    let mut out = Vec::new();
+    for t in TABLES {
+        out.push(((*t).to_owned(), app.count(t).await));
+    }
+    out
+}
+
+fn subscription(url: Value, headers: Value, triggers: Value) -> Body {
+    Body::Json(
+        json!({"input": {"display_name": "", "url": url, "headers": headers, "triggers": triggers}}),
+    )
+}
+
+fn cases(channel: i64, other_org_channel: i64, device: i64) -> Vec<Case> {
+    let mut c = Vec::new();
+    let ok_triggers = json!([{"channel_id": channel, "event_type": "data_point.created"}]);
+    let ok_url = json!("http://127.0.0.1:9999/hook");
+
+    // Target URLs.
+    let bad_urls: Vec<Value> = vec![
+        json!(""),
+        json!(" "),
+        json!("lims"),
+        json!("127.0.0.1:9999/hook"),
+        json!("ftp://127.0.0.1:9999/hook"),
+        json!("file:///etc/passwd"),
+        json!("javascript:alert(1)"),
+        json!("data:text/plain,hi"),
+        json!("http://"),
+        json!("http://user:pass@127.0.0.1:9999/hook"),
+        json!("http://user@127.0.0.1:9999/hook"),
+        json!("http://127.0.0.1:9999/hook#frag"),
+        json!("https://evil.example/hook"),
+        json!("http://127.0.0.1:9998/hook"),
+        json!("http://127.0.0.2:9999/hook"),
+        json!("http://[::1]:9999/hook"),
+        json!("http://localhost:9999/hook"),
+        json!("http://127.0.0.1:99999/hook"),
+        json!("http://127.0.0.1:-1/hook"),
+        json!("http://127.0.0.1:9999/hook\nX-Injected: 1"),
+        json!("http://127.0.0.1:9999/hook\r\n"),
+        json!("http://127.0.0.1:9999/\u{0}"),
+        json!(format!("http://127.0.0.1:9999/{}", "a".repeat(5000))),
+        json!("http://exa mple.org/"),
+        json!("http://%zz/"),
+        json!("mailto:lab@example.org"),
+        json!("//127.0.0.1:9999/hook"),
+        json!(42),
+        json!(null),
+        json!(true),
+        json!(["http://127.0.0.1:9999/hook"]),
+        json!({"url": "http://127.0.0.1:9999/hook"}),
+        json!("https://127.0.0.1:9999/hook"),
+        json!("HTTP://127.0.0.1:9999@evil.example/"),
+    ];
+    for (i, url) in bad_urls.into_iter().enumerate() {
+        c.push(case(
+            format!("target URL #{i} {url}"),
+            Door::AsLabUser("subscriptions/create"),
+            subscription(url, json!([]), ok_triggers.clone()),
+        ));
+    }
+
+    // Custom headers.
+    let long = "v".repeat(9000);
+    let bad_headers: Vec<Value> = vec![
+        json!([{"name": "", "value": "1", "secret": false}]),
+        json!([{"name": " ", "value": "1", "secret": false}]),
+        json!([{"name": "X Lab", "value": "1", "secret": false}]),
+        json!([{"name": "X-Lab:", "value": "1", "secret": false}]),
+        json!([{"name": "X-Lab\n", "value": "1", "secret": false}]),
+        json!([{"name": "X-Lab", "value": "a\r\nX-Injected: 1", "secret": false}]),
+        json!([{"name": "X-Lab", "value": "a\nb", "secret": false}]),
+        json!([{"name": "X-Lab", "value": "a\u{0}b", "secret": false}]),
+        json!([{"name": "X-Lab", "value": null, "secret": false}]),
+        json!([{"name": "X-Lab", "value": long, "secret": false}]),
+        json!([{"name": "Ä-Lab", "value": "1", "secret": false}]),
+        json!([{"name": "X-Lab", "value": "1"}, {"name": "x-lab", "value": "2"}]),
+        json!((0..25)
+            .map(|i| json!({"name": format!("X-H{i}"), "value": "1"}))
+            .collect::<Vec<_>>()),
+        json!([{"name": "a".repeat(200), "value": "1"}]),
+        json!([{"name": 5, "value": "1"}]),
+        json!([{"value": "1"}]),
+        json!({"name": "X-Lab", "value": "1"}),
+        json!("X-Lab: 1"),
+    ];
+    for (i, headers) in bad_headers.into_iter().enumerate() {
+        c.push(case(
+            format!("headers #{i}"),
+            Door::AsLabUser("subscriptions/create"),
+            subscription(ok_url.clone(), headers, ok_triggers.clone()),
+        ));
+    }
+    for reserved in [
+        "Host",
+        "Content-Length",
+        "Content-Type",
+        "Transfer-Encoding",
+        "Connection",
+        "Keep-Alive",
+        "Upgrade",
+        "TE",
+        "Trailer",
+        "Proxy-Connection",
+        "webhook-id",
+        "Webhook-Timestamp",
+        "WEBHOOK-SIGNATURE",
+        "Content-Encoding",
+        "Expect",
+        "User-Agent",
+        "Forwarded",
+        "X-Forwarded-For",
+        "X-Forwarded-Host",
+        "x-forwarded-proto",
+    ] {
+        c.push(case(
+            format!("reserved header {reserved}"),
+            Door::AsLabUser("subscriptions/create"),
+            subscription(
+                ok_url.clone(),
+                json!([{"name": reserved, "value": "1", "secret": false}]),
+                ok_triggers.clone(),
+            ),
+        ));
+    }
+
+    // Triggers.
+    let bad_triggers: Vec<Value> = vec![
+        json!([]),
+        json!(null),
+        json!([{"channel_id": 999_999, "event_type": "data_point.created"}]),
+        json!([{"channel_id": other_org_channel, "event_type": "data_point.created"}]),
+        json!([{"channel_id": -1, "event_type": "data_point.created"}]),
+        json!([{"channel_id": channel, "event_type": "nonsense"}]),
+        json!([{"channel_id": channel, "event_type": ""}]),
+        json!([{"channel_id": channel, "event_type": "DATA_POINT.CREATED"}]),
+        json!([{"channel_id": channel}]),
+        json!([{"event_type": "data_point.created"}]),
+        json!([{"channel_id": "one", "event_type": "data_point.created"}]),
+        json!([{"channel_id": 1.5, "event_type": "data_point.created"}]),
+        json!([{"channel_id": 9_223_372_036_854_775_807i64, "event_type": "data_point.created"}]),
+        json!([{"channel_id": channel, "event_type": 7}]),
+        json!((0..1001)
+            .map(|i| json!({"channel_id": i, "event_type": "data_point.created"}))
+            .collect::<Vec<_>>()),
+        json!("all"),
+        json!({"channel_id": channel, "event_type": "data_point.created"}),
+    ];
+    for (i, triggers) in bad_triggers.into_iter().enumerate() {
+        c.push(case(
+            format!("triggers #{i}"),
+            Door::AsLabUser("subscriptions/create"),
+            subscription(ok_url.clone(), json!([]), triggers),
+        ));
+    }
+    // Whole subscription payloads of the wrong shape.
+    for (i, body) in [
+        json!({}),
+        json!({"input": null}),
+        json!({"input": []}),
+        json!({"input": "x"}),
+        json!({"input": {"url": 42}}),
+        json!({"input": {"display_name": "x".repeat(101), "url": "http://127.0.0.1:9999/", "headers": [], "triggers": []}}),
+        json!({"input": {"display_name": "a\nb", "url": "http://127.0.0.1:9999/", "headers": [], "triggers": []}}),
+        json!([1, 2, 3]),
+        json!(null),
+        json!("input"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        c.push(case(
+            format!("subscription payload #{i}"),
+            Door::AsLabUser("subscriptions/create"),
+            Body::Json(body),
+        ));
+    }
+    for (what, raw) in [
+        ("truncated JSON", b"{\"input\": {".to_vec()),
+        ("not JSON", b"input=1".to_vec()),
+        ("not UTF-8", vec![0xff, 0xfe, 0x7b, 0x7d]),
+        ("empty", vec![]),
+        ("deeply nested", "[".repeat(10_000).into_bytes()),
+    ] {
+        c.push(case(
+            format!("subscriptions/create: {what}"),
+            Door::AsLabUser("subscriptions/create"),
+            Body::Raw("application/json", raw),
+        ));
+        c.push(case(
+            format!("subscriptions/update: {what}"),
+            Door::AsLabUser("subscriptions/update"),
+            Body::Raw("application/json", raw_clone(&c)),
+        ));
+    }
+
+    // Server functions with form arguments.
+    let forms: Vec<(&'static str, Vec<(&str, &str)>)> = vec![
+        ("subscriptions/get", vec![]),
+        ("subscriptions/get", vec![("id", "")]),
+        ("subscriptions/get", vec![("id", "abc")]),
+        ("subscriptions/get", vec![("id", "1.5")]),
+        ("subscriptions/get", vec![("id", "99999999999999999999999")]),
+        ("subscriptions/get", vec![("id", "-1")]),
+        ("subscriptions/get", vec![("id", "0")]),
+        ("subscriptions/show", vec![("id", "x")]),
+        ("subscriptions/show", vec![("id", "424242")]),
+        (
+            "subscriptions/set_active",
+            vec![("id", "424242"), ("active", "true")],
+        ),
+        ("subscriptions/set_active", vec![("id", "1")]),
+        (
+            "subscriptions/set_active",
+            vec![("id", "1"), ("active", "maybe")],
+        ),
+        ("subscriptions/delete", vec![("id", "424242")]),
+        ("subscriptions/delete", vec![("id", "")]),
+        ("subscriptions/rotate_secret", vec![("id", "424242")]),
+        ("subscriptions/list", vec![("page", "-1")]),
+        ("subscriptions/list", vec![("page", "x")]),
+        ("subscriptions/list", vec![("page", "99999999999")]),
+        (
+            "deliveries/list",
+            vec![("subscription_id", "424242"), ("page", "1")],
+        ),
+        (
+            "deliveries/list",
+            vec![("subscription_id", "x"), ("page", "1")],
+        ),
+        ("deliveries/list", vec![("page", "1")]),
+        ("deliveries/detail", vec![("id", "424242")]),
+        ("deliveries/detail", vec![("id", "")]),
+        ("devices/access", vec![("device_id", "1")]),
+        ("devices/tokens", vec![("device_id", "1")]),
+        (
+            "devices/create_token",
+            vec![("device_id", "1"), ("label", "x")],
+        ),
+        (
+            "devices/set_access",
+            vec![("device_id", "1"), ("user_id", "1"), ("granted", "true")],
+        ),
+        ("admin/settings", vec![]),
+        (
+            "admin/register_url",
+            vec![("url", "https://x.example/"), ("note", "")],
+        ),
+        ("admin/audit", vec![("page", "1")]),
+        ("sign_in", vec![("email", "lab@demo.lab")]),
+        ("sign_in", vec![("password", "x")]),
+        (
+            "sign_in",
+            vec![("email", "not an email"), ("password", "x")],
+        ),
+        ("sign_in", vec![("email", ""), ("password", "")]),
+        (
+            "sign_in",
+            vec![("email", "a\u{0}@demo.lab"), ("password", "x")],
+        ),
+    ];
+    for (name, args) in forms {
+        c.push(case(
+            format!("{name} {args:?}"),
+            Door::AsLabUser(name),
+            Body::Form(
+                args.iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            ),
+        ));
+    }
+    for (what, raw) in [
+        ("not UTF-8", vec![b'i', b'd', b'=', 0xff, 0xfe]),
+        ("no equals sign", b"id".to_vec()),
+        ("bad percent-encoding", b"id=%zz".to_vec()),
+    ] {
+        c.push(case(
+            format!("subscriptions/get: {what}"),
+            Door::AsLabUser("subscriptions/get"),
+            Body::Raw("application/x-www-form-urlencoded", raw),
+        ));
+    }
+
+    // Admin doors with bad input.
+    let admin_forms: Vec<(&'static str, Vec<(&str, String)>)> = vec![
+        (
+            "admin/register_url",
+            vec![("url", String::new()), ("note", String::new())],
+        ),
+        (
+            "admin/register_url",
+            vec![("url", "lims".into()), ("note", String::new())],
+        ),
+        (
+            "admin/register_url",
+            vec![
+                ("url", "ftp://lims.example/".into()),
+                ("note", String::new()),
+            ],
+        ),
+        (
+            "admin/register_url",
+            vec![
+                ("url", "https://lims.example/?a=1".into()),
+                ("note", String::new()),
+            ],
+        ),
+        (
+            "admin/register_url",
+            vec![
+                ("url", "https://lims.example/#x".into()),
+                ("note", String::new()),
+            ],
+        ),
+        (
+            "admin/register_url",
+            vec![
+                ("url", "https://u:p@lims.example/".into()),
+                ("note", String::new()),
+            ],
+        ),
+        (
+            "admin/register_url",
+            vec![
+                ("url", "http://127.0.0.1:9999/".into()),
+                ("note", String::new()),
+            ],
+        ),
+        (
+            "admin/register_url",
+            vec![
+                ("url", "https://lims.example/".into()),
+                ("note", "n".repeat(1000)),
+            ],
+        ),
+        (
+            "admin/register_url",
+            vec![
+                ("url", format!("https://{}.example/", "a".repeat(300))),
+                ("note", String::new()),
+            ],
+        ),
+        (
+            "admin/register_url",
+            vec![
+                ("url", "https://lims.example/\n".into()),
+                ("note", String::new()),
+            ],
+        ),
+        ("admin/register_url", vec![("note", String::new())]),
+        ("admin/remove_url", vec![("id", "424242".into())]),
+        ("admin/remove_url", vec![("id", "x".into())]),
+        (
+            "admin/set_webhooks_enabled",
+            vec![("enabled", "perhaps".into())],
+        ),
+        ("admin/set_webhooks_enabled", vec![]),
+        (
+            "admin/audit",
+            vec![("page", "1".into()), ("kind", "nonsense".into())],
+        ),
+        ("devices/access", vec![("device_id", "424242".into())]),
+        (
+            "devices/set_access",
+            vec![
+                ("device_id", device.to_string()),
+                ("user_id", "424242".into()),
+                ("granted", "true".into()),
+            ],
+        ),
+        (
+            "devices/set_access",
+            vec![
+                ("device_id", device.to_string()),
+                ("user_id", "1".into()),
+                ("granted", "true".into()),
+            ],
+        ),
+        (
+            "devices/set_access",
+            vec![
+                ("device_id", device.to_string()),
+                ("user_id", "2".into()),
+                ("granted", "yes".into()),
+            ],
+        ),
+        ("devices/tokens", vec![("device_id", "424242".into())]),
+        (
+            "devices/create_token",
+            vec![("device_id", device.to_string()), ("label", String::new())],
+        ),
+        (
+            "devices/create_token",
+            vec![
+                ("device_id", device.to_string()),
+                ("label", "l".repeat(500)),
+            ],
+        ),
+        (
+            "devices/create_token",
+            vec![("device_id", device.to_string()), ("label", "a\nb".into())],
+        ),
+        (
+            "devices/create_token",
+            vec![("device_id", "424242".into()), ("label", "x".into())],
+        ),
+        (
+            "devices/revoke_token",
+            vec![
+                ("device_id", device.to_string()),
+                ("token_id", "424242".into()),
+            ],
+        ),
+        (
+            "devices/revoke_token",
+            vec![("device_id", device.to_string())],
+        ),
+    ];
+    for (name, args) in admin_forms {
+        c.push(case(
+            format!(
+                "{name} (admin) {}",
+                args.iter()
+                    .map(|(k, v)| format!("{k}={v:.40}"))
+                    .collect::<Vec<_>>()
+                    .join("&")
+            ),
+            Door::AsAdmin(name),
+            Body::Form(args.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()),
+        ));
+    }
+
+    // Ingest bodies (with a valid token).
+    let ingest: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", vec![]),
+        ("not JSON", b"temperature=20".to_vec()),
+        ("truncated", b"[{\"channel\": \"temperature\"".to_vec()),
+        ("not UTF-8", vec![b'[', 0xff, b']']),
+        (
+            "an object",
+            br#"{"channel": "temperature", "value": 1}"#.to_vec(),
+        ),
+        ("a number", b"42".to_vec()),
+        ("null", b"null".to_vec()),
+        ("a string", br#""temperature""#.to_vec()),
+        ("an empty list", b"[]".to_vec()),
+        ("a list of numbers", b"[1, 2]".to_vec()),
+        ("no channel", br#"[{"value": 1}]"#.to_vec()),
+        ("no value", br#"[{"channel": "temperature"}]"#.to_vec()),
+        (
+            "unknown channel",
+            br#"[{"channel": "nope", "value": 1}]"#.to_vec(),
+        ),
+        (
+            "empty channel",
+            br#"[{"channel": "", "value": 1}]"#.to_vec(),
+        ),
+        (
+            "channel a number",
+            br#"[{"channel": 5, "value": 1}]"#.to_vec(),
+        ),
+        (
+            "value a string",
+            br#"[{"channel": "temperature", "value": "warm"}]"#.to_vec(),
+        ),
+        (
+            "value a list",
+            br#"[{"channel": "temperature", "value": [1]}]"#.to_vec(),
+        ),
+        (
+            "value an object",
+            br#"[{"channel": "temperature", "value": {"v": 1}}]"#.to_vec(),
+        ),
+        (
+            "value null",
+            br#"[{"channel": "temperature", "value": null}]"#.to_vec(),
+        ),
+        (
+            "value true",
+            br#"[{"channel": "temperature", "value": true}]"#.to_vec(),
+        ),
+        (
+            "value too big",
+            br#"[{"channel": "temperature", "value": 1e400}]"#.to_vec(),
+        ),
+        (
+            "NaN",
+            br#"[{"channel": "temperature", "value": NaN}]"#.to_vec(),
+        ),
+        (
+            "Infinity",
+            br#"[{"channel": "temperature", "value": Infinity}]"#.to_vec(),
+        ),
+        (
+            "timestamp text",
+            br#"[{"channel": "temperature", "value": 1, "timestamp": "yesterday"}]"#.to_vec(),
+        ),
+        (
+            "timestamp negative",
+            br#"[{"channel": "temperature", "value": 1, "timestamp": -5}]"#.to_vec(),
+        ),
+        (
+            "timestamp far future",
+            br#"[{"channel": "temperature", "value": 1, "timestamp": "9999-01-01T00:00:00Z"}]"#
+                .to_vec(),
+        ),
+        (
+            "timestamp fraction",
+            br#"[{"channel": "temperature", "value": 1, "timestamp": 1.5}]"#.to_vec(),
+        ),
+        (
+            "timestamp object",
+            br#"[{"channel": "temperature", "value": 1, "timestamp": {}}]"#.to_vec(),
+        ),
+        (
+            "timestamp huge",
+            br#"[{"channel": "temperature", "value": 1, "timestamp": 99999999999999999999}]"#
+                .to_vec(),
+        ),
+        (
+            "one good, one bad",
+            br#"[{"channel": "temperature", "value": 1}, {"channel": "nope", "value": 1}]"#
+                .to_vec(),
+        ),
+        (
+            "trailing garbage",
+            br#"[{"channel": "temperature", "value": 1}] x"#.to_vec(),
+        ),
+        (
+            "too many points",
+            serde_json::to_vec(
+                &(0..1001)
+                    .map(|i| json!({"channel": "temperature", "value": i}))
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap(),
+        ),
+        ("over a MiB", {
+            let mut v = b"[".to_vec();
+            v.extend(std::iter::repeat_n(b' ', 1_100_000));
+            v.push(b']');
+            v
+        }),
+        ("deeply nested", "[".repeat(100_000).into_bytes()),
+        (
+            "channel with a line break",
+            br#"[{"channel": "temp\nerature", "value": 1}]"#.to_vec(),
+        ),
+        (
+            "duplicate keys",
+            br#"[{"channel": "temperature", "channel": "nope", "value": 1}]"#.to_vec(),
+        ),
+    ];
+    for (what, raw) in ingest {
+        c.push(case(
+            format!("ingest: {what}"),
+            Door::Ingest,
+            Body::Raw("application/json", raw),
+        ));
+    }
+
+    // Query strings and paths.
+    for path in [
+        "/api/subscriptions/get?id=abc",
+        "/api/subscriptions/list?page=-3",
+        "/api/deliveries/detail?id=%00",
+        "/api/subscriptions/show?id=1%0d%0aX-Injected:%201",
+        "/api/v1/devices/abc/data_points",
+        "/api/v1/devices/424242/data_points",
+        "/api/v1/devices/-1/data_points",
+        "/api/v1/devices/99999999999999999999999/data_points",
+        "/api/nonexistent_function",
+        "/api/subscriptions/create?input=1",
+    ] {
+        c.push(case(
+            format!("path {path}"),
+            Door::Path(path.to_owned()),
+            Body::Raw("application/x-www-form-urlencoded", vec![]),
+        ));
+    }
+    c
+}
+
+/// The raw body of the case just pushed (for pairs of doors that get the same bytes).
+fn raw_clone(c: &[Case]) -> Vec<u8> {
+    match &c.last().expect("a case").body {
+        Body::Raw(_, raw) => raw.clone(),
+        _ => vec![],
+    }
+}
+
+async fn send(
+    app: &TestApp,
+    lab: &Client,
+    admin: &Client,
+    token: &str,
+    device: i64,
+    case: &Case,
+) -> reqwest::Response {
+    let (client, url) = match &case.door {
+        Door::AsLabUser(name) => (lab, app.url(&format!("/api/{name}"))),
+        Door::AsAdmin(name) => (admin, app.url(&format!("/api/{name}"))),
+        Door::Ingest => (
+            lab,
+            app.url(&format!("/api/v1/devices/{device}/data_points")),
+        ),
+        Door::Path(path) => (lab, app.url(path)),
+    };
+    let mut req = client.post(url).header(header::ACCEPT, "application/json");
+    if matches!(case.door, Door::Ingest) {
+        req = req.bearer_auth(token);
+    }
+    let req = match &case.body {
+        Body::Json(v) => req.json(v),
+        Body::Form(pairs) => req.form(pairs),
+        Body::Raw(content_type, raw) => req
+            .header(header::CONTENT_TYPE, *content_type)
+            .body(raw.clone()),
+    };
+    req.send().await.expect("an answer")
+}
+
+#[tokio::test]
+async fn every_bad_input_gets_a_4xx_with_a_message_and_stores_nothing() {
+    let app = spawn_app().await;
+    let lab = app.signed_in(LAB_USER.0, LAB_USER.1).await;
+    let admin = app.signed_in(ADMIN.0, ADMIN.1).await;
+    let pool = &app.state.pool;
+    let lab_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
+        .bind(LAB_USER.0)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let (device, channel): (i64, i64) = sqlx::query_as(
+        "SELECT d.id, c.id FROM device_access a JOIN devices d ON d.id = a.device_id
+         JOIN channels c ON c.device_id = d.id WHERE a.user_id = ? ORDER BY d.id, c.id LIMIT 1",
+    )
+    .bind(lab_id)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let other_org_channel: i64 = sqlx::query_scalar(
+        "SELECT c.id FROM channels c JOIN devices d ON d.id = c.device_id
+         JOIN organisations o ON o.id = d.organisation_id WHERE o.name <> 'Demo Lab' LIMIT 1",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    // The ingest cases go to a device whose channel is called "temperature".
+    let hotplate: i64 =
+        sqlx::query_scalar("SELECT id FROM devices WHERE name = 'Hotplate Stirrer RCT digital'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    let token: Value = app
+        .call_form(
+            &admin,
+            "devices/create_token",
+            &[("device_id", &hotplate.to_string()), ("label", "corpus")],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = token["token"].as_str().unwrap().to_owned();
+
+    let cases = cases(channel, other_org_channel, device);
+    assert!(cases.len() >= 200, "only {} cases", cases.len());
+    let before = counts(&app).await;
+    let mut wrong = Vec::new();
+    for case in &cases {
+        let res = send(&app, &lab, &admin, &token, hotplate, case).await;
+        let status = res.status().as_u16();
+        let body = res.text().await.unwrap_or_default();
+        let has_message = body.trim().len() > 2 && body.chars().any(char::is_alphabetic);
+        if !(400..500).contains(&status) || !has_message {
+            wrong.push(format!("{}: {status} {body:.200}", case.what));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {} cases were not answered 4xx with a message:\n{}",
+        wrong.len(),
+        cases.len(),
+        wrong.join("\n")
+    );
+    assert_eq!(counts(&app).await, before, "a bad input stored something");
+    eprintln!(
+        "bad-input corpus: {} cases, each a 4xx with a message, nothing stored",
+        cases.len()
+    );
+}
