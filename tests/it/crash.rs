@@ -63,7 +63,7 @@ async fn no_accepted_event_is_lost_when_the_server_is_killed_five_times_during_a
 
     // Four connections send the burst, 50 points a request, and keep going across restarts.
     // A request answered 202 was accepted; one cut off by a kill may or may not be stored,
-    // and is not counted (its points are not sent again).
+    // and is not counted (its points are not sent again); a refused connection is retried.
     let accepted: Arc<Mutex<Vec<i64>>> = Arc::default();
     let next = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicBool::new(false));
@@ -93,16 +93,25 @@ async fn no_accepted_event_is_lost_when_the_server_is_killed_five_times_during_a
                     .iter()
                     .map(|v| json!({"channel": "temperature", "value": v}))
                     .collect();
-                let res = c
-                    .post(format!("{base}/api/v1/devices/{device_id}/data_points"))
-                    .bearer_auth(&token)
-                    .json(&body)
-                    .send()
-                    .await;
-                match res {
-                    Ok(res) if res.status() == 202 => accepted.lock().unwrap().extend(values),
-                    // The server is down (killed, not yet back): wait for it.
-                    _ => tokio::time::sleep(Duration::from_millis(20)).await,
+                // Resent while the server is down (a refused connection sent nothing);
+                // a request cut off by a kill may or may not be stored: not counted, not resent.
+                loop {
+                    let res = c
+                        .post(format!("{base}/api/v1/devices/{device_id}/data_points"))
+                        .bearer_auth(&token)
+                        .json(&body)
+                        .send()
+                        .await;
+                    match res {
+                        Ok(res) if res.status() == 202 => {
+                            accepted.lock().unwrap().extend(values);
+                            break;
+                        }
+                        Err(e) if e.is_connect() => {
+                            tokio::time::sleep(Duration::from_millis(20)).await
+                        }
+                        _ => break,
+                    }
                 }
             }
         }));

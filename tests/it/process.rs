@@ -37,6 +37,7 @@ pub fn start_server(db: &Path, port: u16, log: Option<&Path>) -> Child {
         .args(["--demo", "--allow-loopback-targets"])
         // Load from one token, far above a real device's rate.
         .args(["--ingest-requests-per-second", "1000000"])
+        .args(["--max-pending-per-subscription", "1000000"])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(stderr)

@@ -46,6 +46,7 @@ impl Run {
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .args(["--demo", "--allow-loopback-targets"])
             .args(["--ingest-requests-per-second", "1000000"])
+            .args(["--max-pending-per-subscription", "1000000"])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::from(
                 std::fs::File::create(dir.path().join("server.log")).unwrap(),
