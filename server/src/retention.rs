@@ -22,12 +22,13 @@ pub struct Cutoffs {
     pub data_points: Option<i64>,
 }
 
-/// What was deleted.
+/// What was deleted, and the longest any one window held the write turn.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Pruned {
     pub deliveries: u64,
     pub events: u64,
     pub data_points: u64,
+    pub longest_window: std::time::Duration,
 }
 
 pub async fn prune(state: &AppState, cutoffs: Cutoffs) -> Result<Pruned> {
@@ -35,7 +36,7 @@ pub async fn prune(state: &AppState, cutoffs: Cutoffs) -> Result<Pruned> {
     // Ids grow with time: everything older than the cutoff lies below one id.
     if let Some(below) = first_id_at_or_after(&state.pool, "deliveries", cutoffs.deliveries).await?
     {
-        pruned.deliveries = in_windows(
+        (pruned.deliveries, pruned.longest_window) = in_windows(
             state,
             "deliveries",
             below,
@@ -56,7 +57,8 @@ pub async fn prune(state: &AppState, cutoffs: Cutoffs) -> Result<Pruned> {
             .fetch_one(&state.pool)
             .await
             .context("reading the newest event")?;
-        pruned.events = in_windows(
+        let longest;
+        (pruned.events, longest) = in_windows(
             state,
             "events",
             below.min(cursor + 1).min(newest),
@@ -65,6 +67,7 @@ pub async fn prune(state: &AppState, cutoffs: Cutoffs) -> Result<Pruned> {
             None,
         )
         .await?;
+        pruned.longest_window = pruned.longest_window.max(longest);
     }
     if let Some(cutoff) = cutoffs.data_points {
         // A device may send old measurements late: every window is looked at.
@@ -72,7 +75,8 @@ pub async fn prune(state: &AppState, cutoffs: Cutoffs) -> Result<Pruned> {
             .fetch_one(&state.pool)
             .await
             .context("reading the newest data point")?;
-        pruned.data_points = in_windows(
+        let longest;
+        (pruned.data_points, longest) = in_windows(
             state,
             "data_points",
             end,
@@ -80,6 +84,7 @@ pub async fn prune(state: &AppState, cutoffs: Cutoffs) -> Result<Pruned> {
             Some(cutoff),
         )
         .await?;
+        pruned.longest_window = pruned.longest_window.max(longest);
     }
     Ok(pruned)
 }
@@ -125,38 +130,44 @@ async fn first_id_at_or_after(
 }
 
 /// Runs `delete` over the ids below `end`, one window per writer job, binding the window's
-/// start as `?1`, its end as `?2` and `also`, if any, as `?3`; returns the rows deleted.
+/// start as `?1`, its end as `?2` and `also`, if any, as `?3`; returns the rows deleted and
+/// the longest a window took inside its transaction.
 async fn in_windows(
     state: &AppState,
     table: &'static str,
     end: i64,
     delete: &'static str,
     also: Option<i64>,
-) -> Result<u64> {
+) -> Result<(u64, std::time::Duration)> {
     let start: i64 = sqlx::query_scalar(&format!("SELECT COALESCE(MIN(id), 0) FROM {table}"))
         .fetch_one(&state.pool)
         .await
         .context("reading the smallest id")?;
     let mut deleted = 0;
+    let mut longest = std::time::Duration::ZERO;
     let mut lo = start;
     while lo < end {
         let hi = (lo + WINDOW).min(end);
-        deleted += state
+        let (rows, took) = state
             .write(move |conn| {
                 Box::pin(async move {
+                    let clock = std::time::Instant::now();
                     let mut query = sqlx::query(delete).bind(lo).bind(hi);
                     if let Some(value) = also {
                         query = query.bind(value);
                     }
-                    Ok(query
+                    let rows = query
                         .execute(conn)
                         .await
                         .context("deleting old rows")?
-                        .rows_affected())
+                        .rows_affected();
+                    Ok((rows, clock.elapsed()))
                 })
             })
             .await?;
+        deleted += rows;
+        longest = longest.max(took);
         lo = hi;
     }
-    Ok(deleted)
+    Ok((deleted, longest))
 }

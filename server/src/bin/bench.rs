@@ -7,6 +7,7 @@
 //!     cargo run --release -p server --bin bench -- fanout     [--subscriptions 1000]
 //!     cargo run --release -p server --bin bench -- scaling    [--seconds 10]
 //!     cargo run --release -p server --bin bench -- http       [--seconds 10] [--concurrency 512]
+//!     cargo run --release -p server --bin bench -- retention  [--events 4000] (×50 rows)
 //!     cargo run --release -p server --bin bench -- all
 //!
 //! `--in-flight N` sets the dispatcher's limit of requests in flight (default 256).
@@ -24,6 +25,8 @@ mod http_only;
 mod ingest;
 #[path = "bench/receiver.rs"]
 mod receiver;
+#[path = "bench/retention.rs"]
+mod retention;
 #[path = "bench/scaling.rs"]
 mod scaling;
 #[path = "bench/setup.rs"]
@@ -34,6 +37,7 @@ use self::{
     delivery::{fanout, latency, throughput},
     http_only::http_only,
     ingest::ingest,
+    retention::retention,
     scaling::scaling,
 };
 
@@ -47,6 +51,7 @@ async fn main() {
         "fanout" => fanout(args).await,
         "scaling" => scaling(args).await,
         "http" => http_only(args).await,
+        "retention" => retention(args).await,
         "all" => {
             ingest(Args {
                 mode: "ingest".into(),
@@ -64,7 +69,7 @@ async fn main() {
         }
         other => {
             eprintln!(
-                "unknown mode {other:?}; try: ingest, throughput, latency, fanout, scaling, all"
+                "unknown mode {other:?}; try: ingest, throughput, latency, fanout, scaling, http, retention, all"
             );
             std::process::exit(2);
         }

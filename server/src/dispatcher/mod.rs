@@ -249,10 +249,11 @@ async fn run(state: AppState, mut stop: watch::Receiver<bool>) -> Exit {
                     .map(|keep| now - keep.as_millis() as i64),
             };
             match retention::prune(&this.state, cutoffs).await {
-                Ok(p) if p != retention::Pruned::default() => tracing::info!(
+                Ok(p) if p.deliveries + p.events + p.data_points > 0 => tracing::info!(
                     deliveries = p.deliveries,
                     events = p.events,
                     data_points = p.data_points,
+                    longest_window_ms = p.longest_window.as_millis() as u64,
                     "pruned what is past its retention"
                 ),
                 Ok(_) => {}
