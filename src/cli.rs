@@ -256,6 +256,8 @@ async fn serve(database: PathBuf, log_format: LogFormatArg, args: ServeArgs) -> 
         secure_cookies: args.secure_cookies,
         behind_proxy: args.behind_proxy,
         sign_ins_per_minute: args.sign_ins_per_minute.max(1),
+        password_checks: None,
+        password_check_wait: Duration::from_secs(2),
         session_ttl: Duration::from_secs(args.session_hours.max(1) * 3600),
         seed_demo: args.demo,
         simulate: args.simulate,

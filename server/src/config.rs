@@ -31,6 +31,10 @@ pub struct Config {
     pub behind_proxy: bool,
     /// Sign-in attempts one client address may make per minute.
     pub sign_ins_per_minute: u32,
+    /// Password checks that may run at once (`None`: one per core), and how long a sign-in
+    /// waits for one before it is told to come back.
+    pub password_checks: Option<usize>,
+    pub password_check_wait: Duration,
     /// How long a sign-in lasts.
     pub session_ttl: Duration,
     /// Create the demo organisations and users when the database is empty (`--demo`).
@@ -80,6 +84,8 @@ impl Config {
             behind_proxy: false,
             session_ttl: Duration::from_secs(7 * 24 * 3600),
             sign_ins_per_minute: 30,
+            password_checks: None,
+            password_check_wait: Duration::from_secs(2),
             seed_demo: true,
             simulate: false,
             offline_after: Duration::from_secs(60),

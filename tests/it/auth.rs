@@ -463,3 +463,47 @@ async fn slow_headers_and_oversized_bodies_are_cut_off() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+/// Password checks are bounded: past the checks that may run at once, a sign-in waits only
+/// briefly for its turn, then is told to come back (429 with Retry-After) instead of piling
+/// ~19 MiB of hashing memory onto the server.
+#[tokio::test]
+async fn password_checks_run_a_few_at_a_time_and_the_rest_are_told_to_come_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = server::config::Config {
+        password_checks: Some(1),
+        password_check_wait: std::time::Duration::ZERO,
+        sign_ins_per_minute: 1000,
+        ..server::config::Config::for_database(dir.path().join("t.db"))
+    };
+    let app = labhook::startup::Application::build(config).await.unwrap();
+    let url = format!("http://{}/api/sign_in", app.address());
+    tokio::spawn(app.run(std::future::pending()));
+    let mut sign_ins = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let url = url.clone();
+        sign_ins.spawn(async move {
+            let res = client()
+                .post(url)
+                .form(&[("email", ADMIN.0), ("password", ADMIN.1)])
+                .send()
+                .await
+                .unwrap();
+            let retry_after = res.headers().contains_key(header::RETRY_AFTER);
+            (res.status(), retry_after, res.text().await.unwrap())
+        });
+    }
+    let answers = sign_ins.join_all().await;
+    let busy: Vec<_> = answers
+        .iter()
+        .filter(|(s, _, _)| *s == StatusCode::TOO_MANY_REQUESTS)
+        .collect();
+    assert!(
+        answers.iter().any(|(s, _, _)| *s == StatusCode::OK),
+        "{answers:?}"
+    );
+    assert!(!busy.is_empty(), "{answers:?}");
+    assert!(busy
+        .iter()
+        .all(|(_, retry_after, body)| *retry_after && body.contains("Many people are signing in")));
+}

@@ -83,7 +83,7 @@ pub async fn sign_in(
             })?;
     }
     let email = Email::parse(email).map_err(|_| Error::InvalidCredentials)?;
-    let _turn = tokio::time::timeout(HASH_TURN_WAIT, limits.hashing.acquire())
+    let _turn = tokio::time::timeout(state.config.password_check_wait, limits.hashing.acquire())
         .await
         .ok()
         .and_then(Result::ok)
@@ -133,9 +133,6 @@ pub async fn sign_in(
     Ok((user, token))
 }
 
-/// How long a sign-in waits for a turn to check its password before it is told to come back.
-const HASH_TURN_WAIT: Duration = Duration::from_secs(2);
-
 /// The server's limits on signing in.
 pub struct SignInLimits {
     /// Password checks running at once.
@@ -149,7 +146,7 @@ impl SignInLimits {
             let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
             let per_minute = state.config.sign_ins_per_minute;
             SignInLimits {
-                hashing: Semaphore::new(cores.max(2)),
+                hashing: Semaphore::new(state.config.password_checks.unwrap_or(cores).max(1)),
                 per_address: KeyedLimit::per_minute(per_minute, per_minute),
             }
         })

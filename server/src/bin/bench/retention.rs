@@ -17,7 +17,12 @@ pub async fn retention(args: Args) {
     let channel = instance.channel_id(device, "temperature").await;
     instance.register("http://127.0.0.1:9/").await;
     let subscription = instance
-        .subscribe("http://127.0.0.1:9/old", &[channel], &["data_point.created"], vec![])
+        .subscribe(
+            "http://127.0.0.1:9/old",
+            &[channel],
+            &["data_point.created"],
+            vec![],
+        )
         .await
         .id;
     let filled = Instant::now();
