@@ -24,25 +24,51 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A server process that is killed when the test lets go of it — also when the test fails, so
+/// that no server outlives its test (and slows down the ones after it).
+pub struct Server(Child);
+
+impl std::ops::Deref for Server {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts `labhook serve` on `db`; its log (warnings and errors) goes to `log` when given.
-pub fn start_server(db: &Path, port: u16, log: Option<&Path>) -> Child {
+pub fn start_server(db: &Path, port: u16, log: Option<&Path>) -> Server {
     let stderr = match log {
         Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
         None => Stdio::null(),
     };
-    Command::new(env!("CARGO_BIN_EXE_labhook"))
-        .args(["--database", db.to_str().unwrap(), "serve", "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .args(["--retry-schedule", "0,200ms,500ms,1s,2s,5s"])
-        .args(["--demo", "--allow-loopback-targets"])
-        // Load from one token, far above a real device's rate.
-        .args(["--ingest-requests-per-second", "1000000"])
-        .args(["--max-pending-per-subscription", "1000000"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .expect("the labhook binary starts")
+    Server(
+        Command::new(env!("CARGO_BIN_EXE_labhook"))
+            .args(["--database", db.to_str().unwrap(), "serve", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["--retry-schedule", "0,200ms,500ms,1s,2s,5s"])
+            .args(["--demo", "--allow-loopback-targets"])
+            // Load from one token, far above a real device's rate.
+            .args(["--ingest-requests-per-second", "1000000"])
+            .args(["--max-pending-per-subscription", "1000000"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("the labhook binary starts"),
+    )
 }
 
 pub async fn wait_healthy(base: &str) {
