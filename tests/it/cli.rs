@@ -275,3 +275,90 @@ async fn a_second_server_on_the_same_database_is_refused() {
         String::from_utf8_lossy(&beside.stderr)
     );
 }
+
+/// A scripted install adds devices and their channels from the command line, under the same
+/// rules as the Devices page: a clear line for each mistake, nothing half-made.
+#[test]
+fn devices_are_created_and_listed_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("real.db");
+    let db = db.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--database", db];
+        all.extend_from_slice(args);
+        labhook(&all)
+    };
+    assert!(run(&["create-organisation", "QC Lab Basel"])
+        .status
+        .success());
+    let out = run(&[
+        "create-device",
+        "--organisation",
+        "QC Lab Basel",
+        "--name",
+        "Plate Reader 7",
+        "--vendor",
+        "Tecan",
+        "--class",
+        "Analyzer",
+        "--channel",
+        "absorbance:AU:number:0:4",
+        "--channel",
+        "lid::choice=open|closed",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("with 2 channels"));
+
+    let listed = run(&["list-devices", "--organisation", "QC Lab Basel"]);
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.contains("Plate Reader 7\tAnalyzer"), "{listed}");
+    assert!(listed.contains("absorbance\tAU\tnumber [0..4]"), "{listed}");
+    assert!(listed.contains("lid\t-\tchoice (open|closed)"), "{listed}");
+
+    for (args, says) in [
+        (
+            vec!["--name", "plate reader 7"],
+            "A device named \"plate reader 7\" exists already",
+        ),
+        (
+            vec!["--name", "X", "--channel", "t:°C:number:80:20"],
+            "below the lowest",
+        ),
+        (
+            vec!["--name", "X", "--class", "Toaster"],
+            "device class must be one of",
+        ),
+        (
+            vec![
+                "--name",
+                "X",
+                "--channel",
+                "a::text",
+                "--channel",
+                "A::text",
+            ],
+            "Two channels are called",
+        ),
+    ] {
+        let mut all = vec!["create-device", "--organisation", "QC Lab Basel"];
+        all.extend(args);
+        let out = run(&all);
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one clear line: {stderr}");
+    }
+    let listed = run(&["list-devices", "--organisation", "QC Lab Basel"]);
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout)
+            .lines()
+            .filter(|l| !l.starts_with('\t'))
+            .count(),
+        1,
+        "nothing half-made"
+    );
+}

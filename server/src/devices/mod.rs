@@ -4,6 +4,7 @@ pub mod access;
 pub mod events;
 pub mod ingest;
 pub mod liveness;
+pub mod manage;
 pub mod tokens;
 
 use sqlx::{SqliteConnection, SqlitePool};

@@ -2,6 +2,7 @@
 //! is valid lives here, shared by the server functions and the HTTP APIs.
 
 pub mod channel;
+pub mod channel_definition;
 pub mod delivery;
 pub mod device;
 mod email;

@@ -1,0 +1,246 @@
+//! Org admins manage their organisation's devices and channels: the rules for a device (a name
+//! unique in the organisation, a known device class, valid channels) checked here once, for
+//! the Devices page, the command line and the API alike. Every change is audited.
+
+use serde_json::json;
+use sqlx::{SqliteConnection, SqlitePool};
+
+use super::Device;
+use crate::{
+    audit::{self, Actor, AuditKind, Entry},
+    auth::CurrentUser,
+    clock::now_ms,
+    domain::{
+        channel::ValueType,
+        channel_definition::{ChannelDefinition, ChannelInput},
+        device::parse_device_class,
+        parse_name,
+    },
+    error::ResultExt,
+    AppState, Error, FieldError, Result,
+};
+
+/// Most channels one device may have.
+pub const MAX_CHANNELS: usize = 50;
+
+/// A device as typed, not yet checked.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
+pub struct DeviceInput {
+    pub name: String,
+    #[serde(default)]
+    pub vendor: String,
+    #[serde(default)]
+    pub model: String,
+    pub device_class: String,
+    #[serde(default)]
+    pub channels: Vec<ChannelInput>,
+}
+
+/// A checked device.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceDefinition {
+    pub name: String,
+    pub vendor: String,
+    pub model: String,
+    pub device_class: String,
+    pub channels: Vec<ChannelDefinition>,
+}
+
+/// Checks a device and its channels together; every problem is reported, each by its field.
+pub fn validate(input: &DeviceInput) -> std::result::Result<DeviceDefinition, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let name = parse_name("name", &input.name, 100).map_err(field_errors);
+    let class = parse_device_class(&input.device_class).map_err(field_errors);
+    let mut short = |field: &str, raw: &str| -> String {
+        let v = raw.trim();
+        if v.chars().count() > 100 || v.chars().any(char::is_control) {
+            errors.push(FieldError::new(
+                field,
+                format!("The {field} can be at most 100 characters on one line."),
+            ));
+        }
+        v.to_owned()
+    };
+    let vendor = short("vendor", &input.vendor);
+    let model = short("model", &input.model);
+    if input.channels.len() > MAX_CHANNELS {
+        errors.push(FieldError::new(
+            "channels",
+            format!("A device can have at most {MAX_CHANNELS} channels."),
+        ));
+    }
+    let mut channels = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (i, c) in input.channels.iter().enumerate() {
+        match ChannelDefinition::parse(c, &format!("channels[{i}].")) {
+            Ok(c) => {
+                if !seen.insert(c.name.to_lowercase()) {
+                    errors.push(FieldError::new(
+                        format!("channels[{i}].name"),
+                        format!("Two channels are called {:?}.", c.name),
+                    ));
+                }
+                channels.push(c);
+            }
+            Err(e) => errors.extend(e),
+        }
+    }
+    let name = name.map_err(|e| errors.extend(e)).ok();
+    let class = class.map_err(|e| errors.extend(e)).ok();
+    match (name, class) {
+        (Some(name), Some(device_class)) if errors.is_empty() => Ok(DeviceDefinition {
+            name,
+            vendor,
+            model,
+            device_class,
+            channels,
+        }),
+        _ => Err(errors),
+    }
+}
+
+fn name_taken(name: &str) -> Error {
+    Error::Invalid(vec![FieldError::new(
+        "name",
+        format!("A device named {name:?} exists already in your organisation."),
+    )])
+}
+
+fn field_errors(e: Error) -> Vec<FieldError> {
+    match e {
+        Error::Invalid(fields) => fields,
+        other => vec![FieldError::new("", other.to_string())],
+    }
+}
+
+/// Creates a device with its channels in the admin's organisation (Devices → Add device).
+pub async fn create(state: &AppState, admin: &CurrentUser, input: &DeviceInput) -> Result<i64> {
+    admin.require_org_admin()?;
+    let definition = validate(input).map_err(Error::Invalid)?;
+    let admin = admin.clone();
+    state
+        .write(move |conn| {
+            Box::pin(async move {
+                create_in(
+                    conn,
+                    admin.organisation_id,
+                    &definition,
+                    Actor::User(&admin),
+                )
+                .await
+            })
+        })
+        .await
+}
+
+/// Creates a device from the command line (no server need be running).
+pub async fn create_from_command_line(
+    pool: &SqlitePool,
+    organisation_id: i64,
+    input: &DeviceInput,
+) -> Result<i64> {
+    let definition = validate(input).map_err(Error::Invalid)?;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let id = create_in(&mut tx, organisation_id, &definition, Actor::System).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+async fn create_in(
+    conn: &mut SqliteConnection,
+    organisation_id: i64,
+    d: &DeviceDefinition,
+    actor: Actor<'_>,
+) -> Result<i64> {
+    let taken: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM devices WHERE organisation_id = ? AND name = ? COLLATE NOCASE)",
+    )
+    .bind(organisation_id)
+    .bind(&d.name)
+    .fetch_one(&mut *conn)
+    .await?;
+    if taken {
+        return Err(name_taken(&d.name));
+    }
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO devices (organisation_id, name, vendor, model, device_class, simulated, created_at)
+         VALUES (?, ?, ?, ?, ?, 0, ?) RETURNING id",
+    )
+    .bind(organisation_id)
+    .bind(&d.name)
+    .bind(&d.vendor)
+    .bind(&d.model)
+    .bind(&d.device_class)
+    .bind(now_ms())
+    .fetch_one(&mut *conn)
+    .await
+    .on_unique_violation("devices.organisation_id", || name_taken(&d.name))?;
+    for c in &d.channels {
+        let labels = (c.spec.value_type == ValueType::Enum)
+            .then(|| serde_json::to_string(&c.spec.enum_labels).expect("BUG: strings serialise"));
+        sqlx::query(
+            "INSERT INTO channels (device_id, name, unit, value_type, min_value, max_value, enum_labels)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(&c.name)
+        .bind(&c.unit)
+        .bind(c.spec.value_type.as_str())
+        .bind(c.spec.min)
+        .bind(c.spec.max)
+        .bind(labels)
+        .execute(&mut *conn)
+        .await?;
+    }
+    audit::record(
+        conn,
+        organisation_id,
+        actor,
+        Entry {
+            kind: AuditKind::Device,
+            action: "created",
+            subject: d.name.clone(),
+            before: None,
+            after: Some(json!({
+                "vendor": d.vendor,
+                "model": d.model,
+                "device_class": d.device_class,
+                "channels": d.channels.iter().map(|c| json!({
+                    "name": c.name,
+                    "unit": c.unit,
+                    "value_type": crate::domain::channel_definition::value_type_word(c.spec.value_type),
+                    "min": c.spec.min,
+                    "max": c.spec.max,
+                    "labels": c.spec.enum_labels,
+                })).collect::<Vec<_>>(),
+            })),
+        },
+    )
+    .await?;
+    Ok(id)
+}
+
+/// Every device of an organisation with its channels, by name (the command line's
+/// `list-devices`).
+pub async fn list_for_organisation(
+    pool: &SqlitePool,
+    organisation_id: i64,
+) -> Result<Vec<super::DeviceWithChannels>> {
+    let devices: Vec<Device> = sqlx::query_as::<_, super::DeviceRow>(&format!(
+        "SELECT {} FROM devices d WHERE d.organisation_id = ? ORDER BY d.name COLLATE NOCASE",
+        super::DEVICE_COLUMNS
+    ))
+    .bind(organisation_id)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(Device::from)
+    .collect();
+    let mut out = Vec::with_capacity(devices.len());
+    let mut conn = pool.acquire().await?;
+    for device in devices {
+        let channels = super::channels_of(&mut conn, device.id).await?;
+        out.push(super::DeviceWithChannels { device, channels });
+    }
+    Ok(out)
+}

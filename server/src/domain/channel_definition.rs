@@ -1,0 +1,261 @@
+//! What an org admin types to define a channel — name, unit, kind of value, acceptable range,
+//! choice labels — checked into a [`ChannelDefinition`]. One set of rules for the Devices
+//! page, the command line and the API.
+
+use super::channel::{ChannelSpec, ValueType};
+use crate::FieldError;
+
+const MAX_NAME: usize = 100;
+const MAX_UNIT: usize = 20;
+const MAX_LABELS: usize = 20;
+const MAX_LABEL: usize = 50;
+
+/// A channel as typed, not yet checked.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
+pub struct ChannelInput {
+    pub name: String,
+    #[serde(default)]
+    pub unit: String,
+    /// `number`, `text`, `yes_no` or `choice` (the stored names `float`, `string`,
+    /// `boolean`, `enum` are accepted too).
+    pub value_type: String,
+    #[serde(default)]
+    pub min: Option<f64>,
+    #[serde(default)]
+    pub max: Option<f64>,
+    /// The labels of a `choice` channel, in order.
+    #[serde(default)]
+    pub labels: Vec<String>,
+}
+
+/// A checked channel definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelDefinition {
+    pub name: String,
+    pub unit: String,
+    pub spec: ChannelSpec,
+}
+
+/// The words people use for each kind of value.
+pub fn value_type_word(t: ValueType) -> &'static str {
+    match t {
+        ValueType::Float => "number",
+        ValueType::String => "text",
+        ValueType::Boolean => "yes_no",
+        ValueType::Enum => "choice",
+    }
+}
+
+fn parse_value_type(raw: &str) -> Option<ValueType> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "number" | "float" => Some(ValueType::Float),
+        "text" | "string" => Some(ValueType::String),
+        "yes_no" | "yes/no" | "boolean" => Some(ValueType::Boolean),
+        "choice" | "enum" => Some(ValueType::Enum),
+        _ => None,
+    }
+}
+
+fn text_problem(what: &str, raw: &str, max: usize, required: bool) -> Option<String> {
+    if required && raw.is_empty() {
+        return Some(format!("Please enter the {what}."));
+    }
+    if raw.chars().count() > max {
+        return Some(format!("The {what} can be at most {max} characters."));
+    }
+    if raw.chars().any(char::is_control) {
+        return Some(format!(
+            "The {what} cannot contain line breaks or control characters."
+        ));
+    }
+    None
+}
+
+impl ChannelDefinition {
+    /// Checks one channel; `field` prefixes the fields of its messages (`channels[1].`).
+    pub fn parse(input: &ChannelInput, field: &str) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let name = input.name.trim();
+        let unit = input.unit.trim();
+        if let Some(m) = text_problem("channel name", name, MAX_NAME, true) {
+            errors.push(FieldError::new(format!("{field}name"), m));
+        }
+        if let Some(m) = text_problem("unit", unit, MAX_UNIT, false) {
+            errors.push(FieldError::new(format!("{field}unit"), m));
+        }
+        let Some(value_type) = parse_value_type(&input.value_type) else {
+            errors.push(FieldError::new(
+                format!("{field}value_type"),
+                "The kind of value must be number, text, yes_no or choice.",
+            ));
+            return Err(errors);
+        };
+        let (min, max) = (input.min, input.max);
+        if value_type != ValueType::Float && (min.is_some() || max.is_some()) {
+            errors.push(FieldError::new(
+                format!("{field}min"),
+                "Only number channels have an acceptable range.",
+            ));
+        }
+        if min.is_some_and(|v| !v.is_finite()) || max.is_some_and(|v| !v.is_finite()) {
+            errors.push(FieldError::new(
+                format!("{field}min"),
+                "The range must be made of ordinary numbers.",
+            ));
+        } else if let (Some(lo), Some(hi)) = (min, max) {
+            if lo > hi {
+                errors.push(FieldError::new(
+                    format!("{field}max"),
+                    format!("The highest acceptable value ({hi}) is below the lowest ({lo})."),
+                ));
+            }
+        }
+        let labels: Vec<String> = input.labels.iter().map(|l| l.trim().to_owned()).collect();
+        if value_type == ValueType::Enum {
+            if labels.len() < 2 || labels.len() > MAX_LABELS {
+                errors.push(FieldError::new(
+                    format!("{field}labels"),
+                    format!("A choice channel needs between 2 and {MAX_LABELS} labels."),
+                ));
+            }
+            if let Some(m) = labels
+                .iter()
+                .find_map(|l| text_problem("label", l, MAX_LABEL, true))
+            {
+                errors.push(FieldError::new(format!("{field}labels"), m));
+            }
+            let mut seen = std::collections::HashSet::new();
+            if let Some(dup) = labels.iter().find(|l| !seen.insert(l.to_lowercase())) {
+                errors.push(FieldError::new(
+                    format!("{field}labels"),
+                    format!("The label {dup:?} appears twice."),
+                ));
+            }
+        } else if !labels.is_empty() {
+            errors.push(FieldError::new(
+                format!("{field}labels"),
+                "Only choice channels have labels.",
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            unit: unit.to_owned(),
+            spec: ChannelSpec {
+                value_type,
+                min,
+                max,
+                enum_labels: if value_type == ValueType::Enum {
+                    labels
+                } else {
+                    vec![]
+                },
+            },
+        })
+    }
+
+    /// Reads the command line's `name:unit:type[:min:max]`, e.g. `temperature:°C:number:20:80`,
+    /// `lid::choice=closed|open`, `sample::text`.
+    pub fn parse_cli(raw: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = raw.split(':').collect();
+        if parts.len() != 3 && parts.len() != 5 {
+            return Err(format!(
+                "{raw:?}: a channel is name:unit:type or name:unit:number:min:max"
+            ));
+        }
+        let (value_type, labels) = match parts[2].split_once('=') {
+            Some((t, labels)) => (t, labels.split('|').map(str::to_owned).collect()),
+            None => (parts[2], vec![]),
+        };
+        let bound = |s: &str| -> Result<Option<f64>, String> {
+            if s.trim().is_empty() {
+                return Ok(None);
+            }
+            s.trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| format!("{raw:?}: {s:?} is not a number"))
+        };
+        let (min, max) = if parts.len() == 5 {
+            (bound(parts[3])?, bound(parts[4])?)
+        } else {
+            (None, None)
+        };
+        let input = ChannelInput {
+            name: parts[0].to_owned(),
+            unit: parts[1].to_owned(),
+            value_type: value_type.to_owned(),
+            min,
+            max,
+            labels,
+        };
+        Self::parse(&input, "").map_err(|errors| {
+            format!(
+                "{raw:?}: {}",
+                errors
+                    .iter()
+                    .map(|e| e.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(name: &str, value_type: &str) -> ChannelInput {
+        ChannelInput {
+            name: name.into(),
+            value_type: value_type.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn channels_in_the_words_people_use() {
+        let t = ChannelDefinition::parse_cli("temperature:°C:number:20:80").unwrap();
+        assert_eq!((t.name.as_str(), t.unit.as_str()), ("temperature", "°C"));
+        assert_eq!((t.spec.min, t.spec.max), (Some(20.0), Some(80.0)));
+        assert_eq!(t.spec.value_type, ValueType::Float);
+        let lid = ChannelDefinition::parse_cli("lid::choice=closed|open").unwrap();
+        assert_eq!(lid.spec.enum_labels, ["closed", "open"]);
+        let low = ChannelDefinition::parse_cli("level:%:number:10:").unwrap();
+        assert_eq!((low.spec.min, low.spec.max), (Some(10.0), None));
+        assert_eq!(
+            ChannelDefinition::parse_cli("ok::yes_no")
+                .unwrap()
+                .spec
+                .value_type,
+            ValueType::Boolean
+        );
+    }
+
+    #[test]
+    fn bad_definitions_say_what_is_wrong() {
+        for (raw, says) in [
+            ("temperature", "name:unit:type"),
+            ("t:°C:number:80:20", "below the lowest"),
+            ("t:°C:number:x:20", "is not a number"),
+            ("t::text:1:2", "Only number channels"),
+            ("t::colour", "number, text, yes_no or choice"),
+            (":°C:number", "channel name"),
+            ("lid::choice=open", "between 2 and 20 labels"),
+            ("lid::choice=open|Open", "appears twice"),
+            ("lid::text=open|closed", "Only choice channels"),
+        ] {
+            let e = ChannelDefinition::parse_cli(raw).unwrap_err();
+            assert!(e.contains(says), "{raw}: {e}");
+        }
+        let mut long = input("t", "number");
+        long.unit = "u".repeat(21);
+        assert!(ChannelDefinition::parse(&long, "channels[0].").is_err());
+        let mut nan = input("t", "number");
+        nan.min = Some(f64::NAN);
+        assert!(ChannelDefinition::parse(&nan, "").is_err());
+    }
+}
