@@ -63,3 +63,57 @@ test('a lab user sees only the devices granted to them, and an admin can grant m
   await labPage.reload();
   await expect(labPage.getByRole('region', { name: 'Centrifuge 5425' })).toHaveCount(0);
 });
+
+test('an admin adds a device with two channels, creates its token, and its first value arrives', async ({ page, request }) => {
+  await signIn(page, ADMIN);
+  await openFromMore(page, 'Devices');
+  await page.getByRole('button', { name: 'Add device' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Add device' });
+  await expect(dialog).toBeVisible();
+  const name = `Plate Reader ${Date.now()}`;
+  await dialog.getByLabel('Name', { exact: true }).fill(name);
+  await dialog.getByLabel('Vendor').fill('Tecan');
+  await dialog.getByLabel('Device class').selectOption('Analyzer');
+  await dialog.getByLabel('Channel 1 name').fill('absorbance');
+  await dialog.getByLabel('Channel 1 unit').fill('AU');
+  await dialog.getByLabel('Channel 1 lowest acceptable value').fill('0');
+  await dialog.getByLabel('Channel 1 highest acceptable value').fill('4');
+  await dialog.getByRole('button', { name: 'ADD CHANNEL' }).click();
+  await dialog.getByLabel('Channel 2 name').fill('lid');
+  await dialog.getByLabel('Channel 2 kind of value').selectOption('choice');
+  await dialog.getByLabel('Channel 2 choices, separated by commas').fill('closed');
+
+  // The server's rules answer beside the field, and nothing is lost.
+  await dialog.getByRole('button', { name: 'CREATE DEVICE' }).click();
+  await expect(dialog.getByText('A choice channel needs between 2 and 20 labels.')).toBeVisible();
+  await expect(dialog.getByLabel('Channel 1 name')).toHaveValue('absorbance');
+  await dialog.getByLabel('Channel 2 choices, separated by commas').fill('closed, open');
+  await dialog.getByRole('button', { name: 'CREATE DEVICE' }).click();
+  await expect(dialog.getByText(`${name} was created.`)).toBeVisible();
+  const id = (await dialog.getByTestId('new-device-id').textContent())!.trim();
+
+  // Its token, in the same flow.
+  await dialog.getByRole('button', { name: 'Create its token' }).click();
+  const tokens = page.getByRole('dialog', { name: `Tokens of ${name}` });
+  await expect(tokens).toBeVisible();
+  await tokens.getByLabel('Label').fill('Reader connector');
+  await tokens.getByRole('button', { name: 'Create token' }).click();
+  const token = (await tokens.getByText(/^lhd_[A-Za-z0-9_-]{43}$/).textContent())!.trim();
+  await page.keyboard.press('Escape');
+
+  const res = await request.post(`/api/v1/devices/${id}/data_points`, {
+    headers: { Authorization: `Bearer ${token}` },
+    data: [{ channel: 'absorbance', value: 1.25 }, { channel: 'lid', value: 'open' }],
+  });
+  expect(res.status()).toBe(202);
+  const device = page.getByRole('region', { name });
+  await expect(device.getByRole('row', { name: /absorbance/ }).getByText('1.25')).toBeVisible();
+  await expect(device.getByRole('row', { name: /lid/ }).getByText('open')).toBeVisible();
+
+  // A second device of the same name is refused, beside the name.
+  await page.getByRole('button', { name: 'Add device' }).click();
+  await dialog.getByLabel('Name', { exact: true }).fill(name.toLowerCase());
+  await dialog.getByLabel('Channel 1 name').fill('x');
+  await dialog.getByRole('button', { name: 'CREATE DEVICE' }).click();
+  await expect(dialog.getByText(`A device named "${name.toLowerCase()}" exists already in your organisation.`)).toBeVisible();
+});

@@ -53,6 +53,8 @@ const TABLES: &[&str] = &[
     "audit_log",
     "users",
     "organisations",
+    "devices",
+    "channels",
 ];
 
 async fn counts(app: &TestApp) -> Vec<(String, i64)> {
@@ -489,6 +491,98 @@ fn cases(channel: i64, other_org_channel: i64, device: i64) -> Vec<Case> {
             Body::Form(args.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()),
         ));
     }
+
+    // New devices (Devices → Add device).
+    let number = |name: &str| json!({"name": name, "unit": "", "value_type": "number", "min": null, "max": null, "labels": []});
+    let device = |name: &str, class: &str, channels: Value| {
+        Body::Json(
+            json!({"input": {"name": name, "vendor": "", "model": "", "device_class": class, "channels": channels}}),
+        )
+    };
+    for (what, body) in [
+        ("no name", device("", "Custom", json!([number("t")]))),
+        (
+            "a name taken (other case)",
+            device(
+                "hotplate stirrer rct digital",
+                "Custom",
+                json!([number("t")]),
+            ),
+        ),
+        (
+            "a name with a line break",
+            device("Reader\n2", "Custom", json!([number("t")])),
+        ),
+        (
+            "an unknown class",
+            device("Reader", "Toaster", json!([number("t")])),
+        ),
+        (
+            "two channels of one name",
+            device("Reader", "Custom", json!([number("t"), number("T")])),
+        ),
+        (
+            "a channel without a name",
+            device("Reader", "Custom", json!([number("")])),
+        ),
+        (
+            "an unknown kind of value",
+            device(
+                "Reader",
+                "Custom",
+                json!([{"name": "t", "unit": "", "value_type": "colour", "min": null, "max": null, "labels": []}]),
+            ),
+        ),
+        (
+            "a range upside down",
+            device(
+                "Reader",
+                "Custom",
+                json!([{"name": "t", "unit": "", "value_type": "number", "min": 5.0, "max": 1.0, "labels": []}]),
+            ),
+        ),
+        (
+            "a range on text",
+            device(
+                "Reader",
+                "Custom",
+                json!([{"name": "t", "unit": "", "value_type": "text", "min": 1.0, "max": null, "labels": []}]),
+            ),
+        ),
+        (
+            "a choice of one",
+            device(
+                "Reader",
+                "Custom",
+                json!([{"name": "t", "unit": "", "value_type": "choice", "min": null, "max": null, "labels": ["a"]}]),
+            ),
+        ),
+        (
+            "51 channels",
+            device(
+                "Reader",
+                "Custom",
+                json!((0..51)
+                    .map(|i| number(&format!("c{i}")))
+                    .collect::<Vec<_>>()),
+            ),
+        ),
+        (
+            "channels not a list",
+            device("Reader", "Custom", json!("t")),
+        ),
+    ] {
+        c.push(case(
+            format!("devices/create: {what}"),
+            Door::AsAdmin("devices/create"),
+            body,
+        ));
+    }
+    c.push(case(
+        "devices/create as a lab user",
+        Door::AsLabUser("devices/create"),
+        device("Reader", "Custom", json!([number("t")])),
+    ));
 
     // Ingest bodies (with a valid token).
     let ingest: Vec<(&str, Vec<u8>)> = vec![

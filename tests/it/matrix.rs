@@ -123,6 +123,24 @@ fn server_functions() -> Vec<Row> {
             expect: [401, 200, 200, 200, 200],
         },
         Row {
+            route: "devices/classes",
+            call: |_, _| form(&[]),
+            expect: [401, 200, 200, 200, 200],
+        },
+        // Each admin adds a device to their own organisation.
+        Row {
+            route: "devices/create",
+            call: |_, role| {
+                Call::Json(json!({"input": {
+                    "name": format!("Matrix device {role}"), "vendor": "", "model": "",
+                    "device_class": "Custom",
+                    "channels": [{"name": "level", "unit": "%", "value_type": "number",
+                                  "min": 0.0, "max": 100.0, "labels": []}]
+                }}))
+            },
+            expect: [401, 403, 403, 200, 200],
+        },
+        Row {
             route: "devices/access",
             call: |f, _| form(&[("device_id", f.device.to_string())]),
             expect: [401, 403, 403, 200, 404],

@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+use server_fn::codec::Json;
 
 use crate::errors::AppError;
 
@@ -47,6 +48,27 @@ pub struct TokenView {
     pub created_by: Option<String>,
     pub last_used_at: Option<i64>,
     pub revoked: bool,
+}
+
+/// A device as the Add device dialog sends it (checked by `server::devices::manage`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewDeviceInput {
+    pub name: String,
+    pub vendor: String,
+    pub model: String,
+    pub device_class: String,
+    pub channels: Vec<NewChannelInput>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewChannelInput {
+    pub name: String,
+    pub unit: String,
+    /// number, text, yes_no or choice.
+    pub value_type: String,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub labels: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -176,6 +198,43 @@ pub async fn create_device_token(device_id: i64, label: String) -> Result<NewTok
         id: created.id,
         token: created.token,
     })
+}
+
+/// The device classes a device may have (Laboperator's).
+#[server(endpoint = "devices/classes")]
+pub async fn device_classes() -> Result<Vec<String>, AppError> {
+    crate::ssr::caller().await?;
+    Ok(server::domain::device::DEVICE_CLASSES
+        .iter()
+        .map(|c| (*c).to_owned())
+        .collect())
+}
+
+/// Creates a device with its channels (org admins); answers its id.
+#[server(endpoint = "devices/create", input = Json)]
+pub async fn create_device(input: NewDeviceInput) -> Result<i64, AppError> {
+    use server::{devices::manage::DeviceInput, domain::channel_definition::ChannelInput};
+    let user = crate::ssr::caller().await?;
+    let state = crate::ssr::state()?;
+    let input = DeviceInput {
+        name: input.name,
+        vendor: input.vendor,
+        model: input.model,
+        device_class: input.device_class,
+        channels: input
+            .channels
+            .into_iter()
+            .map(|c| ChannelInput {
+                name: c.name,
+                unit: c.unit,
+                value_type: c.value_type,
+                min: c.min,
+                max: c.max,
+                labels: c.labels,
+            })
+            .collect(),
+    };
+    Ok(server::devices::manage::create(&state, &user, &input).await?)
 }
 
 #[server(endpoint = "devices/revoke_token")]

@@ -4,6 +4,7 @@
 mod access;
 mod api;
 mod card;
+mod create;
 mod tokens;
 
 pub use api::*;
@@ -19,7 +20,7 @@ use crate::{
     errors::AppError,
 };
 
-use self::{access::AccessDialog, card::DeviceList, tokens::TokensDialog};
+use self::{access::AccessDialog, card::DeviceList, create::AddDeviceDialog, tokens::TokensDialog};
 
 /// Which device a dialog is about.
 pub(crate) type Target = RwSignal<Option<(i64, String)>>;
@@ -59,6 +60,7 @@ pub fn DevicesPage() -> impl IntoView {
 
     let access_target: Target = RwSignal::new(None);
     let tokens_target: Target = RwSignal::new(None);
+    let adding = RwSignal::new(false);
 
     view! {
         <Title text="Devices"/>
@@ -69,6 +71,15 @@ pub fn DevicesPage() -> impl IntoView {
                     "The devices you have access to, with each channel's latest value. Values update live."
                 </p>
             </div>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    me.await.is_ok_and(|m| m.is_org_admin).then(|| view! {
+                        <button type="button" class="button primary" on:click=move |_| adding.set(true)>
+                            "Add device"
+                        </button>
+                    })
+                })}
+            </Transition>
         </div>
         {move || poll_error.get().map(|e| view! { <ErrorNotice error=e/> })}
         <Suspense fallback=|| view! { <Loading what="Loading devices…"/> }>
@@ -87,5 +98,6 @@ pub fn DevicesPage() -> impl IntoView {
         </Suspense>
         <AccessDialog target=access_target/>
         <TokensDialog target=tokens_target/>
+        <AddDeviceDialog open=adding tokens=tokens_target/>
     }
 }
