@@ -62,7 +62,7 @@ impl AppError {
                 field == *s
                     || field
                         .strip_prefix(s)
-                        .is_some_and(|rest| rest.starts_with('.'))
+                        .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
             })
         };
         match self {

@@ -1,3 +1,4 @@
+import { execSync } from 'node:child_process';
 import { expect, test } from '@playwright/test';
 import { ADMIN, LAB_USER, openFromMore, signIn } from './helpers';
 
@@ -64,7 +65,7 @@ test('a lab user sees only the devices granted to them, and an admin can grant m
   await expect(labPage.getByRole('region', { name: 'Centrifuge 5425' })).toHaveCount(0);
 });
 
-test('an admin adds a device with two channels, creates its token, and its first value arrives', async ({ page, request }) => {
+test('an admin adds a device with two channels, creates its token, and its first value arrives', async ({ page }) => {
   await signIn(page, ADMIN);
   await openFromMore(page, 'Devices');
   await page.getByRole('button', { name: 'Add device' }).click();
@@ -98,17 +99,20 @@ test('an admin adds a device with two channels, creates its token, and its first
   await expect(tokens).toBeVisible();
   await tokens.getByLabel('Label').fill('Reader connector');
   await tokens.getByRole('button', { name: 'Create token' }).click();
-  const token = (await tokens.getByText(/^lhd_[A-Za-z0-9_-]{43}$/).textContent())!.trim();
+  await expect(tokens.getByText(/^lhd_[A-Za-z0-9_-]{43}$/)).toBeVisible();
+  // The example request is ready to run as shown: this server, this device, its channels.
+  const curl = (await tokens.getByTestId('curl-example').textContent())!;
+  expect(curl).toContain(`/api/v1/devices/${id}/data_points`);
+  expect(curl).toContain('"channel": "absorbance", "value": 2.0');
+  expect(curl).toContain('"channel": "lid", "value": "closed"');
+  await expect(tokens.getByRole('button', { name: 'Copy the example request' })).toBeVisible();
   await page.keyboard.press('Escape');
 
-  const res = await request.post(`/api/v1/devices/${id}/data_points`, {
-    headers: { Authorization: `Bearer ${token}` },
-    data: [{ channel: 'absorbance', value: 1.25 }, { channel: 'lid', value: 'open' }],
-  });
-  expect(res.status()).toBe(202);
+  const answer = execSync(curl.replace(/\\\n/g, ' '), { encoding: 'utf8' });
+  expect(JSON.parse(answer).accepted).toBe(2);
   const device = page.getByRole('region', { name });
-  await expect(device.getByRole('row', { name: /absorbance/ }).getByText('1.25')).toBeVisible();
-  await expect(device.getByRole('row', { name: /lid/ }).getByText('open')).toBeVisible();
+  await expect(device.getByRole('row', { name: /absorbance/ }).getByText('2.0', { exact: true })).toBeVisible();
+  await expect(device.getByRole('row', { name: /lid/ }).getByText('closed', { exact: true })).toBeVisible();
 
   // A second device of the same name is refused, beside the name.
   await page.getByRole('button', { name: 'Add device' }).click();

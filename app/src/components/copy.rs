@@ -4,7 +4,13 @@ use leptos::prelude::*;
 
 /// Copies `text` to the clipboard and says so.
 #[component]
-pub fn CopyButton(#[prop(into)] text: String, copied: RwSignal<bool>) -> impl IntoView {
+pub fn CopyButton(
+    #[prop(into)] text: String,
+    copied: RwSignal<bool>,
+    /// What is copied, for the button's accessible name ("Copy the example request").
+    #[prop(optional, into)]
+    label: Option<String>,
+) -> impl IntoView {
     let on_click = move |_| {
         #[cfg(feature = "hydrate")]
         {
@@ -21,7 +27,7 @@ pub fn CopyButton(#[prop(into)] text: String, copied: RwSignal<bool>) -> impl In
         let _ = &text;
     };
     view! {
-        <button type="button" class="button small" on:click=on_click>
+        <button type="button" class="button small" aria-label=label on:click=on_click>
             {move || if copied.get() { "Copied" } else { "Copy" }}
         </button>
     }

@@ -57,6 +57,28 @@ pub struct ChannelSpec {
 }
 
 impl ChannelSpec {
+    /// A value this channel accepts, for examples (the curl command shown with a new token):
+    /// the middle of its range, its first choice, and so on.
+    pub fn example_value(&self) -> Json {
+        match self.value_type {
+            ValueType::Float => {
+                let v = match (self.min, self.max) {
+                    (Some(lo), Some(hi)) => (lo + hi) / 2.0,
+                    (Some(lo), None) => lo,
+                    (None, Some(hi)) => hi,
+                    (None, None) => 1.0,
+                };
+                serde_json::Number::from_f64(v).map_or(Json::from(1), Json::Number)
+            }
+            ValueType::String => Json::from("S-0001"),
+            ValueType::Boolean => Json::Bool(true),
+            ValueType::Enum => self
+                .enum_labels
+                .first()
+                .map_or(Json::Null, |l| Json::from(l.as_str())),
+        }
+    }
+
     /// Only numeric channels with a bound can leave or re-enter their range.
     pub fn has_range(&self) -> bool {
         self.value_type == ValueType::Float && (self.min.is_some() || self.max.is_some())
@@ -236,6 +258,30 @@ pub fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn examples_are_values_the_channel_accepts() {
+        let spec = |value_type, min, max, labels: &[&str]| ChannelSpec {
+            value_type,
+            min,
+            max,
+            enum_labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+        };
+        for s in [
+            spec(ValueType::Float, Some(0.0), Some(4.0), &[]),
+            spec(ValueType::Float, None, None, &[]),
+            spec(ValueType::String, None, None, &[]),
+            spec(ValueType::Boolean, None, None, &[]),
+            spec(ValueType::Enum, None, None, &["closed", "open"]),
+        ] {
+            let example = s.example_value();
+            assert!(s.parse_value(&example).is_ok(), "{example} for {s:?}");
+        }
+        assert_eq!(
+            spec(ValueType::Float, Some(0.0), Some(4.0), &[]).example_value(),
+            serde_json::json!(2.0)
+        );
+    }
     use serde_json::json;
 
     fn float(min: Option<f64>, max: Option<f64>) -> ChannelSpec {

@@ -29,6 +29,8 @@ pub struct ChannelView {
     pub last_value: Option<String>,
     pub last_at: Option<i64>,
     pub out_of_range: bool,
+    /// A value the channel accepts, as JSON (for the example request).
+    pub example: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,6 +123,7 @@ mod convert {
                         last_value: c.state.last.as_ref().map(|r| c.spec.display(r)),
                         last_at: c.state.last_timestamp,
                         out_of_range: c.state.in_range == Some(false),
+                        example: c.spec.example_value().to_string(),
                     })
                     .collect(),
             }

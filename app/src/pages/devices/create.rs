@@ -204,7 +204,13 @@ pub(super) fn AddDeviceDialog(open: RwSignal<bool>, tokens: Target) -> impl Into
                             <p class="field-error" role="alert">{move || saving.field("channels")}</p>
                         </fieldset>
                         {move || local_error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
-                        {saving.alert()}
+                        // What is not shown beside a field (vendor, model, the server's refusal).
+                        {move || {
+                            saving
+                                .error()
+                                .and_then(|e| e.general(&["name", "device_class", "channels"]))
+                                .map(|m| view! { <p class="form-error" role="alert">{m}</p> })
+                        }}
                     </div>
                     <div class="dialog-foot">
                         <button type="button" class="button caps" on:click=move |_| open.set(false)>"CANCEL"</button>

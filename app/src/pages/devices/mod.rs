@@ -97,7 +97,7 @@ pub fn DevicesPage() -> impl IntoView {
             })}
         </Suspense>
         <AccessDialog target=access_target/>
-        <TokensDialog target=tokens_target/>
+        <TokensDialog target=tokens_target devices=list/>
         <AddDeviceDialog open=adding tokens=tokens_target/>
     }
 }

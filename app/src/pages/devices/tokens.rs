@@ -10,10 +10,13 @@ use crate::components::{
     time::{MaybeTime, Time},
 };
 
-use super::{create_device_token, device_tokens, revoke_device_token, NewToken, Target, TokenView};
+use super::{
+    create_device_token, device_tokens, revoke_device_token, DeviceView, NewToken, Target,
+    TokenView,
+};
 
 #[component]
-pub(super) fn TokensDialog(target: Target) -> impl IntoView {
+pub(super) fn TokensDialog(target: Target, devices: RwSignal<Vec<DeviceView>>) -> impl IntoView {
     let open = open_while_set(target);
     let version = RwSignal::new(0u32);
     let created = RwSignal::new(None::<NewToken>);
@@ -69,7 +72,12 @@ pub(super) fn TokensDialog(target: Target) -> impl IntoView {
                     <code>"Authorization: Bearer <token>"</code>
                     "."
                 </p>
-                {move || created.get().map(|t| view! { <NewTokenBox token=t/> })}
+                {move || created.get().map(|t| {
+                    let device = target.get_untracked().and_then(|(id, _)| {
+                        devices.with_untracked(|list| list.iter().find(|d| d.id == id).cloned())
+                    });
+                    view! { <NewTokenBox token=t device=device/> }
+                })}
                 <form class="inline-form section" on:submit=create>
                     <div class="field">
                         <label for="token-label">"Label"</label>
@@ -122,9 +130,11 @@ pub(super) fn TokensDialog(target: Target) -> impl IntoView {
 }
 
 #[component]
-fn NewTokenBox(token: NewToken) -> impl IntoView {
+fn NewTokenBox(token: NewToken, device: Option<DeviceView>) -> impl IntoView {
     let copied = RwSignal::new(false);
     let value = token.token.clone();
+    let example = device.map(|d| curl_example(&d, &token.token));
+    let example_copied = RwSignal::new(false);
     view! {
         <div class="notice notice-warn" role="status">
             <strong>"Copy this token now: it is shown only once."</strong>
@@ -132,8 +142,41 @@ fn NewTokenBox(token: NewToken) -> impl IntoView {
                 <code data-testid="new-token">{token.token.clone()}</code>
                 <CopyButton text=value copied=copied/>
             </div>
+            {example.map(|cmd| {
+                let text = cmd.clone();
+                view! {
+                    <p>"Try it: this request sends one value for each channel (edit the values first)."</p>
+                    <pre class="block" data-testid="curl-example"><code>{cmd}</code></pre>
+                    <CopyButton text=text copied=example_copied label="Copy the example request"/>
+                }
+            })}
         </div>
     }
+}
+
+/// The ingest request for `device` as a curl command, ready to paste into a shell: this
+/// server's address, the device's id, its channels with a value each accepts.
+fn curl_example(device: &DeviceView, token: &str) -> String {
+    #[cfg(feature = "hydrate")]
+    let origin = window().location().origin().unwrap_or_default();
+    #[cfg(not(feature = "hydrate"))]
+    let origin = String::new();
+    let points: Vec<String> = device
+        .channels
+        .iter()
+        .map(|c| {
+            format!(
+                "{{\"channel\": {}, \"value\": {}}}",
+                serde_json::to_string(&c.name).unwrap_or_default(),
+                c.example
+            )
+        })
+        .collect();
+    let body = format!("[{}]", points.join(", ")).replace('\'', "'\\''");
+    format!(
+        "curl -X POST '{origin}/api/v1/devices/{}/data_points' \\\n  -H 'Authorization: Bearer {token}' \\\n  -H 'Content-Type: application/json' \\\n  -d '{body}'",
+        device.id
+    )
 }
 
 #[component]
