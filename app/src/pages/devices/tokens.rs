@@ -73,8 +73,11 @@ pub(super) fn TokensDialog(target: Target, devices: RwSignal<Vec<DeviceView>>) -
                     "."
                 </p>
                 {move || created.get().map(|t| {
-                    let device = target.get_untracked().and_then(|(id, _)| {
-                        devices.with_untracked(|list| list.iter().find(|d| d.id == id).cloned())
+                    // From the page's live list: a device made a moment ago joins it with
+                    // the next refresh, and its example with it.
+                    let device_id = target.get_untracked().map(|(id, _)| id);
+                    let device = Signal::derive(move || {
+                        devices.with(|list| list.iter().find(|d| Some(d.id) == device_id).cloned())
                     });
                     view! { <NewTokenBox token=t device=device/> }
                 })}
@@ -130,10 +133,11 @@ pub(super) fn TokensDialog(target: Target, devices: RwSignal<Vec<DeviceView>>) -
 }
 
 #[component]
-fn NewTokenBox(token: NewToken, device: Option<DeviceView>) -> impl IntoView {
+fn NewTokenBox(token: NewToken, device: Signal<Option<DeviceView>>) -> impl IntoView {
     let copied = RwSignal::new(false);
     let value = token.token.clone();
-    let example = device.map(|d| curl_example(&d, &token.token));
+    let secret = token.token.clone();
+    let example = Memo::new(move |_| device.get().map(|d| curl_example(&d, &secret)));
     let example_copied = RwSignal::new(false);
     view! {
         <div class="notice notice-warn" role="status">
@@ -142,7 +146,7 @@ fn NewTokenBox(token: NewToken, device: Option<DeviceView>) -> impl IntoView {
                 <code data-testid="new-token">{token.token.clone()}</code>
                 <CopyButton text=value copied=copied/>
             </div>
-            {example.map(|cmd| {
+            {move || example.get().map(|cmd| {
                 let text = cmd.clone();
                 view! {
                     <p>"Try it: this request sends one value for each channel (edit the values first)."</p>
