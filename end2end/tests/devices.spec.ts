@@ -114,6 +114,17 @@ test('an admin adds a device with two channels, creates its token, and its first
   await expect(device.getByRole('row', { name: /absorbance/ }).getByText('2.0', { exact: true })).toBeVisible();
   await expect(device.getByRole('row', { name: /lid/ }).getByText('closed', { exact: true })).toBeVisible();
 
+  // Archived, it is hidden and sends nothing; with data it cannot be deleted; restored.
+  await device.getByRole('button', { name: `Archive ${name}` }).click();
+  await device.getByRole('button', { name: 'Archive device' }).click();
+  await expect(device.getByText(/Hidden from the channel picker/)).toBeVisible();
+  await device.getByRole('button', { name: `Delete ${name}` }).click();
+  await device.getByRole('button', { name: 'Delete device' }).click();
+  await expect(device.getByText(/cannot be deleted: it has/)).toBeVisible();
+  await device.getByRole('button', { name: `Restore ${name}` }).click();
+  await device.getByRole('button', { name: 'Restore device' }).click();
+  await expect(device.getByText(/Hidden from the channel picker/)).toBeHidden();
+
   // A second device of the same name is refused, beside the name.
   await page.getByRole('button', { name: 'Add device' }).click();
   await dialog.getByLabel('Name', { exact: true }).fill(name.toLowerCase());

@@ -390,3 +390,169 @@ async fn revoking_access_stops_webhooks_of_that_device_and_granting_again_does_n
         "access granted again revives nothing"
     );
 }
+
+/// An archived device is hidden from the picker and from lab users, sends nothing (its token
+/// is refused with the reason), keeps its history, and comes back when restored. A device
+/// with data cannot be deleted (the answer says to archive it); an unused one can. Each change
+/// is audited.
+#[tokio::test]
+async fn archive_restore_and_delete_a_device() {
+    let app = spawn_app().await;
+    let admin = app.signed_in(ADMIN.0, ADMIN.1).await;
+    let lab = app.signed_in(LAB_USER.0, LAB_USER.1).await;
+    let lab_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
+        .bind(LAB_USER.0)
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    let (device, name): (i64, String) = sqlx::query_as(
+        "SELECT d.id, d.name FROM device_access a JOIN devices d ON d.id = a.device_id
+         WHERE a.user_id = ? ORDER BY d.id LIMIT 1",
+    )
+    .bind(lab_id)
+    .fetch_one(&app.state.pool)
+    .await
+    .unwrap();
+    let token: Value = app
+        .call_form(
+            &admin,
+            "devices/create_token",
+            &[("device_id", &device.to_string()), ("label", "t")],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = token["token"].as_str().unwrap().to_owned();
+    let channel: String =
+        sqlx::query_scalar("SELECT name FROM channels WHERE device_id = ? ORDER BY id LIMIT 1")
+            .bind(device)
+            .fetch_one(&app.state.pool)
+            .await
+            .unwrap();
+    let value_of_channel: String = sqlx::query_scalar(
+        "SELECT value_type FROM channels WHERE device_id = ? ORDER BY id LIMIT 1",
+    )
+    .bind(device)
+    .fetch_one(&app.state.pool)
+    .await
+    .unwrap();
+    let sample = match value_of_channel.as_str() {
+        "float" => serde_json::json!(1.0),
+        "boolean" => serde_json::json!(true),
+        "enum" => {
+            let labels: String = sqlx::query_scalar(
+                "SELECT enum_labels FROM channels WHERE device_id = ? ORDER BY id LIMIT 1",
+            )
+            .bind(device)
+            .fetch_one(&app.state.pool)
+            .await
+            .unwrap();
+            serde_json::from_str::<Vec<String>>(&labels).unwrap()[0]
+                .clone()
+                .into()
+        }
+        _ => serde_json::json!("S-1"),
+    };
+    let send = || async {
+        reqwest::Client::new()
+            .post(app.url(&format!("/api/v1/devices/{device}/data_points")))
+            .bearer_auth(&token)
+            .json(&serde_json::json!([{"channel": channel, "value": sample}]))
+            .send()
+            .await
+            .unwrap()
+    };
+    assert_eq!(send().await.status(), StatusCode::ACCEPTED);
+
+    let archive = |archived: &'static str| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let res = app
+                .call_form(
+                    admin,
+                    "devices/set_archived",
+                    &[("device_id", &device.to_string()), ("archived", archived)],
+                )
+                .await;
+            assert_eq!(res.status(), StatusCode::OK);
+        }
+    };
+    archive("true").await;
+    assert!(
+        !device_names(&app, &lab).await.contains(&name),
+        "hidden from the lab user"
+    );
+    let catalogue = app
+        .call_form(&admin, "subscriptions/catalogue", &[])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!catalogue.contains(&name), "hidden from the picker");
+    let admin_list: Vec<Value> = app
+        .call_form(&admin, "devices/list", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let shown = admin_list
+        .iter()
+        .find(|d| d["id"] == device)
+        .expect("admins still see it");
+    assert_eq!(shown["archived"], true);
+    let refused = send().await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(refused.text().await.unwrap().contains("archived"));
+
+    let (status, body) = error_of(
+        app.call_form(
+            &admin,
+            "devices/delete",
+            &[("device_id", &device.to_string())],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(body.to_string().contains("Archive it instead"), "{body}");
+
+    archive("false").await;
+    assert!(device_names(&app, &lab).await.contains(&name));
+    assert_eq!(
+        send().await.status(),
+        StatusCode::ACCEPTED,
+        "it sends again"
+    );
+
+    // One made by mistake goes for good.
+    let unused: i64 = app
+        .call_json(
+            &admin,
+            "devices/create",
+            &serde_json::json!({"input": {"name": "Made by mistake", "vendor": "", "model": "",
+                                          "device_class": "Custom", "channels": []}}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let res = app
+        .call_form(
+            &admin,
+            "devices/delete",
+            &[("device_id", &unused.to_string())],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(!device_names(&app, &admin)
+        .await
+        .contains(&"Made by mistake".to_owned()));
+    let actions: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM audit_log WHERE kind = 'device' AND action IN ('archived', 'restored', 'deleted', 'created') ORDER BY id",
+    )
+    .fetch_all(&app.state.pool)
+    .await
+    .unwrap();
+    assert_eq!(actions, ["archived", "restored", "created", "deleted"]);
+}

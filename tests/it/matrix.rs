@@ -34,6 +34,7 @@ struct Fixtures {
     subscriptions_to_delete: Vec<i64>,
     tokens_to_revoke: Vec<i64>,
     urls_to_remove: Vec<i64>,
+    devices_to_delete: Vec<i64>,
 }
 
 enum Call {
@@ -139,6 +140,22 @@ fn server_functions() -> Vec<Row> {
                 }}))
             },
             expect: [401, 403, 403, 200, 200],
+        },
+        // Restoring what is not archived changes nothing (the fixtures stay as they are).
+        Row {
+            route: "devices/set_archived",
+            call: |f, _| {
+                form(&[
+                    ("device_id", f.device.to_string()),
+                    ("archived", "false".into()),
+                ])
+            },
+            expect: [401, 403, 403, 200, 404],
+        },
+        Row {
+            route: "devices/delete",
+            call: |f, role| form(&[("device_id", f.devices_to_delete[role].to_string())]),
+            expect: [401, 403, 403, 200, 404],
         },
         Row {
             route: "devices/access",
@@ -312,6 +329,7 @@ async fn fixtures(app: &TestApp, lab: &Client, admin: &Client) -> Fixtures {
             subscriptions_to_delete: vec![],
             tokens_to_revoke: vec![],
             urls_to_remove: vec![],
+            devices_to_delete: vec![],
         };
         let res = app
             .call_json(lab, "subscriptions/create", &json!({ "input": input(&f) }))
@@ -358,6 +376,18 @@ async fn fixtures(app: &TestApp, lab: &Client, admin: &Client) -> Fixtures {
             .unwrap();
         urls.push(registered["id"].as_i64().expect("a registered URL id"));
     }
+    let mut devices_to_delete = Vec::new();
+    for role in 0..5 {
+        let res = app
+            .call_json(
+                admin,
+                "devices/create",
+                &json!({"input": {"name": format!("Unused {role}"), "vendor": "", "model": "",
+                                  "device_class": "Custom", "channels": []}}),
+            )
+            .await;
+        devices_to_delete.push(res.json::<i64>().await.expect("a device id"));
+    }
     // A delivery of the lab user's subscription: an event on its channel.
     let channel_name: String = sqlx::query_scalar("SELECT name FROM channels WHERE id = ?")
         .bind(channel)
@@ -399,6 +429,7 @@ async fn fixtures(app: &TestApp, lab: &Client, admin: &Client) -> Fixtures {
         subscriptions_to_delete: subscriptions,
         tokens_to_revoke: tokens,
         urls_to_remove: urls,
+        devices_to_delete,
     }
 }
 

@@ -244,3 +244,112 @@ pub async fn list_for_organisation(
     }
     Ok(out)
 }
+
+/// Archives or restores a device (org admins). An archived device is hidden from the channel
+/// picker and sends nothing (its tokens are refused); its data, its delivery history and the
+/// triggers that chose it are kept — shown as "device archived" — until it is restored.
+pub async fn set_archived(
+    state: &AppState,
+    admin: &CurrentUser,
+    device_id: i64,
+    archived: bool,
+) -> Result<()> {
+    admin.require_org_admin()?;
+    let admin = admin.clone();
+    state
+        .write(move |conn| {
+            Box::pin(async move {
+                let device = super::organisation_device_in(&mut *conn, &admin, device_id).await?;
+                let changed = sqlx::query(
+                    "UPDATE devices SET archived_at = ?
+                     WHERE id = ? AND (archived_at IS NULL) = ?",
+                )
+                .bind(archived.then(now_ms))
+                .bind(device.id)
+                .bind(archived)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+                if changed == 0 {
+                    return Ok(());
+                }
+                audit::record(
+                    conn,
+                    admin.organisation_id,
+                    Actor::User(&admin),
+                    Entry {
+                        kind: AuditKind::Device,
+                        action: if archived { "archived" } else { "restored" },
+                        subject: device.name,
+                        before: Some(json!({ "archived": !archived })),
+                        after: Some(json!({ "archived": archived })),
+                    },
+                )
+                .await
+            })
+        })
+        .await?;
+    // Its tokens are looked up again, and refused while it is archived.
+    super::tokens::forget_cached_tokens(state);
+    Ok(())
+}
+
+/// Deletes a device nothing refers to yet (no data, no events, no subscription chose it, no
+/// token was made): one made by mistake. Anything else is archived instead, and the answer
+/// says so.
+pub async fn delete(state: &AppState, admin: &CurrentUser, device_id: i64) -> Result<()> {
+    admin.require_org_admin()?;
+    let admin = admin.clone();
+    state
+        .write(move |conn| {
+            Box::pin(async move {
+                let device = super::organisation_device_in(&mut *conn, &admin, device_id).await?;
+                let (points, triggers, tokens, events): (i64, i64, i64, i64) = sqlx::query_as(
+                    "SELECT
+                       (SELECT COUNT(*) FROM data_points p JOIN channels c ON c.id = p.channel_id
+                         WHERE c.device_id = ?1),
+                       (SELECT COUNT(*) FROM subscription_triggers WHERE device_id = ?1),
+                       (SELECT COUNT(*) FROM device_tokens WHERE device_id = ?1),
+                       (SELECT COUNT(*) FROM events WHERE device_id = ?1)",
+                )
+                .bind(device.id)
+                .fetch_one(&mut *conn)
+                .await?;
+                let mut uses = Vec::new();
+                if points > 0 || events > 0 {
+                    uses.push(format!("{points} data points"));
+                }
+                if triggers > 0 {
+                    uses.push(format!("{triggers} subscription trigger events"));
+                }
+                if tokens > 0 {
+                    uses.push(format!("{tokens} device tokens"));
+                }
+                if !uses.is_empty() {
+                    return Err(Error::Conflict(format!(
+                        "{} cannot be deleted: it has {}. Archive it instead: it is hidden and sends nothing, and its history is kept.",
+                        device.name,
+                        uses.join(", ")
+                    )));
+                }
+                sqlx::query("DELETE FROM devices WHERE id = ?")
+                    .bind(device.id)
+                    .execute(&mut *conn)
+                    .await?;
+                audit::record(
+                    conn,
+                    admin.organisation_id,
+                    Actor::User(&admin),
+                    Entry {
+                        kind: AuditKind::Device,
+                        action: "deleted",
+                        subject: device.name,
+                        before: None,
+                        after: None,
+                    },
+                )
+                .await
+            })
+        })
+        .await
+}

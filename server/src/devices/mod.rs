@@ -34,6 +34,8 @@ pub struct Device {
     pub device_class: String,
     pub status: DeviceStatus,
     pub last_seen_at: Option<i64>,
+    /// Archived: hidden from the picker, sends nothing; history kept.
+    pub archived: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +65,7 @@ pub(crate) struct DeviceRow {
     device_class: String,
     status: String,
     last_seen_at: Option<i64>,
+    archived: bool,
 }
 
 impl From<DeviceRow> for Device {
@@ -76,6 +79,7 @@ impl From<DeviceRow> for Device {
             device_class: r.device_class,
             status: DeviceStatus::parse(&r.status),
             last_seen_at: r.last_seen_at,
+            archived: r.archived,
         }
     }
 }
@@ -125,18 +129,41 @@ impl From<ChannelRow> for Channel {
     }
 }
 
-const DEVICE_COLUMNS: &str =
-    "d.id, d.organisation_id, d.name, d.vendor, d.model, d.device_class, d.status, d.last_seen_at";
+const DEVICE_COLUMNS: &str = "d.id, d.organisation_id, d.name, d.vendor, d.model, d.device_class, \
+     d.status, d.last_seen_at, d.archived_at IS NOT NULL AS archived";
 const CHANNEL_COLUMNS: &str = "c.id, c.device_id, c.name, c.unit, c.value_type, c.min_value, \
      c.max_value, c.enum_labels, c.last_timestamp, c.last_value, c.last_str_value, c.in_range";
 
-/// The devices the user may see, by name, each with its channels.
+/// The devices the user may see and choose from, by name, each with its channels (archived
+/// devices are left out: they are hidden from the picker).
 pub async fn visible_devices(
     pool: &SqlitePool,
     user: &CurrentUser,
 ) -> Result<Vec<DeviceWithChannels>> {
+    devices_with_channels(pool, user, false).await
+}
+
+/// The Devices page: what [`visible_devices`] gives, and for org admins their archived
+/// devices too (to restore them).
+pub async fn devices_page(
+    pool: &SqlitePool,
+    user: &CurrentUser,
+) -> Result<Vec<DeviceWithChannels>> {
+    devices_with_channels(pool, user, user.is_org_admin()).await
+}
+
+async fn devices_with_channels(
+    pool: &SqlitePool,
+    user: &CurrentUser,
+    include_archived: bool,
+) -> Result<Vec<DeviceWithChannels>> {
+    let archived = if include_archived {
+        ""
+    } else {
+        " AND d.archived_at IS NULL"
+    };
     let devices: Vec<Device> = sqlx::query_as::<_, DeviceRow>(&format!(
-        "SELECT {DEVICE_COLUMNS} FROM devices d WHERE {} ORDER BY d.name COLLATE NOCASE",
+        "SELECT {DEVICE_COLUMNS} FROM devices d WHERE {}{archived} ORDER BY d.name COLLATE NOCASE",
         scope::DEVICE
     ))
     .scoped(user)
@@ -147,7 +174,7 @@ pub async fn visible_devices(
     .collect();
     let channels: Vec<Channel> = sqlx::query_as::<_, ChannelRow>(&format!(
         "SELECT {CHANNEL_COLUMNS} FROM channels c JOIN devices d ON d.id = c.device_id
-         WHERE {} ORDER BY c.id",
+         WHERE {}{archived} ORDER BY c.id",
         scope::DEVICE
     ))
     .scoped(user)

@@ -154,7 +154,7 @@ pub async fn revoke(
         }
     }
     })).await?;
-    state.part(|_| TokenCache::default()).forget_all();
+    forget_cached_tokens(state);
     Ok(())
 }
 
@@ -176,15 +176,20 @@ pub async fn authenticate(state: &AppState, device_id: i64, token: Option<&str>)
     }
     let generation = cache.generation();
     let pool = &state.pool;
-    let row: Option<(i64, i64, i64)> = sqlx::query_as(
-        "SELECT t.id, t.device_id, d.organisation_id FROM device_tokens t
+    let row: Option<(i64, i64, i64, bool)> = sqlx::query_as(
+        "SELECT t.id, t.device_id, d.organisation_id, d.archived_at IS NOT NULL FROM device_tokens t
          JOIN devices d ON d.id = t.device_id
          WHERE t.token_hash = ? AND t.revoked_at IS NULL",
     )
     .bind(&token_hash)
     .fetch_optional(pool)
     .await?;
-    let (token_id, token_device, organisation_id) = row.ok_or(Error::InvalidToken)?;
+    let (token_id, token_device, organisation_id, archived) = row.ok_or(Error::InvalidToken)?;
+    if archived && token_device == device_id {
+        return Err(Error::forbidden(
+            "This device is archived and sends nothing; an organisation administrator can restore it.",
+        ));
+    }
     if token_device != device_id {
         let same_org: Option<i64> =
             sqlx::query_scalar("SELECT id FROM devices WHERE id = ? AND organisation_id = ?")
@@ -249,4 +254,10 @@ impl TokenCache {
         // The map is valid whatever a panicking holder did: it only ever grows or empties.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Forgets every token found valid (a revocation, an archived device): the next request of
+/// each is looked up again.
+pub(crate) fn forget_cached_tokens(state: &AppState) {
+    state.part(|_| TokenCache::default()).forget_all();
 }

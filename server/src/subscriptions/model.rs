@@ -19,6 +19,8 @@ pub struct TriggerRow {
     /// Why it no longer fires: its owner lost access to the device (and when).
     pub lost_access_reason: Option<String>,
     pub lost_access_at: Option<i64>,
+    /// Its device is archived: nothing comes from it until it is restored.
+    pub device_archived: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

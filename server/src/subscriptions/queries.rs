@@ -61,7 +61,8 @@ async fn complete(
     let ids = serde_json::to_string(&subscription_ids).expect("BUG: ids serialise");
     let triggers: Vec<TriggerRow> = sqlx::query_as(
         "SELECT t.subscription_id, t.device_id, d.name AS device_name, t.channel_id,
-                c.name AS channel_name, t.event_type, t.lost_access_reason, t.lost_access_at
+                c.name AS channel_name, t.event_type, t.lost_access_reason, t.lost_access_at,
+                d.archived_at IS NOT NULL AS device_archived
          FROM subscription_triggers t
          JOIN devices d ON d.id = t.device_id
          JOIN channels c ON c.id = t.channel_id

@@ -16,6 +16,8 @@ pub struct DeviceView {
     pub device_class: String,
     pub online: bool,
     pub last_seen_at: Option<i64>,
+    /// Archived: hidden from the picker, sends nothing (org admins see it, to restore it).
+    pub archived: bool,
     pub channels: Vec<ChannelView>,
 }
 
@@ -112,6 +114,7 @@ mod convert {
                 device_class: d.device.device_class,
                 online: d.device.status == DeviceStatus::Online,
                 last_seen_at: d.device.last_seen_at,
+                archived: d.device.archived,
                 channels: d
                     .channels
                     .iter()
@@ -160,7 +163,7 @@ mod convert {
 pub async fn list_devices() -> Result<Vec<DeviceView>, AppError> {
     let user = crate::ssr::caller().await?;
     let state = crate::ssr::state()?;
-    let devices = server::devices::visible_devices(&state.pool, &user).await?;
+    let devices = server::devices::devices_page(&state.pool, &user).await?;
     Ok(devices.into_iter().map(DeviceView::from).collect())
 }
 
@@ -238,6 +241,24 @@ pub async fn create_device(input: NewDeviceInput) -> Result<i64, AppError> {
             .collect(),
     };
     Ok(server::devices::manage::create(&state, &user, &input).await?)
+}
+
+/// Archives or restores a device (org admins).
+#[server(endpoint = "devices/set_archived")]
+pub async fn set_device_archived(device_id: i64, archived: bool) -> Result<(), AppError> {
+    let user = crate::ssr::caller().await?;
+    let state = crate::ssr::state()?;
+    server::devices::manage::set_archived(&state, &user, device_id, archived).await?;
+    Ok(())
+}
+
+/// Deletes a device nothing refers to yet (org admins).
+#[server(endpoint = "devices/delete")]
+pub async fn delete_device(device_id: i64) -> Result<(), AppError> {
+    let user = crate::ssr::caller().await?;
+    let state = crate::ssr::state()?;
+    server::devices::manage::delete(&state, &user, device_id).await?;
+    Ok(())
 }
 
 #[server(endpoint = "devices/revoke_token")]

@@ -5,7 +5,8 @@ use leptos::{either::Either, prelude::*};
 
 use crate::components::{hydration::use_hydrated, time::MaybeTime};
 
-use super::{ChannelView, DeviceView, Target};
+use super::{delete_device, set_device_archived, ChannelView, DeviceView, Target};
+use crate::components::change::Change;
 
 #[component]
 pub(super) fn DeviceList(
@@ -111,10 +112,17 @@ fn DeviceCard(
                             >
                                 "Tokens"
                             </button>
+                            <Lifecycle id=id name=name.clone() current=current/>
                         </div>
                     }
                 })}
             </div>
+            {move || current.get().is_some_and(|d| d.archived).then(|| view! {
+                <p class="notice notice-warn">
+                    <span class="badge warn">"Archived"</span>
+                    " Hidden from the channel picker; it sends nothing (its tokens are refused). Its data and delivery history are kept."
+                </p>
+            })}
             <div class="table-wrap flat">
                 <table>
                     <caption class="visually-hidden">{format!("Channels of {}", device.name)}</caption>
@@ -169,5 +177,75 @@ fn ChannelRow(channel: ChannelView, current: Memo<Option<DeviceView>>) -> impl I
             <td class="nowrap">{move || view! { <MaybeTime ms=latest.get().and_then(|c| c.last_at)/> }}</td>
             <td class="muted nowrap">{channel.range.clone().unwrap_or_else(|| "—".into())}</td>
         </tr>
+    }
+}
+
+/// Archive or restore a device, or delete one nothing refers to yet — each asked first.
+#[component]
+fn Lifecycle(id: i64, name: String, current: Memo<Option<DeviceView>>) -> impl IntoView {
+    let archived = move || current.get().is_some_and(|d| d.archived);
+    let confirming = RwSignal::new(None::<&'static str>);
+    let change = Change::new();
+    let hydrated = use_hydrated();
+    let (name_a, name_d) = (name.clone(), name.clone());
+    let act = move |what: &'static str| {
+        confirming.set(None);
+        match what {
+            "delete" => change.run(delete_device(id), |()| {}, || {}),
+            _ => change.run(set_device_archived(id, what == "archive"), |()| {}, || {}),
+        }
+    };
+    view! {
+        <Show
+            when=move || confirming.get().is_some()
+            fallback=move || {
+                let (name_a, name_d) = (name_a.clone(), name_d.clone());
+                view! {
+                    <button
+                        type="button"
+                        class="button small"
+                        disabled=move || !hydrated.get() || change.busy()
+                        aria-label=move || if archived() { format!("Restore {name_a}") } else { format!("Archive {name_a}") }
+                        on:click=move |_| confirming.set(Some(if archived() { "restore" } else { "archive" }))
+                    >
+                        {move || if archived() { "Restore" } else { "Archive" }}
+                    </button>
+                    <button
+                        type="button"
+                        class="button small danger"
+                        disabled=move || !hydrated.get() || change.busy()
+                        aria-label=format!("Delete {name_d}")
+                        on:click=move |_| confirming.set(Some("delete"))
+                    >
+                        "Delete"
+                    </button>
+                }
+            }
+        >
+            <span class="muted">
+                {move || match confirming.get() {
+                    Some("delete") => "Delete it for good? Only a device without data, tokens or subscriptions can be deleted. ",
+                    Some("archive") => "Archive it? It is hidden from the picker and sends nothing; its history is kept. ",
+                    _ => "Restore it? It can send data again. ",
+                }}
+            </span>
+            <button
+                type="button"
+                class="button small danger"
+                on:click=move |_| {
+                    if let Some(what) = confirming.get_untracked() {
+                        act(what);
+                    }
+                }
+            >
+                {move || match confirming.get() {
+                    Some("delete") => "Delete device",
+                    Some("archive") => "Archive device",
+                    _ => "Restore device",
+                }}
+            </button>
+            <button type="button" class="button small" on:click=move |_| confirming.set(None)>"Keep"</button>
+        </Show>
+        {change.inline_alert()}
     }
 }

@@ -89,6 +89,9 @@ fn SubscriptionDetails(subscription: SubscriptionView) -> impl IntoView {
                     {s.triggers.iter().map(|t| view! {
                         <li>
                             {t.device_name.clone()}" › "<strong>{t.channel_name.clone()}</strong>": "{t.event_label.clone()}
+                            {t.device_archived.then(|| view! {
+                                " "<span class="badge warn" title="Nothing comes from it until an organisation administrator restores it">"device archived"</span>
+                            })}
                             {t.lost_access.clone().map(|why| view! {
                                 " "<span class="badge warn" title=why.clone()>"no longer accessible"</span>
                                 <span class="muted small-text">" — "{why}</span>

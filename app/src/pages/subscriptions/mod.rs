@@ -57,6 +57,7 @@ pub struct TriggerView {
     pub event_label: String,
     /// Set when it no longer fires: why ("access to Hotplate was revoked").
     pub lost_access: Option<String>,
+    pub device_archived: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,6 +189,7 @@ mod convert {
                     channel_name: t.channel_name,
                     event_type: t.event_type,
                     lost_access: t.lost_access_reason,
+                    device_archived: t.device_archived,
                 })
                 .collect(),
             last_delivery: s.last_delivery.map(|l| LastDeliveryView {
