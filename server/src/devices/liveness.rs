@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::{
     events::{self, Subject},
-    Device, DeviceRow,
+    Device, DeviceRow, DEVICE_COLUMNS,
 };
 use crate::{domain::device::DeviceStatus, AppState, Result};
 
@@ -17,43 +17,47 @@ pub async fn mark_silent_devices_offline(
     silent_for: Duration,
 ) -> Result<usize> {
     let cutoff = now - silent_for.as_millis() as i64;
-    let changed = state.write(move |tx| Box::pin(async move {
-    let silent: Vec<Device> = sqlx::query_as::<_, DeviceRow>(
-        "SELECT d.id, d.organisation_id, d.name, d.vendor, d.model, d.device_class, d.status, d.last_seen_at
-         FROM devices d WHERE d.status = 'online' AND (d.last_seen_at IS NULL OR d.last_seen_at < ?)",
-    )
-    .bind(cutoff)
-    .fetch_all(&mut *tx)
-    .await?
-    .into_iter()
-    .map(Device::from)
-    .collect();
-    for device in &silent {
-        let organisation_name: String =
-            sqlx::query_scalar("SELECT name FROM organisations WHERE id = ?")
-                .bind(device.organisation_id)
-                .fetch_one(&mut *tx)
-                .await?;
-        sqlx::query("UPDATE devices SET status = 'offline' WHERE id = ?")
-            .bind(device.id)
-            .execute(&mut *tx)
-            .await?;
-        let subject = Subject {
-            organisation_id: device.organisation_id,
-            organisation_name: &organisation_name,
-            device,
-        };
-        let event = events::status_event(
-            &subject,
-            DeviceStatus::Offline,
-            DeviceStatus::Online,
-            device.last_seen_at,
-            now,
-        );
-        events::record(&mut *tx, &event, now).await?;
-    }
-    Ok(silent.len())
-    })).await?;
+    let changed = state
+        .write(move |tx| {
+            Box::pin(async move {
+                let silent: Vec<Device> = sqlx::query_as::<_, DeviceRow>(&format!(
+                    "SELECT {DEVICE_COLUMNS} FROM devices d
+         WHERE d.status = 'online' AND (d.last_seen_at IS NULL OR d.last_seen_at < ?)"
+                ))
+                .bind(cutoff)
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .map(Device::from)
+                .collect();
+                for device in &silent {
+                    let organisation_name: String =
+                        sqlx::query_scalar("SELECT name FROM organisations WHERE id = ?")
+                            .bind(device.organisation_id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    sqlx::query("UPDATE devices SET status = 'offline' WHERE id = ?")
+                        .bind(device.id)
+                        .execute(&mut *tx)
+                        .await?;
+                    let subject = Subject {
+                        organisation_id: device.organisation_id,
+                        organisation_name: &organisation_name,
+                        device,
+                    };
+                    let event = events::status_event(
+                        &subject,
+                        DeviceStatus::Offline,
+                        DeviceStatus::Online,
+                        device.last_seen_at,
+                        now,
+                    );
+                    events::record(&mut *tx, &event, now).await?;
+                }
+                Ok(silent.len())
+            })
+        })
+        .await?;
     if changed > 0 {
         state.events_added.notify_one();
     }
