@@ -125,6 +125,14 @@ test('an admin adds a device with two channels, creates its token, and its first
   await device.getByRole('button', { name: 'Restore device' }).click();
   await expect(device.getByText(/Hidden from the channel picker/)).toBeHidden();
 
+  // Renamed: the card follows.
+  await device.getByRole('button', { name: `Edit ${name}` }).click();
+  const editing = page.getByRole('dialog', { name: `Edit ${name}` });
+  await editing.getByLabel('Model').fill('Spark 20M');
+  await editing.getByRole('button', { name: 'SAVE' }).click();
+  await expect(editing).toBeHidden();
+  await expect(device.getByText(/Spark 20M/)).toBeVisible();
+
   // A second device of the same name is refused, beside the name.
   await page.getByRole('button', { name: 'Add device' }).click();
   await dialog.getByLabel('Name', { exact: true }).fill(name.toLowerCase());

@@ -556,3 +556,49 @@ async fn archive_restore_and_delete_a_device() {
     .unwrap();
     assert_eq!(actions, ["archived", "restored", "created", "deleted"]);
 }
+
+/// An org admin renames a device or changes its details under the creation rules (a name
+/// taken in the organisation is refused, whatever its case); the change is audited.
+#[tokio::test]
+async fn an_admin_edits_a_devices_details() {
+    let app = spawn_app().await;
+    let admin = app.signed_in(ADMIN.0, ADMIN.1).await;
+    let centrifuge = device_id(&app, "Centrifuge 5425").await;
+    let update = |name: &'static str| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            app.call_json(
+                admin,
+                "devices/update",
+                &serde_json::json!({"device_id": centrifuge, "input": {
+                    "name": name, "vendor": "Eppendorf", "model": "5425 R", "device_class": "custom"
+                }}),
+            )
+            .await
+        }
+    };
+    let (status, body) = error_of(update("hotplate stirrer rct digital").await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.to_string().contains("exists already"), "{body}");
+    assert_eq!(update("Centrifuge 5425 R").await.status(), StatusCode::OK);
+    let (name, model, class): (String, String, String) =
+        sqlx::query_as("SELECT name, model, device_class FROM devices WHERE id = ?")
+            .bind(centrifuge)
+            .fetch_one(&app.state.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (name.as_str(), model.as_str(), class.as_str()),
+        ("Centrifuge 5425 R", "5425 R", "Custom")
+    );
+    let audited: String = sqlx::query_scalar(
+        "SELECT before || ' → ' || after FROM audit_log WHERE action = 'updated' AND kind = 'device'",
+    )
+    .fetch_one(&app.state.pool)
+    .await
+    .unwrap();
+    assert!(
+        audited.contains("Centrifuge 5425\"") && audited.contains("Centrifuge 5425 R"),
+        "{audited}"
+    );
+}

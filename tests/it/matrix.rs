@@ -153,6 +153,15 @@ fn server_functions() -> Vec<Row> {
             expect: [401, 403, 403, 200, 404],
         },
         Row {
+            route: "devices/update",
+            call: |f, _| {
+                Call::Json(json!({"device_id": f.device, "input": {
+                    "name": "Matrix renamed", "vendor": "", "model": "", "device_class": "Custom"
+                }}))
+            },
+            expect: [401, 403, 403, 200, 404],
+        },
+        Row {
             route: "devices/delete",
             call: |f, role| form(&[("device_id", f.devices_to_delete[role].to_string())]),
             expect: [401, 403, 403, 200, 404],

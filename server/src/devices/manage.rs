@@ -353,3 +353,85 @@ pub async fn delete(state: &AppState, admin: &CurrentUser, device_id: i64) -> Re
         })
         .await
 }
+
+/// A device's details as typed (Devices → Edit): its channels are changed on their own.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
+pub struct DetailsInput {
+    pub name: String,
+    #[serde(default)]
+    pub vendor: String,
+    #[serde(default)]
+    pub model: String,
+    pub device_class: String,
+}
+
+/// Renames a device or changes its vendor, model or class (org admins), under the same rules
+/// as creating one; audited with what changed.
+pub async fn update_details(
+    state: &AppState,
+    admin: &CurrentUser,
+    device_id: i64,
+    input: &DetailsInput,
+) -> Result<()> {
+    admin.require_org_admin()?;
+    let d = validate(&DeviceInput {
+        name: input.name.clone(),
+        vendor: input.vendor.clone(),
+        model: input.model.clone(),
+        device_class: input.device_class.clone(),
+        channels: vec![],
+    })
+    .map_err(Error::Invalid)?;
+    let admin = admin.clone();
+    state
+        .write(move |conn| {
+            Box::pin(async move {
+                let before = super::organisation_device_in(&mut *conn, &admin, device_id).await?;
+                let taken: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM devices
+                     WHERE organisation_id = ? AND name = ? COLLATE NOCASE AND id <> ?)",
+                )
+                .bind(admin.organisation_id)
+                .bind(&d.name)
+                .bind(device_id)
+                .fetch_one(&mut *conn)
+                .await?;
+                if taken {
+                    return Err(name_taken(&d.name));
+                }
+                sqlx::query(
+                    "UPDATE devices SET name = ?, vendor = ?, model = ?, device_class = ? WHERE id = ?",
+                )
+                .bind(&d.name)
+                .bind(&d.vendor)
+                .bind(&d.model)
+                .bind(&d.device_class)
+                .bind(device_id)
+                .execute(&mut *conn)
+                .await
+                .on_unique_violation("devices.organisation_id", || name_taken(&d.name))?;
+                let details = |name: &str, vendor: &str, model: &str, class: &str| {
+                    json!({ "name": name, "vendor": vendor, "model": model, "device_class": class })
+                };
+                audit::record(
+                    conn,
+                    admin.organisation_id,
+                    Actor::User(&admin),
+                    Entry {
+                        kind: AuditKind::Device,
+                        action: "updated",
+                        subject: d.name.clone(),
+                        before: Some(details(
+                            &before.name,
+                            &before.vendor,
+                            &before.model,
+                            &before.device_class,
+                        )),
+                        after: Some(details(&d.name, &d.vendor, &d.model, &d.device_class)),
+                    },
+                )
+                .await
+            })
+        })
+        .await
+}

@@ -243,6 +243,30 @@ pub async fn create_device(input: NewDeviceInput) -> Result<i64, AppError> {
     Ok(server::devices::manage::create(&state, &user, &input).await?)
 }
 
+/// A device's details as the Edit dialog sends them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceDetailsInput {
+    pub name: String,
+    pub vendor: String,
+    pub model: String,
+    pub device_class: String,
+}
+
+/// Renames a device or changes its vendor, model or class (org admins).
+#[server(endpoint = "devices/update", input = Json)]
+pub async fn update_device(device_id: i64, input: DeviceDetailsInput) -> Result<(), AppError> {
+    let user = crate::ssr::caller().await?;
+    let state = crate::ssr::state()?;
+    let input = server::devices::manage::DetailsInput {
+        name: input.name,
+        vendor: input.vendor,
+        model: input.model,
+        device_class: input.device_class,
+    };
+    server::devices::manage::update_details(&state, &user, device_id, &input).await?;
+    Ok(())
+}
+
 /// Archives or restores a device (org admins).
 #[server(endpoint = "devices/set_archived")]
 pub async fn set_device_archived(device_id: i64, archived: bool) -> Result<(), AppError> {

@@ -14,6 +14,7 @@ pub(super) fn DeviceList(
     is_admin: bool,
     access: Target,
     tokens: Target,
+    editing: RwSignal<Option<DeviceView>>,
 ) -> impl IntoView {
     view! {
         <Show
@@ -34,8 +35,13 @@ pub(super) fn DeviceList(
             }
         >
             <div class="device-list">
-                <For each=move || list.get() key=|d| d.id let:device>
-                    <DeviceCard device=device list=list is_admin=is_admin access=access tokens=tokens/>
+                // Keyed by what the card shows once: an edit draws it again.
+                <For
+                    each=move || list.get()
+                    key=|d| (d.id, d.name.clone(), d.vendor.clone(), d.model.clone(), d.device_class.clone())
+                    let:device
+                >
+                    <DeviceCard device=device list=list is_admin=is_admin access=access tokens=tokens editing=editing/>
                 </For>
             </div>
         </Show>
@@ -49,6 +55,7 @@ fn DeviceCard(
     is_admin: bool,
     access: Target,
     tokens: Target,
+    editing: RwSignal<Option<DeviceView>>,
 ) -> impl IntoView {
     let id = device.id;
     let current = Memo::new(move |_| list.with(|l| l.iter().find(|d| d.id == id).cloned()));
@@ -111,6 +118,15 @@ fn DeviceCard(
                                 on:click=move |_| tokens.set(Some((id, name_t.clone())))
                             >
                                 "Tokens"
+                            </button>
+                            <button
+                                type="button"
+                                class="button small"
+                                disabled=move || !hydrated.get()
+                                aria-label=format!("Edit {}", name)
+                                on:click=move |_| editing.set(current.get_untracked())
+                            >
+                                "Edit"
                             </button>
                             <Lifecycle id=id name=name.clone() current=current/>
                         </div>

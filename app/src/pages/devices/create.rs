@@ -5,7 +5,10 @@ use leptos::prelude::*;
 
 use crate::components::{change::Change, modal::Modal};
 
-use super::{create_device, device_classes, NewChannelInput, NewDeviceInput, Target};
+use super::{
+    create_device, device_classes, update_device, DeviceDetailsInput, DeviceView, NewChannelInput,
+    NewDeviceInput, Target,
+};
 
 /// One channel row of the form; `key` keeps rows apart while they are added and removed.
 #[derive(Clone)]
@@ -300,5 +303,113 @@ fn ChannelFields(
                 "Remove"
             </button>
         </div>
+    }
+}
+
+/// The Edit dialog: a device's name, vendor, model and class (its channels are kept).
+#[component]
+pub(super) fn EditDeviceDialog(editing: RwSignal<Option<DeviceView>>) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let name = RwSignal::new(String::new());
+    let vendor = RwSignal::new(String::new());
+    let model = RwSignal::new(String::new());
+    let device_class = RwSignal::new(String::new());
+    let saving = Change::new();
+    let classes = Resource::new(|| (), |_| device_classes());
+    Effect::new(move |_| {
+        if let Some(d) = editing.get() {
+            name.set(d.name.clone());
+            vendor.set(d.vendor.clone());
+            model.set(d.model.clone());
+            device_class.set(d.device_class.clone());
+            saving.clear();
+            open.set(true);
+        }
+    });
+    Effect::new(move |_| {
+        if !open.get() {
+            editing.set(None);
+        }
+    });
+    let title = Signal::derive(move || {
+        editing
+            .get()
+            .map(|d| format!("Edit {}", d.name))
+            .unwrap_or_else(|| "Edit device".into())
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Some(device) = editing.get_untracked() else {
+            return;
+        };
+        let input = DeviceDetailsInput {
+            name: name.get_untracked(),
+            vendor: vendor.get_untracked(),
+            model: model.get_untracked(),
+            device_class: device_class.get_untracked(),
+        };
+        saving.run(
+            update_device(device.id, input),
+            move |()| open.set(false),
+            || {},
+        );
+    };
+    view! {
+        <Modal open=open title=title>
+            <form on:submit=submit novalidate>
+                <div class="dialog-body">
+                    <div class="field">
+                        <label for="edit-device-name">"Name"</label>
+                        <input id="edit-device-name" type="text" required
+                            prop:value=move || name.get()
+                            on:input=move |ev| name.set(event_target_value(&ev))
+                            aria-invalid=move || saving.field("name").is_some().to_string()/>
+                        <p class="field-error" role="alert">{move || saving.field("name")}</p>
+                    </div>
+                    <div class="field-row">
+                        <div class="field">
+                            <label for="edit-device-vendor">"Vendor"</label>
+                            <input id="edit-device-vendor" type="text"
+                                prop:value=move || vendor.get()
+                                on:input=move |ev| vendor.set(event_target_value(&ev))/>
+                        </div>
+                        <div class="field">
+                            <label for="edit-device-model">"Model"</label>
+                            <input id="edit-device-model" type="text"
+                                prop:value=move || model.get()
+                                on:input=move |ev| model.set(event_target_value(&ev))/>
+                        </div>
+                        <div class="field">
+                            <label for="edit-device-class">"Device class"</label>
+                            <select id="edit-device-class"
+                                prop:value=move || device_class.get()
+                                on:change=move |ev| device_class.set(event_target_value(&ev))>
+                                <Transition fallback=|| ()>
+                                    {move || Suspend::new(async move {
+                                        classes.await.unwrap_or_default().into_iter().map(|c| {
+                                            let selected = c == device_class.get_untracked();
+                                            view! { <option value=c.clone() selected=selected>{c.clone()}</option> }
+                                        }).collect_view()
+                                    })}
+                                </Transition>
+                            </select>
+                            <p class="field-error" role="alert">{move || saving.field("device_class")}</p>
+                        </div>
+                    </div>
+                    {move || {
+                        saving
+                            .error()
+                            .and_then(|e| e.general(&["name", "device_class"]))
+                            .map(|m| view! { <p class="form-error" role="alert">{m}</p> })
+                    }}
+                </div>
+                <div class="dialog-foot">
+                    <button type="button" class="button caps" on:click=move |_| open.set(false)>"CANCEL"</button>
+                    <button type="submit" class="button primary caps" disabled=move || saving.busy()>
+                        {move || if saving.busy() { "SAVING…" } else { "SAVE" }}
+                    </button>
+                </div>
+            </form>
+        </Modal>
     }
 }

@@ -20,7 +20,12 @@ use crate::{
     errors::AppError,
 };
 
-use self::{access::AccessDialog, card::DeviceList, create::AddDeviceDialog, tokens::TokensDialog};
+use self::{
+    access::AccessDialog,
+    card::DeviceList,
+    create::{AddDeviceDialog, EditDeviceDialog},
+    tokens::TokensDialog,
+};
 
 /// Which device a dialog is about.
 pub(crate) type Target = RwSignal<Option<(i64, String)>>;
@@ -61,6 +66,7 @@ pub fn DevicesPage() -> impl IntoView {
     let access_target: Target = RwSignal::new(None);
     let tokens_target: Target = RwSignal::new(None);
     let adding = RwSignal::new(false);
+    let editing = RwSignal::new(None::<DeviceView>);
 
     view! {
         <Title text="Devices"/>
@@ -89,7 +95,7 @@ pub fn DevicesPage() -> impl IntoView {
                     Ok(devices) => {
                         list.set(devices);
                         Either::Left(view! {
-                            <DeviceList list=list is_admin=is_admin access=access_target tokens=tokens_target/>
+                            <DeviceList list=list is_admin=is_admin access=access_target tokens=tokens_target editing=editing/>
                         })
                     }
                     Err(e) => Either::Right(view! { <ErrorNotice error=e/> }),
@@ -99,5 +105,6 @@ pub fn DevicesPage() -> impl IntoView {
         <AccessDialog target=access_target/>
         <TokensDialog target=tokens_target devices=list/>
         <AddDeviceDialog open=adding tokens=tokens_target/>
+        <EditDeviceDialog editing=editing/>
     }
 }
