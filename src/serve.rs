@@ -46,7 +46,7 @@ pub async fn serve(
                 Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors and the like: pause rather than spin.
-                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tracing::warn!(error = ?e, "accepting a connection failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -65,7 +65,7 @@ pub async fn serve(
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(e) = connection.await {
-                tracing::debug!(error = %e, %peer, "connection ended with an error");
+                tracing::debug!(error = ?e, %peer, "connection ended with an error");
             }
         });
     }

@@ -215,7 +215,7 @@ async fn targets(
         let open = |stored: &str| match key.open(stored) {
             Ok(secret) => SigningSecret::parse(&secret),
             Err(e) => {
-                tracing::error!(subscription = r.id, error = %e, "cannot open a signing secret");
+                tracing::error!(subscription = r.id, error = ?e, "cannot open a signing secret");
                 None
             }
         };

@@ -69,24 +69,17 @@ impl ChannelRow {
 
 #[component]
 pub(super) fn AddDeviceDialog(open: RwSignal<bool>, tokens: Target) -> impl IntoView {
-    let name = RwSignal::new(String::new());
-    let vendor = RwSignal::new(String::new());
-    let model = RwSignal::new(String::new());
-    let device_class = RwSignal::new("Custom".to_owned());
+    let details = Details::new();
     let rows = RwSignal::new(vec![ChannelRow::new(0)]);
     let next_key = StoredValue::new(1u32);
     let saving = Change::new();
     let local_error = RwSignal::new(None::<String>);
     let created = RwSignal::new(None::<(i64, String)>);
-    let classes = Resource::new(|| (), |_| device_classes());
 
     // Each opening starts with an empty form.
     Effect::new(move |_| {
         if open.get() {
-            name.set(String::new());
-            vendor.set(String::new());
-            model.set(String::new());
-            device_class.set("Custom".into());
+            details.fill("", "", "", "Custom");
             rows.set(vec![ChannelRow::new(0)]);
             created.set(None);
             saving.clear();
@@ -111,11 +104,12 @@ pub(super) fn AddDeviceDialog(open: RwSignal<bool>, tokens: Target) -> impl Into
             }
         };
         local_error.set(None);
+        let d = details.input();
         let input = NewDeviceInput {
-            name: name.get_untracked(),
-            vendor: vendor.get_untracked(),
-            model: model.get_untracked(),
-            device_class: device_class.get_untracked(),
+            name: d.name,
+            vendor: d.vendor,
+            model: d.model,
+            device_class: d.device_class,
             channels,
         };
         let typed = input.name.trim().to_owned();
@@ -159,44 +153,7 @@ pub(super) fn AddDeviceDialog(open: RwSignal<bool>, tokens: Target) -> impl Into
             >
                 <form on:submit=submit novalidate>
                     <div class="dialog-body">
-                        <div class="field">
-                            <label for="device-name">"Name"</label>
-                            <input id="device-name" type="text" required
-                                prop:value=move || name.get()
-                                on:input=move |ev| name.set(event_target_value(&ev))
-                                aria-invalid=move || saving.field("name").is_some().to_string()/>
-                            <p class="field-error" role="alert">{move || saving.field("name")}</p>
-                        </div>
-                        <div class="field-row">
-                            <div class="field">
-                                <label for="device-vendor">"Vendor"</label>
-                                <input id="device-vendor" type="text"
-                                    prop:value=move || vendor.get()
-                                    on:input=move |ev| vendor.set(event_target_value(&ev))/>
-                            </div>
-                            <div class="field">
-                                <label for="device-model">"Model"</label>
-                                <input id="device-model" type="text"
-                                    prop:value=move || model.get()
-                                    on:input=move |ev| model.set(event_target_value(&ev))/>
-                            </div>
-                            <div class="field">
-                                <label for="device-class">"Device class"</label>
-                                <select id="device-class"
-                                    prop:value=move || device_class.get()
-                                    on:change=move |ev| device_class.set(event_target_value(&ev))>
-                                    <Transition fallback=|| view! { <option value="Custom">"Custom"</option> }>
-                                        {move || Suspend::new(async move {
-                                            classes.await.unwrap_or_else(|_| vec!["Custom".into()]).into_iter().map(|c| {
-                                                let selected = c == device_class.get_untracked();
-                                                view! { <option value=c.clone() selected=selected>{c.clone()}</option> }
-                                            }).collect_view()
-                                        })}
-                                    </Transition>
-                                </select>
-                                <p class="field-error" role="alert">{move || saving.field("device_class")}</p>
-                            </div>
-                        </div>
+                        <DetailsFields prefix="device" details=details saving=saving/>
                         <fieldset class="channels">
                             <legend>"Channels"</legend>
                             <p class="hint">"What the device measures. A number channel may have an acceptable range: values outside it cause the Out of range trigger event."</p>
@@ -310,18 +267,11 @@ fn ChannelFields(
 #[component]
 pub(super) fn EditDeviceDialog(editing: RwSignal<Option<DeviceView>>) -> impl IntoView {
     let open = RwSignal::new(false);
-    let name = RwSignal::new(String::new());
-    let vendor = RwSignal::new(String::new());
-    let model = RwSignal::new(String::new());
-    let device_class = RwSignal::new(String::new());
+    let details = Details::new();
     let saving = Change::new();
-    let classes = Resource::new(|| (), |_| device_classes());
     Effect::new(move |_| {
         if let Some(d) = editing.get() {
-            name.set(d.name.clone());
-            vendor.set(d.vendor.clone());
-            model.set(d.model.clone());
-            device_class.set(d.device_class.clone());
+            details.fill(&d.name, &d.vendor, &d.model, &d.device_class);
             saving.clear();
             open.set(true);
         }
@@ -342,14 +292,8 @@ pub(super) fn EditDeviceDialog(editing: RwSignal<Option<DeviceView>>) -> impl In
         let Some(device) = editing.get_untracked() else {
             return;
         };
-        let input = DeviceDetailsInput {
-            name: name.get_untracked(),
-            vendor: vendor.get_untracked(),
-            model: model.get_untracked(),
-            device_class: device_class.get_untracked(),
-        };
         saving.run(
-            update_device(device.id, input),
+            update_device(device.id, details.input()),
             move |()| open.set(false),
             || {},
         );
@@ -358,44 +302,7 @@ pub(super) fn EditDeviceDialog(editing: RwSignal<Option<DeviceView>>) -> impl In
         <Modal open=open title=title>
             <form on:submit=submit novalidate>
                 <div class="dialog-body">
-                    <div class="field">
-                        <label for="edit-device-name">"Name"</label>
-                        <input id="edit-device-name" type="text" required
-                            prop:value=move || name.get()
-                            on:input=move |ev| name.set(event_target_value(&ev))
-                            aria-invalid=move || saving.field("name").is_some().to_string()/>
-                        <p class="field-error" role="alert">{move || saving.field("name")}</p>
-                    </div>
-                    <div class="field-row">
-                        <div class="field">
-                            <label for="edit-device-vendor">"Vendor"</label>
-                            <input id="edit-device-vendor" type="text"
-                                prop:value=move || vendor.get()
-                                on:input=move |ev| vendor.set(event_target_value(&ev))/>
-                        </div>
-                        <div class="field">
-                            <label for="edit-device-model">"Model"</label>
-                            <input id="edit-device-model" type="text"
-                                prop:value=move || model.get()
-                                on:input=move |ev| model.set(event_target_value(&ev))/>
-                        </div>
-                        <div class="field">
-                            <label for="edit-device-class">"Device class"</label>
-                            <select id="edit-device-class"
-                                prop:value=move || device_class.get()
-                                on:change=move |ev| device_class.set(event_target_value(&ev))>
-                                <Transition fallback=|| ()>
-                                    {move || Suspend::new(async move {
-                                        classes.await.unwrap_or_default().into_iter().map(|c| {
-                                            let selected = c == device_class.get_untracked();
-                                            view! { <option value=c.clone() selected=selected>{c.clone()}</option> }
-                                        }).collect_view()
-                                    })}
-                                </Transition>
-                            </select>
-                            <p class="field-error" role="alert">{move || saving.field("device_class")}</p>
-                        </div>
-                    </div>
+                    <DetailsFields prefix="edit-device" details=details saving=saving/>
                     {move || {
                         saving
                             .error()
@@ -411,5 +318,95 @@ pub(super) fn EditDeviceDialog(editing: RwSignal<Option<DeviceView>>) -> impl In
                 </div>
             </form>
         </Modal>
+    }
+}
+
+/// A device's name, vendor, model and class as typed, shared by the Add and Edit dialogs.
+#[derive(Clone, Copy)]
+struct Details {
+    name: RwSignal<String>,
+    vendor: RwSignal<String>,
+    model: RwSignal<String>,
+    device_class: RwSignal<String>,
+}
+
+impl Details {
+    fn new() -> Self {
+        Self {
+            name: RwSignal::new(String::new()),
+            vendor: RwSignal::new(String::new()),
+            model: RwSignal::new(String::new()),
+            device_class: RwSignal::new("Custom".into()),
+        }
+    }
+
+    fn fill(self, name: &str, vendor: &str, model: &str, device_class: &str) {
+        self.name.set(name.into());
+        self.vendor.set(vendor.into());
+        self.model.set(model.into());
+        self.device_class.set(device_class.into());
+    }
+
+    fn input(self) -> DeviceDetailsInput {
+        DeviceDetailsInput {
+            name: self.name.get_untracked(),
+            vendor: self.vendor.get_untracked(),
+            model: self.model.get_untracked(),
+            device_class: self.device_class.get_untracked(),
+        }
+    }
+}
+
+/// The fields of [`Details`], with the server's messages beside them; `prefix` keeps the
+/// ids of two dialogs apart.
+#[component]
+fn DetailsFields(prefix: &'static str, details: Details, saving: Change) -> impl IntoView {
+    let classes = Resource::new(|| (), |_| device_classes());
+    let id = move |what: &str| format!("{prefix}-{what}");
+    let Details {
+        name,
+        vendor,
+        model,
+        device_class,
+    } = details;
+    view! {
+        <div class="field">
+            <label for=id("name")>"Name"</label>
+            <input id=id("name") type="text" required
+                prop:value=move || name.get()
+                on:input=move |ev| name.set(event_target_value(&ev))
+                aria-invalid=move || saving.field("name").is_some().to_string()/>
+            <p class="field-error" role="alert">{move || saving.field("name")}</p>
+        </div>
+        <div class="field-row">
+            <div class="field">
+                <label for=id("vendor")>"Vendor"</label>
+                <input id=id("vendor") type="text"
+                    prop:value=move || vendor.get()
+                    on:input=move |ev| vendor.set(event_target_value(&ev))/>
+            </div>
+            <div class="field">
+                <label for=id("model")>"Model"</label>
+                <input id=id("model") type="text"
+                    prop:value=move || model.get()
+                    on:input=move |ev| model.set(event_target_value(&ev))/>
+            </div>
+            <div class="field">
+                <label for=id("class")>"Device class"</label>
+                <select id=id("class")
+                    prop:value=move || device_class.get()
+                    on:change=move |ev| device_class.set(event_target_value(&ev))>
+                    <Transition fallback=|| view! { <option value="Custom">"Custom"</option> }>
+                        {move || Suspend::new(async move {
+                            classes.await.unwrap_or_else(|_| vec!["Custom".into()]).into_iter().map(|c| {
+                                let selected = c == device_class.get_untracked();
+                                view! { <option value=c.clone() selected=selected>{c.clone()}</option> }
+                            }).collect_view()
+                        })}
+                    </Transition>
+                </select>
+                <p class="field-error" role="alert">{move || saving.field("device_class")}</p>
+            </div>
+        </div>
     }
 }

@@ -1,0 +1,90 @@
+//! Devices from the command line: `create-device` and `list-devices`, under the rules of
+//! `server::devices::manage`.
+
+use std::path::PathBuf;
+
+use server::{
+    devices::manage::{self, DeviceInput},
+    domain::channel_definition::{value_type_word, ChannelDefinition, ChannelInput},
+    orgs,
+};
+
+pub(super) async fn create_device(
+    database: PathBuf,
+    organisation: String,
+    mut input: DeviceInput,
+    channels: Vec<String>,
+) -> anyhow::Result<()> {
+    for raw in &channels {
+        let c = ChannelDefinition::parse_cli(raw).map_err(|e| anyhow::anyhow!("--channel {e}"))?;
+        input.channels.push(ChannelInput {
+            name: c.name,
+            unit: c.unit,
+            value_type: value_type_word(c.spec.value_type).to_owned(),
+            min: c.spec.min,
+            max: c.spec.max,
+            labels: c.spec.enum_labels,
+        });
+    }
+    let pool = server::db::open(&database).await?;
+    let org = orgs::find_organisation_by_name(&pool, &organisation)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("there is no organisation named {organisation:?}"))?;
+    let id = manage::create_from_command_line(&pool, org.id, &input)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "Created device {:?} (id {id}) with {} channel{} in {:?}. Create its token on the Devices page.",
+        input.name.trim(),
+        input.channels.len(),
+        if input.channels.len() == 1 { "" } else { "s" },
+        org.name
+    );
+    Ok(())
+}
+
+pub(super) async fn list_devices(database: PathBuf, organisation: String) -> anyhow::Result<()> {
+    let pool = server::db::open(&database).await?;
+    let org = orgs::find_organisation_by_name(&pool, &organisation)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("there is no organisation named {organisation:?}"))?;
+    let devices = manage::list_for_organisation(&pool, org.id).await?;
+    if devices.is_empty() {
+        println!(
+            "{:?} has no devices yet (labhook create-device …).",
+            org.name
+        );
+    }
+    for d in devices {
+        println!(
+            "{}\t{}\t{}\t{}",
+            d.device.id, d.device.name, d.device.device_class, d.device.status
+        );
+        for c in d.channels {
+            let range = match (c.spec.min, c.spec.max) {
+                (None, None) => String::new(),
+                (lo, hi) => format!(
+                    " [{}..{}]",
+                    lo.map(|v| v.to_string()).unwrap_or_default(),
+                    hi.map(|v| v.to_string()).unwrap_or_default()
+                ),
+            };
+            let labels = if c.spec.enum_labels.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", c.spec.enum_labels.join("|"))
+            };
+            println!(
+                "\t{}\t{}\t{}{range}{labels}",
+                c.name,
+                if c.unit.is_empty() {
+                    "-"
+                } else {
+                    c.unit.as_str()
+                },
+                value_type_word(c.spec.value_type)
+            );
+        }
+    }
+    Ok(())
+}
