@@ -78,7 +78,7 @@ test('an admin adds a device with two channels, creates its token, and its first
   await dialog.getByLabel('Channel 1 name').fill('absorbance');
   await dialog.getByLabel('Channel 1 unit').fill('AU');
   await dialog.getByLabel('Channel 1 lowest acceptable value').fill('0');
-  await dialog.getByLabel('Channel 1 highest acceptable value').fill('4');
+  await dialog.getByLabel('Channel 1 highest acceptable value').fill('-4');
   await dialog.getByRole('button', { name: 'ADD CHANNEL' }).click();
   await dialog.getByLabel('Channel 2 name').fill('lid');
   await dialog.getByLabel('Channel 2 kind of value').selectOption('choice');
@@ -87,6 +87,9 @@ test('an admin adds a device with two channels, creates its token, and its first
   // The server's rules answer beside the field, and nothing is lost.
   await dialog.getByRole('button', { name: 'CREATE DEVICE' }).click();
   await expect(dialog.getByText('A choice channel needs between 2 and 20 labels.')).toBeVisible();
+  // What was typed in the first row reached the server: its own message is beside it.
+  await expect(dialog.getByText('The highest acceptable value (-4) is below the lowest (0).')).toBeVisible();
+  await dialog.getByLabel('Channel 1 highest acceptable value').fill('4');
   await expect(dialog.getByLabel('Channel 1 name')).toHaveValue('absorbance');
   await dialog.getByLabel('Channel 2 choices, separated by commas').fill('closed, open');
   await dialog.getByRole('button', { name: 'CREATE DEVICE' }).click();

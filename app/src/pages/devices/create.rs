@@ -80,7 +80,11 @@ pub(super) fn AddDeviceDialog(open: RwSignal<bool>, tokens: Target) -> impl Into
     Effect::new(move |_| {
         if open.get() {
             details.fill("", "", "", "Custom");
-            rows.set(vec![ChannelRow::new(0)]);
+            // A fresh key: the list redraws the row instead of keeping the old inputs bound
+            // to the old row's signals.
+            let key = next_key.get_value();
+            next_key.set_value(key + 1);
+            rows.set(vec![ChannelRow::new(key)]);
             created.set(None);
             saving.clear();
             local_error.set(None);
