@@ -73,6 +73,7 @@ fn subscription(url: Value, headers: Value, triggers: Value) -> Body {
 
 fn cases(channel: i64, other_org_channel: i64, device: i64) -> Vec<Case> {
     let mut c = Vec::new();
+    let existing_device = device;
     let ok_triggers = json!([{"channel_id": channel, "event_type": "data_point.created"}]);
     let ok_url = json!("http://127.0.0.1:9999/hook");
 
@@ -582,6 +583,84 @@ fn cases(channel: i64, other_org_channel: i64, device: i64) -> Vec<Case> {
         "devices/create as a lab user",
         Door::AsLabUser("devices/create"),
         device("Reader", "Custom", json!([number("t")])),
+    ));
+
+    // Channels of an existing device (Devices → Add channel / Edit channel).
+    let channel_input = |name: &str, value_type: &str, min: Value, max: Value, labels: Value| json!({"name": name, "unit": "", "value_type": value_type, "min": min, "max": max, "labels": labels});
+    for (what, input) in [
+        (
+            "no name",
+            channel_input("", "number", json!(null), json!(null), json!([])),
+        ),
+        (
+            "an unknown kind of value",
+            channel_input("t", "colour", json!(null), json!(null), json!([])),
+        ),
+        (
+            "a range upside down",
+            channel_input("t", "number", json!(5.0), json!(1.0), json!([])),
+        ),
+        (
+            "a range on text",
+            channel_input("t", "text", json!(1.0), json!(null), json!([])),
+        ),
+        (
+            "a choice of one",
+            channel_input("t", "choice", json!(null), json!(null), json!(["a"])),
+        ),
+        (
+            "a unit of 200 characters",
+            json!({"name": "t", "unit": "u".repeat(200), "value_type": "number", "min": null, "max": null, "labels": []}),
+        ),
+        ("not an object", json!("t")),
+    ] {
+        c.push(case(
+            format!("devices/add_channel: {what}"),
+            Door::AsAdmin("devices/add_channel"),
+            Body::Json(json!({"device_id": existing_device, "input": input})),
+        ));
+        c.push(case(
+            format!("devices/update_channel: {what}"),
+            Door::AsAdmin("devices/update_channel"),
+            Body::Json(json!({"device_id": existing_device, "channel_id": channel, "input": input})),
+        ));
+    }
+    let fine = channel_input("fine", "number", json!(null), json!(null), json!([]));
+    for (what, door, body) in [
+        (
+            "add_channel to an unknown device",
+            "devices/add_channel",
+            json!({"device_id": 999_999, "input": fine}),
+        ),
+        (
+            "add_channel without a device",
+            "devices/add_channel",
+            json!({"input": fine}),
+        ),
+        (
+            "update_channel of another organisation",
+            "devices/update_channel",
+            json!({"device_id": existing_device, "channel_id": other_org_channel, "input": fine}),
+        ),
+        (
+            "remove_channel of another organisation",
+            "devices/remove_channel",
+            json!({"device_id": existing_device, "channel_id": other_org_channel}),
+        ),
+    ] {
+        let body = match door {
+            "devices/remove_channel" => Body::Form(vec![
+                ("device_id".into(), existing_device.to_string()),
+                ("channel_id".into(), other_org_channel.to_string()),
+            ]),
+            _ => Body::Json(body),
+        };
+        c.push(case(what, Door::AsAdmin(door), body));
+    }
+    c.push(case(
+        "devices/add_channel as a lab user",
+        Door::AsLabUser("devices/add_channel"),
+        Body::Json(json!({"device_id": existing_device, "input": fine})),
     ));
 
     // Ingest bodies (with a valid token).

@@ -79,6 +79,57 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A new ingest token for a device, made by an org admin through the Tokens dialog's door.
+    pub async fn device_token(&self, admin: &Client, device_id: i64) -> String {
+        let res = self
+            .call_form(
+                admin,
+                "devices/create_token",
+                &[("device_id", &device_id.to_string()), ("label", "test")],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "creating a token");
+        let token: Value = res.json().await.unwrap();
+        token["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Sends data points through the ingest API; answers its status and body.
+    pub async fn send_points(
+        &self,
+        device_id: i64,
+        token: &str,
+        points: &Value,
+    ) -> (StatusCode, Value) {
+        let res = Client::new()
+            .post(self.url(&format!("/api/v1/devices/{device_id}/data_points")))
+            .bearer_auth(token)
+            .json(points)
+            .send()
+            .await
+            .expect("request");
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Waits until the dispatcher has matched every stored event to subscriptions.
+    pub async fn wait_for_fan_out(&self) {
+        let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events")
+            .fetch_one(&self.state.pool)
+            .await
+            .unwrap();
+        for _ in 0..400 {
+            let cursor: i64 = sqlx::query_scalar("SELECT last_event_id FROM dispatcher_cursor")
+                .fetch_one(&self.state.pool)
+                .await
+                .unwrap();
+            if cursor >= last {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("the events were not fanned out");
+    }
+
     /// Signs a fresh client in as a demo user and returns it.
     pub async fn signed_in(&self, email: &str, password: &str) -> Client {
         let c = client();

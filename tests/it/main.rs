@@ -4,6 +4,7 @@
 
 mod admin;
 mod auth;
+mod channels;
 mod cli;
 mod corpus;
 mod crash;

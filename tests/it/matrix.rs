@@ -35,6 +35,7 @@ struct Fixtures {
     tokens_to_revoke: Vec<i64>,
     urls_to_remove: Vec<i64>,
     devices_to_delete: Vec<i64>,
+    channels_to_remove: Vec<i64>,
 }
 
 enum Call {
@@ -158,6 +159,47 @@ fn server_functions() -> Vec<Row> {
                 Call::Json(json!({"device_id": f.device, "input": {
                     "name": "Matrix renamed", "vendor": "", "model": "", "device_class": "Custom"
                 }}))
+            },
+            expect: [401, 403, 403, 200, 404],
+        },
+        Row {
+            route: "devices/add_channel",
+            call: |f, role| {
+                Call::Json(json!({"device_id": f.device, "input": {
+                    "name": format!("matrix {role}"), "unit": "", "value_type": "text",
+                    "min": null, "max": null, "labels": []
+                }}))
+            },
+            expect: [401, 403, 403, 200, 404],
+        },
+        Row {
+            route: "devices/update_channel",
+            call: |f, role| {
+                Call::Json(
+                    json!({"device_id": f.device, "channel_id": f.channels_to_remove[role],
+                    "input": {"name": format!("spare {role}"), "unit": "", "value_type": "number",
+                              "min": null, "max": null, "labels": []}}),
+                )
+            },
+            expect: [401, 403, 403, 200, 404],
+        },
+        Row {
+            route: "devices/channel_uses",
+            call: |f, _| {
+                form(&[
+                    ("device_id", f.device.to_string()),
+                    ("channel_id", f.channel.to_string()),
+                ])
+            },
+            expect: [401, 403, 403, 200, 404],
+        },
+        Row {
+            route: "devices/remove_channel",
+            call: |f, role| {
+                form(&[
+                    ("device_id", f.device.to_string()),
+                    ("channel_id", f.channels_to_remove[role].to_string()),
+                ])
             },
             expect: [401, 403, 403, 200, 404],
         },
@@ -339,6 +381,7 @@ async fn fixtures(app: &TestApp, lab: &Client, admin: &Client) -> Fixtures {
             tokens_to_revoke: vec![],
             urls_to_remove: vec![],
             devices_to_delete: vec![],
+            channels_to_remove: vec![],
         };
         let res = app
             .call_json(lab, "subscriptions/create", &json!({ "input": input(&f) }))
@@ -397,6 +440,18 @@ async fn fixtures(app: &TestApp, lab: &Client, admin: &Client) -> Fixtures {
             .await;
         devices_to_delete.push(res.json::<i64>().await.expect("a device id"));
     }
+    let mut channels_to_remove = Vec::new();
+    for role in 0..5 {
+        let res = app
+            .call_json(
+                admin,
+                "devices/add_channel",
+                &json!({"device_id": device, "input": {"name": format!("spare {role}"), "unit": "",
+                        "value_type": "text", "min": null, "max": null, "labels": []}}),
+            )
+            .await;
+        channels_to_remove.push(res.json::<i64>().await.expect("a channel id"));
+    }
     // A delivery of the lab user's subscription: an event on its channel.
     let channel_name: String = sqlx::query_scalar("SELECT name FROM channels WHERE id = ?")
         .bind(channel)
@@ -438,6 +493,7 @@ async fn fixtures(app: &TestApp, lab: &Client, admin: &Client) -> Fixtures {
         subscriptions_to_delete: subscriptions,
         tokens_to_revoke: tokens,
         urls_to_remove: urls,
+        channels_to_remove,
         devices_to_delete,
     }
 }

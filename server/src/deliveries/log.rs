@@ -68,7 +68,7 @@ pub struct LastDelivery {
 
 const SELECT: &str =
     "SELECT d.id, d.subscription_id, d.event_id, e.event_type, dv.name AS device_name,
-        c.name AS channel_name, d.webhook_id, d.status, d.attempts, d.next_attempt_at,
+        COALESCE(c.name, json_extract(e.payload, '$.channel.name')) AS channel_name, d.webhook_id, d.status, d.attempts, d.next_attempt_at,
         d.last_http_status, d.last_error, d.last_duration_ms, d.created_at, d.updated_at
      FROM deliveries d
      JOIN subscriptions s ON s.id = d.subscription_id

@@ -11,7 +11,6 @@ use crate::{
     auth::CurrentUser,
     clock::now_ms,
     domain::{
-        channel::ValueType,
         channel_definition::{ChannelDefinition, ChannelInput},
         device::parse_device_class,
         parse_name,
@@ -176,21 +175,7 @@ async fn create_in(
     .await
     .on_unique_violation("devices.organisation_id", || name_taken(&d.name))?;
     for c in &d.channels {
-        let labels = (c.spec.value_type == ValueType::Enum)
-            .then(|| serde_json::to_string(&c.spec.enum_labels).expect("BUG: strings serialise"));
-        sqlx::query(
-            "INSERT INTO channels (device_id, name, unit, value_type, min_value, max_value, enum_labels)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(id)
-        .bind(&c.name)
-        .bind(&c.unit)
-        .bind(c.spec.value_type.as_str())
-        .bind(c.spec.min)
-        .bind(c.spec.max)
-        .bind(labels)
-        .execute(&mut *conn)
-        .await?;
+        super::channels::insert(conn, id, c).await?;
     }
     audit::record(
         conn,
@@ -205,14 +190,7 @@ async fn create_in(
                 "vendor": d.vendor,
                 "model": d.model,
                 "device_class": d.device_class,
-                "channels": d.channels.iter().map(|c| json!({
-                    "name": c.name,
-                    "unit": c.unit,
-                    "value_type": crate::domain::channel_definition::value_type_word(c.spec.value_type),
-                    "min": c.spec.min,
-                    "max": c.spec.max,
-                    "labels": c.spec.enum_labels,
-                })).collect::<Vec<_>>(),
+                "channels": d.channels.iter().map(super::channels::describe).collect::<Vec<_>>(),
             })),
         },
     )

@@ -1,6 +1,7 @@
 //! Devices and channels, who may see them, and the trigger events their data causes.
 
 pub mod access;
+pub mod channels;
 pub mod events;
 pub mod ingest;
 pub mod liveness;

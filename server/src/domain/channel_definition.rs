@@ -204,6 +204,37 @@ impl ChannelDefinition {
     }
 }
 
+/// Why a channel that already holds `points` data points cannot change from `from` to `to`,
+/// if it cannot: its stored values must keep their meaning. A channel without history may
+/// become anything; with history only a choice may become text (its labels are stored as
+/// text) and yes/no may become a number (stored as 0 and 1).
+pub fn type_change_problem(
+    channel: &str,
+    from: ValueType,
+    to: ValueType,
+    points: i64,
+) -> Option<String> {
+    let keeps_meaning = matches!(
+        (from, to),
+        (ValueType::Enum, ValueType::String) | (ValueType::Boolean, ValueType::Float)
+    );
+    if from == to || points == 0 || keeps_meaning {
+        return None;
+    }
+    let stored = |t: ValueType| match t {
+        ValueType::Float => "numbers",
+        ValueType::String => "text",
+        ValueType::Boolean => "yes/no values",
+        ValueType::Enum => "choices",
+    };
+    Some(format!(
+        "{channel} cannot become a {} channel: its {points} stored data points are {}, which would mean nothing as {}. Add a new channel for the new kind of value instead.",
+        value_type_word(to).replace("yes_no", "yes/no"),
+        stored(from),
+        stored(to),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,5 +288,18 @@ mod tests {
         let mut nan = input("t", "number");
         nan.min = Some(f64::NAN);
         assert!(ChannelDefinition::parse(&nan, "").is_err());
+    }
+
+    #[test]
+    fn history_keeps_its_meaning_through_a_type_change() {
+        use ValueType::*;
+        // Without history anything goes; with it, only lossless readings of the stored values.
+        assert_eq!(type_change_problem("t", Float, String, 0), None);
+        assert_eq!(type_change_problem("lid", Enum, String, 5), None);
+        assert_eq!(type_change_problem("ok", Boolean, Float, 5), None);
+        let e = type_change_problem("temperature", Float, String, 12).unwrap();
+        assert!(e.contains("12 stored data points are numbers"), "{e}");
+        assert!(type_change_problem("s", String, Enum, 1).is_some());
+        assert!(type_change_problem("t", Float, Boolean, 1).is_some());
     }
 }

@@ -4,6 +4,7 @@
 
 mod access;
 mod changes;
+mod channel_removal;
 mod model;
 mod overflow;
 mod queries;
@@ -13,6 +14,7 @@ mod switch;
 
 pub use access::{lose_access_in, set_device_access};
 pub use changes::{create, delete, rotate_secret, update, ROTATION_OVERLAP_MS};
+pub use channel_removal::{channel_uses, remove_channel, ChannelUser, ChannelUses};
 pub use model::{Created, Subscription, TriggerRow};
 pub use overflow::record_overflow;
 pub use queries::{catalogue, event_label, get, get_for_edit, list, PER_PAGE};

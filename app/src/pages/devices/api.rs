@@ -33,6 +33,20 @@ pub struct ChannelView {
     pub out_of_range: bool,
     /// A value the channel accepts, as JSON (for the example request).
     pub example: String,
+    /// number, text, yes_no or choice; with the range and choices, to edit it.
+    pub value_type: String,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub labels: Vec<String>,
+}
+
+/// What removing a channel would take with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelUsesView {
+    pub channel: String,
+    /// "LIMS sync (Ana Lab)": the subscriptions that chose it, with their owners.
+    pub subscriptions: Vec<String>,
+    pub data_points: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,6 +98,20 @@ pub struct NewToken {
 #[cfg(feature = "ssr")]
 mod convert {
     use super::*;
+    use server::domain::channel_definition::ChannelInput;
+
+    impl From<NewChannelInput> for ChannelInput {
+        fn from(c: NewChannelInput) -> Self {
+            ChannelInput {
+                name: c.name,
+                unit: c.unit,
+                value_type: c.value_type,
+                min: c.min,
+                max: c.max,
+                labels: c.labels,
+            }
+        }
+    }
     use server::devices::{access::Grant, tokens::TokenInfo, Channel, DeviceWithChannels};
     use server::domain::device::DeviceStatus;
 
@@ -127,6 +155,13 @@ mod convert {
                         last_at: c.state.last_timestamp,
                         out_of_range: c.state.in_range == Some(false),
                         example: c.spec.example_value().to_string(),
+                        value_type: server::domain::channel_definition::value_type_word(
+                            c.spec.value_type,
+                        )
+                        .to_owned(),
+                        min: c.spec.min,
+                        max: c.spec.max,
+                        labels: c.spec.enum_labels.clone(),
                     })
                     .collect(),
             }
@@ -219,7 +254,7 @@ pub async fn device_classes() -> Result<Vec<String>, AppError> {
 /// Creates a device with its channels (org admins); answers its id.
 #[server(endpoint = "devices/create", input = Json)]
 pub async fn create_device(input: NewDeviceInput) -> Result<i64, AppError> {
-    use server::{devices::manage::DeviceInput, domain::channel_definition::ChannelInput};
+    use server::devices::manage::DeviceInput;
     let user = crate::ssr::caller().await?;
     let state = crate::ssr::state()?;
     let input = DeviceInput {
@@ -227,18 +262,7 @@ pub async fn create_device(input: NewDeviceInput) -> Result<i64, AppError> {
         vendor: input.vendor,
         model: input.model,
         device_class: input.device_class,
-        channels: input
-            .channels
-            .into_iter()
-            .map(|c| ChannelInput {
-                name: c.name,
-                unit: c.unit,
-                value_type: c.value_type,
-                min: c.min,
-                max: c.max,
-                labels: c.labels,
-            })
-            .collect(),
+        channels: input.channels.into_iter().map(Into::into).collect(),
     };
     Ok(server::devices::manage::create(&state, &user, &input).await?)
 }
@@ -290,5 +314,52 @@ pub async fn revoke_device_token(device_id: i64, token_id: i64) -> Result<(), Ap
     let user = crate::ssr::caller().await?;
     let state = crate::ssr::state()?;
     server::devices::tokens::revoke(&state, &user, device_id, token_id).await?;
+    Ok(())
+}
+
+/// Adds a channel to a device (org admins); answers its id.
+#[server(endpoint = "devices/add_channel", input = Json)]
+pub async fn add_channel(device_id: i64, input: NewChannelInput) -> Result<i64, AppError> {
+    let user = crate::ssr::caller().await?;
+    let state = crate::ssr::state()?;
+    Ok(server::devices::channels::add(&state, &user, device_id, &input.into()).await?)
+}
+
+/// Changes a channel (org admins); takes effect for the next data point.
+#[server(endpoint = "devices/update_channel", input = Json)]
+pub async fn update_channel(
+    device_id: i64,
+    channel_id: i64,
+    input: NewChannelInput,
+) -> Result<(), AppError> {
+    let user = crate::ssr::caller().await?;
+    let state = crate::ssr::state()?;
+    server::devices::channels::update(&state, &user, device_id, channel_id, &input.into()).await?;
+    Ok(())
+}
+
+/// What removing a channel would take with it (asked before confirming).
+#[server(endpoint = "devices/channel_uses")]
+pub async fn channel_uses(device_id: i64, channel_id: i64) -> Result<ChannelUsesView, AppError> {
+    let user = crate::ssr::caller().await?;
+    let state = crate::ssr::state()?;
+    let uses = server::subscriptions::channel_uses(&state, &user, device_id, channel_id).await?;
+    Ok(ChannelUsesView {
+        channel: uses.channel,
+        subscriptions: uses
+            .subscriptions
+            .into_iter()
+            .map(|s| format!("{} ({})", s.name, s.owner))
+            .collect(),
+        data_points: uses.data_points,
+    })
+}
+
+/// Removes a channel with its data points and the triggers that chose it (org admins).
+#[server(endpoint = "devices/remove_channel")]
+pub async fn remove_channel(device_id: i64, channel_id: i64) -> Result<(), AppError> {
+    let user = crate::ssr::caller().await?;
+    let state = crate::ssr::state()?;
+    server::subscriptions::remove_channel(&state, &user, device_id, channel_id).await?;
     Ok(())
 }

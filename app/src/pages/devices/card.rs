@@ -5,16 +5,16 @@ use leptos::{either::Either, prelude::*};
 
 use crate::components::{hydration::use_hydrated, time::MaybeTime};
 
-use super::{delete_device, set_device_archived, ChannelView, DeviceView, Target};
+use super::{
+    channels::ChannelTarget, delete_device, set_device_archived, ChannelView, DeviceView, Dialogs,
+};
 use crate::components::change::Change;
 
 #[component]
 pub(super) fn DeviceList(
     list: RwSignal<Vec<DeviceView>>,
     is_admin: bool,
-    access: Target,
-    tokens: Target,
-    editing: RwSignal<Option<DeviceView>>,
+    dialogs: Dialogs,
 ) -> impl IntoView {
     view! {
         <Show
@@ -41,7 +41,7 @@ pub(super) fn DeviceList(
                     key=|d| (d.id, d.name.clone(), d.vendor.clone(), d.model.clone(), d.device_class.clone())
                     let:device
                 >
-                    <DeviceCard device=device list=list is_admin=is_admin access=access tokens=tokens editing=editing/>
+                    <DeviceCard device=device list=list is_admin=is_admin dialogs=dialogs/>
                 </For>
             </div>
         </Show>
@@ -53,10 +53,15 @@ fn DeviceCard(
     device: DeviceView,
     list: RwSignal<Vec<DeviceView>>,
     is_admin: bool,
-    access: Target,
-    tokens: Target,
-    editing: RwSignal<Option<DeviceView>>,
+    dialogs: Dialogs,
 ) -> impl IntoView {
+    let Dialogs {
+        access,
+        tokens,
+        editing,
+        channel: channel_dialog,
+        ..
+    } = dialogs;
     let id = device.id;
     let current = Memo::new(move |_| list.with(|l| l.iter().find(|d| d.id == id).cloned()));
     let online = move || current.get().is_some_and(|d| d.online);
@@ -148,21 +153,55 @@ fn DeviceCard(
                             <th scope="col">"Latest value"</th>
                             <th scope="col">"Time"</th>
                             <th scope="col">"Safe range"</th>
+                            {is_admin.then(|| view! { <th scope="col"><span class="visually-hidden">"Actions"</span></th> })}
                         </tr>
                     </thead>
                     <tbody>
-                        <For each=move || device.channels.clone() key=|c| c.id let:channel>
-                            <ChannelRow channel=channel current=current/>
+                        // From the live list, so that an added, changed or removed channel shows.
+                        <For
+                            each=move || current.get().map(|d| d.channels).unwrap_or_default()
+                            key=|c| (c.id, c.name.clone(), c.unit.clone(), c.range.clone(), c.value_type.clone(), c.labels.clone())
+                            let:channel
+                        >
+                            <ChannelRow channel=channel current=current is_admin=is_admin dialogs=dialogs/>
                         </For>
                     </tbody>
                 </table>
             </div>
+            {move || (is_admin && current.with(|d| d.as_ref().is_some_and(|d| d.channels.is_empty()))).then(|| view! {
+                <p class="muted">"No channels yet: add what the device measures."</p>
+            })}
+            {is_admin.then(|| {
+                let device_name = device.name.clone();
+                view! {
+                    <div class="section-foot">
+                        <button
+                            type="button"
+                            class="button small"
+                            disabled=move || !hydrated.get()
+                            aria-label=format!("Add channel to {device_name}")
+                            on:click=move |_| channel_dialog.set(Some(ChannelTarget {
+                                device_id: id,
+                                device_name: device_name.clone(),
+                                channel: None,
+                            }))
+                        >
+                            "Add channel"
+                        </button>
+                    </div>
+                }
+            })}
         </section>
     }
 }
 
 #[component]
-fn ChannelRow(channel: ChannelView, current: Memo<Option<DeviceView>>) -> impl IntoView {
+fn ChannelRow(
+    channel: ChannelView,
+    current: Memo<Option<DeviceView>>,
+    is_admin: bool,
+    dialogs: Dialogs,
+) -> impl IntoView {
     let cid = channel.id;
     let latest = Memo::new(move |_| {
         current
@@ -170,6 +209,8 @@ fn ChannelRow(channel: ChannelView, current: Memo<Option<DeviceView>>) -> impl I
             .and_then(|d| d.channels.into_iter().find(|c| c.id == cid))
     });
     let unit = channel.unit.clone();
+    let channel_name = channel.name.clone();
+    let for_dialogs = channel.clone();
     view! {
         <tr data-channel=channel.name.clone()>
             <th scope="row" class="cell-title">{channel.name.clone()}</th>
@@ -192,6 +233,37 @@ fn ChannelRow(channel: ChannelView, current: Memo<Option<DeviceView>>) -> impl I
             </td>
             <td class="nowrap">{move || view! { <MaybeTime ms=latest.get().and_then(|c| c.last_at)/> }}</td>
             <td class="muted nowrap">{channel.range.clone().unwrap_or_else(|| "—".into())}</td>
+            {is_admin.then(|| {
+                let target = move || {
+                    current.get_untracked().map(|d| ChannelTarget {
+                        device_id: d.id,
+                        device_name: d.name,
+                        channel: Some(for_dialogs.clone()),
+                    })
+                };
+                let target_r = target.clone();
+                let name = channel_name.clone();
+                view! {
+                    <td class="row-actions nowrap">
+                        <button
+                            type="button"
+                            class="button small"
+                            aria-label=format!("Edit channel {name}")
+                            on:click=move |_| dialogs.channel.set(target())
+                        >
+                            "Edit"
+                        </button>
+                        <button
+                            type="button"
+                            class="button small danger"
+                            aria-label=format!("Remove channel {channel_name}")
+                            on:click=move |_| dialogs.remove_channel.set(target_r())
+                        >
+                            "Remove"
+                        </button>
+                    </td>
+                }
+            })}
         </tr>
     }
 }

@@ -6,66 +6,10 @@ use leptos::prelude::*;
 use crate::components::{change::Change, modal::Modal};
 
 use super::{
-    create_device, device_classes, update_device, DeviceDetailsInput, DeviceView, NewChannelInput,
-    NewDeviceInput, Target,
+    channel_form::{ChannelFields, ChannelRow},
+    create_device, device_classes, update_device, DeviceDetailsInput, DeviceView, NewDeviceInput,
+    Target,
 };
-
-/// One channel row of the form; `key` keeps rows apart while they are added and removed.
-#[derive(Clone)]
-struct ChannelRow {
-    key: u32,
-    name: RwSignal<String>,
-    unit: RwSignal<String>,
-    value_type: RwSignal<String>,
-    min: RwSignal<String>,
-    max: RwSignal<String>,
-    labels: RwSignal<String>,
-}
-
-impl ChannelRow {
-    fn new(key: u32) -> Self {
-        Self {
-            key,
-            name: RwSignal::new(String::new()),
-            unit: RwSignal::new(String::new()),
-            value_type: RwSignal::new("number".into()),
-            min: RwSignal::new(String::new()),
-            max: RwSignal::new(String::new()),
-            labels: RwSignal::new(String::new()),
-        }
-    }
-
-    /// What was typed; a bound that is not a number is sent as none and the server's rules
-    /// are not asked about it — the form says so itself.
-    fn input(&self) -> Result<NewChannelInput, String> {
-        let bound = |raw: String, what: &str| -> Result<Option<f64>, String> {
-            let raw = raw.trim().replace(',', ".");
-            if raw.is_empty() {
-                return Ok(None);
-            }
-            raw.parse().map(Some).map_err(|_| {
-                format!(
-                    "The {what} of {:?} is not a number.",
-                    self.name.get_untracked()
-                )
-            })
-        };
-        Ok(NewChannelInput {
-            name: self.name.get_untracked(),
-            unit: self.unit.get_untracked(),
-            value_type: self.value_type.get_untracked(),
-            min: bound(self.min.get_untracked(), "lowest acceptable value")?,
-            max: bound(self.max.get_untracked(), "highest acceptable value")?,
-            labels: self
-                .labels
-                .get_untracked()
-                .split(',')
-                .map(|l| l.trim().to_owned())
-                .filter(|l| !l.is_empty())
-                .collect(),
-        })
-    }
-}
 
 #[component]
 pub(super) fn AddDeviceDialog(open: RwSignal<bool>, tokens: Target) -> impl IntoView {
@@ -162,7 +106,13 @@ pub(super) fn AddDeviceDialog(open: RwSignal<bool>, tokens: Target) -> impl Into
                             <legend>"Channels"</legend>
                             <p class="hint">"What the device measures. A number channel may have an acceptable range: values outside it cause the Out of range trigger event."</p>
                             <For each=move || rows.get().into_iter().enumerate() key=|(i, r)| (*i, r.key) let((i, row))>
-                                <ChannelFields index=i row=row rows=rows field=field/>
+                                <ChannelFields
+                                    row=row
+                                    label=format!("Channel {} ", i + 1)
+                                    errors_at=format!("channels[{i}].")
+                                    field=field
+                                    on_remove=Callback::new(move |key| rows.update(|r| r.retain(|c: &ChannelRow| c.key != key)))
+                                />
                             </For>
                             <button type="button" class="button small" on:click=add_row>"ADD CHANNEL"</button>
                             <p class="field-error" role="alert">{move || saving.field("channels")}</p>
@@ -185,85 +135,6 @@ pub(super) fn AddDeviceDialog(open: RwSignal<bool>, tokens: Target) -> impl Into
                 </form>
             </Show>
         </Modal>
-    }
-}
-
-#[component]
-fn ChannelFields(
-    index: usize,
-    row: ChannelRow,
-    rows: RwSignal<Vec<ChannelRow>>,
-    field: impl Fn(String) -> Option<String> + Copy + Send + Sync + 'static,
-) -> impl IntoView {
-    let n = index + 1;
-    let key = row.key;
-    let id = move |what: &str| format!("channel-{key}-{what}");
-    let error = move |what: &str| field(format!("channels[{index}].{what}"));
-    let value_type = row.value_type;
-    let is_number = move || value_type.get() == "number";
-    let is_choice = move || value_type.get() == "choice";
-    view! {
-        <div class="channel-row" role="group" aria-label=format!("Channel {n}")>
-            <div class="field">
-                <label for=id("name")>{format!("Channel {n} name")}</label>
-                <input id=id("name") type="text"
-                    prop:value=move || row.name.get()
-                    on:input=move |ev| row.name.set(event_target_value(&ev))
-                    aria-invalid=move || error("name").is_some().to_string()/>
-                <p class="field-error" role="alert">{move || error("name")}</p>
-            </div>
-            <div class="field narrow">
-                <label for=id("unit")>{format!("Channel {n} unit")}</label>
-                <input id=id("unit") type="text" placeholder="e.g. °C"
-                    prop:value=move || row.unit.get()
-                    on:input=move |ev| row.unit.set(event_target_value(&ev))/>
-                <p class="field-error" role="alert">{move || error("unit")}</p>
-            </div>
-            <div class="field narrow">
-                <label for=id("type")>{format!("Channel {n} kind of value")}</label>
-                <select id=id("type")
-                    prop:value=move || value_type.get()
-                    on:change=move |ev| value_type.set(event_target_value(&ev))>
-                    <option value="number">"Number"</option>
-                    <option value="text">"Text"</option>
-                    <option value="yes_no">"Yes/no"</option>
-                    <option value="choice">"Choice"</option>
-                </select>
-            </div>
-            <Show when=is_number>
-                <div class="field narrow">
-                    <label for=id("min")>{format!("Channel {n} lowest acceptable value")}</label>
-                    <input id=id("min") type="text" inputmode="decimal"
-                        prop:value=move || row.min.get()
-                        on:input=move |ev| row.min.set(event_target_value(&ev))/>
-                    <p class="field-error" role="alert">{move || error("min")}</p>
-                </div>
-                <div class="field narrow">
-                    <label for=id("max")>{format!("Channel {n} highest acceptable value")}</label>
-                    <input id=id("max") type="text" inputmode="decimal"
-                        prop:value=move || row.max.get()
-                        on:input=move |ev| row.max.set(event_target_value(&ev))/>
-                    <p class="field-error" role="alert">{move || error("max")}</p>
-                </div>
-            </Show>
-            <Show when=is_choice>
-                <div class="field">
-                    <label for=id("labels")>{format!("Channel {n} choices, separated by commas")}</label>
-                    <input id=id("labels") type="text" placeholder="closed, open"
-                        prop:value=move || row.labels.get()
-                        on:input=move |ev| row.labels.set(event_target_value(&ev))/>
-                    <p class="field-error" role="alert">{move || error("labels")}</p>
-                </div>
-            </Show>
-            <button
-                type="button"
-                class="button small"
-                aria-label=format!("Remove channel {n}")
-                on:click=move |_| rows.update(|r| r.retain(|c| c.key != key))
-            >
-                "Remove"
-            </button>
-        </div>
     }
 }
 

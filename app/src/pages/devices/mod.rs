@@ -4,6 +4,8 @@
 mod access;
 mod api;
 mod card;
+mod channel_form;
+mod channels;
 mod create;
 mod tokens;
 
@@ -23,12 +25,23 @@ use crate::{
 use self::{
     access::AccessDialog,
     card::DeviceList,
+    channels::{ChannelDialog, ChannelTarget, RemoveChannelDialog},
     create::{AddDeviceDialog, EditDeviceDialog},
     tokens::TokensDialog,
 };
 
 /// Which device a dialog is about.
 pub(crate) type Target = RwSignal<Option<(i64, String)>>;
+
+/// The page's dialogs, opened from a device's card by setting what they are about.
+#[derive(Clone, Copy)]
+pub(crate) struct Dialogs {
+    access: Target,
+    tokens: Target,
+    editing: RwSignal<Option<DeviceView>>,
+    channel: RwSignal<Option<ChannelTarget>>,
+    remove_channel: RwSignal<Option<ChannelTarget>>,
+}
 
 #[component]
 pub fn DevicesPage() -> impl IntoView {
@@ -63,10 +76,14 @@ pub fn DevicesPage() -> impl IntoView {
         }
     }
 
-    let access_target: Target = RwSignal::new(None);
-    let tokens_target: Target = RwSignal::new(None);
+    let dialogs = Dialogs {
+        access: RwSignal::new(None),
+        tokens: RwSignal::new(None),
+        editing: RwSignal::new(None),
+        channel: RwSignal::new(None),
+        remove_channel: RwSignal::new(None),
+    };
     let adding = RwSignal::new(false);
-    let editing = RwSignal::new(None::<DeviceView>);
 
     view! {
         <Title text="Devices"/>
@@ -95,16 +112,18 @@ pub fn DevicesPage() -> impl IntoView {
                     Ok(devices) => {
                         list.set(devices);
                         Either::Left(view! {
-                            <DeviceList list=list is_admin=is_admin access=access_target tokens=tokens_target editing=editing/>
+                            <DeviceList list=list is_admin=is_admin dialogs=dialogs/>
                         })
                     }
                     Err(e) => Either::Right(view! { <ErrorNotice error=e/> }),
                 }
             })}
         </Suspense>
-        <AccessDialog target=access_target/>
-        <TokensDialog target=tokens_target devices=list/>
-        <AddDeviceDialog open=adding tokens=tokens_target/>
-        <EditDeviceDialog editing=editing/>
+        <AccessDialog target=dialogs.access/>
+        <TokensDialog target=dialogs.tokens devices=list/>
+        <AddDeviceDialog open=adding tokens=dialogs.tokens/>
+        <EditDeviceDialog editing=dialogs.editing/>
+        <ChannelDialog target=dialogs.channel list=list/>
+        <RemoveChannelDialog target=dialogs.remove_channel list=list/>
     }
 }

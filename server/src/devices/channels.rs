@@ -1,0 +1,225 @@
+//! Org admins add and change the channels of their devices, under the rules of
+//! [`ChannelDefinition`] and two more that need the database: names unique on the device,
+//! and a change of the kind of value only where the stored history keeps its meaning.
+//! Changes take effect for the next data point (ingest reads a channel's definition with
+//! every batch). Removing a channel touches subscriptions: see
+//! `subscriptions::remove_channel`.
+
+use serde_json::{json, Value as Json};
+use sqlx::SqliteConnection;
+
+use super::{manage::MAX_CHANNELS, Channel, Device};
+use crate::{
+    audit::{self, AuditKind, Entry},
+    auth::CurrentUser,
+    domain::{
+        channel::ValueType,
+        channel_definition::{
+            type_change_problem, value_type_word, ChannelDefinition, ChannelInput,
+        },
+    },
+    error::ResultExt,
+    AppState, Error, FieldError, Result,
+};
+
+/// Adds a channel to a device of the admin's organisation; answers its id.
+pub async fn add(
+    state: &AppState,
+    admin: &CurrentUser,
+    device_id: i64,
+    input: &ChannelInput,
+) -> Result<i64> {
+    admin.require_org_admin()?;
+    let definition = ChannelDefinition::parse(input, "").map_err(Error::Invalid)?;
+    let admin = admin.clone();
+    state
+        .write(move |conn| {
+            Box::pin(async move {
+                let device = super::organisation_device_in(&mut *conn, &admin, device_id).await?;
+                let count: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM channels WHERE device_id = ?")
+                        .bind(device.id)
+                        .fetch_one(&mut *conn)
+                        .await?;
+                if count >= MAX_CHANNELS as i64 {
+                    return Err(Error::Conflict(format!(
+                        "{} has {count} channels, the most a device can have.",
+                        device.name
+                    )));
+                }
+                require_unique_name(conn, &device, &definition.name, None).await?;
+                let id = insert(conn, device.id, &definition).await?;
+                audit::record_by(
+                    conn,
+                    &admin,
+                    Entry {
+                        kind: AuditKind::Device,
+                        action: "channel added",
+                        subject: device.name,
+                        before: None,
+                        after: Some(describe(&definition)),
+                    },
+                )
+                .await?;
+                Ok(id)
+            })
+        })
+        .await
+}
+
+/// Changes a channel's name, unit, kind of value, range or choices. A change of the kind of
+/// value that would make the stored history meaningless is refused with the reason.
+pub async fn update(
+    state: &AppState,
+    admin: &CurrentUser,
+    device_id: i64,
+    channel_id: i64,
+    input: &ChannelInput,
+) -> Result<()> {
+    admin.require_org_admin()?;
+    let definition = ChannelDefinition::parse(input, "").map_err(Error::Invalid)?;
+    let admin = admin.clone();
+    state
+        .write(move |conn| {
+            Box::pin(async move {
+                let device = super::organisation_device_in(&mut *conn, &admin, device_id).await?;
+                let before = channel_of(conn, &device, channel_id).await?;
+                let points: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM data_points WHERE channel_id = ?")
+                        .bind(before.id)
+                        .fetch_one(&mut *conn)
+                        .await?;
+                if let Some(problem) = type_change_problem(
+                    &before.name,
+                    before.spec.value_type,
+                    definition.spec.value_type,
+                    points,
+                ) {
+                    return Err(Error::Invalid(vec![FieldError::new("value_type", problem)]));
+                }
+                require_unique_name(conn, &device, &definition.name, Some(before.id)).await?;
+                let labels = labels_json(&definition);
+                // The range state is kept: the next data point is judged against the new
+                // range, and leaving or re-entering it from the last known state is an event.
+                // Without a range there is no state to keep.
+                sqlx::query(
+                    "UPDATE channels SET name = ?, unit = ?, value_type = ?, min_value = ?,
+                         max_value = ?, enum_labels = ?,
+                         in_range = CASE WHEN ? THEN in_range END
+                     WHERE id = ?",
+                )
+                .bind(&definition.name)
+                .bind(&definition.unit)
+                .bind(definition.spec.value_type.as_str())
+                .bind(definition.spec.min)
+                .bind(definition.spec.max)
+                .bind(labels)
+                .bind(definition.spec.has_range())
+                .bind(before.id)
+                .execute(&mut *conn)
+                .await
+                .on_unique_violation("channels.device_id", || name_taken(&definition.name))?;
+                let was = ChannelDefinition {
+                    name: before.name,
+                    unit: before.unit,
+                    spec: before.spec,
+                };
+                if was == definition {
+                    return Ok(());
+                }
+                audit::record_by(
+                    conn,
+                    &admin,
+                    Entry {
+                        kind: AuditKind::Device,
+                        action: "channel updated",
+                        subject: device.name,
+                        before: Some(describe(&was)),
+                        after: Some(describe(&definition)),
+                    },
+                )
+                .await
+            })
+        })
+        .await
+}
+
+/// A channel of the device, or "not found" (another device's channel included).
+pub(crate) async fn channel_of(
+    conn: &mut SqliteConnection,
+    device: &Device,
+    channel_id: i64,
+) -> Result<Channel> {
+    super::channels_of(conn, device.id)
+        .await?
+        .into_iter()
+        .find(|c| c.id == channel_id)
+        .ok_or_else(|| Error::not_found("Channel"))
+}
+
+async fn require_unique_name(
+    conn: &mut SqliteConnection,
+    device: &Device,
+    name: &str,
+    except: Option<i64>,
+) -> Result<()> {
+    let taken: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM channels
+         WHERE device_id = ? AND name = ? COLLATE NOCASE AND id IS NOT ?)",
+    )
+    .bind(device.id)
+    .bind(name)
+    .bind(except)
+    .fetch_one(&mut *conn)
+    .await?;
+    if taken {
+        return Err(name_taken(name));
+    }
+    Ok(())
+}
+
+fn name_taken(name: &str) -> Error {
+    Error::Invalid(vec![FieldError::new(
+        "name",
+        format!("This device has a channel named {name:?} already."),
+    )])
+}
+
+fn labels_json(c: &ChannelDefinition) -> Option<String> {
+    (c.spec.value_type == ValueType::Enum)
+        .then(|| serde_json::to_string(&c.spec.enum_labels).expect("BUG: strings serialise"))
+}
+
+/// Stores a checked channel on a device (new devices and added channels alike).
+pub(crate) async fn insert(
+    conn: &mut SqliteConnection,
+    device_id: i64,
+    c: &ChannelDefinition,
+) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO channels (device_id, name, unit, value_type, min_value, max_value, enum_labels)
+         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(device_id)
+    .bind(&c.name)
+    .bind(&c.unit)
+    .bind(c.spec.value_type.as_str())
+    .bind(c.spec.min)
+    .bind(c.spec.max)
+    .bind(labels_json(c))
+    .fetch_one(&mut *conn)
+    .await
+    .on_unique_violation("channels.device_id", || name_taken(&c.name))?)
+}
+
+/// A channel as the audit trail shows it.
+pub(crate) fn describe(c: &ChannelDefinition) -> Json {
+    json!({
+        "name": c.name,
+        "unit": c.unit,
+        "value_type": value_type_word(c.spec.value_type),
+        "min": c.spec.min,
+        "max": c.spec.max,
+        "labels": c.spec.enum_labels,
+    })
+}
