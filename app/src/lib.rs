@@ -27,6 +27,7 @@ use crate::{
         devices::DevicesPage,
         home::HomePage,
         not_found::NotFound,
+        people::{set_password::SetPasswordPage, UsersPage},
         subscriptions::{
             detail::SubscriptionPage,
             form::{EditSubscriptionPage, NewSubscriptionPage},
@@ -69,6 +70,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=NotFound>
                 <Route path=path!("/sign-in") view=SignInPage/>
+                <Route path=path!("/set-password") view=SetPasswordPage/>
                 <ParentRoute path=path!("") view=Layout>
                     <Route path=path!("") view=HomePage/>
                     <Route path=path!("devices") view=DevicesPage/>
@@ -78,6 +80,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("subscriptions/:id/edit") view=EditSubscriptionPage/>
                     <Route path=path!("admin") view=AdminPage/>
                     <Route path=path!("admin/audit") view=AuditPage/>
+                    <Route path=path!("users") view=UsersPage/>
                 </ParentRoute>
             </Routes>
         </Router>

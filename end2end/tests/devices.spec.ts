@@ -143,3 +143,64 @@ test('an admin adds a device with two channels, creates its token, and its first
   await dialog.getByRole('button', { name: 'CREATE DEVICE' }).click();
   await expect(dialog.getByText(`A device named "${name.toLowerCase()}" exists already in your organisation.`)).toBeVisible();
 });
+
+test('an admin adds, changes and removes channels of a device, and is told why a type change is refused', async ({ page, request }) => {
+  await signIn(page, ADMIN, '/devices');
+  await page.getByRole('button', { name: 'Add device' }).click();
+  const create = page.getByRole('dialog', { name: 'Add device' });
+  const name = `Water Bath ${Date.now()}`;
+  await create.getByLabel('Name', { exact: true }).fill(name);
+  await create.getByLabel('Channel 1 name').fill('temperature');
+  await create.getByLabel('Channel 1 unit').fill('°C');
+  await create.getByRole('button', { name: 'CREATE DEVICE' }).click();
+  await create.getByRole('button', { name: 'Create its token' }).click();
+  const tokens = page.getByRole('dialog', { name: `Tokens of ${name}` });
+  await tokens.getByLabel('Label').fill('bath');
+  await tokens.getByRole('button', { name: 'Create token' }).click();
+  const token = (await tokens.getByText(/^lhd_[A-Za-z0-9_-]{43}$/).textContent())!.trim();
+  const endpoint = (await tokens.getByText(/^POST \/api\/v1\/devices\/\d+\/data_points$/).textContent())!.replace('POST ', '');
+  await page.keyboard.press('Escape');
+  const bath = page.getByRole('region', { name });
+
+  // Add a channel.
+  await bath.getByRole('button', { name: `Add channel to ${name}` }).click();
+  const add = page.getByRole('dialog', { name: `Add channel to ${name}` });
+  await add.getByLabel('Channel name').fill('Temperature');
+  await add.getByRole('button', { name: 'ADD CHANNEL' }).click();
+  await expect(add.getByText('This device has a channel named "Temperature" already.')).toBeVisible();
+  await add.getByLabel('Channel name').fill('level');
+  await add.getByLabel('Channel kind of value').selectOption('yes_no');
+  await add.getByRole('button', { name: 'ADD CHANNEL' }).click();
+  await expect(add).toBeHidden();
+  await expect(bath.getByRole('row', { name: /level/ })).toBeVisible();
+
+  // A range for the next point; the stored numbers keep the channel a number channel.
+  expect((await request.post(endpoint, {
+    headers: { Authorization: `Bearer ${token}` },
+    data: [{ channel: 'temperature', value: 25 }],
+  })).status()).toBe(202);
+  await bath.getByRole('button', { name: 'Edit channel temperature' }).click();
+  const edit = page.getByRole('dialog', { name: `Edit channel temperature of ${name}` });
+  await expect(edit.getByLabel('Channel name')).toHaveValue('temperature');
+  await edit.getByLabel('Channel lowest acceptable value').fill('10');
+  await edit.getByLabel('Channel highest acceptable value').fill('20');
+  await edit.getByRole('button', { name: 'SAVE CHANNEL' }).click();
+  await expect(edit).toBeHidden();
+  await expect(bath.getByRole('row', { name: /temperature/ })).toContainText('10 – 20 °C');
+  await bath.getByRole('button', { name: 'Edit channel temperature' }).click();
+  await edit.getByLabel('Channel kind of value').selectOption('text');
+  await edit.getByRole('button', { name: 'SAVE CHANNEL' }).click();
+  await expect(edit.getByText(/cannot become a text channel: its 1 stored data points are numbers/)).toBeVisible();
+  await edit.getByRole('button', { name: 'CANCEL' }).click();
+
+  // Removing asks first and says what goes with it.
+  await bath.getByRole('button', { name: 'Remove channel level' }).click();
+  const remove = page.getByRole('dialog', { name: 'Remove channel level?' });
+  await expect(remove.getByText('No subscription uses this channel.')).toBeVisible();
+  await expect(remove.getByText(/Its 0 stored data points will be deleted/)).toBeVisible();
+  await remove.getByRole('button', { name: 'Keep channel' }).click();
+  await expect(bath.getByRole('row', { name: /level/ })).toBeVisible();
+  await bath.getByRole('button', { name: 'Remove channel level' }).click();
+  await remove.getByRole('button', { name: 'Remove channel' }).click();
+  await expect(bath.getByRole('row', { name: /level/ })).toHaveCount(0);
+});

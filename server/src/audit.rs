@@ -18,14 +18,20 @@ pub enum AuditKind {
     RegisteredUrl,
     Device,
     Subscription,
+    /// People: added, role changed, deactivated, password reset.
+    User,
+    /// Sign-ins, failed sign-ins and passwords set with a link.
+    SignIn,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 4] = [
+    pub const ALL: [AuditKind; 6] = [
         AuditKind::Settings,
         AuditKind::RegisteredUrl,
         AuditKind::Device,
         AuditKind::Subscription,
+        AuditKind::User,
+        AuditKind::SignIn,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -34,6 +40,8 @@ impl AuditKind {
             AuditKind::RegisteredUrl => "registered_url",
             AuditKind::Device => "device",
             AuditKind::Subscription => "subscription",
+            AuditKind::User => "user",
+            AuditKind::SignIn => "sign_in",
         }
     }
 
@@ -43,6 +51,8 @@ impl AuditKind {
             AuditKind::RegisteredUrl => "Registered URLs",
             AuditKind::Device => "Devices",
             AuditKind::Subscription => "Subscriptions",
+            AuditKind::User => "People",
+            AuditKind::SignIn => "Sign-ins",
         }
     }
 
@@ -70,6 +80,11 @@ pub enum Actor<'a> {
     /// Labhook itself (the dispatcher switching off a subscription whose receiver answered
     /// 410 Gone).
     System,
+    /// An operator at the server's command line (`labhook create-device`, `reset-password`).
+    CommandLine,
+    /// A person known by their account but not signed in: a sign-in, a failed one, a password
+    /// set with a link.
+    Account(i64, &'a str),
 }
 
 impl<'a> From<&'a CurrentUser> for Actor<'a> {
@@ -89,6 +104,8 @@ pub async fn record(
     let (actor_id, actor_name) = match actor {
         Actor::User(user) => (Some(user.id), user.name.as_str()),
         Actor::System => (None, "Labhook (dispatcher)"),
+        Actor::CommandLine => (None, "Command line"),
+        Actor::Account(id, name) => (Some(id), name),
     };
     sqlx::query(
         "INSERT INTO audit_log (organisation_id, actor_id, actor_name, at, kind, action, subject, before, after)

@@ -19,6 +19,7 @@ pub mod health;
 pub mod http;
 pub mod orgs;
 pub mod paging;
+pub mod people;
 pub mod rate;
 pub mod retention;
 pub mod settings;

@@ -33,7 +33,8 @@ async fn a_lab_user_is_refused_by_every_admin_server_function() {
         .unwrap();
     assert_eq!(me["webhooks_enabled"], true);
     assert_eq!(app.count("registered_urls").await, 2);
-    assert_eq!(app.count("audit_log").await, 0);
+    // Sign-ins are audited; nothing else is.
+    assert_eq!(app.count("audit_log WHERE kind <> 'sign_in'").await, 0);
 }
 
 #[tokio::test]
@@ -89,8 +90,10 @@ async fn an_admin_of_another_organisation_cannot_reach_ours() {
         .json()
         .await
         .unwrap();
-    assert_eq!(trail["total"], 1);
+    // Her own sign-in, and her change.
+    assert_eq!(trail["total"], 2);
     assert_eq!(trail["items"][0]["actor"], "Nora Northwind");
+    assert_eq!(trail["items"][1]["action"], "signed in");
 }
 
 #[tokio::test]
@@ -190,7 +193,10 @@ async fn every_change_is_in_the_audit_trail_newest_first_and_filterable() {
         .iter()
         .map(|r| r["action"].as_str().unwrap())
         .collect();
-    assert_eq!(actions, ["removed", "registered", "enabled", "disabled"]);
+    assert_eq!(
+        actions,
+        ["removed", "registered", "enabled", "disabled", "signed in"]
+    );
     let removed = &trail["items"][0];
     assert_eq!(removed["actor"], "Ada Admin");
     assert_eq!(removed["subject"], "https://eln.example.org/");
@@ -220,7 +226,7 @@ async fn every_change_is_in_the_audit_trail_newest_first_and_filterable() {
         .execute(&app.state.pool)
         .await;
     assert!(delete.unwrap_err().to_string().contains("append-only"));
-    assert_eq!(app.count("audit_log").await, 4);
+    assert_eq!(app.count("audit_log").await, 5);
 }
 
 #[tokio::test]

@@ -622,7 +622,9 @@ fn cases(channel: i64, other_org_channel: i64, device: i64) -> Vec<Case> {
         c.push(case(
             format!("devices/update_channel: {what}"),
             Door::AsAdmin("devices/update_channel"),
-            Body::Json(json!({"device_id": existing_device, "channel_id": channel, "input": input})),
+            Body::Json(
+                json!({"device_id": existing_device, "channel_id": channel, "input": input}),
+            ),
         ));
     }
     let fine = channel_input("fine", "number", json!(null), json!(null), json!([]));

@@ -12,5 +12,6 @@ mod devices;
 mod fault;
 mod helpers;
 mod matrix;
+mod people;
 mod process;
 mod subscriptions;

@@ -65,6 +65,7 @@ fn TopBar(me: Me) -> impl IntoView {
         items.push(MenuEntry::link("Webhook Subscriptions", "/subscriptions"));
     }
     if me.is_org_admin {
+        items.push(MenuEntry::link("Users", "/users"));
         items.push(MenuEntry::link("Server Administration", "/admin"));
     }
     let role = if me.is_org_admin {

@@ -3,4 +3,5 @@ pub mod audit;
 pub mod devices;
 pub mod home;
 pub mod not_found;
+pub mod people;
 pub mod subscriptions;

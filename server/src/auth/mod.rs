@@ -14,6 +14,7 @@ use sqlx::SqlitePool;
 use tokio::sync::Semaphore;
 
 use crate::{
+    audit::{self, Actor, AuditKind, Entry},
     clock::now_ms,
     domain::{Email, Role},
     rate::KeyedLimit,
@@ -102,20 +103,54 @@ pub async fn sign_in(
         return Err(Error::TooManyAttempts { retry_after });
     }
 
-    let row: Option<(i64, String)> =
-        sqlx::query_as("SELECT id, password_hash FROM users WHERE email = ?")
-            .bind(email.as_str())
-            .fetch_optional(pool)
-            .await?;
-    let (user_id, hash) = match row {
-        Some((id, hash)) => (Some(id), Some(hash)),
-        None => (None, None),
-    };
-    let password_ok = passwords::verify(password, hash).await?;
+    let row: Option<Account> = sqlx::query_as(
+        "SELECT id, organisation_id, name, password_hash, deactivated_at IS NOT NULL AS deactivated
+         FROM users WHERE email = ?",
+    )
+    .bind(email.as_str())
+    .fetch_optional(pool)
+    .await?;
+    let password_ok =
+        passwords::verify(password, row.as_ref().map(|a| a.password_hash.clone())).await?;
     drop(_turn);
-    // The attempt is counted as a failure already (see `throttle::admit`).
-    let (Some(user_id), true) = (user_id, password_ok) else {
-        return Err(Error::InvalidCredentials);
+    // The attempt is counted as a failure already (see `throttle::admit`). Failures of known
+    // accounts are audited in their organisation (unknown addresses belong to none).
+    let account = match row {
+        Some(account) if password_ok && !account.deactivated => account,
+        Some(account) => {
+            let refused = account.deactivated && password_ok;
+            state
+                .write(move |conn| {
+                    Box::pin(async move {
+                        audit::record(
+                            conn,
+                            account.organisation_id,
+                            Actor::Account(account.id, &account.name),
+                            Entry {
+                                kind: AuditKind::SignIn,
+                                action: if refused {
+                                    "sign-in refused (deactivated)"
+                                } else {
+                                    "sign-in failed"
+                                },
+                                subject: account.name.clone(),
+                                before: None,
+                                after: None,
+                            },
+                        )
+                        .await
+                    })
+                })
+                .await?;
+            return Err(if refused {
+                Error::forbidden(
+                    "This account was deactivated. Ask an organisation administrator of your lab.",
+                )
+            } else {
+                Error::InvalidCredentials
+            });
+        }
+        None => return Err(Error::InvalidCredentials),
     };
 
     let ttl = state.config.session_ttl;
@@ -123,7 +158,25 @@ pub async fn sign_in(
         .write(move |conn| {
             Box::pin(async move {
                 throttle::clear(conn, &email).await?;
-                sessions::create(conn, user_id, now, ttl).await
+                sqlx::query("UPDATE users SET last_sign_in_at = ? WHERE id = ?")
+                    .bind(now)
+                    .bind(account.id)
+                    .execute(&mut *conn)
+                    .await?;
+                audit::record(
+                    conn,
+                    account.organisation_id,
+                    Actor::Account(account.id, &account.name),
+                    Entry {
+                        kind: AuditKind::SignIn,
+                        action: "signed in",
+                        subject: account.name.clone(),
+                        before: None,
+                        after: None,
+                    },
+                )
+                .await?;
+                sessions::create(conn, account.id, now, ttl).await
             })
         })
         .await?;
@@ -131,6 +184,16 @@ pub async fn sign_in(
         .await?
         .ok_or_else(|| anyhow::anyhow!("session vanished right after it was created"))?;
     Ok((user, token))
+}
+
+/// What signing in needs to know of an account.
+#[derive(sqlx::FromRow)]
+struct Account {
+    id: i64,
+    organisation_id: i64,
+    name: String,
+    password_hash: String,
+    deactivated: bool,
 }
 
 /// The server's limits on signing in.
@@ -174,9 +237,9 @@ pub async fn user_for_session(
     sessions::user_for(pool, token, now_ms()).await
 }
 
-/// Signs a user out everywhere.
-pub async fn end_all_sessions(pool: &SqlitePool, user_id: i64) -> Result<()> {
-    sessions::delete_all_for_user(pool, user_id).await
+/// Signs a user out everywhere, in the caller's transaction.
+pub async fn end_all_sessions(conn: &mut sqlx::SqliteConnection, user_id: i64) -> Result<()> {
+    sessions::delete_all_for_user(conn, user_id).await
 }
 
 /// Removes expired sessions and stale failure counters; run now and then.

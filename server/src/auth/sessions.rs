@@ -21,6 +21,11 @@ impl SessionToken {
         Self(URL_SAFE_NO_PAD.encode(bytes))
     }
 
+    /// The stored form: a hash, so that a copy of the database opens nothing.
+    pub(crate) fn hashed(&self) -> Vec<u8> {
+        self.hash()
+    }
+
     /// Accepts what a cookie carries; anything that is not one of our tokens is refused
     /// before it reaches the database.
     pub fn from_cookie_value(raw: &str) -> Option<Self> {
@@ -75,7 +80,7 @@ pub(super) async fn user_for(
          FROM sessions s
          JOIN users u ON u.id = s.user_id
          JOIN organisations o ON o.id = u.organisation_id
-         WHERE s.token_hash = ? AND s.expires_at > ?",
+         WHERE s.token_hash = ? AND s.expires_at > ? AND u.deactivated_at IS NULL",
     )
     .bind(token.hash())
     .bind(now)
@@ -100,11 +105,11 @@ pub(super) async fn delete_expired(conn: &mut SqliteConnection, now: i64) -> Res
     Ok(())
 }
 
-/// Ends every session of a user (after a password reset).
-pub(crate) async fn delete_all_for_user(pool: &SqlitePool, user_id: i64) -> Result<()> {
+/// Ends every session of a user (after a password reset, when deactivated).
+pub(crate) async fn delete_all_for_user(conn: &mut SqliteConnection, user_id: i64) -> Result<()> {
     sqlx::query("DELETE FROM sessions WHERE user_id = ?")
         .bind(user_id)
-        .execute(pool)
+        .execute(conn)
         .await?;
     Ok(())
 }

@@ -26,7 +26,7 @@ pub async fn list(pool: &SqlitePool, admin: &CurrentUser, device_id: i64) -> Res
     Ok(sqlx::query_as(
         "SELECT u.id AS user_id, u.name, u.email,
                 EXISTS (SELECT 1 FROM device_access a WHERE a.user_id = u.id AND a.device_id = ?) AS granted
-         FROM users u WHERE u.organisation_id = ? AND u.role = 'lab_user'
+         FROM users u WHERE u.organisation_id = ? AND u.role = 'lab_user' AND u.deactivated_at IS NULL
          ORDER BY u.name COLLATE NOCASE",
     )
     .bind(device.id)

@@ -140,7 +140,7 @@ pub async fn create_from_command_line(
 ) -> Result<i64> {
     let definition = validate(input).map_err(Error::Invalid)?;
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let id = create_in(&mut tx, organisation_id, &definition, Actor::System).await?;
+    let id = create_in(&mut tx, organisation_id, &definition, Actor::CommandLine).await?;
     tx.commit().await?;
     Ok(id)
 }

@@ -147,7 +147,8 @@ async fn inaccessible(
          JOIN users u ON u.id = s.owner_id
          WHERE d.id IN (SELECT value FROM json_each(?1))
            AND (
-             (u.role <> 'org_admin' AND NOT EXISTS (
+             u.deactivated_at IS NOT NULL
+             OR (u.role <> 'org_admin' AND NOT EXISTS (
                 SELECT 1 FROM device_access a WHERE a.user_id = u.id AND a.device_id = e.device_id))
              OR EXISTS (
                 SELECT 1 FROM subscription_triggers t

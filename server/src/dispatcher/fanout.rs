@@ -96,7 +96,7 @@ async fn fan_out_in(
          JOIN subscriptions s ON s.id = t.subscription_id
          JOIN users u ON u.id = s.owner_id
          WHERE e.id > ?1 AND e.id <= ?2 AND t.lost_access_at IS NULL
-           AND (u.role = 'org_admin'
+           AND u.deactivated_at IS NULL AND (u.role = 'org_admin'
                 OR EXISTS (SELECT 1 FROM device_access a WHERE a.user_id = u.id AND a.device_id = e.device_id))
            AND e.event_type NOT IN (SELECT value FROM json_each(?3))
            AND o.webhooks_enabled AND o.webhooks_enabled_since <= e.created_at
@@ -109,7 +109,7 @@ async fn fan_out_in(
          JOIN subscriptions s ON s.id = t.subscription_id
          JOIN users u ON u.id = s.owner_id
          WHERE e.id > ?1 AND e.id <= ?2 AND t.lost_access_at IS NULL
-           AND (u.role = 'org_admin'
+           AND u.deactivated_at IS NULL AND (u.role = 'org_admin'
                 OR EXISTS (SELECT 1 FROM device_access a WHERE a.user_id = u.id AND a.device_id = e.device_id))
            AND (e.event_type IN (SELECT value FROM json_each(?3)) OR e.channel_id IS NULL)
            AND o.webhooks_enabled AND o.webhooks_enabled_since <= e.created_at

@@ -127,13 +127,16 @@ pub enum InactiveReason {
     TargetNotRegistered,
     /// The receiver answered 410 Gone.
     Gone,
+    /// Its owner's account was deactivated.
+    OwnerDeactivated,
 }
 
 impl InactiveReason {
-    pub const ALL: [InactiveReason; 3] = [
+    pub const ALL: [InactiveReason; 4] = [
         InactiveReason::User,
         InactiveReason::TargetNotRegistered,
         InactiveReason::Gone,
+        InactiveReason::OwnerDeactivated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -141,6 +144,7 @@ impl InactiveReason {
             InactiveReason::User => "user",
             InactiveReason::TargetNotRegistered => "target_not_registered",
             InactiveReason::Gone => "gone",
+            InactiveReason::OwnerDeactivated => "owner_deactivated",
         }
     }
 
@@ -154,6 +158,7 @@ impl InactiveReason {
             InactiveReason::User => "subscription switched off",
             InactiveReason::TargetNotRegistered => "target not registered any more",
             InactiveReason::Gone => "subscription deactivated: 410 Gone",
+            InactiveReason::OwnerDeactivated => "its owner's account was deactivated",
         }
     }
 
@@ -163,6 +168,7 @@ impl InactiveReason {
             InactiveReason::User => None,
             InactiveReason::TargetNotRegistered => Some("target not registered"),
             InactiveReason::Gone => Some("the receiver answered 410 Gone"),
+            InactiveReason::OwnerDeactivated => Some("its owner's account was deactivated"),
         }
     }
 }

@@ -25,7 +25,7 @@ pub const COOKIE_NAME: &str = "labhook_session";
 pub const SECURE_COOKIE_NAME: &str = "__Host-labhook_session";
 
 /// Pages that anonymous visitors may see.
-const PUBLIC_PAGES: &[&str] = &["/sign-in"];
+const PUBLIC_PAGES: &[&str] = &["/sign-in", "/set-password"];
 
 /// Who is calling: the signed-in user, or nobody.
 #[derive(Debug, Clone, Default)]
@@ -150,7 +150,7 @@ pub async fn require_for_pages(req: Request, next: Next) -> Response {
                 .unwrap_or("/");
             Redirect::to(&format!("/sign-in?next={}", encode_query_value(wanted))).into_response()
         }
-        (true, true) => Redirect::to("/").into_response(),
+        (true, true) if path == "/sign-in" => Redirect::to("/").into_response(),
         _ => next.run(req).await,
     }
 }

@@ -93,6 +93,18 @@ async fn set_active_in(
         deactivate(conn, id, InactiveReason::User, Actor::User(user)).await?;
         return Ok(());
     }
+    let owner_deactivated: bool = sqlx::query_scalar(
+        "SELECT u.deactivated_at IS NOT NULL FROM subscriptions s JOIN users u ON u.id = s.owner_id
+         WHERE s.id = ?",
+    )
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await?;
+    if owner_deactivated {
+        return Err(Error::Conflict(
+            "Its owner's account is deactivated, so the subscription cannot be switched on.".into(),
+        ));
+    }
     if !s.target_registered {
         return Err(Error::Conflict(format!(
             "{} is not a registered target URL any more, so the subscription cannot be switched on. Ask an organisation administrator to register it.",

@@ -213,6 +213,7 @@ fn SubscriptionRow(
                 {(!s.display_name.is_empty()).then(|| view! { <div class="cell-sub">{s.url.clone()}</div> })}
                 {(!s.target_registered).then(|| view! { <span class="badge warn">"target not registered"</span> })}
                 {(s.inactive_reason.as_deref() == Some("gone")).then(|| view! { <span class="badge bad">"receiver answered 410 Gone"</span> })}
+                {(s.inactive_reason.as_deref() == Some("owner_deactivated")).then(|| view! { <span class="badge bad">"owner deactivated"</span> })}
                 {(s.overflowed > 0).then(|| view! {
                     <span class="badge bad" title="Too many deliveries were waiting for this receiver">
                         {format!("{} event{} not queued", s.overflowed, if s.overflowed == 1 { "" } else { "s" })}
