@@ -165,6 +165,8 @@ test('a new lab goes from an empty server to a received webhook, all in the brow
     await page.getByRole('button', { name: 'Selected Channels' }).click();
     const picker = page.getByRole('dialog', { name: 'Selected Channels' });
     await picker.getByLabel('Device name').fill('hplc');
+    // The only device that matches opens by itself.
+    await expect(picker.getByRole('heading', { name: 'HPLC 1' })).toBeVisible();
     await picker.getByRole('checkbox', { name: 'Value changed on sample' }).check();
     await picker.getByRole('button', { name: 'CONFIRM' }).click();
     await page.getByRole('button', { name: 'SUBMIT' }).click();

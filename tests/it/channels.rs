@@ -386,3 +386,84 @@ async fn removing_a_channel_names_the_subscriptions_first_and_keeps_the_delivery
         ]
     );
 }
+
+#[tokio::test]
+async fn a_channels_recent_values_come_in_buckets_that_keep_their_extremes() {
+    let app = spawn_app().await;
+    let admin = app.signed_in(ADMIN.0, ADMIN.1).await;
+    let lab = app.signed_in(LAB_USER.0, LAB_USER.1).await;
+    let bath = new_device(&app, &admin, "Water bath").await;
+    let temperature = channel_id(&app, bath, "temperature").await;
+    let token = app.device_token(&admin, bath).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let minute = 60_000;
+    let (status, body) = app
+        .send_points(
+            bath,
+            &token,
+            &json!([
+                // The middle of a one-minute bucket, whatever the server's clock adds.
+                {"channel": "temperature", "value": 21.0, "timestamp": now - 30 * minute - 30_000},
+                {"channel": "temperature", "value": 23.0, "timestamp": now - 30 * minute - 29_000},
+                {"channel": "temperature", "value": 45.0, "timestamp": now - 10 * minute},
+                // Two hours ago: outside the last hour, inside the last day.
+                {"channel": "temperature", "value": 25.0, "timestamp": now - 120 * minute},
+            ]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let trends = |window: &'static str| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let res = app
+                .call_form(
+                    admin,
+                    "devices/trends",
+                    &[("device_id", &bath.to_string()), ("window", window)],
+                )
+                .await;
+            assert_eq!(res.status(), StatusCode::OK);
+            res.json::<Value>().await.unwrap()
+        }
+    };
+    let hour = trends("hour").await;
+    let points: Vec<(f64, f64, f64, i64)> = hour["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .inspect(|p| assert_eq!(p["channel_id"], temperature))
+        .map(|p| {
+            (
+                p["min"].as_f64().unwrap(),
+                p["max"].as_f64().unwrap(),
+                p["mean"].as_f64().unwrap(),
+                p["count"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(points, [(21.0, 23.0, 22.0, 2), (45.0, 45.0, 45.0, 1)]);
+    assert_eq!(trends("day").await["points"].as_array().unwrap().len(), 3);
+
+    // Another window is refused; a device the caller may not see is not found.
+    let (status, _) = error_of(
+        app.call_form(
+            &admin,
+            "devices/trends",
+            &[("device_id", &bath.to_string()), ("window", "week")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let res = app
+        .call_form(
+            &lab,
+            "devices/trends",
+            &[("device_id", &bath.to_string()), ("window", "hour")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}

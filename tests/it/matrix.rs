@@ -165,6 +165,16 @@ fn server_functions() -> Vec<Row> {
             expect: [401, 403, 403, 200, 404],
         },
         Row {
+            route: "devices/trends",
+            call: |f, _| {
+                form(&[
+                    ("device_id", f.device.to_string()),
+                    ("window", "hour".into()),
+                ])
+            },
+            expect: [401, 200, 404, 200, 404],
+        },
+        Row {
             route: "devices/add_channel",
             call: |f, role| {
                 Call::Json(json!({"device_id": f.device, "input": {

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod channels;
 pub mod events;
+pub mod history;
 pub mod ingest;
 pub mod liveness;
 pub mod manage;

@@ -40,6 +40,25 @@ pub struct ChannelView {
     pub labels: Vec<String>,
 }
 
+/// A device's recent number values, for the channels' small charts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrendsView {
+    pub since: i64,
+    pub until: i64,
+    pub points: Vec<TrendPoint>,
+}
+
+/// One bucket of time of one channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrendPoint {
+    pub channel_id: i64,
+    pub at: i64,
+    pub min: f64,
+    pub max: f64,
+    pub mean: f64,
+    pub count: i64,
+}
+
 /// What removing a channel would take with it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChannelUsesView {
@@ -362,4 +381,30 @@ pub async fn remove_channel(device_id: i64, channel_id: i64) -> Result<(), AppEr
     let state = crate::ssr::state()?;
     server::subscriptions::remove_channel(&state, &user, device_id, channel_id).await?;
     Ok(())
+}
+
+/// The last hour or day of a device's number channels (`window`: hour or day).
+#[server(endpoint = "devices/trends")]
+pub async fn device_trends(device_id: i64, window: String) -> Result<TrendsView, AppError> {
+    use server::devices::history;
+    let user = crate::ssr::caller().await?;
+    let state = crate::ssr::state()?;
+    let window = history::Window::parse(&window)?;
+    let recent = history::recent(&state.pool, &user, device_id, window).await?;
+    Ok(TrendsView {
+        since: recent.since,
+        until: recent.until,
+        points: recent
+            .buckets
+            .into_iter()
+            .map(|b| TrendPoint {
+                channel_id: b.channel_id,
+                at: b.at,
+                min: b.min,
+                max: b.max,
+                mean: b.mean,
+                count: b.count,
+            })
+            .collect(),
+    })
 }

@@ -6,7 +6,8 @@ use leptos::{either::Either, prelude::*};
 use crate::components::{hydration::use_hydrated, time::MaybeTime};
 
 use super::{
-    channels::ChannelTarget, delete_device, set_device_archived, ChannelView, DeviceView, Dialogs,
+    channels::ChannelTarget, delete_device, set_device_archived, trend::Trend, ChannelView,
+    DeviceView, Dialogs, TrendsView,
 };
 use crate::components::change::Change;
 
@@ -80,6 +81,46 @@ fn DeviceCard(
     .collect::<Vec<_>>()
     .join(" · ");
 
+    let window = RwSignal::new("hour");
+    let trends = RwSignal::new(None::<TrendsView>);
+    // Fetched in the browser when the window changes or new values arrived (the page's poll).
+    #[cfg(feature = "hydrate")]
+    {
+        let activity = Memo::new(move |_| {
+            current.with(|d| {
+                d.as_ref().map(|d| {
+                    (
+                        d.channels.iter().any(|c| c.value_type == "number"),
+                        d.channels.iter().filter_map(|c| c.last_at).max(),
+                    )
+                })
+            })
+        });
+        Effect::new(move |_| {
+            let w = window.get();
+            if !activity.get().is_some_and(|(numbers, _)| numbers) {
+                return;
+            }
+            leptos::task::spawn_local(async move {
+                if let Ok(t) = super::device_trends(id, w.to_owned()).await {
+                    trends.set(Some(t));
+                }
+            });
+        });
+    }
+    let window_button = move |w: &'static str, short: &'static str, long: &'static str| {
+        view! {
+            <button
+                type="button"
+                class="seg-button"
+                aria-pressed=move || (window.get() == w).to_string()
+                aria-label=format!("Show the {long}")
+                on:click=move |_| window.set(w)
+            >
+                {short}
+            </button>
+        }
+    };
     view! {
         <section class="card device-card section" aria-labelledby=labelled_by>
             <div class="section-head">
@@ -152,6 +193,13 @@ fn DeviceCard(
                             <th scope="col">"Channel"</th>
                             <th scope="col">"Latest value"</th>
                             <th scope="col">"Time"</th>
+                            <th scope="col" class="trend-head">
+                                "Trend "
+                                <span class="seg" role="group" aria-label="Trend period">
+                                    {window_button("hour", "1 h", "last hour")}
+                                    {window_button("day", "24 h", "last day")}
+                                </span>
+                            </th>
                             <th scope="col">"Safe range"</th>
                             {is_admin.then(|| view! { <th scope="col"><span class="visually-hidden">"Actions"</span></th> })}
                         </tr>
@@ -163,7 +211,7 @@ fn DeviceCard(
                             key=|c| (c.id, c.name.clone(), c.unit.clone(), c.range.clone(), c.value_type.clone(), c.labels.clone())
                             let:channel
                         >
-                            <ChannelRow channel=channel current=current is_admin=is_admin dialogs=dialogs/>
+                            <ChannelRow channel=channel current=current is_admin=is_admin dialogs=dialogs trends=trends window=window/>
                         </For>
                     </tbody>
                 </table>
@@ -201,6 +249,8 @@ fn ChannelRow(
     current: Memo<Option<DeviceView>>,
     is_admin: bool,
     dialogs: Dialogs,
+    trends: RwSignal<Option<TrendsView>>,
+    window: RwSignal<&'static str>,
 ) -> impl IntoView {
     let cid = channel.id;
     let latest = Memo::new(move |_| {
@@ -232,6 +282,22 @@ fn ChannelRow(
                 }}
             </td>
             <td class="nowrap">{move || view! { <MaybeTime ms=latest.get().and_then(|c| c.last_at)/> }}</td>
+            <td class="trend-cell">
+                {
+                    let channel = channel.clone();
+                    move || {
+                        if channel.value_type != "number" {
+                            return None;
+                        }
+                        let t = trends.get()?;
+                        let points: Vec<_> = t.points.into_iter().filter(|p| p.channel_id == cid).collect();
+                        let period = if window.get_untracked() == "day" { "day" } else { "hour" };
+                        Some(view! {
+                            <Trend channel=channel.clone() points=points since=t.since until=t.until window=period/>
+                        })
+                    }
+                }
+            </td>
             <td class="muted nowrap">{channel.range.clone().unwrap_or_else(|| "—".into())}</td>
             {is_admin.then(|| {
                 let target = move || {
@@ -255,7 +321,7 @@ fn ChannelRow(
                         </button>
                         <button
                             type="button"
-                            class="button small danger"
+                            class="button small"
                             aria-label=format!("Remove channel {channel_name}")
                             on:click=move |_| dialogs.remove_channel.set(target_r())
                         >

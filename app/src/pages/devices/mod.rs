@@ -8,6 +8,7 @@ mod channel_form;
 mod channels;
 mod create;
 mod tokens;
+mod trend;
 
 pub use api::*;
 

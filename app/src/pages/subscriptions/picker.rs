@@ -42,10 +42,11 @@ pub fn ChannelPicker(
                 .collect::<Vec<_>>()
         })
     });
-    // One match is the device the user means.
+    // One match is the device the user means. The query is tracked too: with a single device
+    // the matches do not change while its name is typed.
     Effect::new(move |_| {
         let m = matches.get();
-        if m.len() == 1 && !query.get_untracked().trim().is_empty() {
+        if m.len() == 1 && !query.get().trim().is_empty() {
             current.set(Some(m[0].id));
         }
     });
