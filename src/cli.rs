@@ -418,7 +418,7 @@ async fn reset_password(
     let email = Email::parse(&email)?;
     let password = Password::parse(&password_or_stdin(password)?)?;
     let pool = server::db::open(&database).await?;
-    orgs::reset_password(&pool, &email, &password).await?;
+    server::people::reset_password_from_command_line(&pool, &email, &password).await?;
     println!("The password of {email} was changed; their open sessions were ended.");
     Ok(())
 }

@@ -50,7 +50,7 @@ pub async fn sign_in(
         .ok()
         .map(|axum::extract::ConnectInfo(peer)| peer);
     let client = session::client_address(&headers, peer, &state.config);
-    let (_user, token) = server::auth::sign_in(&state, &email, &password, client).await?;
+    let (_user, token) = server::people::sign_in(&state, &email, &password, client).await?;
     let res = expect_context::<leptos_axum::ResponseOptions>();
     res.append_header(
         http::header::SET_COOKIE,

@@ -665,6 +665,69 @@ fn cases(channel: i64, other_org_channel: i64, device: i64) -> Vec<Case> {
         Body::Json(json!({"device_id": existing_device, "input": fine})),
     ));
 
+    // People (More → Users → Add user).
+    let person = |name: &str, email: &str, role: &str| {
+        Body::Json(json!({"input": {"name": name, "email": email, "role": role}}))
+    };
+    for (what, body) in [
+        ("no name", person("", "new@demo.lab", "lab_user")),
+        (
+            "a name with a line break",
+            person("Pia\nPipette", "new@demo.lab", "lab_user"),
+        ),
+        ("no email", person("Pia", "", "lab_user")),
+        (
+            "an email without @",
+            person("Pia", "pia.demo.lab", "lab_user"),
+        ),
+        (
+            "an email with a space",
+            person("Pia", "pia @demo.lab", "lab_user"),
+        ),
+        (
+            "an email taken (other case)",
+            person("Pia", "LAB@demo.lab", "lab_user"),
+        ),
+        (
+            "an unknown role",
+            person("Pia", "new@demo.lab", "superuser"),
+        ),
+        (
+            "a role of another case",
+            person("Pia", "new@demo.lab", "ORG_ADMIN"),
+        ),
+        ("not an object", Body::Json(json!({"input": "Pia"}))),
+    ] {
+        c.push(case(
+            format!("people/add: {what}"),
+            Door::AsAdmin("people/add"),
+            body,
+        ));
+    }
+    c.push(case(
+        "people/add as a lab user",
+        Door::AsLabUser("people/add"),
+        person("Pia", "new@demo.lab", "lab_user"),
+    ));
+    for (what, token, password) in [
+        ("a made-up link", "x".repeat(43), "long enough password"),
+        (
+            "a link of the wrong shape",
+            "abc".to_owned(),
+            "long enough password",
+        ),
+        ("no link", String::new(), "long enough password"),
+    ] {
+        c.push(case(
+            format!("password/set: {what}"),
+            Door::AsLabUser("password/set"),
+            Body::Form(vec![
+                ("token".into(), token),
+                ("password".into(), password.into()),
+            ]),
+        ));
+    }
+
     // Ingest bodies (with a valid token).
     let ingest: Vec<(&str, Vec<u8>)> = vec![
         ("empty", vec![]),

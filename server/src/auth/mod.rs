@@ -14,7 +14,6 @@ use sqlx::SqlitePool;
 use tokio::sync::Semaphore;
 
 use crate::{
-    audit::{self, Actor, AuditKind, Entry},
     clock::now_ms,
     domain::{Email, Role},
     rate::KeyedLimit,
@@ -69,6 +68,43 @@ pub async fn sign_in(
     password: &str,
     client: Option<IpAddr>,
 ) -> Result<(CurrentUser, SessionToken)> {
+    attempt(state, email, password, client).await.outcome
+}
+
+/// A sign-in attempt: its outcome, and the account the email belongs to when it belongs to
+/// one — the audit trail (kept by `people`, a layer above) records attempts on accounts.
+pub struct Attempt {
+    pub account: Option<KnownAccount>,
+    pub outcome: Result<(CurrentUser, SessionToken)>,
+}
+
+/// The account an attempt was for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownAccount {
+    pub id: i64,
+    pub organisation_id: i64,
+    pub name: String,
+}
+
+/// [`sign_in`], telling whose account was tried.
+pub async fn attempt(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    client: Option<IpAddr>,
+) -> Attempt {
+    let mut account = None;
+    let outcome = attempt_for(state, email, password, client, &mut account).await;
+    Attempt { account, outcome }
+}
+
+async fn attempt_for(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    client: Option<IpAddr>,
+    known: &mut Option<KnownAccount>,
+) -> Result<(CurrentUser, SessionToken)> {
     let pool = &state.pool;
     let limits = SignInLimits::of(state);
     if let Some(address) = client {
@@ -113,44 +149,20 @@ pub async fn sign_in(
     let password_ok =
         passwords::verify(password, row.as_ref().map(|a| a.password_hash.clone())).await?;
     drop(_turn);
-    // The attempt is counted as a failure already (see `throttle::admit`). Failures of known
-    // accounts are audited in their organisation (unknown addresses belong to none).
+    *known = row.as_ref().map(|a| KnownAccount {
+        id: a.id,
+        organisation_id: a.organisation_id,
+        name: a.name.clone(),
+    });
+    // The attempt is counted as a failure already (see `throttle::admit`).
     let account = match row {
         Some(account) if password_ok && !account.deactivated => account,
-        Some(account) => {
-            let refused = account.deactivated && password_ok;
-            state
-                .write(move |conn| {
-                    Box::pin(async move {
-                        audit::record(
-                            conn,
-                            account.organisation_id,
-                            Actor::Account(account.id, &account.name),
-                            Entry {
-                                kind: AuditKind::SignIn,
-                                action: if refused {
-                                    "sign-in refused (deactivated)"
-                                } else {
-                                    "sign-in failed"
-                                },
-                                subject: account.name.clone(),
-                                before: None,
-                                after: None,
-                            },
-                        )
-                        .await
-                    })
-                })
-                .await?;
-            return Err(if refused {
-                Error::forbidden(
-                    "This account was deactivated. Ask an organisation administrator of your lab.",
-                )
-            } else {
-                Error::InvalidCredentials
-            });
+        Some(_) if password_ok => {
+            return Err(Error::forbidden(
+                "This account was deactivated. Ask an organisation administrator of your lab.",
+            ))
         }
-        None => return Err(Error::InvalidCredentials),
+        _ => return Err(Error::InvalidCredentials),
     };
 
     let ttl = state.config.session_ttl;
@@ -163,19 +175,6 @@ pub async fn sign_in(
                     .bind(account.id)
                     .execute(&mut *conn)
                     .await?;
-                audit::record(
-                    conn,
-                    account.organisation_id,
-                    Actor::Account(account.id, &account.name),
-                    Entry {
-                        kind: AuditKind::SignIn,
-                        action: "signed in",
-                        subject: account.name.clone(),
-                        before: None,
-                        after: None,
-                    },
-                )
-                .await?;
                 sessions::create(conn, account.id, now, ttl).await
             })
         })

@@ -3,7 +3,6 @@
 use sqlx::SqlitePool;
 
 use crate::{
-    audit::{self, Actor, AuditKind, Entry},
     auth::hash_password,
     clock::now_ms,
     domain::{parse_name, Email, Password, Role},
@@ -81,39 +80,4 @@ pub async fn create_user(pool: &SqlitePool, user: NewUser) -> Result<i64> {
         ))
     })?;
     Ok(id)
-}
-
-/// Sets a new password from the command line, ends the user's open sessions and forgets
-/// their password links; audited.
-pub async fn reset_password(pool: &SqlitePool, email: &Email, password: &Password) -> Result<()> {
-    let hash = hash_password(password).await?;
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let row: Option<(i64, i64, String)> = sqlx::query_as(
-        "UPDATE users SET password_hash = ? WHERE email = ? RETURNING id, organisation_id, name",
-    )
-    .bind(hash)
-    .bind(email.as_str())
-    .fetch_optional(&mut *tx)
-    .await?;
-    let (id, organisation_id, name) = row.ok_or_else(|| Error::not_found("User"))?;
-    crate::auth::end_all_sessions(&mut tx, id).await?;
-    sqlx::query("DELETE FROM password_links WHERE user_id = ?")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    audit::record(
-        &mut tx,
-        organisation_id,
-        Actor::CommandLine,
-        Entry {
-            kind: AuditKind::User,
-            action: "password reset",
-            subject: name,
-            before: None,
-            after: None,
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
 }

@@ -5,6 +5,7 @@
 //! audited.
 
 pub mod links;
+mod sign_in;
 
 use serde_json::json;
 use sqlx::{SqliteConnection, SqlitePool};
@@ -21,6 +22,7 @@ use crate::{
 };
 
 pub use links::{link_owner, set_password, PasswordLink};
+pub use sign_in::{reset_password_from_command_line, sign_in};
 
 /// A person of the organisation, as the Users page lists them.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

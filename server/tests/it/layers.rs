@@ -15,7 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["audit", "settings", "orgs"],
     &["devices", "deliveries"],
     &["subscriptions"],
-    &["admin", "retention", "demo", "simulator"],
+    &["admin", "retention", "demo", "simulator", "people"],
     &["dispatcher", "http"],
     &["harness"],
 ];

@@ -1,0 +1,93 @@
+//! Signing in, as the audit trail sees it: every attempt on an account — a sign-in, a wrong
+//! password, a deactivated account refused — is recorded in its organisation (attempts on
+//! unknown addresses belong to no organisation). And the operator's password reset from the
+//! command line, audited like an administrator's.
+
+use std::net::IpAddr;
+
+use sqlx::SqlitePool;
+
+use crate::{
+    audit::{self, Actor, AuditKind, Entry},
+    auth::{self, end_all_sessions, hash_password, CurrentUser, SessionToken},
+    domain::{Email, Password},
+    AppState, Error, Result,
+};
+
+/// Signs in (see [`auth::sign_in`]) and records the attempt when it was on an account.
+pub async fn sign_in(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    client: Option<IpAddr>,
+) -> Result<(CurrentUser, SessionToken)> {
+    let attempt = auth::attempt(state, email, password, client).await;
+    let action = match &attempt.outcome {
+        Ok(_) => "signed in",
+        Err(Error::InvalidCredentials) => "sign-in failed",
+        Err(Error::Forbidden(_)) => "sign-in refused (deactivated)",
+        // Throttled or busy: nothing was checked.
+        Err(_) => return attempt.outcome,
+    };
+    if let Some(account) = attempt.account {
+        state
+            .write(move |conn| {
+                Box::pin(async move {
+                    audit::record(
+                        conn,
+                        account.organisation_id,
+                        Actor::Account(account.id, &account.name),
+                        Entry {
+                            kind: AuditKind::SignIn,
+                            action,
+                            subject: account.name.clone(),
+                            before: None,
+                            after: None,
+                        },
+                    )
+                    .await
+                })
+            })
+            .await?;
+    }
+    attempt.outcome
+}
+
+/// Sets a new password from the command line (`labhook reset-password`), ends the person's
+/// sessions and forgets their password links; audited.
+pub async fn reset_password_from_command_line(
+    pool: &SqlitePool,
+    email: &Email,
+    password: &Password,
+) -> Result<()> {
+    let hash = hash_password(password).await?;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let row: Option<(i64, i64, String)> = sqlx::query_as(
+        "UPDATE users SET password_hash = ? WHERE email = ? RETURNING id, organisation_id, name",
+    )
+    .bind(hash)
+    .bind(email.as_str())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (id, organisation_id, name) = row.ok_or_else(|| Error::not_found("User"))?;
+    end_all_sessions(&mut tx, id).await?;
+    sqlx::query("DELETE FROM password_links WHERE user_id = ?")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut tx,
+        organisation_id,
+        Actor::CommandLine,
+        Entry {
+            kind: AuditKind::User,
+            action: "password reset",
+            subject: name,
+            before: None,
+            after: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
