@@ -196,7 +196,7 @@ pub(crate) async fn insert(
     device_id: i64,
     c: &ChannelDefinition,
 ) -> Result<i64> {
-    Ok(sqlx::query_scalar(
+    sqlx::query_scalar(
         "INSERT INTO channels (device_id, name, unit, value_type, min_value, max_value, enum_labels)
          VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
@@ -209,7 +209,7 @@ pub(crate) async fn insert(
     .bind(labels_json(c))
     .fetch_one(&mut *conn)
     .await
-    .on_unique_violation("channels.device_id", || name_taken(&c.name))?)
+    .on_unique_violation("channels.device_id", || name_taken(&c.name))
 }
 
 /// A channel as the audit trail shows it.

@@ -74,7 +74,7 @@ pub(super) fn Trend(
     if !lo.is_finite() || !hi.is_finite() {
         (lo, hi) = (0.0, 1.0);
     }
-    if hi - lo < f64::EPSILON {
+    if (hi - lo).abs() < f64::EPSILON {
         (lo, hi) = (lo - 1.0, hi + 1.0);
     }
     let span = (until - since).max(1) as f64;

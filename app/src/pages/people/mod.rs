@@ -152,6 +152,7 @@ fn PersonRow(
             </th>
             <td>
                 <select
+                    class="role-select"
                     aria-label=format!("Role of {}", person.name)
                     disabled=move || locked || deactivated || !hydrated.get() || change.busy()
                     title=locked.then_some("You cannot change your own role.")

@@ -12,7 +12,7 @@ use super::{password_link_owner, set_password};
 pub fn SetPasswordPage() -> impl IntoView {
     let query = use_query_map();
     let token = move || query.read().get("token").unwrap_or_default();
-    let owner = Resource::new(token, |t| password_link_owner(t));
+    let owner = Resource::new(token, password_link_owner);
     let password = RwSignal::new(String::new());
     let repeated = RwSignal::new(String::new());
     let mismatch = RwSignal::new(false);
