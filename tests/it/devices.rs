@@ -1,5 +1,5 @@
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::helpers::{error_of, spawn_app, TestApp, ADMIN, LAB_USER, OTHER_ADMIN};
 
@@ -283,44 +283,19 @@ async fn revoking_access_stops_webhooks_of_that_device_and_granting_again_does_n
         .fetch_one(&app.state.pool)
         .await
         .unwrap();
-    let token: Value = app
-        .call_form(
-            &admin,
-            "devices/create_token",
-            &[("device_id", &centrifuge.to_string()), ("label", "t")],
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let token = token["token"].as_str().unwrap().to_owned();
+    let token = app.device_token(&admin, centrifuge).await;
     let send = |value: f64| {
         let (app, token) = (&app, &token);
         async move {
-            let res = reqwest::Client::new()
-                .post(app.url(&format!("/api/v1/devices/{centrifuge}/data_points")))
-                .bearer_auth(token)
-                .json(&serde_json::json!([{"channel": "rotation", "value": value}]))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(res.status(), StatusCode::ACCEPTED);
-            // Wait until the dispatcher fanned the event out.
-            let last: i64 = sqlx::query_scalar("SELECT MAX(id) FROM events")
-                .fetch_one(&app.state.pool)
-                .await
-                .unwrap();
-            for _ in 0..400 {
-                let cursor: i64 = sqlx::query_scalar("SELECT last_event_id FROM dispatcher_cursor")
-                    .fetch_one(&app.state.pool)
-                    .await
-                    .unwrap();
-                if cursor >= last {
-                    return;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-            }
-            panic!("the event was not fanned out");
+            let (status, _) = app
+                .send_points(
+                    centrifuge,
+                    token,
+                    &json!([{"channel": "rotation", "value": value}]),
+                )
+                .await;
+            assert_eq!(status, StatusCode::ACCEPTED);
+            app.wait_for_fan_out().await;
         }
     };
     let deliveries = || async {
@@ -413,17 +388,7 @@ async fn archive_restore_and_delete_a_device() {
     .fetch_one(&app.state.pool)
     .await
     .unwrap();
-    let token: Value = app
-        .call_form(
-            &admin,
-            "devices/create_token",
-            &[("device_id", &device.to_string()), ("label", "t")],
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let token = token["token"].as_str().unwrap().to_owned();
+    let token = app.device_token(&admin, device).await;
     let channel: String =
         sqlx::query_scalar("SELECT name FROM channels WHERE device_id = ? ORDER BY id LIMIT 1")
             .bind(device)

@@ -60,16 +60,33 @@ pub(super) fn AccessDialog(target: Target) -> impl IntoView {
 
 #[component]
 fn GrantRow(grant: GrantView, target: Target) -> impl IntoView {
-    let checked = RwSignal::new(grant.granted);
+    let device_id = target.get_untracked().map(|t| t.0).unwrap_or_default();
+    view! {
+        <AccessToggle
+            device_id=device_id
+            user_id=grant.user_id
+            granted=grant.granted
+            label=grant.name
+            detail=grant.email
+        />
+    }
+}
+
+/// One grant of access as a checkbox: saved when ticked, shown as it really is when saving
+/// fails. The device's Access dialog and a person's Devices dialog both list these.
+#[component]
+pub(crate) fn AccessToggle(
+    device_id: i64,
+    user_id: i64,
+    granted: bool,
+    label: String,
+    #[prop(optional, into)] detail: Option<String>,
+) -> impl IntoView {
+    let checked = RwSignal::new(granted);
     let change = Change::new();
-    let user_id = grant.user_id;
     let on_change = move |ev: leptos::ev::Event| {
         let want = event_target_checked(&ev);
-        let Some((device_id, _)) = target.get_untracked() else {
-            return;
-        };
         checked.set(want);
-        // Saving failed: show the truth again.
         change.run(
             set_device_access(device_id, user_id, want),
             |()| {},
@@ -80,8 +97,8 @@ fn GrantRow(grant: GrantView, target: Target) -> impl IntoView {
         <li>
             <label class="checkbox">
                 <input type="checkbox" prop:checked=move || checked.get() disabled=move || change.busy() on:change=on_change/>
-                <span>{grant.name.clone()}</span>
-                <span class="muted">{grant.email.clone()}</span>
+                <span>{label}</span>
+                {detail.map(|d| view! { <span class="muted">{d}</span> })}
             </label>
             {change.alert()}
         </li>

@@ -10,6 +10,7 @@ mod create;
 mod tokens;
 mod trend;
 
+pub(crate) use access::AccessToggle;
 pub use api::*;
 
 use leptos::{either::Either, prelude::*};

@@ -10,7 +10,7 @@ use crate::{
         status::{ErrorNotice, Loading},
         time::Time,
     },
-    pages::devices::set_device_access,
+    pages::devices::AccessToggle,
 };
 
 use super::{add_person, person_devices, refresh, NewPersonInput, PersonView, Shown};
@@ -182,27 +182,9 @@ pub(super) fn PersonDevicesDialog(
                             Ok(list) => Either::Left(view! {
                                 <ul class="plain-list">
                                     {list.into_iter().map(|d| {
-                                        let checked = RwSignal::new(d.granted);
-                                        let change = Change::new();
-                                        let device_id = d.device_id;
-                                        let on_change = move |ev: leptos::ev::Event| {
-                                            let want = event_target_checked(&ev);
-                                            let Some((user_id, _)) = target.get_untracked() else { return };
-                                            checked.set(want);
-                                            change.run(
-                                                set_device_access(device_id, user_id, want),
-                                                |()| {},
-                                                move || checked.set(!want),
-                                            );
-                                        };
+                                        let user_id = target.get_untracked().map(|t| t.0).unwrap_or_default();
                                         view! {
-                                            <li>
-                                                <label class="checkbox">
-                                                    <input type="checkbox" prop:checked=move || checked.get() disabled=move || change.busy() on:change=on_change/>
-                                                    <span>{d.name.clone()}</span>
-                                                </label>
-                                                {change.alert()}
-                                            </li>
+                                            <AccessToggle device_id=d.device_id user_id=user_id granted=d.granted label=d.name/>
                                         }
                                     }).collect_view()}
                                 </ul>
