@@ -12,6 +12,7 @@ mod devices;
 mod fault;
 mod helpers;
 mod matrix;
+mod operations;
 mod people;
 mod process;
 mod subscriptions;

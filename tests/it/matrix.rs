@@ -320,6 +320,13 @@ fn server_functions() -> Vec<Row> {
             },
             expect: [401, 200, 404, 200, 403],
         },
+        // The fixture delivery is still queued (nothing listens at its target): who may send
+        // it again is told so (409); who may not, is refused first.
+        Row {
+            route: "deliveries/redeliver",
+            call: |f, _| form(&[("id", f.delivery.to_string())]),
+            expect: [401, 409, 404, 409, 403],
+        },
         Row {
             route: "deliveries/detail",
             call: |f, _| form(&[("id", f.delivery.to_string())]),

@@ -63,6 +63,7 @@ mod tests {
             error: (300..400)
                 .contains(&status)
                 .then(|| (ErrorKind::Redirect, "redirects are not followed".into())),
+            address: "lims:80".into(),
         }
     }
 
@@ -73,6 +74,7 @@ mod tests {
             request_headers: "{}".into(),
             response: None,
             error: Some((kind, "…".into())),
+            address: "lims:80".into(),
         }
     }
 

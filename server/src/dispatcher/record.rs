@@ -12,7 +12,7 @@ use crate::{
     audit::Actor,
     deliveries::queue::{self, Finished, NewAttempt},
     domain::{
-        delivery::{DeliveryStatus, InactiveReason},
+        delivery::{in_plain_words, DeliveryStatus, InactiveReason},
         schedule::RetrySchedule,
     },
     subscriptions, AppState, Result,
@@ -125,7 +125,7 @@ fn finished(o: Outcome, status: DeliveryStatus, next_attempt_at: Option<i64>) ->
     let last_error = a
         .error
         .as_ref()
-        .map(|(k, m)| format!("{}: {m}", k.as_str()))
+        .map(|(k, m)| in_plain_words(*k, m, &a.address))
         .or_else(|| {
             response_status
                 .filter(|c| !(200..300).contains(c))

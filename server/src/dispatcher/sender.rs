@@ -51,6 +51,8 @@ pub struct Attempt {
     pub request_headers: String,
     pub response: Option<Response>,
     pub error: Option<(ErrorKind, String)>,
+    /// The receiver's `host:port`, for saying what went wrong in plain words.
+    pub address: String,
 }
 
 #[derive(Debug, Clone)]
@@ -65,6 +67,7 @@ impl Attempt {
     /// Not sent at all: the target lost its registration (checked again at send time).
     pub fn not_sent(started_at: i64, url: &TargetUrl) -> Self {
         Attempt {
+            address: address_of(url),
             started_at,
             duration: Duration::ZERO,
             request_headers: "{}".into(),
@@ -182,6 +185,7 @@ impl Sender {
                     request_headers,
                     response: Some(response),
                     error,
+                    address: address_of(&target.url),
                 }
             }
             Err(error) => Attempt {
@@ -190,6 +194,7 @@ impl Sender {
                 request_headers,
                 response: None,
                 error: Some(error),
+                address: address_of(&target.url),
             },
         }
     }
@@ -323,6 +328,16 @@ fn blocked(ip: IpAddr, refused: Refused) -> (ErrorKind, String) {
         refused,
     };
     (ErrorKind::Blocked, error.to_string())
+}
+
+/// `host:port` of a target, as people name a receiver.
+fn address_of(url: &TargetUrl) -> String {
+    let u = url.url();
+    match (u.host_str(), u.port_or_known_default()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_owned(),
+        _ => String::new(),
+    }
 }
 
 /// Tells a timeout from a refused connection, a DNS failure and a TLS problem.

@@ -173,9 +173,57 @@ impl InactiveReason {
     }
 }
 
+/// What went wrong, as a person would say it — the delivery log's summary; the technical
+/// text stays in the attempt's details. `address` is the receiver's `host:port`.
+pub fn in_plain_words(kind: ErrorKind, technical: &str, address: &str) -> String {
+    let lower = technical.to_lowercase();
+    match kind {
+        ErrorKind::Connection if lower.contains("refused") => {
+            format!("nothing is listening at {address} — connection refused")
+        }
+        ErrorKind::Connection if lower.contains("reset") || lower.contains("closed") => {
+            format!("{address} closed the connection before answering")
+        }
+        ErrorKind::Connection => format!("could not connect to {address}"),
+        ErrorKind::Timeout => format!("{address} did not answer in time"),
+        ErrorKind::Dns => {
+            let host = address.rsplit_once(':').map_or(address, |(h, _)| h);
+            format!("the name {host} could not be looked up")
+        }
+        ErrorKind::Tls => format!("the secure connection to {address} failed (certificate or TLS)"),
+        ErrorKind::Redirect => {
+            "the receiver answered with a redirect, which is not followed".into()
+        }
+        // The policy's and the registration check's own words are meant for people already.
+        ErrorKind::Blocked | ErrorKind::Unregistered => technical.to_owned(),
+        ErrorKind::Other => {
+            let short: String = technical.chars().take(120).collect();
+            format!("the request to {address} failed: {short}")
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_read_as_a_person_would_say_them() {
+        let refused = "error sending request for url (http://127.0.0.1:9999/x): client error (Connect): tcp connect error: Connection refused (os error 111)";
+        assert_eq!(
+            in_plain_words(ErrorKind::Connection, refused, "127.0.0.1:9999"),
+            "nothing is listening at 127.0.0.1:9999 — connection refused"
+        );
+        assert_eq!(
+            in_plain_words(ErrorKind::Dns, "dns error", "lims.invalid:443"),
+            "the name lims.invalid could not be looked up"
+        );
+        assert_eq!(
+            in_plain_words(ErrorKind::Timeout, "operation timed out", "lims:80"),
+            "lims:80 did not answer in time"
+        );
+        assert!(in_plain_words(ErrorKind::Other, &"x".repeat(500), "a:1").len() < 200);
+    }
 
     #[test]
     fn every_word_reads_back_as_itself() {

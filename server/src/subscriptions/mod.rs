@@ -8,6 +8,7 @@ mod channel_removal;
 mod model;
 mod overflow;
 mod queries;
+mod redeliver;
 pub mod rules;
 mod sealing;
 mod switch;
@@ -18,5 +19,6 @@ pub use channel_removal::{channel_uses, remove_channel, ChannelUser, ChannelUses
 pub use model::{Created, Subscription, TriggerRow};
 pub use overflow::record_overflow;
 pub use queries::{catalogue, event_label, get, get_for_edit, list, PER_PAGE};
+pub use redeliver::redeliver;
 pub use sealing::{key_file, seal_open_secrets, secrets_key};
 pub use switch::{deactivate, deactivate_unregistered_targets, set_active};

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     components::{
         badge::DeliveryBadge,
+        change::Change,
         hydration::use_hydrated,
         modal::{open_while_set, Modal},
         pager::{ListPage, Pager},
@@ -106,6 +107,15 @@ pub async fn list_deliveries(
     let state = crate::ssr::state()?;
     let p = server::deliveries::list(&state.pool, &user, subscription_id, page).await?;
     Ok(ListPage::from_page(p, DeliveryView::from))
+}
+
+/// Sends a delivery again: a new attempt with the same `webhook-id`.
+#[server(endpoint = "deliveries/redeliver")]
+pub async fn redeliver(id: i64) -> Result<(), AppError> {
+    let user = crate::ssr::caller().await?;
+    let state = crate::ssr::state()?;
+    server::subscriptions::redeliver(&state, &user, id).await?;
+    Ok(())
 }
 
 #[server(endpoint = "deliveries/detail")]
@@ -227,13 +237,33 @@ pub fn DeliveryLog(subscription_id: i64) -> impl IntoView {
                 })}
             </Transition>
         </section>
-        <DeliveryDialog opened=opened/>
+        <DeliveryDialog opened=opened refresh=refresh/>
     }
 }
 
 #[component]
-fn DeliveryDialog(opened: RwSignal<Option<i64>>) -> impl IntoView {
+fn DeliveryDialog(opened: RwSignal<Option<i64>>, refresh: RwSignal<u32>) -> impl IntoView {
     let open = open_while_set(opened);
+    let again = Change::new();
+    let queued = RwSignal::new(false);
+    Effect::new(move |_| {
+        if opened.get().is_some() {
+            again.clear();
+            queued.set(false);
+        }
+    });
+    let send_again = move |_| {
+        if let Some(id) = opened.get_untracked() {
+            again.run(
+                redeliver(id),
+                move |()| {
+                    queued.set(true);
+                    refresh.update(|r| *r += 1);
+                },
+                || {},
+            );
+        }
+    };
     let detail = Resource::new(
         move || opened.get(),
         |id| async move {
@@ -263,7 +293,19 @@ fn DeliveryDialog(opened: RwSignal<Option<i64>>) -> impl IntoView {
                 </Transition>
             </div>
             <div class="dialog-foot">
+                {move || queued.get().then(|| view! {
+                    <p class="muted" role="status">"Queued again: it is sent in a moment, with the same webhook-id."</p>
+                })}
+                {again.inline_alert()}
                 <button type="button" class="button" on:click=move |_| open.set(false)>"Close"</button>
+                <button
+                    type="button"
+                    class="button primary"
+                    disabled=move || again.busy() || queued.get()
+                    on:click=send_again
+                >
+                    "Send again"
+                </button>
             </div>
         </Modal>
     }

@@ -1,0 +1,208 @@
+//! Operating a subscription from its page: sending a delivery again, and the delivery log's
+//! words for what went wrong — against a real receiver on a loopback port.
+
+use std::sync::{Arc, Mutex};
+
+use axum::{http::HeaderMap, routing::post, Router};
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::{error_of, spawn_app, TestApp, ADMIN};
+
+/// A receiver that answers 200 and keeps each request's `webhook-id` and body.
+async fn receiver() -> (String, Arc<Mutex<Vec<(String, String)>>>) {
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let kept = got.clone();
+    let app = Router::new().route(
+        "/hook",
+        post(move |headers: HeaderMap, body: String| {
+            let kept = kept.clone();
+            async move {
+                let id = headers
+                    .get("webhook-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                kept.lock().unwrap().push((id, body));
+                "thanks"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (origin, got)
+}
+
+async fn subscribe(app: &TestApp, admin: &Client, url: &str, channel: i64) -> i64 {
+    let res = app
+        .call_json(
+            admin,
+            "subscriptions/create",
+            &json!({"input": {"display_name": "Ops", "url": url, "headers": [],
+                "triggers": [{"channel_id": channel, "event_type": "data_point.created"}]}}),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
+    sqlx::query_scalar("SELECT MAX(id) FROM subscriptions")
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap()
+}
+
+/// The hotplate's temperature channel and a token for the hotplate.
+async fn hotplate(app: &TestApp, admin: &Client) -> (i64, i64, String) {
+    let (device, channel): (i64, i64) = sqlx::query_as(
+        "SELECT d.id, c.id FROM devices d JOIN channels c ON c.device_id = d.id
+         WHERE d.name = 'Hotplate Stirrer RCT digital' AND c.name = 'temperature'",
+    )
+    .fetch_one(&app.state.pool)
+    .await
+    .unwrap();
+    let token = app.device_token(admin, device).await;
+    (device, channel, token)
+}
+
+async fn log(app: &TestApp, c: &Client, subscription: i64) -> Vec<Value> {
+    let page: Value = app
+        .call_form(
+            c,
+            "deliveries/list",
+            &[
+                ("subscription_id", &subscription.to_string()),
+                ("page", "1"),
+            ],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    page["items"].as_array().unwrap().clone()
+}
+
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..400 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("{what} did not happen");
+}
+
+#[tokio::test]
+async fn a_delivery_is_sent_again_with_the_same_webhook_id() {
+    let app = spawn_app().await;
+    let admin = app.signed_in(ADMIN.0, ADMIN.1).await;
+    let (origin, got) = receiver().await;
+    let res = app
+        .call_form(
+            &admin,
+            "admin/register_url",
+            &[("url", &format!("{origin}/")), ("note", "ops")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (device, channel, token) = hotplate(&app, &admin).await;
+    let subscription = subscribe(&app, &admin, &format!("{origin}/hook"), channel).await;
+    app.send_points(
+        device,
+        &token,
+        &json!([{"channel": "temperature", "value": 60}]),
+    )
+    .await;
+    wait_until("the first delivery", || got.lock().unwrap().len() == 1).await;
+    let mut delivery = Value::Null;
+    for _ in 0..400 {
+        delivery = log(&app, &admin, subscription).await[0].clone();
+        if delivery["status"] == "delivered" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(delivery["status"], "delivered");
+    let id = delivery["id"].as_i64().unwrap().to_string();
+
+    let res = app
+        .call_form(&admin, "deliveries/redeliver", &[("id", &id)])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    wait_until("the second attempt", || got.lock().unwrap().len() == 2).await;
+    let got = got.lock().unwrap().clone();
+    assert_eq!(got[0], got[1], "the same webhook-id and body");
+    let actions: Vec<String> =
+        sqlx::query_scalar("SELECT action FROM audit_log WHERE action = 'delivery sent again'")
+            .fetch_all(&app.state.pool)
+            .await
+            .unwrap();
+    assert_eq!(actions.len(), 1);
+
+    // Switched off, nothing is sent again; the answer says why.
+    let res = app
+        .call_form(
+            &admin,
+            "subscriptions/set_active",
+            &[("id", &subscription.to_string()), ("active", "false")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (status, body) = error_of(
+        app.call_form(&admin, "deliveries/redeliver", &[("id", &id)])
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(body.to_string().contains("switched off"), "{body}");
+}
+
+#[tokio::test]
+async fn the_log_says_what_went_wrong_in_plain_words_and_keeps_the_technical_text() {
+    let app = spawn_app().await;
+    let admin = app.signed_in(ADMIN.0, ADMIN.1).await;
+    let (device, channel, token) = hotplate(&app, &admin).await;
+    // The demo's registered URL, where nothing listens.
+    let subscription = subscribe(&app, &admin, "http://127.0.0.1:9999/lims", channel).await;
+    app.send_points(
+        device,
+        &token,
+        &json!([{"channel": "temperature", "value": 60}]),
+    )
+    .await;
+    let mut entry = Value::Null;
+    for _ in 0..400 {
+        entry = log(&app, &admin, subscription)
+            .await
+            .first()
+            .cloned()
+            .unwrap_or_default();
+        if entry["attempts"].as_i64().unwrap_or(0) >= 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        entry["last_error"],
+        "nothing is listening at 127.0.0.1:9999 — connection refused"
+    );
+    // Still queued: sending it again now is refused, it is tried on its own.
+    let id = entry["id"].as_i64().unwrap().to_string();
+    let (status, _) = error_of(
+        app.call_form(&admin, "deliveries/redeliver", &[("id", &id)])
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let detail: Value = app
+        .call_form(&admin, "deliveries/detail", &[("id", &id)])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let technical = detail["attempts"][0]["error_message"].as_str().unwrap();
+    assert!(technical.contains("127.0.0.1:9999"), "{technical}");
+}
