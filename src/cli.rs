@@ -152,6 +152,11 @@ struct ServeArgs {
     #[arg(long, env = "LABHOOK_SIGN_INS_PER_MINUTE", default_value_t = 30)]
     sign_ins_per_minute: u32,
 
+    /// Serve Prometheus metrics at /metrics to requests with `Authorization: Bearer <this>`
+    /// (without it /metrics is not served).
+    #[arg(long, env = "LABHOOK_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
+
     /// How long a sign-in lasts, in hours.
     #[arg(long, env = "LABHOOK_SESSION_HOURS", default_value_t = 168)]
     session_hours: u64,
@@ -309,6 +314,7 @@ async fn serve(database: PathBuf, log_format: LogFormatArg, args: ServeArgs) -> 
         secure_cookies: args.secure_cookies,
         behind_proxy: args.behind_proxy,
         sign_ins_per_minute: args.sign_ins_per_minute.max(1),
+        metrics_token: args.metrics_token.clone().filter(|t| !t.trim().is_empty()),
         password_checks: None,
         password_check_wait: Duration::from_secs(2),
         session_ttl: Duration::from_secs(args.session_hours.max(1) * 3600),

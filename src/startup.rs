@@ -34,6 +34,8 @@ impl Application {
     /// Opens the database (migrating it), seeds demo data when asked and the database is
     /// empty, and binds the listener. Errors are phrased for the person starting the server.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        // Before anything counts: what is recorded before the recorder exists is lost.
+        server::telemetry::metrics();
         let pool = server::db::open(&config.database).await?;
         let lock = server::db::lock_for_serving(&config.database)?;
         if config.seed_demo {

@@ -31,6 +31,8 @@ pub struct Config {
     pub behind_proxy: bool,
     /// Sign-in attempts one client address may make per minute.
     pub sign_ins_per_minute: u32,
+    /// The bearer token `/metrics` asks for; `None`: metrics are not served.
+    pub metrics_token: Option<String>,
     /// Password checks that may run at once (`None`: one per core), and how long a sign-in
     /// waits for one before it is told to come back.
     pub password_checks: Option<usize>,
@@ -84,6 +86,7 @@ impl Config {
             behind_proxy: false,
             session_ttl: Duration::from_secs(7 * 24 * 3600),
             sign_ins_per_minute: 30,
+            metrics_token: None,
             password_checks: None,
             password_check_wait: Duration::from_secs(2),
             seed_demo: true,

@@ -86,6 +86,13 @@ pub async fn prune(state: &AppState, cutoffs: Cutoffs) -> Result<Pruned> {
         .await?;
         pruned.longest_window = pruned.longest_window.max(longest);
     }
+    for (table, n) in [
+        ("deliveries", pruned.deliveries),
+        ("events", pruned.events),
+        ("data_points", pruned.data_points),
+    ] {
+        metrics::counter!("labhook_retention_deleted_total", "table" => table).increment(n);
+    }
     Ok(pruned)
 }
 

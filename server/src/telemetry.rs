@@ -1,4 +1,4 @@
-//! Logging, set up once at start.
+//! Logging and metrics, set up once at start.
 
 use crate::config::LogFormat;
 use tracing_subscriber::{fmt, EnvFilter};
@@ -13,4 +13,65 @@ pub fn init(format: LogFormat) {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+/// The Prometheus recorder behind every `metrics::counter!`/`histogram!`/`gauge!` of the
+/// process, installed on first use (several servers in one test binary share it).
+pub fn metrics() -> &'static metrics_exporter_prometheus::PrometheusHandle {
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
+        std::sync::OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            // Attempt latencies as a histogram (buckets in seconds), not a summary: they add
+            // up across instances.
+            .set_buckets_for_metric(
+                Matcher::Suffix("_seconds".into()),
+                &[
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0,
+                ],
+            )
+            .expect("BUG: the buckets are not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        // Another recorder installed first (a test harness) keeps its place; ours renders empty.
+        let _ = metrics::set_global_recorder(recorder);
+        describe();
+        handle
+    })
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(
+        "labhook_data_points_total",
+        "Data points accepted by the ingest API."
+    );
+    describe_counter!("labhook_events_total", "Trigger events recorded.");
+    describe_counter!(
+        "labhook_deliveries_total",
+        "Outcomes of delivery attempts, by the delivery's new status (delivered, retrying, failed, cancelled)."
+    );
+    describe_histogram!(
+        "labhook_attempt_duration_seconds",
+        Unit::Seconds,
+        "How long each webhook request took, answered or not."
+    );
+    describe_gauge!(
+        "labhook_queue_depth",
+        "Deliveries waiting to be sent (due or later)."
+    );
+    describe_gauge!(
+        "labhook_oldest_due_seconds",
+        Unit::Seconds,
+        "How long the oldest due delivery has been waiting (0: none is due)."
+    );
+    describe_gauge!(
+        "labhook_requests_in_flight",
+        "Webhook requests being sent right now."
+    );
+    describe_counter!(
+        "labhook_retention_deleted_total",
+        "Rows deleted by retention, by table."
+    );
 }

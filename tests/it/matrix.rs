@@ -432,6 +432,8 @@ const PAGES: &[(&str, [u16; 5])] = &[
 const BACKEND: &[(&str, &str, [u16; 5])] = &[
     ("GET", "/healthz", [200, 200, 200, 200, 200]),
     ("GET", "/readyz", [200, 200, 200, 200, 200]),
+    // Served only with the operator's metrics token, which this server has none of.
+    ("GET", "/metrics", [404, 404, 404, 404, 404]),
     (
         "POST",
         "/api/v1/devices/{device_id}/data_points",

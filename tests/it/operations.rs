@@ -206,3 +206,79 @@ async fn the_log_says_what_went_wrong_in_plain_words_and_keeps_the_technical_tex
     let technical = detail["attempts"][0]["error_message"].as_str().unwrap();
     assert!(technical.contains("127.0.0.1:9999"), "{technical}");
 }
+
+#[tokio::test]
+async fn metrics_are_served_in_prometheus_format_to_the_operators_token_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = server::config::Config {
+        metrics_token: Some("scrape-me-please".into()),
+        ..server::config::Config::for_database(dir.path().join("t.db"))
+    };
+    let built = labhook::startup::Application::build(config).await.unwrap();
+    let app = TestApp::at(built.address(), built.state().clone());
+    tokio::spawn(built.run(std::future::pending()));
+    let admin = app.signed_in(ADMIN.0, ADMIN.1).await;
+    let (device, channel, token) = hotplate(&app, &admin).await;
+    subscribe(&app, &admin, "http://127.0.0.1:9999/lims", channel).await;
+    app.send_points(
+        device,
+        &token,
+        &json!([{"channel": "temperature", "value": 60}]),
+    )
+    .await;
+    app.wait_for_fan_out().await;
+
+    // A session is not enough, nor a wrong token.
+    assert_eq!(
+        admin
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let wrong = Client::new()
+        .get(app.url("/metrics"))
+        .bearer_auth("scrape-me")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+
+    let mut text = String::new();
+    for _ in 0..400 {
+        let res = Client::new()
+            .get(app.url("/metrics"))
+            .bearer_auth("scrape-me-please")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        text = res.text().await.unwrap();
+        if text.contains("labhook_deliveries_total{outcome=\"retrying\"}") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    for metric in [
+        "# TYPE labhook_data_points_total counter",
+        "# TYPE labhook_events_total counter",
+        "labhook_deliveries_total{outcome=\"retrying\"}",
+        "# TYPE labhook_attempt_duration_seconds histogram",
+        "labhook_attempt_duration_seconds_bucket{le=\"0.005\"}",
+        "# TYPE labhook_queue_depth gauge",
+        "labhook_oldest_due_seconds",
+        "labhook_requests_in_flight",
+    ] {
+        assert!(text.contains(metric), "{metric} missing from:\n{text}");
+    }
+    // This server's queue holds the retrying delivery.
+    let depth = text
+        .lines()
+        .find(|l| l.starts_with("labhook_queue_depth "))
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap();
+    assert!(depth >= 1.0, "{text}");
+}

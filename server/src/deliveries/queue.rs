@@ -150,6 +150,18 @@ pub async fn claim(
     .context("claiming due deliveries")
 }
 
+/// How many deliveries wait to be sent, and since when the oldest due one has been due.
+pub async fn depth(pool: &SqlitePool, now: i64) -> Result<(i64, Option<i64>)> {
+    sqlx::query_as(
+        "SELECT COUNT(*), MIN(CASE WHEN next_attempt_at <= ?1 THEN next_attempt_at END)
+         FROM deliveries WHERE next_attempt_at IS NOT NULL",
+    )
+    .bind(now)
+    .fetch_one(pool)
+    .await
+    .context("measuring the delivery queue")
+}
+
 /// The earliest time a delivery that is not claimed falls due.
 pub async fn next_due(pool: &SqlitePool, now: i64) -> Result<Option<i64>> {
     sqlx::query_scalar(

@@ -425,7 +425,11 @@ impl Loop {
                 if panics.is_ok() {
                     panic!("a deliberate fault in a send (test)");
                 }
-                let attempt = sender.send(&target, &c.webhook_id, body).await;
+                let attempt = {
+                    // Counted down however the send ends (a panic or a cancelled task too).
+                    let _in_flight = InFlight::start();
+                    sender.send(&target, &c.webhook_id, body).await
+                };
                 let _ = outcome_tx.send(Outcome {
                     delivery_id: c.id,
                     subscription_id: c.subscription_id,
@@ -464,5 +468,21 @@ async fn record_outcomes(
                 tracing::error!(error = ?e, outcomes = n, "recording delivery outcomes failed")
             }
         }
+    }
+}
+
+/// One webhook request being sent, for the `labhook_requests_in_flight` gauge.
+struct InFlight;
+
+impl InFlight {
+    fn start() -> Self {
+        metrics::gauge!("labhook_requests_in_flight").increment(1.0);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics::gauge!("labhook_requests_in_flight").decrement(1.0);
     }
 }

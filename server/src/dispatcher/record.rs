@@ -87,6 +87,12 @@ pub async fn record(
                         (DeliveryStatus::Cancelled, None)
                     }
                 };
+                if o.attempt.was_sent() {
+                    metrics::histogram!("labhook_attempt_duration_seconds")
+                        .record(o.attempt.duration.as_secs_f64());
+                }
+                metrics::counter!("labhook_deliveries_total", "outcome" => status.as_str())
+                    .increment(1);
                 finished(o, status, next_attempt_at)
             })
             .collect()

@@ -4,6 +4,7 @@
 pub mod browser;
 pub mod error;
 pub mod ingest;
+pub mod metrics;
 pub mod session;
 
 use axum::{
@@ -38,17 +39,24 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 
 const HEALTHZ: &str = "/healthz";
 const READYZ: &str = "/readyz";
+const METRICS: &str = "/metrics";
 const DATA_POINTS: &str = "/api/v1/devices/{device_id}/data_points";
 
 /// Every route of [`router`] (method, path): the authorisation matrix test checks that it
 /// decides each one.
-pub const ROUTES: &[(&str, &str)] = &[("GET", HEALTHZ), ("GET", READYZ), ("POST", DATA_POINTS)];
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", HEALTHZ),
+    ("GET", READYZ),
+    ("GET", METRICS),
+    ("POST", DATA_POINTS),
+];
 
 /// The backend's own routes (everything that is not a page or a server function).
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route(HEALTHZ, get(healthz))
         .route(READYZ, get(readyz))
+        .route(METRICS, get(metrics::metrics))
         .route(DATA_POINTS, post(ingest::post_data_points))
         .with_state(state)
 }

@@ -69,6 +69,12 @@ async fn run(writer: Writer, mut queue: mpsc::Receiver<(Request, Reply)>) {
         {
             Ok(results) => {
                 for (reply, result) in replies.into_iter().zip(results) {
+                    if let Ok(receipt) = &result {
+                        metrics::counter!("labhook_data_points_total")
+                            .increment(receipt.accepted as u64);
+                        metrics::counter!("labhook_events_total")
+                            .increment(receipt.event_ids.len() as u64);
+                    }
                     // A caller that hung up: its data is stored all the same.
                     let _ = reply.send(result);
                 }
