@@ -6,7 +6,7 @@ use std::{io::BufRead, net::SocketAddr, path::PathBuf, process::ExitCode, time::
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use labhook::startup::Application;
 use server::{
-    config::{Config, DispatcherConfig, LogFormat, Quotas},
+    config::{AutoDisable, Config, DispatcherConfig, LogFormat, Quotas},
     devices::manage::DeviceInput,
     domain::{
         outbound::OutboundPolicy, parse_name, schedule::RetrySchedule, Email, Password, Role,
@@ -209,6 +209,15 @@ struct ServeArgs {
     )]
     max_pending_per_subscription: usize,
 
+    /// Switch a subscription off when all its deliveries have failed for this many days (and
+    /// at least --auto-disable-min-failures of them); 0: never.
+    #[arg(long, env = "LABHOOK_AUTO_DISABLE_AFTER_DAYS", default_value_t = 5)]
+    auto_disable_after_days: u64,
+
+    /// Failed deliveries needed, besides the days, to switch a subscription off.
+    #[arg(long, env = "LABHOOK_AUTO_DISABLE_MIN_FAILURES", default_value_t = 10)]
+    auto_disable_min_failures: i64,
+
     /// Ingest requests a second per device token (bursts of ten times as many pass).
     #[arg(
         long,
@@ -334,6 +343,10 @@ async fn serve(database: PathBuf, log_format: LogFormatArg, args: ServeArgs) -> 
             max_in_flight: args.max_in_flight.max(1),
             per_subscription_in_flight: args.per_subscription_in_flight.max(1),
             max_pending_per_subscription: args.max_pending_per_subscription.max(1),
+            auto_disable: (args.auto_disable_after_days > 0).then(|| AutoDisable {
+                after: Duration::from_secs(args.auto_disable_after_days * 86_400),
+                min_failures: args.auto_disable_min_failures.max(1),
+            }),
             retention: Duration::from_secs(args.retention_days.max(1) * 86_400),
             outbound: OutboundPolicy {
                 allow_loopback: args.allow_loopback_targets,

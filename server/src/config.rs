@@ -137,6 +137,25 @@ pub struct DispatcherConfig {
     /// Most deliveries one subscription may have waiting; events past it are not queued for
     /// it (the oldest waiting are kept), and its owner is told.
     pub max_pending_per_subscription: usize,
+    /// When a subscription whose deliveries all fail is switched off; `None`: never.
+    pub auto_disable: Option<AutoDisable>,
+}
+
+/// A subscription is switched off when its deliveries have failed for `after`, at least
+/// `min_failures` of them, with no success in between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AutoDisable {
+    pub after: Duration,
+    pub min_failures: i64,
+}
+
+impl Default for AutoDisable {
+    fn default() -> Self {
+        Self {
+            after: Duration::from_secs(5 * 86_400),
+            min_failures: 10,
+        }
+    }
 }
 
 impl Default for DispatcherConfig {
@@ -153,6 +172,7 @@ impl Default for DispatcherConfig {
             shutdown_grace: Duration::from_secs(10),
             outbound: OutboundPolicy::default(),
             max_pending_per_subscription: 10_000,
+            auto_disable: Some(AutoDisable::default()),
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod error;
 pub mod harness;
 pub mod health;
 pub mod http;
+pub mod notifications;
 pub mod orgs;
 pub mod paging;
 pub mod people;

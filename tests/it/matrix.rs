@@ -337,6 +337,17 @@ fn server_functions() -> Vec<Row> {
             call: |f, role| form(&[("id", f.subscriptions_to_delete[role].to_string())]),
             expect: [401, 200, 404, 200, 403],
         },
+        // Everyone's own notices.
+        Row {
+            route: "notifications/list",
+            call: |_, _| form(&[]),
+            expect: [401, 200, 200, 200, 200],
+        },
+        Row {
+            route: "notifications/mark_read",
+            call: |_, _| form(&[]),
+            expect: [401, 200, 200, 200, 200],
+        },
         Row {
             route: "people/list",
             call: |_, _| form(&[]),

@@ -282,3 +282,132 @@ async fn metrics_are_served_in_prometheus_format_to_the_operators_token_only() {
         .unwrap();
     assert!(depth >= 1.0, "{text}");
 }
+
+#[tokio::test]
+async fn a_subscription_failing_for_days_is_switched_off_and_its_people_are_told() {
+    use server::config::{AutoDisable, Config, DispatcherConfig};
+    use server::domain::schedule::RetrySchedule;
+    let dir = tempfile::tempdir().unwrap();
+    let base = Config::for_database(dir.path().join("t.db"));
+    let config = Config {
+        // One attempt per delivery: each fails at once.
+        dispatcher: DispatcherConfig {
+            schedule: RetrySchedule::parse("0").unwrap(),
+            ..base.dispatcher.clone()
+        },
+        ..base
+    };
+    let built = labhook::startup::Application::build(config).await.unwrap();
+    let app = TestApp::at(built.address(), built.state().clone());
+    tokio::spawn(built.run(std::future::pending()));
+    let admin = app.signed_in(ADMIN.0, ADMIN.1).await;
+    let lab = app
+        .signed_in(crate::helpers::LAB_USER.0, crate::helpers::LAB_USER.1)
+        .await;
+    let (device, channel, token) = hotplate(&app, &admin).await;
+    let subscription = subscribe(&app, &lab, "http://127.0.0.1:9999/lims", channel).await;
+    for v in 0..10 {
+        app.send_points(
+            device,
+            &token,
+            &json!([{"channel": "temperature", "value": 50 + v}]),
+        )
+        .await;
+    }
+    let failed = || async {
+        app.count(&format!(
+            "deliveries WHERE subscription_id = {subscription} AND status = 'failed'"
+        ))
+        .await
+    };
+    for _ in 0..400 {
+        if failed().await == 10 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(failed().await, 10);
+
+    let rule = AutoDisable::default();
+    let now = server::clock::now_ms();
+    let sweep = |at: i64, rule: AutoDisable| {
+        let state = app.state.clone();
+        async move {
+            server::subscriptions::auto_disable::sweep(&state, rule, at)
+                .await
+                .unwrap()
+        }
+    };
+    let day = 86_400_000;
+    // Not for long enough, or not enough failures: nothing happens.
+    assert!(sweep(now + 4 * day, rule).await.is_empty());
+    let more = AutoDisable {
+        min_failures: 11,
+        ..rule
+    };
+    assert!(sweep(now + 6 * day, more).await.is_empty());
+    // Five days of nothing but failures: switched off, marked, told.
+    assert_eq!(sweep(now + 6 * day, rule).await, [subscription]);
+    let (active, reason, since): (bool, String, Option<i64>) = sqlx::query_as(
+        "SELECT active, inactive_reason, failing_since FROM subscriptions WHERE id = ?",
+    )
+    .bind(subscription)
+    .fetch_one(&app.state.pool)
+    .await
+    .unwrap();
+    assert!(!active);
+    assert_eq!(reason, "failing");
+    assert!(since.is_some_and(|s| s <= server::clock::now_ms()));
+    let audit: String = sqlx::query_scalar(
+        "SELECT after FROM audit_log WHERE action = 'deactivated' AND actor_name LIKE 'Labhook%'",
+    )
+    .fetch_one(&app.state.pool)
+    .await
+    .unwrap();
+    assert!(audit.contains("every delivery failed for days"), "{audit}");
+
+    let notices = |c: &Client| {
+        let (app, c) = (&app, c.clone());
+        async move {
+            let list: Vec<Value> = app
+                .call_form(&c, "notifications/list", &[])
+                .await
+                .json()
+                .await
+                .unwrap();
+            list
+        }
+    };
+    for who in [&lab, &admin] {
+        let list = notices(who).await;
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0]["read"], false);
+        assert!(list[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("its 10 deliveries since"));
+    }
+    // Read per person.
+    let res = app.call_form(&lab, "notifications/mark_read", &[]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(notices(&lab).await[0]["read"], true);
+    assert_eq!(notices(&admin).await[0]["read"], false);
+
+    // Switched on again, it starts afresh: the old failures do not count.
+    let res = app
+        .call_form(
+            &lab,
+            "subscriptions/set_active",
+            &[("id", &subscription.to_string()), ("active", "true")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        app.count(&format!(
+            "subscriptions WHERE id = {subscription} AND failing_since IS NULL"
+        ))
+        .await,
+        1
+    );
+    assert!(sweep(now + 6 * day, rule).await.is_empty());
+}

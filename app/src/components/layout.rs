@@ -9,6 +9,7 @@ use crate::{
     components::{
         hydration::use_hydrated,
         menu::{Menu, MenuEntry},
+        notifications::NotificationBell,
         status::ErrorNotice,
     },
     errors::AppError,
@@ -79,6 +80,7 @@ fn TopBar(me: Me) -> impl IntoView {
         <nav class="topnav" aria-label="Main">
             <Menu label="More" items=items/>
         </nav>
+        <NotificationBell/>
         <div class="user-box">
             <span class="user-name">{me.name.clone()}</span>
             <span class="user-role">{role}</span>

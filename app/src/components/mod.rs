@@ -6,6 +6,7 @@ pub mod icons;
 pub mod layout;
 pub mod menu;
 pub mod modal;
+pub mod notifications;
 pub mod pager;
 pub mod status;
 pub mod switch;

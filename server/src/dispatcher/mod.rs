@@ -248,6 +248,18 @@ async fn run(state: AppState, mut stop: watch::Receiver<bool>) -> Exit {
                     .data_point_retention
                     .map(|keep| now - keep.as_millis() as i64),
             };
+            if let Some(rule) = this.config.auto_disable {
+                match crate::subscriptions::auto_disable::sweep(&this.state, rule, now).await {
+                    Ok(off) if !off.is_empty() => tracing::warn!(
+                        subscriptions = ?off,
+                        "switched off subscriptions whose deliveries kept failing"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = ?e, "switching off failing subscriptions failed")
+                    }
+                }
+            }
             match retention::prune(&this.state, cutoffs).await {
                 Ok(p) if p.deliveries + p.events + p.data_points > 0 => tracing::info!(
                     deliveries = p.deliveries,

@@ -129,14 +129,17 @@ pub enum InactiveReason {
     Gone,
     /// Its owner's account was deactivated.
     OwnerDeactivated,
+    /// Every delivery failed for days: switched off by Labhook ("failing since …").
+    Failing,
 }
 
 impl InactiveReason {
-    pub const ALL: [InactiveReason; 4] = [
+    pub const ALL: [InactiveReason; 5] = [
         InactiveReason::User,
         InactiveReason::TargetNotRegistered,
         InactiveReason::Gone,
         InactiveReason::OwnerDeactivated,
+        InactiveReason::Failing,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -145,6 +148,7 @@ impl InactiveReason {
             InactiveReason::TargetNotRegistered => "target_not_registered",
             InactiveReason::Gone => "gone",
             InactiveReason::OwnerDeactivated => "owner_deactivated",
+            InactiveReason::Failing => "failing",
         }
     }
 
@@ -159,6 +163,7 @@ impl InactiveReason {
             InactiveReason::TargetNotRegistered => "target not registered any more",
             InactiveReason::Gone => "subscription deactivated: 410 Gone",
             InactiveReason::OwnerDeactivated => "its owner's account was deactivated",
+            InactiveReason::Failing => "subscription switched off: its deliveries kept failing",
         }
     }
 
@@ -169,6 +174,7 @@ impl InactiveReason {
             InactiveReason::TargetNotRegistered => Some("target not registered"),
             InactiveReason::Gone => Some("the receiver answered 410 Gone"),
             InactiveReason::OwnerDeactivated => Some("its owner's account was deactivated"),
+            InactiveReason::Failing => Some("every delivery failed for days"),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! switch off or delete any. Every change is audited in its own transaction.
 
 mod access;
+pub mod auto_disable;
 mod changes;
 mod channel_removal;
 mod model;

@@ -40,6 +40,8 @@ pub struct Subscription {
     /// Events not queued because too many deliveries were waiting, and since when.
     pub overflowed: i64,
     pub overflow_since: Option<i64>,
+    /// Switched off by Labhook because every delivery since then failed.
+    pub failing_since: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }

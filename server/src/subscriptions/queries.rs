@@ -38,13 +38,14 @@ struct Row {
     inactive_reason: Option<String>,
     overflowed: i64,
     overflow_since: Option<i64>,
+    failing_since: Option<i64>,
     created_at: i64,
     updated_at: i64,
 }
 
 const SELECT: &str =
     "SELECT s.id, s.owner_id, u.name AS owner_name, s.display_name, s.url, s.headers,
-        s.active, s.inactive_reason, s.overflowed, s.overflow_since, s.created_at, s.updated_at
+        s.active, s.inactive_reason, s.overflowed, s.overflow_since, s.failing_since, s.created_at, s.updated_at
      FROM subscriptions s JOIN users u ON u.id = s.owner_id";
 
 /// Rows made whole: triggers, last delivery, whether the target is still registered.
@@ -106,6 +107,7 @@ async fn complete(
             active: r.active,
             overflowed: r.overflowed,
             overflow_since: r.overflow_since,
+            failing_since: r.failing_since,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })

@@ -114,7 +114,7 @@ async fn set_active_in(
     let now = now_ms();
     sqlx::query(
         "UPDATE subscriptions SET active = 1, inactive_reason = NULL, updated_at = ?, active_since = ?,
-             overflowed = 0, overflow_since = NULL
+             overflowed = 0, overflow_since = NULL, failing_since = NULL
          WHERE id = ?",
     )
     .bind(now)

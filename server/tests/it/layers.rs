@@ -12,7 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &["db", "telemetry"],
     &["state"],
     &["auth", "health"],
-    &["audit", "settings", "orgs"],
+    &["audit", "settings", "orgs", "notifications"],
     &["devices", "deliveries"],
     &["subscriptions"],
     &["admin", "retention", "demo", "simulator", "people"],

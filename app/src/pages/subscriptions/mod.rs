@@ -87,6 +87,8 @@ pub struct SubscriptionView {
     /// Events not queued because too many deliveries were waiting, and since when.
     pub overflowed: i64,
     pub overflow_since: Option<i64>,
+    /// Switched off by Labhook: every delivery since then failed.
+    pub failing_since: Option<i64>,
 }
 
 /// The overview's page of subscriptions, and whether the viewer sees the owner column.
@@ -200,6 +202,7 @@ mod convert {
             }),
             overflowed: s.overflowed,
             overflow_since: s.overflow_since,
+            failing_since: s.failing_since,
             display_name: s.display_name,
             // Credentials in the query are masked except in the owner's edit form.
             url,

@@ -73,7 +73,25 @@ pub fn SubscriptionsPage() -> impl IntoView {
                     Ok(p) if p.list.at.total == 0 => Either::Left(view! { <EmptyState/> }.into_any()),
                     Ok(p) => {
                         let (at, admin) = (p.list.at, p.viewer_is_admin);
+                        let failing: Vec<(String, i64)> = p
+                            .list
+                            .items
+                            .iter()
+                            .filter(|s| s.inactive_reason.as_deref() == Some("failing"))
+                            .filter_map(|s| s.failing_since.map(|t| (s.name.clone(), t)))
+                            .collect();
                         Either::Left(view! {
+                            {(!failing.is_empty()).then(|| view! {
+                                <div class="notice notice-warn" role="status">
+                                    <strong>"Switched off because every delivery kept failing:"</strong>
+                                    <ul class="uses">
+                                        {failing.into_iter().map(|(name, since)| view! {
+                                            <li>{name} " — failing since " <Time ms=since/></li>
+                                        }).collect_view()}
+                                    </ul>
+                                    <p>"Fix the receiver, then switch the subscription on again: deliveries resume with the events from then on."</p>
+                                </div>
+                            })}
                             <div class="table-wrap">
                                 <table class="subscriptions">
                                     <caption class="visually-hidden">"Webhook Subscriptions"</caption>
@@ -214,6 +232,9 @@ fn SubscriptionRow(
                 {(!s.target_registered).then(|| view! { <span class="badge warn">"target not registered"</span> })}
                 {(s.inactive_reason.as_deref() == Some("gone")).then(|| view! { <span class="badge bad">"receiver answered 410 Gone"</span> })}
                 {(s.inactive_reason.as_deref() == Some("owner_deactivated")).then(|| view! { <span class="badge bad">"owner deactivated"</span> })}
+                {s.failing_since.filter(|_| s.inactive_reason.as_deref() == Some("failing")).map(|t| view! {
+                    <span class="badge bad">"failing since " <Time ms=t/></span>
+                })}
                 {(s.overflowed > 0).then(|| view! {
                     <span class="badge bad" title="Too many deliveries were waiting for this receiver">
                         {format!("{} event{} not queued", s.overflowed, if s.overflowed == 1 { "" } else { "s" })}
