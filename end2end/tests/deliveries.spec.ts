@@ -76,6 +76,24 @@ test('the delivery log shows a real delivery with the receiver’s answer', asyn
     await expect(detail.getByLabel('Request body')).toContainText(barcode);
     await detail.getByText('Response headers').click();
     await expect(detail.getByRole('row', { name: /x-receiver/ })).toContainText('e2e');
+
+    // Send it again: a second request with the same webhook-id.
+    await detail.getByRole('button', { name: 'Send again' }).click();
+    await expect(detail.getByText(/Queued again/)).toBeVisible();
+    await expect.poll(() => received.filter((r) => r.body.includes(barcode)).length).toBe(2);
+    const again = received.filter((r) => r.body.includes(barcode));
+    expect(again[1].headers['webhook-id']).toBe(again[0].headers['webhook-id']);
+    await detail.getByRole('button', { name: 'Close' }).click();
+
+    // A test event from the channel's latest value, through the same path; its log entry opens.
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    const test = page.getByRole('dialog', { name: /^Delivery \d+$/ });
+    await expect(test.getByLabel('Request body')).toContainText('"test": true');
+    await expect(test.getByLabel('Response body of attempt 1')).toHaveText('thanks from the e2e receiver');
+    await expect.poll(() => received.filter((r) => r.body.includes('"test":true')).length).toBe(1);
+    expect(JSON.parse(received.find((r) => r.body.includes('"test":true'))!.body).type).toBe('data_point.created.test');
+    await test.getByRole('button', { name: 'Close' }).click();
+    await expect(log.getByText('Test', { exact: true })).toBeVisible();
   } finally {
     receiver.close();
   }

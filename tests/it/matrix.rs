@@ -323,6 +323,11 @@ fn server_functions() -> Vec<Row> {
         // The fixture delivery is still queued (nothing listens at its target): who may send
         // it again is told so (409); who may not, is refused first.
         Row {
+            route: "subscriptions/send_test_event",
+            call: |f, _| form(&[("id", f.subscription.to_string())]),
+            expect: [401, 200, 404, 200, 403],
+        },
+        Row {
             route: "deliveries/redeliver",
             call: |f, _| form(&[("id", f.delivery.to_string())]),
             expect: [401, 409, 404, 409, 403],

@@ -411,3 +411,75 @@ async fn a_subscription_failing_for_days_is_switched_off_and_its_people_are_told
     );
     assert!(sweep(now + 6 * day, rule).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_test_event_goes_through_the_real_path_marked_as_a_test() {
+    let app = spawn_app().await;
+    let admin = app.signed_in(ADMIN.0, ADMIN.1).await;
+    let (origin, got) = receiver().await;
+    app.call_form(
+        &admin,
+        "admin/register_url",
+        &[("url", &format!("{origin}/")), ("note", "ops")],
+    )
+    .await;
+    let (device, channel, token) = hotplate(&app, &admin).await;
+    let subscription = subscribe(&app, &admin, &format!("{origin}/hook"), channel).await;
+    let send = |channel: Option<i64>, sample: &'static str| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let mut form = vec![("id", subscription.to_string())];
+            if let Some(c) = channel {
+                form.push(("channel_id", c.to_string()));
+            }
+            if !sample.is_empty() {
+                form.push(("sample", sample.to_owned()));
+            }
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            app.call_form(admin, "subscriptions/send_test_event", &form)
+                .await
+        }
+    };
+    // No value yet and no sample: told to type one; a sample of the wrong kind is refused.
+    let (status, body) = error_of(send(None, "").await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["Invalid"][0]["field"], "sample", "{body}");
+    let (status, _) = error_of(send(None, "warm").await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // A channel the subscription did not choose.
+    let (status, body) = error_of(send(Some(channel + 1000), "1").await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["Invalid"][0]["field"], "channel_id");
+
+    let res = send(Some(channel), "21.5").await;
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
+    wait_until("the test webhook", || got.lock().unwrap().len() == 1).await;
+    let body: Value = serde_json::from_str(&got.lock().unwrap()[0].1).unwrap();
+    assert_eq!(body["type"], "data_point.created.test");
+    assert_eq!(body["data"]["test"], true);
+    assert_eq!(body["data"]["data_point"]["value"], 21.5);
+    assert_eq!(body["data"]["channel"]["name"], "temperature");
+    assert_eq!(log(&app, &admin, subscription).await[0]["test"], true);
+
+    // With a real value, the test carries it.
+    app.send_points(
+        device,
+        &token,
+        &json!([{"channel": "temperature", "value": 64.0}]),
+    )
+    .await;
+    wait_until("the real webhook", || got.lock().unwrap().len() == 2).await;
+    let res = send(None, "").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    wait_until("the second test", || got.lock().unwrap().len() == 3).await;
+    let body: Value = serde_json::from_str(&got.lock().unwrap()[2].1).unwrap();
+    assert_eq!(body["data"]["data_point"]["value"], 64.0);
+    assert_eq!(body["type"], "data_point.created.test");
+    // Nobody else's subscription got the test event.
+    assert_eq!(app.count("deliveries WHERE test = 1").await, 2);
+}

@@ -47,13 +47,22 @@ pub async fn mark_notifications_read() -> Result<(), AppError> {
 #[component]
 pub fn NotificationBell() -> impl IntoView {
     let version = RwSignal::new(0u32);
-    let list = Resource::new(move || version.get(), |_| list_notifications());
+    // Loaded in the browser only: the header is on every page, and a resource read outside a
+    // suspense boundary would render differently on the server than during hydration.
+    let list = RwSignal::new(None::<Result<Vec<NotificationView>, AppError>>);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        version.get();
+        leptos::task::spawn_local(async move { list.set(Some(list_notifications().await)) });
+    });
     let open = RwSignal::new(false);
     let marking = Change::new();
     let unread = move || {
-        list.get()
-            .and_then(Result::ok)
-            .map_or(0, |l| l.iter().filter(|n| !n.read).count())
+        list.with(|l| {
+            l.as_ref()
+                .and_then(|l| l.as_ref().ok())
+                .map_or(0, |l| l.iter().filter(|n| !n.read).count())
+        })
     };
     let mark = move |_| {
         marking.run(
@@ -80,11 +89,11 @@ pub fn NotificationBell() -> impl IntoView {
             </button>
             <Show when=move || open.get()>
                 <section id="notifications" class="bell-panel card" aria-label="Notifications">
-                    <Transition fallback=|| ()>
-                        {move || Suspend::new(async move {
-                            match list.await {
-                                Ok(l) if l.is_empty() => Either::Left(view! { <p class="muted">"Nothing new."</p> }.into_any()),
-                                Ok(l) => Either::Left(view! {
+                    {move || {
+                            match list.get() {
+                                None => Either::Left(view! { <p class="muted">"Loading…"</p> }.into_any()),
+                                Some(Ok(l)) if l.is_empty() => Either::Left(view! { <p class="muted">"Nothing new."</p> }.into_any()),
+                                Some(Ok(l)) => Either::Left(view! {
                                     <ul class="plain-list">
                                         {l.into_iter().map(|n| view! {
                                             <li class:unread=!n.read>
@@ -99,10 +108,9 @@ pub fn NotificationBell() -> impl IntoView {
                                         }).collect_view()}
                                     </ul>
                                 }.into_any()),
-                                Err(e) => Either::Right(view! { <p class="form-error">{e.to_string()}</p> }),
+                                Some(Err(e)) => Either::Right(view! { <p class="form-error">{e.to_string()}</p> }),
                             }
-                        })}
-                    </Transition>
+                        }}
                     <div class="section-foot">
                         <button type="button" class="button small" disabled=move || unread() == 0 || marking.busy() on:click=mark>
                             "Mark all as read"

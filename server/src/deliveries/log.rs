@@ -34,6 +34,8 @@ pub struct DeliveryRow {
     pub last_duration_ms: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// A test event's delivery ("Send test event").
+    pub test: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -69,7 +71,7 @@ pub struct LastDelivery {
 const SELECT: &str =
     "SELECT d.id, d.subscription_id, d.event_id, e.event_type, dv.name AS device_name,
         COALESCE(c.name, json_extract(e.payload, '$.channel.name')) AS channel_name, d.webhook_id, d.status, d.attempts, d.next_attempt_at,
-        d.last_http_status, d.last_error, d.last_duration_ms, d.created_at, d.updated_at
+        d.last_http_status, d.last_error, d.last_duration_ms, d.created_at, d.updated_at, d.test
      FROM deliveries d
      JOIN subscriptions s ON s.id = d.subscription_id
      JOIN events e ON e.id = d.event_id

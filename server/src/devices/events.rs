@@ -144,6 +144,35 @@ pub fn status_event(
     }
 }
 
+/// Stores a test event ("Send test event"): its type is the real one marked `.test`, which
+/// no trigger matches, so fan-out passes it by; it is delivered to the one subscription that
+/// asked. Returns its id.
+pub async fn record_test(
+    conn: &mut SqliteConnection,
+    event: &NewEvent,
+    event_type: &str,
+    now: i64,
+) -> Result<i64> {
+    let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events")
+        .fetch_one(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO events (id, organisation_id, device_id, channel_id, event_type, occurred_at, created_at, payload)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(last + 1)
+    .bind(event.organisation_id)
+    .bind(event.device_id)
+    .bind(event.channel_id)
+    .bind(event_type)
+    .bind(event.occurred_at)
+    .bind(now)
+    .bind(&event.payload)
+    .execute(&mut *conn)
+    .await?;
+    Ok(last + 1)
+}
+
 /// Stores one event and returns its id.
 pub async fn record(conn: &mut SqliteConnection, event: &NewEvent, now: i64) -> Result<i64> {
     Ok(record_many(conn, &[(event.clone(), now)]).await?[0])

@@ -21,10 +21,10 @@ pub async fn sweep(state: &AppState, rule: AutoDisable, now: i64) -> Result<Vec<
                 let failing: Vec<(i64, i64, i64, String, String)> = sqlx::query_as(
                     "SELECT s.id, MIN(d.created_at), COUNT(*), s.display_name, s.url
                      FROM subscriptions s JOIN deliveries d ON d.subscription_id = s.id
-                     WHERE s.active AND d.status = 'failed' AND d.created_at >= s.active_since
+                     WHERE s.active AND d.status = 'failed' AND NOT d.test AND d.created_at >= s.active_since
                        AND d.created_at > COALESCE(
                              (SELECT MAX(ok.updated_at) FROM deliveries ok
-                              WHERE ok.subscription_id = s.id AND ok.status = 'delivered'), 0)
+                              WHERE ok.subscription_id = s.id AND ok.status = 'delivered' AND NOT ok.test), 0)
                      GROUP BY s.id
                      HAVING MIN(d.created_at) <= ?1 AND COUNT(*) >= ?2",
                 )

@@ -13,6 +13,7 @@ mod redeliver;
 pub mod rules;
 mod sealing;
 mod switch;
+mod test_event;
 
 pub use access::{lose_access_in, set_device_access};
 pub use changes::{create, delete, rotate_secret, update, ROTATION_OVERLAP_MS};
@@ -23,3 +24,4 @@ pub use queries::{catalogue, event_label, get, get_for_edit, list, PER_PAGE};
 pub use redeliver::redeliver;
 pub use sealing::{key_file, seal_open_secrets, secrets_key};
 pub use switch::{deactivate, deactivate_unregistered_targets, set_active};
+pub use test_event::send_test_event;

@@ -20,6 +20,8 @@ use crate::{
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryView {
     pub id: i64,
+    /// A test event's delivery.
+    pub test: bool,
     pub event_type: String,
     /// The event type for people ("Out of range").
     pub event_label: String,
@@ -94,6 +96,7 @@ impl From<server::deliveries::DeliveryRow> for DeliveryView {
             last_error: d.last_error,
             last_duration_ms: d.last_duration_ms,
             created_at: d.created_at,
+            test: d.test,
         }
     }
 }
@@ -149,16 +152,19 @@ pub async fn delivery_detail(id: i64) -> Result<DeliveryDetailView, AppError> {
 }
 
 #[component]
-pub fn DeliveryLog(subscription_id: i64) -> impl IntoView {
+pub fn DeliveryLog(
+    subscription_id: i64,
+    /// The delivery whose details are open.
+    opened: RwSignal<Option<i64>>,
+    /// Bumped to load the log again.
+    refresh: RwSignal<u32>,
+) -> impl IntoView {
     let hydrated = use_hydrated();
     let page = RwSignal::new(1u32);
-    let refresh = RwSignal::new(0u32);
     let log = Resource::new(
         move || (page.get(), refresh.get()),
         move |(p, _)| list_deliveries(subscription_id, p),
     );
-    let opened = RwSignal::new(None::<i64>);
-
     view! {
         <section class="card section" aria-labelledby="deliveries-title">
             <div class="section-head">
@@ -196,7 +202,11 @@ pub fn DeliveryLog(subscription_id: i64) -> impl IntoView {
                                                 view! {
                                                     <tr>
                                                         <td class="nowrap"><Time ms=d.created_at/></td>
-                                                        <td>{d.event_label.clone()}<div class="cell-sub mono">{d.event_type.clone()}</div></td>
+                                                        <td>
+                                                            {d.event_label.clone()}
+                                                            {d.test.then(|| view! { " " <span class="badge">"Test"</span> })}
+                                                            <div class="cell-sub mono">{d.event_type.clone()}</div>
+                                                        </td>
                                                         <td>{d.device_name.clone()}{d.channel_name.clone().map(|c| view! { <div class="cell-sub">{c}</div> })}</td>
                                                         <td>
                                                             <DeliveryBadge status=d.status.clone() label=d.status_label.clone()/>
@@ -244,6 +254,7 @@ pub fn DeliveryLog(subscription_id: i64) -> impl IntoView {
 #[component]
 fn DeliveryDialog(opened: RwSignal<Option<i64>>, refresh: RwSignal<u32>) -> impl IntoView {
     let open = open_while_set(opened);
+    let tick = RwSignal::new(0u32);
     let again = Change::new();
     let queued = RwSignal::new(false);
     Effect::new(move |_| {
@@ -265,14 +276,34 @@ fn DeliveryDialog(opened: RwSignal<Option<i64>>, refresh: RwSignal<u32>) -> impl
         }
     };
     let detail = Resource::new(
-        move || opened.get(),
-        |id| async move {
+        move || (opened.get(), tick.get()),
+        |(id, _)| async move {
             match id {
                 Some(id) => delivery_detail(id).await.map(Some),
                 None => Ok(None),
             }
         },
     );
+    // A delivery not tried yet (a test event just sent, one sent again) is shown as soon as
+    // its attempt is recorded.
+    #[cfg(feature = "hydrate")]
+    {
+        let handle = set_interval_with_handle(
+            move || {
+                let waiting = detail.get_untracked().is_some_and(|d| {
+                    matches!(d, Ok(Some(ref d)) if d.attempts.is_empty() || d.delivery.status == "pending")
+                });
+                if open.get_untracked() && waiting {
+                    tick.update(|t| *t += 1);
+                    refresh.update(|r| *r += 1);
+                }
+            },
+            std::time::Duration::from_secs(1),
+        );
+        if let Ok(h) = handle {
+            on_cleanup(move || h.clear());
+        }
+    }
     let title = Signal::derive(move || {
         opened
             .get()

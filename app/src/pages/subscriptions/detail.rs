@@ -49,6 +49,8 @@ pub fn SubscriptionPage() -> impl IntoView {
 #[component]
 fn SubscriptionDetails(subscription: SubscriptionView) -> impl IntoView {
     let s = subscription;
+    let opened = RwSignal::new(None::<i64>);
+    let refresh = RwSignal::new(0u32);
     view! {
         <Title text=s.name.clone()/>
         <p class="breadcrumb"><A href="/subscriptions">"Webhook Subscriptions"</A>" › "{s.name.clone()}</p>
@@ -102,7 +104,10 @@ fn SubscriptionDetails(subscription: SubscriptionView) -> impl IntoView {
             </dd>
         </dl>
         {s.owned_by_me.then(|| view! { <SigningSecret id=s.id/> })}
-        <super::deliveries::DeliveryLog subscription_id=s.id/>
+        {(s.active && !s.triggers.is_empty()).then(|| view! {
+            <super::test_event::TestEvent subscription=s.clone() opened=opened refresh=refresh/>
+        })}
+        <super::deliveries::DeliveryLog subscription_id=s.id opened=opened refresh=refresh/>
     }
 }
 

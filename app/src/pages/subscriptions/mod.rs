@@ -9,6 +9,7 @@ pub mod form;
 mod headers;
 pub mod overview;
 pub mod picker;
+mod test_event;
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
