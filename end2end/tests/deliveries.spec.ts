@@ -83,7 +83,8 @@ test('the delivery log shows a real delivery with the receiver’s answer', asyn
     await expect.poll(() => received.filter((r) => r.body.includes(barcode)).length).toBe(2);
     const again = received.filter((r) => r.body.includes(barcode));
     expect(again[1].headers['webhook-id']).toBe(again[0].headers['webhook-id']);
-    await detail.getByRole('button', { name: 'Close' }).click();
+    await page.keyboard.press('Escape');
+    await expect(detail).toBeHidden();
 
     // A test event from the channel's latest value, through the same path; its log entry opens.
     await page.getByRole('button', { name: 'Send test event' }).click();
@@ -92,7 +93,7 @@ test('the delivery log shows a real delivery with the receiver’s answer', asyn
     await expect(test.getByLabel('Response body of attempt 1')).toHaveText('thanks from the e2e receiver');
     await expect.poll(() => received.filter((r) => r.body.includes('"test":true')).length).toBe(1);
     expect(JSON.parse(received.find((r) => r.body.includes('"test":true'))!.body).type).toBe('data_point.created.test');
-    await test.getByRole('button', { name: 'Close' }).click();
+    await page.keyboard.press('Escape');
     await expect(log.getByText('Test', { exact: true })).toBeVisible();
   } finally {
     receiver.close();

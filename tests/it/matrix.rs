@@ -328,6 +328,11 @@ fn server_functions() -> Vec<Row> {
             expect: [401, 200, 404, 200, 403],
         },
         Row {
+            route: "deliveries/per_hour",
+            call: |f, _| form(&[("subscription_id", f.subscription.to_string())]),
+            expect: [401, 200, 404, 200, 403],
+        },
+        Row {
             route: "deliveries/redeliver",
             call: |f, _| form(&[("id", f.delivery.to_string())]),
             expect: [401, 409, 404, 409, 403],

@@ -205,6 +205,65 @@ async fn the_log_says_what_went_wrong_in_plain_words_and_keeps_the_technical_tex
         .unwrap();
     let technical = detail["attempts"][0]["error_message"].as_str().unwrap();
     assert!(technical.contains("127.0.0.1:9999"), "{technical}");
+
+    // The log's filters narrow it; a status that does not exist is refused.
+    let filtered = |extra: Vec<(&'static str, String)>| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let mut form = vec![
+                ("subscription_id", subscription.to_string()),
+                ("page", "1".to_owned()),
+            ];
+            form.extend(extra);
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            app.call_form(admin, "deliveries/list", &form).await
+        }
+    };
+    for (extra, expected) in [
+        (vec![("status", "retrying".to_owned())], 1),
+        (vec![("status", "delivered".to_owned())], 0),
+        (vec![("event_type", "data_point.created".to_owned())], 1),
+        (vec![("event_type", "channel.out_of_range".to_owned())], 0),
+        (vec![("channel_id", channel.to_string())], 1),
+        (vec![("channel_id", (channel + 1).to_string())], 0),
+        (vec![("hours", "1".to_owned())], 1),
+    ] {
+        let what = format!("{extra:?}");
+        let page: Value = filtered(extra).await.json().await.unwrap();
+        assert_eq!(page["total"], expected, "{what}");
+    }
+    let (status, _) = error_of(filtered(vec![("status", "lost".to_owned())]).await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The chart: 24 hours, this one's delivery still open; the overview: failing for now.
+    let hours: Vec<Value> = app
+        .call_form(
+            &admin,
+            "deliveries/per_hour",
+            &[("subscription_id", &subscription.to_string())],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(hours.len(), 24);
+    let open: i64 = hours.iter().map(|h| h["other"].as_i64().unwrap()).sum();
+    assert_eq!(open, 1);
+    let overview: Value = app
+        .call_form(&admin, "subscriptions/list", &[("page", "1")])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ours = overview["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == subscription)
+        .unwrap()
+        .clone();
+    assert_eq!(ours["health"]["failing"], 1, "{ours}");
+    assert_eq!(ours["health"]["delivered"], 0);
 }
 
 #[tokio::test]

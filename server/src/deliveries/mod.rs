@@ -2,7 +2,11 @@
 //! dispatcher works from ([`queue`]) and the log people read ([`log`], Laboperator's
 //! `webhook_logs`). This module owns the `deliveries` and `delivery_attempts` tables.
 
+pub mod health;
 pub mod log;
 pub mod queue;
 
-pub use log::{detail, last_of, list, AttemptRow, DeliveryDetail, DeliveryRow, LastDelivery};
+pub use health::{health_of, per_hour, Health, Hour};
+pub use log::{
+    detail, last_of, list, AttemptRow, DeliveryDetail, DeliveryRow, LastDelivery, LogFilter,
+};

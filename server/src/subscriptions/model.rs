@@ -37,6 +37,8 @@ pub struct Subscription {
     pub target_registered: bool,
     pub triggers: Vec<TriggerRow>,
     pub last_delivery: Option<LastDelivery>,
+    /// Deliveries of the last 24 hours: delivered, failing, the last failure.
+    pub health: Option<crate::deliveries::Health>,
     /// Events not queued because too many deliveries were waiting, and since when.
     pub overflowed: i64,
     pub overflow_since: Option<i64>,

@@ -84,6 +84,8 @@ async fn complete(
         )
     });
     let last = deliveries::last_of(&mut *conn, &subscription_ids).await?;
+    let day_ago = crate::clock::now_ms() - 24 * 3_600_000;
+    let health = deliveries::health_of(&mut *conn, &subscription_ids, day_ago).await?;
     let registered = registered_urls(conn, organisation_id).await?;
     Ok(rows
         .into_iter()
@@ -97,6 +99,7 @@ async fn complete(
                 .cloned()
                 .collect(),
             last_delivery: last.iter().find(|l| l.subscription_id == r.id).cloned(),
+            health: health.iter().find(|h| h.subscription_id == r.id).cloned(),
             headers: Headers::from_stored(&r.headers, key),
             inactive_reason: r.inactive_reason.as_deref().and_then(InactiveReason::parse),
             id: r.id,

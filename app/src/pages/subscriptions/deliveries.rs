@@ -4,6 +4,10 @@
 use leptos::{either::Either, prelude::*};
 use serde::{Deserialize, Serialize};
 
+use super::{
+    log_tools::{deliveries_per_hour, Filters, HourlyChart, LogFilters},
+    TriggerView,
+};
 use crate::{
     components::{
         badge::DeliveryBadge,
@@ -101,14 +105,26 @@ impl From<server::deliveries::DeliveryRow> for DeliveryView {
     }
 }
 
+/// A page of the delivery log, narrowed by status, event type, channel and the last hours.
 #[server(endpoint = "deliveries/list")]
 pub async fn list_deliveries(
     subscription_id: i64,
     page: u32,
+    status: Option<String>,
+    event_type: Option<String>,
+    channel_id: Option<i64>,
+    hours: Option<i64>,
 ) -> Result<ListPage<DeliveryView>, AppError> {
     let user = crate::ssr::caller().await?;
     let state = crate::ssr::state()?;
-    let p = server::deliveries::list(&state.pool, &user, subscription_id, page).await?;
+    let filter = server::deliveries::LogFilter {
+        status: status.filter(|s| !s.is_empty()),
+        event_type: event_type.filter(|s| !s.is_empty()),
+        channel_id,
+        since: hours.map(|h| server::clock::now_ms() - h.max(1) * 3_600_000),
+        ..Default::default()
+    };
+    let p = server::deliveries::list(&state.pool, &user, subscription_id, &filter, page).await?;
     Ok(ListPage::from_page(p, DeliveryView::from))
 }
 
@@ -154,6 +170,8 @@ pub async fn delivery_detail(id: i64) -> Result<DeliveryDetailView, AppError> {
 #[component]
 pub fn DeliveryLog(
     subscription_id: i64,
+    /// The subscription's triggers: what the filters offer.
+    triggers: Vec<TriggerView>,
     /// The delivery whose details are open.
     opened: RwSignal<Option<i64>>,
     /// Bumped to load the log again.
@@ -161,24 +179,67 @@ pub fn DeliveryLog(
 ) -> impl IntoView {
     let hydrated = use_hydrated();
     let page = RwSignal::new(1u32);
+    let filters = Filters::new();
+    // A new filter starts from the first page.
+    Effect::new(move |_| {
+        filters.get();
+        page.set(1);
+    });
     let log = Resource::new(
-        move || (page.get(), refresh.get()),
-        move |(p, _)| list_deliveries(subscription_id, p),
+        move || (page.get(), refresh.get(), filters.get()),
+        move |(p, _, (status, event_type, channel, hours))| {
+            list_deliveries(subscription_id, p, status, event_type, channel, hours)
+        },
     );
+    let hourly = Resource::new(
+        move || refresh.get(),
+        move |_| deliveries_per_hour(subscription_id),
+    );
+    // Live while the page is open and in view: new deliveries and outcomes appear by themselves.
+    #[cfg(feature = "hydrate")]
+    {
+        let handle = set_interval_with_handle(
+            move || {
+                if !document().hidden() && opened.get_untracked().is_none() {
+                    refresh.update(|r| *r += 1);
+                }
+            },
+            std::time::Duration::from_secs(3),
+        );
+        if let Ok(h) = handle {
+            on_cleanup(move || h.clear());
+        }
+    }
     view! {
         <section class="card section" aria-labelledby="deliveries-title">
             <div class="section-head">
                 <h2 id="deliveries-title">"Deliveries"</h2>
+                <span class="muted small-text">"Updates live"</span>
                 <button type="button" class="button small" disabled=move || !hydrated.get() on:click=move |_| refresh.update(|r| *r += 1)>
                     "Refresh"
                 </button>
             </div>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    hourly.await.ok().map(|hours| view! { <HourlyChart hours=hours/> })
+                })}
+            </Transition>
+            <LogFilters filters=filters triggers=triggers/>
             <Transition fallback=|| view! { <Loading/> }>
                 {move || Suspend::new(async move {
                     match log.await {
-                        Ok(p) if p.at.total == 0 => Either::Left(view! {
-                            <p class="empty-inline">"Nothing delivered yet. Deliveries appear here as soon as a selected trigger event happens."</p>
-                        }.into_any()),
+                        Ok(p) if p.at.total == 0 => {
+                            let filtered = untrack(|| filters.get()) != (None, None, None, None);
+                            Either::Left(view! {
+                                <p class="empty-inline">
+                                    {if filtered {
+                                        "No deliveries match these filters."
+                                    } else {
+                                        "Nothing delivered yet. Deliveries appear here as soon as a selected trigger event happens."
+                                    }}
+                                </p>
+                            }.into_any())
+                        }
                         Ok(p) => {
                             let at = p.at;
                             Either::Left(view! {

@@ -107,7 +107,7 @@ fn SubscriptionDetails(subscription: SubscriptionView) -> impl IntoView {
         {(s.active && !s.triggers.is_empty()).then(|| view! {
             <super::test_event::TestEvent subscription=s.clone() opened=opened refresh=refresh/>
         })}
-        <super::deliveries::DeliveryLog subscription_id=s.id opened=opened refresh=refresh/>
+        <super::deliveries::DeliveryLog subscription_id=s.id triggers=s.triggers.clone() opened=opened refresh=refresh/>
     }
 }
 

@@ -7,6 +7,7 @@ pub mod deliveries;
 pub mod detail;
 pub mod form;
 mod headers;
+mod log_tools;
 pub mod overview;
 pub mod picker;
 mod test_event;
@@ -61,6 +62,14 @@ pub struct TriggerView {
     pub device_archived: bool,
 }
 
+/// A subscription's deliveries of the last 24 hours (tests left out).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthView {
+    pub delivered: i64,
+    pub failing: i64,
+    pub last_failure_at: Option<i64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastDeliveryView {
     pub status: String,
@@ -85,6 +94,8 @@ pub struct SubscriptionView {
     pub headers: Vec<HeaderView>,
     pub triggers: Vec<TriggerView>,
     pub last_delivery: Option<LastDeliveryView>,
+    /// The last 24 hours: delivered, failing, the last failure.
+    pub health: Option<HealthView>,
     /// Events not queued because too many deliveries were waiting, and since when.
     pub overflowed: i64,
     pub overflow_since: Option<i64>,
@@ -195,6 +206,11 @@ mod convert {
                     device_archived: t.device_archived,
                 })
                 .collect(),
+            health: s.health.map(|h| HealthView {
+                delivered: h.delivered,
+                failing: h.failing,
+                last_failure_at: h.last_failure_at,
+            }),
             last_delivery: s.last_delivery.map(|l| LastDeliveryView {
                 status_label: server::domain::delivery::DeliveryStatus::label_of(&l.status),
                 status: l.status,

@@ -265,6 +265,16 @@ fn SubscriptionRow(
                     }),
                     None => Either::Right(view! { <span class="muted">"none yet"</span> }),
                 }}
+                {s.health.clone().filter(|h| h.delivered + h.failing > 0).map(|h| {
+                    let rate = h.delivered * 100 / (h.delivered + h.failing);
+                    let bad = h.failing > 0;
+                    view! {
+                        <div class="cell-sub" class:health-bad=bad>
+                            {format!("{rate}% delivered (24 h)")}
+                            {h.last_failure_at.map(|t| view! { <br/>"last failure " <Time ms=t/> })}
+                        </div>
+                    }
+                })}
             </td>
             <td>
                 <Switch

@@ -1,0 +1,109 @@
+//! How a subscription's deliveries are doing: over the last day, how many were delivered and
+//! how many failed (the overview's health), and per hour by outcome (the chart on its page).
+//! Test events are left out: they say nothing about the receiver's everyday health.
+
+use sqlx::{SqliteConnection, SqlitePool};
+
+use crate::{
+    auth::{
+        scope::{self, Scoped},
+        CurrentUser,
+    },
+    settings::require_webhooks_enabled,
+    Error, Result,
+};
+
+const HOUR: i64 = 3_600_000;
+
+/// One subscription's deliveries since a moment.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Health {
+    pub subscription_id: i64,
+    pub delivered: i64,
+    /// Failed for good, or still retrying after a failed attempt.
+    pub failing: i64,
+    pub last_failure_at: Option<i64>,
+}
+
+/// The health of these subscriptions since `since` (the caller checked that they are visible).
+pub async fn health_of(
+    conn: &mut SqliteConnection,
+    subscription_ids: &[i64],
+    since: i64,
+) -> Result<Vec<Health>> {
+    Ok(sqlx::query_as(
+        "SELECT subscription_id,
+                SUM(status = 'delivered') AS delivered,
+                SUM(status = 'failed' OR (status = 'retrying' AND attempts > 0)) AS failing,
+                MAX(CASE WHEN status IN ('failed', 'retrying') THEN updated_at END) AS last_failure_at
+         FROM deliveries
+         WHERE subscription_id IN (SELECT value FROM json_each(?1)) AND created_at >= ?2 AND NOT test
+         GROUP BY subscription_id",
+    )
+    .bind(serde_json::to_string(subscription_ids).expect("BUG: ids serialise"))
+    .bind(since)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Deliveries made in one hour, by their outcome so far.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Hour {
+    /// The hour's start (ms since the epoch, a whole hour in UTC).
+    pub at: i64,
+    pub delivered: i64,
+    pub failed: i64,
+    /// Pending, retrying or cancelled.
+    pub other: i64,
+}
+
+/// The last `hours` hours of a subscription the user may see, oldest first, every hour listed
+/// (empty ones as zeros).
+pub async fn per_hour(
+    pool: &SqlitePool,
+    user: &CurrentUser,
+    subscription_id: i64,
+    now: i64,
+    hours: i64,
+) -> Result<Vec<Hour>> {
+    require_webhooks_enabled(pool, user).await?;
+    let visible: Option<i64> = sqlx::query_scalar(&format!(
+        "SELECT s.id FROM subscriptions s WHERE s.id = ?4 AND {}",
+        scope::SUBSCRIPTION
+    ))
+    .scoped(user)
+    .bind(subscription_id)
+    .fetch_optional(pool)
+    .await?;
+    visible.ok_or_else(|| Error::not_found("Subscription"))?;
+    let first = (now / HOUR - hours + 1) * HOUR;
+    let counted: Vec<Hour> = sqlx::query_as(
+        "SELECT (created_at / ?3) * ?3 AS at,
+                SUM(status = 'delivered') AS delivered,
+                SUM(status = 'failed') AS failed,
+                SUM(status NOT IN ('delivered', 'failed')) AS other
+         FROM deliveries
+         WHERE subscription_id = ?1 AND created_at >= ?2 AND NOT test
+         GROUP BY created_at / ?3",
+    )
+    .bind(subscription_id)
+    .bind(first)
+    .bind(HOUR)
+    .fetch_all(pool)
+    .await?;
+    Ok((0..hours)
+        .map(|i| {
+            let at = first + i * HOUR;
+            counted
+                .iter()
+                .find(|h| h.at == at)
+                .cloned()
+                .unwrap_or(Hour {
+                    at,
+                    delivered: 0,
+                    failed: 0,
+                    other: 0,
+                })
+        })
+        .collect())
+}
