@@ -95,6 +95,17 @@ test('the delivery log shows a real delivery with the receiver’s answer', asyn
     expect(JSON.parse(received.find((r) => r.body.includes('"test":true'))!.body).type).toBe('data_point.created.test');
     await page.keyboard.press('Escape');
     await expect(log.getByText('Test', { exact: true })).toBeVisible();
+
+    // Replay the last hour: counted first, then sent again behind live traffic.
+    const minute = (ms: number) => new Date(ms).toISOString().slice(0, 16);
+    const replay = page.getByRole('region', { name: 'Replay' });
+    await replay.getByLabel('From (UTC)').fill(minute(Date.now() - 3_600_000));
+    await replay.getByLabel('To (UTC)').fill(minute(Date.now() + 300_000));
+    await replay.getByRole('button', { name: 'Count events' }).click();
+    await expect(replay.getByRole('status')).toHaveText(/^\d+ events? would be sent again/);
+    await replay.getByRole('button', { name: /^Replay \d+ events?$/ }).click();
+    await expect(replay.getByRole('list', { name: 'Replays' })).toContainText('all queued');
+    await expect.poll(() => received.filter((r) => r.body.includes(barcode)).length).toBe(3);
   } finally {
     receiver.close();
   }

@@ -16,3 +16,13 @@ pub fn rfc3339(ms: i64) -> String {
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
+
+/// Reads a time as a browser's `datetime-local` field gives it ("2026-12-01T17:30", seconds
+/// optional), taken as UTC — the time every page shows.
+pub fn parse_utc_minute(raw: &str) -> Option<i64> {
+    let raw = raw.trim();
+    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(raw, f).ok())
+        .map(|t| t.and_utc().timestamp_millis())
+}

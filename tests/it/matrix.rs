@@ -62,6 +62,17 @@ fn form(pairs: &[(&str, String)]) -> Call {
     )
 }
 
+/// The last hour of the lab user's subscription, as the Replay form sends it.
+fn replay_form(f: &Fixtures) -> Call {
+    let now = server::clock::now_ms();
+    let minute = |ms: i64| server::clock::rfc3339(ms)[..16].to_owned();
+    form(&[
+        ("id", f.subscription.to_string()),
+        ("since", minute(now - 3_600_000)),
+        ("until", minute(now + 120_000)),
+    ])
+}
+
 fn input(f: &Fixtures) -> Value {
     json!({
         "display_name": "Matrix",
@@ -331,6 +342,27 @@ fn server_functions() -> Vec<Row> {
             route: "deliveries/per_hour",
             call: |f, _| form(&[("subscription_id", f.subscription.to_string())]),
             expect: [401, 200, 404, 200, 403],
+        },
+        Row {
+            route: "subscriptions/replay_preview",
+            call: |f, _| replay_form(f),
+            expect: [401, 200, 404, 200, 403],
+        },
+        Row {
+            route: "subscriptions/replay_start",
+            call: |f, _| replay_form(f),
+            expect: [401, 200, 404, 200, 403],
+        },
+        Row {
+            route: "subscriptions/replays",
+            call: |f, _| form(&[("id", f.subscription.to_string())]),
+            expect: [401, 200, 404, 200, 403],
+        },
+        // No such replay: nobody finds it (and the door is shut to the anonymous first).
+        Row {
+            route: "subscriptions/replay_cancel",
+            call: |_, _| form(&[("replay_id", "999999".into())]),
+            expect: [401, 404, 404, 404, 404],
         },
         Row {
             route: "deliveries/redeliver",

@@ -13,21 +13,30 @@ use crate::helpers::{error_of, spawn_app, TestApp, ADMIN};
 async fn receiver() -> (String, Arc<Mutex<Vec<(String, String)>>>) {
     let got = Arc::new(Mutex::new(Vec::new()));
     let kept = got.clone();
-    let app = Router::new().route(
-        "/hook",
-        post(move |headers: HeaderMap, body: String| {
-            let kept = kept.clone();
-            async move {
-                let id = headers
-                    .get("webhook-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_owned();
-                kept.lock().unwrap().push((id, body));
-                "thanks"
-            }
-        }),
-    );
+    let app = Router::new()
+        // A receiver that never answers (until the request times out).
+        .route(
+            "/hang",
+            post(|| async {
+                tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+                "late"
+            }),
+        )
+        .route(
+            "/hook",
+            post(move |headers: HeaderMap, body: String| {
+                let kept = kept.clone();
+                async move {
+                    let id = headers
+                        .get("webhook-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    kept.lock().unwrap().push((id, body));
+                    "thanks"
+                }
+            }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -541,4 +550,160 @@ async fn a_test_event_goes_through_the_real_path_marked_as_a_test() {
     assert_eq!(body["type"], "data_point.created.test");
     // Nobody else's subscription got the test event.
     assert_eq!(app.count("deliveries WHERE test = 1").await, 2);
+}
+
+/// "2026-12-01T17:30", as a datetime-local field sends it (UTC).
+fn minute(ms: i64) -> String {
+    server::clock::rfc3339(ms)[..16].to_owned()
+}
+
+#[tokio::test]
+async fn a_replay_sends_a_time_range_again_behind_live_traffic_and_can_be_cancelled() {
+    let app = spawn_app().await;
+    let admin = app.signed_in(ADMIN.0, ADMIN.1).await;
+    let (origin, got) = receiver().await;
+    app.call_form(
+        &admin,
+        "admin/register_url",
+        &[("url", &format!("{origin}/")), ("note", "ops")],
+    )
+    .await;
+    let (device, channel, token) = hotplate(&app, &admin).await;
+    let subscription = subscribe(&app, &admin, &format!("{origin}/hook"), channel).await;
+    for v in [60, 61, 62] {
+        app.send_points(
+            device,
+            &token,
+            &json!([{"channel": "temperature", "value": v}]),
+        )
+        .await;
+    }
+    wait_until("the live deliveries", || got.lock().unwrap().len() == 3).await;
+    let now = server::clock::now_ms();
+    let range = |since: i64, until: i64, extra: Vec<(&'static str, String)>| {
+        let mut form = vec![
+            ("id", subscription.to_string()),
+            ("since", minute(since)),
+            ("until", minute(until)),
+        ];
+        form.extend(extra);
+        form
+    };
+    let call = |name: &'static str, form: Vec<(&'static str, String)>| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            app.call_form(admin, name, &form).await
+        }
+    };
+    let hour = 3_600_000;
+    let preview: i64 = call(
+        "subscriptions/replay_preview",
+        range(now - hour, now + 120_000, vec![]),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(preview, 3);
+    let narrowed: i64 = call(
+        "subscriptions/replay_preview",
+        range(
+            now - hour,
+            now + 120_000,
+            vec![("event_type", "channel.out_of_range".into())],
+        ),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(narrowed, 0);
+    // Older than the retention, or backwards: refused with the reason.
+    let (status, body) = error_of(
+        call(
+            "subscriptions/replay_preview",
+            range(now - 31 * 24 * hour, now, vec![]),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.to_string().contains("no longer kept"), "{body}");
+    let (status, body) = error_of(
+        call(
+            "subscriptions/replay_preview",
+            range(now, now - hour, vec![]),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["Invalid"][0]["field"], "until");
+
+    let res = call(
+        "subscriptions/replay_start",
+        range(now - hour, now + 120_000, vec![]),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    wait_until("the replayed deliveries", || got.lock().unwrap().len() == 6).await;
+    let got_now = got.lock().unwrap().clone();
+    let (live, replayed) = got_now.split_at(3);
+    for (r, l) in replayed.iter().zip(live) {
+        assert_eq!(r.1, l.1, "the same webhook body");
+        assert_ne!(r.0, l.0, "a new webhook-id: a new delivery");
+    }
+    let list: Vec<Value> = call(
+        "subscriptions/replays",
+        vec![("id", subscription.to_string())],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        (list[0]["status"].as_str(), list[0]["queued"].as_i64()),
+        (Some("done"), Some(3))
+    );
+
+    // A replay to a receiver that hangs waits behind the live deliveries; cancelled, it stops.
+    let hanging = subscribe(&app, &admin, &format!("{origin}/hang"), channel).await;
+    for v in 0..40 {
+        app.send_points(
+            device,
+            &token,
+            &json!([{"channel": "temperature", "value": v}]),
+        )
+        .await;
+    }
+    app.wait_for_fan_out().await;
+    let form = vec![
+        ("id", hanging.to_string()),
+        ("since", minute(now - hour)),
+        ("until", minute(now + 120_000)),
+    ];
+    let replay: i64 = call("subscriptions/replay_start", form)
+        .await
+        .json()
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let res = call(
+        "subscriptions/replay_cancel",
+        vec![("replay_id", replay.to_string())],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (status, queued): (String, i64) =
+        sqlx::query_as("SELECT status, queued FROM replays WHERE id = ?")
+            .bind(replay)
+            .fetch_one(&app.state.pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "cancelled");
+    assert_eq!(
+        queued, 0,
+        "40 live deliveries were waiting: the replay queued none ahead of them"
+    );
 }

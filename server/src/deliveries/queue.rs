@@ -41,6 +41,8 @@ pub struct NewDelivery {
     pub subscription_id: i64,
     pub event_id: i64,
     pub lease_until: Option<i64>,
+    /// The replay it belongs to, if it is one.
+    pub replay_id: Option<i64>,
 }
 
 /// Adds deliveries, due at `now`; returns those claimed on the way in.
@@ -54,7 +56,7 @@ pub async fn enqueue(
     for chunk in deliveries.chunks(400) {
         let mut insert = QueryBuilder::new(
             "INSERT INTO deliveries (subscription_id, event_id, webhook_id, status, attempts, next_attempt_at,
-                                     lease_until, created_at, updated_at) ",
+                                     lease_until, created_at, updated_at, replay_id) ",
         );
         insert.push_values(chunk, |mut b, d| {
             b.push_bind(d.subscription_id)
@@ -65,7 +67,8 @@ pub async fn enqueue(
                 .push_bind(now)
                 .push_bind(d.lease_until)
                 .push_bind(now)
-                .push_bind(now);
+                .push_bind(now)
+                .push_bind(d.replay_id);
         });
         insert.push(
             " RETURNING id, subscription_id, event_id, webhook_id, attempts, lease_until IS NOT NULL",

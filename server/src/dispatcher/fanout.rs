@@ -145,6 +145,7 @@ async fn fan_out_in(
                 subscription_id,
                 event_id,
                 lease_until,
+                replay_id: None,
             }
         })
         .collect();

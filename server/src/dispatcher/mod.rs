@@ -232,6 +232,9 @@ async fn run(state: AppState, mut stop: watch::Receiver<bool>) -> Exit {
         if let Err(e) = this.fan_out().await {
             tracing::error!(error = ?e, "fan-out failed");
         }
+        if let Err(e) = crate::subscriptions::replay::feed(&state, now_ms()).await {
+            tracing::error!(error = ?e, "feeding replays failed");
+        }
         match this.claim_and_send().await {
             // Got all it asked for: there may be more right away.
             Ok((claimed, asked)) if claimed > 0 && claimed == asked => continue,
@@ -439,7 +442,7 @@ impl Loop {
                 }
                 let attempt = {
                     // Counted down however the send ends (a panic or a cancelled task too).
-                    let _in_flight = InFlight::start();
+                    let _in_flight = sender::InFlight::start();
                     sender.send(&target, &c.webhook_id, body).await
                 };
                 let _ = outcome_tx.send(Outcome {
@@ -480,21 +483,5 @@ async fn record_outcomes(
                 tracing::error!(error = ?e, outcomes = n, "recording delivery outcomes failed")
             }
         }
-    }
-}
-
-/// One webhook request being sent, for the `labhook_requests_in_flight` gauge.
-struct InFlight;
-
-impl InFlight {
-    fn start() -> Self {
-        metrics::gauge!("labhook_requests_in_flight").increment(1.0);
-        InFlight
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        metrics::gauge!("labhook_requests_in_flight").decrement(1.0);
     }
 }

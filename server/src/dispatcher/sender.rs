@@ -389,3 +389,19 @@ fn classify(e: &reqwest::Error) -> (ErrorKind, String) {
     };
     (kind, chain)
 }
+
+/// One webhook request being sent, for the `labhook_requests_in_flight` gauge.
+pub(super) struct InFlight;
+
+impl InFlight {
+    pub(super) fn start() -> Self {
+        metrics::gauge!("labhook_requests_in_flight").increment(1.0);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics::gauge!("labhook_requests_in_flight").decrement(1.0);
+    }
+}

@@ -10,6 +10,7 @@ mod model;
 mod overflow;
 mod queries;
 mod redeliver;
+pub mod replay;
 pub mod rules;
 mod sealing;
 mod switch;

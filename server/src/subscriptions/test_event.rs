@@ -105,6 +105,7 @@ pub async fn send_test_event(
                         subscription_id,
                         event_id,
                         lease_until: None,
+                        replay_id: None,
                     }],
                     now,
                 )

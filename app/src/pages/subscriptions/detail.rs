@@ -108,6 +108,7 @@ fn SubscriptionDetails(subscription: SubscriptionView) -> impl IntoView {
             <super::test_event::TestEvent subscription=s.clone() opened=opened refresh=refresh/>
         })}
         <super::deliveries::DeliveryLog subscription_id=s.id triggers=s.triggers.clone() opened=opened refresh=refresh/>
+        {s.active.then(|| view! { <super::replay::ReplayPanel subscription=s.clone() refresh=refresh/> })}
     }
 }
 

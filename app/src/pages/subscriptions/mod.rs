@@ -10,6 +10,7 @@ mod headers;
 mod log_tools;
 pub mod overview;
 pub mod picker;
+mod replay;
 mod test_event;
 
 use leptos::prelude::*;
