@@ -8,6 +8,7 @@
 //!     cargo run --release -p server --bin bench -- scaling    [--seconds 10]
 //!     cargo run --release -p server --bin bench -- http       [--seconds 10] [--concurrency 512]
 //!     cargo run --release -p server --bin bench -- retention  [--events 4000] (×50 rows)
+//!     cargo run --release -p server --bin bench -- replay     [--rate 500] [--seconds 10]
 //!     cargo run --release -p server --bin bench -- all
 //!
 //! `--in-flight N` sets the dispatcher's limit of requests in flight (default 256).
@@ -25,6 +26,8 @@ mod http_only;
 mod ingest;
 #[path = "bench/receiver.rs"]
 mod receiver;
+#[path = "bench/replay.rs"]
+mod replay;
 #[path = "bench/retention.rs"]
 mod retention;
 #[path = "bench/scaling.rs"]
@@ -37,6 +40,7 @@ use self::{
     delivery::{fanout, latency, throughput},
     http_only::http_only,
     ingest::ingest,
+    replay::replay,
     retention::retention,
     scaling::scaling,
 };
@@ -52,6 +56,7 @@ async fn main() {
         "scaling" => scaling(args).await,
         "http" => http_only(args).await,
         "retention" => retention(args).await,
+        "replay" => replay(args).await,
         "all" => {
             ingest(Args {
                 mode: "ingest".into(),
@@ -69,7 +74,7 @@ async fn main() {
         }
         other => {
             eprintln!(
-                "unknown mode {other:?}; try: ingest, throughput, latency, fanout, scaling, http, retention, all"
+                "unknown mode {other:?}; try: ingest, throughput, latency, fanout, scaling, http, retention, replay, all"
             );
             std::process::exit(2);
         }

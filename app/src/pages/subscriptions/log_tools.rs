@@ -113,7 +113,7 @@ pub async fn deliveries_per_hour(subscription_id: i64) -> Result<Vec<HourView>, 
         .collect())
 }
 
-/// Stacked bars: delivered (green), failed (red), still open (grey); a table says the same
+/// Stacked bars: succeeded (green), failed (red), still open (grey); a table says the same
 /// for screen readers.
 #[component]
 pub(super) fn HourlyChart(hours: Vec<HourView>) -> impl IntoView {
@@ -146,7 +146,7 @@ pub(super) fn HourlyChart(hours: Vec<HourView>) -> impl IntoView {
             let (day, time) = utc_parts(h.at);
             view! {
                 <g>
-                    <title>{format!("{day} {time}: {} delivered, {} failed, {} open", h.delivered, h.failed, h.other)}</title>
+                    <title>{format!("{day} {time}: {} succeeded, {} failed, {} open", h.delivered, h.failed, h.other)}</title>
                     {d}{f}{o}
                 </g>
             }
@@ -159,7 +159,7 @@ pub(super) fn HourlyChart(hours: Vec<HourView>) -> impl IntoView {
             </svg>
             <figcaption class="muted small-text">
                 {summary}
-                " "<span class="legend ok">"delivered"</span>
+                " "<span class="legend ok">"succeeded"</span>
                 " "<span class="legend bad">"failed"</span>
                 " "<span class="legend other">"open"</span>
             </figcaption>

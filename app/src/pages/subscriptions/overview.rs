@@ -270,7 +270,7 @@ fn SubscriptionRow(
                     let bad = h.failing > 0;
                     view! {
                         <div class="cell-sub" class:health-bad=bad>
-                            {format!("{rate}% delivered (24 h)")}
+                            {format!("24 h success: {rate}%")}
                             {h.last_failure_at.map(|t| view! { <br/>"last failure " <Time ms=t/> })}
                         </div>
                     }
