@@ -96,6 +96,13 @@ test('the delivery log shows a real delivery with the receiver’s answer', asyn
     await page.keyboard.press('Escape');
     await expect(log.getByText('Test', { exact: true })).toBeVisible();
 
+    // Filters narrow the log; back to any status, the deliveries are there again.
+    await log.getByLabel('Status').selectOption('failed');
+    await expect(log.getByText('No deliveries match these filters.')).toBeVisible();
+    await log.getByLabel('Status').selectOption('');
+    await expect(log.getByRole('row').filter({ hasText: 'HTTP 200' }).first()).toBeVisible();
+    await expect(log.getByRole('img', { name: /^Deliveries per hour, last 24 hours: \d+ in all, 0 failed\.$/ })).toBeVisible();
+
     // Replay the last hour: counted first, then sent again behind live traffic.
     const minute = (ms: number) => new Date(ms).toISOString().slice(0, 16);
     const replay = page.getByRole('region', { name: 'Replay' });
