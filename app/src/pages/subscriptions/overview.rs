@@ -187,12 +187,21 @@ fn SubscriptionRow(
     let active = RwSignal::new(s.active);
     let change = Change::new();
     let id = s.id;
+    // Switched on after Labhook switched it off: what it missed can be replayed.
+    let gap = RwSignal::new(None::<(i64, i64)>);
+    let failing_since = s
+        .failing_since
+        .filter(|_| s.inactive_reason.as_deref() == Some("failing"));
     let toggle = Callback::new(move |want: bool| {
         active.set(want);
         // Not saved: show the truth again, and why.
         change.run(
             set_subscription_active(id, want),
-            |()| {},
+            move |()| {
+                if let (true, Some(since)) = (want, failing_since) {
+                    gap.set(Some((since, client_now())));
+                }
+            },
             move || active.set(!want),
         );
     });
@@ -284,6 +293,11 @@ fn SubscriptionRow(
                     on_toggle=toggle
                 />
                 {change.inline_alert()}
+                {move || gap.get().map(|(since, until)| view! {
+                    <A href=format!("/subscriptions/{id}?replay_since={since}&replay_until={until}#replay-title")>
+                        "Replay what it missed"
+                    </A>
+                })}
             </td>
             <td class="actions">
                 {s.owned_by_me.then(|| view! {
@@ -347,4 +361,14 @@ fn DeleteDialog(
             </div>
         </Modal>
     }
+}
+
+/// Now, as the browser knows it (ms since the epoch).
+fn client_now() -> i64 {
+    #[cfg(feature = "hydrate")]
+    {
+        js_sys::Date::now() as i64
+    }
+    #[cfg(not(feature = "hydrate"))]
+    0
 }

@@ -103,8 +103,23 @@ pub async fn replay_cancel(replay_id: i64) -> Result<(), AppError> {
 pub(super) fn ReplayPanel(subscription: SubscriptionView, refresh: RwSignal<u32>) -> impl IntoView {
     let id = subscription.id;
     let hydrated = use_hydrated();
-    let since = RwSignal::new(String::new());
-    let until = RwSignal::new(String::new());
+    // "Replay what it missed" links here with the gap in the query.
+    let query = leptos_router::hooks::use_query_map();
+    let prefill = move |key: &str, round_up: i64| {
+        query
+            .read_untracked()
+            .get(key)
+            .and_then(|v| v.parse::<i64>().ok())
+            .map(|ms| {
+                let ms = ms + round_up;
+                let (day, time) = crate::components::time::utc_parts(ms);
+                format!("{day}T{}", &time[..5])
+            })
+            .unwrap_or_default()
+    };
+    let since = RwSignal::new(prefill("replay_since", 0));
+    // Rounded up to the next minute: the form has no seconds, and nothing of the gap may be cut.
+    let until = RwSignal::new(prefill("replay_until", 59_999));
     let channel = RwSignal::new(String::new());
     let event_type = RwSignal::new(String::new());
     let previewed = RwSignal::new(None::<i64>);
