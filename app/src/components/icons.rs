@@ -23,3 +23,13 @@ pub fn TrashIcon() -> impl IntoView {
         </svg>
     }
 }
+
+#[component]
+pub fn BellIcon() -> impl IntoView {
+    view! {
+        <svg viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">
+            <path d="M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9"/>
+            <path d="M10.3 21a1.9 1.9 0 0 0 3.4 0"/>
+        </svg>
+    }
+}

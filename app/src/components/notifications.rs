@@ -6,7 +6,7 @@ use leptos_router::components::A;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    components::{change::Change, time::Time},
+    components::{change::Change, icons::BellIcon, time::Time},
     errors::AppError,
 };
 
@@ -84,7 +84,7 @@ pub fn NotificationBell() -> impl IntoView {
                 }
                 on:click=move |_| open.update(|o| *o = !*o)
             >
-                <span aria-hidden="true">"🔔"</span>
+                <BellIcon/>
                 {move || (unread() > 0).then(|| view! { <span class="bell-count" aria-hidden="true">{unread()}</span> })}
             </button>
             <Show when=move || open.get()>

@@ -307,24 +307,12 @@ pub async fn create_device(pool: &SqlitePool, organisation_id: i64, d: NewDevice
                 "An enum channel needs its labels.",
             ));
         }
-        let labels = (!c.spec.enum_labels.is_empty())
-            .then(|| serde_json::to_string(&c.spec.enum_labels).expect("BUG: strings serialise"));
-        sqlx::query(
-            "INSERT INTO channels (device_id, name, unit, value_type, min_value, max_value, enum_labels)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(id)
-        .bind(&cname)
-        .bind(c.unit.trim())
-        .bind(c.spec.value_type.as_str())
-        .bind(c.spec.min)
-        .bind(c.spec.max)
-        .bind(labels)
-        .execute(&mut *tx)
-        .await
-        .on_unique_violation("channels.device_id", || {
-            Error::Conflict(format!("The device has two channels named {cname:?}."))
-        })?;
+        let definition = crate::domain::channel_definition::ChannelDefinition {
+            name: cname,
+            unit: c.unit.trim().to_owned(),
+            spec: c.spec,
+        };
+        channels::insert(&mut tx, id, &definition).await?;
     }
     tx.commit().await?;
     Ok(id)

@@ -39,16 +39,19 @@ pub struct Person {
     pub devices: i64,
 }
 
+/// A person as [`Person`] reads it, from `users u`.
+const PERSON: &str = "SELECT u.id, u.name, u.email, u.role, u.created_at, u.last_sign_in_at,
+        u.deactivated_at IS NOT NULL AS deactivated,
+        (SELECT COUNT(*) FROM device_access a WHERE a.user_id = u.id) AS devices
+     FROM users u";
+
 /// The people of the admin's organisation, active ones first, by name.
 pub async fn list(pool: &SqlitePool, admin: &CurrentUser) -> Result<Vec<Person>> {
     admin.require_org_admin()?;
-    Ok(sqlx::query_as(
-        "SELECT u.id, u.name, u.email, u.role, u.created_at, u.last_sign_in_at,
-                u.deactivated_at IS NOT NULL AS deactivated,
-                (SELECT COUNT(*) FROM device_access a WHERE a.user_id = u.id) AS devices
-         FROM users u WHERE u.organisation_id = ?
-         ORDER BY u.deactivated_at IS NOT NULL, u.name COLLATE NOCASE",
-    )
+    Ok(sqlx::query_as(&format!(
+        "{PERSON} WHERE u.organisation_id = ?
+         ORDER BY u.deactivated_at IS NOT NULL, u.name COLLATE NOCASE"
+    ))
     .bind(admin.organisation_id)
     .fetch_all(pool)
     .await?)
@@ -132,12 +135,9 @@ fn fields(e: Error) -> Vec<FieldError> {
 
 /// A person of the admin's organisation, or "not found".
 async fn person_in(conn: &mut SqliteConnection, admin: &CurrentUser, id: i64) -> Result<Person> {
-    sqlx::query_as(
-        "SELECT u.id, u.name, u.email, u.role, u.created_at, u.last_sign_in_at,
-                u.deactivated_at IS NOT NULL AS deactivated,
-                (SELECT COUNT(*) FROM device_access a WHERE a.user_id = u.id) AS devices
-         FROM users u WHERE u.id = ? AND u.organisation_id = ?",
-    )
+    sqlx::query_as(&format!(
+        "{PERSON} WHERE u.id = ? AND u.organisation_id = ?"
+    ))
     .bind(id)
     .bind(admin.organisation_id)
     .fetch_optional(conn)

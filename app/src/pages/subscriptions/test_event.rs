@@ -95,7 +95,7 @@ pub(super) fn TestEvent(
                     <input id="test-sample" type="text" prop:value=move || sample.get() on:input=move |ev| sample.set(event_target_value(&ev))/>
                     <p class="field-error" role="alert">{move || sending.field("sample")}</p>
                 </div>
-                <div class="field">
+                <div class="field test-send">
                     <button type="submit" class="button primary" disabled=move || !hydrated.get() || sending.busy()>
                         {move || if sending.busy() { "Sending…" } else { "Send test event" }}
                     </button>
