@@ -95,6 +95,16 @@ enum Command {
         #[arg(long)]
         organisation: String,
     },
+    /// Switch off now the subscriptions whose deliveries have all been failing (the rule the
+    /// hourly sweep applies, here with thresholds of your choice), each with its notice.
+    SwitchOffFailing {
+        /// Failing for at least this many days (0: however recently the failures began).
+        #[arg(long, default_value_t = 5)]
+        after_days: u64,
+        /// And at least this many failed deliveries.
+        #[arg(long, default_value_t = 10)]
+        min_failures: i64,
+    },
     /// Set a new password for a user and end their sessions.
     ResetPassword {
         #[arg(long)]
@@ -289,6 +299,10 @@ pub async fn main() -> ExitCode {
         Some(Command::ListDevices { organisation }) => {
             list_devices(cli.database, organisation).await
         }
+        Some(Command::SwitchOffFailing {
+            after_days,
+            min_failures,
+        }) => switch_off_failing(cli.database, after_days, min_failures).await,
         Some(Command::ResetPassword { email, password }) => {
             reset_password(cli.database, email, password).await
         }
@@ -439,6 +453,31 @@ async fn reset_password(
     let pool = server::db::open(&database).await?;
     server::people::reset_password_from_command_line(&pool, &email, &password).await?;
     println!("The password of {email} was changed; their open sessions were ended.");
+    Ok(())
+}
+
+async fn switch_off_failing(
+    database: PathBuf,
+    after_days: u64,
+    min_failures: i64,
+) -> anyhow::Result<()> {
+    let rule = AutoDisable {
+        after: Duration::from_secs(after_days * 86_400),
+        min_failures: min_failures.max(1),
+    };
+    let pool = server::db::open(&database).await?;
+    let switched = server::subscriptions::auto_disable::sweep_from_command_line(
+        &pool,
+        rule,
+        server::clock::now_ms(),
+    )
+    .await?;
+    if switched.is_empty() {
+        println!("No subscription has been failing that long; nothing was switched off.");
+    }
+    for (id, name) in switched {
+        println!("Switched off {name:?} (id {id}); its owner and the org admins were notified.");
+    }
     Ok(())
 }
 

@@ -1,0 +1,142 @@
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { expect, test } from '@playwright/test';
+import { ADMIN, signIn } from './helpers';
+
+// A receiver that keeps failing, on a server of its own: one attempt per delivery (so a
+// delivery fails at once instead of after three days of retries), and the operator's
+// `switch-off-failing` command standing in for five days of waiting with the hourly sweep.
+const port = Number(process.env.E2E_AUTO_DISABLE_PORT ?? 3942);
+const base = `http://127.0.0.1:${port}`;
+const binary = '../target/release/labhook';
+const database = '.tmp/auto-disable/lab.db';
+
+let server: ChildProcess | undefined;
+
+test.use({ baseURL: base });
+
+test.beforeAll(async () => {
+  rmSync('.tmp/auto-disable', { recursive: true, force: true });
+  mkdirSync('.tmp/auto-disable', { recursive: true });
+  server = spawn(binary, ['--database', database, 'serve', '--demo', '--allow-loopback-targets',
+    '--retry-schedule', '0', '--listen', `127.0.0.1:${port}`, '--site-root', '../target/site',
+    '--sign-ins-per-minute', '1000'], { stdio: 'ignore' });
+  await expect.poll(async () => {
+    try {
+      return (await fetch(`${base}/healthz`)).status;
+    } catch {
+      return 0;
+    }
+  }, { timeout: 30_000 }).toBe(200);
+});
+
+test.afterAll(() => {
+  server?.kill();
+});
+
+test('a subscription whose deliveries all fail is switched off with a notice, and can replay the gap', async ({ page, request }) => {
+  test.setTimeout(120_000);
+  let healthy = false;
+  const received: string[] = [];
+  const receiver = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      if (!healthy) {
+        res.writeHead(503).end('LIMS down for maintenance');
+        return;
+      }
+      received.push(body);
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const lims = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/`;
+
+  try {
+    await signIn(page, ADMIN, '/admin');
+    await expect(page.getByRole('button', { name: 'Register URL' })).toBeEnabled();
+    await page.getByLabel('URL', { exact: true }).fill(lims);
+    await page.getByRole('button', { name: 'Register URL' }).click();
+    await expect(page.getByRole('row').filter({ hasText: lims })).toBeVisible();
+
+    const name = 'LIMS that is down';
+    await page.goto('/subscriptions/new');
+    await expect(page.getByRole('button', { name: 'SUBMIT' })).toBeEnabled();
+    await page.getByLabel('Target URL').fill(`${lims}hooks`);
+    await page.getByLabel('Display name').fill(name);
+    await page.getByRole('button', { name: 'Selected Channels' }).click();
+    const picker = page.getByRole('dialog', { name: 'Selected Channels' });
+    await picker.getByLabel('Device name').fill('barcode');
+    await picker.getByRole('checkbox', { name: 'New data point on barcode' }).check();
+    await picker.getByRole('button', { name: 'CONFIRM' }).click();
+    await page.getByRole('button', { name: 'SUBMIT' }).click();
+    await expect(page).toHaveURL(/\/subscriptions$/);
+
+    await page.goto('/devices');
+    const scanner = page.getByRole('region', { name: 'Barcode Scanner Bench 2' });
+    await scanner.getByRole('button', { name: 'Tokens of Barcode Scanner Bench 2' }).click();
+    const tokens = page.getByRole('dialog', { name: 'Tokens of Barcode Scanner Bench 2' });
+    await tokens.getByLabel('Label').fill('auto-disable test');
+    await tokens.getByRole('button', { name: 'Create token' }).click();
+    const token = (await tokens.getByText(/^lhd_[A-Za-z0-9_-]{43}$/).textContent())!.trim();
+    const endpoint = (await tokens.getByText(/^POST \/api\/v1\/devices\/\d+\/data_points$/).textContent())!.replace('POST ', '');
+    await page.keyboard.press('Escape');
+
+    // Three scans while the LIMS is down: three deliveries, each failed after its one attempt.
+    const barcodes = ['DOWN-1', 'DOWN-2', 'DOWN-3'];
+    for (const value of barcodes) {
+      const res = await request.post(endpoint, {
+        headers: { Authorization: `Bearer ${token}` },
+        data: [{ channel: 'barcode', value }],
+      });
+      expect(res.status()).toBe(202);
+    }
+
+    // The operator runs the sweep now, with thresholds these three failures meet.
+    const sweep = () => execFileSync(binary, ['--database', database, 'switch-off-failing',
+      '--after-days', '0', '--min-failures', '3'], { encoding: 'utf8' });
+    await expect.poll(sweep, { timeout: 30_000 }).toContain(`Switched off "${name}"`);
+    expect(sweep()).toContain('nothing was switched off');
+
+    // The overview says why; the switch is off; the bell has the notice.
+    await page.goto('/subscriptions');
+    const banner = page.getByRole('status').filter({ hasText: 'Switched off because every delivery kept failing' });
+    await expect(banner).toContainText(`${name} — failing since`);
+    const row = page.getByRole('row').filter({ hasText: name });
+    await expect(row.getByText(/^failing since/)).toBeVisible();
+    await expect(page.getByRole('switch', { name: `Active: ${name}` })).toHaveAttribute('aria-checked', 'false');
+
+    const bell = page.getByRole('button', { name: 'Notifications, 1 unread' });
+    await expect(bell).toBeEnabled();
+    await bell.click();
+    const notices = page.getByRole('region', { name: 'Notifications' });
+    await expect(notices).toContainText(`${name} was switched off: its 3 deliveries since`);
+    await notices.getByRole('button', { name: 'Mark all as read' }).click();
+    await expect(page.getByRole('button', { name: 'Notifications', exact: true })).toBeVisible();
+    await page.reload();
+    await expect(page.getByRole('button', { name: 'Notifications', exact: true })).toBeEnabled();
+
+    // The LIMS is back. Switched on, the subscription offers to replay what it missed.
+    healthy = true;
+    const toggle = page.getByRole('switch', { name: `Active: ${name}` });
+    await expect(toggle).toBeEnabled();
+    await toggle.click();
+    await expect(toggle).toHaveAttribute('aria-checked', 'true');
+    await row.getByRole('link', { name: 'Replay what it missed' }).click();
+    await expect(page).toHaveURL(/replay_since=\d+&replay_until=\d+/);
+    const replay = page.getByRole('region', { name: 'Replay' });
+    await expect(replay.getByLabel('From (UTC)')).not.toHaveValue('');
+    await expect(replay.getByRole('button', { name: 'Count events' })).toBeEnabled();
+    await replay.getByRole('button', { name: 'Count events' }).click();
+    await expect(replay.getByRole('status')).toHaveText(/^3 events would be sent again/);
+    await replay.getByRole('button', { name: 'Replay 3 events' }).click();
+    await expect.poll(() => barcodes.filter((b) => received.some((body) => body.includes(`"${b}"`))), { timeout: 30_000 })
+      .toEqual(barcodes);
+    expect(received).toHaveLength(3);
+  } finally {
+    receiver.close();
+  }
+});
