@@ -142,6 +142,7 @@ mod from_server {
                 }
                 e @ (server::Error::InvalidCredentials
                 | server::Error::InvalidToken
+                | server::Error::InvalidApiToken
                 | server::Error::TooManyAttempts { .. }
                 | server::Error::RateLimited { .. }
                 | server::Error::Busy { .. }

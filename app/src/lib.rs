@@ -34,6 +34,7 @@ use crate::{
             overview::SubscriptionsPage,
             provide_secret_flash,
         },
+        tokens::{reference::ApiReferencePage, ApiTokensPage},
     },
 };
 
@@ -81,6 +82,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("admin") view=AdminPage/>
                     <Route path=path!("admin/audit") view=AuditPage/>
                     <Route path=path!("users") view=UsersPage/>
+                    <Route path=path!("api-tokens") view=ApiTokensPage/>
+                    <Route path=path!("api") view=ApiReferencePage/>
                 </ParentRoute>
             </Routes>
         </Router>

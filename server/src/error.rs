@@ -47,6 +47,10 @@ pub enum Error {
     /// A device token that is missing, unknown or revoked.
     #[error("The device token is missing, not valid, or was revoked.")]
     InvalidToken,
+    /// A personal API token that is missing, unknown, revoked or expired, or whose user was
+    /// deactivated (the reference's words).
+    #[error("Authentication failed. The access token is invalid, expired or revoked.")]
+    InvalidApiToken,
     /// Does not exist, or is not visible to the caller: the two look the same on purpose, so
     /// that ids of other organisations cannot be probed.
     #[error("{0}")]

@@ -3,6 +3,7 @@
 //! axum routers in [`http`] are two doors into the same services.
 
 pub mod admin;
+pub mod api_tokens;
 pub mod audit;
 pub mod auth;
 pub mod clock;

@@ -3,6 +3,7 @@
 #![cfg(feature = "ssr")]
 
 mod admin;
+mod api;
 mod auth;
 mod channels;
 mod cli;

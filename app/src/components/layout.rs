@@ -69,6 +69,8 @@ fn TopBar(me: Me) -> impl IntoView {
         items.push(MenuEntry::link("Users", "/users"));
         items.push(MenuEntry::link("Server Administration", "/admin"));
     }
+    items.push(MenuEntry::link("My API tokens", "/api-tokens"));
+    items.push(MenuEntry::link("API", "/api"));
     let role = if me.is_org_admin {
         "Organisation administrator"
     } else {

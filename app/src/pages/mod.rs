@@ -5,3 +5,4 @@ pub mod home;
 pub mod not_found;
 pub mod people;
 pub mod subscriptions;
+pub mod tokens;

@@ -81,7 +81,7 @@ const SELECT: &str =
 /// Which deliveries the log shows; every part optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LogFilter {
-    /// pending, retrying, delivered, failed or cancelled.
+    /// pending, retrying, delivered, failed or cancelled (or several, separated by commas).
     pub status: Option<String>,
     /// An event type as receivers see it (`channel.out_of_range`, or a test's `….test`).
     pub event_type: Option<String>,
@@ -93,7 +93,7 @@ pub struct LogFilter {
 }
 
 /// The filter's conditions, on `d` (deliveries) and `e` (events), binding ?7 to ?12.
-const FILTERED: &str = "(?7 IS NULL OR d.status = ?7) AND (?8 IS NULL OR e.event_type = ?8)
+const FILTERED: &str = "(?7 IS NULL OR d.status IN (SELECT value FROM json_each(?7))) AND (?8 IS NULL OR e.event_type = ?8)
      AND (?9 IS NULL OR e.device_id = ?9) AND (?10 IS NULL OR e.channel_id = ?10)
      AND (?11 IS NULL OR d.created_at >= ?11) AND (?12 IS NULL OR d.created_at < ?12)";
 
@@ -105,39 +105,69 @@ pub async fn list(
     filter: &LogFilter,
     page: u32,
 ) -> Result<Page<DeliveryRow>> {
-    if let Some(status) = filter.status.as_deref() {
-        if crate::domain::delivery::DeliveryStatus::parse(status).is_none() {
+    list_of(
+        pool,
+        user,
+        Some(subscription_id),
+        filter,
+        PageRequest::new(page, PER_PAGE),
+        false,
+    )
+    .await
+}
+
+/// The deliveries of one subscription, or of every subscription the user may see (the
+/// API's `webhook_logs`), newest or oldest first.
+pub async fn list_of(
+    pool: &SqlitePool,
+    user: &CurrentUser,
+    subscription_id: Option<i64>,
+    filter: &LogFilter,
+    page: PageRequest,
+    oldest_first: bool,
+) -> Result<Page<DeliveryRow>> {
+    let statuses: Option<Vec<&str>> = filter
+        .status
+        .as_deref()
+        .map(|s| s.split(',').map(str::trim).collect());
+    if let Some(statuses) = &statuses {
+        if statuses
+            .iter()
+            .any(|s| crate::domain::delivery::DeliveryStatus::parse(s).is_none())
+        {
             return Err(Error::invalid(
                 "status",
                 "The status must be pending, retrying, delivered, failed or cancelled.",
             ));
         }
     }
+    let statuses = statuses.map(|s| serde_json::to_string(&s).expect("BUG: words serialise"));
     require_webhooks_enabled(pool, user).await?;
-    // Not found unless the subscription is visible, even when it has no deliveries.
-    let visible: Option<i64> = sqlx::query_scalar(&format!(
-        "SELECT s.id FROM subscriptions s WHERE s.id = ?4 AND {}",
-        scope::SUBSCRIPTION
-    ))
-    .scoped(user)
-    .bind(subscription_id)
-    .fetch_optional(pool)
-    .await?;
-    visible.ok_or_else(|| Error::not_found("Subscription"))?;
-    let page = PageRequest::new(page, PER_PAGE);
+    if let Some(subscription_id) = subscription_id {
+        // Not found unless the subscription is visible, even when it has no deliveries.
+        let visible: Option<i64> = sqlx::query_scalar(&format!(
+            "SELECT s.id FROM subscriptions s WHERE s.id = ?4 AND {}",
+            scope::SUBSCRIPTION
+        ))
+        .scoped(user)
+        .bind(subscription_id)
+        .fetch_optional(pool)
+        .await?;
+        visible.ok_or_else(|| Error::not_found("Subscription"))?;
+    }
     let f = filter;
     // ?5 and ?6 (the page) are not used here; SQLite allows numbered parameters to skip.
     let total: i64 = sqlx::query_scalar(&format!(
         "SELECT COUNT(*) FROM deliveries d
          JOIN subscriptions s ON s.id = d.subscription_id JOIN events e ON e.id = d.event_id
-         WHERE d.subscription_id = ?4 AND {} AND {FILTERED}",
+         WHERE (?4 IS NULL OR d.subscription_id = ?4) AND {} AND {FILTERED}",
         scope::SUBSCRIPTION
     ))
     .scoped(user)
     .bind(subscription_id)
     .bind(0)
     .bind(0)
-    .bind(&f.status)
+    .bind(&statuses)
     .bind(&f.event_type)
     .bind(f.device_id)
     .bind(f.channel_id)
@@ -146,20 +176,21 @@ pub async fn list(
     .fetch_one(pool)
     .await?;
     let items = sqlx::query_as(&format!(
-        "{SELECT} WHERE d.subscription_id = ?4 AND {} AND {FILTERED}
-         ORDER BY d.id DESC LIMIT ?5 OFFSET ?6",
+        "{SELECT} WHERE (?4 IS NULL OR d.subscription_id = ?4) AND {} AND {FILTERED}
+         ORDER BY CASE WHEN ?13 THEN d.id ELSE -d.id END LIMIT ?5 OFFSET ?6",
         scope::SUBSCRIPTION
     ))
     .scoped(user)
     .bind(subscription_id)
     .bind(page.limit())
     .bind(page.offset())
-    .bind(&f.status)
+    .bind(&statuses)
     .bind(&f.event_type)
     .bind(f.device_id)
     .bind(f.channel_id)
     .bind(f.since)
     .bind(f.until)
+    .bind(oldest_first)
     .fetch_all(pool)
     .await?;
     Ok(page.of(items, total))

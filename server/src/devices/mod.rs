@@ -7,6 +7,7 @@ pub mod history;
 pub mod ingest;
 pub mod liveness;
 pub mod manage;
+pub mod points;
 pub mod tokens;
 
 use sqlx::{SqliteConnection, SqlitePool};

@@ -14,9 +14,10 @@ use crate::Error;
 impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
-            Error::Unauthenticated | Error::InvalidCredentials | Error::InvalidToken => {
-                StatusCode::UNAUTHORIZED
-            }
+            Error::Unauthenticated
+            | Error::InvalidCredentials
+            | Error::InvalidToken
+            | Error::InvalidApiToken => StatusCode::UNAUTHORIZED,
             Error::TooManyAttempts { .. } | Error::RateLimited { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
@@ -49,6 +50,7 @@ impl Error {
             Error::Unauthenticated => "unauthenticated",
             Error::InvalidCredentials => "invalid_credentials",
             Error::InvalidToken => "invalid_token",
+            Error::InvalidApiToken => "invalid_token",
             Error::TooManyAttempts { .. } => "too_many_attempts",
             Error::RateLimited { .. } => "rate_limited",
             Error::Busy { .. } => "busy",

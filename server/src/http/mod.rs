@@ -1,6 +1,7 @@
 //! The HTTP side of the backend: session handling shared with the UI, the JSON APIs, and the
 //! mapping of [`crate::Error`] to HTTP responses.
 
+pub mod api_v2;
 pub mod browser;
 pub mod error;
 pub mod ingest;
@@ -42,8 +43,8 @@ const READYZ: &str = "/readyz";
 const METRICS: &str = "/metrics";
 const DATA_POINTS: &str = "/api/v1/devices/{device_id}/data_points";
 
-/// Every route of [`router`] (method, path): the authorisation matrix test checks that it
-/// decides each one.
+/// Every route of [`router`] (method, path) but the API v2's ([`api_v2::ROUTES`]): the
+/// authorisation matrix test checks that it decides each one.
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", HEALTHZ),
     ("GET", READYZ),
@@ -58,5 +59,6 @@ pub fn router(state: AppState) -> Router {
         .route(READYZ, get(readyz))
         .route(METRICS, get(metrics::metrics))
         .route(DATA_POINTS, post(ingest::post_data_points))
+        .merge(api_v2::router())
         .with_state(state)
 }

@@ -21,7 +21,7 @@ pub use changes::{create, delete, rotate_secret, update, ROTATION_OVERLAP_MS};
 pub use channel_removal::{channel_uses, remove_channel, ChannelUser, ChannelUses};
 pub use model::{Created, Subscription, TriggerRow};
 pub use overflow::record_overflow;
-pub use queries::{catalogue, event_label, get, get_for_edit, list, PER_PAGE};
+pub use queries::{catalogue, event_label, get, get_for_edit, list, list_page, PER_PAGE};
 pub use redeliver::redeliver;
 pub use sealing::{key_file, seal_open_secrets, secrets_key};
 pub use switch::{deactivate, deactivate_unregistered_targets, set_active};

@@ -119,9 +119,18 @@ async fn complete(
 
 /// The overview: newest first, `PER_PAGE` at a time.
 pub async fn list(state: &AppState, user: &CurrentUser, page: u32) -> Result<Page<Subscription>> {
+    list_page(state, user, PageRequest::new(page, PER_PAGE), false).await
+}
+
+/// Any page of the subscriptions the user may see, newest or oldest first (the API's).
+pub async fn list_page(
+    state: &AppState,
+    user: &CurrentUser,
+    page: PageRequest,
+    oldest_first: bool,
+) -> Result<Page<Subscription>> {
     let pool = &state.pool;
     require_webhooks_enabled(pool, user).await?;
-    let page = PageRequest::new(page, PER_PAGE);
     let mut conn = pool.acquire().await?;
     let total: i64 = sqlx::query_scalar(&format!(
         "SELECT COUNT(*) FROM subscriptions s WHERE {}",
@@ -131,12 +140,13 @@ pub async fn list(state: &AppState, user: &CurrentUser, page: u32) -> Result<Pag
     .fetch_one(&mut *conn)
     .await?;
     let rows: Vec<Row> = sqlx::query_as(&format!(
-        "{SELECT} WHERE {} ORDER BY s.id DESC LIMIT ?4 OFFSET ?5",
+        "{SELECT} WHERE {} ORDER BY CASE WHEN ?6 THEN s.id ELSE -s.id END LIMIT ?4 OFFSET ?5",
         scope::SUBSCRIPTION
     ))
     .scoped(user)
     .bind(page.limit())
     .bind(page.offset())
+    .bind(oldest_first)
     .fetch_all(&mut *conn)
     .await?;
     let items = complete(&mut conn, &state.secrets, user.organisation_id, rows).await?;

@@ -13,7 +13,7 @@ const LAYERS: &[&[&str]] = &[
     &["state"],
     &["auth", "health"],
     &["audit", "settings", "orgs", "notifications"],
-    &["devices", "deliveries"],
+    &["devices", "deliveries", "api_tokens"],
     &["subscriptions"],
     &["admin", "retention", "demo", "simulator", "people"],
     &["dispatcher", "http"],
