@@ -57,7 +57,7 @@ const TABLES: &[&str] = &[
     "channels",
 ];
 
-async fn counts(app: &TestApp) -> Vec<(String, i64)> {
+pub async fn counts(app: &TestApp) -> Vec<(String, i64)> {
     let mut out = Vec::new();
     for t in TABLES {
         out.push(((*t).to_owned(), app.count(t).await));
@@ -71,14 +71,9 @@ fn subscription(url: Value, headers: Value, triggers: Value) -> Body {
     )
 }
 
-fn cases(channel: i64, other_org_channel: i64, device: i64) -> Vec<Case> {
-    let mut c = Vec::new();
-    let existing_device = device;
-    let ok_triggers = json!([{"channel_id": channel, "event_type": "data_point.created"}]);
-    let ok_url = json!("http://127.0.0.1:9999/hook");
-
-    // Target URLs.
-    let bad_urls: Vec<Value> = vec![
+/// Target URLs no subscription may have (the API's corpus sends them too).
+pub fn bad_urls() -> Vec<Value> {
+    vec![
         json!(""),
         json!(" "),
         json!("lims"),
@@ -113,18 +108,13 @@ fn cases(channel: i64, other_org_channel: i64, device: i64) -> Vec<Case> {
         json!({"url": "http://127.0.0.1:9999/hook"}),
         json!("https://127.0.0.1:9999/hook"),
         json!("HTTP://127.0.0.1:9999@evil.example/"),
-    ];
-    for (i, url) in bad_urls.into_iter().enumerate() {
-        c.push(case(
-            format!("target URL #{i} {url}"),
-            Door::AsLabUser("subscriptions/create"),
-            subscription(url, json!([]), ok_triggers.clone()),
-        ));
-    }
+    ]
+}
 
-    // Custom headers.
+/// Custom headers no subscription may have, as the form sends them.
+pub fn bad_headers() -> Vec<Value> {
     let long = "v".repeat(9000);
-    let bad_headers: Vec<Value> = vec![
+    vec![
         json!([{"name": "", "value": "1", "secret": false}]),
         json!([{"name": " ", "value": "1", "secret": false}]),
         json!([{"name": "X Lab", "value": "1", "secret": false}]),
@@ -145,7 +135,51 @@ fn cases(channel: i64, other_org_channel: i64, device: i64) -> Vec<Case> {
         json!([{"value": "1"}]),
         json!({"name": "X-Lab", "value": "1"}),
         json!("X-Lab: 1"),
-    ];
+    ]
+}
+
+/// Headers Labhook sets itself, or that would change the request's framing.
+pub const RESERVED_HEADERS: &[&str] = &[
+    "Host",
+    "Content-Length",
+    "Content-Type",
+    "Transfer-Encoding",
+    "Connection",
+    "Keep-Alive",
+    "Upgrade",
+    "TE",
+    "Trailer",
+    "Proxy-Connection",
+    "webhook-id",
+    "Webhook-Timestamp",
+    "WEBHOOK-SIGNATURE",
+    "Content-Encoding",
+    "Expect",
+    "User-Agent",
+    "Forwarded",
+    "X-Forwarded-For",
+    "X-Forwarded-Host",
+    "x-forwarded-proto",
+];
+
+fn cases(channel: i64, other_org_channel: i64, device: i64) -> Vec<Case> {
+    let mut c = Vec::new();
+    let existing_device = device;
+    let ok_triggers = json!([{"channel_id": channel, "event_type": "data_point.created"}]);
+    let ok_url = json!("http://127.0.0.1:9999/hook");
+
+    // Target URLs.
+    let bad_urls = bad_urls();
+    for (i, url) in bad_urls.into_iter().enumerate() {
+        c.push(case(
+            format!("target URL #{i} {url}"),
+            Door::AsLabUser("subscriptions/create"),
+            subscription(url, json!([]), ok_triggers.clone()),
+        ));
+    }
+
+    // Custom headers.
+    let bad_headers = bad_headers();
     for (i, headers) in bad_headers.into_iter().enumerate() {
         c.push(case(
             format!("headers #{i}"),
@@ -153,28 +187,7 @@ fn cases(channel: i64, other_org_channel: i64, device: i64) -> Vec<Case> {
             subscription(ok_url.clone(), headers, ok_triggers.clone()),
         ));
     }
-    for reserved in [
-        "Host",
-        "Content-Length",
-        "Content-Type",
-        "Transfer-Encoding",
-        "Connection",
-        "Keep-Alive",
-        "Upgrade",
-        "TE",
-        "Trailer",
-        "Proxy-Connection",
-        "webhook-id",
-        "Webhook-Timestamp",
-        "WEBHOOK-SIGNATURE",
-        "Content-Encoding",
-        "Expect",
-        "User-Agent",
-        "Forwarded",
-        "X-Forwarded-For",
-        "X-Forwarded-Host",
-        "x-forwarded-proto",
-    ] {
+    for reserved in RESERVED_HEADERS {
         c.push(case(
             format!("reserved header {reserved}"),
             Door::AsLabUser("subscriptions/create"),

@@ -33,6 +33,8 @@ struct Fixtures {
     /// One per role, for the rows that delete them.
     subscriptions_to_delete: Vec<i64>,
     tokens_to_revoke: Vec<i64>,
+    /// The lab user's API tokens, one per role.
+    api_tokens_to_revoke: Vec<i64>,
     urls_to_remove: Vec<i64>,
     devices_to_delete: Vec<i64>,
     channels_to_remove: Vec<i64>,
@@ -437,6 +439,32 @@ fn server_functions() -> Vec<Row> {
             call: |f, _| form(&[("user_id", f.lab_user.to_string())]),
             expect: [401, 403, 403, 200, 404],
         },
+        // Everyone's own API tokens; an org admin's list has the organisation's too.
+        Row {
+            route: "api_tokens/list",
+            call: |_, _| form(&[]),
+            expect: [401, 200, 200, 200, 200],
+        },
+        Row {
+            route: "api_tokens/create",
+            call: |_, role| {
+                Call::Json(
+                    json!({"input": {"label": format!("matrix {role}"), "scopes": ["read"], "expires_in_days": 1}}),
+                )
+            },
+            expect: [401, 200, 200, 200, 200],
+        },
+        // The lab user's token: theirs, and their organisation admin's to revoke.
+        Row {
+            route: "api_tokens/revoke",
+            call: |f, role| form(&[("id", f.api_tokens_to_revoke[role].to_string())]),
+            expect: [401, 200, 404, 200, 404],
+        },
+        Row {
+            route: "api/reference",
+            call: |_, _| form(&[]),
+            expect: [401, 200, 200, 200, 200],
+        },
         // Public: whoever holds a link; these are no links.
         Row {
             route: "password/link",
@@ -476,6 +504,8 @@ const PAGES: &[(&str, [u16; 5])] = &[
     ("/admin", [303, 403, 403, 200, 200]),
     ("/admin/audit", [303, 403, 403, 200, 200]),
     ("/users", [303, 403, 403, 200, 200]),
+    ("/api-tokens", [303, 200, 200, 200, 200]),
+    ("/api", [303, 200, 200, 200, 200]),
     // A link that is not valid: the page says so, to anyone.
     ("/set-password?token=not-a-link", [422, 422, 422, 422, 422]),
 ];
@@ -519,6 +549,7 @@ async fn fixtures(app: &TestApp, lab: &Client, admin: &Client) -> Fixtures {
             delivery: 0,
             subscriptions_to_delete: vec![],
             tokens_to_revoke: vec![],
+            api_tokens_to_revoke: vec![],
             urls_to_remove: vec![],
             devices_to_delete: vec![],
             channels_to_remove: vec![],
@@ -633,6 +664,23 @@ async fn fixtures(app: &TestApp, lab: &Client, admin: &Client) -> Fixtures {
         delivery,
         subscriptions_to_delete: subscriptions,
         tokens_to_revoke: tokens,
+        api_tokens_to_revoke: {
+            let mut ids = Vec::new();
+            for role in 0..5 {
+                let created: Value = app
+                    .call_json(
+                        lab,
+                        "api_tokens/create",
+                        &json!({"input": {"label": format!("api {role}"), "scopes": ["read"], "expires_in_days": 1}}),
+                    )
+                    .await
+                    .json()
+                    .await
+                    .unwrap();
+                ids.push(created["id"].as_i64().expect("an API token id"));
+            }
+            ids
+        },
         urls_to_remove: urls,
         channels_to_remove,
         spare_person: {

@@ -2,6 +2,8 @@
 //! door, every endpoint's answers and refusals, and its answers checked against the served
 //! OpenAPI document and against Laboperator's reference schemas.
 
+mod corpus;
+mod matrix;
 mod resources;
 mod schemas;
 mod subscriptions;

@@ -422,6 +422,28 @@ fn words(list: &[&str]) -> String {
         .join(", ")
 }
 
+/// Largest request document accepted.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// A request's body, read up to [`MAX_BODY_BYTES`]; larger ones get a JSON:API 413.
+pub struct Body(pub axum::body::Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, _: &S) -> Result<Self, ApiError> {
+        axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
+            .await
+            .map(Body)
+            .map_err(|_| {
+                ApiError(Error::TooLarge(format!(
+                    "The request body is larger than {} KiB.",
+                    MAX_BODY_BYTES / 1024
+                )))
+            })
+    }
+}
+
 /// The `data` object of a request body: the reference's 400 when it is missing, 409 when its
 /// `type` names another resource.
 pub fn data_of(body: &[u8], kind: &str) -> ApiResult<Map<String, Value>> {

@@ -5,7 +5,6 @@
 //! page: subscriptions to them are switched off). Another organisation is "not found".
 
 use axum::{
-    body::Bytes,
     extract::{Path, RawQuery, State},
     http::StatusCode,
 };
@@ -14,7 +13,7 @@ use serde_json::{json, Value};
 use super::{
     caller::Caller,
     document::{
-        attributes_of, data_of, id_attr, many, one, Accepts, ApiError, ApiResult, ListQuery,
+        attributes_of, data_of, id_attr, many, one, Accepts, ApiError, ApiResult, Body, ListQuery,
         Resource,
     },
     subscriptions::path_id,
@@ -105,7 +104,7 @@ pub async fn update(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
-    body: Bytes,
+    Body(body): Body,
 ) -> ApiResult {
     caller.require(Scope::Write)?;
     own(&caller.user, &id)?;

@@ -11,7 +11,6 @@
 //!   stored value, so what a GET answers can be PATCHed back unchanged.
 
 use axum::{
-    body::Bytes,
     extract::{Path, RawQuery, State},
     http::StatusCode,
 };
@@ -21,8 +20,8 @@ use super::{
     caller::Caller,
     document::{
         attributes_of, bad_request, belongs_to, bool_attr, data_of, id_attr, many, one,
-        optional_attributes, parse_time, string_attr, time, Accepts, ApiError, ApiResult, Document,
-        ListQuery, Resource,
+        optional_attributes, parse_time, string_attr, time, Accepts, ApiError, ApiResult, Body,
+        Document, ListQuery, Resource,
     },
 };
 use crate::{
@@ -132,7 +131,7 @@ pub async fn show(
 pub async fn create(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    body: Bytes,
+    Body(body): Body,
 ) -> ApiResult {
     caller.require(Scope::Write)?;
     let data = data_of(&body, KIND)?;
@@ -160,7 +159,7 @@ pub async fn update(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
-    body: Bytes,
+    Body(body): Body,
 ) -> ApiResult {
     caller.require(Scope::Write)?;
     let id = path_id(&id)?;
@@ -235,7 +234,7 @@ pub async fn test_event(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
-    body: Bytes,
+    Body(body): Body,
 ) -> ApiResult {
     caller.require(Scope::Write)?;
     let a = optional_attributes(&body, "test_event")?;
@@ -294,7 +293,7 @@ pub async fn start_replay(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
-    body: Bytes,
+    Body(body): Body,
 ) -> ApiResult {
     caller.require(Scope::Write)?;
     let id = path_id(&id)?;
