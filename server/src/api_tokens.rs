@@ -102,6 +102,16 @@ impl ApiCaller {
     }
 }
 
+/// A valid token with its user, as [`authenticate`] reads it.
+#[derive(sqlx::FromRow)]
+struct TokenOwner {
+    token_id: i64,
+    scopes: String,
+    last_used_at: Option<i64>,
+    #[sqlx(flatten)]
+    user: CurrentUser,
+}
+
 fn hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
@@ -282,31 +292,25 @@ pub async fn authenticate(state: &AppState, raw: Option<&str>) -> Result<ApiCall
         .filter(|t| t.starts_with(PREFIX))
         .ok_or(Error::InvalidApiToken)?;
     let now = now_ms();
-    let row: Option<(
-        i64,
-        String,
-        Option<i64>,
-        i64,
-        i64,
-        String,
-        String,
-        String,
-        String,
-    )> = sqlx::query_as(
-        "SELECT t.id, t.scopes, t.last_used_at,
-                    u.id, u.organisation_id, o.name, u.email, u.name, u.role
-             FROM api_tokens t
-             JOIN users u ON u.id = t.user_id
-             JOIN organisations o ON o.id = u.organisation_id
-             WHERE t.token_hash = ? AND t.revoked_at IS NULL
-               AND (t.expires_at IS NULL OR t.expires_at > ?) AND u.deactivated_at IS NULL",
+    let row: Option<TokenOwner> = sqlx::query_as(
+        "SELECT t.id AS token_id, t.scopes, t.last_used_at,
+                u.id, u.organisation_id, o.name AS organisation_name, u.email, u.name, u.role
+         FROM api_tokens t
+         JOIN users u ON u.id = t.user_id
+         JOIN organisations o ON o.id = u.organisation_id
+         WHERE t.token_hash = ? AND t.revoked_at IS NULL
+           AND (t.expires_at IS NULL OR t.expires_at > ?) AND u.deactivated_at IS NULL",
     )
     .bind(hash(token))
     .bind(now)
     .fetch_optional(&state.pool)
     .await?;
-    let (token_id, scopes, last_used_at, id, organisation_id, organisation_name, email, name, role) =
-        row.ok_or(Error::InvalidApiToken)?;
+    let TokenOwner {
+        token_id,
+        scopes,
+        last_used_at,
+        user,
+    } = row.ok_or(Error::InvalidApiToken)?;
     if last_used_at.is_none_or(|t| now - t >= LAST_USE_EVERY_MS) {
         state
             .write(move |tx| {
@@ -322,14 +326,7 @@ pub async fn authenticate(state: &AppState, raw: Option<&str>) -> Result<ApiCall
             .await?;
     }
     Ok(ApiCaller {
-        user: CurrentUser {
-            id,
-            organisation_id,
-            organisation_name,
-            email,
-            name,
-            role: crate::domain::Role::parse(&role)?,
-        },
+        user,
         token_id,
         scopes: scopes.split(' ').filter_map(Scope::parse).collect(),
     })

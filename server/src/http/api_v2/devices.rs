@@ -275,7 +275,7 @@ pub async fn list_channels(
         })
         .collect();
     if q.sort.as_ref().is_some_and(|(s, _)| s == "name") {
-        all.sort_by(|a, b| a.1.name.to_lowercase().cmp(&b.1.name.to_lowercase()));
+        all.sort_by_key(|(_, c)| c.name.to_lowercase());
     }
     if q.sort.as_ref().is_some_and(|(_, descending)| *descending) {
         all.reverse();
