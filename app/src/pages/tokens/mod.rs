@@ -1,4 +1,4 @@
-//! More → My API tokens: personal tokens for the HTTP API v2 (created, shown once, revoked),
+//! More → API → My API tokens: personal tokens for the HTTP API v2 (created, shown once, revoked),
 //! and for org admins every token of the organisation. More → API: the API's reference.
 
 mod api;

@@ -92,11 +92,11 @@ pub fn ApiReferencePage() -> impl IntoView {
             <div>
                 <h1>"API"</h1>
                 <p class="muted">
-                    "Automate what these pages do. Create a token on "<a href="/api-tokens">"My API tokens"</a>
-                    ", then send it as "<code>"Authorization: Bearer …"</code>". The machine-readable document is at "
-                    <a href="/api/v2/openapi.json">"/api/v2/openapi.json"</a>" (OpenAPI 3.1)."
+                    "Automate what these pages do: create a token, then send it as "<code>"Authorization: Bearer …"</code>
+                    ". The machine-readable document is at "<a href="/api/v2/openapi.json">"/api/v2/openapi.json"</a>" (OpenAPI 3.1)."
                 </p>
             </div>
+            <a class="button primary" href="/api-tokens">"My API tokens"</a>
         </div>
         <Suspense fallback=|| view! { <Loading what="Loading the reference…"/> }>
             {move || Suspend::new(async move {

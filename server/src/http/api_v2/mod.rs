@@ -4,12 +4,14 @@
 //! same service as the page's server function, and renders the answer — nothing more; the
 //! caller is a personal API token acting as its user ([`caller`]).
 
+mod body;
 mod caller;
 mod devices;
 pub mod document;
 mod logs;
 pub mod openapi;
 mod organisations;
+mod query;
 mod subscriptions;
 
 use axum::{
