@@ -26,7 +26,7 @@ test('a lab user creates an API token, automates with it, and revokes it', async
   const shown = page.getByRole('dialog', { name: 'Your new API token' });
   const token = (await shown.getByLabel('API token', { exact: true }).textContent())!.trim();
   expect(token).toMatch(/^lhp_[A-Za-z0-9_-]{43}$/);
-  await expect(shown.getByLabel('Example request')).toContainText(`Authorization: Bearer ${token}`);
+  await expect(shown.getByLabel('Example request', { exact: true })).toContainText(`Authorization: Bearer ${token}`);
   await shown.getByRole('button', { name: 'Done' }).click();
   const mine = page.getByRole('table', { name: 'Your API tokens' });
   const row = mine.getByRole('row').filter({ hasText: label });

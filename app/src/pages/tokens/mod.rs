@@ -154,7 +154,7 @@ fn TokenRow(
     view! {
         <tr class:muted-row=revoked || expired>
             <th scope="row" class="cell-title">
-                <span class="break-all">{token.label.clone()}</span>
+                <span class="wrap-anywhere">{token.label.clone()}</span>
                 {revoked.then(|| view! { " " <span class="badge bad">"Revoked"</span> })}
                 {(expired && !revoked).then(|| view! { " " <span class="badge warn">"Expired"</span> })}
                 <div class="cell-sub"><code>{format!("{}…", token.hint)}</code></div>

@@ -13,6 +13,8 @@ use crate::{
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Operation {
     pub tag: String,
+    /// What a successful answer is.
+    pub summary: String,
     pub method: String,
     pub path: String,
     pub scopes: String,
@@ -57,7 +59,15 @@ pub async fn api_reference() -> Result<Reference, AppError> {
                 .map(text)
                 .collect::<Vec<_>>()
                 .join(", ");
+            let summary = op["responses"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .find(|(status, _)| status.starts_with('2'))
+                .map(|(_, r)| text(&r["description"]))
+                .unwrap_or_default();
             operations.push(Operation {
+                summary,
                 tag: text(&op["tags"][0]),
                 method: method.to_uppercase(),
                 path: path.clone(),
@@ -70,6 +80,14 @@ pub async fn api_reference() -> Result<Reference, AppError> {
             });
         }
     }
+    // In the order of the routes (list, create, show, change, delete, actions), not A to Z.
+    let rank = |o: &Operation| {
+        server::http::api_v2::ROUTES
+            .iter()
+            .position(|(m, p)| *m == o.method && *p == o.path)
+            .unwrap_or(usize::MAX)
+    };
+    operations.sort_by_key(rank);
     Ok(Reference {
         title: text(&doc["info"]["title"]),
         description: text(&doc["info"]["description"]),
@@ -119,7 +137,7 @@ fn ReferenceView(reference: Reference) -> impl IntoView {
     } = reference;
     view! {
         <section class="card section">
-            <p>{description}</p>
+            <p>{inline_code(&description)}</p>
         </section>
         {tags.into_iter().map(|(tag, about)| {
             let ops: Vec<Operation> = operations.iter().filter(|o| o.tag == tag).cloned().collect();
@@ -134,20 +152,21 @@ fn ReferenceView(reference: Reference) -> impl IntoView {
                             <summary>
                                 <span class="badge">{o.method.clone()}</span>" "<code class="break-all">{o.path.clone()}</code>
                                 <span class="muted">{format!(" — scope: {}", o.scopes)}</span>
+                                <span class="api-summary">{inline_code(&o.summary)}</span>
                             </summary>
                             {(!o.parameters.is_empty()).then(|| view! {
                                 <h3>"Parameters"</h3>
                                 <dl class="api-list">
                                     {o.parameters.into_iter().map(|(name, about)| view! {
-                                        <dt><code>{name}</code></dt><dd>{about}</dd>
+                                        <dt><code>{name}</code></dt><dd>{inline_code(&about)}</dd>
                                     }).collect_view()}
                                 </dl>
                             })}
-                            {o.body.map(|b| view! { <h3>"Body"</h3><p>{b}</p> })}
+                            {o.body.map(|b| view! { <h3>"Body"</h3><p>{inline_code(&b)}</p> })}
                             <h3>"Answers"</h3>
                             <dl class="api-list">
                                 {o.responses.into_iter().map(|(status, about)| view! {
-                                    <dt><code>{status}</code></dt><dd>{about}</dd>
+                                    <dt><code>{status}</code></dt><dd>{inline_code(&about)}</dd>
                                 }).collect_view()}
                             </dl>
                         </details>
@@ -156,4 +175,19 @@ fn ReferenceView(reference: Reference) -> impl IntoView {
             }
         }).collect_view()}
     }
+}
+
+/// The document's descriptions mark code with backticks: shown as code.
+fn inline_code(text: &str) -> impl IntoView {
+    text.split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            let part = part.to_owned();
+            if i % 2 == 1 {
+                Either::Left(view! { <code>{part}</code> })
+            } else {
+                Either::Right(part)
+            }
+        })
+        .collect_view()
 }
