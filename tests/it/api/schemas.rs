@@ -10,7 +10,7 @@
 //! reference schema is a place where the reference's own example does not fit it either;
 //! our nulls (an attribute with no value, e.g. no answer yet) are read as absent.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -306,6 +306,86 @@ async fn every_answer_fits_the_served_openapi_document() {
     );
     for (method, path, answer) in &walk {
         fits_served(&doc, method, path, answer);
+    }
+    examples_are_real(&doc, &walk);
+}
+
+/// The document's examples, recorded from the walk above.
+const EXAMPLES_FILE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/server/src/http/api_v2/openapi/examples.json"
+);
+
+/// Every member's place in `value` (`/data/*/attributes/url`), whatever the values.
+fn shape(value: &Value, at: &str, out: &mut BTreeSet<String>) {
+    match value {
+        Value::Object(o) => {
+            for (k, v) in o {
+                let here = format!("{at}/{k}");
+                out.insert(here.clone());
+                shape(v, &here, out);
+            }
+        }
+        Value::Array(a) => {
+            for v in a {
+                shape(v, &format!("{at}/*"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The first answer of each operation and status is the document's example of it: recorded
+/// with `LABHOOK_RECORD_API_EXAMPLES=1`, otherwise checked to still have the live answer's
+/// shape and to be what the served document shows.
+fn examples_are_real(doc: &Value, walk: &[(&str, &str, Answer)]) {
+    let mut live = BTreeMap::new();
+    for (method, path, answer) in walk {
+        live.entry(format!("{method} {path} {}", answer.status.as_u16()))
+            .or_insert_with(|| answer.body.clone());
+    }
+    if std::env::var_os("LABHOOK_RECORD_API_EXAMPLES").is_some() {
+        // Secrets of the throw-away instance still look like secrets to scanners.
+        let text = serde_json::to_string_pretty(&live)
+            .unwrap()
+            .split('"')
+            .map(|part| {
+                if part.starts_with("whsec_") {
+                    "whsec_…shown once…"
+                } else {
+                    part
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\"")
+            + "\n";
+        std::fs::write(EXAMPLES_FILE, text).unwrap();
+        return;
+    }
+    let again = "record them again: LABHOOK_RECORD_API_EXAMPLES=1 cargo test --features labhook/ssr api::schemas";
+    let recorded: BTreeMap<String, Value> =
+        serde_json::from_str(&std::fs::read_to_string(EXAMPLES_FILE).unwrap()).unwrap();
+    assert_eq!(
+        recorded.keys().collect::<Vec<_>>(),
+        live.keys().collect::<Vec<_>>(),
+        "the recorded examples are not this walk's answers: {again}"
+    );
+    for (key, example) in &recorded {
+        let (mut then, mut now) = (BTreeSet::new(), BTreeSet::new());
+        shape(example, "", &mut then);
+        shape(&live[key], "", &mut now);
+        assert_eq!(
+            then, now,
+            "{key}: the answer's shape is not its example's any more: {again}"
+        );
+        let (method, rest) = key.split_once(' ').unwrap();
+        let (path, status) = rest.rsplit_once(' ').unwrap();
+        let served = &doc["paths"][path][method]["responses"][status]["content"]
+            ["application/vnd.api+json"]["example"];
+        assert_eq!(
+            served, example,
+            "{key}: the served document does not show the recorded example"
+        );
     }
 }
 

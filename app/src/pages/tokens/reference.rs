@@ -15,6 +15,8 @@ pub struct Operation {
     pub tag: String,
     /// What a successful answer is.
     pub summary: String,
+    /// A real successful answer (recorded by the API's tests), pretty-printed.
+    pub example: Option<String>,
     pub method: String,
     pub path: String,
     pub scopes: String,
@@ -59,15 +61,20 @@ pub async fn api_reference() -> Result<Reference, AppError> {
                 .map(text)
                 .collect::<Vec<_>>()
                 .join(", ");
-            let summary = op["responses"]
+            let success = op["responses"]
                 .as_object()
                 .into_iter()
                 .flatten()
                 .find(|(status, _)| status.starts_with('2'))
-                .map(|(_, r)| text(&r["description"]))
-                .unwrap_or_default();
+                .map(|(_, r)| r);
+            let summary = success.map(|r| text(&r["description"])).unwrap_or_default();
+            let example = success
+                .map(|r| &r["content"]["application/vnd.api+json"]["example"])
+                .filter(|e| !e.is_null())
+                .map(|e| serde_json::to_string_pretty(e).unwrap_or_default());
             operations.push(Operation {
                 summary,
+                example,
                 tag: text(&op["tags"][0]),
                 method: method.to_uppercase(),
                 path: path.clone(),
@@ -163,6 +170,10 @@ fn ReferenceView(reference: Reference) -> impl IntoView {
                                 </dl>
                             })}
                             {o.body.map(|b| view! { <h3>"Body"</h3><p>{inline_code(&b)}</p> })}
+                            {o.example.map(|e| view! {
+                                <h3>"Example answer"</h3>
+                                <pre class="block api-example">{e}</pre>
+                            })}
                             <h3>"Answers"</h3>
                             <dl class="api-list">
                                 {o.responses.into_iter().map(|(status, about)| view! {

@@ -1,6 +1,11 @@
 //! The OpenAPI 3.1 document of the API v2, generated from these types and operations by
 //! utoipa and served at `/api/v2/openapi.json`. The schemas describe what the handlers render;
 //! a test validates live responses against the served document, so the two cannot drift.
+//!
+//! The answers' examples are real answers: `examples.json` is recorded by that test from a
+//! walk through every operation (`LABHOOK_RECORD_API_EXAMPLES=1 cargo test --features
+//! labhook/ssr api::schemas`), and the test fails when a live answer's shape no longer matches
+//! its recorded example.
 
 mod operations;
 mod resources;
@@ -20,6 +25,37 @@ use self::{
 };
 
 struct Security;
+
+/// Recorded answers, by `"<method> <path> <status>"`.
+const EXAMPLES: &str = include_str!("examples.json");
+
+/// Puts each recorded answer into its response as the example.
+fn add_examples(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    let examples: std::collections::BTreeMap<String, serde_json::Value> =
+        serde_json::from_str(EXAMPLES).expect("BUG: examples.json is a JSON object");
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        let operations = [
+            ("get", &mut item.get),
+            ("post", &mut item.post),
+            ("patch", &mut item.patch),
+            ("delete", &mut item.delete),
+        ];
+        for (method, op) in operations {
+            let Some(op) = op else { continue };
+            for (status, response) in op.responses.responses.iter_mut() {
+                let (RefOr::T(response), Some(example)) =
+                    (response, examples.get(&format!("{method} {path} {status}")))
+                else {
+                    continue;
+                };
+                if let Some(content) = response.content.get_mut(JSONAPI) {
+                    content.example = Some(example.clone());
+                }
+            }
+        }
+    }
+}
 
 /// The answers every operation can give, added where an operation does not list its own.
 fn common_errors(path: &str) -> Vec<(&'static str, &'static str)> {
@@ -72,6 +108,7 @@ impl Modify for Security {
                 }
             }
         }
+        add_examples(openapi);
         if let Some(components) = openapi.components.as_mut() {
             components.add_security_scheme(
                 "bearer",
