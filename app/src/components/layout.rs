@@ -65,13 +65,13 @@ fn TopBar(me: Me) -> impl IntoView {
     if me.webhooks_enabled {
         items.push(MenuEntry::link("Webhook Subscriptions", "/subscriptions"));
     }
+    // "My API tokens" is one click further, on the API page: a second item containing "API"
+    // would make "More → API" ambiguous to people (and tests) looking for it by name.
+    items.push(MenuEntry::link("API", "/api"));
     if me.is_org_admin {
         items.push(MenuEntry::link("Users", "/users"));
         items.push(MenuEntry::link("Server Administration", "/admin"));
     }
-    // "My API tokens" is one click further, on the API page: a second item containing "API"
-    // would make "More → API" ambiguous to people (and tests) looking for it by name.
-    items.push(MenuEntry::link("API", "/api"));
     let role = if me.is_org_admin {
         "Organisation administrator"
     } else {
