@@ -16,4 +16,5 @@ mod matrix;
 mod operations;
 mod people;
 mod process;
+mod readback;
 mod subscriptions;

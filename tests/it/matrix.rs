@@ -522,6 +522,11 @@ const BACKEND: &[(&str, &str, [u16; 5])] = &[
         "/api/v1/devices/{device_id}/data_points",
         [401, 401, 401, 401, 401],
     ),
+    (
+        "GET",
+        "/api/v1/devices/{device_id}/channels/{name}",
+        [401, 401, 401, 401, 401],
+    ),
 ];
 
 async fn fixtures(app: &TestApp, lab: &Client, admin: &Client) -> Fixtures {
@@ -782,7 +787,9 @@ async fn every_door_answers_each_role_as_the_table_says() {
         }
     }
     for (method, path, expect) in BACKEND {
-        let path = path.replace("{device_id}", &f.device.to_string());
+        let path = path
+            .replace("{device_id}", &f.device.to_string())
+            .replace("{name}", "weight");
         for (role, c) in clients.iter().enumerate() {
             let req = match *method {
                 "GET" => c.get(app.url(&path)),

@@ -8,6 +8,7 @@ pub mod ingest;
 pub mod liveness;
 pub mod manage;
 pub mod points;
+pub mod readback;
 pub mod tokens;
 
 use sqlx::{SqliteConnection, SqlitePool};

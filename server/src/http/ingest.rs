@@ -54,10 +54,15 @@ impl FromRequestParts<AppState> for AuthenticatedDevice {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        let Path(device_id) = Path::<String>::from_request_parts(parts, state)
+        // The device's id among the path's parameters (a channel's name may follow it).
+        let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
             .await
             .map_err(|_| Error::not_found("Device"))?;
-        let device_id: i64 = device_id.parse().map_err(|_| Error::not_found("Device"))?;
+        let device_id: i64 = params
+            .iter()
+            .find(|(k, _)| k == "device_id")
+            .and_then(|(_, v)| v.parse().ok())
+            .ok_or_else(|| Error::not_found("Device"))?;
         let token = parts
             .headers
             .get(header::AUTHORIZATION)

@@ -6,6 +6,7 @@ pub mod browser;
 pub mod error;
 pub mod ingest;
 pub mod metrics;
+pub mod readback;
 pub mod session;
 
 use axum::{
@@ -42,6 +43,7 @@ const HEALTHZ: &str = "/healthz";
 const READYZ: &str = "/readyz";
 const METRICS: &str = "/metrics";
 const DATA_POINTS: &str = "/api/v1/devices/{device_id}/data_points";
+const CHANNEL: &str = "/api/v1/devices/{device_id}/channels/{name}";
 
 /// Every route of [`router`] (method, path) but the API v2's ([`api_v2::ROUTES`]): the
 /// authorisation matrix test checks that it decides each one.
@@ -50,6 +52,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", READYZ),
     ("GET", METRICS),
     ("POST", DATA_POINTS),
+    ("GET", CHANNEL),
 ];
 
 /// The backend's own routes (everything that is not a page or a server function).
@@ -59,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route(READYZ, get(readyz))
         .route(METRICS, get(metrics::metrics))
         .route(DATA_POINTS, post(ingest::post_data_points))
+        .route(CHANNEL, get(readback::get_channel))
         .merge(api_v2::router())
         .with_state(state)
 }

@@ -27,16 +27,21 @@ pub(super) struct Batcher {
 }
 
 impl Batcher {
-    pub(super) fn start(writer: Writer) -> Self {
+    /// `committed` is called after each batch is committed (readers waiting for a value).
+    pub(super) fn start(writer: Writer, committed: impl Fn() + Send + 'static) -> Self {
         let (queue, requests) = mpsc::channel(QUEUE);
-        tokio::spawn(run(writer, requests));
+        tokio::spawn(run(writer, requests, committed));
         Self { queue }
     }
 }
 
 /// Takes whatever is queued (up to a batch), writes it in one job, answers, repeats. While a
 /// batch is being written the next one gathers: the busier the server, the larger the batches.
-async fn run(writer: Writer, mut queue: mpsc::Receiver<(Request, Reply)>) {
+async fn run(
+    writer: Writer,
+    mut queue: mpsc::Receiver<(Request, Reply)>,
+    committed: impl Fn() + Send + 'static,
+) {
     let mut next: Option<(Request, Reply)> = None;
     loop {
         let first = match next.take() {
@@ -68,6 +73,7 @@ async fn run(writer: Writer, mut queue: mpsc::Receiver<(Request, Reply)>) {
             .await
         {
             Ok(results) => {
+                committed();
                 for (reply, result) in replies.into_iter().zip(results) {
                     if let Ok(receipt) = &result {
                         metrics::counter!("labhook_data_points_total")

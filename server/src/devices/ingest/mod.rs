@@ -101,8 +101,10 @@ pub async fn record(
         points,
         now: now_ms(),
     };
+    // Made outside `part`, which holds the parts' lock while it makes the batcher.
+    let announce = super::readback::announcer(state);
     state
-        .part(|state| Batcher::start(state.writer().clone()))
+        .part(move |state| Batcher::start(state.writer().clone(), announce))
         .queue
         .send((request, reply))
         .await
