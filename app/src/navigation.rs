@@ -25,3 +25,17 @@ pub fn current_path() -> String {
     #[cfg(not(feature = "hydrate"))]
     String::from("/")
 }
+
+/// The address of this site (scheme, host, port), for links and commands handed to people:
+/// the page knows where it is; on the server it is not needed (dialogs open in the browser).
+pub fn site_address() -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        leptos::prelude::window()
+            .location()
+            .origin()
+            .unwrap_or_default()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    String::new()
+}

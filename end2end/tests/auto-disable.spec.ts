@@ -3,7 +3,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { expect, test } from '@playwright/test';
-import { ADMIN, signIn } from './helpers';
+import { ADMIN, barcodeScannerToken, registerTarget, signIn, subscribeToBarcodes } from './helpers';
 
 // A receiver that keeps failing, on a server of its own: one attempt per delivery (so a
 // delivery fails at once instead of after three days of retries), and the operator's
@@ -57,33 +57,10 @@ test('a subscription whose deliveries all fail is switched off with a notice, an
 
   try {
     await signIn(page, ADMIN, '/admin');
-    await expect(page.getByRole('button', { name: 'Register URL' })).toBeEnabled();
-    await page.getByLabel('URL', { exact: true }).fill(lims);
-    await page.getByRole('button', { name: 'Register URL' }).click();
-    await expect(page.getByRole('row').filter({ hasText: lims })).toBeVisible();
-
+    await registerTarget(page, lims);
     const name = 'LIMS that is down';
-    await page.goto('/subscriptions/new');
-    await expect(page.getByRole('button', { name: 'SUBMIT' })).toBeEnabled();
-    await page.getByLabel('Target URL').fill(`${lims}hooks`);
-    await page.getByLabel('Display name').fill(name);
-    await page.getByRole('button', { name: 'Selected Channels' }).click();
-    const picker = page.getByRole('dialog', { name: 'Selected Channels' });
-    await picker.getByLabel('Device name').fill('barcode');
-    await picker.getByRole('checkbox', { name: 'New data point on barcode' }).check();
-    await picker.getByRole('button', { name: 'CONFIRM' }).click();
-    await page.getByRole('button', { name: 'SUBMIT' }).click();
-    await expect(page).toHaveURL(/\/subscriptions$/);
-
-    await page.goto('/devices');
-    const scanner = page.getByRole('region', { name: 'Barcode Scanner Bench 2' });
-    await scanner.getByRole('button', { name: 'Tokens of Barcode Scanner Bench 2' }).click();
-    const tokens = page.getByRole('dialog', { name: 'Tokens of Barcode Scanner Bench 2' });
-    await tokens.getByLabel('Label').fill('auto-disable test');
-    await tokens.getByRole('button', { name: 'Create token' }).click();
-    const token = (await tokens.getByText(/^lhd_[A-Za-z0-9_-]{43}$/).textContent())!.trim();
-    const endpoint = (await tokens.getByText(/^POST \/api\/v1\/devices\/\d+\/data_points$/).textContent())!.replace('POST ', '');
-    await page.keyboard.press('Escape');
+    await subscribeToBarcodes(page, `${lims}hooks`, name);
+    const { token, endpoint } = await barcodeScannerToken(page, 'auto-disable test');
 
     // Three scans while the LIMS is down: three deliveries, each failed after its one attempt.
     const barcodes = ['DOWN-1', 'DOWN-2', 'DOWN-3'];

@@ -1,7 +1,7 @@
 import { expect, test } from '@playwright/test';
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
-import { ADMIN, signIn } from './helpers';
+import { ADMIN, barcodeScannerToken, registerTarget, signIn, subscribeToBarcodes } from './helpers';
 
 test('the delivery log shows a real delivery with the receiver’s answer', async ({ page, request }) => {
   // A receiver on a loopback port that says thank you.
@@ -21,34 +21,10 @@ test('the delivery log shows a real delivery with the receiver’s answer', asyn
   try {
     // Register it, subscribe to the barcode scanner, get a device token.
     await signIn(page, ADMIN, '/admin');
-    await expect(page.getByRole('button', { name: 'Register URL' })).toBeEnabled();
-    await page.getByLabel('URL', { exact: true }).fill(`http://127.0.0.1:${port}/`);
-    await page.getByLabel('Note').fill('Playwright receiver');
-    await page.getByRole('button', { name: 'Register URL' }).click();
-    await expect(page.getByRole('row').filter({ hasText: `127.0.0.1:${port}` })).toBeVisible();
-
+    await registerTarget(page, `http://127.0.0.1:${port}/`, 'Playwright receiver');
     const name = `Delivery log ${Date.now()}`;
-    await page.goto('/subscriptions/new');
-    await expect(page.getByRole('button', { name: 'SUBMIT' })).toBeEnabled();
-    await page.getByLabel('Target URL').fill(`http://127.0.0.1:${port}/e2e`);
-    await page.getByLabel('Display name').fill(name);
-    await page.getByRole('button', { name: 'Selected Channels' }).click();
-    const picker = page.getByRole('dialog', { name: 'Selected Channels' });
-    await picker.getByLabel('Device name').fill('barcode');
-    await picker.getByRole('checkbox', { name: 'New data point on barcode' }).check();
-    await picker.getByRole('button', { name: 'CONFIRM' }).click();
-    await page.getByRole('button', { name: 'SUBMIT' }).click();
-    await expect(page).toHaveURL(/\/subscriptions$/);
-
-    await page.goto('/devices');
-    const scanner = page.getByRole('region', { name: 'Barcode Scanner Bench 2' });
-    await scanner.getByRole('button', { name: 'Tokens of Barcode Scanner Bench 2' }).click();
-    const tokens = page.getByRole('dialog', { name: 'Tokens of Barcode Scanner Bench 2' });
-    await tokens.getByLabel('Label').fill('delivery log test');
-    await tokens.getByRole('button', { name: 'Create token' }).click();
-    const token = (await tokens.getByText(/^lhd_[A-Za-z0-9_-]{43}$/).textContent())!.trim();
-    const endpoint = (await tokens.getByText(/^POST \/api\/v1\/devices\/\d+\/data_points$/).textContent())!.replace('POST ', '');
-    await page.keyboard.press('Escape');
+    await subscribeToBarcodes(page, `http://127.0.0.1:${port}/e2e`, name);
+    const { token, endpoint } = await barcodeScannerToken(page, 'delivery log test');
 
     // The device scans a sample; the webhook goes out.
     const barcode = `LAB-LOG-${Date.now()}`;

@@ -54,3 +54,42 @@ export async function openFromMore(page: Page, item: string) {
   await more.click();
   await page.getByRole('menuitem', { name: item }).click();
 }
+
+/** Registers `url` on Server Administration (as an org admin, already signed in). */
+export async function registerTarget(page: Page, url: string, note = '') {
+  await page.goto('/admin');
+  await expect(page.getByRole('button', { name: 'Register URL' })).toBeEnabled();
+  await page.getByLabel('URL', { exact: true }).fill(url);
+  if (note) await page.getByLabel('Note').fill(note);
+  await page.getByRole('button', { name: 'Register URL' }).click();
+  await expect(page.getByRole('row').filter({ hasText: url })).toBeVisible();
+}
+
+/** Subscribes to new data points of the barcode scanner, through the article's steps. */
+export async function subscribeToBarcodes(page: Page, targetUrl: string, name: string) {
+  await page.goto('/subscriptions/new');
+  await expect(page.getByRole('button', { name: 'SUBMIT' })).toBeEnabled();
+  await page.getByLabel('Target URL').fill(targetUrl);
+  await page.getByLabel('Display name').fill(name);
+  await page.getByRole('button', { name: 'Selected Channels' }).click();
+  const picker = page.getByRole('dialog', { name: 'Selected Channels' });
+  await picker.getByLabel('Device name').fill('barcode');
+  await picker.getByRole('checkbox', { name: 'New data point on barcode' }).check();
+  await picker.getByRole('button', { name: 'CONFIRM' }).click();
+  await page.getByRole('button', { name: 'SUBMIT' }).click();
+  await expect(page).toHaveURL(/\/subscriptions$/);
+}
+
+/** A new token of the barcode scanner (org admin) and the ingest endpoint it is for. */
+export async function barcodeScannerToken(page: Page, label: string) {
+  await page.goto('/devices');
+  const scanner = page.getByRole('region', { name: 'Barcode Scanner Bench 2' });
+  await scanner.getByRole('button', { name: 'Tokens of Barcode Scanner Bench 2' }).click();
+  const tokens = page.getByRole('dialog', { name: 'Tokens of Barcode Scanner Bench 2' });
+  await tokens.getByLabel('Label').fill(label);
+  await tokens.getByRole('button', { name: 'Create token' }).click();
+  const token = (await tokens.getByText(/^lhd_[A-Za-z0-9_-]{43}$/).textContent())!.trim();
+  const endpoint = (await tokens.getByText(/^POST \/api\/v1\/devices\/\d+\/data_points$/).textContent())!.replace('POST ', '');
+  await page.keyboard.press('Escape');
+  return { token, endpoint };
+}

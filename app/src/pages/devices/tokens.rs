@@ -161,10 +161,7 @@ fn NewTokenBox(token: NewToken, device: Signal<Option<DeviceView>>) -> impl Into
 /// The ingest request for `device` as a curl command, ready to paste into a shell: this
 /// server's address, the device's id, its channels with a value each accepts.
 fn curl_example(device: &DeviceView, token: &str) -> String {
-    #[cfg(feature = "hydrate")]
-    let origin = window().location().origin().unwrap_or_default();
-    #[cfg(not(feature = "hydrate"))]
-    let origin = String::new();
+    let origin = crate::navigation::site_address();
     let points: Vec<String> = device
         .channels
         .iter()

@@ -10,20 +10,11 @@ use crate::{
         status::{ErrorNotice, Loading},
         time::Time,
     },
+    navigation::site_address,
     pages::devices::AccessToggle,
 };
 
 use super::{add_person, person_devices, refresh, NewPersonInput, PersonView, Shown};
-
-/// The address of this site, for links handed to people (the page knows where it is).
-fn site_address() -> String {
-    #[cfg(feature = "hydrate")]
-    {
-        window().location().origin().unwrap_or_default()
-    }
-    #[cfg(not(feature = "hydrate"))]
-    String::new()
-}
 
 #[component]
 pub(super) fn AddUserDialog(

@@ -2,23 +2,16 @@
 
 use leptos::prelude::*;
 
-use crate::components::{
-    change::Change,
-    copy::CopyButton,
-    modal::{open_while_set, Modal},
+use crate::{
+    components::{
+        change::Change,
+        copy::CopyButton,
+        modal::{open_while_set, Modal},
+    },
+    navigation::site_address,
 };
 
 use super::{create_api_token, refresh, ApiTokensView, NewApiToken, NewApiTokenInput};
-
-/// The address of this site, for the example request (the page knows where it is).
-fn site_address() -> String {
-    #[cfg(feature = "hydrate")]
-    {
-        window().location().origin().unwrap_or_default()
-    }
-    #[cfg(not(feature = "hydrate"))]
-    String::new()
-}
 
 const SCOPES: [(&str, &str); 3] = [
     (
