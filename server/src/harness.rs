@@ -192,6 +192,7 @@ impl Instance {
                     })
                 })
                 .collect(),
+            use_replies: false,
         };
         subscriptions::create(&self.state, &admin, &input)
             .await

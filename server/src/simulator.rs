@@ -58,6 +58,8 @@ pub async fn run(state: AppState) {
             }
             let points: Vec<RawPoint> = channels
                 .iter()
+                // Those are written by receivers' replies, not by the device.
+                .filter(|c| !c.reply_writable)
                 .filter_map(|c| {
                     let walk = walks.entry(c.id).or_insert_with(|| start(c, &mut rng));
                     next_value(c, walk, &mut rng).map(|value| RawPoint {

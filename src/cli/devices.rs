@@ -24,6 +24,7 @@ pub(super) async fn create_device(
             min: c.spec.min,
             max: c.spec.max,
             labels: c.spec.enum_labels,
+            reply_writable: c.reply_writable,
         });
     }
     let pool = server::db::open(&database).await?;

@@ -49,6 +49,10 @@ pub struct AttemptRow {
     pub response_body: Option<String>,
     pub error_kind: Option<String>,
     pub error_message: Option<String>,
+    /// What became of the receiver's reply, for subscriptions that use it: `stored`,
+    /// `checked` (a test event's) or `refused`, with the words saying what or why.
+    pub reply_outcome: Option<String>,
+    pub reply_message: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,7 +223,7 @@ pub async fn detail(
             .await?;
     let attempts = sqlx::query_as(
         "SELECT number, started_at, duration_ms, request_headers, response_status, response_headers,
-                response_body, error_kind, error_message
+                response_body, error_kind, error_message, reply_outcome, reply_message
          FROM delivery_attempts WHERE delivery_id = ? ORDER BY number",
     )
     .bind(delivery_id)

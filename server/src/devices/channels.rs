@@ -104,7 +104,7 @@ pub async fn update(
                 // Without a range there is no state to keep.
                 sqlx::query(
                     "UPDATE channels SET name = ?, unit = ?, value_type = ?, min_value = ?,
-                         max_value = ?, enum_labels = ?,
+                         max_value = ?, enum_labels = ?, reply_writable = ?,
                          in_range = CASE WHEN ? THEN in_range END
                      WHERE id = ?",
                 )
@@ -114,6 +114,7 @@ pub async fn update(
                 .bind(definition.spec.min)
                 .bind(definition.spec.max)
                 .bind(labels)
+                .bind(definition.reply_writable)
                 .bind(definition.spec.has_range())
                 .bind(before.id)
                 .execute(&mut *conn)
@@ -123,6 +124,7 @@ pub async fn update(
                     name: before.name,
                     unit: before.unit,
                     spec: before.spec,
+                    reply_writable: before.reply_writable,
                 };
                 if was == definition {
                     return Ok(());
@@ -197,8 +199,8 @@ pub(crate) async fn insert(
     c: &ChannelDefinition,
 ) -> Result<i64> {
     sqlx::query_scalar(
-        "INSERT INTO channels (device_id, name, unit, value_type, min_value, max_value, enum_labels)
-         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        "INSERT INTO channels (device_id, name, unit, value_type, min_value, max_value, enum_labels, reply_writable)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(device_id)
     .bind(&c.name)
@@ -207,6 +209,7 @@ pub(crate) async fn insert(
     .bind(c.spec.min)
     .bind(c.spec.max)
     .bind(labels_json(c))
+    .bind(c.reply_writable)
     .fetch_one(&mut *conn)
     .await
     .on_unique_violation("channels.device_id", || name_taken(&c.name))
@@ -221,5 +224,6 @@ pub(crate) fn describe(c: &ChannelDefinition) -> Json {
         "min": c.spec.min,
         "max": c.spec.max,
         "labels": c.spec.enum_labels,
+        "reply_writable": c.reply_writable,
     })
 }

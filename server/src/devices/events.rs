@@ -45,6 +45,15 @@ impl Subject<'_> {
     }
 }
 
+/// A receiver's reply that caused an event: the subscription that wrote it (which never
+/// receives the event) and how many replies deep the chain is (1 for a reply to a device's
+/// own event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cause {
+    pub subscription_id: i64,
+    pub depth: i64,
+}
+
 /// An event ready to be stored: what [`record`] and [`record_many`] write.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
@@ -56,6 +65,8 @@ pub struct NewEvent {
     pub occurred_at: i64,
     /// The `data` object of the webhook body, as JSON text.
     pub payload: String,
+    /// Set when a receiver's reply caused it.
+    pub caused_by: Option<Cause>,
 }
 
 /// The event a data point caused.
@@ -114,6 +125,7 @@ pub fn channel_event(
         event_type,
         occurred_at: timestamp,
         payload: Json::Object(data).to_string(),
+        caused_by: None,
     }
 }
 
@@ -141,6 +153,7 @@ pub fn status_event(
         event_type: EventType::DeviceStatusChanged,
         occurred_at: now,
         payload: Json::Object(data).to_string(),
+        caused_by: None,
     }
 }
 
@@ -193,10 +206,11 @@ pub async fn record_many(
         .fetch_one(&mut *conn)
         .await?;
     let ids: Vec<i64> = (1..=events.len() as i64).map(|n| last + n).collect();
-    // 8 values per row, well under SQLite's limit of 32,766 bound values per statement.
+    // 10 values per row, well under SQLite's limit of 32,766 bound values per statement.
     for (chunk, ids) in events.chunks(500).zip(ids.chunks(500)) {
         let mut insert = QueryBuilder::new(
-            "INSERT INTO events (id, organisation_id, device_id, channel_id, event_type, occurred_at, created_at, payload) ",
+            "INSERT INTO events (id, organisation_id, device_id, channel_id, event_type, occurred_at, created_at, payload,
+                                 caused_by_subscription, chain_depth) ",
         );
         insert.push_values(chunk.iter().zip(ids), |mut row, ((e, created_at), id)| {
             row.push_bind(id)
@@ -206,7 +220,9 @@ pub async fn record_many(
                 .push_bind(e.event_type.as_str())
                 .push_bind(e.occurred_at)
                 .push_bind(created_at)
-                .push_bind(&e.payload);
+                .push_bind(&e.payload)
+                .push_bind(e.caused_by.map(|c| c.subscription_id))
+                .push_bind(e.caused_by.map_or(0, |c| c.depth));
         });
         insert.build().execute(&mut *conn).await?;
     }

@@ -50,6 +50,8 @@ pub struct Channel {
     pub unit: String,
     pub spec: ChannelSpec,
     pub state: ChannelState,
+    /// "May be written by replies": receivers' replies may store data points on it.
+    pub reply_writable: bool,
 }
 
 /// A device with its channels, as the Devices page and the channel picker show it.
@@ -102,6 +104,7 @@ pub(crate) struct ChannelRow {
     last_value: Option<f64>,
     last_str_value: Option<String>,
     in_range: Option<bool>,
+    reply_writable: bool,
 }
 
 impl From<ChannelRow> for Channel {
@@ -129,6 +132,7 @@ impl From<ChannelRow> for Channel {
                 last,
                 in_range: r.in_range,
             },
+            reply_writable: r.reply_writable,
         }
     }
 }
@@ -136,7 +140,8 @@ impl From<ChannelRow> for Channel {
 const DEVICE_COLUMNS: &str = "d.id, d.organisation_id, d.name, d.vendor, d.model, d.device_class, \
      d.status, d.last_seen_at, d.archived_at IS NOT NULL AS archived";
 const CHANNEL_COLUMNS: &str = "c.id, c.device_id, c.name, c.unit, c.value_type, c.min_value, \
-     c.max_value, c.enum_labels, c.last_timestamp, c.last_value, c.last_str_value, c.in_range";
+     c.max_value, c.enum_labels, c.last_timestamp, c.last_value, c.last_str_value, c.in_range, \
+     c.reply_writable";
 
 /// The devices the user may see and choose from, by name, each with its channels (archived
 /// devices are left out: they are hidden from the picker).
@@ -279,6 +284,7 @@ pub struct NewChannel {
     pub name: String,
     pub unit: String,
     pub spec: ChannelSpec,
+    pub reply_writable: bool,
 }
 
 pub async fn create_device(pool: &SqlitePool, organisation_id: i64, d: NewDevice) -> Result<i64> {
@@ -313,6 +319,7 @@ pub async fn create_device(pool: &SqlitePool, organisation_id: i64, d: NewDevice
             name: cname,
             unit: c.unit.trim().to_owned(),
             spec: c.spec,
+            reply_writable: c.reply_writable,
         };
         channels::insert(&mut tx, id, &definition).await?;
     }

@@ -41,7 +41,8 @@ pub struct Budget {
 /// of the device — its organisation had the feature on at that time, and its owner may still
 /// see the device (org admins: any of their organisation's; lab users: those granted to them,
 /// triggers marked as no longer accessible never fire again). Lookups go through the
-/// trigger indexes; no subscription is scanned.
+/// trigger indexes; no subscription is scanned. An event a subscription's own reply caused
+/// never goes back to it (loop protection; chains through others stop at a fixed depth).
 #[tracing::instrument(skip_all, err)]
 pub async fn fan_out_due(
     state: &AppState,
@@ -96,6 +97,7 @@ async fn fan_out_in(
          JOIN subscriptions s ON s.id = t.subscription_id
          JOIN users u ON u.id = s.owner_id
          WHERE e.id > ?1 AND e.id <= ?2 AND t.lost_access_at IS NULL
+           AND e.caused_by_subscription IS NOT t.subscription_id
            AND u.deactivated_at IS NULL AND (u.role = 'org_admin'
                 OR EXISTS (SELECT 1 FROM device_access a WHERE a.user_id = u.id AND a.device_id = e.device_id))
            AND e.event_type NOT IN (SELECT value FROM json_each(?3))
@@ -109,6 +111,7 @@ async fn fan_out_in(
          JOIN subscriptions s ON s.id = t.subscription_id
          JOIN users u ON u.id = s.owner_id
          WHERE e.id > ?1 AND e.id <= ?2 AND t.lost_access_at IS NULL
+           AND e.caused_by_subscription IS NOT t.subscription_id
            AND u.deactivated_at IS NULL AND (u.role = 'org_admin'
                 OR EXISTS (SELECT 1 FROM device_access a WHERE a.user_id = u.id AND a.device_id = e.device_id))
            AND (e.event_type IN (SELECT value FROM json_each(?3)) OR e.channel_id IS NULL)

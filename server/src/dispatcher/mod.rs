@@ -17,6 +17,7 @@ pub mod claim;
 pub mod decide;
 pub mod fanout;
 pub mod record;
+mod replies;
 pub mod sender;
 mod step;
 

@@ -1,11 +1,12 @@
 //! Writing outcomes down: each attempt, its delivery's new state — delivered, retrying at a
-//! time, failed, cancelled — and for a 410 Gone the subscription switched off, in one
-//! transaction per batch.
+//! time, failed, cancelled — for a 410 Gone the subscription switched off, and the replies
+//! of subscriptions that use them written back, in one transaction per batch.
 
 use rand::Rng;
 
 use super::{
     decide::{decide, Next},
+    replies::{self, Answer},
     sender::Attempt,
 };
 use crate::{
@@ -37,6 +38,8 @@ pub struct Recorded {
     pub cancelled: usize,
     /// Subscriptions switched off after a 410 Gone.
     pub gone: usize,
+    /// Replies whose data points were stored.
+    pub replies_stored: usize,
     pub earliest_retry: Option<i64>,
 }
 
@@ -50,6 +53,7 @@ pub async fn record(
 ) -> Result<Recorded> {
     let mut summary = Recorded::default();
     let mut gone = Vec::new();
+    let mut answers = Vec::new();
     let finished: Vec<Finished> = {
         let mut rng = rand::thread_rng();
         outcomes
@@ -64,6 +68,14 @@ pub async fn record(
                 let (status, next_attempt_at) = match next {
                     Next::Delivered => {
                         summary.delivered += 1;
+                        if let Some(r) = o.attempt.response.as_ref().filter(|r| !r.body.is_empty())
+                        {
+                            answers.push(Answer {
+                                delivery_id: o.delivery_id,
+                                number: o.number,
+                                body: r.body.clone(),
+                            });
+                        }
                         (DeliveryStatus::Delivered, None)
                     }
                     Next::Retry(delay) => {
@@ -99,7 +111,7 @@ pub async fn record(
     };
     gone.sort_unstable();
     gone.dedup();
-    let switched_off = state
+    let (switched_off, written_back) = state
         .write(move |conn| {
             Box::pin(async move {
                 queue::finish(&mut *conn, &finished, now).await?;
@@ -117,11 +129,20 @@ pub async fn record(
                         n += 1;
                     }
                 }
-                Ok(n)
+                let written_back = replies::write_back(&mut *conn, answers, now).await?;
+                Ok((n, written_back))
             })
         })
         .await?;
     summary.gone = switched_off;
+    summary.replies_stored = written_back.stored;
+    if written_back.stored > 0 {
+        // Readers waiting for a value, and fan-out for the events the replies caused.
+        crate::devices::readback::announcer(state)();
+        if written_back.events > 0 {
+            state.events_added.notify_one();
+        }
+    }
     Ok(summary)
 }
 

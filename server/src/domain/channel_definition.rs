@@ -26,6 +26,9 @@ pub struct ChannelInput {
     /// The labels of a `choice` channel, in order.
     #[serde(default)]
     pub labels: Vec<String>,
+    /// "May be written by replies": a subscription's receiver may store values here.
+    #[serde(default)]
+    pub reply_writable: bool,
 }
 
 /// A checked channel definition.
@@ -34,6 +37,8 @@ pub struct ChannelDefinition {
     pub name: String,
     pub unit: String,
     pub spec: ChannelSpec,
+    /// Receivers' replies may store data points on it.
+    pub reply_writable: bool,
 }
 
 /// The words people use for each kind of value.
@@ -153,11 +158,13 @@ impl ChannelDefinition {
                     vec![]
                 },
             },
+            reply_writable: input.reply_writable,
         })
     }
 
     /// Reads the command line's `name:unit:type[:min:max]`, e.g. `temperature:°C:number:20:80`,
-    /// `lid::choice=closed|open`, `sample::text`.
+    /// `lid::choice=closed|open`, `sample::text`; a type ending in `+replies`
+    /// (`method::text+replies`) marks the channel "may be written by replies".
     pub fn parse_cli(raw: &str) -> Result<Self, String> {
         let parts: Vec<&str> = raw.split(':').collect();
         if parts.len() != 3 && parts.len() != 5 {
@@ -165,9 +172,13 @@ impl ChannelDefinition {
                 "{raw:?}: a channel is name:unit:type or name:unit:number:min:max"
             ));
         }
-        let (value_type, labels) = match parts[2].split_once('=') {
+        let (kind, reply_writable) = match parts[2].strip_suffix("+replies") {
+            Some(kind) => (kind, true),
+            None => (parts[2], false),
+        };
+        let (value_type, labels) = match kind.split_once('=') {
             Some((t, labels)) => (t, labels.split('|').map(str::to_owned).collect()),
-            None => (parts[2], vec![]),
+            None => (kind, vec![]),
         };
         let bound = |s: &str| -> Result<Option<f64>, String> {
             if s.trim().is_empty() {
@@ -190,6 +201,7 @@ impl ChannelDefinition {
             min,
             max,
             labels,
+            reply_writable,
         };
         Self::parse(&input, "").map_err(|errors| {
             format!(
@@ -263,6 +275,13 @@ mod tests {
                 .spec
                 .value_type,
             ValueType::Boolean
+        );
+        let m = ChannelDefinition::parse_cli("method::text+replies").unwrap();
+        assert!(m.reply_writable && m.spec.value_type == ValueType::String);
+        assert!(
+            !ChannelDefinition::parse_cli("sample::text")
+                .unwrap()
+                .reply_writable
         );
     }
 

@@ -14,10 +14,10 @@ use serde_json::Value as Json_;
 
 use crate::{
     devices::{
-        ingest::{self, RawPoint, Receipt},
+        ingest::{self, Receipt},
         tokens,
     },
-    AppState, Error, FieldError,
+    AppState, Error,
 };
 
 /// Largest request body accepted: 1000 data points with generous text values fit.
@@ -39,7 +39,7 @@ pub async fn post_data_points(
         code: "malformed_json",
         message: format!("The body is not valid JSON: {e}."),
     })?;
-    let points = parse_points(json)?;
+    let points = ingest::parse_items(json)?;
     let receipt = ingest::record(&state, device.device_id, Some(device.token_id), points).await?;
     Ok((StatusCode::ACCEPTED, Json(receipt)))
 }
@@ -77,61 +77,5 @@ impl FromRequestParts<AppState> for AuthenticatedDevice {
             device_id,
             token_id,
         })
-    }
-}
-
-/// The body's shape: a list of `{channel, timestamp?, value}` objects.
-fn parse_points(json: Json_) -> Result<Vec<RawPoint>, Error> {
-    let Json_::Array(items) = json else {
-        return Err(Error::invalid(
-            "/",
-            "The body must be a JSON list of data points: [{\"channel\": \"…\", \"value\": …}].",
-        ));
-    };
-    if items.len() > ingest::MAX_POINTS_PER_REQUEST {
-        return Err(Error::TooLarge(format!(
-            "At most {} data points per request; this one has {}.",
-            ingest::MAX_POINTS_PER_REQUEST,
-            items.len()
-        )));
-    }
-    let mut points = Vec::with_capacity(items.len());
-    let mut problems = Vec::new();
-    for (i, item) in items.into_iter().enumerate() {
-        let Json_::Object(mut obj) = item else {
-            problems.push(FieldError::new(
-                format!("/{i}"),
-                format!("Item {i} must be an object."),
-            ));
-            continue;
-        };
-        let channel = match obj.remove("channel") {
-            Some(Json_::String(c)) => c,
-            _ => {
-                problems.push(FieldError::new(
-                    format!("/{i}/channel"),
-                    format!("Item {i} needs \"channel\": the channel's name."),
-                ));
-                continue;
-            }
-        };
-        let Some(value) = obj.remove("value") else {
-            problems.push(FieldError::new(
-                format!("/{i}/value"),
-                format!("Item {i} needs a \"value\"."),
-            ));
-            continue;
-        };
-        points.push(RawPoint {
-            channel,
-            timestamp: obj.remove("timestamp"),
-            value,
-        });
-    }
-    if problems.is_empty() {
-        Ok(points)
-    } else {
-        problems.truncate(20);
-        Err(Error::Invalid(problems))
     }
 }

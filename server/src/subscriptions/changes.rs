@@ -135,8 +135,8 @@ async fn create_in(
     let secret = generate_secret();
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO subscriptions (organisation_id, owner_id, display_name, url, headers, active,
-                                    active_since, secret, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?) RETURNING id",
+                                    active_since, secret, created_at, updated_at, use_replies)
+         VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(user.organisation_id)
     .bind(user.id)
@@ -147,6 +147,7 @@ async fn create_in(
     .bind(key.seal(&secret))
     .bind(now)
     .bind(now)
+    .bind(valid.use_replies)
     .fetch_one(&mut *conn)
     .await?;
     store_triggers(&mut *conn, id, &valid).await?;
@@ -202,11 +203,13 @@ async fn update_in(
     require_owner(user, &before)?;
     let valid = check(&mut *conn, pool, user, input, Some(&before)).await?;
     sqlx::query(
-        "UPDATE subscriptions SET display_name = ?, url = ?, headers = ?, updated_at = ? WHERE id = ?",
+        "UPDATE subscriptions SET display_name = ?, url = ?, headers = ?, use_replies = ?, updated_at = ?
+         WHERE id = ?",
     )
     .bind(&valid.display_name)
     .bind(valid.url.as_str())
     .bind(valid.headers.to_stored(key))
+    .bind(valid.use_replies)
     .bind(now_ms())
     .bind(id)
     .execute(&mut *conn)

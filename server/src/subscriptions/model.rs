@@ -32,6 +32,8 @@ pub struct Subscription {
     pub url: String,
     pub headers: Headers,
     pub active: bool,
+    /// "Use the receiver's reply": a 2xx answer's data points are stored on the device.
+    pub use_replies: bool,
     pub inactive_reason: Option<InactiveReason>,
     /// Whether the target still matches a registered URL.
     pub target_registered: bool,
@@ -71,6 +73,7 @@ impl Subscription {
             "display_name": self.display_name,
             "url": self.shown_url(),
             "active": self.active,
+            "use_replies": self.use_replies,
             "headers": self.headers.to_json(),
             "triggers": self.triggers.iter().map(|t| json!({
                 "device": t.device_name, "channel": t.channel_name, "event": t.event_type,

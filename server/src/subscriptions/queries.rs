@@ -35,6 +35,7 @@ struct Row {
     url: String,
     headers: String,
     active: bool,
+    use_replies: bool,
     inactive_reason: Option<String>,
     overflowed: i64,
     overflow_since: Option<i64>,
@@ -45,7 +46,7 @@ struct Row {
 
 const SELECT: &str =
     "SELECT s.id, s.owner_id, u.name AS owner_name, s.display_name, s.url, s.headers,
-        s.active, s.inactive_reason, s.overflowed, s.overflow_since, s.failing_since, s.created_at, s.updated_at
+        s.active, s.use_replies, s.inactive_reason, s.overflowed, s.overflow_since, s.failing_since, s.created_at, s.updated_at
      FROM subscriptions s JOIN users u ON u.id = s.owner_id";
 
 /// Rows made whole: triggers, last delivery, whether the target is still registered.
@@ -108,6 +109,7 @@ async fn complete(
             display_name: r.display_name,
             url: r.url,
             active: r.active,
+            use_replies: r.use_replies,
             overflowed: r.overflowed,
             overflow_since: r.overflow_since,
             failing_since: r.failing_since,

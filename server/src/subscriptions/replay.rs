@@ -57,7 +57,7 @@ pub struct Replay {
 const MATCHING: &str = "FROM events e
      JOIN subscriptions s ON s.id = ?1 JOIN users u ON u.id = s.owner_id
      WHERE e.id > ?5 AND e.created_at >= ?2 AND e.created_at < ?3
-       AND e.organisation_id = s.organisation_id
+       AND e.organisation_id = s.organisation_id AND e.caused_by_subscription IS NOT s.id
        AND (?4 IS NULL OR e.channel_id = ?4) AND (?6 IS NULL OR e.event_type = ?6)
        AND (u.role = 'org_admin'
             OR EXISTS (SELECT 1 FROM device_access a WHERE a.user_id = u.id AND a.device_id = e.device_id))

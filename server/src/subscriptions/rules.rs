@@ -27,6 +27,9 @@ pub struct SubscriptionInput {
     pub headers: Vec<RawHeader>,
     #[serde(default)]
     pub triggers: Vec<TriggerChoice>,
+    /// "Use the receiver's reply".
+    #[serde(default)]
+    pub use_replies: bool,
 }
 
 /// One ticked checkbox: a trigger event on a channel.
@@ -51,6 +54,7 @@ pub struct ValidSubscription {
     pub headers: Headers,
     /// (channel, device, event type), without duplicates.
     pub triggers: BTreeSet<(i64, i64, EventType)>,
+    pub use_replies: bool,
 }
 
 /// The trigger events that make sense on a channel, in the order the pop-up shows them.
@@ -149,6 +153,7 @@ pub fn validate(
             url,
             headers,
             triggers,
+            use_replies: input.use_replies,
         }),
         _ => Err(errors),
     }
@@ -184,6 +189,7 @@ mod tests {
             display_name: String::new(),
             url: url.into(),
             headers: vec![],
+            use_replies: false,
             triggers: triggers
                 .iter()
                 .map(|(c, e)| TriggerChoice {

@@ -7,4 +7,5 @@ mod helpers;
 mod ingest;
 mod layers;
 mod receiver;
+mod replies;
 mod writer;

@@ -22,6 +22,8 @@ pub enum Reply {
     Hang(Duration),
     /// 200 with this many extra headers of a kibibyte each.
     ManyHeaders(usize),
+    /// This status with a JSON body (a reply to be written back), after a pause.
+    Json(u16, serde_json::Value, Duration),
 }
 
 #[derive(Clone, Debug)]
@@ -140,6 +142,10 @@ impl TestReceiver {
                     );
                 }
                 (StatusCode::OK, headers, "ok").into_response()
+            }
+            Reply::Json(code, body, pause) => {
+                tokio::time::sleep(pause).await;
+                (StatusCode::from_u16(code).unwrap(), axum::Json(body)).into_response()
             }
             Reply::Hang(d) => {
                 tokio::time::sleep(d).await;

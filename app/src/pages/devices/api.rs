@@ -38,6 +38,8 @@ pub struct ChannelView {
     pub min: Option<f64>,
     pub max: Option<f64>,
     pub labels: Vec<String>,
+    /// "May be written by replies".
+    pub reply_writable: bool,
 }
 
 /// A device's recent number values, for the channels' small charts.
@@ -106,6 +108,8 @@ pub struct NewChannelInput {
     pub min: Option<f64>,
     pub max: Option<f64>,
     pub labels: Vec<String>,
+    #[serde(default)]
+    pub reply_writable: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,6 +132,7 @@ mod convert {
                 min: c.min,
                 max: c.max,
                 labels: c.labels,
+                reply_writable: c.reply_writable,
             }
         }
     }
@@ -181,6 +186,7 @@ mod convert {
                         min: c.spec.min,
                         max: c.spec.max,
                         labels: c.spec.enum_labels.clone(),
+                        reply_writable: c.reply_writable,
                     })
                     .collect(),
             }

@@ -208,7 +208,7 @@ fn DeviceCard(
                         // From the live list, so that an added, changed or removed channel shows.
                         <For
                             each=move || current.get().map(|d| d.channels).unwrap_or_default()
-                            key=|c| (c.id, c.name.clone(), c.unit.clone(), c.range.clone(), c.value_type.clone(), c.labels.clone())
+                            key=|c| (c.id, c.name.clone(), c.unit.clone(), c.range.clone(), c.value_type.clone(), c.labels.clone(), c.reply_writable)
                             let:channel
                         >
                             <ChannelRow channel=channel current=current is_admin=is_admin dialogs=dialogs trends=trends window=window/>
@@ -263,7 +263,12 @@ fn ChannelRow(
     let for_dialogs = channel.clone();
     view! {
         <tr data-channel=channel.name.clone()>
-            <th scope="row" class="cell-title">{channel.name.clone()}</th>
+            <th scope="row" class="cell-title">
+                {channel.name.clone()}
+                {channel.reply_writable.then(|| view! {
+                    " "<span class="badge" title="Receivers' replies may store values on this channel">"written by replies"</span>
+                })}
+            </th>
             <td class="value-cell">
                 {move || {
                     let c = latest.get();

@@ -15,6 +15,7 @@ pub(super) struct ChannelRow {
     min: RwSignal<String>,
     max: RwSignal<String>,
     labels: RwSignal<String>,
+    reply_writable: RwSignal<bool>,
 }
 
 impl ChannelRow {
@@ -27,6 +28,7 @@ impl ChannelRow {
             min: RwSignal::new(String::new()),
             max: RwSignal::new(String::new()),
             labels: RwSignal::new(String::new()),
+            reply_writable: RwSignal::new(false),
         }
     }
 
@@ -40,6 +42,7 @@ impl ChannelRow {
         row.min.set(bound(c.min));
         row.max.set(bound(c.max));
         row.labels.set(c.labels.join(", "));
+        row.reply_writable.set(c.reply_writable);
         row
     }
 
@@ -85,6 +88,7 @@ impl ChannelRow {
             } else {
                 vec![]
             },
+            reply_writable: self.reply_writable.get_untracked(),
         })
     }
 }
@@ -165,6 +169,16 @@ pub(super) fn ChannelFields(
                     <p class="field-error" role="alert">{move || error("labels")}</p>
                 </div>
             </Show>
+            <div class="field">
+                <label class="checkbox">
+                    <input type="checkbox"
+                        prop:checked=move || row.reply_writable.get()
+                        on:change=move |ev| row.reply_writable.set(event_target_checked(&ev))
+                        aria-describedby=id("reply-hint")/>
+                    {if group.is_empty() { "May be written by replies".to_owned() } else { format!("{group} may be written by replies") }}
+                </label>
+                <p id=id("reply-hint") class="hint">"Receivers of subscriptions that use the reply may store values here."</p>
+            </div>
             {on_remove.map(|remove| view! {
                 <button
                     type="button"

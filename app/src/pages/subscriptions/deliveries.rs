@@ -55,6 +55,9 @@ pub struct AttemptView {
     /// The error kind for people ("Timed out").
     pub error_kind_label: Option<String>,
     pub error_message: Option<String>,
+    /// `stored`, `checked` or `refused`: what became of the receiver's reply.
+    pub reply_outcome: Option<String>,
+    pub reply_message: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,6 +165,8 @@ pub async fn delivery_detail(id: i64) -> Result<DeliveryDetailView, AppError> {
                     .map(|k| server::domain::delivery::ErrorKind::label_of(k).to_owned()),
                 error_kind: a.error_kind,
                 error_message: a.error_message,
+                reply_outcome: a.reply_outcome,
+                reply_message: a.reply_message,
             })
             .collect(),
     })
@@ -454,6 +459,19 @@ fn Attempt(attempt: AttemptView) -> impl IntoView {
                 <pre class="block" aria-label=format!("Response body of attempt {}", a.number)>
                     {a.response_body.clone().filter(|b| !b.is_empty()).unwrap_or_else(|| "(empty)".into())}
                 </pre>
+            })}
+            {a.reply_message.clone().map(|message| {
+                let (class, lead) = match a.reply_outcome.as_deref() {
+                    Some("stored") => ("notice notice-success reply-note", "Reply used: "),
+                    Some("checked") => ("notice notice-info reply-note", "Reply checked: "),
+                    _ => ("notice notice-warn reply-note", "Reply not used: "),
+                };
+                view! {
+                    <p class=class role="note" aria-label=format!("Reply of attempt {}", a.number)>
+                        <strong>{lead}</strong>
+                        {message}
+                    </p>
+                }
             })}
         </section>
     }

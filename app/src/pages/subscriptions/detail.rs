@@ -85,6 +85,14 @@ fn SubscriptionDetails(subscription: SubscriptionView) -> impl IntoView {
             </dd>
             <dt>"Owner"</dt>
             <dd>{s.owner_name.clone()}</dd>
+            <dt>"Receiver's reply"</dt>
+            <dd>
+                {if s.use_replies {
+                    "Used: data points in a 2xx answer are stored on the device whose event was sent"
+                } else {
+                    "Not used"
+                }}
+            </dd>
             <dt>"Trigger events"</dt>
             <dd>
                 <ul class="trigger-lines">

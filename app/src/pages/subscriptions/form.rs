@@ -80,6 +80,7 @@ fn SubscriptionForm(existing: Option<SubscriptionView>) -> impl IntoView {
             .unwrap_or_default(),
     );
     let url = RwSignal::new(existing.as_ref().map(|s| s.url.clone()).unwrap_or_default());
+    let use_replies = RwSignal::new(existing.as_ref().is_some_and(|s| s.use_replies));
     let rows = HeaderRows::new(existing.as_ref().map_or(&[][..], |s| &s.headers[..]));
     let selection = RwSignal::new(
         existing
@@ -150,6 +151,7 @@ fn SubscriptionForm(existing: Option<SubscriptionView>) -> impl IntoView {
                     event_type,
                 })
                 .collect(),
+            use_replies: use_replies.get_untracked(),
         };
         let navigate = navigate.clone();
         let call = async move {
@@ -263,6 +265,23 @@ fn SubscriptionForm(existing: Option<SubscriptionView>) -> impl IntoView {
                 </Transition>
                 <p class="field-error" role="alert">{move || field_error("triggers")}</p>
             </fieldset>
+
+            <div class="field">
+                <label class="checkbox">
+                    <input
+                        type="checkbox"
+                        prop:checked=move || use_replies.get()
+                        on:change=move |ev| use_replies.set(event_target_checked(&ev))
+                        aria-describedby="use-replies-hint"
+                    />
+                    "Use the receiver's reply"
+                </label>
+                <p id="use-replies-hint" class="hint">
+                    "When your program answers with data points — "
+                    <code>"{\"data_points\": [{\"channel\": \"method\", \"value\": \"HPLC-17\"}]}"</code>
+                    " — they are stored on the device whose event was sent, on channels your administrator marked “May be written by replies”."
+                </p>
+            </div>
 
             <div class="form-actions">
                 <A href="/subscriptions" attr:class="button caps">"CANCEL"</A>

@@ -40,6 +40,9 @@ pub struct SubscriptionInput {
     pub url: String,
     pub headers: Vec<HeaderInput>,
     pub triggers: Vec<TriggerInput>,
+    /// "Use the receiver's reply".
+    #[serde(default)]
+    pub use_replies: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +92,8 @@ pub struct SubscriptionView {
     pub owner_name: String,
     pub owned_by_me: bool,
     pub active: bool,
+    /// "Use the receiver's reply".
+    pub use_replies: bool,
     /// "user", "target_not_registered" or "gone".
     pub inactive_reason: Option<String>,
     pub target_registered: bool,
@@ -226,6 +231,7 @@ mod convert {
             url,
             owner_name: s.owner_name,
             active: s.active,
+            use_replies: s.use_replies,
             target_registered: s.target_registered,
         }
     }
@@ -252,6 +258,7 @@ mod convert {
                         event_type: t.event_type,
                     })
                     .collect(),
+                use_replies: i.use_replies,
             }
         }
     }

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use sqlx::{QueryBuilder, SqliteConnection};
 use tokio::sync::mpsc;
 
-use super::{check, Receipt, Reply, Request, MAX_POINTS_PER_BATCH, QUEUE};
+use super::{check, replies, Answer, Receipt, Request, MAX_POINTS_PER_BATCH, QUEUE};
 use crate::{
     db::Writer,
     devices::{
@@ -23,7 +23,7 @@ use crate::{
 /// The queue in front of the writer; cheap to clone.
 #[derive(Clone)]
 pub(super) struct Batcher {
-    pub(super) queue: mpsc::Sender<(Request, Reply)>,
+    pub(super) queue: mpsc::Sender<(Request, Answer)>,
 }
 
 impl Batcher {
@@ -39,10 +39,10 @@ impl Batcher {
 /// batch is being written the next one gathers: the busier the server, the larger the batches.
 async fn run(
     writer: Writer,
-    mut queue: mpsc::Receiver<(Request, Reply)>,
+    mut queue: mpsc::Receiver<(Request, Answer)>,
     committed: impl Fn() + Send + 'static,
 ) {
-    let mut next: Option<(Request, Reply)> = None;
+    let mut next: Option<(Request, Answer)> = None;
     loop {
         let first = match next.take() {
             Some(r) => r,
@@ -66,7 +66,7 @@ async fn run(
                 Err(_) => break,
             }
         }
-        let (requests, replies): (Vec<Request>, Vec<Reply>) = batch.into_iter().unzip();
+        let (requests, replies): (Vec<Request>, Vec<Answer>) = batch.into_iter().unzip();
         let n = requests.len();
         match writer
             .write(move |conn| Box::pin(write_batch(conn, requests)))
@@ -109,7 +109,10 @@ struct DeviceInBatch {
 
 /// Writes the requests of one batch; returns each one's result, in order. An `Err` of the
 /// whole means a database failure: the writer rolls the job back and nothing of it stays.
-async fn write_batch(
+/// Receivers' replies go through here too (within the dispatcher's transaction): the same
+/// checks and trigger events, but only on writable channels, and the device's own status
+/// (online, last contact) is left alone — a reply is not the device speaking.
+pub(super) async fn write_batch(
     conn: &mut SqliteConnection,
     requests: Vec<Request>,
 ) -> Result<Vec<Result<Receipt>>> {
@@ -125,6 +128,17 @@ async fn write_batch(
             outcomes.push(Err(Error::not_found("Device")));
             continue;
         };
+        if let Some(reply) = &request.reply {
+            if let Err(e) = replies::admissible(&d.device, &d.channels, request) {
+                outcomes.push(Err(e));
+                continue;
+            }
+            if reply.dry_run {
+                let checked = check(&d.channels, request).map(|p| (p.len(), 0..0));
+                outcomes.push(checked);
+                continue;
+            }
+        }
         let parsed = match check(&d.channels, request) {
             Ok(parsed) => parsed,
             Err(e) => {
@@ -134,13 +148,14 @@ async fn write_batch(
         };
         let first_event = new_events.len();
         let now = request.now;
+        let caused_by = request.reply.map(|r| r.cause);
         let subject = Subject {
             organisation_id: d.device.organisation_id,
             organisation_name: &d.organisation_name,
             device: &d.device,
         };
         // A device that sends data is online.
-        if d.device.status == DeviceStatus::Offline {
+        if caused_by.is_none() && d.device.status == DeviceStatus::Offline {
             let event = events::status_event(
                 &subject,
                 DeviceStatus::Online,
@@ -153,15 +168,19 @@ async fn write_batch(
         for (ci, timestamp, reading) in &parsed {
             let channel = &mut d.channels[*ci];
             for trigger in apply(&channel.spec, &mut channel.state, *timestamp, reading) {
-                let event = events::channel_event(&subject, channel, *timestamp, reading, &trigger);
+                let mut event =
+                    events::channel_event(&subject, channel, *timestamp, reading, &trigger);
+                event.caused_by = caused_by;
                 new_events.push((event, now));
             }
             data_points.push((channel.id, *timestamp, reading.clone()));
             d.touched_channels.insert(*ci);
         }
-        d.device.status = DeviceStatus::Online;
-        d.device.last_seen_at = Some(now);
-        d.seen = true;
+        if caused_by.is_none() {
+            d.device.status = DeviceStatus::Online;
+            d.device.last_seen_at = Some(now);
+            d.seen = true;
+        }
         if let Some(token) = request.via_token {
             tokens.insert(token, now);
         }
@@ -170,7 +189,10 @@ async fn write_batch(
 
     insert_data_points(conn, &data_points).await?;
     let event_ids = events::record_many(conn, &new_events).await?;
-    for d in devices.values().filter(|d| d.seen) {
+    for d in devices
+        .values()
+        .filter(|d| d.seen || !d.touched_channels.is_empty())
+    {
         save_device(conn, d).await?;
     }
     for (token, used_at) in tokens {
@@ -269,11 +291,13 @@ async fn insert_data_points(
 
 /// The device's new status and last contact, and the latest state of each channel it touched.
 async fn save_device(conn: &mut SqliteConnection, d: &DeviceInBatch) -> Result<()> {
-    sqlx::query("UPDATE devices SET status = 'online', last_seen_at = ? WHERE id = ?")
-        .bind(d.device.last_seen_at)
-        .bind(d.device.id)
-        .execute(&mut *conn)
-        .await?;
+    if d.seen {
+        sqlx::query("UPDATE devices SET status = 'online', last_seen_at = ? WHERE id = ?")
+            .bind(d.device.last_seen_at)
+            .bind(d.device.id)
+            .execute(&mut *conn)
+            .await?;
+    }
     for &ci in &d.touched_channels {
         let channel = &d.channels[ci];
         let st = &channel.state;

@@ -9,6 +9,8 @@
 //! the transaction holding its data is committed.
 
 mod batch;
+mod items;
+mod replies;
 
 use std::collections::HashMap;
 
@@ -16,6 +18,8 @@ use serde_json::Value as Json;
 use tokio::sync::oneshot;
 
 use self::batch::Batcher;
+pub use self::items::parse_items;
+pub use self::replies::{record_replies, Reply, MAX_CHAIN_DEPTH};
 use super::Channel;
 use crate::{
     clock::now_ms, domain::channel::Reading, rate::KeyedLimit, AppState, Error, FieldError, Result,
@@ -100,6 +104,7 @@ pub async fn record(
         via_token,
         points,
         now: now_ms(),
+        reply: None,
     };
     // Made outside `part`, which holds the parts' lock while it makes the batcher.
     let announce = super::readback::announcer(state);
@@ -126,9 +131,12 @@ struct Request {
     points: Vec<RawPoint>,
     /// When the request arrived: "now" for its points without a timestamp.
     now: i64,
+    /// Set for a receiver's reply rather than a device's own data.
+    reply: Option<replies::Origin>,
 }
 
-type Reply = oneshot::Sender<Result<Receipt>>;
+/// Where a request's result goes.
+type Answer = oneshot::Sender<Result<Receipt>>;
 
 /// Checks every point of a request against its device's channels, writing nothing: returns
 /// (channel index, timestamp, reading) per point, or every problem found.

@@ -59,6 +59,7 @@ pub const CHANNELS: Accepts = Accepts {
         "disabled",
         "last_value",
         "last_timestamp",
+        "reply_writable",
     ],
     includes: &["device"],
     default_page_size: super::document::DEFAULT_PAGE_SIZE,
@@ -138,6 +139,7 @@ fn channel_resource(device: &Device, c: &Channel) -> Resource {
             "disabled": device.archived,
             "last_value": last_value,
             "last_timestamp": super::document::optional_time(c.state.last_timestamp),
+            "reply_writable": c.reply_writable,
         }),
     )
     .related("device", belongs_to(DEVICE, device.id))

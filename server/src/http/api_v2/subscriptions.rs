@@ -44,6 +44,7 @@ const ATTRIBUTES: &[&str] = &[
     "url",
     "triggers",
     "headers",
+    "use_replies",
     "inactive_reason",
     "created_at",
     "updated_at",
@@ -96,6 +97,7 @@ pub fn resource(s: Subscription) -> Resource {
             "url": s.url,
             "triggers": triggers,
             "headers": headers,
+            "use_replies": s.use_replies,
             "inactive_reason": s.inactive_reason.map(|r| r.as_str()),
             "created_at": time(s.created_at),
             "updated_at": time(s.updated_at),
@@ -143,6 +145,7 @@ pub async fn create(
         url,
         headers: headers_of(&a, None)?.unwrap_or_default(),
         triggers: triggers_of(&a)?.unwrap_or_default(),
+        use_replies: bool_attr(&a, "use_replies")?.unwrap_or(false),
     };
     let active = bool_attr(&a, "active")?;
     let created = subscriptions::create(&state, &caller.user, &input).await?;
@@ -173,7 +176,7 @@ pub async fn update(
     }
     let a = attributes_of(&data)?;
     let user = &caller.user;
-    let changes_content = ["display_name", "url", "headers", "triggers"]
+    let changes_content = ["display_name", "url", "headers", "triggers", "use_replies"]
         .iter()
         .any(|k| a.contains_key(*k));
     let active = bool_attr(&a, "active")?;
@@ -204,6 +207,7 @@ pub async fn update(
                     })
                     .collect(),
             },
+            use_replies: bool_attr(&a, "use_replies")?.unwrap_or(current.use_replies),
         };
         subscriptions::update(&state, user, id, &input).await?;
     }

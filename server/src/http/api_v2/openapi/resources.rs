@@ -189,6 +189,9 @@ pub struct ChannelAttributes {
     pub disabled: bool,
     pub last_value: Option<ChannelValue>,
     pub last_timestamp: Option<String>,
+    /// "May be written by replies": receivers of subscriptions with `use_replies` may store
+    /// data points here.
+    pub reply_writable: bool,
 }
 
 /// A channel's value: a number, or text (a string channel's, or a choice's label).

@@ -129,6 +129,10 @@ pub struct WebhookSubscriptionAttributes {
     pub triggers: Vec<String>,
     #[schema(example = json!({"X-Lab": "QC", "X-Api-Key": {"secret": true}}))]
     pub headers: BTreeMap<String, HeaderValue>,
+    /// "Use the receiver's reply": a 2xx answer of the shape `{"data_points": [{"channel":
+    /// "<name>", "value": …}]}` is stored on the device whose event was delivered (only on
+    /// channels an org admin marked "may be written by replies").
+    pub use_replies: bool,
     /// Why it is switched off: user, target_not_registered, gone, owner_deactivated, failing.
     pub inactive_reason: Option<String>,
     #[schema(format = DateTime)]
@@ -187,6 +191,8 @@ pub struct WebhookSubscriptionInput {
     pub triggers: Option<Vec<String>>,
     pub headers: Option<BTreeMap<String, HeaderValue>>,
     pub active: Option<bool>,
+    /// Default false.
+    pub use_replies: Option<bool>,
 }
 
 #[derive(Serialize, ToSchema)]
