@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make run   build (release) and serve the app on http://127.0.0.1:3000 with demo data
-#              (receivers on this machine allowed: the demo's registered URL is 127.0.0.1:9999)
+#              (receivers on this machine allowed: the demo's registered URL is 127.0.0.1:9999,
+#              where the demo LIMS stand-in answers the scanner's webhooks)
 #   make test  run every test: Rust unit and integration tests, then Playwright on a release build
 # Both install missing tools first (scripts/tools.sh).
 
@@ -15,8 +16,11 @@ export CARGO_TERM_COLOR ?= always
 
 .PHONY: run test tools build test-rust test-e2e lint fmt bench clean-data
 
+# The demo LIMS stand-in answers the scanner's webhooks on the demo's registered local URL
+# (127.0.0.1:9999) and stops with the server.
 run: tools build
-	./target/release/labhook serve --demo --simulate --allow-loopback-targets
+	./target/release/labhook demo-lims & lims=$$!; trap 'kill $$lims 2>/dev/null' EXIT; \
+	./target/release/labhook serve --demo --demo-lims --simulate --allow-loopback-targets
 
 test: tools test-rust build test-e2e
 

@@ -1,22 +1,23 @@
 //! Command-line interface: flags with environment-variable fallbacks, and the administration
 //! subcommands for real installations.
 
-use std::{io::BufRead, net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use labhook::startup::Application;
 use server::{
     config::{AutoDisable, Config, DispatcherConfig, LogFormat, Quotas},
     devices::manage::DeviceInput,
-    domain::{
-        outbound::OutboundPolicy, parse_name, schedule::RetrySchedule, Email, Password, Role,
-    },
-    orgs::{self, NewUser},
+    domain::{outbound::OutboundPolicy, schedule::RetrySchedule, signature::SigningSecret},
 };
 
+mod admin;
 mod devices;
 
-use self::devices::{create_device, list_devices};
+use self::{
+    admin::{create_organisation, create_user, reset_password, switch_off_failing},
+    devices::{create_device, list_devices},
+};
 
 #[derive(Parser)]
 #[command(
@@ -86,7 +87,8 @@ enum Command {
         #[arg(long = "class", default_value = "Custom")]
         device_class: String,
         /// A channel as name:unit:type[:min:max]; type is number, text, yes_no or
-        /// choice=label|label. Repeat for each channel.
+        /// choice=label|label, followed by +replies when receivers' replies may write it
+        /// (method::text+replies). Repeat for each channel.
         #[arg(long = "channel")]
         channels: Vec<String>,
     },
@@ -112,6 +114,16 @@ enum Command {
         /// The new password; read from standard input when not given.
         #[arg(long, env = "LABHOOK_PASSWORD", hide_env_values = true)]
         password: Option<String>,
+    },
+    /// Run the demo's LIMS stand-in: it verifies the scanner's webhooks and answers each
+    /// sample number with the sample's information (`make run` starts it).
+    DemoLims {
+        /// Where to listen: the demo's registered local receiver.
+        #[arg(long, default_value = "127.0.0.1:9999")]
+        listen: SocketAddr,
+        /// The subscription's signing secret (whsec_…); the demo's is published in the README.
+        #[arg(long, env = "LABHOOK_DEMO_LIMS_SECRET", default_value = server::demo::DEMO_LIMS_SECRET)]
+        secret: String,
     },
 }
 
@@ -141,6 +153,11 @@ struct ServeArgs {
     /// Create demo organisations, users and devices in an empty database (`make run` does).
     #[arg(long, env = "LABHOOK_DEMO", conflicts_with = "no_demo")]
     demo: bool,
+
+    /// With --demo: subscribe the demo LIMS stand-in (`labhook demo-lims`) to the scanner's
+    /// scans, using its reply (`make run` does).
+    #[arg(long, env = "LABHOOK_DEMO_LIMS", requires = "demo")]
+    demo_lims: bool,
 
     /// Create no demo data (the default; kept for scripts that say so).
     #[arg(long, env = "LABHOOK_NO_DEMO")]
@@ -306,6 +323,7 @@ pub async fn main() -> ExitCode {
         Some(Command::ResetPassword { email, password }) => {
             reset_password(cli.database, email, password).await
         }
+        Some(Command::DemoLims { listen, secret }) => demo_lims(listen, &secret).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -342,6 +360,7 @@ async fn serve(database: PathBuf, log_format: LogFormatArg, args: ServeArgs) -> 
         password_check_wait: Duration::from_secs(2),
         session_ttl: Duration::from_secs(args.session_hours.max(1) * 3600),
         seed_demo: args.demo,
+        demo_lims: args.demo && args.demo_lims,
         simulate: args.simulate,
         offline_after: Duration::from_secs(args.offline_after_secs.max(1)),
         write_turn_wait: Duration::from_secs(10),
@@ -383,6 +402,18 @@ async fn serve(database: PathBuf, log_format: LogFormatArg, args: ServeArgs) -> 
     app.run(shutdown_signal()).await
 }
 
+async fn demo_lims(listen: SocketAddr, secret: &str) -> anyhow::Result<()> {
+    let secret = SigningSecret::parse(secret)
+        .ok_or_else(|| anyhow::anyhow!("--secret must be a signing secret: whsec_ and base64"))?;
+    println!("The demo LIMS answers webhooks at http://{listen}/ (Ctrl-C stops it).");
+    tokio::select! {
+        served = server::demo_lims::serve(listen, secret) => {
+            served.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))
+        }
+        _ = shutdown_signal() => Ok(()),
+    }
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -403,90 +434,4 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down");
-}
-
-async fn create_organisation(database: PathBuf, name: String) -> anyhow::Result<()> {
-    let pool = server::db::open(&database).await?;
-    let org = orgs::create_organisation(&pool, &name).await?;
-    println!("Created organisation {:?} (id {}).", org.name, org.id);
-    Ok(())
-}
-
-async fn create_user(
-    database: PathBuf,
-    organisation: String,
-    email: String,
-    name: String,
-    role: String,
-    password: Option<String>,
-) -> anyhow::Result<()> {
-    let email = Email::parse(&email)?;
-    let name = parse_name("name", &name, 100)?;
-    let role = Role::parse(&role)?;
-    let password = Password::parse(&password_or_stdin(password)?)?;
-    let pool = server::db::open(&database).await?;
-    let org = orgs::find_organisation_by_name(&pool, &organisation)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("there is no organisation named {organisation:?}"))?;
-    let id = orgs::create_user(
-        &pool,
-        NewUser {
-            organisation_id: org.id,
-            email: email.clone(),
-            name,
-            role,
-            password,
-        },
-    )
-    .await?;
-    println!("Created {role} {email} in {:?} (id {id}).", org.name);
-    Ok(())
-}
-
-async fn reset_password(
-    database: PathBuf,
-    email: String,
-    password: Option<String>,
-) -> anyhow::Result<()> {
-    let email = Email::parse(&email)?;
-    let password = Password::parse(&password_or_stdin(password)?)?;
-    let pool = server::db::open(&database).await?;
-    server::people::reset_password_from_command_line(&pool, &email, &password).await?;
-    println!("The password of {email} was changed; their open sessions were ended.");
-    Ok(())
-}
-
-async fn switch_off_failing(
-    database: PathBuf,
-    after_days: u64,
-    min_failures: i64,
-) -> anyhow::Result<()> {
-    let rule = AutoDisable {
-        after: Duration::from_secs(after_days * 86_400),
-        min_failures: min_failures.max(1),
-    };
-    let pool = server::db::open(&database).await?;
-    let switched = server::subscriptions::auto_disable::sweep_from_command_line(
-        &pool,
-        rule,
-        server::clock::now_ms(),
-    )
-    .await?;
-    if switched.is_empty() {
-        println!("No subscription has been failing that long; nothing was switched off.");
-    }
-    for (id, name) in switched {
-        println!("Switched off {name:?} (id {id}); its owner and the org admins were notified.");
-    }
-    Ok(())
-}
-
-fn password_or_stdin(given: Option<String>) -> anyhow::Result<String> {
-    if let Some(p) = given {
-        return Ok(p);
-    }
-    eprint!("Password (one line on standard input): ");
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }

@@ -42,6 +42,12 @@ impl Application {
             server::demo::seed_if_empty(&pool)
                 .await
                 .context("cannot create the demo data")?;
+            if config.demo_lims && server::demo::subscribe_demo_lims(&pool).await? {
+                tracing::info!(
+                    url = server::demo::DEMO_LIMS_URL,
+                    "the demo's scanner is subscribed to the demo LIMS (labhook demo-lims)"
+                );
+            }
         }
         let listener = TcpListener::bind(config.listen)
             .await

@@ -66,11 +66,12 @@ export async function registerTarget(page: Page, url: string, note = '') {
 }
 
 /** Subscribes to new data points of the barcode scanner, through the article's steps. */
-export async function subscribeToBarcodes(page: Page, targetUrl: string, name: string) {
+export async function subscribeToBarcodes(page: Page, targetUrl: string, name: string, useReplies = false) {
   await page.goto('/subscriptions/new');
   await expect(page.getByRole('button', { name: 'SUBMIT' })).toBeEnabled();
   await page.getByLabel('Target URL').fill(targetUrl);
   await page.getByLabel('Display name').fill(name);
+  if (useReplies) await page.getByRole('checkbox', { name: "Use the receiver's reply" }).check();
   await page.getByRole('button', { name: 'Selected Channels' }).click();
   const picker = page.getByRole('dialog', { name: 'Selected Channels' });
   await picker.getByLabel('Device name').fill('barcode');

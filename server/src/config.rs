@@ -41,6 +41,8 @@ pub struct Config {
     pub session_ttl: Duration,
     /// Create the demo organisations and users when the database is empty (`--demo`).
     pub seed_demo: bool,
+    /// With the demo data: subscribe the demo LIMS stand-in to the scanner (`--demo-lims`).
+    pub demo_lims: bool,
     /// Feed the demo devices with plausible values.
     pub simulate: bool,
     /// A device that has sent nothing for this long is offline.
@@ -90,6 +92,7 @@ impl Config {
             password_checks: None,
             password_check_wait: Duration::from_secs(2),
             seed_demo: true,
+            demo_lims: false,
             simulate: false,
             offline_after: Duration::from_secs(60),
             write_turn_wait: Duration::from_secs(10),

@@ -89,6 +89,62 @@ pub const DEMO_REGISTERED_URLS: &[(&str, &str)] = &[
     ("https://lims.demo-lab.example/api/", "QC LIMS"),
 ];
 
+/// Where `labhook demo-lims` listens (under the demo's registered local URL), and the signing
+/// secret of the demo's subscription to it — published, like the demo passwords.
+pub const DEMO_LIMS_URL: &str = "http://127.0.0.1:9999/lims";
+pub const DEMO_LIMS_SECRET: &str = "whsec_ZGVtby1saW1zLXNlY3JldC1wdWJsaXNoZWQtaW4tUkVBRE1F";
+const DEMO_LIMS_SUBSCRIPTION: &str = "Sample information (demo LIMS)";
+
+/// The demo admin's subscription of the scanner's scans to the demo LIMS, using its reply —
+/// unless the demo organisation has it already (or does not exist). The secret is stored in
+/// clear here and sealed when the server starts (see `subscriptions::seal_open_secrets`).
+/// Answers whether it was created.
+pub async fn subscribe_demo_lims(pool: &SqlitePool) -> Result<bool> {
+    let target: Option<(i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT o.id, u.id, c.device_id, c.id FROM organisations o
+         JOIN users u ON u.organisation_id = o.id AND u.email = ?
+         JOIN devices d ON d.organisation_id = o.id AND d.name = 'Barcode Scanner Bench 2'
+         JOIN channels c ON c.device_id = d.id AND c.name = 'barcode'
+         WHERE o.name = ? AND NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.organisation_id = o.id AND s.url = ?)",
+    )
+    .bind(DEMO_USERS[0].2)
+    .bind(DEMO_ORGANISATION)
+    .bind(DEMO_LIMS_URL)
+    .fetch_optional(pool)
+    .await?;
+    let Some((organisation, owner, device, channel)) = target else {
+        return Ok(false);
+    };
+    let now = crate::clock::now_ms();
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO subscriptions (organisation_id, owner_id, display_name, url, active, active_since,
+                                    secret, created_at, updated_at, use_replies)
+         VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, 1) RETURNING id",
+    )
+    .bind(organisation)
+    .bind(owner)
+    .bind(DEMO_LIMS_SUBSCRIPTION)
+    .bind(DEMO_LIMS_URL)
+    .bind(now)
+    .bind(DEMO_LIMS_SECRET)
+    .bind(now)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO subscription_triggers (subscription_id, channel_id, device_id, event_type)
+         VALUES (?, ?, ?, 'data_point.created')",
+    )
+    .bind(id)
+    .bind(channel)
+    .bind(device)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
 async fn admin_id(pool: &SqlitePool, organisation_id: i64) -> Result<i64> {
     Ok(sqlx::query_scalar(
         "SELECT id FROM users WHERE organisation_id = ? AND role = 'org_admin' ORDER BY id LIMIT 1",
@@ -132,6 +188,14 @@ fn float(name: &str, unit: &str, min: Option<f64>, max: Option<f64>) -> NewChann
             max,
             enum_labels: vec![],
         },
+        reply_writable: false,
+    }
+}
+
+fn written_by_replies(c: NewChannel) -> NewChannel {
+    NewChannel {
+        reply_writable: true,
+        ..c
     }
 }
 
@@ -145,6 +209,7 @@ fn text(name: &str) -> NewChannel {
             max: None,
             enum_labels: vec![],
         },
+        reply_writable: false,
     }
 }
 
@@ -158,6 +223,7 @@ fn states(name: &str, labels: &[&str]) -> NewChannel {
             max: None,
             enum_labels: labels.iter().map(|l| (*l).to_owned()).collect(),
         },
+        reply_writable: false,
     }
 }
 
@@ -171,6 +237,7 @@ fn flag(name: &str) -> NewChannel {
             max: None,
             enum_labels: vec![],
         },
+        reply_writable: false,
     }
 }
 
@@ -313,7 +380,12 @@ fn demo_devices(org: &str) -> Vec<(NewDevice, bool)> {
                 "Zebra",
                 "DS2208",
                 "Custom",
-                vec![text("barcode")],
+                // What the LIMS answers for a scanned sample is written back here.
+                vec![
+                    text("barcode"),
+                    written_by_replies(text("sample_info")),
+                    written_by_replies(text("method")),
+                ],
             ),
             true,
         ),

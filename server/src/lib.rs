@@ -11,6 +11,7 @@ pub mod config;
 pub mod db;
 pub mod deliveries;
 pub mod demo;
+pub mod demo_lims;
 pub mod devices;
 pub mod dispatcher;
 pub mod domain;

@@ -33,6 +33,33 @@ impl SigningSecret {
         mac.update(body);
         format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
     }
+
+    /// Whether one of the `v1,` signatures of a `webhook-signature` header is this secret's
+    /// (compared in constant time), as a receiver checks it.
+    pub fn verifies(
+        &self,
+        webhook_id: &str,
+        timestamp_secs: i64,
+        body: &[u8],
+        header: &str,
+    ) -> bool {
+        header.split(' ').any(|entry| {
+            let Some(signature) = entry
+                .strip_prefix("v1,")
+                .and_then(|s| STANDARD.decode(s).ok())
+            else {
+                return false;
+            };
+            let mut mac =
+                Hmac::<Sha256>::new_from_slice(&self.0).expect("BUG: HMAC takes any key length");
+            mac.update(webhook_id.as_bytes());
+            mac.update(b".");
+            mac.update(timestamp_secs.to_string().as_bytes());
+            mac.update(b".");
+            mac.update(body);
+            mac.verify_slice(&signature).is_ok()
+        })
+    }
 }
 
 impl std::fmt::Debug for SigningSecret {
@@ -68,6 +95,17 @@ pub fn signature_header(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_receiver_verifies_any_of_the_signatures_and_nothing_else() {
+        let secret = SigningSecret::parse(&generate_secret()).unwrap();
+        let other = SigningSecret::parse(&generate_secret()).unwrap();
+        let header = signature_header(&other, Some(&secret), "msg_1", 1_700_000_000, b"{}");
+        assert!(secret.verifies("msg_1", 1_700_000_000, b"{}", &header));
+        assert!(!secret.verifies("msg_1", 1_700_000_001, b"{}", &header));
+        assert!(!secret.verifies("msg_1", 1_700_000_000, b"{ }", &header));
+        assert!(!secret.verifies("msg_1", 1_700_000_000, b"{}", "v1,bm9wZQ== v2,x"));
+    }
 
     #[test]
     fn matches_the_specifications_example() {

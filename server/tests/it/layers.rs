@@ -15,7 +15,14 @@ const LAYERS: &[&[&str]] = &[
     &["audit", "settings", "orgs", "notifications"],
     &["devices", "deliveries", "api_tokens"],
     &["subscriptions"],
-    &["admin", "retention", "demo", "simulator", "people"],
+    &[
+        "admin",
+        "retention",
+        "demo",
+        "demo_lims",
+        "simulator",
+        "people",
+    ],
     &["dispatcher", "http"],
     &["harness"],
 ];
