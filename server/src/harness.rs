@@ -193,6 +193,7 @@ impl Instance {
                 })
                 .collect(),
             use_replies: false,
+            trigger_options: vec![],
         };
         subscriptions::create(&self.state, &admin, &input)
             .await

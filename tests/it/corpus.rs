@@ -228,6 +228,38 @@ fn cases(channel: i64, other_org_channel: i64, device: i64) -> Vec<Case> {
             subscription(ok_url.clone(), json!([]), triggers),
         ));
     }
+    // Advanced options (noisy channels) that do not fit their trigger, or are not options.
+    let value_changed = json!([{"channel_id": channel, "event_type": "channel.value_changed"}]);
+    let option = |o: Value| {
+        let mut o = o;
+        o["channel_id"] = json!(channel);
+        o["event_type"] = json!("channel.value_changed");
+        o
+    };
+    for (i, options) in [
+        json!([{"channel_id": channel, "event_type": "data_point.created", "min_interval_seconds": 5}]),
+        json!([{"channel_id": other_org_channel, "event_type": "channel.value_changed", "min_interval_seconds": 5}]),
+        json!([option(json!({"dead_band": -1}))]),
+        json!([option(json!({"dead_band": 0}))]),
+        json!([option(json!({"min_interval_seconds": 0}))]),
+        json!([option(json!({"min_interval_seconds": 1e9}))]),
+        json!([option(json!({"min_interval_seconds": "ten"}))]),
+        json!([option(json!({"settle_band": 0.1}))]),
+        json!([option(json!({"settle_seconds": 5}))]),
+        json!([option(json!({"settle_band": -0.1, "settle_seconds": 5}))]),
+        json!({"dead_band": 1}),
+        json!("fast"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        c.push(case(
+            format!("trigger options #{i}"),
+            Door::AsLabUser("subscriptions/create"),
+            Body::Json(json!({"input": {"display_name": "", "url": ok_url, "headers": [],
+                "triggers": value_changed, "trigger_options": options}})),
+        ));
+    }
     // Whole subscription payloads of the wrong shape.
     for (i, body) in [
         json!({}),

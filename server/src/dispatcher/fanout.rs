@@ -126,6 +126,9 @@ async fn fan_out_in(
     .await
     .context("matching events to subscriptions")?;
 
+    // Triggers with advanced options (noisy channels) let fewer events through.
+    let rows = super::debounce::filter(&mut *tx, rows).await?;
+
     // A subscription whose receiver is down collects pending deliveries; past the cap the
     // oldest are kept and the rest of this batch is not queued, counted on the subscription.
     let rows = cap_pending(&mut *tx, rows, budget.max_pending, now).await?;

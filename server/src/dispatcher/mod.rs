@@ -14,6 +14,7 @@
 
 mod bodies;
 pub mod claim;
+mod debounce;
 pub mod decide;
 pub mod fanout;
 pub mod record;

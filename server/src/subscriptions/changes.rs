@@ -16,7 +16,9 @@ use crate::{
     clock::now_ms,
     config::Quotas,
     devices,
-    domain::{headers::HeaderValue, sealed::SecretsKey, signature::generate_secret},
+    domain::{
+        channel::ValueType, headers::HeaderValue, sealed::SecretsKey, signature::generate_secret,
+    },
     settings::{registered_urls, require_webhooks_enabled},
     AppState, Error, Result,
 };
@@ -39,6 +41,8 @@ async fn check(
                 ChoosableChannel {
                     device_id: c.device_id,
                     has_range: c.spec.has_range(),
+                    numeric: c.spec.value_type == ValueType::Float,
+                    name: c.name,
                 },
             )
         })
@@ -60,13 +64,19 @@ async fn store_triggers(conn: &mut SqliteConnection, id: i64, v: &ValidSubscript
         .execute(&mut *conn)
         .await?;
     for (channel, device, event) in &v.triggers {
+        let options = v
+            .options
+            .get(&(*channel, *event))
+            .and_then(|o| o.to_stored());
         sqlx::query(
-            "INSERT INTO subscription_triggers (subscription_id, channel_id, device_id, event_type) VALUES (?, ?, ?, ?)",
+            "INSERT INTO subscription_triggers (subscription_id, channel_id, device_id, event_type, options)
+             VALUES (?, ?, ?, ?, ?)",
         )
         .bind(id)
         .bind(channel)
         .bind(device)
         .bind(event.as_str())
+        .bind(options)
         .execute(&mut *conn)
         .await?;
     }

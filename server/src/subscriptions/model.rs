@@ -4,7 +4,7 @@ use serde_json::{json, Value as Json};
 
 use crate::{
     deliveries::LastDelivery,
-    domain::{delivery::InactiveReason, headers::Headers, mask::shown_url},
+    domain::{debounce::Options, delivery::InactiveReason, headers::Headers, mask::shown_url},
 };
 
 /// One selected trigger event, with names for people.
@@ -21,6 +21,16 @@ pub struct TriggerRow {
     pub lost_access_at: Option<i64>,
     /// Its device is archived: nothing comes from it until it is restored.
     pub device_archived: bool,
+    /// Its advanced options as stored (`None`: every event is sent).
+    pub options: Option<String>,
+    /// The channel's unit (for describing the options).
+    pub unit: String,
+}
+
+impl TriggerRow {
+    pub fn options(&self) -> Options {
+        Options::from_stored(self.options.as_deref())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,9 +85,16 @@ impl Subscription {
             "active": self.active,
             "use_replies": self.use_replies,
             "headers": self.headers.to_json(),
-            "triggers": self.triggers.iter().map(|t| json!({
-                "device": t.device_name, "channel": t.channel_name, "event": t.event_type,
-            })).collect::<Vec<_>>(),
+            "triggers": self.triggers.iter().map(|t| {
+                let mut trigger = json!({
+                    "device": t.device_name, "channel": t.channel_name, "event": t.event_type,
+                });
+                let options = t.options();
+                if !options.is_default() {
+                    trigger["options"] = json!(options.describe(&t.unit));
+                }
+                trigger
+            }).collect::<Vec<_>>(),
         })
     }
 }

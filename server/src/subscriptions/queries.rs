@@ -64,7 +64,7 @@ async fn complete(
     let triggers: Vec<TriggerRow> = sqlx::query_as(
         "SELECT t.subscription_id, t.device_id, d.name AS device_name, t.channel_id,
                 c.name AS channel_name, t.event_type, t.lost_access_reason, t.lost_access_at,
-                d.archived_at IS NOT NULL AS device_archived
+                d.archived_at IS NOT NULL AS device_archived, t.options, c.unit
          FROM subscription_triggers t
          JOIN devices d ON d.id = t.device_id
          JOIN channels c ON c.id = t.channel_id

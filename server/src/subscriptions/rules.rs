@@ -1,12 +1,13 @@
 //! What makes a subscription valid. One pure function, shared by every door (server
 //! functions, HTTP API): the same input always gets the same verdict and messages.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
 use crate::{
     domain::{
+        debounce::{Options, RawOptions},
         headers::{HeaderValue, Headers, RawHeader},
         target_url::{is_allowed, RegisteredUrl, TargetUrl},
         EventType,
@@ -18,7 +19,7 @@ pub const MAX_TRIGGERS: usize = 1000;
 const MAX_DISPLAY_NAME: usize = 100;
 
 /// A subscription as submitted by the form or the API, not yet checked.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SubscriptionInput {
     #[serde(default)]
     pub display_name: String,
@@ -30,6 +31,19 @@ pub struct SubscriptionInput {
     /// "Use the receiver's reply".
     #[serde(default)]
     pub use_replies: bool,
+    /// Advanced options of chosen trigger events (noisy channels); the others send every
+    /// event.
+    #[serde(default)]
+    pub trigger_options: Vec<TriggerOptions>,
+}
+
+/// The advanced options of one chosen trigger event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TriggerOptions {
+    pub channel_id: i64,
+    pub event_type: String,
+    #[serde(flatten)]
+    pub options: RawOptions,
 }
 
 /// One ticked checkbox: a trigger event on a channel.
@@ -40,20 +54,26 @@ pub struct TriggerChoice {
 }
 
 /// What the rules need to know about a channel the user may choose.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChoosableChannel {
     pub device_id: i64,
     pub has_range: bool,
+    /// It holds numbers (dead bands and settling need them).
+    pub numeric: bool,
+    /// For messages.
+    pub name: String,
 }
 
 /// A checked subscription, ready to store.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ValidSubscription {
     pub display_name: String,
     pub url: TargetUrl,
     pub headers: Headers,
     /// (channel, device, event type), without duplicates.
     pub triggers: BTreeSet<(i64, i64, EventType)>,
+    /// Advanced options by (channel, event type), for the triggers that have any.
+    pub options: BTreeMap<(i64, EventType), Options>,
     pub use_replies: bool,
 }
 
@@ -134,6 +154,7 @@ pub fn validate(
         }
         triggers.insert((choice.channel_id, channel.device_id, event_type));
     }
+    let options = trigger_options(input, &triggers, choosable, &mut errors);
     match trigger_error {
         Some(m) => errors.push(FieldError::new("triggers", m)),
         None if triggers.is_empty() => errors.push(FieldError::new(
@@ -153,10 +174,51 @@ pub fn validate(
             url,
             headers,
             triggers,
+            options,
             use_replies: input.use_replies,
         }),
         _ => Err(errors),
     }
+}
+
+/// Checks the advanced options: each for a chosen trigger event, and each making sense for
+/// it. Problems are said with the channel and event they concern.
+fn trigger_options(
+    input: &SubscriptionInput,
+    triggers: &BTreeSet<(i64, i64, EventType)>,
+    choosable: &HashMap<i64, ChoosableChannel>,
+    errors: &mut Vec<FieldError>,
+) -> BTreeMap<(i64, EventType), Options> {
+    let mut checked = BTreeMap::new();
+    for given in &input.trigger_options {
+        let chosen = EventType::parse(&given.event_type).and_then(|event| {
+            let channel = choosable.get(&given.channel_id)?;
+            triggers
+                .iter()
+                .any(|(c, _, e)| *c == given.channel_id && *e == event)
+                .then_some((event, channel))
+        });
+        let Some((event, channel)) = chosen else {
+            errors.push(FieldError::new(
+                "triggers",
+                "Advanced options were given for a trigger event that is not chosen.",
+            ));
+            continue;
+        };
+        match Options::parse(&given.options, event, channel.numeric) {
+            Ok(o) if o.is_default() => {}
+            Ok(o) => {
+                checked.insert((given.channel_id, event), o);
+            }
+            Err(problems) => errors.extend(problems.into_iter().map(|(_, message)| {
+                FieldError::new(
+                    "triggers",
+                    format!("{} › {}: {message}", channel.name, event.label()),
+                )
+            })),
+        }
+    }
+    checked
 }
 
 #[cfg(test)]
@@ -171,6 +233,8 @@ mod tests {
                 ChoosableChannel {
                     device_id: 1,
                     has_range: true,
+                    numeric: true,
+                    name: "temperature".into(),
                 },
             ),
             (
@@ -178,6 +242,8 @@ mod tests {
                 ChoosableChannel {
                     device_id: 1,
                     has_range: false,
+                    numeric: false,
+                    name: "sample".into(),
                 },
             ),
         ]);
@@ -190,6 +256,7 @@ mod tests {
             url: url.into(),
             headers: vec![],
             use_replies: false,
+            trigger_options: vec![],
             triggers: triggers
                 .iter()
                 .map(|(c, e)| TriggerChoice {

@@ -2,6 +2,7 @@
 //! a random port with its own SQLite file (and the demo data), and talks to it like a device
 //! would. No UI is compiled for these.
 
+mod debounce;
 mod dispatch;
 mod helpers;
 mod ingest;

@@ -426,3 +426,85 @@ async fn bad_documents_get_the_references_errors_and_change_nothing() {
         "a refused PATCH changes nothing"
     );
 }
+
+#[tokio::test]
+async fn replies_and_trigger_options_round_trip_and_are_kept_by_other_changes() {
+    let app = spawn_app().await;
+    let (origin, _) = receiver().await;
+    let admin = app.signed_in(ADMIN.0, ADMIN.1).await;
+    let api = Api::new(&app, &token(&app, &admin, &["read", "write"]).await);
+    register(&app, &api, &origin).await;
+    let weight = channel_id(&app, "Analytical Balance XPR204", "weight").await;
+    let trigger = format!("{weight}:channel.value_changed");
+
+    let mut body = new_subscription(weight, "x");
+    body["data"]["attributes"]["url"] = json!(format!("{origin}/hook"));
+    body["data"]["attributes"]["triggers"] = json!([trigger]);
+    body["data"]["attributes"]["use_replies"] = json!(true);
+    body["data"]["attributes"]["trigger_options"] = json!({ &trigger: {"dead_band": 5, "dead_band_percent": true, "min_interval_seconds": 10} });
+    let created = api.post(SUBSCRIPTIONS, &body).await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let attributes = &created.body["data"]["attributes"];
+    assert_eq!(attributes["use_replies"], true);
+    let options = json!({ &trigger: {"dead_band": 5.0, "dead_band_percent": true,
+        "min_interval_seconds": 10.0, "settle_band": null, "settle_seconds": null} });
+    assert_eq!(attributes["trigger_options"], options);
+    let path = format!(
+        "{SUBSCRIPTIONS}/{}",
+        created.body["data"]["id"].as_str().unwrap()
+    );
+
+    // A change of something else keeps them; the options can be changed alone.
+    let renamed = api
+        .patch(
+            &path,
+            &json!({"data": {"type": "webhook_subscription",
+            "attributes": {"display_name": "Weighing"}}}),
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
+    assert_eq!(
+        renamed.body["data"]["attributes"]["trigger_options"],
+        options
+    );
+    assert_eq!(renamed.body["data"]["attributes"]["use_replies"], true);
+    let cleared = api
+        .patch(
+            &path,
+            &json!({"data": {"type": "webhook_subscription",
+            "attributes": {"trigger_options": {}, "use_replies": false}}}),
+        )
+        .await;
+    assert_eq!(
+        cleared.body["data"]["attributes"]["trigger_options"],
+        json!({})
+    );
+    assert_eq!(cleared.body["data"]["attributes"]["use_replies"], false);
+
+    // Options that do not fit their trigger, or are not options: 422 with a pointer.
+    for (bad, says) in [
+        (
+            json!({ &trigger: {"settle_band": 0.1} }),
+            "for how many seconds",
+        ),
+        (
+            json!({ (format!("{weight}:data_point.created")): {"dead_band": 1} }),
+            "not chosen",
+        ),
+        (
+            json!({ &trigger: {"dead_band": "much"} }),
+            "is an object such as",
+        ),
+        (json!(["fast"]), "is an object such as"),
+    ] {
+        let res = api
+            .patch(
+                &path,
+                &json!({"data": {"type": "webhook_subscription",
+                "attributes": {"trigger_options": bad}}}),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+        assert!(res.detail().contains(says), "{}", res.body);
+    }
+}

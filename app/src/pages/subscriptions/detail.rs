@@ -99,6 +99,7 @@ fn SubscriptionDetails(subscription: SubscriptionView) -> impl IntoView {
                     {s.triggers.iter().map(|t| view! {
                         <li>
                             {t.device_name.clone()}" › "<strong>{t.channel_name.clone()}</strong>": "{t.event_label.clone()}
+                            {t.options_text.clone().map(|o| view! { <span class="muted small-text">" — "{o}</span> })}
                             {t.device_archived.then(|| view! {
                                 " "<span class="badge warn" title="Nothing comes from it until an organisation administrator restores it">"device archived"</span>
                             })}

@@ -12,6 +12,7 @@ use leptos_router::{
 };
 
 use super::{
+    advanced::{self, Advanced, AdvancedOptions},
     create_subscription, get_subscription,
     headers::{HeaderFields, HeaderRow, HeaderRows},
     picker::{ChannelPicker, Selection},
@@ -81,6 +82,13 @@ fn SubscriptionForm(existing: Option<SubscriptionView>) -> impl IntoView {
     );
     let url = RwSignal::new(existing.as_ref().map(|s| s.url.clone()).unwrap_or_default());
     let use_replies = RwSignal::new(existing.as_ref().is_some_and(|s| s.use_replies));
+    let advanced = RwSignal::new(
+        existing
+            .as_ref()
+            .map(|s| advanced::from_saved(&s.triggers))
+            .unwrap_or_default(),
+    );
+    let advanced_error = RwSignal::new(None::<String>);
     let rows = HeaderRows::new(existing.as_ref().map_or(&[][..], |s| &s.headers[..]));
     let selection = RwSignal::new(
         existing
@@ -137,14 +145,36 @@ fn SubscriptionForm(existing: Option<SubscriptionView>) -> impl IntoView {
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
+        let chosen = selection.get_untracked();
+        let names = catalogue.with_untracked(|c| {
+            c.devices
+                .iter()
+                .flat_map(|d| d.channels.iter().map(|c| (c.id, c.name.clone())))
+                .collect::<BTreeMap<i64, String>>()
+        });
+        let mut trigger_options = Vec::new();
+        for (channel_id, event) in &chosen {
+            let Some(a) = advanced.with_untracked(|a| a.get(channel_id).cloned()) else {
+                continue;
+            };
+            let name = names.get(channel_id).cloned().unwrap_or_default();
+            match advanced::for_event(&a, *channel_id, &name, event) {
+                Ok(Some(o)) => trigger_options.push(o),
+                Ok(None) => {}
+                Err(message) => {
+                    advanced_error.set(Some(message));
+                    return;
+                }
+            }
+        }
+        advanced_error.set(None);
         let kept = rows.kept();
         submitted_keys.set(kept.iter().map(|r| r.key).collect());
         let input = SubscriptionInput {
             display_name: display_name.get_untracked(),
             url: url.get_untracked(),
             headers: kept.iter().map(HeaderRow::input).collect(),
-            triggers: selection
-                .get_untracked()
+            triggers: chosen
                 .into_iter()
                 .map(|(channel_id, event_type)| TriggerInput {
                     channel_id,
@@ -152,6 +182,7 @@ fn SubscriptionForm(existing: Option<SubscriptionView>) -> impl IntoView {
                 })
                 .collect(),
             use_replies: use_replies.get_untracked(),
+            trigger_options,
         };
         let navigate = navigate.clone();
         let call = async move {
@@ -256,14 +287,14 @@ fn SubscriptionForm(existing: Option<SubscriptionView>) -> impl IntoView {
                             Ok(c) => {
                                 catalogue.set(c);
                                 Either::Left(view! {
-                                    <SelectionSummary selection=selection catalogue=catalogue saved_names=saved_names.get_value()/>
+                                    <SelectionSummary selection=selection catalogue=catalogue saved_names=saved_names.get_value() advanced=advanced/>
                                 })
                             }
                             Err(e) => Either::Right(view! { <ErrorNotice error=e/> }),
                         }
                     })}
                 </Transition>
-                <p class="field-error" role="alert">{move || field_error("triggers")}</p>
+                <p class="field-error" role="alert">{move || advanced_error.get().or_else(|| field_error("triggers"))}</p>
             </fieldset>
 
             <div class="field">
@@ -304,6 +335,7 @@ fn SelectionSummary(
     catalogue: RwSignal<Catalogue>,
     /// Names of saved channels the user can no longer see: (device, channel) by channel id.
     saved_names: BTreeMap<i64, (String, String)>,
+    advanced: RwSignal<Advanced>,
 ) -> impl IntoView {
     let saved_names = StoredValue::new(saved_names);
     let label_of = move |event: &str| {
@@ -362,7 +394,17 @@ fn SelectionSummary(
                             <li>
                                 <strong class="device">{device.clone()}</strong>
                                 <ul>
-                                    {channels.into_iter().map(|((channel, channel_id), (available, events))| view! {
+                                    {channels.into_iter().map(|((channel, channel_id), (available, events))| {
+                                        let (unit, numeric) = catalogue.with_untracked(|c| {
+                                            c.devices
+                                                .iter()
+                                                .flat_map(|d| d.channels.iter())
+                                                .find(|c| c.id == channel_id)
+                                                .map(|c| (c.unit.clone(), c.numeric))
+                                                .unwrap_or_default()
+                                        });
+                                        let chosen_events = events.clone();
+                                        view! {
                                         <li>
                                             <span class="channel">{channel.clone()}</span>
                                             {(!available).then(|| view! { <span class="badge warn">"no longer available to you"</span> })}
@@ -379,8 +421,11 @@ fn SelectionSummary(
                                                     }
                                                 }).collect_view()}
                                             </span>
+                                            {available.then(|| view! {
+                                                <AdvancedOptions channel_id=channel_id channel=channel.clone() unit=unit numeric=numeric events=chosen_events advanced=advanced/>
+                                            })}
                                         </li>
-                                    }).collect_view()}
+                                    }}).collect_view()}
                                 </ul>
                             </li>
                         }).collect_view()}

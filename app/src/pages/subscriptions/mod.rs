@@ -3,6 +3,7 @@
 //! headers with ADD HEADER, the Selected Channels pop-up, SUBMIT), and each subscription's
 //! delivery log.
 
+mod advanced;
 pub mod deliveries;
 pub mod detail;
 pub mod form;
@@ -33,8 +34,30 @@ pub struct TriggerInput {
     pub event_type: String,
 }
 
-/// What SUBMIT sends.
+/// A chosen trigger event's advanced options (noisy channels), as SUBMIT sends them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TriggerOptionsInput {
+    pub channel_id: i64,
+    pub event_type: String,
+    pub dead_band: Option<f64>,
+    pub dead_band_percent: bool,
+    pub min_interval_seconds: Option<f64>,
+    pub settle_band: Option<f64>,
+    pub settle_seconds: Option<f64>,
+}
+
+/// A channel's advanced options as typed in its "Advanced" fields (empty: not used).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdvancedText {
+    pub dead_band: String,
+    pub dead_band_percent: bool,
+    pub min_interval_seconds: String,
+    pub settle_band: String,
+    pub settle_seconds: String,
+}
+
+/// What SUBMIT sends.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SubscriptionInput {
     pub display_name: String,
     pub url: String,
@@ -43,6 +66,8 @@ pub struct SubscriptionInput {
     /// "Use the receiver's reply".
     #[serde(default)]
     pub use_replies: bool,
+    #[serde(default)]
+    pub trigger_options: Vec<TriggerOptionsInput>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +89,9 @@ pub struct TriggerView {
     /// Set when it no longer fires: why ("access to Hotplate was revoked").
     pub lost_access: Option<String>,
     pub device_archived: bool,
+    /// Its advanced options, to edit them, and in words ("changes of at least 0.5 mg").
+    pub options: Option<AdvancedText>,
+    pub options_text: Option<String>,
 }
 
 /// A subscription's deliveries of the last 24 hours (tests left out).
@@ -123,6 +151,8 @@ pub struct PickerChannel {
     pub id: i64,
     pub name: String,
     pub unit: String,
+    /// It holds numbers: the advanced options that need numbers apply.
+    pub numeric: bool,
     /// (event type, label), e.g. ("channel.out_of_range", "Out of range").
     pub events: Vec<(String, String)>,
 }
@@ -202,6 +232,18 @@ mod convert {
                 .triggers
                 .into_iter()
                 .map(|t| TriggerView {
+                    options: t.options.is_some().then(|| {
+                        let raw = t.options().to_raw();
+                        let number = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+                        AdvancedText {
+                            dead_band: number(raw.dead_band),
+                            dead_band_percent: raw.dead_band_percent,
+                            min_interval_seconds: number(raw.min_interval_seconds),
+                            settle_band: number(raw.settle_band),
+                            settle_seconds: number(raw.settle_seconds),
+                        }
+                    }),
+                    options_text: t.options.is_some().then(|| t.options().describe(&t.unit)),
                     event_label: server::subscriptions::event_label(&t.event_type).to_owned(),
                     device_id: t.device_id,
                     device_name: t.device_name,
@@ -259,6 +301,21 @@ mod convert {
                     })
                     .collect(),
                 use_replies: i.use_replies,
+                trigger_options: i
+                    .trigger_options
+                    .into_iter()
+                    .map(|o| rules::TriggerOptions {
+                        channel_id: o.channel_id,
+                        event_type: o.event_type,
+                        options: server::domain::debounce::RawOptions {
+                            dead_band: o.dead_band,
+                            dead_band_percent: o.dead_band_percent,
+                            min_interval_seconds: o.min_interval_seconds,
+                            settle_band: o.settle_band,
+                            settle_seconds: o.settle_seconds,
+                        },
+                    })
+                    .collect(),
             }
         }
     }
@@ -322,6 +379,7 @@ pub async fn subscription_catalogue() -> Result<Catalogue, AppError> {
                         .map(|e| (e.as_str().to_owned(), e.label().to_owned()))
                         .collect(),
                     id: c.id,
+                    numeric: c.spec.value_type == server::domain::channel::ValueType::Float,
                     name: c.name,
                     unit: c.unit,
                 })

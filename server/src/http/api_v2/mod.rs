@@ -12,6 +12,7 @@ mod logs;
 pub mod openapi;
 mod organisations;
 mod query;
+mod subscription_attributes;
 mod subscriptions;
 
 use axum::{

@@ -19,18 +19,18 @@ use serde_json::{json, Map, Value};
 use super::{
     caller::Caller,
     document::{
-        attributes_of, bad_request, belongs_to, bool_attr, data_of, id_attr, many, one,
-        optional_attributes, parse_time, string_attr, time, Accepts, ApiError, ApiResult, Body,
-        Document, ListQuery, Resource,
+        attributes_of, belongs_to, bool_attr, data_of, id_attr, many, one, optional_attributes,
+        parse_time, string_attr, time, Accepts, ApiError, ApiResult, Body, Document, ListQuery,
+        Resource,
     },
+    subscription_attributes::{headers_of, kept_headers, trigger_options_of, triggers_of},
 };
 use crate::{
     api_tokens::Scope,
-    domain::headers::RawHeader,
     subscriptions::{
         self,
         replay::{self, ReplayInput},
-        rules::{SubscriptionInput, TriggerChoice},
+        rules::{SubscriptionInput, TriggerChoice, TriggerOptions},
         Subscription,
     },
     AppState, Error,
@@ -45,6 +45,7 @@ const ATTRIBUTES: &[&str] = &[
     "triggers",
     "headers",
     "use_replies",
+    "trigger_options",
     "inactive_reason",
     "created_at",
     "updated_at",
@@ -78,6 +79,17 @@ pub fn resource(s: Subscription) -> Resource {
         .iter()
         .map(|t| trigger_id(t.channel_id, &t.event_type))
         .collect();
+    let trigger_options: Map<String, Value> = s
+        .triggers
+        .iter()
+        .filter(|t| t.options.is_some())
+        .map(|t| {
+            (
+                trigger_id(t.channel_id, &t.event_type),
+                json!(t.options().to_raw()),
+            )
+        })
+        .collect();
     let mut headers = Map::new();
     for h in s.headers.iter() {
         let value = if h.secret {
@@ -98,6 +110,7 @@ pub fn resource(s: Subscription) -> Resource {
             "triggers": triggers,
             "headers": headers,
             "use_replies": s.use_replies,
+            "trigger_options": trigger_options,
             "inactive_reason": s.inactive_reason.map(|r| r.as_str()),
             "created_at": time(s.created_at),
             "updated_at": time(s.updated_at),
@@ -146,6 +159,7 @@ pub async fn create(
         headers: headers_of(&a, None)?.unwrap_or_default(),
         triggers: triggers_of(&a)?.unwrap_or_default(),
         use_replies: bool_attr(&a, "use_replies")?.unwrap_or(false),
+        trigger_options: trigger_options_of(&a)?.unwrap_or_default(),
     };
     let active = bool_attr(&a, "active")?;
     let created = subscriptions::create(&state, &caller.user, &input).await?;
@@ -176,9 +190,16 @@ pub async fn update(
     }
     let a = attributes_of(&data)?;
     let user = &caller.user;
-    let changes_content = ["display_name", "url", "headers", "triggers", "use_replies"]
-        .iter()
-        .any(|k| a.contains_key(*k));
+    let changes_content = [
+        "display_name",
+        "url",
+        "headers",
+        "triggers",
+        "use_replies",
+        "trigger_options",
+    ]
+    .iter()
+    .any(|k| a.contains_key(*k));
     let active = bool_attr(&a, "active")?;
     // Checked before anything is saved, so that a refused switch changes nothing.
     let current = subscriptions::get(&state, user, id).await?;
@@ -208,6 +229,20 @@ pub async fn update(
                     .collect(),
             },
             use_replies: bool_attr(&a, "use_replies")?.unwrap_or(current.use_replies),
+            // Kept unless given (those of triggers no longer chosen are refused by the rules).
+            trigger_options: match trigger_options_of(&a)? {
+                Some(o) => o,
+                None => current
+                    .triggers
+                    .iter()
+                    .filter(|t| t.options.is_some() && t.lost_access_at.is_none())
+                    .map(|t| TriggerOptions {
+                        channel_id: t.channel_id,
+                        event_type: t.event_type.clone(),
+                        options: t.options().to_raw(),
+                    })
+                    .collect(),
+            },
         };
         subscriptions::update(&state, user, id, &input).await?;
     }
@@ -360,111 +395,4 @@ pub fn path_id(raw: &str) -> ApiResult<i64> {
             "We haven't found the resource you are looking for: `{raw}` is not an id."
         )))
     })
-}
-
-fn triggers_of(a: &Map<String, Value>) -> ApiResult<Option<Vec<TriggerChoice>>> {
-    let Some(raw) = a.get("triggers") else {
-        return Ok(None);
-    };
-    let Value::Array(items) = raw else {
-        return Err(ApiError(Error::invalid(
-            "triggers",
-            "`triggers` is a list such as [\"12:data_point.created\"].",
-        )));
-    };
-    let mut triggers = Vec::with_capacity(items.len());
-    for (n, item) in items.iter().enumerate() {
-        let text = match item {
-            Value::String(s) => s.clone(),
-            Value::Number(n) => n.to_string(),
-            _ => String::new(),
-        };
-        let (channel, event) = text
-            .split_once(':')
-            .unwrap_or((text.as_str(), "data_point.created"));
-        let channel_id = channel.trim().parse().map_err(|_| {
-            ApiError(Error::invalid(
-                format!("triggers.{n}"),
-                format!("{item} is not a trigger: write \"<channel id>:<event type>\", e.g. \"12:data_point.created\"."),
-            ))
-        })?;
-        triggers.push(TriggerChoice {
-            channel_id,
-            event_type: event.trim().to_owned(),
-        });
-    }
-    Ok(Some(triggers))
-}
-
-fn headers_of(
-    a: &Map<String, Value>,
-    current: Option<&Subscription>,
-) -> ApiResult<Option<Vec<RawHeader>>> {
-    let Some(raw) = a.get("headers") else {
-        return Ok(None);
-    };
-    let Value::Object(given) = raw else {
-        return Err(ApiError(Error::invalid(
-            "headers",
-            "`headers` is an object such as {\"X-Lab\": \"QC\", \"X-Api-Key\": {\"value\": \"…\", \"secret\": true}}.",
-        )));
-    };
-    let stored_secret = |name: &str| {
-        current.is_some_and(|s| {
-            s.headers
-                .iter()
-                .any(|h| h.secret && h.name.as_str().eq_ignore_ascii_case(name))
-        })
-    };
-    let mut headers = Vec::with_capacity(given.len());
-    for (name, value) in given {
-        let header = match value {
-            Value::String(v) => RawHeader {
-                name: name.clone(),
-                value: Some(v.clone()),
-                secret: false,
-            },
-            Value::Object(o) => {
-                let secret = o.get("secret").and_then(Value::as_bool).unwrap_or(false);
-                match o.get("value") {
-                    Some(Value::String(v)) => RawHeader {
-                        name: name.clone(),
-                        value: Some(v.clone()),
-                        secret,
-                    },
-                    None | Some(Value::Null) if stored_secret(name) => RawHeader {
-                        name: name.clone(),
-                        value: None,
-                        secret: true,
-                    },
-                    _ => {
-                        return Err(ApiError(Error::invalid(
-                            format!("headers.{name}"),
-                            "Give the header's value: {\"value\": \"…\", \"secret\": true}.",
-                        )))
-                    }
-                }
-            }
-            _ => {
-                return Err(bad_request(
-                    "wrong_header",
-                    format!("The header {name:?} must be a string or {{\"value\": \"…\", \"secret\": true}}."),
-                ))
-            }
-        };
-        headers.push(header);
-    }
-    Ok(Some(headers))
-}
-
-/// The stored headers as the edit form keeps them: plain values as they are, secret ones kept.
-fn kept_headers(s: &Subscription) -> Vec<RawHeader> {
-    s.headers
-        .iter()
-        .map(|h| RawHeader {
-            name: h.name.as_str().to_owned(),
-            value: (!h.secret).then(|| h.value.expose().to_owned()),
-            secret: h.secret,
-        })
-        .collect()
 }

@@ -133,6 +133,9 @@ pub struct WebhookSubscriptionAttributes {
     /// "<name>", "value": …}]}` is stored on the device whose event was delivered (only on
     /// channels an org admin marked "may be written by replies").
     pub use_replies: bool,
+    /// Advanced options of noisy channels, by trigger (`"<channel id>:<event type>"`); a
+    /// trigger not named here sends every event.
+    pub trigger_options: BTreeMap<String, TriggerOptions>,
     /// Why it is switched off: user, target_not_registered, gone, owner_deactivated, failing.
     pub inactive_reason: Option<String>,
     #[schema(format = DateTime)]
@@ -193,6 +196,24 @@ pub struct WebhookSubscriptionInput {
     pub active: Option<bool>,
     /// Default false.
     pub use_replies: Option<bool>,
+    /// Replaces all advanced options when given (kept as they are otherwise).
+    pub trigger_options: Option<BTreeMap<String, TriggerOptions>>,
+}
+
+/// A trigger's advanced options (noisy channels); each is optional.
+#[derive(Serialize, ToSchema)]
+pub struct TriggerOptions {
+    /// `channel.value_changed` of a number channel only: the smallest change since the value
+    /// last sent that counts.
+    pub dead_band: Option<f64>,
+    /// The dead band is a percentage of the value last sent.
+    pub dead_band_percent: bool,
+    /// At most one webhook per this many seconds (0.001 to 86,400).
+    pub min_interval_seconds: Option<f64>,
+    /// Settled: send once the value stayed within this band…
+    pub settle_band: Option<f64>,
+    /// …for this many seconds (new data points or value changes of a number channel).
+    pub settle_seconds: Option<f64>,
 }
 
 #[derive(Serialize, ToSchema)]
