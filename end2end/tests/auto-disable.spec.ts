@@ -1,16 +1,17 @@
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { ChildProcess, execFileSync } from 'node:child_process';
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { expect, test } from '@playwright/test';
-import { ADMIN, barcodeScannerToken, registerTarget, signIn, subscribeToBarcodes } from './helpers';
+import {
+  ADMIN, barcodeScannerToken, BINARY, freshFolder, registerTarget, signIn, startServer, subscribeToBarcodes,
+} from './helpers';
 
 // A receiver that keeps failing, on a server of its own: one attempt per delivery (so a
 // delivery fails at once instead of after three days of retries), and the operator's
 // `switch-off-failing` command standing in for five days of waiting with the hourly sweep.
 const port = Number(process.env.E2E_AUTO_DISABLE_PORT ?? 3942);
 const base = `http://127.0.0.1:${port}`;
-const binary = '../target/release/labhook';
+const binary = BINARY;
 const database = '.tmp/auto-disable/lab.db';
 
 let server: ChildProcess | undefined;
@@ -18,18 +19,8 @@ let server: ChildProcess | undefined;
 test.use({ baseURL: base });
 
 test.beforeAll(async () => {
-  rmSync('.tmp/auto-disable', { recursive: true, force: true });
-  mkdirSync('.tmp/auto-disable', { recursive: true });
-  server = spawn(binary, ['--database', database, 'serve', '--demo', '--allow-loopback-targets',
-    '--retry-schedule', '0', '--listen', `127.0.0.1:${port}`, '--site-root', '../target/site',
-    '--sign-ins-per-minute', '1000'], { stdio: 'ignore' });
-  await expect.poll(async () => {
-    try {
-      return (await fetch(`${base}/healthz`)).status;
-    } catch {
-      return 0;
-    }
-  }, { timeout: 30_000 }).toBe(200);
+  freshFolder('.tmp/auto-disable');
+  server = await startServer(database, port, ['--demo', '--retry-schedule', '0']);
 });
 
 test.afterAll(() => {

@@ -1,14 +1,12 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
-import { ADMIN, barcodeScannerToken, signIn } from './helpers';
+import { ADMIN, barcodeScannerToken, BINARY, freshFolder, signIn, startServer } from './helpers';
 
 // The help article's example as `make run` sets it up: a server with the demo data and the
 // demo LIMS subscription (`--demo-lims`), and the LIMS stand-in (`labhook demo-lims`) on the
 // demo's registered local URL, verifying signatures with the published demo secret.
 const port = Number(process.env.E2E_DEMO_PORT ?? 3943);
 const base = `http://127.0.0.1:${port}`;
-const binary = '../target/release/labhook';
 const database = '.tmp/demo/lab.db';
 
 let server: ChildProcess | undefined;
@@ -18,21 +16,11 @@ const limsLog: string[] = [];
 test.use({ baseURL: base });
 
 test.beforeAll(async () => {
-  rmSync('.tmp/demo', { recursive: true, force: true });
-  mkdirSync('.tmp/demo', { recursive: true });
-  lims = spawn(binary, ['demo-lims'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  freshFolder('.tmp/demo');
+  lims = spawn(BINARY, ['demo-lims'], { stdio: ['ignore', 'pipe', 'pipe'] });
   lims.stdout!.on('data', (d) => limsLog.push(String(d)));
   lims.stderr!.on('data', (d) => limsLog.push(String(d)));
-  server = spawn(binary, ['--database', database, 'serve', '--demo', '--demo-lims', '--allow-loopback-targets',
-    '--listen', `127.0.0.1:${port}`, '--site-root', '../target/site', '--sign-ins-per-minute', '1000'],
-  { stdio: 'ignore' });
-  await expect.poll(async () => {
-    try {
-      return (await fetch(`${base}/healthz`)).status;
-    } catch {
-      return 0;
-    }
-  }, { timeout: 30_000 }).toBe(200);
+  server = await startServer(database, port, ['--demo', '--demo-lims']);
   await expect.poll(() => limsLog.join('').includes('answers webhooks at http://127.0.0.1:9999/'), { timeout: 10_000 }).toBe(true);
 });
 

@@ -1,4 +1,33 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
 import { expect, Page } from '@playwright/test';
+
+/** The release binary the suite tests. */
+export const BINARY = '../target/release/labhook';
+
+/** An empty folder for a test's own database. */
+export function freshFolder(folder: string) {
+  rmSync(folder, { recursive: true, force: true });
+  mkdirSync(folder, { recursive: true });
+}
+
+/**
+ * Starts a server of a test's own on `port` with `database` and the given `serve` flags
+ * (receivers on this machine allowed, sign-ins not limited), and waits until it answers.
+ */
+export async function startServer(database: string, port: number, flags: string[]): Promise<ChildProcess> {
+  const server = spawn(BINARY, ['--database', database, 'serve', ...flags, '--allow-loopback-targets',
+    '--listen', `127.0.0.1:${port}`, '--site-root', '../target/site', '--sign-ins-per-minute', '1000'],
+  { stdio: 'ignore' });
+  await expect.poll(async () => {
+    try {
+      return (await fetch(`http://127.0.0.1:${port}/healthz`)).status;
+    } catch {
+      return 0;
+    }
+  }, { timeout: 30_000 }).toBe(200);
+  return server;
+}
 
 export type DemoUser = {
   email: string;

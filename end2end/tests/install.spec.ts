@@ -1,15 +1,15 @@
-import { ChildProcess, execFileSync, execSync, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, execSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { expect, Page, test } from '@playwright/test';
+import { BINARY, freshFolder, startServer } from './helpers';
 
 // A lab's first hour, from an empty database: no demo data, only an organisation and its
 // administrator made with the command line. Everything else happens in the browser.
 const port = Number(process.env.E2E_INSTALL_PORT ?? 3941);
 const base = `http://127.0.0.1:${port}`;
-const binary = '../target/release/labhook';
+const binary = BINARY;
 const database = '.tmp/install/lab.db';
 const BOSS = { email: 'bea@walk.lab', password: 'walk-admin-pass', name: 'Bea Boss' };
 
@@ -18,22 +18,12 @@ let server: ChildProcess | undefined;
 test.use({ baseURL: base });
 
 test.beforeAll(async () => {
-  rmSync('.tmp/install', { recursive: true, force: true });
-  mkdirSync('.tmp/install', { recursive: true });
+  freshFolder('.tmp/install');
   const cli = (...args: string[]) => execFileSync(binary, ['--database', database, ...args], { encoding: 'utf8' });
   cli('create-organisation', 'Walk Lab');
   cli('create-user', '--organisation', 'Walk Lab', '--email', BOSS.email, '--name', BOSS.name,
     '--role', 'org_admin', '--password', BOSS.password);
-  server = spawn(binary, ['--database', database, 'serve', '--no-demo', '--allow-loopback-targets',
-    '--listen', `127.0.0.1:${port}`, '--site-root', '../target/site', '--sign-ins-per-minute', '1000'],
-    { stdio: 'ignore' });
-  await expect.poll(async () => {
-    try {
-      return (await fetch(`${base}/healthz`)).status;
-    } catch {
-      return 0;
-    }
-  }, { timeout: 30_000 }).toBe(200);
+  server = await startServer(database, port, ['--no-demo']);
 });
 
 test.afterAll(() => {

@@ -24,13 +24,7 @@ impl SigningSecret {
 
     /// One signature: `v1,<base64>`.
     pub fn sign(&self, webhook_id: &str, timestamp_secs: i64, body: &[u8]) -> String {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.0).expect("BUG: HMAC takes any key length");
-        mac.update(webhook_id.as_bytes());
-        mac.update(b".");
-        mac.update(timestamp_secs.to_string().as_bytes());
-        mac.update(b".");
-        mac.update(body);
+        let mac = self.mac(webhook_id, timestamp_secs, body);
         format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
     }
 
@@ -44,21 +38,27 @@ impl SigningSecret {
         header: &str,
     ) -> bool {
         header.split(' ').any(|entry| {
-            let Some(signature) = entry
+            entry
                 .strip_prefix("v1,")
                 .and_then(|s| STANDARD.decode(s).ok())
-            else {
-                return false;
-            };
-            let mut mac =
-                Hmac::<Sha256>::new_from_slice(&self.0).expect("BUG: HMAC takes any key length");
-            mac.update(webhook_id.as_bytes());
-            mac.update(b".");
-            mac.update(timestamp_secs.to_string().as_bytes());
-            mac.update(b".");
-            mac.update(body);
-            mac.verify_slice(&signature).is_ok()
+                .is_some_and(|signature| {
+                    self.mac(webhook_id, timestamp_secs, body)
+                        .verify_slice(&signature)
+                        .is_ok()
+                })
         })
+    }
+
+    /// HMAC-SHA256 over `{webhook-id}.{webhook-timestamp}.{body}`.
+    fn mac(&self, webhook_id: &str, timestamp_secs: i64, body: &[u8]) -> Hmac<Sha256> {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.0).expect("BUG: HMAC takes any key length");
+        mac.update(webhook_id.as_bytes());
+        mac.update(b".");
+        mac.update(timestamp_secs.to_string().as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        mac
     }
 }
 
