@@ -279,7 +279,8 @@ async fn a_reply_that_does_not_fit_is_noted_stores_nothing_and_the_delivery_stil
 
 #[tokio::test]
 async fn access_is_checked_when_the_reply_comes_not_when_the_subscription_was_saved() {
-    let app = spawn_stepping(|_| {}).await;
+    // The receiver answers slowly on purpose: wait for it.
+    let app = spawn_stepping(|c| c.dispatcher.request_timeout = Duration::from_secs(10)).await;
     let (device, channels) = scanner_with_reply_channels(&app).await;
     let lims = TestReceiver::start().await;
     app.register(&lims.origin()).await;
@@ -298,11 +299,12 @@ async fn access_is_checked_when_the_reply_comes_not_when_the_subscription_was_sa
         .await
         .expect("a valid subscription")
         .id;
-    // The LIMS takes its time; meanwhile the lab user loses access to the scanner.
+    // The LIMS takes its time (long enough for a loaded machine); meanwhile the lab user
+    // loses access to the scanner.
     lims.always(Reply::Json(
         200,
         json!({"data_points": [{"channel": "method", "value": "HPLC-17"}]}),
-        Duration::from_millis(400),
+        Duration::from_millis(1500),
     ));
     let (_, token) = app.token_for(SCANNER).await;
     scan(&app, device, &token, "S-7").await;
