@@ -20,6 +20,13 @@ pub const SUBSCRIPTION: &str = "s.organisation_id = ?1 AND (?2 OR s.owner_id = ?
 pub const DEVICE: &str = "d.organisation_id = ?1 AND (?2 OR EXISTS (
        SELECT 1 FROM device_access a WHERE a.device_id = d.id AND a.user_id = ?3))";
 
+/// The owner `u` of a subscription may (still) see the device of event `e`: an active user who
+/// is an org admin or was granted the device. Checked when an event is matched, when its
+/// delivery is sent, when it is replayed and when the receiver's reply is written back — not
+/// only when the subscription was saved. (The organisation is the caller's to match.)
+pub const OWNER_SEES_EVENT_DEVICE: &str = "(u.deactivated_at IS NULL AND (u.role = 'org_admin'
+       OR EXISTS (SELECT 1 FROM device_access a WHERE a.user_id = u.id AND a.device_id = e.device_id)))";
+
 /// Binds the user as the conditions above expect: call it before binding anything else.
 pub trait Scoped: Sized {
     fn scoped(self, user: &CurrentUser) -> Self;

@@ -6,6 +6,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use super::{bodies::Bodies, record::Outcome, sender::Attempt, sender::Target};
 use crate::{
+    auth::scope::OWNER_SEES_EVENT_DEVICE,
     deliveries::queue::{self, ClaimLimits, Claimed},
     domain::{
         headers::Headers,
@@ -140,21 +141,19 @@ async fn inaccessible(
     claimed: &[Claimed],
 ) -> Result<std::collections::HashSet<i64>> {
     let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
-    let rows: Vec<i64> = sqlx::query_scalar(
+    let rows: Vec<i64> = sqlx::query_scalar(&format!(
         "SELECT d.id FROM deliveries d
          JOIN events e ON e.id = d.event_id
          JOIN subscriptions s ON s.id = d.subscription_id
          JOIN users u ON u.id = s.owner_id
          WHERE d.id IN (SELECT value FROM json_each(?1))
            AND (
-             u.deactivated_at IS NOT NULL
-             OR (u.role <> 'org_admin' AND NOT EXISTS (
-                SELECT 1 FROM device_access a WHERE a.user_id = u.id AND a.device_id = e.device_id))
+             NOT {OWNER_SEES_EVENT_DEVICE}
              OR EXISTS (
                 SELECT 1 FROM subscription_triggers t
                 WHERE t.subscription_id = s.id AND t.device_id = e.device_id
-                  AND t.lost_access_at IS NOT NULL))",
-    )
+                  AND t.lost_access_at IS NOT NULL))"
+    ))
     .bind(serde_json::to_string(&ids).expect("BUG: ids serialise"))
     .fetch_all(&state.pool)
     .await

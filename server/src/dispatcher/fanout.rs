@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use sqlx::SqliteConnection;
 
 use crate::{
+    auth::scope::OWNER_SEES_EVENT_DEVICE,
     deliveries::queue::{self, Claimed, NewDelivery},
     domain::EventType,
     error::ResultExt,
@@ -89,7 +90,7 @@ async fn fan_out_in(
         .filter(|t| t.is_device_level())
         .map(EventType::as_str)
         .collect();
-    let rows: Vec<(i64, i64)> = sqlx::query_as(
+    let rows: Vec<(i64, i64)> = sqlx::query_as(&format!(
         "SELECT t.subscription_id, e.id
          FROM events e
          JOIN organisations o ON o.id = e.organisation_id
@@ -98,8 +99,7 @@ async fn fan_out_in(
          JOIN users u ON u.id = s.owner_id
          WHERE e.id > ?1 AND e.id <= ?2 AND t.lost_access_at IS NULL
            AND e.caused_by_subscription IS NOT t.subscription_id
-           AND u.deactivated_at IS NULL AND (u.role = 'org_admin'
-                OR EXISTS (SELECT 1 FROM device_access a WHERE a.user_id = u.id AND a.device_id = e.device_id))
+           AND {OWNER_SEES_EVENT_DEVICE}
            AND e.event_type NOT IN (SELECT value FROM json_each(?3))
            AND o.webhooks_enabled AND o.webhooks_enabled_since <= e.created_at
            AND s.active AND s.active_since <= e.created_at
@@ -112,13 +112,12 @@ async fn fan_out_in(
          JOIN users u ON u.id = s.owner_id
          WHERE e.id > ?1 AND e.id <= ?2 AND t.lost_access_at IS NULL
            AND e.caused_by_subscription IS NOT t.subscription_id
-           AND u.deactivated_at IS NULL AND (u.role = 'org_admin'
-                OR EXISTS (SELECT 1 FROM device_access a WHERE a.user_id = u.id AND a.device_id = e.device_id))
+           AND {OWNER_SEES_EVENT_DEVICE}
            AND (e.event_type IN (SELECT value FROM json_each(?3)) OR e.channel_id IS NULL)
            AND o.webhooks_enabled AND o.webhooks_enabled_since <= e.created_at
            AND s.active AND s.active_since <= e.created_at
-         ORDER BY 2, 1",
-    )
+         ORDER BY 2, 1"
+    ))
     .bind(cursor)
     .bind(last)
     .bind(serde_json::to_string(&device_level).expect("BUG: strings serialise"))

@@ -7,6 +7,7 @@
 use sqlx::SqliteConnection;
 
 use crate::{
+    auth::scope::OWNER_SEES_EVENT_DEVICE,
     devices::{
         events::Cause,
         ingest::{self, Reply},
@@ -65,18 +66,17 @@ pub(super) async fn write_back(
     let ids: Vec<i64> = answers.iter().map(|a| a.delivery_id).collect();
     // Access is checked now, not when the subscription was saved: an owner who lost the
     // device since writes nothing to it.
-    let contexts: Vec<Context> = sqlx::query_as(
+    let contexts: Vec<Context> = sqlx::query_as(&format!(
         "SELECT d.id AS delivery_id, s.id AS subscription_id, d.test, e.device_id,
                 dv.name AS device_name, e.chain_depth,
-                (u.deactivated_at IS NULL AND dv.organisation_id = s.organisation_id AND (u.role = 'org_admin'
-                   OR EXISTS (SELECT 1 FROM device_access a WHERE a.user_id = u.id AND a.device_id = e.device_id))) AS allowed
+                (dv.organisation_id = s.organisation_id AND {OWNER_SEES_EVENT_DEVICE}) AS allowed
          FROM deliveries d
          JOIN subscriptions s ON s.id = d.subscription_id
          JOIN events e ON e.id = d.event_id
          JOIN devices dv ON dv.id = e.device_id
          JOIN users u ON u.id = s.owner_id
-         WHERE d.id IN (SELECT value FROM json_each(?)) AND s.use_replies",
-    )
+         WHERE d.id IN (SELECT value FROM json_each(?)) AND s.use_replies"
+    ))
     .bind(serde_json::to_string(&ids).expect("BUG: ids serialise"))
     .fetch_all(&mut *conn)
     .await

@@ -14,7 +14,7 @@ use super::queries::get;
 use crate::{
     audit::{self, AuditKind, Entry},
     auth::{
-        scope::{self, Scoped},
+        scope::{self, Scoped, OWNER_SEES_EVENT_DEVICE},
         CurrentUser,
     },
     clock::now_ms,
@@ -54,20 +54,23 @@ pub struct Replay {
 
 /// The events a replay sends, after `?5`, as fan-out would have matched them: ?1 subscription,
 /// ?2 since, ?3 until, ?4 channel or NULL, ?6 event type or NULL, ?7 device-level event types.
-const MATCHING: &str = "FROM events e
+fn matching() -> String {
+    format!(
+        "FROM events e
      JOIN subscriptions s ON s.id = ?1 JOIN users u ON u.id = s.owner_id
      WHERE e.id > ?5 AND e.created_at >= ?2 AND e.created_at < ?3
        AND e.organisation_id = s.organisation_id AND e.caused_by_subscription IS NOT s.id
        AND (?4 IS NULL OR e.channel_id = ?4) AND (?6 IS NULL OR e.event_type = ?6)
-       AND (u.role = 'org_admin'
-            OR EXISTS (SELECT 1 FROM device_access a WHERE a.user_id = u.id AND a.device_id = e.device_id))
+       AND {OWNER_SEES_EVENT_DEVICE}
        AND (EXISTS (SELECT 1 FROM subscription_triggers t
                     WHERE t.subscription_id = s.id AND t.lost_access_at IS NULL
                       AND t.channel_id = e.channel_id AND t.event_type = e.event_type)
             OR (e.event_type IN (SELECT value FROM json_each(?7))
                 AND EXISTS (SELECT 1 FROM subscription_triggers t
                             WHERE t.subscription_id = s.id AND t.lost_access_at IS NULL
-                              AND t.device_id = e.device_id AND t.event_type = e.event_type)))";
+                              AND t.device_id = e.device_id AND t.event_type = e.event_type)))"
+    )
+}
 
 fn device_level() -> String {
     let types: Vec<&str> = EventType::ALL
@@ -79,16 +82,18 @@ fn device_level() -> String {
 }
 
 async fn count(conn: &mut SqliteConnection, subscription_id: i64, r: &ReplayInput) -> Result<i64> {
-    Ok(sqlx::query_scalar(&format!("SELECT COUNT(*) {MATCHING}"))
-        .bind(subscription_id)
-        .bind(r.since)
-        .bind(r.until)
-        .bind(r.channel_id)
-        .bind(0)
-        .bind(&r.event_type)
-        .bind(device_level())
-        .fetch_one(conn)
-        .await?)
+    Ok(
+        sqlx::query_scalar(&format!("SELECT COUNT(*) {}", matching()))
+            .bind(subscription_id)
+            .bind(r.since)
+            .bind(r.until)
+            .bind(r.channel_id)
+            .bind(0)
+            .bind(&r.event_type)
+            .bind(device_level())
+            .fetch_one(conn)
+            .await?,
+    )
 }
 
 /// Checks what was asked against the subscription and the retention.
@@ -332,7 +337,8 @@ pub async fn feed(state: &AppState, now: i64) -> Result<usize> {
                         continue;
                     }
                     let events: Vec<i64> = sqlx::query_scalar(&format!(
-                        "SELECT e.id {MATCHING} ORDER BY e.id LIMIT ?8"
+                        "SELECT e.id {} ORDER BY e.id LIMIT ?8",
+                        matching()
                     ))
                     .bind(subscription_id)
                     .bind(since)

@@ -12,6 +12,7 @@ use server::{
     domain::channel_definition::ChannelInput,
     subscriptions::{
         self,
+        replay::{self, ReplayInput},
         rules::{SubscriptionInput, TriggerChoice},
     },
 };
@@ -202,6 +203,26 @@ async fn a_reply_is_stored_on_the_device_and_its_events_go_to_others_but_not_bac
     );
     assert_eq!(step(&mut stepper).await.claimed, 0);
     assert_eq!(lims.received().len(), 1);
+    // A replay would not send it back either: of the last minute it counts the scan alone, not
+    // the new sample information its reply wrote; the ELN's counts that one.
+    let last_minute = ReplayInput {
+        since: now_ms() - 60_000,
+        until: now_ms() + 1,
+        ..ReplayInput::default()
+    };
+    let admin = app.admin().await;
+    assert_eq!(
+        replay::preview(&app.state, &admin, uses_reply, &last_minute)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        replay::preview(&app.state, &admin, listens, &last_minute)
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(
         last_text(&app, id(&channels, "method")).await.as_deref(),
         Some("HPLC-17")
