@@ -23,7 +23,9 @@ use self::{
 #[command(
     name = "labhook",
     version,
-    about = "Webhook subscriptions for lab devices"
+    about = "Webhook subscriptions for lab devices",
+    // A flag given twice: the later one counts (scripts add to a base command line).
+    args_override_self = true
 )]
 struct Cli {
     /// The SQLite database file (created, with its directory, when missing).
@@ -253,6 +255,10 @@ struct ServeArgs {
     )]
     ingest_requests_per_second: u32,
 
+    /// Ingest request body KiB a second per device token (bursts of ten times as many pass).
+    #[arg(long, env = "LABHOOK_INGEST_KIB_PER_SECOND", default_value_t = 1024)]
+    ingest_kib_per_second: u32,
+
     /// Days the delivery log keeps finished deliveries.
     #[arg(long, env = "LABHOOK_RETENTION_DAYS", default_value_t = 30)]
     retention_days: u64,
@@ -369,6 +375,7 @@ async fn serve(database: PathBuf, log_format: LogFormatArg, args: ServeArgs) -> 
             subscriptions_per_user: args.max_subscriptions_per_user.max(1),
             subscriptions_per_organisation: args.max_subscriptions_per_organisation.max(1),
             ingest_requests_per_second: args.ingest_requests_per_second.max(1),
+            ingest_kib_per_second: args.ingest_kib_per_second.max(1),
         },
         dispatcher: DispatcherConfig {
             schedule: RetrySchedule::parse(&args.retry_schedule)

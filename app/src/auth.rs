@@ -45,11 +45,7 @@ pub async fn sign_in(
     let headers: http::HeaderMap = leptos_axum::extract()
         .await
         .map_err(|_| AppError::Internal)?;
-    let peer = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .await
-        .ok()
-        .map(|axum::extract::ConnectInfo(peer)| peer);
-    let client = session::client_address(&headers, peer, &state.config);
+    let client = crate::ssr::client_address(&state).await;
     let (_user, token) = server::people::sign_in(&state, &email, &password, client).await?;
     let res = expect_context::<leptos_axum::ResponseOptions>();
     res.append_header(

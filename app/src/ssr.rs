@@ -25,3 +25,14 @@ pub async fn caller() -> Result<CurrentUser, AppError> {
             })?;
     user.ok_or_else(|| server::Error::Unauthenticated.into())
 }
+
+/// The address of the client making this call (its proxy's word for it behind a trusted
+/// proxy), for per-address limits.
+pub async fn client_address(state: &AppState) -> Option<std::net::IpAddr> {
+    let headers: http::HeaderMap = leptos_axum::extract().await.ok()?;
+    let peer = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .await
+        .ok()
+        .map(|axum::extract::ConnectInfo(peer)| peer);
+    server::http::session::client_address(&headers, peer, &state.config)
+}

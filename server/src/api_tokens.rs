@@ -159,6 +159,10 @@ fn validate(input: &TokenInput) -> Result<(String, Vec<Scope>, Option<u32>)> {
     }
 }
 
+/// Most tokens one person may have in use (not revoked, not expired): each has its own rate
+/// limit, so more tokens must not mean more requests.
+pub const MAX_ACTIVE_PER_USER: i64 = 20;
+
 pub async fn create(
     state: &AppState,
     user: &CurrentUser,
@@ -177,6 +181,19 @@ pub async fn create(
     state
         .write(move |tx| {
             Box::pin(async move {
+                let active: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM api_tokens WHERE user_id = ? AND revoked_at IS NULL
+                       AND (expires_at IS NULL OR expires_at > ?)",
+                )
+                .bind(user.id)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                if active >= MAX_ACTIVE_PER_USER {
+                    return Err(Error::Conflict(format!(
+                        "You have {active} API tokens in use, the most one person may have: revoke one you no longer need first."
+                    )));
+                }
                 let id = sqlx::query_scalar(
                     "INSERT INTO api_tokens (organisation_id, user_id, label, token_hash, hint, scopes,
                                              created_at, expires_at)
@@ -283,6 +300,26 @@ pub async fn revoke(state: &AppState, user: &CurrentUser, id: i64) -> Result<()>
             })
         })
         .await
+}
+
+/// Ends every token of a person (their password was reset, or they were deactivated), in the
+/// caller's transaction: a token stands for its owner's password, not beside it. Answers how
+/// many were still in use.
+pub async fn revoke_all_of_user(
+    conn: &mut sqlx::SqliteConnection,
+    user_id: i64,
+    now: i64,
+) -> Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL
+           AND (expires_at IS NULL OR expires_at > ?)",
+    )
+    .bind(now)
+    .bind(user_id)
+    .bind(now)
+    .execute(conn)
+    .await?
+    .rows_affected())
 }
 
 /// The caller behind `Authorization: Bearer …`: a known token, not revoked, not expired, of

@@ -423,6 +423,62 @@ async fn one_address_gets_a_limited_number_of_sign_ins_a_minute() {
     );
 }
 
+/// An IPv6 client cannot walk past the per-address limit by rotating through the addresses
+/// of its /64 network: the network shares a few addresses' allowance. (Behind a trusted
+/// proxy, the client's address is the proxy's `X-Forwarded-For`.)
+#[tokio::test]
+async fn rotating_ipv6_addresses_of_one_network_are_limited_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = server::config::Config {
+        sign_ins_per_minute: 2,
+        behind_proxy: true,
+        ..server::config::Config::for_database(dir.path().join("t.db"))
+    };
+    let app = labhook::startup::Application::build(config).await.unwrap();
+    let base = format!("http://{}", app.address());
+    tokio::spawn(app.run(std::future::pending()));
+    // Each try names another made-up account, so that no account's failure throttle answers.
+    let sign_in_from = |address: String| {
+        let base = base.clone();
+        async move {
+            let email = format!("nobody-{address}@demo.lab").replace(':', "-");
+            client()
+                .post(format!("{base}/api/sign_in"))
+                .header("x-forwarded-for", address)
+                .form(&[("email", email.as_str()), ("password", "x")])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let mut limited_after = None;
+    for i in 1..=40u32 {
+        if sign_in_from(format!("2001:db8:5:6::{i:x}")).await == StatusCode::TOO_MANY_REQUESTS {
+            limited_after = Some(i - 1);
+            break;
+        }
+    }
+    assert_eq!(
+        limited_after,
+        Some(8),
+        "each address alone has two a minute"
+    );
+    // Another /64 is not affected; the same host's /64 also refuses the password links' door.
+    assert_eq!(
+        sign_in_from("2001:db8:5:7::1".into()).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let res = client()
+        .post(format!("{base}/api/password/set"))
+        .header("x-forwarded-for", "2001:db8:5:6::ffff")
+        .form(&[("token", "made-up"), ("password", "a long enough password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
 /// A client that trickles its headers is cut off after the header-read timeout, and a body
 /// larger than any request needs is refused before it is read.
 #[tokio::test]
@@ -503,7 +559,10 @@ async fn password_checks_run_a_few_at_a_time_and_the_rest_are_told_to_come_back(
         "{answers:?}"
     );
     assert!(!busy.is_empty(), "{answers:?}");
-    assert!(busy
-        .iter()
-        .all(|(_, retry_after, body)| *retry_after && body.contains("Many people are signing in")));
+    assert!(
+        busy.iter()
+            .all(|(_, retry_after, body)| *retry_after
+                && body.contains("Many people are signing in")),
+        "{busy:?}"
+    );
 }

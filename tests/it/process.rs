@@ -50,6 +50,11 @@ impl Drop for Server {
 
 /// Starts `labhook serve` on `db`; its log (warnings and errors) goes to `log` when given.
 pub fn start_server(db: &Path, port: u16, log: Option<&Path>) -> Server {
+    start_server_with(db, port, log, &[])
+}
+
+/// [`start_server`] with more flags (later flags win).
+pub fn start_server_with(db: &Path, port: u16, log: Option<&Path>, more: &[&str]) -> Server {
     let stderr = match log {
         Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
         None => Stdio::null(),
@@ -63,6 +68,7 @@ pub fn start_server(db: &Path, port: u16, log: Option<&Path>) -> Server {
             // Load from one token, far above a real device's rate.
             .args(["--ingest-requests-per-second", "1000000"])
             .args(["--max-pending-per-subscription", "1000000"])
+            .args(more)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(stderr)

@@ -5,18 +5,17 @@ pub mod scope;
 mod sessions;
 mod throttle;
 
-pub use passwords::hash_password;
+pub use passwords::Hashing;
 pub use sessions::SessionToken;
 
-use std::{net::IpAddr, sync::Arc, time::Duration};
+use std::{net::IpAddr, sync::Arc};
 
 use sqlx::SqlitePool;
-use tokio::sync::Semaphore;
 
 use crate::{
     clock::now_ms,
     domain::{Email, Role},
-    rate::KeyedLimit,
+    rate::AddressLimit,
     AppState, Error, Result,
 };
 
@@ -106,28 +105,12 @@ async fn attempt_for(
     known: &mut Option<KnownAccount>,
 ) -> Result<(CurrentUser, SessionToken)> {
     let pool = &state.pool;
-    let limits = SignInLimits::of(state);
     if let Some(address) = client {
-        limits
-            .per_address
-            .check(&address)
-            .map_err(|retry_after| Error::RateLimited {
-                message: format!(
-                    "Too many sign-ins from your address. Try again in {} seconds.",
-                    retry_after.as_secs().max(1)
-                ),
-                retry_after,
-            })?;
+        SignInLimits::of(state).check(address, "sign-ins")?;
     }
     let email = Email::parse(email).map_err(|_| Error::InvalidCredentials)?;
-    let _turn = tokio::time::timeout(state.config.password_check_wait, limits.hashing.acquire())
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .ok_or_else(|| Error::RateLimited {
-            message: "Many people are signing in right now. Try again in a few seconds.".into(),
-            retry_after: Duration::from_secs(2),
-        })?;
+    // The turn first: an attempt refused because the server is busy is not counted.
+    let turn = Hashing::of(state).turn().await?;
     let now = now_ms();
     let admitted = {
         let email = email.clone();
@@ -146,9 +129,12 @@ async fn attempt_for(
     .bind(email.as_str())
     .fetch_optional(pool)
     .await?;
-    let password_ok =
-        passwords::verify(password, row.as_ref().map(|a| a.password_hash.clone())).await?;
-    drop(_turn);
+    let password_ok = Hashing::verify_in(
+        turn,
+        password,
+        row.as_ref().map(|a| a.password_hash.clone()),
+    )
+    .await?;
     *known = row.as_ref().map(|a| KnownAccount {
         id: a.id,
         organisation_id: a.organisation_id,
@@ -195,29 +181,44 @@ struct Account {
     deactivated: bool,
 }
 
-/// The server's limits on signing in.
-pub struct SignInLimits {
-    /// Password checks running at once.
-    hashing: Semaphore,
-    per_address: KeyedLimit<IpAddr>,
-}
+/// How often one client address may try a password or a password link: signing in and
+/// setting a password with a link are doors anyone can knock on, in a loop.
+pub struct SignInLimits(AddressLimit);
 
 impl SignInLimits {
     fn of(state: &AppState) -> Arc<Self> {
         state.part(|state| {
-            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
             let per_minute = state.config.sign_ins_per_minute;
-            SignInLimits {
-                hashing: Semaphore::new(state.config.password_checks.unwrap_or(cores).max(1)),
-                per_address: KeyedLimit::per_minute(per_minute, per_minute),
-            }
+            SignInLimits(AddressLimit::per_minute(per_minute, per_minute))
         })
+    }
+
+    /// Counts one try of `what` ("sign-ins", "password links") from `address`.
+    fn check(&self, address: IpAddr, what: &str) -> Result<()> {
+        self.0
+            .check(address)
+            .map_err(|retry_after| Error::RateLimited {
+                message: format!(
+                    "Too many {what} from your address. Try again in {} seconds.",
+                    retry_after.as_secs().max(1)
+                ),
+                retry_after,
+            })
+    }
+}
+
+/// Counts one use of a password link from `client` against the same per-address limit as
+/// signing in (a made-up link costs one indexed read, but nobody may try them in a loop).
+pub fn admit_password_link(state: &AppState, client: Option<IpAddr>) -> Result<()> {
+    match client {
+        Some(address) => SignInLimits::of(state).check(address, "password links"),
+        None => Ok(()),
     }
 }
 
 /// Forgets idle addresses of the sign-in limit (housekeeping).
 pub fn forget_idle_addresses(state: &AppState) {
-    SignInLimits::of(state).per_address.forget_idle();
+    SignInLimits::of(state).0.forget_idle();
 }
 
 /// Ends the session. Unknown or expired tokens are fine: the result is the same.

@@ -13,8 +13,9 @@ use sqlx::{
 
 use super::CurrentUser;
 
-/// Subscription `s` is visible.
-pub const SUBSCRIPTION: &str = "s.organisation_id = ?1 AND (?2 OR s.owner_id = ?3)";
+/// Subscription `s` is visible (a deleted one, whose history is being cleared away, to nobody).
+pub const SUBSCRIPTION: &str =
+    "s.organisation_id = ?1 AND (?2 OR s.owner_id = ?3) AND s.deleted_at IS NULL";
 
 /// Device `d` is visible.
 pub const DEVICE: &str = "d.organisation_id = ?1 AND (?2 OR EXISTS (

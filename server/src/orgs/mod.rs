@@ -3,7 +3,7 @@
 use sqlx::SqlitePool;
 
 use crate::{
-    auth::hash_password,
+    auth::Hashing,
     clock::now_ms,
     domain::{parse_name, Email, Password, Role},
     error::ResultExt,
@@ -60,7 +60,8 @@ pub async fn organisation_count(pool: &SqlitePool) -> Result<i64> {
 }
 
 pub async fn create_user(pool: &SqlitePool, user: NewUser) -> Result<i64> {
-    let hash = hash_password(&user.password).await?;
+    // Seeding and the command line: no server's pool to share, one hash at a time.
+    let hash = Hashing::one_at_a_time().hash(&user.password).await?;
     let id = sqlx::query_scalar(
         "INSERT INTO users (organisation_id, email, name, role, password_hash, created_at)
          VALUES (?, ?, ?, ?, ?, ?) RETURNING id",

@@ -2,12 +2,14 @@
 //! The link is shown once to the admin, who hands it over; only a hash of its token is
 //! stored, it works once, for [`LINK_TTL_MS`], and a newer link replaces the older one.
 
+use std::net::IpAddr;
+
 use serde_json::json;
 use sqlx::SqliteConnection;
 
 use crate::{
     audit::{self, Actor, AuditKind, Entry},
-    auth::{end_all_sessions, hash_password, SessionToken},
+    auth::{admit_password_link, end_all_sessions, Hashing, SessionToken},
     clock::now_ms,
     domain::Password,
     AppState, Error, Result,
@@ -57,8 +59,14 @@ fn link_not_valid() -> Error {
     )
 }
 
-/// Whose link this is, if it still works: the set-password page greets them by name.
-pub async fn link_owner(state: &AppState, token: &str) -> Result<String> {
+/// Whose link this is, if it still works: the set-password page greets them by name. Anyone
+/// may ask, so it counts against the client's per-address limit.
+pub async fn link_owner(state: &AppState, token: &str, client: Option<IpAddr>) -> Result<String> {
+    admit_password_link(state, client)?;
+    owner_of(state, token).await
+}
+
+async fn owner_of(state: &AppState, token: &str) -> Result<String> {
     let token = SessionToken::from_cookie_value(token.trim()).ok_or_else(link_not_valid)?;
     sqlx::query_scalar(
         "SELECT u.name FROM password_links l JOIN users u ON u.id = l.user_id
@@ -72,11 +80,22 @@ pub async fn link_owner(state: &AppState, token: &str) -> Result<String> {
 }
 
 /// Sets the password of the link's user; the link is used up and their sessions end.
-pub async fn set_password(state: &AppState, token: &str, password: &str) -> Result<()> {
+///
+/// Anyone may call this, so it costs little until the link is known to work: the client's
+/// per-address limit first, then the link is looked up (one indexed read), and only then is
+/// the password hashed — in the server's bounded hashing pool, before taking the writer's
+/// turn. The link is checked again when it is used up, in the write.
+pub async fn set_password(
+    state: &AppState,
+    token: &str,
+    password: &str,
+    client: Option<IpAddr>,
+) -> Result<()> {
+    admit_password_link(state, client)?;
+    owner_of(state, token).await?;
     let token = SessionToken::from_cookie_value(token.trim()).ok_or_else(link_not_valid)?;
     let password = Password::parse(password)?;
-    // Hashing is slow: done before taking the writer's turn.
-    let hash = hash_password(&password).await?;
+    let hash = Hashing::of(state).hash(&password).await?;
     state
         .write(move |conn| {
             Box::pin(async move {

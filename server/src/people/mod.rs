@@ -11,6 +11,7 @@ use serde_json::json;
 use sqlx::{SqliteConnection, SqlitePool};
 
 use crate::{
+    api_tokens::revoke_all_of_user,
     audit::{self, Actor, AuditKind, Entry},
     auth::{end_all_sessions, CurrentUser},
     clock::now_ms,
@@ -187,7 +188,7 @@ pub async fn change_role(
     let role = Role::parse(role)?;
     let admin = admin.clone();
     state
-        .write(move |conn| {
+        .write_revoking(move |conn| {
             Box::pin(async move {
                 let person = person_in(&mut *conn, &admin, user_id).await?;
                 if person.role == role {
@@ -204,7 +205,7 @@ pub async fn change_role(
                         "SELECT DISTINCT d.id, d.name FROM subscription_triggers t
                          JOIN subscriptions s ON s.id = t.subscription_id
                          JOIN devices d ON d.id = t.device_id
-                         WHERE s.owner_id = ?1 AND t.lost_access_at IS NULL
+                         WHERE s.owner_id = ?1 AND t.lost_access_at IS NULL AND s.deleted_at IS NULL
                            AND NOT EXISTS (SELECT 1 FROM device_access a
                                            WHERE a.user_id = ?1 AND a.device_id = d.id)",
                     )
@@ -254,7 +255,7 @@ pub async fn set_deactivated(
     admin.require_org_admin()?;
     let admin = admin.clone();
     state
-        .write(move |conn| {
+        .write_revoking(move |conn| {
             Box::pin(async move {
                 let person = person_in(&mut *conn, &admin, user_id).await?;
                 if person.deactivated == deactivated {
@@ -269,8 +270,10 @@ pub async fn set_deactivated(
                     .execute(&mut *conn)
                     .await?;
                 let mut switched_off = 0;
+                let mut tokens_ended = 0;
                 if deactivated {
                     end_all_sessions(conn, person.id).await?;
+                    tokens_ended = revoke_all_of_user(conn, person.id, now_ms()).await?;
                     sqlx::query("DELETE FROM password_links WHERE user_id = ?")
                         .bind(person.id)
                         .execute(&mut *conn)
@@ -307,7 +310,11 @@ pub async fn set_deactivated(
                         subject: person.name,
                         before: Some(json!({ "active": deactivated })),
                         after: Some(if deactivated {
-                            json!({ "active": false, "subscriptions switched off": switched_off })
+                            json!({
+                                "active": false,
+                                "subscriptions switched off": switched_off,
+                                "API tokens revoked": tokens_ended,
+                            })
                         } else {
                             json!({ "active": true })
                         }),
@@ -343,6 +350,7 @@ pub async fn reset_password(
                     .execute(&mut *conn)
                     .await?;
                 end_all_sessions(conn, person.id).await?;
+                let tokens_ended = revoke_all_of_user(conn, person.id, now_ms()).await?;
                 let link = links::issue(conn, person.id).await?;
                 audit::record_by(
                     conn,
@@ -352,9 +360,11 @@ pub async fn reset_password(
                         action: "password reset",
                         subject: person.name,
                         before: None,
-                        after: Some(
-                            json!({ "sessions": "ended", "link expires": link.expires_at }),
-                        ),
+                        after: Some(json!({
+                            "sessions": "ended",
+                            "API tokens revoked": tokens_ended,
+                            "link expires": link.expires_at,
+                        })),
                     },
                 )
                 .await?;

@@ -8,8 +8,9 @@ use std::net::IpAddr;
 use sqlx::SqlitePool;
 
 use crate::{
+    api_tokens,
     audit::{self, Actor, AuditKind, Entry},
-    auth::{self, end_all_sessions, hash_password, CurrentUser, SessionToken},
+    auth::{self, end_all_sessions, CurrentUser, Hashing, SessionToken},
     domain::{Email, Password},
     AppState, Error, Result,
 };
@@ -60,7 +61,7 @@ pub async fn reset_password_from_command_line(
     email: &Email,
     password: &Password,
 ) -> Result<()> {
-    let hash = hash_password(password).await?;
+    let hash = Hashing::one_at_a_time().hash(password).await?;
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let row: Option<(i64, i64, String)> = sqlx::query_as(
         "UPDATE users SET password_hash = ? WHERE email = ? RETURNING id, organisation_id, name",
@@ -71,6 +72,7 @@ pub async fn reset_password_from_command_line(
     .await?;
     let (id, organisation_id, name) = row.ok_or_else(|| Error::not_found("User"))?;
     end_all_sessions(&mut tx, id).await?;
+    let tokens_ended = api_tokens::revoke_all_of_user(&mut tx, id, crate::clock::now_ms()).await?;
     sqlx::query("DELETE FROM password_links WHERE user_id = ?")
         .bind(id)
         .execute(&mut *tx)
@@ -84,7 +86,9 @@ pub async fn reset_password_from_command_line(
             action: "password reset",
             subject: name,
             before: None,
-            after: None,
+            after: Some(
+                serde_json::json!({ "sessions": "ended", "API tokens revoked": tokens_ended }),
+            ),
         },
     )
     .await?;

@@ -108,7 +108,7 @@ async fn a_token_acts_as_its_user_until_it_is_revoked_expires_or_its_user_goes()
         StatusCode::UNAUTHORIZED
     );
 
-    // Its user deactivated: refused at once; reactivated: it works again.
+    // Its user deactivated: refused at once, and for good — reactivated, they make new ones.
     let third = token(&app, &lab, &["read"]).await;
     let api = Api::new(&app, &third);
     let lab_id = user_id(&app, LAB_USER.0).await.to_string();
@@ -132,7 +132,31 @@ async fn a_token_acts_as_its_user_until_it_is_revoked_expires_or_its_user_goes()
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        api.get(SUBSCRIPTIONS).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Its user's password reset by an admin: the token ends with the password.
+    let lab = app.signed_in(LAB_USER.0, LAB_USER.1).await;
+    let fourth = token(&app, &lab, &["read"]).await;
+    let api = Api::new(&app, &fourth);
     assert_eq!(api.get(SUBSCRIPTIONS).await.status, StatusCode::OK);
+    let res = app
+        .call_form(&admin, "people/reset_password", &[("user_id", &lab_id)])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        api.get(SUBSCRIPTIONS).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let reset: String = sqlx::query_scalar(
+        "SELECT after FROM audit_log WHERE action = 'password reset' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&app.state.pool)
+    .await
+    .unwrap();
+    assert!(reset.contains("\"API tokens revoked\":1"), "{reset}");
 
     // Created and revoked are in the audit trail.
     let audited: i64 = sqlx::query_scalar(
@@ -141,7 +165,33 @@ async fn a_token_acts_as_its_user_until_it_is_revoked_expires_or_its_user_goes()
     .fetch_one(&app.state.pool)
     .await
     .unwrap();
-    assert_eq!(audited, 4);
+    assert_eq!(audited, 5);
+}
+
+/// One person may have only so many tokens in use: each has its own rate limit, so more
+/// tokens must not buy more requests. Revoking one makes room.
+#[tokio::test]
+async fn one_person_has_at_most_twenty_tokens_in_use() {
+    let app = spawn_app().await;
+    let lab = app.signed_in(LAB_USER.0, LAB_USER.1).await;
+    for _ in 0..server::api_tokens::MAX_ACTIVE_PER_USER {
+        token(&app, &lab, &["read"]).await;
+    }
+    let one_more =
+        json!({"input": {"label": "one more", "scopes": ["read"], "expires_in_days": 30}});
+    let create = || app.call_json(&lab, "api_tokens/create", &one_more);
+    let (status, body) = error_of(create().await).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.to_string().contains("20 API tokens in use"), "{body}");
+    let id: i64 = sqlx::query_scalar("SELECT MIN(id) FROM api_tokens")
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    let res = app
+        .call_form(&lab, "api_tokens/revoke", &[("id", &id.to_string())])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(create().await.status(), StatusCode::OK);
 }
 
 #[tokio::test]

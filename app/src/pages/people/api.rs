@@ -135,13 +135,15 @@ pub async fn person_devices(user_id: i64) -> Result<Vec<PersonDeviceView>, AppEr
 #[server(endpoint = "password/link")]
 pub async fn password_link_owner(token: String) -> Result<String, AppError> {
     let state = crate::ssr::state()?;
-    Ok(server::people::link_owner(&state, &token).await?)
+    let client = crate::ssr::client_address(&state).await;
+    Ok(server::people::link_owner(&state, &token, client).await?)
 }
 
 /// Sets a password with a one-time link (anyone holding the link).
 #[server(endpoint = "password/set")]
 pub async fn set_password(token: String, password: String) -> Result<(), AppError> {
     let state = crate::ssr::state()?;
-    server::people::set_password(&state, &token, &password).await?;
+    let client = crate::ssr::client_address(&state).await;
+    server::people::set_password(&state, &token, &password, client).await?;
     Ok(())
 }
