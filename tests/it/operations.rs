@@ -716,3 +716,78 @@ async fn a_replay_sends_a_time_range_again_behind_live_traffic_and_can_be_cancel
         "40 live deliveries were waiting: the replay queued none ahead of them"
     );
 }
+
+/// Replays are bounded per caller: one at a time per subscription, a few at once per
+/// organisation, and a limited number of counts or starts a minute — each count reads the
+/// whole range, so nobody may ask for them in a loop.
+#[tokio::test]
+async fn replays_run_one_at_a_time_per_subscription_and_a_few_per_organisation() {
+    let app = spawn_app().await;
+    let admin = app.signed_in(ADMIN.0, ADMIN.1).await;
+    let (origin, _) = receiver().await;
+    app.call_form(
+        &admin,
+        "admin/register_url",
+        &[("url", &format!("{origin}/")), ("note", "ops")],
+    )
+    .await;
+    let (device, channel, token) = hotplate(&app, &admin).await;
+    // Receivers that hang: the live deliveries keep every replay waiting (running).
+    let mut hanging = Vec::new();
+    for _ in 0..4 {
+        hanging.push(subscribe(&app, &admin, &format!("{origin}/hang"), channel).await);
+    }
+    for v in 0..40 {
+        app.send_points(
+            device,
+            &token,
+            &json!([{"channel": "temperature", "value": v}]),
+        )
+        .await;
+    }
+    app.wait_for_fan_out().await;
+    let now = server::clock::now_ms();
+    let start = |subscription: i64, name: &'static str| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let form = [
+                ("id", subscription.to_string()),
+                ("since", minute(now - 3_600_000)),
+                ("until", minute(now + 120_000)),
+            ];
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            app.call_form(admin, name, &form).await
+        }
+    };
+    assert_eq!(
+        start(hanging[0], "subscriptions/replay_start")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let (status, body) = error_of(start(hanging[0], "subscriptions/replay_start").await).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body
+        .to_string()
+        .contains("A replay of this subscription is running"));
+    for &s in &hanging[1..3] {
+        assert_eq!(
+            start(s, "subscriptions/replay_start").await.status(),
+            StatusCode::OK
+        );
+    }
+    let (status, body) = error_of(start(hanging[3], "subscriptions/replay_start").await).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.to_string().contains("3 replays running"), "{body}");
+    // Counting in a loop is refused after a while, saying when to come back.
+    let mut refused = None;
+    for _ in 0..30 {
+        let res = start(hanging[3], "subscriptions/replay_preview").await;
+        if res.status() == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some(res);
+            break;
+        }
+    }
+    let refused = refused.expect("counting replays in a loop is limited");
+    assert!(refused.headers().contains_key("retry-after"));
+}

@@ -6,9 +6,18 @@
 //! so live events are never stuck behind it, and the per-subscription in-flight limit keeps
 //! its share of the senders small. It shows its progress and can be cancelled. Events older
 //! than the delivery retention are gone and cannot be replayed.
+//!
+//! Nothing of it grows with the data inside the writer: the events are counted on a reader,
+//! the time range becomes a range of the organisation's event ids once (by bisection on an
+//! index), and each step looks at no more than [`WINDOW`] of those ids, one writer job per
+//! replay. A subscription replays one range at a time, an organisation at most
+//! [`MAX_RUNNING_PER_ORGANISATION`] at once and [`STARTS_PER_MINUTE`] counts or starts a minute,
+//! and the replays of every organisation are fed in turn, least recently fed first.
+
+use std::time::Duration;
 
 use serde_json::json;
-use sqlx::SqliteConnection;
+use sqlx::{SqliteConnection, SqlitePool};
 
 use super::queries::get;
 use crate::{
@@ -18,13 +27,24 @@ use crate::{
         CurrentUser,
     },
     clock::now_ms,
-    deliveries::queue::{enqueue, NewDelivery},
+    deliveries::queue::{cancel_pending_of_replay, enqueue, NewDelivery},
     domain::EventType,
+    error::ResultExt,
+    rate::KeyedLimit,
     AppState, Error, FieldError, Result,
 };
 
 /// Most deliveries of a replay waiting in the queue for its subscription at any time.
 pub const AHEAD: i64 = 32;
+/// Most of an organisation's event ids one step of a replay looks at.
+pub const WINDOW: i64 = 2000;
+/// Replays one organisation may have running at once.
+pub const MAX_RUNNING_PER_ORGANISATION: i64 = 3;
+/// Replays counted (previews) or started per organisation and minute: each count reads the
+/// whole range.
+pub const STARTS_PER_MINUTE: u32 = 20;
+/// Replays fed per round of the dispatcher, each in a writer job of its own.
+const FED_PER_ROUND: i64 = 16;
 
 /// What to replay, as asked.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -52,14 +72,15 @@ pub struct Replay {
     pub finished_at: Option<i64>,
 }
 
-/// The events a replay sends, after `?5`, as fan-out would have matched them: ?1 subscription,
-/// ?2 since, ?3 until, ?4 channel or NULL, ?6 event type or NULL, ?7 device-level event types.
+/// The events a replay sends with ids after `?5` up to `?8`, as fan-out would have matched
+/// them: ?1 subscription, ?2 since, ?3 until, ?4 channel or NULL, ?6 event type or NULL, ?7
+/// device-level event types, ?9 the subscription's organisation.
 fn matching() -> String {
     format!(
-        "FROM events e
+        "FROM events e INDEXED BY events_by_organisation
      JOIN subscriptions s ON s.id = ?1 JOIN users u ON u.id = s.owner_id
-     WHERE e.id > ?5 AND e.created_at >= ?2 AND e.created_at < ?3
-       AND e.organisation_id = s.organisation_id AND e.caused_by_subscription IS NOT s.id
+     WHERE e.organisation_id = ?9 AND e.id > ?5 AND e.id <= ?8
+       AND e.created_at >= ?2 AND e.created_at < ?3 AND e.caused_by_subscription IS NOT s.id
        AND (?4 IS NULL OR e.channel_id = ?4) AND (?6 IS NULL OR e.event_type = ?6)
        AND {OWNER_SEES_EVENT_DEVICE}
        AND (EXISTS (SELECT 1 FROM subscription_triggers t
@@ -81,19 +102,111 @@ fn device_level() -> String {
     serde_json::to_string(&types).expect("BUG: strings serialise")
 }
 
-async fn count(conn: &mut SqliteConnection, subscription_id: i64, r: &ReplayInput) -> Result<i64> {
-    Ok(
-        sqlx::query_scalar(&format!("SELECT COUNT(*) {}", matching()))
-            .bind(subscription_id)
-            .bind(r.since)
-            .bind(r.until)
-            .bind(r.channel_id)
-            .bind(0)
-            .bind(&r.event_type)
-            .bind(device_level())
-            .fetch_one(conn)
-            .await?,
+/// The ids of the organisation's events recorded in `[since, until)`: (after, up to) — the
+/// events lie in `after < id <= up_to`. Ids grow with the time events are recorded, so each
+/// end is found by bisection over the organisation's ids (a few indexed reads).
+async fn id_range(
+    pool: &SqlitePool,
+    organisation_id: i64,
+    since: i64,
+    until: i64,
+) -> Result<(i64, i64)> {
+    let (min, max): (Option<i64>, Option<i64>) = sqlx::query_as(
+        "SELECT MIN(id), MAX(id) FROM events INDEXED BY events_by_organisation
+         WHERE organisation_id = ?",
     )
+    .bind(organisation_id)
+    .fetch_one(pool)
+    .await
+    .context("reading an organisation's event ids")?;
+    let (Some(min), Some(max)) = (min, max) else {
+        return Ok((0, 0));
+    };
+    let after = first_at_or_after(pool, organisation_id, since, min, max).await? - 1;
+    let up_to = first_at_or_after(pool, organisation_id, until, min, max).await? - 1;
+    Ok((after, up_to.max(after)))
+}
+
+/// The smallest id in `min..=max + 1` from which the organisation's events were recorded at or
+/// after `at` (`max + 1` when none was).
+async fn first_at_or_after(
+    pool: &SqlitePool,
+    organisation_id: i64,
+    at: i64,
+    min: i64,
+    max: i64,
+) -> Result<i64> {
+    // The creation time of the organisation's first event at or after `id`.
+    let created_at = |id: i64| async move {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT created_at FROM events INDEXED BY events_by_organisation
+             WHERE organisation_id = ? AND id >= ? ORDER BY id LIMIT 1",
+        )
+        .bind(organisation_id)
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+        .context("reading an event's time")
+    };
+    // Invariant: events from `hi` on are at or after `at`; those before `lo` are not.
+    let (mut lo, mut hi) = (min, max + 1);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match created_at(mid).await? {
+            Some(t) if t >= at => hi = mid,
+            Some(_) => lo = mid + 1,
+            None => hi = mid,
+        }
+    }
+    Ok(hi)
+}
+
+/// Counts what a replay would send, on a reader: the writer is never held by a count.
+async fn count(
+    pool: &SqlitePool,
+    subscription_id: i64,
+    organisation_id: i64,
+    r: &ReplayInput,
+) -> Result<(i64, (i64, i64))> {
+    let (after, up_to) = id_range(pool, organisation_id, r.since, r.until).await?;
+    if up_to <= after {
+        return Ok((0, (after, up_to)));
+    }
+    let n = sqlx::query_scalar(&format!("SELECT COUNT(*) {}", matching()))
+        .bind(subscription_id)
+        .bind(r.since)
+        .bind(r.until)
+        .bind(r.channel_id)
+        .bind(after)
+        .bind(&r.event_type)
+        .bind(device_level())
+        .bind(up_to)
+        .bind(organisation_id)
+        .fetch_one(pool)
+        .await
+        .context("counting the events of a replay")?;
+    Ok((n, (after, up_to)))
+}
+
+/// Counts one preview or start of the organisation's replays.
+fn admit(state: &AppState, organisation_id: i64) -> Result<()> {
+    struct Starts(KeyedLimit<i64>);
+    let starts = state.part(|_| {
+        Starts(KeyedLimit::per_minute(
+            STARTS_PER_MINUTE,
+            STARTS_PER_MINUTE / 2,
+        ))
+    });
+    starts
+        .0
+        .check(&organisation_id)
+        .map_err(|retry_after| Error::RateLimited {
+            message: format!(
+                "Your organisation counted or started {STARTS_PER_MINUTE} replays in the last minute, the most Labhook takes. Try again in {} seconds.",
+                retry_after.as_secs().max(1)
+            ),
+            retry_after: retry_after.max(Duration::from_secs(1)),
+        })
 }
 
 /// Checks what was asked against the subscription and the retention.
@@ -150,28 +263,48 @@ pub async fn preview(
     r: &ReplayInput,
 ) -> Result<i64> {
     check(state, user, id, r).await?;
-    let mut conn = state.pool.acquire().await?;
-    count(&mut conn, id, r).await
+    admit(state, user.organisation_id)?;
+    Ok(count(&state.pool, id, user.organisation_id, r).await?.0)
 }
 
 /// Starts a replay; answers its id. Its deliveries are fed in by the dispatcher.
 pub async fn start(state: &AppState, user: &CurrentUser, id: i64, r: &ReplayInput) -> Result<i64> {
     check(state, user, id, r).await?;
+    admit(state, user.organisation_id)?;
     let s = get(state, user, id).await?;
+    let (total, (after, up_to)) = count(&state.pool, id, user.organisation_id, r).await?;
+    if total == 0 {
+        return Err(Error::Conflict(
+            "There is nothing to replay in this range.".into(),
+        ));
+    }
     let (user, r, subject) = (user.clone(), r.clone(), s.subject());
     let replay = state
         .write(move |conn| {
             Box::pin(async move {
-                let total = count(conn, id, &r).await?;
-                if total == 0 {
+                let (this_one, organisation): (bool, i64) = sqlx::query_as(
+                    "SELECT COALESCE(SUM(r.subscription_id = ?1), 0) > 0, COUNT(*)
+                     FROM replays r JOIN subscriptions s ON s.id = r.subscription_id
+                     WHERE r.status = 'running' AND s.organisation_id = ?2",
+                )
+                .bind(id)
+                .bind(user.organisation_id)
+                .fetch_one(&mut *conn)
+                .await?;
+                if this_one {
                     return Err(Error::Conflict(
-                        "There is nothing to replay in this range.".into(),
+                        "A replay of this subscription is running: wait until it is done, or cancel it first.".into(),
                     ));
+                }
+                if organisation >= MAX_RUNNING_PER_ORGANISATION {
+                    return Err(Error::Conflict(format!(
+                        "Your organisation has {organisation} replays running, the most at once: wait until one is done, or cancel one first."
+                    )));
                 }
                 let replay: i64 = sqlx::query_scalar(
                     "INSERT INTO replays (subscription_id, requested_by, since, until, channel_id,
-                         event_type, total, status, created_at)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?) RETURNING id",
+                         event_type, total, status, created_at, cursor_event_id, until_event_id)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?) RETURNING id",
                 )
                 .bind(id)
                 .bind(user.id)
@@ -181,6 +314,8 @@ pub async fn start(state: &AppState, user: &CurrentUser, id: i64, r: &ReplayInpu
                 .bind(&r.event_type)
                 .bind(total)
                 .bind(now_ms())
+                .bind(after)
+                .bind(up_to)
                 .fetch_one(&mut *conn)
                 .await?;
                 audit::record_by(
@@ -247,15 +382,7 @@ pub async fn cancel(state: &AppState, user: &CurrentUser, replay_id: i64) -> Res
                 .bind(replay_id)
                 .execute(&mut *conn)
                 .await?;
-                sqlx::query(
-                    "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL,
-                         last_error = 'replay cancelled', updated_at = ?
-                     WHERE replay_id = ? AND next_attempt_at IS NOT NULL AND lease_until IS NULL",
-                )
-                .bind(now)
-                .bind(replay_id)
-                .execute(&mut *conn)
-                .await?;
+                cancel_pending_of_replay(&mut *conn, replay_id, "replay cancelled").await?;
                 let (name, url): (String, String) =
                     sqlx::query_as("SELECT display_name, url FROM subscriptions WHERE id = ?")
                         .bind(subscription_id)
@@ -281,104 +408,128 @@ pub async fn cancel(state: &AppState, user: &CurrentUser, replay_id: i64) -> Res
         .await
 }
 
-/// A running replay, with how many deliveries its subscription has waiting.
+/// A running replay.
 #[derive(sqlx::FromRow)]
 struct Running {
     id: i64,
     subscription_id: i64,
+    organisation_id: i64,
     since: i64,
     until: i64,
     channel_id: Option<i64>,
     event_type: Option<String>,
     cursor_event_id: i64,
-    waiting: i64,
+    until_event_id: i64,
 }
 
-/// One step of every running replay of an active subscription: tops its waiting deliveries up
-/// to [`AHEAD`]. Answers how many deliveries were queued.
+/// One step of the running replays of active subscriptions, least recently fed first and at
+/// most two per organisation a round: each tops its subscription's waiting deliveries up to
+/// [`AHEAD`], looking at no more than [`WINDOW`] event ids, in a writer job of its own.
+/// Answers how many deliveries were queued.
 pub async fn feed(state: &AppState, now: i64) -> Result<usize> {
     // A read first: most of the time nothing is replaying, and the writer is left alone.
-    let any: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM replays WHERE status = 'running')")
-            .fetch_one(&state.pool)
+    let running: Vec<Running> = sqlx::query_as(
+        "SELECT id, subscription_id, organisation_id, since, until, channel_id, event_type,
+                cursor_event_id, until_event_id
+         FROM (SELECT r.*, s.organisation_id,
+                      ROW_NUMBER() OVER (PARTITION BY s.organisation_id ORDER BY r.fed_at, r.id)
+                        AS turn
+               FROM replays r JOIN subscriptions s ON s.id = r.subscription_id
+               WHERE r.status = 'running' AND s.active)
+         WHERE turn <= 2 ORDER BY fed_at, id LIMIT ?",
+    )
+    .bind(FED_PER_ROUND)
+    .fetch_all(&state.pool)
+    .await
+    .context("reading the running replays")?;
+    let mut queued = 0;
+    for replay in running {
+        queued += state
+            .write(move |conn| Box::pin(async move { step(conn, &replay, now).await }))
             .await?;
-    if !any {
+    }
+    Ok(queued)
+}
+
+/// One step of one replay, in the writer's transaction.
+async fn step(conn: &mut SqliteConnection, r: &Running, now: i64) -> Result<usize> {
+    // Cancelled, or its subscription switched off, since it was read.
+    let still: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM replays r JOIN subscriptions s ON s.id = r.subscription_id
+                        WHERE r.id = ? AND r.status = 'running' AND s.active)",
+    )
+    .bind(r.id)
+    .fetch_one(&mut *conn)
+    .await?;
+    if !still {
         return Ok(0);
     }
-    state
-        .write(move |conn| {
-            Box::pin(async move {
-                let running: Vec<Running> = sqlx::query_as(
-                    "SELECT r.id, r.subscription_id, r.since, r.until, r.channel_id, r.event_type,
-                                r.cursor_event_id,
-                                (SELECT COUNT(*) FROM deliveries d
-                                 WHERE d.subscription_id = r.subscription_id
-                                   AND d.next_attempt_at IS NOT NULL) AS waiting
-                         FROM replays r JOIN subscriptions s ON s.id = r.subscription_id
-                         WHERE r.status = 'running' AND s.active
-                         ORDER BY r.id LIMIT 16",
-                )
-                .fetch_all(&mut *conn)
-                .await?;
-                let mut queued = 0;
-                for Running {
-                    id,
-                    subscription_id,
-                    since,
-                    until,
-                    channel_id,
-                    event_type,
-                    cursor_event_id: cursor,
-                    waiting,
-                } in running
-                {
-                    let room = AHEAD - waiting;
-                    if room <= 0 {
-                        continue;
-                    }
-                    let events: Vec<i64> = sqlx::query_scalar(&format!(
-                        "SELECT e.id {} ORDER BY e.id LIMIT ?8",
-                        matching()
-                    ))
-                    .bind(subscription_id)
-                    .bind(since)
-                    .bind(until)
-                    .bind(channel_id)
-                    .bind(cursor)
-                    .bind(&event_type)
-                    .bind(device_level())
-                    .bind(room)
-                    .fetch_all(&mut *conn)
-                    .await?;
-                    let deliveries: Vec<NewDelivery> = events
-                        .iter()
-                        .map(|&event_id| NewDelivery {
-                            subscription_id,
-                            event_id,
-                            lease_until: None,
-                            replay_id: Some(id),
-                        })
-                        .collect();
-                    enqueue(&mut *conn, &deliveries, now).await?;
-                    queued += deliveries.len();
-                    let done = (events.len() as i64) < room;
-                    sqlx::query(
-                        "UPDATE replays SET queued = queued + ?, cursor_event_id = ?,
-                             status = CASE WHEN ? THEN 'done' ELSE status END,
-                             finished_at = CASE WHEN ? THEN ? ELSE finished_at END
-                         WHERE id = ?",
-                    )
-                    .bind(events.len() as i64)
-                    .bind(events.last().copied().unwrap_or(cursor))
-                    .bind(done)
-                    .bind(done)
-                    .bind(now)
-                    .bind(id)
-                    .execute(&mut *conn)
-                    .await?;
-                }
-                Ok(queued)
-            })
+    let waiting: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM deliveries INDEXED BY deliveries_pending_by_subscription
+         WHERE subscription_id = ? AND next_attempt_at IS NOT NULL",
+    )
+    .bind(r.subscription_id)
+    .fetch_one(&mut *conn)
+    .await
+    .context("counting a replay's waiting deliveries")?;
+    let room = AHEAD - waiting;
+    if room <= 0 {
+        sqlx::query("UPDATE replays SET fed_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(r.id)
+            .execute(&mut *conn)
+            .await?;
+        return Ok(0);
+    }
+    let window_end = r.until_event_id.min(r.cursor_event_id + WINDOW);
+    let events: Vec<i64> = sqlx::query_scalar(&format!(
+        "SELECT e.id {} ORDER BY e.id LIMIT ?10",
+        matching()
+    ))
+    .bind(r.subscription_id)
+    .bind(r.since)
+    .bind(r.until)
+    .bind(r.channel_id)
+    .bind(r.cursor_event_id)
+    .bind(&r.event_type)
+    .bind(device_level())
+    .bind(window_end)
+    .bind(r.organisation_id)
+    .bind(room)
+    .fetch_all(&mut *conn)
+    .await
+    .context("reading a replay's next events")?;
+    let deliveries: Vec<NewDelivery> = events
+        .iter()
+        .map(|&event_id| NewDelivery {
+            subscription_id: r.subscription_id,
+            event_id,
+            lease_until: None,
+            replay_id: Some(r.id),
         })
-        .await
+        .collect();
+    enqueue(&mut *conn, &deliveries, now).await?;
+    // A full room may leave more in this window; otherwise the whole window was looked at.
+    let cursor = if (events.len() as i64) == room {
+        events.last().copied().unwrap_or(window_end)
+    } else {
+        window_end
+    };
+    let done = cursor >= r.until_event_id;
+    sqlx::query(
+        "UPDATE replays SET queued = queued + ?, cursor_event_id = ?, fed_at = ?,
+             status = CASE WHEN ? THEN 'done' ELSE status END,
+             finished_at = CASE WHEN ? THEN ? ELSE finished_at END
+         WHERE id = ? AND status = 'running'",
+    )
+    .bind(events.len() as i64)
+    .bind(cursor)
+    .bind(now)
+    .bind(done)
+    .bind(done)
+    .bind(now)
+    .bind(r.id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(deliveries.len())
 }
