@@ -1,7 +1,9 @@
 //! Fan-out's filter for noisy channels: of the (subscription, event) pairs fan-out matched,
 //! those whose trigger has advanced options go through [`decide`] in event order, and the
 //! triggers' memory is written back in the same transaction. Triggers without options — the
-//! default — are not looked at beyond one indexed query per batch.
+//! default — are not looked at beyond one indexed query per batch. Nothing here reads the
+//! channel's history: "settled" moves a running state on ([`Run`]), so an event costs the same
+//! whatever the settling time and the channel's rate.
 
 use std::collections::HashMap;
 
@@ -9,7 +11,7 @@ use serde_json::Value as Json;
 use sqlx::SqliteConnection;
 
 use crate::{
-    domain::debounce::{decide, Options, Seen, State},
+    domain::debounce::{decide, Options, Run, Seen, State},
     error::ResultExt,
     Result,
 };
@@ -23,6 +25,23 @@ struct TriggerRow {
     last_sent_at: Option<i64>,
     last_sent_value: Option<f64>,
     settled_sent: bool,
+    settle_since: Option<i64>,
+    settle_low: Option<f64>,
+    settle_high: Option<f64>,
+    settle_last_at: Option<i64>,
+    settle_last_value: Option<f64>,
+}
+
+impl TriggerRow {
+    fn run(&self) -> Option<Run> {
+        Some(Run {
+            since: self.settle_since?,
+            low: self.settle_low?,
+            high: self.settle_high?,
+            last_at: self.settle_last_at?,
+            last_value: self.settle_last_value?,
+        })
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -48,7 +67,9 @@ pub(super) async fn filter(
         return Ok(rows);
     }
     let triggers: Vec<TriggerRow> = sqlx::query_as(
-        "SELECT subscription_id, channel_id, event_type, options, last_sent_at, last_sent_value, settled_sent
+        "SELECT subscription_id, channel_id, event_type, options, last_sent_at, last_sent_value,
+                settled_sent, settle_since, settle_low, settle_high, settle_last_at,
+                settle_last_value
          FROM subscription_triggers
          WHERE subscription_id IN (SELECT value FROM json_each(?)) AND options IS NOT NULL",
     )
@@ -66,6 +87,7 @@ pub(super) async fn filter(
                 last_sent_at: t.last_sent_at,
                 last_sent_value: t.last_sent_value,
                 settled_sent: t.settled_sent,
+                run: t.run(),
             };
             (
                 (t.subscription_id, t.channel_id, t.event_type),
@@ -105,14 +127,9 @@ pub(super) async fn filter(
             kept.push((subscription, event_id));
             continue;
         };
-        let window = match options.settle {
-            Some(settle) => window(&mut *tx, channel, e.occurred_at, settle.for_ms).await?,
-            None => None,
-        };
         let seen = Seen {
             at: e.occurred_at,
             value: number_of(&e.payload),
-            window,
         };
         let (send, next) = decide(options, state, &seen);
         if next != *state {
@@ -127,13 +144,21 @@ pub(super) async fn filter(
         if !dirty {
             continue;
         }
+        let run = state.run;
         sqlx::query(
-            "UPDATE subscription_triggers SET last_sent_at = ?, last_sent_value = ?, settled_sent = ?
+            "UPDATE subscription_triggers SET last_sent_at = ?, last_sent_value = ?, settled_sent = ?,
+                 settle_since = ?, settle_low = ?, settle_high = ?, settle_last_at = ?,
+                 settle_last_value = ?
              WHERE subscription_id = ? AND channel_id = ? AND event_type = ?",
         )
         .bind(state.last_sent_at)
         .bind(state.last_sent_value)
         .bind(state.settled_sent)
+        .bind(run.map(|r| r.since))
+        .bind(run.map(|r| r.low))
+        .bind(run.map(|r| r.high))
+        .bind(run.map(|r| r.last_at))
+        .bind(run.map(|r| r.last_value))
         .bind(subscription)
         .bind(channel)
         .bind(event_type)
@@ -147,27 +172,4 @@ pub(super) async fn filter(
 /// The event's number value (`data.data_point.value`), if it has one.
 fn number_of(payload: &str) -> Option<f64> {
     serde_json::from_str::<Json>(payload).ok()?["data_point"]["value"].as_f64()
-}
-
-/// The channel's lowest and highest value over the `for_ms` up to `at` — counting the value
-/// it had at the start of that time — or `None` when it had no value then yet.
-async fn window(
-    tx: &mut SqliteConnection,
-    channel: i64,
-    at: i64,
-    for_ms: i64,
-) -> Result<Option<(f64, f64)>> {
-    let (lo, hi): (Option<f64>, Option<f64>) = sqlx::query_as(
-        "SELECT MIN(value), MAX(value) FROM data_points
-         WHERE channel_id = ?1 AND timestamp <= ?2
-           AND timestamp >= (SELECT MAX(timestamp) FROM data_points
-                             WHERE channel_id = ?1 AND timestamp <= ?2 - ?3)",
-    )
-    .bind(channel)
-    .bind(at)
-    .bind(for_ms)
-    .fetch_one(&mut *tx)
-    .await
-    .context("reading a channel's recent values")?;
-    Ok(lo.zip(hi))
 }

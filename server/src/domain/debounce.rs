@@ -238,6 +238,52 @@ pub struct State {
     pub last_sent_value: Option<f64>,
     /// Settled and sent: not again until the value leaves the band.
     pub settled_sent: bool,
+    /// "Settled" only: the run of the channel's latest values that fit in the band.
+    pub run: Option<Run>,
+}
+
+/// The channel's latest values that fit together in a settle band — all of them lie within
+/// `band` of each other — as a running state: since when, their lowest and highest, and the
+/// last value. Kept per trigger and moved on by each event, so that deciding "settled" costs
+/// the same whether the band's time is a second or a day.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Run {
+    /// The time of the run's first value.
+    pub since: i64,
+    pub low: f64,
+    pub high: f64,
+    pub last_at: i64,
+    pub last_value: f64,
+}
+
+impl Run {
+    /// The run after `value` came at `at`. A value that does not fit with the whole run starts
+    /// a new one: from the value before it when the two fit in the band (the step into the
+    /// band), else from itself. So a run may start a little later than the longest stretch of
+    /// values that would fit — "settled" is then said a little later, never too early.
+    pub fn after(run: Option<Run>, at: i64, value: f64, band: f64) -> Run {
+        let fits = |low: f64, high: f64| high - low <= band + f64::EPSILON * high.abs().max(1.0);
+        let start = |since: i64, low: f64, high: f64| Run {
+            since,
+            low,
+            high,
+            last_at: at,
+            last_value: value,
+        };
+        let Some(run) = run else {
+            return start(at, value, value);
+        };
+        let (low, high) = (run.low.min(value), run.high.max(value));
+        if fits(low, high) {
+            return start(run.since, low, high);
+        }
+        let (low, high) = (run.last_value.min(value), run.last_value.max(value));
+        if fits(low, high) {
+            start(run.last_at, low, high)
+        } else {
+            start(at, value, value)
+        }
+    }
 }
 
 /// One event as the options see it.
@@ -247,18 +293,19 @@ pub struct Seen {
     pub at: i64,
     /// The channel's number value, if it has one.
     pub value: Option<f64>,
-    /// The channel's values over the settling time up to `at` — (lowest, highest) — when the
-    /// channel already had a value at the start of that time (else `None`: not settled yet).
-    pub window: Option<(f64, f64)>,
 }
 
 /// Whether the trigger sends this event, and what it remembers afterwards.
 pub fn decide(options: &Options, state: &State, seen: &Seen) -> (bool, State) {
     let mut next = *state;
     if let Some(settle) = options.settle {
-        let steady = seen
-            .window
-            .is_some_and(|(lo, hi)| hi - lo <= settle.band + f64::EPSILON * hi.abs().max(1.0));
+        let Some(value) = seen.value else {
+            return (false, next);
+        };
+        let run = Run::after(state.run, seen.at, value, settle.band);
+        next.run = Some(run);
+        // Steady when the run already held the value the channel had `for_ms` ago.
+        let steady = seen.at - run.since >= settle.for_ms;
         if !steady {
             next.settled_sent = false;
             return (false, next);
@@ -297,21 +344,20 @@ pub fn decide(options: &Options, state: &State, seen: &Seen) -> (bool, State) {
 mod tests {
     use super::*;
 
-    /// (time in ms, value, the settling window's lowest and highest value)
-    type Event = (i64, f64, Option<(f64, f64)>);
+    /// (time in ms, value)
+    type Event = (i64, f64);
 
     /// Feeds events through the options; answers the times of those sent.
     fn run(options: Options, events: &[Event]) -> Vec<i64> {
         let mut state = State::default();
         let mut sent = Vec::new();
-        for &(at, value, window) in events {
+        for &(at, value) in events {
             let (send, next) = decide(
                 &options,
                 &state,
                 &Seen {
                     at,
                     value: Some(value),
-                    window,
                 },
             );
             state = next;
@@ -324,7 +370,7 @@ mod tests {
 
     #[test]
     fn without_options_every_event_is_sent() {
-        let events: Vec<_> = (0..5).map(|i| (i * 10, i as f64, None)).collect();
+        let events: Vec<_> = (0..5).map(|i| (i * 10, i as f64)).collect();
         assert_eq!(run(Options::default(), &events), vec![0, 10, 20, 30, 40]);
     }
 
@@ -336,12 +382,12 @@ mod tests {
         };
         // 10.0 sent; 10.2, 10.4 too close to 10.0; 10.6 sent; 10.3 is 0.3 from 10.6; 9.9 sent.
         let events = [
-            (0, 10.0, None),
-            (1, 10.2, None),
-            (2, 10.4, None),
-            (3, 10.6, None),
-            (4, 10.3, None),
-            (5, 9.9, None),
+            (0, 10.0),
+            (1, 10.2),
+            (2, 10.4),
+            (3, 10.6),
+            (4, 10.3),
+            (5, 9.9),
         ];
         assert_eq!(run(options, &events), vec![0, 3, 5]);
         let percent = Options {
@@ -349,12 +395,7 @@ mod tests {
             ..Options::default()
         };
         // 10 % of 200 is 20: 215 no, 221 yes; 10 % of 221 is 22.1: 200 no (21 away).
-        let events = [
-            (0, 200.0, None),
-            (1, 215.0, None),
-            (2, 221.0, None),
-            (3, 200.0, None),
-        ];
+        let events = [(0, 200.0), (1, 215.0), (2, 221.0), (3, 200.0)];
         assert_eq!(run(percent, &events), vec![0, 2]);
     }
 
@@ -364,7 +405,7 @@ mod tests {
             min_interval_ms: Some(1000),
             ..Options::default()
         };
-        let events: Vec<_> = (0..12).map(|i| (i * 250, i as f64, None)).collect();
+        let events: Vec<_> = (0..12).map(|i| (i * 250, i as f64)).collect();
         assert_eq!(run(options, &events), vec![0, 1000, 2000]);
     }
 
@@ -378,15 +419,52 @@ mod tests {
             ..Options::default()
         };
         let events = [
-            (0, 12.0, None),                      // no history five seconds back yet
-            (5000, 12.31, Some((12.0, 12.31))),   // still moving
-            (9000, 12.40, Some((12.31, 12.40))),  // still moving
-            (14000, 12.41, Some((12.40, 12.41))), // settled: sent
-            (15000, 12.40, Some((12.40, 12.41))), // still settled: not again
-            (16000, 15.00, Some((12.40, 15.00))), // moved off
-            (21000, 15.01, Some((15.00, 15.01))), // settled again: sent
+            (0, 12.0),      // no history five seconds back yet
+            (5000, 12.31),  // still moving
+            (9000, 12.40),  // still moving
+            (14000, 12.41), // settled: sent
+            (15000, 12.40), // still settled: not again
+            (16000, 15.00), // moved off
+            (21000, 15.01), // settled again: sent
         ];
         assert_eq!(run(options, &events), vec![14000, 21000]);
+    }
+
+    #[test]
+    fn a_run_keeps_what_fits_and_restarts_at_the_step_into_the_band() {
+        let band = 0.05;
+        let mut run = None;
+        for (at, value) in [(0, 10.0), (1, 10.02), (2, 10.05), (3, 10.01)] {
+            run = Some(Run::after(run, at, value, band));
+        }
+        let r = run.unwrap();
+        assert_eq!((r.since, r.low, r.high), (0, 10.0, 10.05));
+        // 10.08 does not fit with 10.0, nor with the value before it (10.01, 0.07 apart).
+        let r = Run::after(Some(r), 4, 10.08, band);
+        assert_eq!((r.since, r.low, r.high), (4, 10.08, 10.08));
+        // 10.11 fits with 10.08: the run goes on; 10.14 does not fit with 10.08 but with
+        // 10.11: the run starts again at the step into the band, 10.11's time.
+        let r = Run::after(Some(r), 5, 10.11, band);
+        assert_eq!((r.since, r.low, r.high), (4, 10.08, 10.11));
+        let r = Run::after(Some(r), 6, 10.14, band);
+        assert_eq!((r.since, r.low, r.high), (5, 10.11, 10.14));
+    }
+
+    /// However long the settling time, deciding an event costs the same: a day at 50 values a
+    /// second settles once, at the end of the steady day.
+    #[test]
+    fn settling_over_a_day_of_values_needs_no_history() {
+        let options = Options {
+            settle: Some(Settle {
+                band: 0.1,
+                for_ms: 86_400_000,
+            }),
+            ..Options::default()
+        };
+        let events: Vec<Event> = (0..=86_400 * 50)
+            .map(|i| (i * 20, 5.0 + (i % 3) as f64 * 0.01))
+            .collect();
+        assert_eq!(run(options, &events), vec![86_400_000]);
     }
 
     #[test]
