@@ -6,7 +6,7 @@ use rand::Rng;
 
 use super::{
     decide::{decide, Next},
-    replies::{self, Answer},
+    replies::{self, Answer, ReplyBudget, REPLY_BYTES_PER_JOB},
     sender::Attempt,
 };
 use crate::{
@@ -43,9 +43,51 @@ pub struct Recorded {
     pub earliest_retry: Option<i64>,
 }
 
-/// Records a batch of outcomes as of `now` (retries are due from `now`).
+/// Records a batch of outcomes as of `now` (retries are due from `now`): in writer jobs of at
+/// most [`REPLY_BYTES_PER_JOB`] of answers each, so that a batch of large replies is not
+/// written back in one long job.
 #[tracing::instrument(skip_all, err, fields(outcomes = outcomes.len()))]
 pub async fn record(
+    state: &AppState,
+    schedule: &RetrySchedule,
+    outcomes: Vec<Outcome>,
+    now: i64,
+) -> Result<Recorded> {
+    let mut summary = Recorded::default();
+    for part in by_answer_bytes(outcomes) {
+        let r = record_part(state, schedule, part, now).await?;
+        summary.delivered += r.delivered;
+        summary.retrying += r.retrying;
+        summary.failed += r.failed;
+        summary.cancelled += r.cancelled;
+        summary.gone += r.gone;
+        summary.replies_stored += r.replies_stored;
+        summary.earliest_retry = match (summary.earliest_retry, r.earliest_retry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    Ok(summary)
+}
+
+/// Splits outcomes into parts whose answers' bodies add up to at most [`REPLY_BYTES_PER_JOB`]
+/// (a single larger one stays a part of its own), in order.
+fn by_answer_bytes(outcomes: Vec<Outcome>) -> Vec<Vec<Outcome>> {
+    let mut parts = vec![Vec::new()];
+    let mut bytes = 0;
+    for o in outcomes {
+        let size = o.attempt.response.as_ref().map_or(0, |r| r.body.len());
+        if bytes + size > REPLY_BYTES_PER_JOB && !parts.last().is_some_and(Vec::is_empty) {
+            parts.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += size;
+        parts.last_mut().expect("BUG: never empty").push(o);
+    }
+    parts
+}
+
+async fn record_part(
     state: &AppState,
     schedule: &RetrySchedule,
     outcomes: Vec<Outcome>,
@@ -111,6 +153,7 @@ pub async fn record(
     };
     gone.sort_unstable();
     gone.dedup();
+    let budget = ReplyBudget::of(state);
     let (switched_off, written_back) = state
         .write(move |conn| {
             Box::pin(async move {
@@ -129,7 +172,7 @@ pub async fn record(
                         n += 1;
                     }
                 }
-                let written_back = replies::write_back(&mut *conn, answers, now).await?;
+                let written_back = replies::write_back(&mut *conn, &budget, answers, now).await?;
                 Ok((n, written_back))
             })
         })
@@ -138,7 +181,7 @@ pub async fn record(
     summary.replies_stored = written_back.stored;
     if written_back.stored > 0 {
         // Readers waiting for a value, and fan-out for the events the replies caused.
-        crate::devices::readback::announcer(state)();
+        crate::devices::readback::announcer(state)(&written_back.written);
         if written_back.events > 0 {
             state.events_added.notify_one();
         }

@@ -3,6 +3,15 @@
 //! whose event was delivered (see `devices::ingest::record_replies` for the rules), and each
 //! attempt notes what became of its reply. A reply that does not fit changes nothing but
 //! that note: the delivery still counts as delivered.
+//!
+//! Replies cause events that go to other subscriptions, whose replies cause more: what one
+//! receiver can make Labhook write is bounded. One reply carries at most
+//! [`MAX_POINTS_PER_REPLY`] data points, one subscription's replies store at most
+//! [`REPLY_POINTS_PER_MINUTE`] a minute, and one writer job takes at most
+//! [`REPLY_BYTES_PER_JOB`] of replies (the recorder splits its batches by it). A reply past
+//! a limit is not stored, and its attempt says which limit and why — never silently.
+
+use std::time::Duration;
 
 use sqlx::SqliteConnection;
 
@@ -11,10 +20,38 @@ use crate::{
     devices::{
         events::Cause,
         ingest::{self, Reply},
+        readback::Written,
     },
     error::ResultExt,
-    Result,
+    rate::KeyedLimit,
+    AppState, Result,
 };
+
+/// Most data points taken from one reply (a sample's information and its method need a few).
+pub const MAX_POINTS_PER_REPLY: usize = 50;
+/// Most data points one subscription's replies store per minute (bursts as large pass).
+pub const REPLY_POINTS_PER_MINUTE: u32 = 600;
+/// Most bytes of replies' bodies written back in one job of the writer.
+pub const REPLY_BYTES_PER_JOB: usize = 256 * 1024;
+
+/// The per-subscription budget of reply data points, kept for the life of the server.
+pub(super) struct ReplyBudget(KeyedLimit<i64>);
+
+impl ReplyBudget {
+    pub(super) fn of(state: &AppState) -> std::sync::Arc<Self> {
+        state.part(|_| {
+            ReplyBudget(KeyedLimit::per_minute(
+                REPLY_POINTS_PER_MINUTE,
+                REPLY_POINTS_PER_MINUTE,
+            ))
+        })
+    }
+
+    /// Counts `points` of the subscription's replies; `Err(wait)` when they are past it.
+    fn take(&self, subscription_id: i64, points: usize) -> std::result::Result<(), Duration> {
+        self.0.check_n(&subscription_id, points as u32)
+    }
+}
 
 /// A delivered attempt whose answer had a body.
 #[derive(Debug, Clone)]
@@ -25,12 +62,14 @@ pub(super) struct Answer {
 }
 
 /// What writing back did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(super) struct WrittenBack {
     /// Replies whose data points were stored.
     pub stored: usize,
     /// Trigger events those data points caused.
     pub events: usize,
+    /// The channels written: (device id, channel name).
+    pub written: Vec<Written>,
 }
 
 /// What an attempt's note says became of its reply.
@@ -57,6 +96,7 @@ struct Context {
 /// the caller's transaction.
 pub(super) async fn write_back(
     conn: &mut SqliteConnection,
+    budget: &ReplyBudget,
     answers: Vec<Answer>,
     now: i64,
 ) -> Result<WrittenBack> {
@@ -110,6 +150,25 @@ pub(super) async fn write_back(
             notes.push((answer.delivery_id, answer.number, Note::Refused(why)));
             continue;
         }
+        if points.len() > MAX_POINTS_PER_REPLY {
+            let why = format!(
+                "The reply carries {} data points; Labhook takes at most {MAX_POINTS_PER_REPLY} from one reply, so none were stored.",
+                points.len()
+            );
+            notes.push((answer.delivery_id, answer.number, Note::Refused(why)));
+            continue;
+        }
+        // A test event's reply is only checked: it costs nothing of the budget.
+        if !c.test {
+            if let Err(wait) = budget.take(c.subscription_id, points.len()) {
+                let why = format!(
+                    "This subscription's replies stored {REPLY_POINTS_PER_MINUTE} data points in the last minute, the most Labhook takes, so this one was not stored (there is room again in {} s).",
+                    wait.as_secs().max(1)
+                );
+                notes.push((answer.delivery_id, answer.number, Note::Refused(why)));
+                continue;
+            }
+        }
         let reply = Reply {
             device_id: c.device_id,
             cause: Cause {
@@ -123,14 +182,26 @@ pub(super) async fn write_back(
     }
 
     let mut done = WrittenBack::default();
-    // What each note needs once its reply is written: (delivery, attempt, test, channels).
+    // What each note needs once its reply is written: (delivery, attempt, test, channels),
+    // and the channels it would write.
     let keys: Vec<(i64, i64, bool, String)> = replies
         .iter()
         .map(|(delivery, number, r)| (*delivery, *number, r.dry_run, channels_of(r)))
         .collect();
+    let touched: Vec<Vec<Written>> = replies
+        .iter()
+        .map(|(_, _, r)| {
+            r.points
+                .iter()
+                .map(|p| (r.device_id, p.channel.clone()))
+                .collect()
+        })
+        .collect();
     let replies: Vec<Reply> = replies.into_iter().map(|(_, _, r)| r).collect();
     let results = ingest::record_replies(&mut *conn, replies, now).await?;
-    for ((delivery, number, dry_run, channels), result) in keys.into_iter().zip(results) {
+    for (((delivery, number, dry_run, channels), written), result) in
+        keys.into_iter().zip(touched).zip(results)
+    {
         let note = match result {
             Ok(receipt) if dry_run => Note::Checked(format!(
                 "A test event's reply is checked, not stored: it would store {} on {channels}.",
@@ -139,6 +210,7 @@ pub(super) async fn write_back(
             Ok(receipt) => {
                 done.stored += 1;
                 done.events += receipt.event_ids.len();
+                done.written.extend(written);
                 metrics::counter!("labhook_reply_data_points_total")
                     .increment(receipt.accepted as u64);
                 Note::Stored(format!(

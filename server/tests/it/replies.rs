@@ -440,3 +440,61 @@ async fn a_test_events_reply_is_checked_but_not_stored() {
         )]
     );
 }
+
+/// What one receiver can make Labhook write is bounded: a reply with more data points than one
+/// reply may carry stores none, and a subscription whose replies stored their budget for the
+/// minute stores no more — each such attempt says which limit it met.
+#[tokio::test]
+async fn replies_past_their_limits_store_nothing_and_say_why() {
+    use server::dispatcher::replies::{MAX_POINTS_PER_REPLY, REPLY_POINTS_PER_MINUTE};
+    let app = spawn_stepping(|_| {}).await;
+    let mut stepper = Stepper::new(&app.state);
+    let (device, channels) = scanner_with_reply_channels(&app).await;
+    let lims = TestReceiver::start().await;
+    let subscription = subscribe(&app, &lims, &[id(&channels, "barcode")], true).await;
+    let (_, token) = app.token_for(SCANNER).await;
+    let method = id(&channels, "method");
+    let points = |n: usize| -> Value {
+        (0..n)
+            .map(|i| json!({"channel": "method", "value": format!("M-{i}")}))
+            .collect()
+    };
+
+    lims.always(answer(points(MAX_POINTS_PER_REPLY + 1)));
+    scan(&app, device, &token, "S-1").await;
+    assert_eq!(step(&mut stepper).await.recorded.delivered, 1);
+    assert_eq!(points_on(&app, method).await, 0);
+    let (outcome, message) = notes(&app, subscription).await.remove(0);
+    assert_eq!(outcome.as_deref(), Some("refused"));
+    assert_eq!(
+        message.as_deref(),
+        Some("The reply carries 51 data points; Labhook takes at most 50 from one reply, so none were stored.")
+    );
+
+    // Full replies until the minute's budget is used up: the next is noted, not stored. (The
+    // budget refills slowly — one point every 100 ms — so a slow machine may store one more.)
+    lims.always(answer(points(MAX_POINTS_PER_REPLY)));
+    let budget = REPLY_POINTS_PER_MINUTE as usize / MAX_POINTS_PER_REPLY;
+    let mut refused = None;
+    for i in 0..budget + 3 {
+        scan(&app, device, &token, &format!("S-{}", i + 2)).await;
+        // The reply's own events go to nobody: one round each.
+        assert_eq!(step(&mut stepper).await.recorded.delivered, 1);
+        let (outcome, message) = notes(&app, subscription).await.pop().unwrap();
+        if outcome.as_deref() == Some("refused") {
+            refused = Some((i, message.unwrap()));
+            break;
+        }
+    }
+    let (at, message) = refused.expect("the minute's budget ends");
+    assert!(at >= budget, "refused after {at} full replies");
+    assert!(
+        message
+            .starts_with("This subscription's replies stored 600 data points in the last minute"),
+        "{message}"
+    );
+    assert_eq!(
+        points_on(&app, method).await,
+        (at * MAX_POINTS_PER_REPLY) as i64
+    );
+}
