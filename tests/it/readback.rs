@@ -157,15 +157,21 @@ async fn a_device_waits_for_the_next_value_and_is_told_when_none_came() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["value"], "S-0042");
 
-    // Many waiting devices cost no connection each: 50 wait while data keeps flowing.
+    // Many waiting requests cost no connection each: 50 wait (two tokens, each within its
+    // limit) while data keeps flowing.
+    let second = app.device_token(&admin, scanner).await;
     let mut waiters = tokio::task::JoinSet::new();
     let after = body["timestamp_ms"].as_i64().unwrap();
-    for _ in 0..50 {
+    for i in 0..50 {
         let (url, token) = (
             app.url(&format!(
                 "/api/v1/devices/{scanner}/channels/barcode?after={after}&wait=30"
             )),
-            token.clone(),
+            if i % 2 == 0 {
+                token.clone()
+            } else {
+                second.clone()
+            },
         );
         waiters.spawn(async move {
             Client::new()
@@ -195,4 +201,102 @@ async fn a_device_waits_for_the_next_value_and_is_told_when_none_came() {
         answered += 1;
     }
     assert_eq!(answered, 50);
+}
+
+/// Waiting costs the server little and nobody can hold much of it: a commit wakes only the
+/// requests waiting on the channels it wrote, and one token may have only so many requests
+/// waiting (429 beyond, saying why).
+#[tokio::test]
+async fn a_commit_wakes_only_its_channels_waiters_and_one_token_waits_only_so_often() {
+    use server::devices::readback::{wakeups, MAX_WAITING_PER_TOKEN};
+    let app = spawn_app().await;
+    let admin = app.signed_in(ADMIN.0, ADMIN.1).await;
+    let scanner = device(&app, "Barcode Scanner Bench 2").await;
+    let hotplate = device(&app, "Hotplate Stirrer RCT digital").await;
+    let token = app.device_token(&admin, scanner).await;
+    let hot_token = app.device_token(&admin, hotplate).await;
+    let wait = |n: usize| {
+        let mut waiters = tokio::task::JoinSet::new();
+        for _ in 0..n {
+            let (url, token) = (
+                app.url(&format!(
+                    "/api/v1/devices/{scanner}/channels/barcode?after=0&wait=20"
+                )),
+                token.clone(),
+            );
+            waiters.spawn(async move {
+                let res = Client::new()
+                    .get(url)
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = res.status();
+                (status, res.text().await.unwrap())
+            });
+        }
+        waiters
+    };
+    let mut waiting = wait(MAX_WAITING_PER_TOKEN);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // One more of the same token is refused at once, saying why.
+    let mut extra = wait(1);
+    let (status, body) = tokio::time::timeout(Duration::from_secs(5), extra.join_next())
+        .await
+        .expect("refused at once")
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(
+        body.contains("requests waiting for a value already"),
+        "{body}"
+    );
+
+    // Data for other channels and devices wakes none of them.
+    let before = wakeups(&app.state);
+    for v in 0..20 {
+        let (status, _) = app
+            .send_points(
+                hotplate,
+                &hot_token,
+                &json!([{"channel": "temperature", "value": v}]),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        let (status, _) = app
+            .send_points(
+                scanner,
+                &token,
+                &json!([{"channel": "sample_info", "value": format!("S-{v}")}]),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+    assert_eq!(
+        wakeups(&app.state),
+        before,
+        "nobody woken by other channels"
+    );
+    assert!(!waiting.is_empty());
+    let (status, _) = app
+        .send_points(
+            scanner,
+            &token,
+            &json!([{"channel": "barcode", "value": "S-1"}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let mut answered = 0;
+    while let Some(done) = tokio::time::timeout(Duration::from_secs(5), waiting.join_next())
+        .await
+        .expect("all woken")
+    {
+        assert_eq!(done.unwrap().0, StatusCode::OK);
+        answered += 1;
+    }
+    assert_eq!(answered, MAX_WAITING_PER_TOKEN);
+    assert_eq!(wakeups(&app.state) - before, MAX_WAITING_PER_TOKEN as u64);
+    // Their turn is over: the token may wait again.
+    let (status, _) = read(&app, scanner, &token, "barcode?after=0&wait=1").await;
+    assert_eq!(status, StatusCode::OK);
 }

@@ -78,7 +78,16 @@ pub async fn get_channel(
         return Ok(Json(latest).into_response());
     };
     Ok(
-        match readback::next_after(&state, device.device_id, &name, after, wait).await? {
+        match readback::next_after(
+            &state,
+            device.device_id,
+            device.token_id,
+            &name,
+            after,
+            wait,
+        )
+        .await?
+        {
             Some(next) => Json(next).into_response(),
             None => StatusCode::NO_CONTENT.into_response(),
         },

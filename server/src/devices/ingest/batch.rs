@@ -1,7 +1,10 @@
 //! Group commit: the queue in front of the writer, and the set-based statements that write a
 //! whole batch of requests — devices, channels, data points, events — in one writer job.
 
-use std::collections::{HashMap, HashSet};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use sqlx::{QueryBuilder, SqliteConnection};
 use tokio::sync::mpsc;
@@ -11,12 +14,14 @@ use crate::{
     db::Writer,
     devices::{
         events::{self, NewEvent, Subject},
+        readback::Written,
         Channel, ChannelRow, Device, DeviceRow, CHANNEL_COLUMNS, DEVICE_COLUMNS,
     },
     domain::{
         channel::{apply, Reading},
         device::DeviceStatus,
     },
+    health::Busy,
     Error, Result,
 };
 
@@ -27,10 +32,16 @@ pub(super) struct Batcher {
 }
 
 impl Batcher {
-    /// `committed` is called after each batch is committed (readers waiting for a value).
-    pub(super) fn start(writer: Writer, committed: impl Fn() + Send + 'static) -> Self {
+    /// `committed` is called after each batch is committed, with the channels it wrote
+    /// (readers waiting for a value).
+    /// `busy` is marked while a batch is being written (readiness tells a stuck batcher).
+    pub(super) fn start(
+        writer: Writer,
+        committed: impl Fn(&[Written]) + Send + 'static,
+        busy: Arc<Busy>,
+    ) -> Self {
         let (queue, requests) = mpsc::channel(QUEUE);
-        tokio::spawn(run(writer, requests, committed));
+        tokio::spawn(run(writer, requests, committed, busy));
         Self { queue }
     }
 }
@@ -40,7 +51,8 @@ impl Batcher {
 async fn run(
     writer: Writer,
     mut queue: mpsc::Receiver<(Request, Answer)>,
-    committed: impl Fn() + Send + 'static,
+    committed: impl Fn(&[Written]) + Send + 'static,
+    busy: Arc<Busy>,
 ) {
     let mut next: Option<(Request, Answer)> = None;
     loop {
@@ -68,12 +80,16 @@ async fn run(
         }
         let (requests, replies): (Vec<Request>, Vec<Answer>) = batch.into_iter().unzip();
         let n = requests.len();
-        match writer
-            .write(move |conn| Box::pin(write_batch(conn, requests)))
-            .await
-        {
+        let written = channels_named(&requests);
+        let stored = {
+            let _busy = busy.start();
+            writer
+                .write(move |conn| Box::pin(write_batch(conn, requests)))
+                .await
+        };
+        match stored {
             Ok(results) => {
-                committed();
+                committed(&written);
                 for (reply, result) in replies.into_iter().zip(results) {
                     if let Ok(receipt) = &result {
                         metrics::counter!("labhook_data_points_total")
@@ -83,6 +99,17 @@ async fn run(
                     }
                     // A caller that hung up: its data is stored all the same.
                     let _ = reply.send(result);
+                }
+            }
+            // The writer did not get to it in time: nothing was stored; the devices may send
+            // it again shortly (503 with Retry-After), as with any busy change.
+            Err(Error::Busy { retry_after }) => {
+                tracing::warn!(
+                    requests = n,
+                    "the writer was too busy for a batch of data points"
+                );
+                for reply in replies {
+                    let _ = reply.send(Err(Error::Busy { retry_after }));
                 }
             }
             Err(e) => {
@@ -96,6 +123,17 @@ async fn run(
             }
         }
     }
+}
+
+/// The channels the requests name, once each: (device id, channel name).
+pub(super) fn channels_named(requests: &[Request]) -> Vec<Written> {
+    let mut written: Vec<Written> = requests
+        .iter()
+        .flat_map(|r| r.points.iter().map(|p| (r.device_id, p.channel.clone())))
+        .collect();
+    written.sort_unstable();
+    written.dedup();
+    written
 }
 
 /// A device of the batch as it stands, changing as the batch's requests are applied in order.
@@ -243,7 +281,8 @@ async fn load_devices(
     let mut channels: HashMap<i64, Vec<Channel>> = HashMap::new();
     for c in sqlx::query_as::<_, ChannelRow>(&format!(
         "SELECT {CHANNEL_COLUMNS} FROM channels c
-         WHERE c.device_id IN (SELECT value FROM json_each(?)) ORDER BY c.id"
+         WHERE c.device_id IN (SELECT value FROM json_each(?)) AND c.removed_at IS NULL
+         ORDER BY c.id"
     ))
     .bind(&ids)
     .fetch_all(&mut *conn)

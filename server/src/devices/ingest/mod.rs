@@ -76,9 +76,37 @@ pub fn admit(state: &AppState, token_id: i64) -> Result<()> {
     })
 }
 
+/// Per device token: request body KiB a second (`Quotas::ingest_kib_per_second`), with bursts
+/// of ten times as many.
+struct TokenBytes(KeyedLimit<i64>);
+
+/// Counts a request body of `bytes` against `token_id`'s allowance of bytes.
+pub fn admit_bytes(state: &AppState, token_id: i64, bytes: usize) -> Result<()> {
+    let per_second = state.config.quotas.ingest_kib_per_second;
+    let rate = state.part(|_| {
+        TokenBytes(KeyedLimit::per_second(
+            per_second,
+            per_second.saturating_mul(10),
+        ))
+    });
+    let kib = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX);
+    rate.0
+        .check_n(&token_id, kib)
+        .map_err(|retry_after| Error::RateLimited {
+            message: format!(
+                "This device token sends more than {per_second} KiB a second; try again in {} ms.",
+                retry_after.as_millis().max(1)
+            ),
+            retry_after,
+        })
+}
+
 /// Forgets tokens that are back to a full allowance (housekeeping).
 pub fn forget_idle_tokens(state: &AppState) {
     if let Some(rate) = state.existing_part::<TokenRate>() {
+        rate.0.forget_idle();
+    }
+    if let Some(rate) = state.existing_part::<TokenBytes>() {
         rate.0.forget_idle();
     }
 }
@@ -108,8 +136,9 @@ pub async fn record(
     };
     // Made outside `part`, which holds the parts' lock while it makes the batcher.
     let announce = super::readback::announcer(state);
+    let busy = crate::health::ingest_busy(state);
     state
-        .part(move |state| Batcher::start(state.writer().clone(), announce))
+        .part(move |state| Batcher::start(state.writer().clone(), announce, busy))
         .queue
         .send((request, reply))
         .await
