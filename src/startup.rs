@@ -2,7 +2,7 @@
 //! (pages, server functions, the backend's APIs) and the background tasks. The binary and the
 //! integration tests both start the app through [`Application`].
 
-use std::{future::Future, net::SocketAddr, time::Duration};
+use std::{future::Future, net::SocketAddr};
 
 use anyhow::Context;
 use axum::{middleware, Router};
@@ -90,18 +90,16 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let state = &self.state;
-        let mut background = vec![
-            tokio::spawn(maintenance(state.clone())),
-            tokio::spawn(server::devices::liveness::run(
-                state.clone(),
-                state.config.offline_after,
-            )),
-        ];
+        let mut background = vec![tokio::spawn(server::devices::liveness::run(
+            state.clone(),
+            state.config.offline_after,
+        ))];
         if state.config.simulate {
             tracing::info!("simulating the demo devices");
             background.push(tokio::spawn(server::simulator::run(state.clone())));
         }
         let dispatcher = server::dispatcher::Dispatcher::spawn(state.clone());
+        let housekeeping = server::housekeeping::Housekeeping::spawn(state.clone());
         let grace = state.config.dispatcher.shutdown_grace;
         let header_read_timeout = state.config.header_read_timeout;
         let (stopping, mut stop_seen) = tokio::sync::watch::channel(false);
@@ -141,6 +139,7 @@ impl Application {
         if let Some(dispatcher) = dispatcher {
             dispatcher.shutdown().await;
         }
+        housekeeping.shutdown().await;
         for task in background {
             task.abort();
         }
@@ -193,17 +192,4 @@ pub fn router(state: AppState) -> Router {
         // No request body is larger (the ingest API takes 1 MiB at most): bigger ones are
         // refused (413) before they are read.
         .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BODY))
-}
-
-/// Housekeeping that keeps the database and memory small: expired sessions, old failure
-/// counters, rate-limit entries of idle clients.
-async fn maintenance(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(3600));
-    loop {
-        tick.tick().await;
-        server::devices::ingest::forget_idle_tokens(&state);
-        if let Err(e) = server::auth::prune(&state).await {
-            tracing::warn!(error = ?e, "pruning sessions failed");
-        }
-    }
 }

@@ -16,8 +16,10 @@ pub mod devices;
 pub mod dispatcher;
 pub mod domain;
 pub mod error;
+#[cfg(feature = "testing")]
 pub mod harness;
 pub mod health;
+pub mod housekeeping;
 pub mod http;
 pub mod notifications;
 pub mod orgs;

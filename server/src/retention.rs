@@ -41,7 +41,6 @@ pub async fn prune(state: &AppState, cutoffs: Cutoffs) -> Result<Pruned> {
             "deliveries",
             below,
             "DELETE FROM deliveries WHERE id >= ?1 AND id < ?2 AND next_attempt_at IS NULL",
-            None,
         )
         .await?;
     }
@@ -64,26 +63,16 @@ pub async fn prune(state: &AppState, cutoffs: Cutoffs) -> Result<Pruned> {
             below.min(cursor + 1).min(newest),
             "DELETE FROM events WHERE id >= ?1 AND id < ?2
              AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)",
-            None,
         )
         .await?;
         pruned.longest_window = pruned.longest_window.max(longest);
     }
     if let Some(cutoff) = cutoffs.data_points {
-        // A device may send old measurements late: every window is looked at.
-        let end: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM data_points")
-            .fetch_one(&state.pool)
-            .await
-            .context("reading the newest data point")?;
+        // A device may send old measurements late, so ids say nothing of their age: each
+        // channel's old points are found by its (channel, time) index — only what is old is
+        // looked at, however large the table.
         let longest;
-        (pruned.data_points, longest) = in_windows(
-            state,
-            "data_points",
-            end,
-            "DELETE FROM data_points WHERE id >= ?1 AND id < ?2 AND timestamp < ?3",
-            Some(cutoff),
-        )
-        .await?;
+        (pruned.data_points, longest) = old_data_points(state, cutoff).await?;
         pruned.longest_window = pruned.longest_window.max(longest);
     }
     for (table, n) in [
@@ -94,6 +83,47 @@ pub async fn prune(state: &AppState, cutoffs: Cutoffs) -> Result<Pruned> {
         metrics::counter!("labhook_retention_deleted_total", "table" => table).increment(n);
     }
     Ok(pruned)
+}
+
+/// Deletes the data points measured before `cutoff`, channel by channel, a window a writer
+/// job; answers how many, and the longest a window took.
+async fn old_data_points(state: &AppState, cutoff: i64) -> Result<(u64, std::time::Duration)> {
+    let channels: Vec<i64> = sqlx::query_scalar("SELECT id FROM channels ORDER BY id")
+        .fetch_all(&state.pool)
+        .await
+        .context("reading the channels")?;
+    let (mut deleted, mut longest) = (0, std::time::Duration::ZERO);
+    for channel in channels {
+        loop {
+            let (rows, took) = state
+                .write(move |conn| {
+                    Box::pin(async move {
+                        let clock = std::time::Instant::now();
+                        let rows = sqlx::query(
+                            "DELETE FROM data_points WHERE id IN (
+                               SELECT id FROM data_points INDEXED BY data_points_by_channel
+                               WHERE channel_id = ? AND timestamp < ? LIMIT ?)",
+                        )
+                        .bind(channel)
+                        .bind(cutoff)
+                        .bind(WINDOW)
+                        .execute(conn)
+                        .await
+                        .context("deleting old data points")?
+                        .rows_affected();
+                        Ok((rows, clock.elapsed()))
+                    })
+                })
+                .await?;
+            deleted += rows;
+            longest = longest.max(took);
+            crate::health::housekeeping_beat(state);
+            if (rows as i64) < WINDOW {
+                break;
+            }
+        }
+    }
+    Ok((deleted, longest))
 }
 
 /// The smallest id whose row was created at or after `cutoff` (rows below it are older),
@@ -137,14 +167,13 @@ async fn first_id_at_or_after(
 }
 
 /// Runs `delete` over the ids below `end`, one window per writer job, binding the window's
-/// start as `?1`, its end as `?2` and `also`, if any, as `?3`; returns the rows deleted and
-/// the longest a window took inside its transaction.
+/// start as `?1` and its end as `?2`; returns the rows deleted and the longest a window took
+/// inside its transaction.
 async fn in_windows(
     state: &AppState,
     table: &'static str,
     end: i64,
     delete: &'static str,
-    also: Option<i64>,
 ) -> Result<(u64, std::time::Duration)> {
     let start: i64 = sqlx::query_scalar(&format!("SELECT COALESCE(MIN(id), 0) FROM {table}"))
         .fetch_one(&state.pool)
@@ -159,11 +188,9 @@ async fn in_windows(
             .write(move |conn| {
                 Box::pin(async move {
                     let clock = std::time::Instant::now();
-                    let mut query = sqlx::query(delete).bind(lo).bind(hi);
-                    if let Some(value) = also {
-                        query = query.bind(value);
-                    }
-                    let rows = query
+                    let rows = sqlx::query(delete)
+                        .bind(lo)
+                        .bind(hi)
                         .execute(conn)
                         .await
                         .context("deleting old rows")?
@@ -175,6 +202,7 @@ async fn in_windows(
         deleted += rows;
         longest = longest.max(took);
         lo = hi;
+        crate::health::housekeeping_beat(state);
     }
     Ok((deleted, longest))
 }

@@ -3,7 +3,10 @@
 use std::{
     any::{Any, TypeId},
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex,
+    },
 };
 
 use sqlx::{SqliteConnection, SqlitePool};
@@ -25,6 +28,13 @@ pub struct AppState {
     pub secrets: Arc<SecretsKey>,
     /// Signalled after new events were committed, so that the dispatcher need not poll.
     pub events_added: Arc<Notify>,
+    /// Signalled when something was marked for clean-up in the background (a deleted
+    /// subscription, a removed channel, deliveries to stop): housekeeping goes at it now.
+    pub housekeeping_due: Arc<Notify>,
+    /// Counts changes that may take a webhook from someone: revoked access, a subscription
+    /// switched off or deleted, a person deactivated, the feature switched off, a URL
+    /// unregistered. A send prepared under an older count is checked again before it goes.
+    access_generation: Arc<AtomicU64>,
     writer: Writer,
     /// What services keep for the life of the server (the ingest queue, the device-token
     /// cache), one of each type: kept here without this module naming the services above it.
@@ -44,6 +54,8 @@ impl AppState {
             config: Arc::new(config),
             secrets: Arc::new(secrets),
             events_added: Arc::new(Notify::new()),
+            housekeeping_due: Arc::new(Notify::new()),
+            access_generation: Arc::default(),
             writer,
             parts: Arc::default(),
         })
@@ -62,6 +74,30 @@ impl AppState {
         F: for<'c> FnOnce(&'c mut SqliteConnection) -> WriteFuture<'c, T> + Send + 'static,
     {
         self.writer.write(work).await
+    }
+
+    /// [`AppState::write`] for a change that may take a webhook from someone: the access
+    /// generation moves before and after it, so that sends prepared earlier are checked again.
+    pub async fn write_revoking<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> WriteFuture<'c, T> + Send + 'static,
+    {
+        self.access_changed();
+        let written = self.writer.write(work).await;
+        self.access_changed();
+        written
+    }
+
+    /// The count of changes that may take a webhook from someone (see the field).
+    pub fn access_generation(&self) -> u64 {
+        self.access_generation.load(Ordering::Acquire)
+    }
+
+    /// Says that such a change is being or was made. Called before the change is written
+    /// and again after it is committed, so that a send prepared in between sees either.
+    pub fn access_changed(&self) {
+        self.access_generation.fetch_add(1, Ordering::AcqRel);
     }
 
     /// The database's one writer, for services that queue their own jobs.

@@ -27,7 +27,7 @@ use std::{
     panic::AssertUnwindSafe,
     pin::Pin,
     sync::{
-        atomic::{AtomicBool, AtomicU8, Ordering},
+        atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering},
         Arc,
     },
     time::Duration,
@@ -38,7 +38,7 @@ use futures_util::FutureExt;
 use sqlx::{sqlite::SqliteConnectOptions, ConnectOptions, Connection, Executor, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{Error, Result};
+use crate::{clock::now_ms, Error, Result};
 
 /// What a job returns: a future borrowing the writer's connection.
 pub type WriteFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'c>>;
@@ -61,6 +61,8 @@ pub struct Writer {
     jobs: mpsc::Sender<Box<dyn Job>>,
     /// How long a caller waits for its job to start before it is told the database is busy.
     turn_wait: Duration,
+    /// When the transaction being written began (ms since the epoch); 0: idle.
+    busy_since: Arc<AtomicI64>,
 }
 
 /// Where a queued job stands; the caller and the writer race to move it on, once.
@@ -83,9 +85,29 @@ impl Writer {
         let checkpointer = options.connect().await?;
         let (jobs, queue) = mpsc::channel(QUEUE);
         let restart = Arc::new(AtomicBool::new(false));
-        tokio::spawn(run(conn, options.clone(), queue, restart.clone()));
+        let busy_since = Arc::new(AtomicI64::new(0));
+        tokio::spawn(run(
+            conn,
+            options.clone(),
+            queue,
+            restart.clone(),
+            busy_since.clone(),
+        ));
         tokio::spawn(checkpoints(checkpointer, jobs.downgrade(), restart));
-        Ok(Self { jobs, turn_wait })
+        Ok(Self {
+            jobs,
+            turn_wait,
+            busy_since,
+        })
+    }
+
+    /// How long the transaction being written has taken so far; `None` when idle (readiness
+    /// tells a writer stuck on one transaction).
+    pub fn busy_for(&self) -> Option<Duration> {
+        match self.busy_since.load(Ordering::Relaxed) {
+            0 => None,
+            since => Some(Duration::from_millis((now_ms() - since).max(0) as u64)),
+        }
     }
 
     /// Runs `work` in a write transaction and returns its result once that transaction is
@@ -223,13 +245,19 @@ async fn run(
     options: SqliteConnectOptions,
     mut queue: mpsc::Receiver<Box<dyn Job>>,
     restart: Arc<AtomicBool>,
+    busy_since: Arc<AtomicI64>,
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     // Until every handle is gone: the server is stopping.
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        busy_since.store(now_ms(), Ordering::Relaxed);
+        let started = std::time::Instant::now();
         if let Err(e) = commit_batch(&mut conn, &mut batch).await {
             tracing::error!(error = ?e, "a write transaction failed");
         }
+        busy_since.store(0, Ordering::Relaxed);
+        metrics::histogram!("labhook_writer_transaction_seconds")
+            .record(started.elapsed().as_secs_f64());
         // Whatever happened, the connection must leave here outside any transaction: if it
         // cannot say so, it is replaced.
         if !is_clean(&mut conn).await {

@@ -4,7 +4,7 @@ use reqwest::{Client, Response};
 use serde_json::Value;
 use server::{
     config::Config, dispatcher::Dispatcher, domain::headers::RawHeader,
-    domain::schedule::RetrySchedule, harness::Instance,
+    domain::schedule::RetrySchedule, harness::Instance, housekeeping::Housekeeping,
 };
 
 use crate::receiver::TestReceiver;
@@ -15,6 +15,8 @@ pub struct TestServer {
     instance: Instance,
     pub client: Client,
     pub dispatcher: Option<Dispatcher>,
+    /// Runs beside the dispatcher (readiness asks for both).
+    pub housekeeping: Option<Housekeeping>,
 }
 
 impl Deref for TestServer {
@@ -34,6 +36,7 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
         instance: Instance::start(adjust).await,
         client: Client::new(),
         dispatcher: None,
+        housekeeping: None,
     }
 }
 
@@ -42,6 +45,7 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
 pub async fn spawn_dispatching(adjust: impl FnOnce(&mut Config)) -> TestServer {
     let mut app = spawn_stepping(adjust).await;
     app.dispatcher = Some(Dispatcher::spawn(app.state.clone()));
+    app.housekeeping = Some(Housekeeping::spawn(app.state.clone()));
     app
 }
 

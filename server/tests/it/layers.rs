@@ -23,6 +23,7 @@ const LAYERS: &[&[&str]] = &[
         "simulator",
         "people",
     ],
+    &["housekeeping"],
     &["dispatcher", "http"],
     &["harness"],
 ];
