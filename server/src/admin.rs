@@ -28,10 +28,12 @@ pub async fn set_webhooks_enabled(
     admin.require_org_admin()?;
     let admin = admin.clone();
     state
-        .write(move |conn| {
+        .write_revoking(move |conn| {
             Box::pin(async move { set_webhooks_enabled_in(conn, &admin, enabled).await })
         })
-        .await
+        .await?;
+    state.housekeeping_due.notify_one();
+    Ok(())
 }
 
 async fn set_webhooks_enabled_in(
@@ -58,6 +60,9 @@ async fn set_webhooks_enabled_in(
     .execute(&mut *conn)
     .await?;
     if !enabled {
+        // A first window now; housekeeping stops the rest, and nothing of it is sent
+        // meanwhile (the send-time check sees the feature off, and after switching on again
+        // what was waiting from before is not sent either).
         cancel_pending_of_organisation(
             &mut *conn,
             admin.organisation_id,
@@ -148,7 +153,7 @@ pub async fn remove_url(state: &AppState, admin: &CurrentUser, id: i64) -> Resul
     admin.require_org_admin()?;
     let admin = admin.clone();
     state
-        .write(move |conn| Box::pin(async move { remove_url_in(conn, &admin, id).await }))
+        .write_revoking(move |conn| Box::pin(async move { remove_url_in(conn, &admin, id).await }))
         .await
 }
 

@@ -327,11 +327,26 @@ async fn removing_a_channel_names_the_subscriptions_first_and_keeps_the_delivery
 
     let res = app.call_form(&admin, "devices/remove_channel", &ids).await;
     assert_eq!(res.status(), StatusCode::OK);
+    // Gone from sight at once; its rows are removed in the background, a window at a time.
     assert_eq!(
-        app.count(&format!("channels WHERE id = {temperature}"))
-            .await,
+        app.count(&format!(
+            "channels WHERE id = {temperature} AND removed_at IS NULL"
+        ))
+        .await,
         0
     );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while app
+        .count(&format!("channels WHERE id = {temperature}"))
+        .await
+        > 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the removed channel was not cleaned up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert_eq!(
         app.count(&format!("data_points WHERE channel_id = {temperature}"))
             .await,

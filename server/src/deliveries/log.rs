@@ -80,7 +80,7 @@ const SELECT: &str =
      JOIN subscriptions s ON s.id = d.subscription_id
      JOIN events e ON e.id = d.event_id
      JOIN devices dv ON dv.id = e.device_id
-     LEFT JOIN channels c ON c.id = e.channel_id";
+     LEFT JOIN channels c ON c.id = e.channel_id AND c.removed_at IS NULL";
 
 /// Which deliveries the log shows; every part optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

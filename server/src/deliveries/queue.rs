@@ -197,44 +197,132 @@ pub async fn cancel(conn: &mut SqliteConnection, ids: &[i64], why: &str) -> Resu
     Ok(())
 }
 
-/// Stops the pending deliveries of a subscription that was switched off. Attempts in flight
-/// finish; nothing new starts.
+/// Most deliveries one job cancels or deletes: whatever a subscription or an organisation
+/// holds, each job stays short; housekeeping goes on with the rest, a window a job.
+pub const WINDOW: i64 = 500;
+
+/// Stops pending deliveries of a subscription that was switched off (attempts in flight
+/// finish), at most [`WINDOW`] of them; answers whether more may be left.
 pub async fn cancel_pending_of_subscription(
     conn: &mut SqliteConnection,
     subscription_id: i64,
     why: &str,
-) -> Result<()> {
-    sqlx::query(
+) -> Result<bool> {
+    let n = sqlx::query(
         "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, last_error = ?, updated_at = ?
-         WHERE subscription_id = ? AND next_attempt_at IS NOT NULL AND lease_until IS NULL",
+         WHERE id IN (SELECT id FROM deliveries INDEXED BY deliveries_pending_by_subscription
+                      WHERE subscription_id = ? AND next_attempt_at IS NOT NULL
+                        AND lease_until IS NULL
+                      LIMIT ?)",
     )
     .bind(why)
     .bind(now_ms())
     .bind(subscription_id)
+    .bind(WINDOW)
     .execute(conn)
     .await
-    .context("cancelling a subscription's pending deliveries")?;
-    Ok(())
+    .context("cancelling a subscription's pending deliveries")?
+    .rows_affected();
+    Ok(n as i64 >= WINDOW)
 }
 
-/// Stops every pending delivery of an organisation that switched webhooks off.
-pub async fn cancel_pending_of_organisation(
+/// Stops pending deliveries of one device's events to a subscription whose owner lost access
+/// to the device, at most [`WINDOW`] of them; answers whether more may be left.
+pub async fn cancel_pending_of_subscription_for_device(
     conn: &mut SqliteConnection,
-    organisation_id: i64,
+    subscription_id: i64,
+    device_id: i64,
+    why: &str,
+) -> Result<bool> {
+    let n = sqlx::query(
+        "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, last_error = ?, updated_at = ?
+         WHERE id IN (SELECT d.id FROM deliveries d INDEXED BY deliveries_pending_by_subscription
+                      JOIN events e ON e.id = d.event_id
+                      WHERE d.subscription_id = ? AND d.next_attempt_at IS NOT NULL
+                        AND d.lease_until IS NULL AND e.device_id = ?
+                      LIMIT ?)",
+    )
+    .bind(why)
+    .bind(now_ms())
+    .bind(subscription_id)
+    .bind(device_id)
+    .bind(WINDOW)
+    .execute(conn)
+    .await
+    .context("cancelling deliveries of a device no longer accessible")?
+    .rows_affected();
+    Ok(n as i64 >= WINDOW)
+}
+
+/// Stops what a cancelled replay still has waiting (at most [`crate::subscriptions`]' few
+/// ahead of it).
+pub async fn cancel_pending_of_replay(
+    conn: &mut SqliteConnection,
+    replay_id: i64,
     why: &str,
 ) -> Result<()> {
     sqlx::query(
         "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, last_error = ?, updated_at = ?
-         WHERE next_attempt_at IS NOT NULL AND lease_until IS NULL
-           AND subscription_id IN (SELECT id FROM subscriptions WHERE organisation_id = ?)",
+         WHERE replay_id = ? AND next_attempt_at IS NOT NULL AND lease_until IS NULL",
+    )
+    .bind(why)
+    .bind(now_ms())
+    .bind(replay_id)
+    .execute(conn)
+    .await
+    .context("cancelling a replay's pending deliveries")?;
+    Ok(())
+}
+
+/// Stops pending deliveries of an organisation that switched webhooks off, at most
+/// [`WINDOW`] of them; answers whether more may be left.
+pub async fn cancel_pending_of_organisation(
+    conn: &mut SqliteConnection,
+    organisation_id: i64,
+    why: &str,
+) -> Result<bool> {
+    let n = sqlx::query(
+        "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, last_error = ?, updated_at = ?
+         WHERE id IN (SELECT d.id FROM subscriptions s
+                      JOIN deliveries d INDEXED BY deliveries_pending_by_subscription
+                        ON d.subscription_id = s.id
+                      WHERE s.organisation_id = ? AND d.next_attempt_at IS NOT NULL
+                        AND d.lease_until IS NULL
+                      LIMIT ?)",
     )
     .bind(why)
     .bind(now_ms())
     .bind(organisation_id)
+    .bind(WINDOW)
     .execute(conn)
     .await
-    .context("cancelling an organisation's pending deliveries")?;
-    Ok(())
+    .context("cancelling an organisation's pending deliveries")?
+    .rows_affected();
+    Ok(n as i64 >= WINDOW)
+}
+
+/// Deliveries one job deletes: each takes its attempts (up to one per retry, each with up to
+/// 64 KiB of answer) with it.
+const DELETE_WINDOW: i64 = 200;
+
+/// Deletes up to a window of deliveries (with their attempts) of a deleted subscription;
+/// answers whether more may be left.
+pub async fn delete_of_subscription(
+    conn: &mut SqliteConnection,
+    subscription_id: i64,
+) -> Result<bool> {
+    let n = sqlx::query(
+        "DELETE FROM deliveries WHERE id IN (
+           SELECT id FROM deliveries INDEXED BY deliveries_by_subscription
+           WHERE subscription_id = ? LIMIT ?)",
+    )
+    .bind(subscription_id)
+    .bind(DELETE_WINDOW)
+    .execute(conn)
+    .await
+    .context("deleting a deleted subscription's deliveries")?
+    .rows_affected();
+    Ok(n as i64 >= DELETE_WINDOW)
 }
 
 /// Gives claimed rows back (shutdown, or a fresh start after a crash): due at `now`.

@@ -16,6 +16,7 @@ use crate::{
         channel::ValueType,
         channel_definition::{
             type_change_problem, value_type_word, ChannelDefinition, ChannelInput,
+            POINTS_COUNTED_UP_TO,
         },
     },
     error::ResultExt,
@@ -36,11 +37,12 @@ pub async fn add(
         .write(move |conn| {
             Box::pin(async move {
                 let device = super::organisation_device_in(&mut *conn, &admin, device_id).await?;
-                let count: i64 =
-                    sqlx::query_scalar("SELECT COUNT(*) FROM channels WHERE device_id = ?")
-                        .bind(device.id)
-                        .fetch_one(&mut *conn)
-                        .await?;
+                let count: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM channels WHERE device_id = ? AND removed_at IS NULL",
+                )
+                .bind(device.id)
+                .fetch_one(&mut *conn)
+                .await?;
                 if count >= MAX_CHANNELS as i64 {
                     return Err(Error::Conflict(format!(
                         "{} has {count} channels, the most a device can have.",
@@ -84,11 +86,15 @@ pub async fn update(
             Box::pin(async move {
                 let device = super::organisation_device_in(&mut *conn, &admin, device_id).await?;
                 let before = channel_of(conn, &device, channel_id).await?;
-                let points: i64 =
-                    sqlx::query_scalar("SELECT COUNT(*) FROM data_points WHERE channel_id = ?")
-                        .bind(before.id)
-                        .fetch_one(&mut *conn)
-                        .await?;
+                // Counted up to a bound: the rule needs to know whether there is a history,
+                // and the message how large it is, not an exact count of millions.
+                let points: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM data_points WHERE channel_id = ? LIMIT ?)",
+                )
+                .bind(before.id)
+                .bind(POINTS_COUNTED_UP_TO)
+                .fetch_one(&mut *conn)
+                .await?;
                 if let Some(problem) = type_change_problem(
                     &before.name,
                     before.spec.value_type,
@@ -146,6 +152,81 @@ pub async fn update(
         .await
 }
 
+/// Marks a channel removed, in the caller's transaction: from now on it is gone for everyone
+/// (no query shows it, ingest refuses it) and its name is free for a new channel; its data
+/// points are deleted by [`purge_removed`], and the row last.
+pub(crate) async fn mark_removed(conn: &mut SqliteConnection, channel_id: i64) -> Result<()> {
+    // A name no channel can be given (a control character), unique by the id.
+    sqlx::query(
+        "UPDATE channels SET removed_at = ?, name = char(1) || 'removed ' || id WHERE id = ?",
+    )
+    .bind(crate::clock::now_ms())
+    .bind(channel_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Rows one job of [`purge_removed`] deletes or changes.
+const PURGE_WINDOW: i64 = 2000;
+
+/// One step of clearing away a removed channel: a window of its data points, then a window of
+/// its past events (they keep their payload, which names the channel, and lose the link),
+/// then the channel itself — each in a writer job of its own. Answers whether anything was
+/// left to do.
+pub async fn purge_removed(state: &AppState) -> Result<bool> {
+    let channel: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM channels INDEXED BY channels_removed WHERE removed_at IS NOT NULL LIMIT 1",
+    )
+    .fetch_optional(&state.pool)
+    .await
+    .context("looking for removed channels")?;
+    let Some(channel) = channel else {
+        return Ok(false);
+    };
+    state
+        .write(move |conn| {
+            Box::pin(async move {
+                let points = sqlx::query(
+                    "DELETE FROM data_points WHERE id IN (
+                       SELECT id FROM data_points INDEXED BY data_points_by_channel
+                       WHERE channel_id = ? LIMIT ?)",
+                )
+                .bind(channel)
+                .bind(PURGE_WINDOW)
+                .execute(&mut *conn)
+                .await
+                .context("deleting a removed channel's data points")?
+                .rows_affected();
+                if points > 0 {
+                    return Ok(());
+                }
+                let events = sqlx::query(
+                    "UPDATE events SET channel_id = NULL WHERE id IN (
+                       SELECT id FROM events INDEXED BY events_by_channel
+                       WHERE channel_id = ? LIMIT ?)",
+                )
+                .bind(channel)
+                .bind(PURGE_WINDOW)
+                .execute(&mut *conn)
+                .await
+                .context("unlinking a removed channel's events")?
+                .rows_affected();
+                if events > 0 {
+                    return Ok(());
+                }
+                sqlx::query("DELETE FROM channels WHERE id = ? AND removed_at IS NOT NULL")
+                    .bind(channel)
+                    .execute(&mut *conn)
+                    .await
+                    .context("deleting a removed channel")?;
+                Ok(())
+            })
+        })
+        .await?;
+    Ok(true)
+}
+
 /// A channel of the device, or "not found" (another device's channel included).
 pub(crate) async fn channel_of(
     conn: &mut SqliteConnection,
@@ -167,7 +248,7 @@ async fn require_unique_name(
 ) -> Result<()> {
     let taken: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM channels
-         WHERE device_id = ? AND name = ? COLLATE NOCASE AND id IS NOT ?)",
+         WHERE device_id = ? AND name = ? COLLATE NOCASE AND id IS NOT ? AND removed_at IS NULL)",
     )
     .bind(device.id)
     .bind(name)

@@ -71,7 +71,7 @@ pub async fn recent(
         "SELECT p.channel_id, ?1 + ((p.timestamp - ?1) / ?2) * ?2 + ?2 / 2 AS at,
                 MIN(p.value) AS min, MAX(p.value) AS max, AVG(p.value) AS mean, COUNT(*) AS count
          FROM channels c JOIN data_points p ON p.channel_id = c.id
-         WHERE c.device_id = ?3 AND c.value_type = 'float'
+         WHERE c.device_id = ?3 AND c.value_type = 'float' AND c.removed_at IS NULL
            AND p.timestamp >= ?1 AND p.timestamp <= ?4 AND p.value IS NOT NULL
          GROUP BY p.channel_id, (p.timestamp - ?1) / ?2
          ORDER BY p.channel_id, at",

@@ -11,7 +11,7 @@ use crate::{
     auth::CurrentUser,
     clock::now_ms,
     domain::{
-        channel_definition::{ChannelDefinition, ChannelInput},
+        channel_definition::{ChannelDefinition, ChannelInput, POINTS_COUNTED_UP_TO},
         device::parse_device_class,
         parse_name,
     },
@@ -279,22 +279,29 @@ pub async fn delete(state: &AppState, admin: &CurrentUser, device_id: i64) -> Re
     admin.require_org_admin()?;
     let admin = admin.clone();
     state
-        .write(move |conn| {
+        .write_revoking(move |conn| {
             Box::pin(async move {
                 let device = super::organisation_device_in(&mut *conn, &admin, device_id).await?;
-                let (points, triggers, tokens, events): (i64, i64, i64, i64) = sqlx::query_as(
+                // Counted up to a bound: only whether it has a history matters here. A device
+                // that was ever in contact has events (its "seen" time says so without
+                // reading them).
+                let (points, triggers, tokens, events): (i64, i64, i64, bool) = sqlx::query_as(
                     "SELECT
-                       (SELECT COUNT(*) FROM data_points p JOIN channels c ON c.id = p.channel_id
-                         WHERE c.device_id = ?1),
+                       (SELECT COUNT(*) FROM (SELECT 1 FROM data_points p
+                                              JOIN channels c ON c.id = p.channel_id
+                                              WHERE c.device_id = ?1 LIMIT ?2)),
                        (SELECT COUNT(*) FROM subscription_triggers WHERE device_id = ?1),
                        (SELECT COUNT(*) FROM device_tokens WHERE device_id = ?1),
-                       (SELECT COUNT(*) FROM events WHERE device_id = ?1)",
+                       (SELECT last_seen_at IS NOT NULL FROM devices WHERE id = ?1)",
                 )
                 .bind(device.id)
+                .bind(POINTS_COUNTED_UP_TO)
                 .fetch_one(&mut *conn)
                 .await?;
                 let mut uses = Vec::new();
-                if points > 0 || events > 0 {
+                if points >= POINTS_COUNTED_UP_TO {
+                    uses.push(format!("{POINTS_COUNTED_UP_TO} or more data points"));
+                } else if points > 0 || events {
                     uses.push(format!("{points} data points"));
                 }
                 if triggers > 0 {

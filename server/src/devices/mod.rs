@@ -183,7 +183,7 @@ async fn devices_with_channels(
     .collect();
     let channels: Vec<Channel> = sqlx::query_as::<_, ChannelRow>(&format!(
         "SELECT {CHANNEL_COLUMNS} FROM channels c JOIN devices d ON d.id = c.device_id
-         WHERE {}{archived} ORDER BY c.id",
+         WHERE {}{archived} AND c.removed_at IS NULL ORDER BY c.id",
         scope::DEVICE
     ))
     .scoped(user)
@@ -258,7 +258,8 @@ pub(crate) async fn channels_of(
     device_id: i64,
 ) -> Result<Vec<Channel>> {
     Ok(sqlx::query_as::<_, ChannelRow>(&format!(
-        "SELECT {CHANNEL_COLUMNS} FROM channels c WHERE c.device_id = ? ORDER BY c.id"
+        "SELECT {CHANNEL_COLUMNS} FROM channels c
+         WHERE c.device_id = ? AND c.removed_at IS NULL ORDER BY c.id"
     ))
     .bind(device_id)
     .fetch_all(conn)

@@ -42,7 +42,7 @@ pub async fn list(
     let channels_json = serde_json::to_string(channels).expect("BUG: ids serialise");
     let visible: i64 = sqlx::query_scalar(&format!(
         "SELECT COUNT(*) FROM channels c JOIN devices d ON d.id = c.device_id
-         WHERE c.id IN (SELECT value FROM json_each(?4)) AND {}",
+         WHERE c.id IN (SELECT value FROM json_each(?4)) AND c.removed_at IS NULL AND {}",
         scope::DEVICE
     ))
     .scoped(user)
@@ -55,7 +55,8 @@ pub async fn list(
     // ?4 channels (all visible ones when empty), ?5/?6 the window.
     let from = format!(
         "FROM data_points p JOIN channels c ON c.id = p.channel_id JOIN devices d ON d.id = c.device_id
-         WHERE {} AND (?4 = '[]' OR p.channel_id IN (SELECT value FROM json_each(?4)))
+         WHERE {} AND c.removed_at IS NULL
+           AND (?4 = '[]' OR p.channel_id IN (SELECT value FROM json_each(?4)))
            AND p.timestamp >= ?5 AND p.timestamp < ?6",
         scope::DEVICE
     );

@@ -220,6 +220,10 @@ impl ChannelDefinition {
 /// if it cannot: its stored values must keep their meaning. A channel without history may
 /// become anything; with history only a choice may become text (its labels are stored as
 /// text) and yes/no may become a number (stored as 0 and 1).
+/// Stored data points are counted up to this many when a change needs to know of them.
+pub const POINTS_COUNTED_UP_TO: i64 = 10_000;
+
+/// `points`: the channel's stored data points, counted up to [`POINTS_COUNTED_UP_TO`].
 pub fn type_change_problem(
     channel: &str,
     from: ValueType,
@@ -238,6 +242,11 @@ pub fn type_change_problem(
         ValueType::String => "text",
         ValueType::Boolean => "yes/no values",
         ValueType::Enum => "choices",
+    };
+    let points = if points >= POINTS_COUNTED_UP_TO {
+        format!("{POINTS_COUNTED_UP_TO} or more")
+    } else {
+        points.to_string()
     };
     Some(format!(
         "{channel} cannot become a {} channel: its {points} stored data points are {}, which would mean nothing as {}. Add a new channel for the new kind of value instead.",

@@ -13,6 +13,7 @@ use crate::{
     audit::{self, Actor, AuditKind, Entry},
     auth::CurrentUser,
     clock::now_ms,
+    deliveries::queue::cancel_pending_of_subscription_for_device,
     devices::access::{set_in, AccessChange},
     error::ResultExt,
     AppState, Result,
@@ -29,7 +30,7 @@ pub async fn set_device_access(
 ) -> Result<()> {
     let admin = admin.clone();
     state
-        .write(move |conn| {
+        .write_revoking(move |conn| {
             Box::pin(async move {
                 let change = set_in(&mut *conn, &admin, device_id, user_id, granted).await?;
                 match change {
@@ -71,19 +72,15 @@ pub async fn lose_access_in(
     affected.sort_unstable();
     affected.dedup();
     for &id in &affected {
-        sqlx::query(
-            "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, last_error = ?,
-                 updated_at = ?
-             WHERE subscription_id = ? AND next_attempt_at IS NOT NULL AND lease_until IS NULL
-               AND event_id IN (SELECT id FROM events WHERE device_id = ?)",
+        // A first window; housekeeping cancels the rest (none is sent meanwhile: the
+        // send-time check sees the trigger marked).
+        cancel_pending_of_subscription_for_device(
+            &mut *conn,
+            id,
+            change.device_id,
+            &format!("no longer accessible: {reason}"),
         )
-        .bind(format!("no longer accessible: {reason}"))
-        .bind(now)
-        .bind(id)
-        .bind(change.device_id)
-        .execute(&mut *conn)
-        .await
-        .context("cancelling deliveries of a device no longer accessible")?;
+        .await?;
         let (organisation_id, display_name, url): (i64, String, String) = sqlx::query_as(
             "SELECT organisation_id, display_name, url FROM subscriptions WHERE id = ?",
         )

@@ -12,12 +12,38 @@ use crate::{
     notifications::notify_about_subscription, AppState, Result,
 };
 
-/// Switches off what has been failing long enough as of `now`; answers their ids.
+/// A subscription the sweep found failing: since when (its first failed delivery since its
+/// last success), how many failed, and the first failed delivery's id.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Failing {
+    id: i64,
+    since: i64,
+    failures: i64,
+    first_failed: i64,
+    display_name: String,
+    url: String,
+}
+
+/// Switches off what has been failing long enough as of `now`; answers their ids. The
+/// subscriptions are found on a reader; each is switched off in a writer job of its own,
+/// after a check (bounded by its failures) that nothing was delivered since.
 pub async fn sweep(state: &AppState, rule: AutoDisable, now: i64) -> Result<Vec<i64>> {
-    let switched = state
-        .write(move |conn| Box::pin(async move { sweep_in(conn, rule, now).await }))
-        .await?;
-    Ok(switched.into_iter().map(|(id, _)| id).collect())
+    let failing = {
+        let mut conn = state.pool.acquire().await?;
+        candidates(&mut conn, rule, now).await?
+    };
+    let mut switched = Vec::new();
+    for f in failing {
+        let id = f.id;
+        let off = state
+            .write_revoking(move |conn| Box::pin(async move { switch_off(conn, &f).await }))
+            .await?;
+        if off {
+            switched.push(id);
+        }
+        crate::health::housekeeping_beat(state);
+    }
+    Ok(switched)
 }
 
 /// The sweep on the operator's command (`labhook switch-off-failing`), on the database file
@@ -27,23 +53,33 @@ pub async fn sweep_from_command_line(
     rule: AutoDisable,
     now: i64,
 ) -> Result<Vec<(i64, String)>> {
-    let mut tx = pool.begin().await?;
-    let switched = sweep_in(&mut tx, rule, now).await?;
-    tx.commit().await?;
+    let failing = {
+        let mut conn = pool.acquire().await?;
+        candidates(&mut conn, rule, now).await?
+    };
+    let mut switched = Vec::new();
+    for f in failing {
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        if switch_off(&mut tx, &f).await? {
+            switched.push((f.id, display_name_or_url(&f.display_name, &f.url)));
+        }
+        tx.commit().await?;
+    }
     Ok(switched)
 }
 
-/// Answers the ids and names of what it switched off.
-async fn sweep_in(
+/// The active subscriptions whose deliveries have failed long enough (read only).
+async fn candidates(
     conn: &mut SqliteConnection,
     rule: AutoDisable,
     now: i64,
-) -> Result<Vec<(i64, String)>> {
+) -> Result<Vec<Failing>> {
     let cutoff = now - rule.after.as_millis() as i64;
     // Per active subscription: its failed deliveries since its last success (and since it was
     // last switched on), and when the first of them was made.
-    let failing: Vec<(i64, i64, i64, String, String)> = sqlx::query_as(
-        "SELECT s.id, MIN(d.created_at), COUNT(*), s.display_name, s.url
+    Ok(sqlx::query_as(
+        "SELECT s.id, MIN(d.created_at) AS since, COUNT(*) AS failures, MIN(d.id) AS first_failed,
+                s.display_name, s.url
          FROM subscriptions s JOIN deliveries d ON d.subscription_id = s.id
          WHERE s.active AND d.status = 'failed' AND NOT d.test AND d.created_at >= s.active_since
            AND d.created_at > COALESCE(
@@ -54,29 +90,40 @@ async fn sweep_in(
     )
     .bind(cutoff)
     .bind(rule.min_failures)
-    .fetch_all(&mut *conn)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Switches one failing subscription off, unless it is off already or something was
+/// delivered since its failures began (looking only at its deliveries since the first
+/// failure); answers whether it did.
+async fn switch_off(conn: &mut SqliteConnection, f: &Failing) -> Result<bool> {
+    let recovered: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM deliveries INDEXED BY deliveries_by_subscription
+                        WHERE subscription_id = ? AND id > ? AND status = 'delivered' AND NOT test)",
+    )
+    .bind(f.id)
+    .bind(f.first_failed)
+    .fetch_one(&mut *conn)
     .await?;
-    let mut switched = Vec::new();
-    for (id, since, failures, display_name, url) in failing {
-        if !deactivate(conn, id, InactiveReason::Failing, Actor::System).await? {
-            continue;
-        }
-        sqlx::query("UPDATE subscriptions SET failing_since = ? WHERE id = ?")
-            .bind(since)
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
-        // "2026-11-24 09:30 UTC"
-        let when = rfc3339(since)
-            .get(..16)
-            .unwrap_or_default()
-            .replace('T', " ");
-        let name = display_name_or_url(&display_name, &url);
-        let message = format!(
-            "{name} was switched off: its {failures} deliveries since {when} UTC all failed. Fix the receiver, then switch it on again.",
-        );
-        notify_about_subscription(conn, id, &message).await?;
-        switched.push((id, name));
+    if recovered || !deactivate(conn, f.id, InactiveReason::Failing, Actor::System).await? {
+        return Ok(false);
     }
-    Ok(switched)
+    sqlx::query("UPDATE subscriptions SET failing_since = ? WHERE id = ?")
+        .bind(f.since)
+        .bind(f.id)
+        .execute(&mut *conn)
+        .await?;
+    // "2026-11-24 09:30 UTC"
+    let when = rfc3339(f.since)
+        .get(..16)
+        .unwrap_or_default()
+        .replace('T', " ");
+    let name = display_name_or_url(&f.display_name, &f.url);
+    let message = format!(
+        "{name} was switched off: its {} deliveries since {when} UTC all failed. Fix the receiver, then switch it on again.",
+        f.failures
+    );
+    notify_about_subscription(conn, f.id, &message).await?;
+    Ok(true)
 }

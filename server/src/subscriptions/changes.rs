@@ -92,7 +92,7 @@ async fn within_quota(
 ) -> Result<()> {
     let (mine, organisation): (i64, i64) = sqlx::query_as(
         "SELECT COUNT(*) FILTER (WHERE owner_id = ?1), COUNT(*) FROM subscriptions
-         WHERE organisation_id = ?2",
+         WHERE organisation_id = ?2 AND deleted_at IS NULL",
     )
     .bind(user.id)
     .bind(user.organisation_id)
@@ -195,7 +195,7 @@ pub async fn update(
         state.secrets.clone(),
     );
     state
-        .write(move |conn| {
+        .write_revoking(move |conn| {
             Box::pin(async move { update_in(conn, &pool, &key, &user, id, &input).await })
         })
         .await
@@ -244,8 +244,10 @@ pub async fn delete(state: &AppState, user: &CurrentUser, id: i64) -> Result<()>
     require_webhooks_enabled(&state.pool, user).await?;
     let (user, key) = (user.clone(), state.secrets.clone());
     state
-        .write(move |conn| Box::pin(async move { delete_in(conn, &key, &user, id).await }))
-        .await
+        .write_revoking(move |conn| Box::pin(async move { delete_in(conn, &key, &user, id).await }))
+        .await?;
+    state.housekeeping_due.notify_one();
+    Ok(())
 }
 
 async fn delete_in(
@@ -255,8 +257,13 @@ async fn delete_in(
     id: i64,
 ) -> Result<()> {
     let s = find(&mut *conn, key, user, id).await?;
-    // Its delivery log goes with it (the audit trail keeps the record of the subscription).
-    sqlx::query("DELETE FROM subscriptions WHERE id = ?")
+    // Gone for everyone at once; its delivery log — which may be millions of rows — goes
+    // with it in the background, a window a job (`cleanup`), and the row last. The audit
+    // trail keeps the record of the subscription.
+    let now = now_ms();
+    sqlx::query("UPDATE subscriptions SET deleted_at = ?, active = 0, updated_at = ? WHERE id = ?")
+        .bind(now)
+        .bind(now)
         .bind(id)
         .execute(&mut *conn)
         .await?;

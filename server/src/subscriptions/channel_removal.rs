@@ -10,7 +10,10 @@ use super::model::{display_name_or_url, subject};
 use crate::{
     audit::{self, AuditKind, Entry},
     auth::CurrentUser,
-    devices::{channels::channel_of, organisation_device, organisation_device_in},
+    devices::{
+        channels::{channel_of, mark_removed},
+        organisation_device, organisation_device_in,
+    },
     AppState, Result,
 };
 
@@ -28,8 +31,13 @@ pub struct ChannelUser {
 pub struct ChannelUses {
     pub channel: String,
     pub subscriptions: Vec<ChannelUser>,
+    /// Its data points, counted up to [`COUNTED_UP_TO`] (more: "at least" that many).
     pub data_points: i64,
 }
+
+/// Data points are counted up to this many before confirming a removal: enough to tell a
+/// channel with a history from one without, at a bounded cost.
+pub const COUNTED_UP_TO: i64 = 100_000;
 
 /// What removing a channel would take with it.
 pub async fn channel_uses(
@@ -42,11 +50,13 @@ pub async fn channel_uses(
     let mut conn = state.pool.acquire().await?;
     let channel = channel_of(&mut conn, &device, channel_id).await?;
     let subscriptions = users_of(&mut conn, channel.id).await?;
-    let data_points: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM data_points WHERE channel_id = ?")
-            .bind(channel.id)
-            .fetch_one(&mut *conn)
-            .await?;
+    let data_points: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM data_points WHERE channel_id = ? LIMIT ?)",
+    )
+    .bind(channel.id)
+    .bind(COUNTED_UP_TO)
+    .fetch_one(&mut *conn)
+    .await?;
     Ok(ChannelUses {
         channel: channel.name,
         subscriptions,
@@ -59,6 +69,7 @@ async fn users_of(conn: &mut SqliteConnection, channel_id: i64) -> Result<Vec<Ch
         "SELECT s.id, s.display_name, s.url, u.name FROM subscriptions s
          JOIN users u ON u.id = s.owner_id
          WHERE s.id IN (SELECT subscription_id FROM subscription_triggers WHERE channel_id = ?)
+           AND s.deleted_at IS NULL
          ORDER BY s.id",
     )
     .bind(channel_id)
@@ -85,7 +96,7 @@ pub async fn remove_channel(
 ) -> Result<()> {
     let admin = admin.clone();
     state
-        .write(move |conn| {
+        .write_revoking(move |conn| {
             Box::pin(async move {
                 let device = organisation_device_in(&mut *conn, &admin, device_id).await?;
                 let channel = channel_of(conn, &device, channel_id).await?;
@@ -100,14 +111,14 @@ pub async fn remove_channel(
                 .bind(channel.id)
                 .execute(&mut *conn)
                 .await?;
-                sqlx::query("UPDATE events SET channel_id = NULL WHERE channel_id = ?")
+                // The subscriptions' triggers on it go now; the channel is marked removed —
+                // gone for everyone, its name free again — and its data points (millions,
+                // perhaps) are deleted in the background, a window a job.
+                sqlx::query("DELETE FROM subscription_triggers WHERE channel_id = ?")
                     .bind(channel.id)
                     .execute(&mut *conn)
                     .await?;
-                sqlx::query("DELETE FROM channels WHERE id = ?")
-                    .bind(channel.id)
-                    .execute(&mut *conn)
-                    .await?;
+                mark_removed(conn, channel.id).await?;
                 for user in &users {
                     audit::record_by(
                         conn,
@@ -139,5 +150,7 @@ pub async fn remove_channel(
                 .await
             })
         })
-        .await
+        .await?;
+    state.housekeeping_due.notify_one();
+    Ok(())
 }

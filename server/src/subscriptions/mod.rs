@@ -6,6 +6,7 @@ mod access;
 pub mod auto_disable;
 mod changes;
 mod channel_removal;
+pub mod cleanup;
 mod model;
 mod overflow;
 mod queries;

@@ -24,8 +24,10 @@ use crate::{
 };
 
 /// Switches an active subscription off: marks it with `reason`, cancels its pending
-/// deliveries (attempts in flight finish) and writes the audit entry, in the caller's
-/// transaction. Returns false when it was not active (nothing changes then).
+/// deliveries (attempts in flight finish; a first window here, housekeeping cancels the rest
+/// — none of them is sent meanwhile, the send-time check sees the subscription off) and
+/// writes the audit entry, in the caller's transaction. Returns false when it was not active
+/// (nothing changes then).
 pub async fn deactivate(
     conn: &mut SqliteConnection,
     id: i64,
@@ -72,7 +74,7 @@ pub async fn set_active(state: &AppState, user: &CurrentUser, id: i64, active: b
     require_webhooks_enabled(&state.pool, user).await?;
     let (user, key) = (user.clone(), state.secrets.clone());
     state
-        .write(move |conn| {
+        .write_revoking(move |conn| {
             Box::pin(async move { set_active_in(conn, &key, &user, id, active).await })
         })
         .await
