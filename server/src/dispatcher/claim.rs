@@ -65,9 +65,16 @@ pub(super) async fn prepare(
     let mut event_gone = Vec::new();
     let mut feature_off = Vec::new();
     for c in claimed {
-        if inaccessible.contains(&c.id) {
-            no_access.push(c.id);
-            continue;
+        match inaccessible.get(&c.id) {
+            Some(Unsendable::NoAccess) => {
+                no_access.push(c.id);
+                continue;
+            }
+            Some(Unsendable::WaitedWhileOff) => {
+                feature_off.push(c.id);
+                continue;
+            }
+            None => {}
         }
         let target = match targets.get(&c.subscription_id) {
             Some(Ok(t)) => t.clone(),
@@ -110,20 +117,10 @@ pub(super) async fn prepare(
         let cancelled = state
             .write(move |conn| {
                 Box::pin(async move {
-                    queue::cancel(&mut *conn, &not_active, "subscription inactive").await?;
-                    queue::cancel(
-                        &mut *conn,
-                        &no_access,
-                        "no longer accessible: its owner lost access to the device",
-                    )
-                    .await?;
-                    queue::cancel(&mut *conn, &event_gone, "the event is no longer stored").await?;
-                    queue::cancel(
-                        &mut *conn,
-                        &feature_off,
-                        "webhooks switched off for the organisation",
-                    )
-                    .await
+                    queue::cancel(&mut *conn, &not_active, INACTIVE).await?;
+                    queue::cancel(&mut *conn, &no_access, NO_ACCESS).await?;
+                    queue::cancel(&mut *conn, &event_gone, EVENT_GONE).await?;
+                    queue::cancel(&mut *conn, &feature_off, FEATURE_OFF).await
                 })
             })
             .await;
@@ -134,21 +131,74 @@ pub(super) async fn prepare(
     Ok(prepared)
 }
 
-/// The claimed deliveries whose subscription's owner may no longer see the event's device
-/// (access revoked while they waited for a retry): they are not sent.
-async fn inaccessible(
+const INACTIVE: &str = "subscription inactive";
+const NO_ACCESS: &str = "no longer accessible: its owner lost access to the device";
+const EVENT_GONE: &str = "the event is no longer stored";
+const FEATURE_OFF: &str = "webhooks switched off for the organisation";
+const UNREGISTERED: &str = "its target URL is no longer registered";
+
+/// Checks one prepared delivery again just before it is sent (access changed since it was
+/// prepared, or it waited long for its turn): why it must not go now, if it must not.
+pub(super) async fn recheck(
     state: &AppState,
-    claimed: &[Claimed],
-) -> Result<std::collections::HashSet<i64>> {
+    claimed: &Claimed,
+    now: i64,
+) -> Result<Option<&'static str>> {
+    let one = std::slice::from_ref(claimed);
+    match inaccessible(state, one).await?.get(&claimed.id) {
+        Some(Unsendable::NoAccess) => return Ok(Some(NO_ACCESS)),
+        Some(Unsendable::WaitedWhileOff) => return Ok(Some(FEATURE_OFF)),
+        None => {}
+    }
+    Ok(
+        match targets(state, one, now)
+            .await?
+            .get(&claimed.subscription_id)
+        {
+            Some(Ok(_)) => None,
+            Some(Err(Skip::FeatureOff)) => Some(FEATURE_OFF),
+            Some(Err(Skip::Inactive)) | None => Some(INACTIVE),
+            Some(Err(Skip::Unregistered(_))) => Some(UNREGISTERED),
+        },
+    )
+}
+
+/// Cancels one claimed delivery that must not be sent after all; a failure is logged (the
+/// row stays leased and is looked at again when the lease ends).
+pub(super) async fn cancel_one(state: &AppState, id: i64, why: &'static str) {
+    let cancelled = state
+        .write(move |conn| Box::pin(async move { queue::cancel(conn, &[id], why).await }))
+        .await;
+    if let Err(e) = cancelled {
+        tracing::warn!(error = ?e, delivery = id, "cancelling a delivery that must not be sent failed");
+    }
+}
+
+/// Why a claimed delivery must not be sent, besides its subscription's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unsendable {
+    /// The subscription's owner may no longer see the event's device (access revoked while
+    /// it waited for a retry).
+    NoAccess,
+    /// It was waiting when the organisation switched webhooks off, and has not been touched
+    /// since webhooks were switched on again: what waited then is never sent later.
+    WaitedWhileOff,
+}
+
+/// The claimed deliveries that must not be sent, and why.
+async fn inaccessible(state: &AppState, claimed: &[Claimed]) -> Result<HashMap<i64, Unsendable>> {
     let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
-    let rows: Vec<i64> = sqlx::query_scalar(&format!(
-        "SELECT d.id FROM deliveries d
+    let rows: Vec<(i64, bool)> = sqlx::query_as(&format!(
+        "SELECT d.id, d.updated_at < COALESCE(o.webhooks_enabled_since, 0) AS waited_while_off
+         FROM deliveries d
          JOIN events e ON e.id = d.event_id
          JOIN subscriptions s ON s.id = d.subscription_id
+         JOIN organisations o ON o.id = s.organisation_id
          JOIN users u ON u.id = s.owner_id
          WHERE d.id IN (SELECT value FROM json_each(?1))
            AND (
-             NOT {OWNER_SEES_EVENT_DEVICE}
+             d.updated_at < COALESCE(o.webhooks_enabled_since, 0)
+             OR NOT {OWNER_SEES_EVENT_DEVICE}
              OR EXISTS (
                 SELECT 1 FROM subscription_triggers t
                 WHERE t.subscription_id = s.id AND t.device_id = e.device_id
@@ -158,7 +208,17 @@ async fn inaccessible(
     .fetch_all(&state.pool)
     .await
     .context("checking access at send time")?;
-    Ok(rows.into_iter().collect())
+    Ok(rows
+        .into_iter()
+        .map(|(id, off)| {
+            let why = if off {
+                Unsendable::WaitedWhileOff
+            } else {
+                Unsendable::NoAccess
+            };
+            (id, why)
+        })
+        .collect())
 }
 
 enum Skip {

@@ -17,11 +17,15 @@ pub mod claim;
 mod debounce;
 pub mod decide;
 pub mod fanout;
+#[cfg(feature = "testing")]
+mod faults;
 pub mod record;
-mod replies;
+pub mod replies;
 pub mod sender;
 mod step;
 
+#[cfg(feature = "testing")]
+pub use faults::Faults;
 pub use step::{Round, Stepper};
 
 use std::{
@@ -47,7 +51,7 @@ use crate::{
     config::DispatcherConfig,
     deliveries::queue::{self, ClaimLimits, Claimed},
     domain::schedule::RetrySchedule,
-    health, retention, AppState, Result,
+    health, AppState, Result,
 };
 
 /// A running dispatcher.
@@ -111,25 +115,9 @@ enum Exit {
     RecorderGone,
 }
 
-/// Deliberate faults, for tests that prove the supervision (set through
-/// [`Faults::of`]); nothing else sets them.
-#[derive(Default)]
-pub struct Faults {
-    /// The loop panics at the start of its next round.
-    pub panic_in_loop: std::sync::atomic::AtomicBool,
-    /// This many of the next send tasks panic before their request.
-    pub panicking_sends: std::sync::atomic::AtomicU32,
-}
-
-impl Faults {
-    pub fn of(state: &AppState) -> Arc<Faults> {
-        state.part(|_| Faults::default())
-    }
-
-    fn take(flag: &std::sync::atomic::AtomicBool) -> bool {
-        flag.swap(false, std::sync::atomic::Ordering::Relaxed)
-    }
-}
+/// A prepared delivery that waited longer than this for its turn is checked again before it
+/// is sent, even when nothing told the dispatcher that access changed.
+const RECHECK_AFTER: Duration = Duration::from_secs(5);
 
 /// Tells the loop that a send task ended, whichever way it ended: dropped when the task
 /// returns, is aborted or panics, so an in-flight slot is never lost.
@@ -152,7 +140,6 @@ pub const FAN_OUT_BATCH: i64 = 2000;
 /// PREFETCH request timeouts in a row stay well inside the default lease.
 const PREFETCH: usize = 4;
 const CLAIM_BATCH: usize = 1000;
-const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Gives back every claimed delivery, due at `now` (at start: what a crash left claimed; on
 /// shutdown: what was not finished).
@@ -182,7 +169,6 @@ struct Loop {
 }
 
 async fn run(state: AppState, mut stop: watch::Receiver<bool>) -> Exit {
-    let faults = Faults::of(&state);
     let config = state.config.dispatcher.clone();
     match release_all(&state, now_ms()).await {
         Ok(0) => {}
@@ -215,14 +201,12 @@ async fn run(state: AppState, mut stop: watch::Receiver<bool>) -> Exit {
         outcome_tx,
         bodies: Bodies::default(),
     };
-    let mut last_prune = Instant::now();
 
     let mut exit = Exit::Stopped;
     while !*stop.borrow() {
         health::beat(&state);
-        if Faults::take(&faults.panic_in_loop) {
-            panic!("a deliberate fault (test)");
-        }
+        #[cfg(feature = "testing")]
+        Faults::of(&state).at_loop_round();
         if recorder.is_finished() {
             exit = Exit::RecorderGone;
             break;
@@ -243,41 +227,6 @@ async fn run(state: AppState, mut stop: watch::Receiver<bool>) -> Exit {
             Ok(_) => {}
             Err(e) => tracing::error!(error = ?e, "claiming deliveries failed"),
         }
-        if last_prune.elapsed() >= PRUNE_EVERY {
-            last_prune = Instant::now();
-            let now = now_ms();
-            let cutoffs = retention::Cutoffs {
-                deliveries: now - this.config.retention.as_millis() as i64,
-                data_points: this
-                    .config
-                    .data_point_retention
-                    .map(|keep| now - keep.as_millis() as i64),
-            };
-            if let Some(rule) = this.config.auto_disable {
-                match crate::subscriptions::auto_disable::sweep(&this.state, rule, now).await {
-                    Ok(off) if !off.is_empty() => tracing::warn!(
-                        subscriptions = ?off,
-                        "switched off subscriptions whose deliveries kept failing"
-                    ),
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::warn!(error = ?e, "switching off failing subscriptions failed")
-                    }
-                }
-            }
-            match retention::prune(&this.state, cutoffs).await {
-                Ok(p) if p.deliveries + p.events + p.data_points > 0 => tracing::info!(
-                    deliveries = p.deliveries,
-                    events = p.events,
-                    data_points = p.data_points,
-                    longest_window_ms = p.longest_window.as_millis() as u64,
-                    "pruned what is past its retention"
-                ),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = ?e, "pruning failed"),
-            }
-        }
-
         // Nothing more to claim now. Sleep until the next delivery falls due — or, when what is
         // due waits for its subscription's requests in flight, until one of those finishes.
         let now = now_ms();
@@ -397,6 +346,10 @@ impl Loop {
     }
 
     async fn send(&mut self, claimed: Vec<Claimed>) -> Result<()> {
+        // What access allowed when these were checked: if it changes before one is sent, that
+        // one is checked again first.
+        let generation = self.state.access_generation();
+        let prepared_at = Instant::now();
         let prepared = prepare(&self.state, &mut self.bodies, claimed, now_ms()).await?;
         for outcome in prepared.not_sent {
             let _ = self.outcome_tx.send(outcome);
@@ -415,11 +368,11 @@ impl Loop {
                 .entry(c.subscription_id)
                 .or_insert_with(|| Arc::new(Semaphore::new(per_subscription)))
                 .clone();
-            let (sender, outcome_tx, global_turns, faults) = (
+            let (sender, outcome_tx, global_turns, state) = (
                 self.sender.clone(),
                 self.outcome_tx.clone(),
                 self.global_turns.clone(),
-                Faults::of(&self.state),
+                self.state.clone(),
             );
             let _slot = SlotGuard {
                 subscription_id: c.subscription_id,
@@ -434,13 +387,25 @@ impl Loop {
                 ) else {
                     return;
                 };
-                let panics = faults.panicking_sends.fetch_update(
-                    std::sync::atomic::Ordering::Relaxed,
-                    std::sync::atomic::Ordering::Relaxed,
-                    |n| n.checked_sub(1),
-                );
-                if panics.is_ok() {
-                    panic!("a deliberate fault in a send (test)");
+                #[cfg(feature = "testing")]
+                Faults::of(&state).at_send();
+                // Access changed since it was prepared, or it waited long: checked again, so
+                // that nothing prepared goes out after its owner lost the right to send it.
+                if state.access_generation() != generation
+                    || prepared_at.elapsed() >= RECHECK_AFTER
+                {
+                    match claim::recheck(&state, &c, now_ms()).await {
+                        Ok(None) => {}
+                        Ok(Some(why)) => {
+                            claim::cancel_one(&state, c.id, why).await;
+                            return;
+                        }
+                        Err(e) => {
+                            // Not sent: it falls due again when its lease ends.
+                            tracing::warn!(error = ?e, "checking a delivery again before sending failed");
+                            return;
+                        }
+                    }
                 }
                 let attempt = {
                     // Counted down however the send ends (a panic or a cancelled task too).

@@ -761,3 +761,78 @@ async fn a_receivers_headers_are_kept_up_to_a_limit() {
     assert!(headers.len() < 18 * 1024, "{} bytes kept", headers.len());
     assert!(headers.contains("more headers cut at 16 KiB"), "{headers}");
 }
+
+/// Deliveries already claimed and prepared, waiting for their subscription's turn behind a
+/// slow receiver, are checked again before they go: once access is revoked, none of them is
+/// sent — only the one already on the wire arrives — and the log says why.
+#[tokio::test]
+async fn prepared_deliveries_are_not_sent_after_access_is_revoked() {
+    let app = spawn_dispatching(|c| {
+        c.dispatcher.per_subscription_in_flight = 1;
+        c.dispatcher.request_timeout = Duration::from_secs(10);
+    })
+    .await;
+    let receiver = TestReceiver::start().await;
+    receiver.always(Reply::Hang(Duration::from_millis(1500)));
+    app.register(&receiver.origin()).await;
+    let scanner = app.device_id("Barcode Scanner Bench 2").await;
+    let lab = app.sign_in("lab@demo.lab", "demo-lab-pass").await;
+    let input = server::subscriptions::rules::SubscriptionInput {
+        url: receiver.url("/hooks"),
+        triggers: vec![server::subscriptions::rules::TriggerChoice {
+            channel_id: app.channel_id(scanner, "barcode").await,
+            event_type: CREATED.into(),
+        }],
+        ..Default::default()
+    };
+    let subscription = server::subscriptions::create(&app.state, &lab, &input)
+        .await
+        .expect("a valid subscription")
+        .id;
+    let (_, token) = app.token_for("Barcode Scanner Bench 2").await;
+    let scans: Vec<_> = (0..6)
+        .map(|i| json!({"channel": "barcode", "value": format!("S-{i}")}))
+        .collect();
+    let res = app.post_points(scanner, &token, &json!(scans)).await;
+    assert_eq!(res.status(), 202);
+    // The first is on the wire; the others are claimed and wait for its turn.
+    receiver.wait_for(1, Duration::from_secs(10)).await;
+    server::subscriptions::set_device_access(
+        &app.state,
+        &app.admin().await,
+        scanner,
+        lab.id,
+        false,
+    )
+    .await
+    .expect("access revoked");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (open, cancelled): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*) FILTER (WHERE status NOT IN ('delivered', 'failed', 'cancelled')),
+                    COUNT(*) FILTER (WHERE status = 'cancelled')
+             FROM deliveries WHERE subscription_id = ?",
+        )
+        .bind(subscription)
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+        if open == 0 {
+            assert_eq!(cancelled, 5, "all but the one on the wire");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{open} deliveries still open");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Longer than one more request would take to arrive.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.received().len(), 1);
+    let why: Vec<String> = sqlx::query_scalar(
+        "SELECT last_error FROM deliveries WHERE subscription_id = ? AND status = 'cancelled'",
+    )
+    .bind(subscription)
+    .fetch_all(&app.state.pool)
+    .await
+    .unwrap();
+    assert!(why.iter().all(|w| w.contains("access")), "{why:?}");
+}
