@@ -120,19 +120,38 @@ fn classify_v6(ip: Ipv6Addr) -> Class {
         Class::Private
     } else if ip.is_multicast() || first == 0x2001 && ip.segments()[1] == 0x0db8 {
         Class::Reserved
-    } else if let Some(v4) = embedded_v4(ip) {
-        // IPv4-compatible and NAT64 forms must not smuggle an IPv4 address past the rules.
-        classify_v4(v4)
     } else {
-        Class::Public
+        // Forms that carry an IPv4 address must not smuggle it past the IPv4 rules: the
+        // address is judged by the strictest of what it carries.
+        embedded_v4(ip)
+            .into_iter()
+            .map(classify_v4)
+            .find(|class| !matches!(class, Class::Public))
+            .unwrap_or(Class::Public)
     }
 }
 
-/// The IPv4 address inside ::a.b.c.d (IPv4-compatible) or 64:ff9b::a.b.c.d (NAT64).
-fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+/// The IPv4 addresses an IPv6 address carries and may be routed to: ::a.b.c.d
+/// (IPv4-compatible), ::ffff:0:a.b.c.d (SIIT), 64:ff9b::a.b.c.d and 64:ff9b:1::/48 (NAT64,
+/// well-known and local), 2002:aabb:ccdd::/48 (6to4) and 2001:0::/32 (Teredo: its server, and
+/// its client, stored inverted in the last 32 bits).
+fn embedded_v4(ip: Ipv6Addr) -> Vec<Ipv4Addr> {
     let s = ip.segments();
-    let prefix_free = s[..6] == [0; 6] || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0];
-    prefix_free.then(|| Ipv4Addr::from(((s[6] as u32) << 16) | s[7] as u32))
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::from(((hi as u32) << 16) | lo as u32);
+    let last = v4(s[6], s[7]);
+    if s[..6] == [0; 6]
+        || s[..6] == [0, 0, 0, 0, 0xffff, 0]
+        || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+        || s[..3] == [0x64, 0xff9b, 1]
+    {
+        vec![last]
+    } else if s[0] == 0x2002 {
+        vec![v4(s[1], s[2])]
+    } else if s[..2] == [0x2001, 0] {
+        vec![v4(s[2], s[3]), v4(!s[6], !s[7])]
+    } else {
+        Vec::new()
+    }
 }
 
 /// AWS's IPv6 instance metadata endpoint (fd00:ec2::254), which is also in the ULA range.
@@ -162,6 +181,18 @@ mod tests {
             ("224.0.0.1", Err(Refused::Reserved)),
             ("255.255.255.255", Err(Refused::Reserved)),
             ("64:ff9b::7f00:1", Err(Refused::Loopback)),
+            ("::ffff:0:7f00:1", Err(Refused::Loopback)),
+            ("::ffff:0:a9fe:a9fe", Err(Refused::LinkLocal)),
+            ("64:ff9b:1::a9fe:a9fe", Err(Refused::LinkLocal)),
+            ("64:ff9b:1:ffff::7f00:1", Err(Refused::Loopback)),
+            ("2002:7f00:1::1", Err(Refused::Loopback)),
+            ("2002:a9fe:a9fe::", Err(Refused::LinkLocal)),
+            // Teredo, client 127.0.0.1 (inverted: 80ff:fffe) behind server 65.54.227.120.
+            (
+                "2001:0:4136:e378:8000:63bf:80ff:fffe",
+                Err(Refused::Loopback),
+            ),
+            ("2002:5db8:d70e::1", Ok(())),
             ("10.1.2.3", Ok(())),
             ("172.16.0.9", Ok(())),
             ("192.168.1.20", Ok(())),
