@@ -241,6 +241,8 @@ async fn the_bad_input_corpus_through_the_api_gets_4xx_and_stores_nothing() {
         "/api/v2/devices?include=users",
         "/api/v2/channels?sort=unit",
         "/api/v2/data_points?filter[timestamp]=a,b",
+        "/api/v2/data_points?filter[timestamp]=,-9223372036854775808",
+        "/api/v2/data_points?filter[timestamp]=-9223372036854775808,9223372036854775807",
         "/api/v2/data_points?filter[channel_id]=abc",
         "/api/v2/data_points?filter[timestamp]=2026-11-02T00:00:00Z,2026-11-01T00:00:00Z",
         "/api/v2/data_points?page[size]=100000",

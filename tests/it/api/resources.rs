@@ -284,4 +284,15 @@ async fn devices_channels_and_data_points_are_what_the_user_may_see() {
         bad.body["errors"][0]["source"]["parameter"],
         "filter[timestamp]"
     );
+    // Numbers past the calendar are refused in words, never overflowed.
+    let extreme = lab_api
+        .get(&format!(
+            "/api/v2/data_points?filter[channel_id]={hotplate}&filter[timestamp]=,-9223372036854775808"
+        ))
+        .await;
+    assert_eq!(extreme.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        extreme.body["errors"][0]["source"]["parameter"],
+        "filter[timestamp]"
+    );
 }

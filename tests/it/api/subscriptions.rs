@@ -508,3 +508,41 @@ async fn replies_and_trigger_options_round_trip_and_are_kept_by_other_changes() 
         assert!(res.detail().contains(says), "{}", res.body);
     }
 }
+
+/// An org admin reads other people's subscriptions as the pages show them: credentials in
+/// the target URL's query masked; the owner reads the URL as typed.
+#[tokio::test]
+async fn others_read_a_target_urls_credentials_masked() {
+    let app = spawn_app().await;
+    let lab = app.signed_in(LAB_USER.0, LAB_USER.1).await;
+    let admin = app.signed_in(ADMIN.0, ADMIN.1).await;
+    let api = Api::new(&app, &token(&app, &lab, &["read", "write"]).await);
+    let admin_api = Api::new(&app, &token(&app, &admin, &["read"]).await);
+    let channel = channel_id(&app, "Barcode Scanner Bench 2", "barcode").await;
+    let mut body = new_subscription(channel, "x");
+    body["data"]["attributes"]["url"] =
+        json!("http://127.0.0.1:9999/lims?api_key=abc123&site=basel");
+    let created = api.post(SUBSCRIPTIONS, &body).await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let id = created.body["data"]["id"].as_str().unwrap().to_owned();
+    let path = format!("{SUBSCRIPTIONS}/{id}");
+
+    let own = api.get(&path).await;
+    assert_eq!(
+        own.body["data"]["attributes"]["url"],
+        "http://127.0.0.1:9999/lims?api_key=abc123&site=basel"
+    );
+    let theirs = admin_api.get(&path).await;
+    assert_eq!(theirs.status, StatusCode::OK, "{}", theirs.body);
+    assert_eq!(
+        theirs.body["data"]["attributes"]["url"],
+        "http://127.0.0.1:9999/lims?api_key=•••••&site=basel"
+    );
+    let listed = admin_api.get(SUBSCRIPTIONS).await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert!(
+        !listed.body.to_string().contains("abc123"),
+        "{}",
+        listed.body
+    );
+}

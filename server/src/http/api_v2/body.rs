@@ -108,6 +108,15 @@ pub fn id_attr(a: &Map<String, Value>, name: &str) -> ApiResult<Option<i64>> {
 /// A time attribute or parameter: RFC 3339, or milliseconds since the epoch.
 pub fn parse_time(name: &str, raw: &str) -> ApiResult<i64> {
     if let Ok(ms) = raw.parse::<i64>() {
+        // Years 1 to 9999, as RFC 3339 has them: arithmetic on the bounds cannot overflow.
+        const EARLIEST: i64 = -62_135_596_800_000;
+        const LATEST: i64 = 253_402_300_799_999;
+        if !(EARLIEST..=LATEST).contains(&ms) {
+            return Err(ApiError(Error::invalid(
+                name,
+                format!("`{raw}` milliseconds is outside the years 1 to 9999."),
+            )));
+        }
         return Ok(ms);
     }
     chrono::DateTime::parse_from_rfc3339(raw)
@@ -125,6 +134,25 @@ mod tests {
     use axum::http::StatusCode;
 
     use super::*;
+
+    #[test]
+    fn times_far_outside_the_calendar_are_refused() {
+        assert!(matches!(
+            parse_time("t", "1700000000000"),
+            Ok(1_700_000_000_000)
+        ));
+        for raw in [
+            "9223372036854775807",
+            "-9223372036854775808",
+            "253402300800000",
+            "99999999999999999999",
+        ] {
+            let Err(ApiError(Error::Invalid(fields))) = parse_time("t", raw) else {
+                panic!("{raw} was taken");
+            };
+            assert_eq!(fields[0].field, "t", "{raw}");
+        }
+    }
 
     #[test]
     fn a_body_needs_data_of_the_right_type() {

@@ -357,7 +357,7 @@ pub async fn list_data_points(
         }
     };
     let until = bound(1, now + 1)?;
-    let since = bound(0, until - DEFAULT_WINDOW_MS)?;
+    let since = bound(0, until.saturating_sub(DEFAULT_WINDOW_MS))?;
     let newest_first = q.sort.as_ref().is_some_and(|(_, descending)| *descending);
     let page = points::list(
         &state.pool,

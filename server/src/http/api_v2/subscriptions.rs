@@ -27,6 +27,8 @@ use super::{
 };
 use crate::{
     api_tokens::Scope,
+    auth::CurrentUser,
+    domain::mask,
     subscriptions::{
         self,
         replay::{self, ReplayInput},
@@ -73,7 +75,11 @@ pub fn trigger_id(channel_id: i64, event_type: &str) -> String {
     format!("{channel_id}:{event_type}")
 }
 
-pub fn resource(s: Subscription) -> Resource {
+/// A subscription as `viewer` gets to see it: its owner as it was typed; anyone else (an org
+/// admin) with the target URL's credentials and secret-looking header values masked, as the
+/// pages show them.
+pub fn resource(s: Subscription, viewer: &CurrentUser) -> Resource {
+    let owner = viewer.id == s.owner_id;
     let triggers: Vec<String> = s
         .triggers
         .iter()
@@ -94,8 +100,14 @@ pub fn resource(s: Subscription) -> Resource {
     for h in s.headers.iter() {
         let value = if h.secret {
             json!({ "secret": true })
-        } else {
+        } else if owner {
             json!(h.value.expose())
+        } else {
+            json!(mask::shown_header_value(
+                h.name.as_str(),
+                h.value.expose(),
+                false
+            ))
         };
         headers.insert(h.name.as_str().to_owned(), value);
     }
@@ -106,7 +118,7 @@ pub fn resource(s: Subscription) -> Resource {
         json!({
             "display_name": s.name(),
             "active": s.active,
-            "url": s.url,
+            "url": if owner { s.url.clone() } else { mask::shown_url(&s.url) },
             "triggers": triggers,
             "headers": headers,
             "use_replies": s.use_replies,
@@ -127,7 +139,7 @@ pub async fn list(
     caller.require(Scope::Read)?;
     let q = ListQuery::parse(raw.as_deref(), &ACCEPTS)?;
     let page = subscriptions::list_page(&state, &caller.user, q.page(), q.ascending()).await?;
-    Ok(many(page, &q, KIND, resource))
+    Ok(many(page, &q, KIND, |s| resource(s, &caller.user)))
 }
 
 pub async fn show(
@@ -139,7 +151,7 @@ pub async fn show(
     caller.require(Scope::Read)?;
     let q = ListQuery::parse(raw.as_deref(), &SHOW)?;
     let s = subscriptions::get(&state, &caller.user, path_id(&id)?).await?;
-    Ok(one(StatusCode::OK, resource(s), &q))
+    Ok(one(StatusCode::OK, resource(s, &caller.user), &q))
 }
 
 /// Answers the new subscription; its signing secret, shown this once, is in `meta`.
@@ -167,7 +179,7 @@ pub async fn create(
         subscriptions::set_active(&state, &caller.user, created.id, false).await?;
     }
     let s = subscriptions::get(&state, &caller.user, created.id).await?;
-    let r = resource(s).with_meta(json!({ "signing_secret": created.secret }));
+    let r = resource(s, &caller.user).with_meta(json!({ "signing_secret": created.secret }));
     Ok(one(StatusCode::OK, r, &ListQuery::default()))
 }
 
@@ -250,7 +262,11 @@ pub async fn update(
         subscriptions::set_active(&state, user, id, active).await?;
     }
     let s = subscriptions::get(&state, user, id).await?;
-    Ok(one(StatusCode::OK, resource(s), &ListQuery::default()))
+    Ok(one(
+        StatusCode::OK,
+        resource(s, user),
+        &ListQuery::default(),
+    ))
 }
 
 pub async fn delete(
@@ -300,7 +316,7 @@ pub async fn rotate_secret(
     let id = path_id(&id)?;
     let secret = subscriptions::rotate_secret(&state, &caller.user, id).await?;
     let s = subscriptions::get(&state, &caller.user, id).await?;
-    let r = resource(s).with_meta(json!({
+    let r = resource(s, &caller.user).with_meta(json!({
         "signing_secret": secret,
         "previous_secret_valid_for_seconds": subscriptions::ROTATION_OVERLAP_MS / 1000,
     }));
