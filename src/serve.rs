@@ -1,10 +1,12 @@
 //! Serving HTTP connections: axum's router on hyper, with the limits `axum::serve` leaves
 //! unset. A client gets a few seconds (`Config::header_read_timeout`) to send a request's headers (a slow client trickling bytes
 //! cannot hold a connection and its memory for ever) and at most 64 KiB of them; each request
-//! knows the peer's address (`ConnectInfo`) for per-address limits. On shutdown, listening
-//! stops and open connections finish their requests (the caller bounds how long).
+//! knows the peer's address (`ConnectInfo`) for per-address limits. At most
+//! [`MAX_CONNECTIONS`] are open at once: past it, new ones wait in the listen backlog until
+//! one closes, rather than taking file descriptors and memory without end. On shutdown,
+//! listening stops and open connections finish their requests (the caller bounds how long).
 
-use std::{future::Future, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use axum::{body::Body, extract::ConnectInfo, Router};
 use hyper::{body::Incoming, Request};
@@ -13,11 +15,14 @@ use hyper_util::{
     server::{conn::auto::Builder, graceful::GracefulShutdown},
     service::TowerToHyperService,
 };
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::Semaphore};
 use tower::ServiceExt;
 
 /// Largest request head (request line and headers) read.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// Connections served at once.
+pub const MAX_CONNECTIONS: usize = 2048;
 
 /// Serves `router` on `listener` until `shutdown`; a client gets `header_read_timeout` to send
 /// each request's headers.
@@ -39,8 +44,13 @@ pub async fn serve(
         .keep_alive_interval(Duration::from_secs(30))
         .max_header_list_size(MAX_HEAD_BYTES as u32);
     let graceful = GracefulShutdown::new();
+    let open = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     tokio::pin!(shutdown);
     loop {
+        let permit = tokio::select! {
+            permit = open.clone().acquire_owned() => permit.expect("BUG: never closed"),
+            () = &mut shutdown => break,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -64,6 +74,7 @@ pub async fn serve(
             .into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
+            let _open = permit;
             if let Err(e) = connection.await {
                 tracing::debug!(error = ?e, %peer, "connection ended with an error");
             }

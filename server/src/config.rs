@@ -63,6 +63,9 @@ pub struct Quotas {
     pub subscriptions_per_organisation: u32,
     /// Ingest requests a second per device token (bursts of ten times as many pass).
     pub ingest_requests_per_second: u32,
+    /// Request body KiB a second per device token (bursts of ten times as many pass): a
+    /// device that sends few but full requests is held to it too.
+    pub ingest_kib_per_second: u32,
 }
 
 impl Default for Quotas {
@@ -71,6 +74,7 @@ impl Default for Quotas {
             subscriptions_per_user: 100,
             subscriptions_per_organisation: 1000,
             ingest_requests_per_second: 100,
+            ingest_kib_per_second: 1024,
         }
     }
 }
@@ -102,6 +106,7 @@ impl Config {
                 subscriptions_per_user: 1_000_000,
                 subscriptions_per_organisation: 1_000_000,
                 ingest_requests_per_second: 1_000_000,
+                ingest_kib_per_second: 1_000_000,
             },
             // Tests and benchmarks run their receivers on this machine.
             dispatcher: DispatcherConfig {

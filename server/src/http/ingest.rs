@@ -23,18 +23,35 @@ use crate::{
 /// Largest request body accepted: 1000 data points with generous text values fit.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// How long a client may take to send a request body.
+const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub async fn post_data_points(
     State(state): State<AppState>,
     device: AuthenticatedDevice,
     body: Body,
 ) -> Result<(StatusCode, Json<Receipt>), Error> {
     ingest::admit(&state, device.token_id)?;
-    let bytes = to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
-        Error::TooLarge(format!(
-            "The request body is larger than {} KiB.",
-            MAX_BODY_BYTES / 1024
-        ))
-    })?;
+    // A body trickled in a byte at a time cannot hold the connection and its buffer for ever.
+    let read = tokio::time::timeout(BODY_READ_TIMEOUT, to_bytes(body, MAX_BODY_BYTES)).await;
+    let bytes = match read {
+        Err(_) => {
+            return Err(Error::BadRequest {
+                code: "body_too_slow",
+                message: format!(
+                    "The request body did not arrive within {} s.",
+                    BODY_READ_TIMEOUT.as_secs()
+                ),
+            })
+        }
+        Ok(read) => read.map_err(|_| {
+            Error::TooLarge(format!(
+                "The request body is larger than {} KiB.",
+                MAX_BODY_BYTES / 1024
+            ))
+        })?,
+    };
+    ingest::admit_bytes(&state, device.token_id, bytes.len())?;
     let json: Json_ = serde_json::from_slice(&bytes).map_err(|e| Error::BadRequest {
         code: "malformed_json",
         message: format!("The body is not valid JSON: {e}."),

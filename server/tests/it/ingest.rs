@@ -474,3 +474,58 @@ async fn a_device_token_over_its_rate_is_told_to_come_back() {
         .await;
     assert_eq!(res.status(), 202, "another token has its own allowance");
 }
+
+/// A token is held to a rate of body bytes too: a device sending few but large requests is
+/// told to come back like one sending many, and that request stores nothing.
+#[tokio::test]
+async fn a_device_token_over_its_bytes_is_told_to_come_back() {
+    let app = spawn_with(|c| c.quotas.ingest_kib_per_second = 1).await;
+    let (device, token) = app.token_for(HOTPLATE).await;
+    // 4 KiB each (JSON allows the padding): the burst of 10 KiB takes two.
+    let body = format!(
+        "[{{\"channel\": \"temperature\", \"value\": 20.0}}{}]",
+        " ".repeat(4096)
+    );
+    let post = || {
+        app.client
+            .post(app.ingest_url(device))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+    };
+    assert_eq!(post().await.unwrap().status(), 202);
+    assert_eq!(post().await.unwrap().status(), 202);
+    let res = post().await.unwrap();
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().contains_key("retry-after"));
+    let (_, error) = first_error(res).await;
+    assert!(
+        error["detail"].as_str().unwrap().contains("KiB a second"),
+        "{error}"
+    );
+    assert_eq!(app.count("data_points").await, 2);
+}
+
+/// A body trickled too slowly is given up on with a clear answer: the connection is not held
+/// for ever.
+#[tokio::test]
+async fn a_body_that_does_not_arrive_is_given_up_on() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn().await;
+    let (device, token) = app.token_for(HOTPLATE).await;
+    let url = reqwest::Url::parse(&app.ingest_url(device)).unwrap();
+    let mut stream = tokio::net::TcpStream::connect((url.host_str().unwrap(), url.port().unwrap()))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n[",
+        url.path()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("did not arrive"), "{answer}");
+}
