@@ -31,14 +31,14 @@ build:
 	cargo leptos build --release
 
 test-rust:
-	cargo test --workspace --features labhook/ssr
+	cargo test --workspace --features labhook/ssr,server/testing
 
 test-e2e:
 	cd end2end && npx playwright test
 
 lint:
 	cargo fmt --all -- --check
-	cargo clippy --workspace --features labhook/ssr --all-targets -- -D warnings
+	cargo clippy --workspace --features labhook/ssr,server/testing --all-targets -- -D warnings
 
 fmt:
 	cargo fmt --all

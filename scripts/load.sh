@@ -17,6 +17,6 @@ if ! command -v wrk >/dev/null; then
 fi
 
 cargo build --release --features ssr --bin labhook
-cargo build --release -p server --bin load
+cargo build --release -p server --features testing --bin load
 if [ $# -eq 0 ]; then set -- --shutdown; fi
 exec ./target/release/load --server target/release/labhook "$@"

@@ -11,6 +11,7 @@ mod corpus;
 mod crash;
 mod devices;
 mod fault;
+mod floods;
 mod helpers;
 mod matrix;
 mod operations;

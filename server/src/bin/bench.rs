@@ -1,15 +1,16 @@
 //! Benchmarks against the real backend on this machine: a fresh SQLite file in a temporary
 //! directory, the real HTTP router on a loopback port, real HTTP clients.
 //!
-//!     cargo run --release -p server --bin bench -- ingest     [--seconds 10] [--concurrency 8] [--batch 100]
-//!     cargo run --release -p server --bin bench -- throughput [--subscriptions 50] [--events 4000]
-//!     cargo run --release -p server --bin bench -- latency    [--rate 500] [--seconds 10]
-//!     cargo run --release -p server --bin bench -- fanout     [--subscriptions 1000]
-//!     cargo run --release -p server --bin bench -- scaling    [--seconds 10]
-//!     cargo run --release -p server --bin bench -- http       [--seconds 10] [--concurrency 512]
-//!     cargo run --release -p server --bin bench -- retention  [--events 4000] (×50 rows)
-//!     cargo run --release -p server --bin bench -- replay     [--rate 500] [--seconds 10]
-//!     cargo run --release -p server --bin bench -- all
+//!     cargo run --release -p server --features testing --bin bench -- ingest     [--seconds 10] [--concurrency 8] [--batch 100]
+//!     cargo run --release -p server --features testing --bin bench -- throughput [--subscriptions 50] [--events 4000]
+//!     cargo run --release -p server --features testing --bin bench -- latency    [--rate 500] [--seconds 10]
+//!     cargo run --release -p server --features testing --bin bench -- fanout     [--subscriptions 1000]
+//!     cargo run --release -p server --features testing --bin bench -- scaling    [--seconds 10]
+//!     cargo run --release -p server --features testing --bin bench -- http       [--seconds 10] [--concurrency 512]
+//!     cargo run --release -p server --features testing --bin bench -- retention  [--events 4000] (×50 rows)
+//!     cargo run --release -p server --features testing --bin bench -- replay     [--rate 500] [--seconds 10]
+//!     cargo run --release -p server --features testing --bin bench -- fairness   [--rate 500] [--seconds 10]
+//!     cargo run --release -p server --features testing --bin bench -- all
 //!
 //! `--in-flight N` sets the dispatcher's limit of requests in flight (default 256).
 //!
@@ -20,6 +21,8 @@
 mod args;
 #[path = "bench/delivery.rs"]
 mod delivery;
+#[path = "bench/fairness.rs"]
+mod fairness;
 #[path = "bench/http_only.rs"]
 mod http_only;
 #[path = "bench/ingest.rs"]
@@ -38,6 +41,7 @@ mod setup;
 use self::args::{parse_args, Args};
 use self::{
     delivery::{fanout, latency, throughput},
+    fairness::fairness,
     http_only::http_only,
     ingest::ingest,
     replay::replay,
@@ -57,6 +61,7 @@ async fn main() {
         "http" => http_only(args).await,
         "retention" => retention(args).await,
         "replay" => replay(args).await,
+        "fairness" => fairness(args).await,
         "all" => {
             ingest(Args {
                 mode: "ingest".into(),
@@ -74,7 +79,7 @@ async fn main() {
         }
         other => {
             eprintln!(
-                "unknown mode {other:?}; try: ingest, throughput, latency, fanout, scaling, http, retention, replay, all"
+                "unknown mode {other:?}; try: ingest, throughput, latency, fanout, scaling, http, retention, replay, fairness, all"
             );
             std::process::exit(2);
         }
