@@ -100,6 +100,11 @@ impl AppState {
         self.access_generation.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// The longest write transaction since the last call (for the bench).
+    pub fn longest_write_since_asked(&self) -> std::time::Duration {
+        self.writer.take_longest()
+    }
+
     /// The database's one writer, for services that queue their own jobs.
     pub(crate) fn writer(&self) -> &Writer {
         &self.writer

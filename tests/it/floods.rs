@@ -64,6 +64,7 @@ async fn a_flood_of_made_up_password_links_costs_no_hashing() {
     let answered_meanwhile = sign_in_page_answers(&base, Duration::from_secs(10)).await;
     let answers = flood.join_all().await;
     let peak = peak_rss_mib(&server);
+    eprintln!("peak RSS during the flood: {peak} MiB");
     assert!(
         answers
             .iter()
@@ -125,6 +126,7 @@ async fn sign_ins_that_hang_up_mid_check_do_not_pile_up_hashes() {
     }
     let answered = sign_in_page_answers(&base, Duration::from_secs(10)).await;
     let peak = peak_rss_mib(&server);
+    eprintln!("peak RSS during the flood: {peak} MiB");
     assert!(answered, "the sign-in page did not answer after the flood");
     assert!(peak < 250, "peak memory {peak} MiB");
 }
@@ -196,5 +198,6 @@ async fn a_flood_of_long_polls_of_one_token_does_not_starve_the_pages() {
     assert!(refused > 600, "{refused} refused");
     assert_eq!(ok + refused, 800, "{statuses:?}");
     let peak = peak_rss_mib(&server);
+    eprintln!("peak RSS during the flood: {peak} MiB");
     assert!(peak < 250, "peak memory {peak} MiB");
 }

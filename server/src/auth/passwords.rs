@@ -60,7 +60,7 @@ impl Hashing {
             .await
             .ok()
             .and_then(Result::ok)
-            .map(Turn)
+            .map(|permit| Turn { _permit: permit })
             .ok_or_else(|| Error::RateLimited {
                 message:
                     "Many people are signing in or setting passwords right now. Try again in a few seconds."
@@ -123,7 +123,9 @@ impl Hashing {
 }
 
 /// A turn to hash, held until the hash that uses it finishes.
-pub struct Turn(OwnedSemaphorePermit);
+pub struct Turn {
+    _permit: OwnedSemaphorePermit,
+}
 
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();

@@ -27,7 +27,7 @@ use std::{
     panic::AssertUnwindSafe,
     pin::Pin,
     sync::{
-        atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering},
+        atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering},
         Arc,
     },
     time::Duration,
@@ -63,6 +63,8 @@ pub struct Writer {
     turn_wait: Duration,
     /// When the transaction being written began (ms since the epoch); 0: idle.
     busy_since: Arc<AtomicI64>,
+    /// The longest transaction since it was last taken, in microseconds (for the bench).
+    longest_us: Arc<AtomicU64>,
 }
 
 /// Where a queued job stands; the caller and the writer race to move it on, once.
@@ -86,19 +88,27 @@ impl Writer {
         let (jobs, queue) = mpsc::channel(QUEUE);
         let restart = Arc::new(AtomicBool::new(false));
         let busy_since = Arc::new(AtomicI64::new(0));
+        let longest_us = Arc::new(AtomicU64::new(0));
         tokio::spawn(run(
             conn,
             options.clone(),
             queue,
             restart.clone(),
             busy_since.clone(),
+            longest_us.clone(),
         ));
         tokio::spawn(checkpoints(checkpointer, jobs.downgrade(), restart));
         Ok(Self {
             jobs,
             turn_wait,
             busy_since,
+            longest_us,
         })
+    }
+
+    /// The longest transaction written since the last call (the bench reports it per phase).
+    pub fn take_longest(&self) -> Duration {
+        Duration::from_micros(self.longest_us.swap(0, Ordering::Relaxed))
     }
 
     /// How long the transaction being written has taken so far; `None` when idle (readiness
@@ -246,6 +256,7 @@ async fn run(
     mut queue: mpsc::Receiver<Box<dyn Job>>,
     restart: Arc<AtomicBool>,
     busy_since: Arc<AtomicI64>,
+    longest_us: Arc<AtomicU64>,
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     // Until every handle is gone: the server is stopping.
@@ -256,8 +267,9 @@ async fn run(
             tracing::error!(error = ?e, "a write transaction failed");
         }
         busy_since.store(0, Ordering::Relaxed);
-        metrics::histogram!("labhook_writer_transaction_seconds")
-            .record(started.elapsed().as_secs_f64());
+        let took = started.elapsed();
+        longest_us.fetch_max(took.as_micros() as u64, Ordering::Relaxed);
+        metrics::histogram!("labhook_writer_transaction_seconds").record(took.as_secs_f64());
         // Whatever happened, the connection must leave here outside any transaction: if it
         // cannot say so, it is replaced.
         if !is_clean(&mut conn).await {

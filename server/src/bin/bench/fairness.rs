@@ -52,6 +52,8 @@ const B_DEVICE: &str = "UV-Vis Spectrophotometer";
 struct Figures {
     ingest: Vec<f64>,
     delivery: Vec<f64>,
+    /// The writer's longest transaction meanwhile.
+    longest_write_ms: f64,
 }
 
 fn pct(v: &[f64], q: f64) -> f64 {
@@ -63,6 +65,7 @@ fn pct(v: &[f64], q: f64) -> f64 {
 
 /// A sends `rate` points a second for `seconds`: its ingest answers' and deliveries' times.
 async fn organisation_a(
+    state: &AppState,
     endpoint: &str,
     token: &str,
     rate: u64,
@@ -71,6 +74,7 @@ async fn organisation_a(
     origin: Instant,
 ) -> Figures {
     receiver.arrivals.lock().unwrap().clear();
+    state.longest_write_since_asked();
     let client = reqwest::Client::new();
     let total = rate * seconds;
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
@@ -113,7 +117,12 @@ async fn organisation_a(
         .collect();
     ingest.sort_by(|a, b| a.partial_cmp(b).unwrap());
     delivery.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    Figures { ingest, delivery }
+    let longest_write_ms = state.longest_write_since_asked().as_secs_f64() * 1000.0;
+    Figures {
+        ingest,
+        delivery,
+        longest_write_ms,
+    }
 }
 
 /// Organisation B's admin, its device and a token for it, with webhooks on and `urls`
@@ -257,8 +266,8 @@ pub async fn fairness(args: Args) {
     println!(
         "fairness: A ingests {rate} points/s with one subscription; B's heavy work beside it, {seconds} s a phase"
     );
-    organisation_a(&endpoint, &token, rate, 2, &receiver, origin).await;
-    let quiet = organisation_a(&endpoint, &token, rate, seconds, &receiver, origin).await;
+    organisation_a(&state, &endpoint, &token, rate, 2, &receiver, origin).await;
+    let quiet = organisation_a(&state, &endpoint, &token, rate, seconds, &receiver, origin).await;
     let mut rows = vec![("quiet".to_owned(), quiet, String::new())];
 
     // 1. A replay over a million events.
@@ -316,7 +325,7 @@ pub async fn fairness(args: Args) {
     )
     .await
     .expect("B's replay starts");
-    let figures = organisation_a(&endpoint, &token, rate, seconds, &receiver, origin).await;
+    let figures = organisation_a(&state, &endpoint, &token, rate, seconds, &receiver, origin).await;
     let replayed = sink.count.load(Ordering::Relaxed) - before;
     rows.push((
         "replay of 1M events".into(),
@@ -365,7 +374,7 @@ pub async fn fairness(args: Args) {
             }
         })
     };
-    let figures = organisation_a(&endpoint, &token, rate, seconds, &receiver, origin).await;
+    let figures = organisation_a(&state, &endpoint, &token, rate, seconds, &receiver, origin).await;
     stop.store(true, Ordering::Relaxed);
     let points = load.await.unwrap();
     rows.push((
@@ -405,7 +414,7 @@ pub async fn fairness(args: Args) {
         .fetch_one(&state.pool)
         .await
         .unwrap();
-    let figures = organisation_a(&endpoint, &token, rate, seconds, &receiver, origin).await;
+    let figures = organisation_a(&state, &endpoint, &token, rate, seconds, &receiver, origin).await;
     stop.store(true, Ordering::Relaxed);
     let starts = load.await.unwrap();
     let points_after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM data_points")
@@ -458,7 +467,7 @@ pub async fn fairness(args: Args) {
             polls.abort_all();
         })
     };
-    let figures = organisation_a(&endpoint, &token, rate, seconds, &receiver, origin).await;
+    let figures = organisation_a(&state, &endpoint, &token, rate, seconds, &receiver, origin).await;
     stop.store(true, Ordering::Relaxed);
     let refused = load.await.unwrap();
     rows.push((
@@ -492,7 +501,7 @@ pub async fn fairness(args: Args) {
             }
         })
     };
-    let figures = organisation_a(&endpoint, &token, rate, seconds, &receiver, origin).await;
+    let figures = organisation_a(&state, &endpoint, &token, rate, seconds, &receiver, origin).await;
     stop.store(true, Ordering::Relaxed);
     let attempts = load.await.unwrap();
     rows.push((
@@ -505,18 +514,22 @@ pub async fn fairness(args: Args) {
     housekeeping.shutdown().await;
     let (q_ingest, q_delivery) = (pct(&rows[0].1.ingest, 0.99), pct(&rows[0].1.delivery, 0.99));
     println!(
-        "{:<30} {:>28} {:>28}   B's work",
-        "phase (A's figures)", "ingest p50 / p99 (×quiet)", "delivery p50 / p99 (×quiet)"
+        "{:<30} {:>28} {:>28} {:>14}   B's work",
+        "phase (A's figures)",
+        "ingest p50 / p99 (×quiet)",
+        "delivery p50 / p99 (×quiet)",
+        "longest write"
     );
     for (name, f, note) in &rows {
         println!(
-            "{name:<30} {:>7.2} / {:>7.2} ms ({:>4.1}×) {:>7.2} / {:>7.2} ms ({:>4.1}×)   {note}",
+            "{name:<30} {:>7.2} / {:>7.2} ms ({:>4.1}×) {:>7.2} / {:>7.2} ms ({:>4.1}×) {:>11.1} ms   {note}",
             pct(&f.ingest, 0.5),
             pct(&f.ingest, 0.99),
             pct(&f.ingest, 0.99) / q_ingest.max(0.001),
             pct(&f.delivery, 0.5),
             pct(&f.delivery, 0.99),
             pct(&f.delivery, 0.99) / q_delivery.max(0.001),
+            f.longest_write_ms,
         );
     }
     println!("peak RSS (bench and server): {} MiB", peak_rss_mib());
