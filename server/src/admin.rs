@@ -10,7 +10,7 @@ use crate::{
     audit::{self, AuditKind, Entry},
     auth::CurrentUser,
     clock::now_ms,
-    deliveries::queue::cancel_pending_of_organisation,
+    deliveries::queue::{cancel_pending, Pending, FEATURE_OFF},
     domain::target_url::RegisteredUrl,
     error::ResultExt,
     settings::RegisteredEntry,
@@ -63,10 +63,10 @@ async fn set_webhooks_enabled_in(
         // A first window now; housekeeping stops the rest, and nothing of it is sent
         // meanwhile (the send-time check sees the feature off, and after switching on again
         // what was waiting from before is not sent either).
-        cancel_pending_of_organisation(
+        cancel_pending(
             &mut *conn,
-            admin.organisation_id,
-            "webhooks switched off for the organisation",
+            Pending::OfOrganisation(admin.organisation_id),
+            FEATURE_OFF,
         )
         .await?;
     }

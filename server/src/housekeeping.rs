@@ -11,10 +11,11 @@
 
 use std::time::{Duration, Instant};
 
-use tokio::{sync::watch, task::JoinHandle};
+use tokio::sync::watch;
 
 use crate::{
     auth,
+    background::Background,
     clock::now_ms,
     devices::{self, ingest},
     health, retention, subscriptions, AppState, Result,
@@ -28,22 +29,16 @@ const HOURLY: Duration = Duration::from_secs(3600);
 const RESTART_PAUSE: Duration = Duration::from_secs(1);
 
 /// The running housekeeping task.
-pub struct Housekeeping {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
+pub struct Housekeeping(Background);
 
 impl Housekeeping {
     pub fn spawn(state: AppState) -> Self {
-        let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(supervise(state, stopped));
-        Self { stop, task }
+        Self(Background::spawn(|stopped| supervise(state, stopped)))
     }
 
     /// Stops after the job at hand (a writer job runs to its end whatever happens).
     pub async fn shutdown(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
+        self.0.shutdown().await
     }
 }
 

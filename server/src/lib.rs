@@ -6,6 +6,7 @@ pub mod admin;
 pub mod api_tokens;
 pub mod audit;
 pub mod auth;
+pub mod background;
 pub mod clock;
 pub mod config;
 pub mod db;

@@ -89,14 +89,25 @@ impl Writer {
         let restart = Arc::new(AtomicBool::new(false));
         let busy_since = Arc::new(AtomicI64::new(0));
         let longest_us = Arc::new(AtomicU64::new(0));
-        tokio::spawn(run(
+        let writing = run(
             conn,
             options.clone(),
             queue,
             restart.clone(),
             busy_since.clone(),
             longest_us.clone(),
-        ));
+        );
+        // The writer has a thread of its own: however many requests the server's workers are
+        // busy with (a flood of connections), a transaction once begun is never left waiting
+        // for a worker while it holds the write lock. It ends when the last handle is gone.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(sqlx::Error::Io)?;
+        std::thread::Builder::new()
+            .name("labhook-writer".into())
+            .spawn(move || runtime.block_on(writing))
+            .map_err(sqlx::Error::Io)?;
         tokio::spawn(checkpoints(checkpointer, jobs.downgrade(), restart));
         Ok(Self {
             jobs,

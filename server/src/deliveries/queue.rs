@@ -201,103 +201,84 @@ pub async fn cancel(conn: &mut SqliteConnection, ids: &[i64], why: &str) -> Resu
 /// holds, each job stays short; housekeeping goes on with the rest, a window a job.
 pub const WINDOW: i64 = 500;
 
-/// Stops pending deliveries of a subscription that was switched off (attempts in flight
-/// finish), at most [`WINDOW`] of them; answers whether more may be left.
-pub async fn cancel_pending_of_subscription(
-    conn: &mut SqliteConnection,
-    subscription_id: i64,
-    why: &str,
-) -> Result<bool> {
-    let n = sqlx::query(
-        "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, last_error = ?, updated_at = ?
-         WHERE id IN (SELECT id FROM deliveries INDEXED BY deliveries_pending_by_subscription
-                      WHERE subscription_id = ? AND next_attempt_at IS NOT NULL
-                        AND lease_until IS NULL
-                      LIMIT ?)",
-    )
-    .bind(why)
-    .bind(now_ms())
-    .bind(subscription_id)
-    .bind(WINDOW)
-    .execute(conn)
-    .await
-    .context("cancelling a subscription's pending deliveries")?
-    .rows_affected();
-    Ok(n as i64 >= WINDOW)
+/// Why deliveries are cancelled when their organisation switched webhooks off (the delivery
+/// log says it).
+pub const FEATURE_OFF: &str = "webhooks switched off for the organisation";
+
+/// Whose pending deliveries to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pending {
+    /// A subscription switched off or deleted (attempts in flight finish).
+    OfSubscription(i64),
+    /// One device's events to a subscription whose owner lost access to the device.
+    OfSubscriptionForDevice {
+        subscription_id: i64,
+        device_id: i64,
+    },
+    /// An organisation that switched webhooks off.
+    OfOrganisation(i64),
+    /// A cancelled replay (it has at most a few waiting).
+    OfReplay(i64),
 }
 
-/// Stops pending deliveries of one device's events to a subscription whose owner lost access
-/// to the device, at most [`WINDOW`] of them; answers whether more may be left.
-pub async fn cancel_pending_of_subscription_for_device(
-    conn: &mut SqliteConnection,
-    subscription_id: i64,
-    device_id: i64,
-    why: &str,
-) -> Result<bool> {
-    let n = sqlx::query(
-        "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, last_error = ?, updated_at = ?
-         WHERE id IN (SELECT d.id FROM deliveries d INDEXED BY deliveries_pending_by_subscription
-                      JOIN events e ON e.id = d.event_id
-                      WHERE d.subscription_id = ? AND d.next_attempt_at IS NOT NULL
-                        AND d.lease_until IS NULL AND e.device_id = ?
-                      LIMIT ?)",
-    )
-    .bind(why)
-    .bind(now_ms())
-    .bind(subscription_id)
-    .bind(device_id)
-    .bind(WINDOW)
-    .execute(conn)
-    .await
-    .context("cancelling deliveries of a device no longer accessible")?
-    .rows_affected();
-    Ok(n as i64 >= WINDOW)
+impl Pending {
+    /// The ids to stop (at most `?` of them, the last parameter), and their parameters.
+    fn selection(self) -> (&'static str, Vec<i64>, &'static str) {
+        match self {
+            Pending::OfSubscription(id) => (
+                "SELECT id FROM deliveries INDEXED BY deliveries_pending_by_subscription
+                 WHERE subscription_id = ? AND next_attempt_at IS NOT NULL AND lease_until IS NULL",
+                vec![id],
+                "cancelling a subscription's pending deliveries",
+            ),
+            Pending::OfSubscriptionForDevice {
+                subscription_id,
+                device_id,
+            } => (
+                "SELECT d.id FROM deliveries d INDEXED BY deliveries_pending_by_subscription
+                 JOIN events e ON e.id = d.event_id
+                 WHERE d.subscription_id = ? AND d.next_attempt_at IS NOT NULL
+                   AND d.lease_until IS NULL AND e.device_id = ?",
+                vec![subscription_id, device_id],
+                "cancelling deliveries of a device no longer accessible",
+            ),
+            Pending::OfOrganisation(id) => (
+                "SELECT d.id FROM subscriptions s
+                 JOIN deliveries d INDEXED BY deliveries_pending_by_subscription
+                   ON d.subscription_id = s.id
+                 WHERE s.organisation_id = ? AND d.next_attempt_at IS NOT NULL
+                   AND d.lease_until IS NULL",
+                vec![id],
+                "cancelling an organisation's pending deliveries",
+            ),
+            Pending::OfReplay(id) => (
+                "SELECT id FROM deliveries
+                 WHERE replay_id = ? AND next_attempt_at IS NOT NULL AND lease_until IS NULL",
+                vec![id],
+                "cancelling a replay's pending deliveries",
+            ),
+        }
+    }
 }
 
-/// Stops what a cancelled replay still has waiting (at most [`crate::subscriptions`]' few
-/// ahead of it).
-pub async fn cancel_pending_of_replay(
-    conn: &mut SqliteConnection,
-    replay_id: i64,
-    why: &str,
-) -> Result<()> {
-    sqlx::query(
+/// Stops pending deliveries (not those being sent: they finish), at most [`WINDOW`] of them
+/// in one job; answers whether more may be left.
+pub async fn cancel_pending(conn: &mut SqliteConnection, of: Pending, why: &str) -> Result<bool> {
+    let (selection, ids, what) = of.selection();
+    let statement = format!(
         "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, last_error = ?, updated_at = ?
-         WHERE replay_id = ? AND next_attempt_at IS NOT NULL AND lease_until IS NULL",
-    )
-    .bind(why)
-    .bind(now_ms())
-    .bind(replay_id)
-    .execute(conn)
-    .await
-    .context("cancelling a replay's pending deliveries")?;
-    Ok(())
-}
-
-/// Stops pending deliveries of an organisation that switched webhooks off, at most
-/// [`WINDOW`] of them; answers whether more may be left.
-pub async fn cancel_pending_of_organisation(
-    conn: &mut SqliteConnection,
-    organisation_id: i64,
-    why: &str,
-) -> Result<bool> {
-    let n = sqlx::query(
-        "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, last_error = ?, updated_at = ?
-         WHERE id IN (SELECT d.id FROM subscriptions s
-                      JOIN deliveries d INDEXED BY deliveries_pending_by_subscription
-                        ON d.subscription_id = s.id
-                      WHERE s.organisation_id = ? AND d.next_attempt_at IS NOT NULL
-                        AND d.lease_until IS NULL
-                      LIMIT ?)",
-    )
-    .bind(why)
-    .bind(now_ms())
-    .bind(organisation_id)
-    .bind(WINDOW)
-    .execute(conn)
-    .await
-    .context("cancelling an organisation's pending deliveries")?
-    .rows_affected();
+         WHERE id IN ({selection} LIMIT ?)"
+    );
+    let mut query = sqlx::query(&statement).bind(why).bind(now_ms());
+    for id in ids {
+        query = query.bind(id);
+    }
+    let n = query
+        .bind(WINDOW)
+        .execute(conn)
+        .await
+        .context(what)?
+        .rows_affected();
     Ok(n as i64 >= WINDOW)
 }
 

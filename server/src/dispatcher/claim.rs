@@ -7,7 +7,7 @@ use std::{collections::HashMap, sync::Arc};
 use super::{bodies::Bodies, record::Outcome, sender::Attempt, sender::Target};
 use crate::{
     auth::scope::OWNER_SEES_EVENT_DEVICE,
-    deliveries::queue::{self, ClaimLimits, Claimed},
+    deliveries::queue::{self, ClaimLimits, Claimed, FEATURE_OFF},
     domain::{
         headers::Headers,
         signature::SigningSecret,
@@ -134,7 +134,6 @@ pub(super) async fn prepare(
 const INACTIVE: &str = "subscription inactive";
 const NO_ACCESS: &str = "no longer accessible: its owner lost access to the device";
 const EVENT_GONE: &str = "the event is no longer stored";
-const FEATURE_OFF: &str = "webhooks switched off for the organisation";
 const UNREGISTERED: &str = "its target URL is no longer registered";
 
 /// Checks one prepared delivery again just before it is sent (access changed since it was

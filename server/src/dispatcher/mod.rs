@@ -36,7 +36,7 @@ use std::{
 
 use tokio::{
     sync::{mpsc, watch, Notify, Semaphore},
-    task::{JoinHandle, JoinSet},
+    task::JoinSet,
 };
 
 use self::{
@@ -47,6 +47,7 @@ use self::{
     sender::Sender,
 };
 use crate::{
+    background::Background,
     clock::now_ms,
     config::DispatcherConfig,
     deliveries::queue::{self, ClaimLimits, Claimed},
@@ -55,26 +56,20 @@ use crate::{
 };
 
 /// A running dispatcher.
-pub struct Dispatcher {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
+pub struct Dispatcher(Background);
 
 impl Dispatcher {
     /// Starts the loop under a supervisor: a panic anywhere in it is logged and the loop starts
     /// again (taking back what it had claimed), so delivery never silently stops while the
     /// server keeps answering.
     pub fn spawn(state: AppState) -> Self {
-        let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(supervise(state, stopped));
-        Self { stop, task }
+        Self(Background::spawn(|stopped| supervise(state, stopped)))
     }
 
     /// Stops claiming, lets requests in flight finish (up to the grace time), records their
     /// outcomes and gives back whatever was not finished.
     pub async fn shutdown(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
+        self.0.shutdown().await
     }
 }
 

@@ -15,6 +15,7 @@ mod password;
 mod role;
 pub mod schedule;
 pub mod sealed;
+pub mod settle_run;
 pub mod signature;
 pub mod target_url;
 pub mod webhook;

@@ -13,7 +13,7 @@ use crate::{
     audit::{self, Actor, AuditKind, Entry},
     auth::CurrentUser,
     clock::now_ms,
-    deliveries::queue::cancel_pending_of_subscription_for_device,
+    deliveries::queue::{cancel_pending, Pending},
     devices::access::{set_in, AccessChange},
     error::ResultExt,
     AppState, Result,
@@ -74,13 +74,11 @@ pub async fn lose_access_in(
     for &id in &affected {
         // A first window; housekeeping cancels the rest (none is sent meanwhile: the
         // send-time check sees the trigger marked).
-        cancel_pending_of_subscription_for_device(
-            &mut *conn,
-            id,
-            change.device_id,
-            &format!("no longer accessible: {reason}"),
-        )
-        .await?;
+        let of = Pending::OfSubscriptionForDevice {
+            subscription_id: id,
+            device_id: change.device_id,
+        };
+        cancel_pending(&mut *conn, of, &format!("no longer accessible: {reason}")).await?;
         let (organisation_id, display_name, url): (i64, String, String) = sqlx::query_as(
             "SELECT organisation_id, display_name, url FROM subscriptions WHERE id = ?",
         )

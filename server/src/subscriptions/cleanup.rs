@@ -5,10 +5,7 @@
 //! Nothing of it is sent meanwhile: the send-time check refuses all of it.
 
 use crate::{
-    deliveries::queue::{
-        cancel_pending_of_organisation, cancel_pending_of_subscription,
-        cancel_pending_of_subscription_for_device, delete_of_subscription,
-    },
+    deliveries::queue::{cancel_pending, delete_of_subscription, Pending, FEATURE_OFF},
     domain::delivery::InactiveReason,
     error::ResultExt,
     AppState, Result,
@@ -81,10 +78,10 @@ async fn stop_switched_off(state: &AppState) -> Result<bool> {
             .write(move |conn| {
                 Box::pin(async move {
                     if !enabled {
-                        cancel_pending_of_organisation(
+                        cancel_pending(
                             &mut *conn,
-                            organisation,
-                            "webhooks switched off for the organisation",
+                            Pending::OfOrganisation(organisation),
+                            FEATURE_OFF,
                         )
                         .await?;
                     } else {
@@ -93,7 +90,7 @@ async fn stop_switched_off(state: &AppState) -> Result<bool> {
                             .and_then(InactiveReason::parse)
                             .unwrap_or(InactiveReason::User)
                             .cancels_because();
-                        cancel_pending_of_subscription(&mut *conn, id, why).await?;
+                        cancel_pending(&mut *conn, Pending::OfSubscription(id), why).await?;
                     }
                     Ok(())
                 })
@@ -125,13 +122,11 @@ async fn stop_lost_access(state: &AppState) -> Result<bool> {
             .write(move |conn| {
                 Box::pin(async move {
                     let why = format!("no longer accessible: {reason}");
-                    cancel_pending_of_subscription_for_device(
-                        &mut *conn,
-                        subscription,
-                        device,
-                        &why,
-                    )
-                    .await?;
+                    let of = Pending::OfSubscriptionForDevice {
+                        subscription_id: subscription,
+                        device_id: device,
+                    };
+                    cancel_pending(&mut *conn, of, &why).await?;
                     Ok(())
                 })
             })

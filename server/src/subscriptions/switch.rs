@@ -13,7 +13,7 @@ use crate::{
     audit::{self, Actor, AuditKind, Entry},
     auth::CurrentUser,
     clock::now_ms,
-    deliveries::queue::cancel_pending_of_subscription,
+    deliveries::queue::{cancel_pending, Pending},
     domain::{
         delivery::InactiveReason,
         sealed::SecretsKey,
@@ -47,7 +47,12 @@ pub async fn deactivate(
     let Some((organisation_id, display_name, url)) = row else {
         return Ok(false);
     };
-    cancel_pending_of_subscription(&mut *conn, id, reason.cancels_because()).await?;
+    cancel_pending(
+        &mut *conn,
+        Pending::OfSubscription(id),
+        reason.cancels_because(),
+    )
+    .await?;
     let mut after = json!({ "active": false });
     if let Some(why) = reason.audit_reason() {
         after["reason"] = why.into();

@@ -6,7 +6,7 @@ use std::{collections::BTreeSet, fs, path::Path};
 
 /// From the bottom up. A module uses only modules of the layers before its own.
 const LAYERS: &[&[&str]] = &[
-    &["clock", "error"],
+    &["clock", "error", "background"],
     &["domain", "paging", "rate"],
     &["config"],
     &["db", "telemetry"],

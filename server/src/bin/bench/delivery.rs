@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::{
     args::Args,
-    receiver::Receiver,
+    receiver::{pct, Receiver},
     setup::{delivered, peak_rss_mib, start_dispatching, Setup},
 };
 
@@ -124,15 +124,8 @@ pub async fn latency(args: Args) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     dispatcher.shutdown().await;
-    let mut lat: Vec<f64> = receiver
-        .arrivals
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(sent_us, at)| (at.duration_since(origin).as_micros() as f64 - sent_us) / 1000.0)
-        .collect();
-    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let p = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
+    let lat = receiver.latencies_ms(origin, |_| true);
+    let p = |q: f64| pct(&lat, q);
     println!("delivered:       {:>10} of {total}", lat.len());
     println!("latency p50:     {:>10.2} ms", p(0.50));
     println!("latency p99:     {:>10.2} ms", p(0.99));

@@ -47,3 +47,28 @@ impl Receiver {
         (r, url)
     }
 }
+
+impl Receiver {
+    /// Event → receiver times (ms, sorted) of the arrivals whose value `keep` accepts; the
+    /// value is the send time in µs since `origin`.
+    pub fn latencies_ms(&self, origin: Instant, keep: impl Fn(f64) -> bool) -> Vec<f64> {
+        let mut lat: Vec<f64> = self
+            .arrivals
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(v, _)| keep(*v))
+            .map(|(sent_us, at)| (at.duration_since(origin).as_micros() as f64 - sent_us) / 1000.0)
+            .collect();
+        lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        lat
+    }
+}
+
+/// The `q` quantile of sorted figures (NaN when there are none).
+pub fn pct(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)]
+}

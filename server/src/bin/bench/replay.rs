@@ -13,7 +13,7 @@ use server::subscriptions::replay::{self, ReplayInput};
 
 use super::{
     args::Args,
-    receiver::Receiver,
+    receiver::{pct, Receiver},
     setup::{peak_rss_mib, start_dispatching, Setup},
 };
 
@@ -64,20 +64,7 @@ async fn live(
     while arrived() < total && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let mut lat: Vec<f64> = receiver
-        .arrivals
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(v, _)| *v >= 0.0)
-        .map(|(sent_us, at)| (at.duration_since(origin).as_micros() as f64 - sent_us) / 1000.0)
-        .collect();
-    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    lat
-}
-
-fn pct(lat: &[f64], q: f64) -> f64 {
-    lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)]
+    receiver.latencies_ms(origin, |v| v >= 0.0)
 }
 
 pub async fn replay(args: Args) {

@@ -1,0 +1,137 @@
+//! Feeding running replays into the queue: a step per replay, in turn across organisations,
+//! each a short writer job that tops its subscription's waiting deliveries up to [`AHEAD`].
+
+use sqlx::SqliteConnection;
+
+use super::{device_level, matching, AHEAD, FED_PER_ROUND, WINDOW};
+use crate::{
+    deliveries::queue::{enqueue, NewDelivery},
+    error::ResultExt,
+    AppState, Result,
+};
+
+/// A running replay.
+#[derive(sqlx::FromRow)]
+struct Running {
+    id: i64,
+    subscription_id: i64,
+    organisation_id: i64,
+    since: i64,
+    until: i64,
+    channel_id: Option<i64>,
+    event_type: Option<String>,
+    cursor_event_id: i64,
+    until_event_id: i64,
+}
+
+/// One step of the running replays of active subscriptions, least recently fed first and at
+/// most two per organisation a round: each tops its subscription's waiting deliveries up to
+/// [`AHEAD`], looking at no more than [`WINDOW`] event ids, in a writer job of its own.
+/// Answers how many deliveries were queued.
+pub async fn feed(state: &AppState, now: i64) -> Result<usize> {
+    // A read first: most of the time nothing is replaying, and the writer is left alone.
+    let running: Vec<Running> = sqlx::query_as(
+        "SELECT id, subscription_id, organisation_id, since, until, channel_id, event_type,
+                cursor_event_id, until_event_id
+         FROM (SELECT r.*, s.organisation_id,
+                      ROW_NUMBER() OVER (PARTITION BY s.organisation_id ORDER BY r.fed_at, r.id)
+                        AS turn
+               FROM replays r JOIN subscriptions s ON s.id = r.subscription_id
+               WHERE r.status = 'running' AND s.active)
+         WHERE turn <= 2 ORDER BY fed_at, id LIMIT ?",
+    )
+    .bind(FED_PER_ROUND)
+    .fetch_all(&state.pool)
+    .await
+    .context("reading the running replays")?;
+    let mut queued = 0;
+    for replay in running {
+        queued += state
+            .write(move |conn| Box::pin(async move { step(conn, &replay, now).await }))
+            .await?;
+    }
+    Ok(queued)
+}
+
+/// One step of one replay, in the writer's transaction.
+async fn step(conn: &mut SqliteConnection, r: &Running, now: i64) -> Result<usize> {
+    // Cancelled, or its subscription switched off, since it was read.
+    let still: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM replays r JOIN subscriptions s ON s.id = r.subscription_id
+                        WHERE r.id = ? AND r.status = 'running' AND s.active)",
+    )
+    .bind(r.id)
+    .fetch_one(&mut *conn)
+    .await?;
+    if !still {
+        return Ok(0);
+    }
+    let waiting: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM deliveries INDEXED BY deliveries_pending_by_subscription
+         WHERE subscription_id = ? AND next_attempt_at IS NOT NULL",
+    )
+    .bind(r.subscription_id)
+    .fetch_one(&mut *conn)
+    .await
+    .context("counting a replay's waiting deliveries")?;
+    let room = AHEAD - waiting;
+    if room <= 0 {
+        sqlx::query("UPDATE replays SET fed_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(r.id)
+            .execute(&mut *conn)
+            .await?;
+        return Ok(0);
+    }
+    let window_end = r.until_event_id.min(r.cursor_event_id + WINDOW);
+    let events: Vec<i64> = sqlx::query_scalar(&format!(
+        "SELECT e.id {} ORDER BY e.id LIMIT ?10",
+        matching()
+    ))
+    .bind(r.subscription_id)
+    .bind(r.since)
+    .bind(r.until)
+    .bind(r.channel_id)
+    .bind(r.cursor_event_id)
+    .bind(&r.event_type)
+    .bind(device_level())
+    .bind(window_end)
+    .bind(r.organisation_id)
+    .bind(room)
+    .fetch_all(&mut *conn)
+    .await
+    .context("reading a replay's next events")?;
+    let deliveries: Vec<NewDelivery> = events
+        .iter()
+        .map(|&event_id| NewDelivery {
+            subscription_id: r.subscription_id,
+            event_id,
+            lease_until: None,
+            replay_id: Some(r.id),
+        })
+        .collect();
+    enqueue(&mut *conn, &deliveries, now).await?;
+    // A full room may leave more in this window; otherwise the whole window was looked at.
+    let cursor = if (events.len() as i64) == room {
+        events.last().copied().unwrap_or(window_end)
+    } else {
+        window_end
+    };
+    let done = cursor >= r.until_event_id;
+    sqlx::query(
+        "UPDATE replays SET queued = queued + ?, cursor_event_id = ?, fed_at = ?,
+             status = CASE WHEN ? THEN 'done' ELSE status END,
+             finished_at = CASE WHEN ? THEN ? ELSE finished_at END
+         WHERE id = ? AND status = 'running'",
+    )
+    .bind(events.len() as i64)
+    .bind(cursor)
+    .bind(now)
+    .bind(done)
+    .bind(done)
+    .bind(now)
+    .bind(r.id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(deliveries.len())
+}
