@@ -39,7 +39,7 @@ test('an admin adds a user, resets their password and deactivates them; they can
   await page.getByRole('dialog', { name: 'Password link for Pia Pipette' }).getByRole('button', { name: 'Done' }).click();
 
   await pia.getByRole('button', { name: 'Deactivate Pia Pipette' }).click();
-  await expect(pia.getByText(/They are signed out at once/)).toBeVisible();
+  await expect(pia.getByText(/their API tokens stop working for good/)).toBeVisible();
   await pia.getByRole('button', { name: 'Deactivate user' }).click();
   await expect(pia.getByText('Deactivated', { exact: true })).toBeVisible();
   await pia.getByRole('button', { name: 'Reactivate Pia Pipette' }).click();

@@ -216,8 +216,8 @@ fn PersonRow(
                 >
                     <span class="muted">
                         {move || match confirming.get() {
-                            Some("reset") => format!("Reset the password of {}? Their password stops working and they are signed out; you get a link for a new one. ", name.get_value()),
-                            Some("deactivate") => format!("Deactivate {}? They are signed out at once and their subscriptions are switched off. ", name.get_value()),
+                            Some("reset") => format!("Reset the password of {}? Their password and API tokens stop working and they are signed out; you get a link for a new one. ", name.get_value()),
+                            Some("deactivate") => format!("Deactivate {}? They are signed out at once, their API tokens stop working for good and their subscriptions are switched off. ", name.get_value()),
                             _ => format!("Reactivate {}? They can sign in again; their subscriptions stay off until switched on. ", name.get_value()),
                         }}
                     </span>
