@@ -23,6 +23,8 @@ mod args;
 mod delivery;
 #[path = "bench/fairness.rs"]
 mod fairness;
+#[path = "bench/fairness_b.rs"]
+mod fairness_b;
 #[path = "bench/http_only.rs"]
 mod http_only;
 #[path = "bench/ingest.rs"]
