@@ -6,7 +6,7 @@ use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use labhook::startup::Application;
 use server::{
-    config::{AutoDisable, Config, DispatcherConfig, LogFormat, Quotas},
+    config::{AutoDisable, Config, ConnectionLimits, DispatcherConfig, LogFormat, Quotas},
     devices::manage::DeviceInput,
     domain::{outbound::OutboundPolicy, schedule::RetrySchedule, signature::SigningSecret},
 };
@@ -180,6 +180,19 @@ struct ServeArgs {
     /// Sign-in attempts one client address may make per minute.
     #[arg(long, env = "LABHOOK_SIGN_INS_PER_MINUTE", default_value_t = 30)]
     sign_ins_per_minute: u32,
+
+    /// HTTP connections served at once; more wait until one closes.
+    #[arg(long, env = "LABHOOK_MAX_CONNECTIONS", default_value_t = 2048)]
+    max_connections: usize,
+
+    /// HTTP connections one client address may hold at once (an IPv6 /64 four times as
+    /// many); more are closed at once. Not applied with --behind-proxy.
+    #[arg(
+        long,
+        env = "LABHOOK_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 256
+    )]
+    max_connections_per_address: usize,
 
     /// Serve Prometheus metrics at /metrics to requests with `Authorization: Bearer <this>`
     /// (without it /metrics is not served).
@@ -371,6 +384,10 @@ async fn serve(database: PathBuf, log_format: LogFormatArg, args: ServeArgs) -> 
         offline_after: Duration::from_secs(args.offline_after_secs.max(1)),
         write_turn_wait: Duration::from_secs(10),
         header_read_timeout: Duration::from_secs(10),
+        connections: ConnectionLimits {
+            total: args.max_connections.max(1),
+            per_address: args.max_connections_per_address.max(1),
+        },
         quotas: Quotas {
             subscriptions_per_user: args.max_subscriptions_per_user.max(1),
             subscriptions_per_organisation: args.max_subscriptions_per_organisation.max(1),

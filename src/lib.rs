@@ -3,8 +3,6 @@
 //! integration tests, the assembly of the whole web application (`startup`).
 
 #[cfg(feature = "ssr")]
-pub mod serve;
-#[cfg(feature = "ssr")]
 pub mod startup;
 
 /// Called by the generated JavaScript once the WASM is loaded: takes over the server-rendered

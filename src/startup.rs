@@ -101,7 +101,11 @@ impl Application {
         let dispatcher = server::dispatcher::Dispatcher::spawn(state.clone());
         let housekeeping = server::housekeeping::Housekeeping::spawn(state.clone());
         let grace = state.config.dispatcher.shutdown_grace;
-        let header_read_timeout = state.config.header_read_timeout;
+        let serving = server::http::serve::Serving {
+            header_read_timeout: state.config.header_read_timeout,
+            connections: state.config.connections,
+            behind_proxy: state.config.behind_proxy,
+        };
         let (stopping, mut stop_seen) = tokio::sync::watch::channel(false);
         let signal = async move {
             shutdown.await;
@@ -109,8 +113,7 @@ impl Application {
         };
         let mut http_stopped = stop_seen.clone();
         let http = async move {
-            let serve =
-                crate::serve::serve(self.listener, self.router, header_read_timeout, signal);
+            let serve = server::http::serve::serve(self.listener, self.router, serving, signal);
             tokio::select! {
                 result = serve => result.context("the web server stopped"),
                 // Clients that keep their connections busy (or hang) cannot hold the process:

@@ -53,7 +53,27 @@ pub struct Config {
     pub write_turn_wait: Duration,
     /// How long a client may take to send a request's headers.
     pub header_read_timeout: Duration,
+    pub connections: ConnectionLimits,
     pub quotas: Quotas,
+}
+
+/// How many HTTP connections are served at once (see `http::serve`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// In all: past it, new connections wait in the listen backlog.
+    pub total: usize,
+    /// Per client address (an IPv6 /64 network gets four times as many); past it, a client's
+    /// new connections are closed at once. Not applied behind a proxy.
+    pub per_address: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            total: 2048,
+            per_address: 256,
+        }
+    }
 }
 
 /// What one user, organisation or device may use, so that nobody floods the server.
@@ -101,6 +121,7 @@ impl Config {
             offline_after: Duration::from_secs(60),
             write_turn_wait: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
+            connections: ConnectionLimits::default(),
             // Benchmarks and load tests use far more than a real lab.
             quotas: Quotas {
                 subscriptions_per_user: 1_000_000,

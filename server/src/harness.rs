@@ -90,7 +90,18 @@ impl Instance {
             .expect("a loopback port");
         let address = listener.local_addr().expect("a bound address");
         let router = http::router(state.clone());
-        tokio::spawn(async move { axum::serve(listener, router).await });
+        // Served as the binary serves: the same connection limits, the peer's address known.
+        let serving = http::serve::Serving {
+            header_read_timeout: state.config.header_read_timeout,
+            connections: state.config.connections,
+            behind_proxy: state.config.behind_proxy,
+        };
+        tokio::spawn(http::serve::serve(
+            listener,
+            router,
+            serving,
+            std::future::pending(),
+        ));
         Self {
             state,
             address,

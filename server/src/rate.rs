@@ -62,7 +62,7 @@ impl<K: Clone + Hash + Eq> KeyedLimit<K> {
 /// How many times one address's allowance an IPv6 /64 network gets: one host usually holds a
 /// whole /64 and can rotate through its addresses, while an office behind one /64 has several
 /// people signing in.
-const NETWORK_SHARE: u32 = 4;
+pub const NETWORK_SHARE: u32 = 4;
 
 /// A limit per client address that an IPv6 client cannot walk past by rotating addresses:
 /// every request counts against its address and, for IPv6, against its /64 network too.
@@ -102,7 +102,7 @@ impl AddressLimit {
 }
 
 /// The /64 network of an IPv6 address (its first 64 bits); `None` for IPv4.
-fn network_of(address: IpAddr) -> Option<u64> {
+pub fn network_of(address: IpAddr) -> Option<u64> {
     match address {
         IpAddr::V4(_) => None,
         IpAddr::V6(v6) => Some((u128::from(v6) >> 64) as u64),

@@ -2,10 +2,14 @@
 //! bounded loops, local addresses only. Each test measures what the flood cost the server (its
 //! peak memory, from /proc) and checks that other people are still served meanwhile.
 
-use std::{sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use reqwest::{Client, StatusCode};
-use tokio::task::JoinSet;
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpSocket, TcpStream},
+    task::JoinSet,
+};
 
 use crate::process::{free_port, start_server_with, wait_healthy, Server};
 
@@ -38,7 +42,12 @@ async fn a_flood_of_made_up_password_links_costs_no_hashing() {
         &dir.path().join("flood.db"),
         port,
         None,
-        &["--sign-ins-per-minute", "100000"],
+        &[
+            "--sign-ins-per-minute",
+            "100000",
+            "--max-connections-per-address",
+            "1000",
+        ],
     );
     wait_healthy(&base).await;
     let before = peak_rss_mib(&server);
@@ -142,7 +151,13 @@ async fn a_flood_of_long_polls_of_one_token_does_not_starve_the_pages() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let server = start_server_with(&dir.path().join("polls.db"), port, None, &[]);
+    // The per-address connection cap raised so that the polls reach the waiter caps.
+    let server = start_server_with(
+        &dir.path().join("polls.db"),
+        port,
+        None,
+        &["--max-connections-per-address", "1000"],
+    );
     wait_healthy(&base).await;
     // A receiver nobody listens on: the subscription only gives the dispatcher work.
     let feed = subscribe_receiver(&base, free_port()).await;
@@ -200,4 +215,106 @@ async fn a_flood_of_long_polls_of_one_token_does_not_starve_the_pages() {
     let peak = peak_rss_mib(&server);
     eprintln!("peak RSS during the flood: {peak} MiB");
     assert!(peak < 250, "peak memory {peak} MiB");
+}
+
+/// A connection from `from` to the server's port (loopback: any 127.x address is this
+/// machine's).
+async fn connect_from(from: [u8; 4], port: u16) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket
+        .bind(SocketAddr::from((from, 0)))
+        .expect("a loopback address to connect from");
+    socket
+        .connect(SocketAddr::from(([127, 0, 0, 1], port)))
+        .await
+        .unwrap()
+}
+
+/// Sends one `GET /healthz` on `stream`; the answer's first line, or `None` when the server
+/// closed the connection (or said nothing within `patience`).
+async fn health_over(mut stream: TcpStream, patience: Duration) -> Option<String> {
+    let asked = stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: labhook\r\nConnection: close\r\n\r\n")
+        .await;
+    if asked.is_err() {
+        return None;
+    }
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(patience, stream.read_to_end(&mut answer)).await;
+    if !matches!(read, Ok(Ok(_))) && answer.is_empty() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&answer);
+    text.lines()
+        .next()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+}
+
+/// One client address may hold only so many connections: its next ones are closed at once,
+/// while other addresses are served; and in all only so many are served, the next waiting
+/// until one closes. Connections that never send a byte are the cheapest flood there is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_are_capped_per_client_and_in_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let _server = start_server_with(
+        &dir.path().join("connections.db"),
+        port,
+        None,
+        &[
+            "--max-connections",
+            "12",
+            "--max-connections-per-address",
+            "4",
+        ],
+    );
+    wait_healthy(&base).await;
+    let patience = Duration::from_secs(5);
+    let ok = Some("HTTP/1.1 200 OK".to_owned());
+
+    // Four idle connections from 127.0.0.1 hold its share: the fifth is closed unanswered.
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(connect_from([127, 0, 0, 1], port).await);
+    }
+    let fifth = connect_from([127, 0, 0, 1], port).await;
+    assert_eq!(
+        health_over(fifth, patience).await,
+        None,
+        "a fifth connection"
+    );
+    // Another address is served meanwhile.
+    let other = connect_from([127, 0, 0, 2], port).await;
+    assert_eq!(health_over(other, patience).await, ok, "another address");
+    // One of the four closes: 127.0.0.1 is served again.
+    drop(held.pop());
+    let mut again = None;
+    for _ in 0..50 {
+        again = health_over(connect_from([127, 0, 0, 1], port).await, patience).await;
+        if again.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(again, ok, "a place given back");
+
+    // Twelve in all: three addresses with four each...
+    held.push(connect_from([127, 0, 0, 1], port).await);
+    for from in [[127, 0, 0, 2], [127, 0, 0, 3]] {
+        for _ in 0..4 {
+            held.push(connect_from(from, port).await);
+        }
+    }
+    // ...so a thirteenth, from a fourth address, waits unanswered...
+    let waiting = tokio::spawn(health_over(
+        connect_from([127, 0, 0, 4], port).await,
+        Duration::from_secs(20),
+    ));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(!waiting.is_finished(), "served past the cap in all");
+    // ...until one closes.
+    drop(held.pop());
+    assert_eq!(waiting.await.unwrap(), ok, "the waiting connection");
 }

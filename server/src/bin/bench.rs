@@ -29,6 +29,8 @@ mod fairness_b;
 mod http_only;
 #[path = "bench/ingest.rs"]
 mod ingest;
+#[path = "bench/poll_flood.rs"]
+mod poll_flood;
 #[path = "bench/receiver.rs"]
 mod receiver;
 #[path = "bench/replay.rs"]
@@ -46,6 +48,7 @@ use self::{
     fairness::fairness,
     http_only::http_only,
     ingest::ingest,
+    poll_flood::poll_flood,
     replay::replay,
     retention::retention,
     scaling::scaling,
@@ -64,6 +67,8 @@ async fn main() {
         "retention" => retention(args).await,
         "replay" => replay(args).await,
         "fairness" => fairness(args).await,
+        // Started by `fairness` as a process of its own.
+        "poll-flood" => poll_flood(args).await,
         "all" => {
             ingest(Args {
                 mode: "ingest".into(),

@@ -7,6 +7,7 @@ pub mod error;
 pub mod ingest;
 pub mod metrics;
 pub mod readback;
+pub mod serve;
 pub mod session;
 
 use axum::{

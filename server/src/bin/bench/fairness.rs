@@ -51,6 +51,8 @@ struct Figures {
     delivery: Vec<f64>,
     /// The writer's longest transaction meanwhile.
     longest_write_ms: f64,
+    /// A's requests that were not accepted (202): a fair server has none.
+    failed: usize,
 }
 
 /// A sends `rate` points a second for `seconds`: its ingest answers' and deliveries' times.
@@ -100,11 +102,13 @@ async fn organisation_a(
     }
     let delivery = receiver.latencies_ms(origin, |_| true);
     ingest.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let failed = total as usize - ingest.len();
     let longest_write_ms = state.longest_write_since_asked().as_secs_f64() * 1000.0;
     Figures {
         ingest,
         delivery,
         longest_write_ms,
+        failed,
     }
 }
 
@@ -314,47 +318,32 @@ pub async fn fairness(args: Args) {
             .expect("off");
     }
 
-    // 4. 5,000 long polls of one device token.
+    // 4. 5,000 long polls of one device token, from a process of their own (poll_flood.rs).
     let poll = format!(
         "{}/api/v1/devices/{}/channels/absorbance?after={}&wait=15",
         instance.url(""),
         b.device,
         server::clock::now_ms() + 3_600_000
     );
-    let stop = Arc::new(AtomicBool::new(false));
-    let load = {
-        let token = b.token.clone();
-        in_background(&stop, move |stop, done| async move {
-            let client = reqwest::Client::builder()
-                .pool_max_idle_per_host(0)
-                .build()
-                .unwrap();
-            let mut polls = tokio::task::JoinSet::new();
-            for _ in 0..5_000 {
-                let (client, poll, token, done) =
-                    (client.clone(), poll.clone(), token.clone(), done.clone());
-                polls.spawn(async move {
-                    match client.get(&poll).bearer_auth(&token).send().await {
-                        Ok(res) if res.status() == 429 => {
-                            done.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Ok(_) | Err(_) => {}
-                    }
-                });
-            }
-            while !stop.load(Ordering::Relaxed) {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            polls.abort_all();
-        })
-    };
+    let flood = tokio::process::Command::new(std::env::current_exe().expect("the bench binary"))
+        .args(["poll-flood", "--concurrency", "5000", "--seconds"])
+        .arg(seconds.to_string())
+        .env("LABHOOK_BENCH_POLL_URL", &poll)
+        .env("LABHOOK_BENCH_POLL_TOKEN", &b.token)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the poll flood starts");
     let figures = organisation_a(&state, &endpoint, &token, rate, seconds, &receiver, origin).await;
-    stop.store(true, Ordering::Relaxed);
-    let refused = load.await.unwrap();
+    let flood = flood.wait_with_output().await.expect("the poll flood ends");
+    let refused = String::from_utf8_lossy(&flood.stdout).trim().to_owned();
     rows.push((
         "5,000 long polls".into(),
         figures,
-        format!("{refused} refused at once (429); token {}", b.token_id),
+        format!(
+            "{refused} refused at once (429, or closed past the connection cap); token {}",
+            b.token_id
+        ),
     ));
 
     // 5. 600 set-password requests at once, again and again.
@@ -395,15 +384,16 @@ pub async fn fairness(args: Args) {
     housekeeping.shutdown().await;
     let (q_ingest, q_delivery) = (pct(&rows[0].1.ingest, 0.99), pct(&rows[0].1.delivery, 0.99));
     println!(
-        "{:<30} {:>28} {:>28} {:>14}   B's work",
+        "{:<30} {:>28} {:>28} {:>14} {:>8}   B's work",
         "phase (A's figures)",
         "ingest p50 / p99 (×quiet)",
         "delivery p50 / p99 (×quiet)",
-        "longest write"
+        "longest write",
+        "A failed"
     );
     for (name, f, note) in &rows {
         println!(
-            "{name:<30} {:>7.2} / {:>7.2} ms ({:>4.1}×) {:>7.2} / {:>7.2} ms ({:>4.1}×) {:>11.1} ms   {note}",
+            "{name:<30} {:>7.2} / {:>7.2} ms ({:>4.1}×) {:>7.2} / {:>7.2} ms ({:>4.1}×) {:>11.1} ms {:>8}   {note}",
             pct(&f.ingest, 0.5),
             pct(&f.ingest, 0.99),
             pct(&f.ingest, 0.99) / q_ingest.max(0.001),
@@ -411,6 +401,7 @@ pub async fn fairness(args: Args) {
             pct(&f.delivery, 0.99),
             pct(&f.delivery, 0.99) / q_delivery.max(0.001),
             f.longest_write_ms,
+            f.failed,
         );
     }
     println!("peak RSS (bench and server): {} MiB", peak_rss_mib());
