@@ -14,9 +14,11 @@ as_root() {
     echo "need root to run: $*" >&2; exit 1; fi
 }
 
-# Debian's Chromium for Playwright (Playwright cannot download its own browser here), and
-# the headers some crates build against.
+# Debian's Chromium for Playwright (Playwright cannot download its own browser here), the
+# headers some crates build against, and Debian's PostgreSQL server, which the Postgres tests
+# start themselves in a scratch directory (the package's own cluster is not used).
 missing=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 dpkg -s libssl-dev >/dev/null 2>&1 || missing+=(libssl-dev)

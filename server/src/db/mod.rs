@@ -2,6 +2,7 @@
 //!
 //! Reads go through the pool; every write goes through the one [`Writer`].
 
+pub mod postgres;
 mod writer;
 
 pub use writer::{WriteFuture, Writer};

@@ -7,6 +7,7 @@ mod dispatch;
 mod helpers;
 mod ingest;
 mod layers;
+mod postgres;
 mod receiver;
 mod replies;
 mod writer;

@@ -3,6 +3,8 @@
 //! benchmark repeats (sign the demo admin in, find a device, make a token, subscribe), each
 //! through the same services a person's request goes through. Nothing here is a stand-in.
 
+pub mod postgres;
+
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
