@@ -41,7 +41,7 @@ async fn set_webhooks_enabled_in(
     admin: &CurrentUser,
     enabled: bool,
 ) -> Result<()> {
-    let was: bool = sqlx::query_scalar("SELECT webhooks_enabled FROM organisations WHERE id = ?")
+    let was: bool = sqlx::query_scalar("SELECT webhooks_enabled FROM organisations WHERE id = $1")
         .bind(admin.organisation_id)
         .fetch_one(&mut *conn)
         .await?;
@@ -49,9 +49,9 @@ async fn set_webhooks_enabled_in(
         return Ok(());
     }
     sqlx::query(
-        "UPDATE organisations SET webhooks_enabled = ?,
-             webhooks_enabled_since = CASE WHEN ? THEN ? ELSE webhooks_enabled_since END
-         WHERE id = ?",
+        "UPDATE organisations SET webhooks_enabled = $1,
+             webhooks_enabled_since = CASE WHEN $2 THEN $3 ELSE webhooks_enabled_since END
+         WHERE id = $4",
     )
     .bind(enabled)
     .bind(enabled)
@@ -114,7 +114,7 @@ async fn register_url_in(
     let now = now_ms();
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO registered_urls (organisation_id, url, note, created_at, created_by)
-         VALUES (?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(admin.organisation_id)
     .bind(url.as_str())
@@ -159,7 +159,7 @@ pub async fn remove_url(state: &AppState, admin: &CurrentUser, id: i64) -> Resul
 
 async fn remove_url_in(conn: &mut SqliteConnection, admin: &CurrentUser, id: i64) -> Result<()> {
     let row: Option<(String, String)> = sqlx::query_as(
-        "DELETE FROM registered_urls WHERE id = ? AND organisation_id = ? RETURNING url, note",
+        "DELETE FROM registered_urls WHERE id = $1 AND organisation_id = $2 RETURNING url, note",
     )
     .bind(id)
     .bind(admin.organisation_id)

@@ -182,8 +182,8 @@ pub async fn create(
         .write(move |tx| {
             Box::pin(async move {
                 let active: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM api_tokens WHERE user_id = ? AND revoked_at IS NULL
-                       AND (expires_at IS NULL OR expires_at > ?)",
+                    "SELECT COUNT(*) FROM api_tokens WHERE user_id = $1 AND revoked_at IS NULL
+                       AND (expires_at IS NULL OR expires_at > $2)",
                 )
                 .bind(user.id)
                 .bind(now)
@@ -197,7 +197,7 @@ pub async fn create(
                 let id = sqlx::query_scalar(
                     "INSERT INTO api_tokens (organisation_id, user_id, label, token_hash, hint, scopes,
                                              created_at, expires_at)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
                 )
                 .bind(user.organisation_id)
                 .bind(user.id)
@@ -238,7 +238,7 @@ const SELECT: &str =
 /// The caller's own tokens, newest first, revoked ones last.
 pub async fn list_mine(pool: &SqlitePool, user: &CurrentUser) -> Result<Vec<TokenInfo>> {
     Ok(sqlx::query_as(&format!(
-        "{SELECT} WHERE t.user_id = ? ORDER BY t.revoked_at IS NOT NULL, t.id DESC"
+        "{SELECT} WHERE t.user_id = $1 ORDER BY t.revoked_at IS NOT NULL, t.id DESC"
     ))
     .bind(user.id)
     .fetch_all(pool)
@@ -249,7 +249,7 @@ pub async fn list_mine(pool: &SqlitePool, user: &CurrentUser) -> Result<Vec<Toke
 pub async fn list_organisation(pool: &SqlitePool, admin: &CurrentUser) -> Result<Vec<TokenInfo>> {
     admin.require_org_admin()?;
     Ok(sqlx::query_as(&format!(
-        "{SELECT} WHERE t.organisation_id = ? ORDER BY t.revoked_at IS NOT NULL, t.id DESC"
+        "{SELECT} WHERE t.organisation_id = $1 ORDER BY t.revoked_at IS NOT NULL, t.id DESC"
     ))
     .bind(admin.organisation_id)
     .fetch_all(pool)
@@ -266,7 +266,7 @@ pub async fn revoke(state: &AppState, user: &CurrentUser, id: i64) -> Result<()>
                 let row: Option<(String, String, String, Option<i64>)> = sqlx::query_as(
                     "SELECT t.label, t.hint, u.name, t.revoked_at FROM api_tokens t
                      JOIN users u ON u.id = t.user_id
-                     WHERE t.id = ? AND t.organisation_id = ? AND (? OR t.user_id = ?)",
+                     WHERE t.id = $1 AND t.organisation_id = $2 AND ($3 OR t.user_id = $4)",
                 )
                 .bind(id)
                 .bind(user.organisation_id)
@@ -279,7 +279,7 @@ pub async fn revoke(state: &AppState, user: &CurrentUser, id: i64) -> Result<()>
                 if revoked_at.is_some() {
                     return Ok(());
                 }
-                sqlx::query("UPDATE api_tokens SET revoked_at = ?, revoked_by = ? WHERE id = ?")
+                sqlx::query("UPDATE api_tokens SET revoked_at = $1, revoked_by = $2 WHERE id = $3")
                     .bind(now_ms())
                     .bind(user.id)
                     .bind(id)
@@ -311,8 +311,8 @@ pub async fn revoke_all_of_user(
     now: i64,
 ) -> Result<u64> {
     Ok(sqlx::query(
-        "UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL
-           AND (expires_at IS NULL OR expires_at > ?)",
+        "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL
+           AND (expires_at IS NULL OR expires_at > $3)",
     )
     .bind(now)
     .bind(user_id)
@@ -335,8 +335,8 @@ pub async fn authenticate(state: &AppState, raw: Option<&str>) -> Result<ApiCall
          FROM api_tokens t
          JOIN users u ON u.id = t.user_id
          JOIN organisations o ON o.id = u.organisation_id
-         WHERE t.token_hash = ? AND t.revoked_at IS NULL
-           AND (t.expires_at IS NULL OR t.expires_at > ?) AND u.deactivated_at IS NULL",
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL
+           AND (t.expires_at IS NULL OR t.expires_at > $2) AND u.deactivated_at IS NULL",
     )
     .bind(hash(token))
     .bind(now)
@@ -352,7 +352,7 @@ pub async fn authenticate(state: &AppState, raw: Option<&str>) -> Result<ApiCall
         state
             .write(move |tx| {
                 Box::pin(async move {
-                    sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE id = ?")
+                    sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
                         .bind(now)
                         .bind(token_id)
                         .execute(&mut *tx)

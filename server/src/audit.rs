@@ -109,7 +109,7 @@ pub async fn record(
     };
     sqlx::query(
         "INSERT INTO audit_log (organisation_id, actor_id, actor_name, at, kind, action, subject, before, after)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(organisation_id)
     .bind(actor_id)
@@ -159,7 +159,7 @@ pub async fn list(
     let page = PageRequest::new(page, PER_PAGE);
     let kind = kind.map(AuditKind::as_str);
     let total: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM audit_log WHERE organisation_id = ? AND (?2 IS NULL OR kind = ?2)",
+        "SELECT COUNT(*) FROM audit_log WHERE organisation_id = $1 AND ($2 IS NULL OR kind = $2)",
     )
     .bind(admin.organisation_id)
     .bind(kind)
@@ -167,8 +167,8 @@ pub async fn list(
     .await?;
     let records = sqlx::query_as(
         "SELECT id, at, actor_name, kind, action, subject, before, after FROM audit_log
-         WHERE organisation_id = ?1 AND (?2 IS NULL OR kind = ?2)
-         ORDER BY id DESC LIMIT ?3 OFFSET ?4",
+         WHERE organisation_id = $1 AND ($2 IS NULL OR kind = $2)
+         ORDER BY id DESC LIMIT $3 OFFSET $4",
     )
     .bind(admin.organisation_id)
     .bind(kind)

@@ -102,10 +102,10 @@ const DEMO_LIMS_SUBSCRIPTION: &str = "Sample information (demo LIMS)";
 pub async fn subscribe_demo_lims(pool: &SqlitePool) -> Result<bool> {
     let target: Option<(i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT o.id, u.id, c.device_id, c.id FROM organisations o
-         JOIN users u ON u.organisation_id = o.id AND u.email = ?
+         JOIN users u ON u.organisation_id = o.id AND u.email = $1
          JOIN devices d ON d.organisation_id = o.id AND d.name = 'Barcode Scanner Bench 2'
          JOIN channels c ON c.device_id = d.id AND c.name = 'barcode'
-         WHERE o.name = ? AND NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.organisation_id = o.id AND s.url = ?)",
+         WHERE o.name = $2 AND NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.organisation_id = o.id AND s.url = $3)",
     )
     .bind(DEMO_USERS[0].2)
     .bind(DEMO_ORGANISATION)
@@ -120,7 +120,7 @@ pub async fn subscribe_demo_lims(pool: &SqlitePool) -> Result<bool> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO subscriptions (organisation_id, owner_id, display_name, url, active, active_since,
                                     secret, created_at, updated_at, use_replies)
-         VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, 1) RETURNING id",
+         VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, 1) RETURNING id",
     )
     .bind(organisation)
     .bind(owner)
@@ -134,7 +134,7 @@ pub async fn subscribe_demo_lims(pool: &SqlitePool) -> Result<bool> {
     .await?;
     sqlx::query(
         "INSERT INTO subscription_triggers (subscription_id, channel_id, device_id, event_type)
-         VALUES (?, ?, ?, 'data_point.created')",
+         VALUES ($1, $2, $3, 'data_point.created')",
     )
     .bind(id)
     .bind(channel)
@@ -147,7 +147,7 @@ pub async fn subscribe_demo_lims(pool: &SqlitePool) -> Result<bool> {
 
 async fn admin_id(pool: &SqlitePool, organisation_id: i64) -> Result<i64> {
     Ok(sqlx::query_scalar(
-        "SELECT id FROM users WHERE organisation_id = ? AND role = 'org_admin' ORDER BY id LIMIT 1",
+        "SELECT id FROM users WHERE organisation_id = $1 AND role = 'org_admin' ORDER BY id LIMIT 1",
     )
     .bind(organisation_id)
     .fetch_one(pool)
@@ -157,7 +157,7 @@ async fn admin_id(pool: &SqlitePool, organisation_id: i64) -> Result<i64> {
 async fn enable_webhooks(pool: &SqlitePool, organisation_id: i64, admin: i64) -> Result<()> {
     let now = crate::clock::now_ms();
     sqlx::query(
-        "UPDATE organisations SET webhooks_enabled = 1, webhooks_enabled_since = ? WHERE id = ?",
+        "UPDATE organisations SET webhooks_enabled = 1, webhooks_enabled_since = $1 WHERE id = $2",
     )
     .bind(now)
     .bind(organisation_id)
@@ -165,7 +165,7 @@ async fn enable_webhooks(pool: &SqlitePool, organisation_id: i64, admin: i64) ->
     .await?;
     for (url, note) in DEMO_REGISTERED_URLS {
         sqlx::query(
-            "INSERT INTO registered_urls (organisation_id, url, note, created_at, created_by) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO registered_urls (organisation_id, url, note, created_at, created_by) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(organisation_id)
         .bind(url)

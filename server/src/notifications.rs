@@ -27,9 +27,9 @@ pub async fn notify_about_subscription(
 ) -> Result<()> {
     sqlx::query(
         "INSERT INTO notifications (organisation_id, user_id, subscription_id, message, created_at)
-         SELECT s.organisation_id, u.id, s.id, ?2, ?3
+         SELECT s.organisation_id, u.id, s.id, $2, $3
          FROM subscriptions s JOIN users u ON u.organisation_id = s.organisation_id
-         WHERE s.id = ?1 AND u.deactivated_at IS NULL
+         WHERE s.id = $1 AND u.deactivated_at IS NULL
            AND (u.id = s.owner_id OR u.role = 'org_admin')",
     )
     .bind(subscription_id)
@@ -44,7 +44,7 @@ pub async fn notify_about_subscription(
 pub async fn list(pool: &SqlitePool, user: &CurrentUser) -> Result<Vec<Notification>> {
     Ok(sqlx::query_as(
         "SELECT id, subscription_id, message, created_at, read_at IS NOT NULL AS read
-         FROM notifications WHERE user_id = ? ORDER BY id DESC LIMIT ?",
+         FROM notifications WHERE user_id = $1 ORDER BY id DESC LIMIT $2",
     )
     .bind(user.id)
     .bind(SHOWN)
@@ -59,7 +59,7 @@ pub async fn mark_all_read(state: &AppState, user: &CurrentUser) -> Result<()> {
         .write(move |conn| {
             Box::pin(async move {
                 sqlx::query(
-                    "UPDATE notifications SET read_at = ? WHERE user_id = ? AND read_at IS NULL",
+                    "UPDATE notifications SET read_at = $1 WHERE user_id = $2 AND read_at IS NULL",
                 )
                 .bind(now_ms())
                 .bind(user_id)

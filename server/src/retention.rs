@@ -40,7 +40,7 @@ pub async fn prune(state: &AppState, cutoffs: Cutoffs) -> Result<Pruned> {
             state,
             "deliveries",
             below,
-            "DELETE FROM deliveries WHERE id >= ?1 AND id < ?2 AND next_attempt_at IS NULL",
+            "DELETE FROM deliveries WHERE id >= $1 AND id < $2 AND next_attempt_at IS NULL",
         )
         .await?;
     }
@@ -61,7 +61,7 @@ pub async fn prune(state: &AppState, cutoffs: Cutoffs) -> Result<Pruned> {
             state,
             "events",
             below.min(cursor + 1).min(newest),
-            "DELETE FROM events WHERE id >= ?1 AND id < ?2
+            "DELETE FROM events WHERE id >= $1 AND id < $2
              AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)",
         )
         .await?;
@@ -102,7 +102,7 @@ async fn old_data_points(state: &AppState, cutoff: i64) -> Result<(u64, std::tim
                         let rows = sqlx::query(
                             "DELETE FROM data_points WHERE id IN (
                                SELECT id FROM data_points INDEXED BY data_points_by_channel
-                               WHERE channel_id = ? AND timestamp < ? LIMIT ?)",
+                               WHERE channel_id = $1 AND timestamp < $2 LIMIT $3)",
                         )
                         .bind(channel)
                         .bind(cutoff)
@@ -143,7 +143,7 @@ async fn first_id_at_or_after(
     };
     let created_at = |id: i64| async move {
         sqlx::query_scalar::<_, i64>(&format!(
-            "SELECT created_at FROM {table} WHERE id >= ? ORDER BY id LIMIT 1"
+            "SELECT created_at FROM {table} WHERE id >= $1 ORDER BY id LIMIT 1"
         ))
         .bind(id)
         .fetch_one(pool)

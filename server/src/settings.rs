@@ -25,7 +25,7 @@ pub struct WebhookSettings {
 
 pub async fn webhooks_enabled(pool: &SqlitePool, organisation_id: i64) -> Result<bool> {
     Ok(
-        sqlx::query_scalar("SELECT webhooks_enabled FROM organisations WHERE id = ?")
+        sqlx::query_scalar("SELECT webhooks_enabled FROM organisations WHERE id = $1")
             .bind(organisation_id)
             .fetch_optional(pool)
             .await?
@@ -48,7 +48,7 @@ pub async fn registered_urls(
     organisation_id: i64,
 ) -> Result<Vec<RegisteredUrl>> {
     let rows: Vec<String> =
-        sqlx::query_scalar("SELECT url FROM registered_urls WHERE organisation_id = ?")
+        sqlx::query_scalar("SELECT url FROM registered_urls WHERE organisation_id = $1")
             .bind(organisation_id)
             .fetch_all(conn)
             .await?;
@@ -65,7 +65,7 @@ pub async fn webhook_settings(pool: &SqlitePool, admin: &CurrentUser) -> Result<
     let registered = sqlx::query_as(
         "SELECT r.id, r.url, r.note, r.created_at, u.name AS created_by
          FROM registered_urls r LEFT JOIN users u ON u.id = r.created_by
-         WHERE r.organisation_id = ? ORDER BY r.url",
+         WHERE r.organisation_id = $1 ORDER BY r.url",
     )
     .bind(admin.organisation_id)
     .fetch_all(pool)

@@ -30,7 +30,7 @@ fn channel(name: &str, value_type: &str, min: Option<f64>, max: Option<f64>) -> 
 }
 
 async fn channel_id(app: &TestApp, device: i64, name: &str) -> i64 {
-    sqlx::query_scalar("SELECT id FROM channels WHERE device_id = ? AND name = ?")
+    sqlx::query_scalar("SELECT id FROM channels WHERE device_id = $1 AND name = $2")
         .bind(device)
         .bind(name)
         .fetch_one(&app.state.pool)
@@ -54,7 +54,7 @@ async fn update(
 }
 
 async fn events_of(app: &TestApp, channel: i64) -> Vec<String> {
-    sqlx::query_scalar("SELECT event_type FROM events WHERE channel_id = ? ORDER BY id")
+    sqlx::query_scalar("SELECT event_type FROM events WHERE channel_id = $1 ORDER BY id")
         .bind(channel)
         .fetch_all(&app.state.pool)
         .await

@@ -13,7 +13,7 @@ async fn device_names(app: &TestApp, c: &reqwest::Client) -> Vec<String> {
 }
 
 async fn device_id(app: &TestApp, name: &str) -> i64 {
-    sqlx::query_scalar("SELECT id FROM devices WHERE name = ?")
+    sqlx::query_scalar("SELECT id FROM devices WHERE name = $1")
         .bind(name)
         .fetch_one(&app.state.pool)
         .await
@@ -148,7 +148,7 @@ async fn granting_and_revoking_access_changes_what_a_lab_user_sees() {
         .contains(&"Centrifuge 5425".to_owned()));
 
     // Users of another organisation cannot be granted anything.
-    let other_admin_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
+    let other_admin_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
         .bind(OTHER_ADMIN.0)
         .fetch_one(&app.state.pool)
         .await
@@ -233,7 +233,7 @@ async fn revoking_access_stops_webhooks_of_that_device_and_granting_again_does_n
     let admin = app.signed_in(ADMIN.0, ADMIN.1).await;
     let lab = app.signed_in(LAB_USER.0, LAB_USER.1).await;
     let centrifuge = device_id(&app, "Centrifuge 5425").await;
-    let lab_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
+    let lab_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
         .bind(LAB_USER.0)
         .fetch_one(&app.state.pool)
         .await
@@ -257,7 +257,7 @@ async fn revoking_access_stops_webhooks_of_that_device_and_granting_again_does_n
     };
     set_access("true").await;
     let rotation: i64 =
-        sqlx::query_scalar("SELECT id FROM channels WHERE device_id = ? AND name = 'rotation'")
+        sqlx::query_scalar("SELECT id FROM channels WHERE device_id = $1 AND name = 'rotation'")
             .bind(centrifuge)
             .fetch_one(&app.state.pool)
             .await
@@ -375,14 +375,14 @@ async fn archive_restore_and_delete_a_device() {
     let app = spawn_app().await;
     let admin = app.signed_in(ADMIN.0, ADMIN.1).await;
     let lab = app.signed_in(LAB_USER.0, LAB_USER.1).await;
-    let lab_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
+    let lab_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
         .bind(LAB_USER.0)
         .fetch_one(&app.state.pool)
         .await
         .unwrap();
     let (device, name): (i64, String) = sqlx::query_as(
         "SELECT d.id, d.name FROM device_access a JOIN devices d ON d.id = a.device_id
-         WHERE a.user_id = ? ORDER BY d.id LIMIT 1",
+         WHERE a.user_id = $1 ORDER BY d.id LIMIT 1",
     )
     .bind(lab_id)
     .fetch_one(&app.state.pool)
@@ -390,13 +390,13 @@ async fn archive_restore_and_delete_a_device() {
     .unwrap();
     let token = app.device_token(&admin, device).await;
     let channel: String =
-        sqlx::query_scalar("SELECT name FROM channels WHERE device_id = ? ORDER BY id LIMIT 1")
+        sqlx::query_scalar("SELECT name FROM channels WHERE device_id = $1 ORDER BY id LIMIT 1")
             .bind(device)
             .fetch_one(&app.state.pool)
             .await
             .unwrap();
     let value_of_channel: String = sqlx::query_scalar(
-        "SELECT value_type FROM channels WHERE device_id = ? ORDER BY id LIMIT 1",
+        "SELECT value_type FROM channels WHERE device_id = $1 ORDER BY id LIMIT 1",
     )
     .bind(device)
     .fetch_one(&app.state.pool)
@@ -407,7 +407,7 @@ async fn archive_restore_and_delete_a_device() {
         "boolean" => serde_json::json!(true),
         "enum" => {
             let labels: String = sqlx::query_scalar(
-                "SELECT enum_labels FROM channels WHERE device_id = ? ORDER BY id LIMIT 1",
+                "SELECT enum_labels FROM channels WHERE device_id = $1 ORDER BY id LIMIT 1",
             )
             .bind(device)
             .fetch_one(&app.state.pool)
@@ -547,7 +547,7 @@ async fn an_admin_edits_a_devices_details() {
     assert!(body.to_string().contains("exists already"), "{body}");
     assert_eq!(update("Centrifuge 5425 R").await.status(), StatusCode::OK);
     let (name, model, class): (String, String, String) =
-        sqlx::query_as("SELECT name, model, device_class FROM devices WHERE id = ?")
+        sqlx::query_as("SELECT name, model, device_class FROM devices WHERE id = $1")
             .bind(centrifuge)
             .fetch_one(&app.state.pool)
             .await

@@ -531,14 +531,14 @@ const BACKEND: &[(&str, &str, [u16; 5])] = &[
 
 async fn fixtures(app: &TestApp, lab: &Client, admin: &Client) -> Fixtures {
     let pool = &app.state.pool;
-    let lab_user: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
+    let lab_user: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
         .bind(LAB_USER.0)
         .fetch_one(pool)
         .await
         .unwrap();
     let (device, channel): (i64, i64) = sqlx::query_as(
         "SELECT d.id, c.id FROM device_access a JOIN devices d ON d.id = a.device_id
-         JOIN channels c ON c.device_id = d.id WHERE a.user_id = ? ORDER BY d.id, c.id LIMIT 1",
+         JOIN channels c ON c.device_id = d.id WHERE a.user_id = $1 ORDER BY d.id, c.id LIMIT 1",
     )
     .bind(lab_user)
     .fetch_one(pool)
@@ -630,7 +630,7 @@ async fn fixtures(app: &TestApp, lab: &Client, admin: &Client) -> Fixtures {
         channels_to_remove.push(res.json::<i64>().await.expect("a channel id"));
     }
     // A delivery of the lab user's subscription: an event on its channel.
-    let channel_name: String = sqlx::query_scalar("SELECT name FROM channels WHERE id = ?")
+    let channel_name: String = sqlx::query_scalar("SELECT name FROM channels WHERE id = $1")
         .bind(channel)
         .fetch_one(pool)
         .await
@@ -650,7 +650,7 @@ async fn fixtures(app: &TestApp, lab: &Client, admin: &Client) -> Fixtures {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let delivery = loop {
         let found: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM deliveries WHERE subscription_id = ? LIMIT 1")
+            sqlx::query_scalar("SELECT id FROM deliveries WHERE subscription_id = $1 LIMIT 1")
                 .bind(subscription)
                 .fetch_optional(pool)
                 .await

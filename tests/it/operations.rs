@@ -417,7 +417,7 @@ async fn a_subscription_failing_for_days_is_switched_off_and_its_people_are_told
     // Five days of nothing but failures: switched off, marked, told.
     assert_eq!(sweep(now + 6 * day, rule).await, [subscription]);
     let (active, reason, since): (bool, String, Option<i64>) = sqlx::query_as(
-        "SELECT active, inactive_reason, failing_since FROM subscriptions WHERE id = ?",
+        "SELECT active, inactive_reason, failing_since FROM subscriptions WHERE id = $1",
     )
     .bind(subscription)
     .fetch_one(&app.state.pool)
@@ -705,7 +705,7 @@ async fn a_replay_sends_a_time_range_again_behind_live_traffic_and_can_be_cancel
     .await;
     assert_eq!(res.status(), StatusCode::OK);
     let (status, queued): (String, i64) =
-        sqlx::query_as("SELECT status, queued FROM replays WHERE id = ?")
+        sqlx::query_as("SELECT status, queued FROM replays WHERE id = $1")
             .bind(replay)
             .fetch_one(&app.state.pool)
             .await

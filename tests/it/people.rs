@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::helpers::{client, error_of, spawn_app, TestApp, ADMIN, LAB_USER, OTHER_ADMIN};
 
 async fn user_id(app: &TestApp, email: &str) -> i64 {
-    sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
+    sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
         .bind(email)
         .fetch_one(&app.state.pool)
         .await
@@ -47,7 +47,7 @@ async fn sign_in(app: &TestApp, email: &str, password: &str) -> (StatusCode, Cli
 }
 
 async fn audit_actions(app: &TestApp, kind: &str, subject: &str) -> Vec<String> {
-    sqlx::query_scalar("SELECT action FROM audit_log WHERE kind = ? AND subject = ? ORDER BY id")
+    sqlx::query_scalar("SELECT action FROM audit_log WHERE kind = $1 AND subject = $2 ORDER BY id")
         .bind(kind)
         .bind(subject)
         .fetch_all(&app.state.pool)
@@ -248,7 +248,7 @@ async fn deactivating_someone_ends_their_sessions_and_switches_their_subscriptio
     let lab = app.signed_in(LAB_USER.0, LAB_USER.1).await;
     let channel: i64 = sqlx::query_scalar(
         "SELECT c.id FROM channels c JOIN device_access a ON a.device_id = c.device_id
-         WHERE a.user_id = ? LIMIT 1",
+         WHERE a.user_id = $1 LIMIT 1",
     )
     .bind(user_id(&app, LAB_USER.0).await)
     .fetch_one(&app.state.pool)
@@ -296,7 +296,7 @@ async fn deactivating_someone_ends_their_sessions_and_switches_their_subscriptio
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body.to_string().contains("deactivated"), "{body}");
     let (active, reason): (bool, String) =
-        sqlx::query_as("SELECT active, inactive_reason FROM subscriptions WHERE display_name = ?")
+        sqlx::query_as("SELECT active, inactive_reason FROM subscriptions WHERE display_name = $1")
             .bind("Lars' LIMS")
             .fetch_one(&app.state.pool)
             .await
@@ -304,7 +304,7 @@ async fn deactivating_someone_ends_their_sessions_and_switches_their_subscriptio
     assert!(!active);
     assert_eq!(reason, "owner_deactivated");
     // An admin cannot switch it back on while its owner is deactivated.
-    let id: i64 = sqlx::query_scalar("SELECT id FROM subscriptions WHERE display_name = ?")
+    let id: i64 = sqlx::query_scalar("SELECT id FROM subscriptions WHERE display_name = $1")
         .bind("Lars' LIMS")
         .fetch_one(&app.state.pool)
         .await
@@ -423,7 +423,7 @@ async fn a_demoted_admin_keeps_only_the_devices_granted_to_them() {
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let lost: Option<String> = sqlx::query_scalar(
-        "SELECT lost_access_reason FROM subscription_triggers WHERE channel_id = ?",
+        "SELECT lost_access_reason FROM subscription_triggers WHERE channel_id = $1",
     )
     .bind(channel)
     .fetch_one(&app.state.pool)

@@ -5,7 +5,7 @@ use crate::helpers::{error_of, spawn_app, TestApp, ADMIN, LAB_USER, OTHER_ADMIN}
 
 async fn channel(app: &TestApp, device: &str, channel: &str) -> i64 {
     sqlx::query_scalar(
-        "SELECT c.id FROM channels c JOIN devices d ON d.id = c.device_id WHERE d.name = ? AND c.name = ?",
+        "SELECT c.id FROM channels c JOIN devices d ON d.id = c.device_id WHERE d.name = $1 AND c.name = $2",
     )
     .bind(device)
     .bind(channel)
@@ -523,7 +523,7 @@ async fn secrets_are_stored_sealed_under_a_private_key_file() {
     }
 
     // What an older version left in clear is sealed at the next start, and still opens.
-    sqlx::query("UPDATE subscriptions SET secret = ?, headers = ?")
+    sqlx::query("UPDATE subscriptions SET secret = $1, headers = $2")
         .bind(&secret)
         .bind(r#"[{"name":"Authorization","value":"Bearer old","secret":true}]"#)
         .execute(&app.state.pool)

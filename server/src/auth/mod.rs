@@ -124,7 +124,7 @@ async fn attempt_for(
 
     let row: Option<Account> = sqlx::query_as(
         "SELECT id, organisation_id, name, password_hash, deactivated_at IS NOT NULL AS deactivated
-         FROM users WHERE email = ?",
+         FROM users WHERE email = $1",
     )
     .bind(email.as_str())
     .fetch_optional(pool)
@@ -156,7 +156,7 @@ async fn attempt_for(
         .write(move |conn| {
             Box::pin(async move {
                 throttle::clear(conn, &email).await?;
-                sqlx::query("UPDATE users SET last_sign_in_at = ? WHERE id = ?")
+                sqlx::query("UPDATE users SET last_sign_in_at = $1 WHERE id = $2")
                     .bind(now)
                     .bind(account.id)
                     .execute(&mut *conn)

@@ -15,11 +15,11 @@ use super::CurrentUser;
 
 /// Subscription `s` is visible (a deleted one, whose history is being cleared away, to nobody).
 pub const SUBSCRIPTION: &str =
-    "s.organisation_id = ?1 AND (?2 OR s.owner_id = ?3) AND s.deleted_at IS NULL";
+    "s.organisation_id = $1 AND ($2 OR s.owner_id = $3) AND s.deleted_at IS NULL";
 
 /// Device `d` is visible.
-pub const DEVICE: &str = "d.organisation_id = ?1 AND (?2 OR EXISTS (
-       SELECT 1 FROM device_access a WHERE a.device_id = d.id AND a.user_id = ?3))";
+pub const DEVICE: &str = "d.organisation_id = $1 AND ($2 OR EXISTS (
+       SELECT 1 FROM device_access a WHERE a.device_id = d.id AND a.user_id = $3))";
 
 /// The owner `u` of a subscription may (still) see the device of event `e`: an active user who
 /// is an org admin or was granted the device. Checked when an event is matched, when its

@@ -59,7 +59,7 @@ pub(super) async fn create(
 ) -> Result<SessionToken> {
     let token = SessionToken::generate();
     sqlx::query(
-        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
     )
     .bind(token.hash())
     .bind(user_id)
@@ -80,7 +80,7 @@ pub(super) async fn user_for(
          FROM sessions s
          JOIN users u ON u.id = s.user_id
          JOIN organisations o ON o.id = u.organisation_id
-         WHERE s.token_hash = ? AND s.expires_at > ? AND u.deactivated_at IS NULL",
+         WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.deactivated_at IS NULL",
     )
     .bind(token.hash())
     .bind(now)
@@ -90,7 +90,7 @@ pub(super) async fn user_for(
 }
 
 pub(super) async fn delete(conn: &mut SqliteConnection, token: &SessionToken) -> Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
         .bind(token.hash())
         .execute(conn)
         .await?;
@@ -98,7 +98,7 @@ pub(super) async fn delete(conn: &mut SqliteConnection, token: &SessionToken) ->
 }
 
 pub(super) async fn delete_expired(conn: &mut SqliteConnection, now: i64) -> Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
+    sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
         .bind(now)
         .execute(conn)
         .await?;
@@ -107,7 +107,7 @@ pub(super) async fn delete_expired(conn: &mut SqliteConnection, now: i64) -> Res
 
 /// Ends every session of a user (after a password reset, when deactivated).
 pub(crate) async fn delete_all_for_user(conn: &mut SqliteConnection, user_id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
         .bind(user_id)
         .execute(conn)
         .await?;

@@ -30,7 +30,7 @@ pub(super) async fn admit(
     now: i64,
 ) -> Result<Option<Duration>> {
     let row: Option<(i64, i64)> =
-        sqlx::query_as("SELECT failures, last_failure_at FROM sign_in_failures WHERE email = ?")
+        sqlx::query_as("SELECT failures, last_failure_at FROM sign_in_failures WHERE email = $1")
             .bind(email.as_str())
             .fetch_optional(&mut *conn)
             .await?;
@@ -41,7 +41,7 @@ pub(super) async fn admit(
         }
     }
     sqlx::query(
-        "INSERT INTO sign_in_failures (email, failures, last_failure_at) VALUES (?, 1, ?)
+        "INSERT INTO sign_in_failures (email, failures, last_failure_at) VALUES ($1, 1, $2)
          ON CONFLICT (email) DO UPDATE SET failures = failures + 1, last_failure_at = excluded.last_failure_at",
     )
     .bind(email.as_str())
@@ -52,7 +52,7 @@ pub(super) async fn admit(
 }
 
 pub(super) async fn clear(conn: &mut SqliteConnection, email: &Email) -> Result<()> {
-    sqlx::query("DELETE FROM sign_in_failures WHERE email = ?")
+    sqlx::query("DELETE FROM sign_in_failures WHERE email = $1")
         .bind(email.as_str())
         .execute(conn)
         .await?;
@@ -60,7 +60,7 @@ pub(super) async fn clear(conn: &mut SqliteConnection, email: &Email) -> Result<
 }
 
 pub(super) async fn forget_older_than(conn: &mut SqliteConnection, cutoff: i64) -> Result<()> {
-    sqlx::query("DELETE FROM sign_in_failures WHERE last_failure_at < ?")
+    sqlx::query("DELETE FROM sign_in_failures WHERE last_failure_at < $1")
         .bind(cutoff)
         .execute(conn)
         .await?;

@@ -37,7 +37,7 @@ pub async fn health_of(
                 SUM(status = 'failed' OR (status = 'retrying' AND attempts > 0)) AS failing,
                 MAX(CASE WHEN status IN ('failed', 'retrying') THEN updated_at END) AS last_failure_at
          FROM deliveries
-         WHERE subscription_id IN (SELECT value FROM json_each(?1)) AND created_at >= ?2 AND NOT test
+         WHERE subscription_id IN (SELECT value FROM json_each($1)) AND created_at >= $2 AND NOT test
          GROUP BY subscription_id",
     )
     .bind(serde_json::to_string(subscription_ids).expect("BUG: ids serialise"))
@@ -68,7 +68,7 @@ pub async fn per_hour(
 ) -> Result<Vec<Hour>> {
     require_webhooks_enabled(pool, user).await?;
     let visible: Option<i64> = sqlx::query_scalar(&format!(
-        "SELECT s.id FROM subscriptions s WHERE s.id = ?4 AND {}",
+        "SELECT s.id FROM subscriptions s WHERE s.id = $4 AND {}",
         scope::SUBSCRIPTION
     ))
     .scoped(user)
@@ -78,13 +78,13 @@ pub async fn per_hour(
     visible.ok_or_else(|| Error::not_found("Subscription"))?;
     let first = (now / HOUR - hours + 1) * HOUR;
     let counted: Vec<Hour> = sqlx::query_as(
-        "SELECT (created_at / ?3) * ?3 AS at,
+        "SELECT (created_at / $3) * $3 AS at,
                 SUM(status = 'delivered') AS delivered,
                 SUM(status = 'failed') AS failed,
                 SUM(status NOT IN ('delivered', 'failed')) AS other
          FROM deliveries
-         WHERE subscription_id = ?1 AND created_at >= ?2 AND NOT test
-         GROUP BY created_at / ?3",
+         WHERE subscription_id = $1 AND created_at >= $2 AND NOT test
+         GROUP BY created_at / $3",
     )
     .bind(subscription_id)
     .bind(first)

@@ -97,9 +97,9 @@ pub struct LogFilter {
 }
 
 /// The filter's conditions, on `d` (deliveries) and `e` (events), binding ?7 to ?12.
-const FILTERED: &str = "(?7 IS NULL OR d.status IN (SELECT value FROM json_each(?7))) AND (?8 IS NULL OR e.event_type = ?8)
-     AND (?9 IS NULL OR e.device_id = ?9) AND (?10 IS NULL OR e.channel_id = ?10)
-     AND (?11 IS NULL OR d.created_at >= ?11) AND (?12 IS NULL OR d.created_at < ?12)";
+const FILTERED: &str = "($7 IS NULL OR d.status IN (SELECT value FROM json_each($7))) AND ($8 IS NULL OR e.event_type = $8)
+     AND ($9 IS NULL OR e.device_id = $9) AND ($10 IS NULL OR e.channel_id = $10)
+     AND ($11 IS NULL OR d.created_at >= $11) AND ($12 IS NULL OR d.created_at < $12)";
 
 /// A subscription's deliveries, newest first, as the filter narrows them.
 pub async fn list(
@@ -150,7 +150,7 @@ pub async fn list_of(
     if let Some(subscription_id) = subscription_id {
         // Not found unless the subscription is visible, even when it has no deliveries.
         let visible: Option<i64> = sqlx::query_scalar(&format!(
-            "SELECT s.id FROM subscriptions s WHERE s.id = ?4 AND {}",
+            "SELECT s.id FROM subscriptions s WHERE s.id = $4 AND {}",
             scope::SUBSCRIPTION
         ))
         .scoped(user)
@@ -164,7 +164,7 @@ pub async fn list_of(
     let total: i64 = sqlx::query_scalar(&format!(
         "SELECT COUNT(*) FROM deliveries d
          JOIN subscriptions s ON s.id = d.subscription_id JOIN events e ON e.id = d.event_id
-         WHERE (?4 IS NULL OR d.subscription_id = ?4) AND {} AND {FILTERED}",
+         WHERE ($4 IS NULL OR d.subscription_id = $4) AND {} AND {FILTERED}",
         scope::SUBSCRIPTION
     ))
     .scoped(user)
@@ -180,8 +180,8 @@ pub async fn list_of(
     .fetch_one(pool)
     .await?;
     let items = sqlx::query_as(&format!(
-        "{SELECT} WHERE (?4 IS NULL OR d.subscription_id = ?4) AND {} AND {FILTERED}
-         ORDER BY CASE WHEN ?13 THEN d.id ELSE -d.id END LIMIT ?5 OFFSET ?6",
+        "{SELECT} WHERE ($4 IS NULL OR d.subscription_id = $4) AND {} AND {FILTERED}
+         ORDER BY CASE WHEN $13 THEN d.id ELSE -d.id END LIMIT $5 OFFSET $6",
         scope::SUBSCRIPTION
     ))
     .scoped(user)
@@ -208,7 +208,7 @@ pub async fn detail(
 ) -> Result<DeliveryDetail> {
     require_webhooks_enabled(pool, user).await?;
     let delivery: DeliveryRow = sqlx::query_as(&format!(
-        "{SELECT} WHERE d.id = ?4 AND {}",
+        "{SELECT} WHERE d.id = $4 AND {}",
         scope::SUBSCRIPTION
     ))
     .scoped(user)
@@ -217,14 +217,14 @@ pub async fn detail(
     .await?
     .ok_or_else(|| Error::not_found("Delivery"))?;
     let (event_type, occurred_at, payload): (String, i64, String) =
-        sqlx::query_as("SELECT event_type, occurred_at, payload FROM events WHERE id = ?")
+        sqlx::query_as("SELECT event_type, occurred_at, payload FROM events WHERE id = $1")
             .bind(delivery.event_id)
             .fetch_one(pool)
             .await?;
     let attempts = sqlx::query_as(
         "SELECT number, started_at, duration_ms, request_headers, response_status, response_headers,
                 response_body, error_kind, error_message, reply_outcome, reply_message
-         FROM delivery_attempts WHERE delivery_id = ? ORDER BY number",
+         FROM delivery_attempts WHERE delivery_id = $1 ORDER BY number",
     )
     .bind(delivery_id)
     .fetch_all(pool)
@@ -246,7 +246,7 @@ pub async fn last_of(
         "SELECT d.subscription_id, d.status, d.updated_at AS at, d.last_http_status AS http_status
          FROM deliveries d
          WHERE d.id IN (SELECT MAX(id) FROM deliveries
-                        WHERE subscription_id IN (SELECT value FROM json_each(?))
+                        WHERE subscription_id IN (SELECT value FROM json_each($1))
                         GROUP BY subscription_id)",
     )
     .bind(serde_json::to_string(subscription_ids).expect("BUG: ids serialise"))

@@ -125,19 +125,19 @@ pub async fn claim(
         })
         .collect();
     sqlx::query_as(
-        r#"UPDATE deliveries SET lease_until = ?1
+        r#"UPDATE deliveries SET lease_until = $1
          WHERE id IN (
              SELECT id FROM (
                  SELECT id, subscription_id,
                         ROW_NUMBER() OVER (PARTITION BY subscription_id ORDER BY next_attempt_at, id) AS n
                  FROM (SELECT id, subscription_id, next_attempt_at FROM deliveries
-                       WHERE next_attempt_at <= ?2
-                         AND (lease_until IS NULL OR lease_until < ?2)
-                         AND subscription_id NOT IN (SELECT value FROM json_each(?3))
-                       ORDER BY next_attempt_at LIMIT ?4)
+                       WHERE next_attempt_at <= $2
+                         AND (lease_until IS NULL OR lease_until < $2)
+                         AND subscription_id NOT IN (SELECT value FROM json_each($3))
+                       ORDER BY next_attempt_at LIMIT $4)
              )
-             WHERE n <= COALESCE(json_extract(?5, '$."' || subscription_id || '"'), ?6)
-             LIMIT ?7
+             WHERE n <= COALESCE(json_extract($5, '$."' || subscription_id || '"'), $6)
+             LIMIT $7
          )
          RETURNING id, subscription_id, event_id, webhook_id, attempts"#,
     )
@@ -156,7 +156,7 @@ pub async fn claim(
 /// How many deliveries wait to be sent, and since when the oldest due one has been due.
 pub async fn depth(pool: &SqlitePool, now: i64) -> Result<(i64, Option<i64>)> {
     sqlx::query_as(
-        "SELECT COUNT(*), MIN(CASE WHEN next_attempt_at <= ?1 THEN next_attempt_at END)
+        "SELECT COUNT(*), MIN(CASE WHEN next_attempt_at <= $1 THEN next_attempt_at END)
          FROM deliveries WHERE next_attempt_at IS NOT NULL",
     )
     .bind(now)
@@ -169,7 +169,7 @@ pub async fn depth(pool: &SqlitePool, now: i64) -> Result<(i64, Option<i64>)> {
 pub async fn next_due(pool: &SqlitePool, now: i64) -> Result<Option<i64>> {
     sqlx::query_scalar(
         "SELECT MIN(next_attempt_at) FROM deliveries
-         WHERE next_attempt_at IS NOT NULL AND (lease_until IS NULL OR lease_until < ?)",
+         WHERE next_attempt_at IS NOT NULL AND (lease_until IS NULL OR lease_until < $1)",
     )
     .bind(now)
     .fetch_one(pool)
@@ -185,8 +185,8 @@ pub async fn cancel(conn: &mut SqliteConnection, ids: &[i64], why: &str) -> Resu
     }
     sqlx::query(
         "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_until = NULL,
-             last_error = ?, updated_at = ?
-         WHERE id IN (SELECT value FROM json_each(?))",
+             last_error = $1, updated_at = $2
+         WHERE id IN (SELECT value FROM json_each($3))",
     )
     .bind(why)
     .bind(now_ms())
@@ -222,12 +222,13 @@ pub enum Pending {
 }
 
 impl Pending {
-    /// The ids to stop (at most `?` of them, the last parameter), and their parameters.
+    /// The ids to stop and their parameters, numbered from `$3` (`cancel_pending` binds its own
+    /// two first, and the window's size last).
     fn selection(self) -> (&'static str, Vec<i64>, &'static str) {
         match self {
             Pending::OfSubscription(id) => (
                 "SELECT id FROM deliveries INDEXED BY deliveries_pending_by_subscription
-                 WHERE subscription_id = ? AND next_attempt_at IS NOT NULL AND lease_until IS NULL",
+                 WHERE subscription_id = $3 AND next_attempt_at IS NOT NULL AND lease_until IS NULL",
                 vec![id],
                 "cancelling a subscription's pending deliveries",
             ),
@@ -237,8 +238,8 @@ impl Pending {
             } => (
                 "SELECT d.id FROM deliveries d INDEXED BY deliveries_pending_by_subscription
                  JOIN events e ON e.id = d.event_id
-                 WHERE d.subscription_id = ? AND d.next_attempt_at IS NOT NULL
-                   AND d.lease_until IS NULL AND e.device_id = ?",
+                 WHERE d.subscription_id = $3 AND d.next_attempt_at IS NOT NULL
+                   AND d.lease_until IS NULL AND e.device_id = $4",
                 vec![subscription_id, device_id],
                 "cancelling deliveries of a device no longer accessible",
             ),
@@ -246,14 +247,14 @@ impl Pending {
                 "SELECT d.id FROM subscriptions s
                  JOIN deliveries d INDEXED BY deliveries_pending_by_subscription
                    ON d.subscription_id = s.id
-                 WHERE s.organisation_id = ? AND d.next_attempt_at IS NOT NULL
+                 WHERE s.organisation_id = $3 AND d.next_attempt_at IS NOT NULL
                    AND d.lease_until IS NULL",
                 vec![id],
                 "cancelling an organisation's pending deliveries",
             ),
             Pending::OfReplay(id) => (
                 "SELECT id FROM deliveries
-                 WHERE replay_id = ? AND next_attempt_at IS NOT NULL AND lease_until IS NULL",
+                 WHERE replay_id = $3 AND next_attempt_at IS NOT NULL AND lease_until IS NULL",
                 vec![id],
                 "cancelling a replay's pending deliveries",
             ),
@@ -265,9 +266,11 @@ impl Pending {
 /// in one job; answers whether more may be left.
 pub async fn cancel_pending(conn: &mut SqliteConnection, of: Pending, why: &str) -> Result<bool> {
     let (selection, ids, what) = of.selection();
+    // The selection's own parameters are $3, $4, …: the window's size comes after them.
+    let limit = 3 + ids.len();
     let statement = format!(
-        "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, last_error = ?, updated_at = ?
-         WHERE id IN ({selection} LIMIT ?)"
+        "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, last_error = $1, updated_at = $2
+         WHERE id IN ({selection} LIMIT ${limit})"
     );
     let mut query = sqlx::query(&statement).bind(why).bind(now_ms());
     for id in ids {
@@ -295,7 +298,7 @@ pub async fn delete_of_subscription(
     let n = sqlx::query(
         "DELETE FROM deliveries WHERE id IN (
            SELECT id FROM deliveries INDEXED BY deliveries_by_subscription
-           WHERE subscription_id = ? LIMIT ?)",
+           WHERE subscription_id = $1 LIMIT $2)",
     )
     .bind(subscription_id)
     .bind(DELETE_WINDOW)
@@ -309,7 +312,7 @@ pub async fn delete_of_subscription(
 /// Gives claimed rows back (shutdown, or a fresh start after a crash): due at `now`.
 pub async fn release_all(conn: &mut SqliteConnection, now: i64) -> Result<u64> {
     Ok(sqlx::query(
-        "UPDATE deliveries SET lease_until = NULL, next_attempt_at = ?
+        "UPDATE deliveries SET lease_until = NULL, next_attempt_at = $1
          WHERE lease_until IS NOT NULL AND next_attempt_at IS NOT NULL",
     )
     .bind(now)

@@ -25,8 +25,8 @@ pub async fn list(pool: &SqlitePool, admin: &CurrentUser, device_id: i64) -> Res
     let device = organisation_device(pool, admin, device_id).await?;
     Ok(sqlx::query_as(
         "SELECT u.id AS user_id, u.name, u.email,
-                EXISTS (SELECT 1 FROM device_access a WHERE a.user_id = u.id AND a.device_id = ?) AS granted
-         FROM users u WHERE u.organisation_id = ? AND u.role = 'lab_user' AND u.deactivated_at IS NULL
+                EXISTS (SELECT 1 FROM device_access a WHERE a.user_id = u.id AND a.device_id = $1) AS granted
+         FROM users u WHERE u.organisation_id = $2 AND u.role = 'lab_user' AND u.deactivated_at IS NULL
          ORDER BY u.name COLLATE NOCASE",
     )
     .bind(device.id)
@@ -57,7 +57,7 @@ pub async fn set_in(
 ) -> Result<Option<AccessChange>> {
     let device = organisation_device_in(&mut *conn, admin, device_id).await?;
     let lab_user: Option<(i64, String)> = sqlx::query_as(
-        "SELECT id, email FROM users WHERE id = ? AND organisation_id = ? AND role = 'lab_user'",
+        "SELECT id, email FROM users WHERE id = $1 AND organisation_id = $2 AND role = 'lab_user'",
     )
     .bind(user_id)
     .bind(admin.organisation_id)
@@ -66,7 +66,7 @@ pub async fn set_in(
     let (user_id, email) = lab_user.ok_or_else(|| Error::not_found("Lab user"))?;
     let changed = if granted {
         sqlx::query(
-            "INSERT INTO device_access (user_id, device_id, granted_at, granted_by) VALUES (?, ?, ?, ?)
+            "INSERT INTO device_access (user_id, device_id, granted_at, granted_by) VALUES ($1, $2, $3, $4)
              ON CONFLICT DO NOTHING",
         )
         .bind(user_id)
@@ -76,7 +76,7 @@ pub async fn set_in(
         .execute(&mut *conn)
         .await?
     } else {
-        sqlx::query("DELETE FROM device_access WHERE user_id = ? AND device_id = ?")
+        sqlx::query("DELETE FROM device_access WHERE user_id = $1 AND device_id = $2")
             .bind(user_id)
             .bind(device.id)
             .execute(&mut *conn)
@@ -112,7 +112,7 @@ pub async fn set_in(
 /// Grants access without an acting admin (demo data).
 pub async fn grant_initial(pool: &SqlitePool, user_id: i64, device_id: i64) -> Result<()> {
     sqlx::query(
-        "INSERT INTO device_access (user_id, device_id, granted_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        "INSERT INTO device_access (user_id, device_id, granted_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
     )
     .bind(user_id)
     .bind(device_id)

@@ -38,7 +38,7 @@ pub async fn add(
             Box::pin(async move {
                 let device = super::organisation_device_in(&mut *conn, &admin, device_id).await?;
                 let count: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM channels WHERE device_id = ? AND removed_at IS NULL",
+                    "SELECT COUNT(*) FROM channels WHERE device_id = $1 AND removed_at IS NULL",
                 )
                 .bind(device.id)
                 .fetch_one(&mut *conn)
@@ -89,7 +89,7 @@ pub async fn update(
                 // Counted up to a bound: the rule needs to know whether there is a history,
                 // and the message how large it is, not an exact count of millions.
                 let points: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM data_points WHERE channel_id = ? LIMIT ?)",
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM data_points WHERE channel_id = $1 LIMIT $2)",
                 )
                 .bind(before.id)
                 .bind(POINTS_COUNTED_UP_TO)
@@ -109,10 +109,10 @@ pub async fn update(
                 // range, and leaving or re-entering it from the last known state is an event.
                 // Without a range there is no state to keep.
                 sqlx::query(
-                    "UPDATE channels SET name = ?, unit = ?, value_type = ?, min_value = ?,
-                         max_value = ?, enum_labels = ?, reply_writable = ?,
-                         in_range = CASE WHEN ? THEN in_range END
-                     WHERE id = ?",
+                    "UPDATE channels SET name = $1, unit = $2, value_type = $3, min_value = $4,
+                         max_value = $5, enum_labels = $6, reply_writable = $7,
+                         in_range = CASE WHEN $8 THEN in_range END
+                     WHERE id = $9",
                 )
                 .bind(&definition.name)
                 .bind(&definition.unit)
@@ -158,7 +158,7 @@ pub async fn update(
 pub(crate) async fn mark_removed(conn: &mut SqliteConnection, channel_id: i64) -> Result<()> {
     // A name no channel can be given (a control character), unique by the id.
     sqlx::query(
-        "UPDATE channels SET removed_at = ?, name = char(1) || 'removed ' || id WHERE id = ?",
+        "UPDATE channels SET removed_at = $1, name = char(1) || 'removed ' || id WHERE id = $2",
     )
     .bind(crate::clock::now_ms())
     .bind(channel_id)
@@ -190,7 +190,7 @@ pub async fn purge_removed(state: &AppState) -> Result<bool> {
                 let points = sqlx::query(
                     "DELETE FROM data_points WHERE id IN (
                        SELECT id FROM data_points INDEXED BY data_points_by_channel
-                       WHERE channel_id = ? LIMIT ?)",
+                       WHERE channel_id = $1 LIMIT $2)",
                 )
                 .bind(channel)
                 .bind(PURGE_WINDOW)
@@ -204,7 +204,7 @@ pub async fn purge_removed(state: &AppState) -> Result<bool> {
                 let events = sqlx::query(
                     "UPDATE events SET channel_id = NULL WHERE id IN (
                        SELECT id FROM events INDEXED BY events_by_channel
-                       WHERE channel_id = ? LIMIT ?)",
+                       WHERE channel_id = $1 LIMIT $2)",
                 )
                 .bind(channel)
                 .bind(PURGE_WINDOW)
@@ -215,7 +215,7 @@ pub async fn purge_removed(state: &AppState) -> Result<bool> {
                 if events > 0 {
                     return Ok(());
                 }
-                sqlx::query("DELETE FROM channels WHERE id = ? AND removed_at IS NOT NULL")
+                sqlx::query("DELETE FROM channels WHERE id = $1 AND removed_at IS NOT NULL")
                     .bind(channel)
                     .execute(&mut *conn)
                     .await
@@ -248,7 +248,7 @@ async fn require_unique_name(
 ) -> Result<()> {
     let taken: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM channels
-         WHERE device_id = ? AND name = ? COLLATE NOCASE AND id IS NOT ? AND removed_at IS NULL)",
+         WHERE device_id = $1 AND name = $2 COLLATE NOCASE AND id IS NOT $3 AND removed_at IS NULL)",
     )
     .bind(device.id)
     .bind(name)
@@ -281,7 +281,7 @@ pub(crate) async fn insert(
 ) -> Result<i64> {
     sqlx::query_scalar(
         "INSERT INTO channels (device_id, name, unit, value_type, min_value, max_value, enum_labels, reply_writable)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(device_id)
     .bind(&c.name)

@@ -171,7 +171,7 @@ pub async fn record_test(
         .await?;
     sqlx::query(
         "INSERT INTO events (id, organisation_id, device_id, channel_id, event_type, occurred_at, created_at, payload)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(last + 1)
     .bind(event.organisation_id)

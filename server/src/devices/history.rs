@@ -68,12 +68,12 @@ pub async fn recent(
     let width = window.millis() / BUCKETS;
     // Per channel the index on (channel_id, timestamp) gives the window's rows directly.
     let buckets = sqlx::query_as(
-        "SELECT p.channel_id, ?1 + ((p.timestamp - ?1) / ?2) * ?2 + ?2 / 2 AS at,
+        "SELECT p.channel_id, $1 + ((p.timestamp - $1) / $2) * $2 + $2 / 2 AS at,
                 MIN(p.value) AS min, MAX(p.value) AS max, AVG(p.value) AS mean, COUNT(*) AS count
          FROM channels c JOIN data_points p ON p.channel_id = c.id
-         WHERE c.device_id = ?3 AND c.value_type = 'float' AND c.removed_at IS NULL
-           AND p.timestamp >= ?1 AND p.timestamp <= ?4 AND p.value IS NOT NULL
-         GROUP BY p.channel_id, (p.timestamp - ?1) / ?2
+         WHERE c.device_id = $3 AND c.value_type = 'float' AND c.removed_at IS NULL
+           AND p.timestamp >= $1 AND p.timestamp <= $4 AND p.value IS NOT NULL
+         GROUP BY p.channel_id, (p.timestamp - $1) / $2
          ORDER BY p.channel_id, at",
     )
     .bind(since)

@@ -22,7 +22,7 @@ pub async fn mark_silent_devices_offline(
             Box::pin(async move {
                 let silent: Vec<Device> = sqlx::query_as::<_, DeviceRow>(&format!(
                     "SELECT {DEVICE_COLUMNS} FROM devices d
-         WHERE d.status = 'online' AND (d.last_seen_at IS NULL OR d.last_seen_at < ?)"
+         WHERE d.status = 'online' AND (d.last_seen_at IS NULL OR d.last_seen_at < $1)"
                 ))
                 .bind(cutoff)
                 .fetch_all(&mut *tx)
@@ -32,11 +32,11 @@ pub async fn mark_silent_devices_offline(
                 .collect();
                 for device in &silent {
                     let organisation_name: String =
-                        sqlx::query_scalar("SELECT name FROM organisations WHERE id = ?")
+                        sqlx::query_scalar("SELECT name FROM organisations WHERE id = $1")
                             .bind(device.organisation_id)
                             .fetch_one(&mut *tx)
                             .await?;
-                    sqlx::query("UPDATE devices SET status = 'offline' WHERE id = ?")
+                    sqlx::query("UPDATE devices SET status = 'offline' WHERE id = $1")
                         .bind(device.id)
                         .execute(&mut *tx)
                         .await?;

@@ -152,7 +152,7 @@ async fn create_in(
     actor: Actor<'_>,
 ) -> Result<i64> {
     let taken: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM devices WHERE organisation_id = ? AND name = ? COLLATE NOCASE)",
+        "SELECT EXISTS (SELECT 1 FROM devices WHERE organisation_id = $1 AND name = $2 COLLATE NOCASE)",
     )
     .bind(organisation_id)
     .bind(&d.name)
@@ -163,7 +163,7 @@ async fn create_in(
     }
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO devices (organisation_id, name, vendor, model, device_class, simulated, created_at)
-         VALUES (?, ?, ?, ?, ?, 0, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, 0, $6) RETURNING id",
     )
     .bind(organisation_id)
     .bind(&d.name)
@@ -205,7 +205,7 @@ pub async fn list_for_organisation(
     organisation_id: i64,
 ) -> Result<Vec<super::DeviceWithChannels>> {
     let devices: Vec<Device> = sqlx::query_as::<_, super::DeviceRow>(&format!(
-        "SELECT {} FROM devices d WHERE d.organisation_id = ? ORDER BY d.name COLLATE NOCASE",
+        "SELECT {} FROM devices d WHERE d.organisation_id = $1 ORDER BY d.name COLLATE NOCASE",
         super::DEVICE_COLUMNS
     ))
     .bind(organisation_id)
@@ -239,8 +239,8 @@ pub async fn set_archived(
             Box::pin(async move {
                 let device = super::organisation_device_in(&mut *conn, &admin, device_id).await?;
                 let changed = sqlx::query(
-                    "UPDATE devices SET archived_at = ?
-                     WHERE id = ? AND (archived_at IS NULL) = ?",
+                    "UPDATE devices SET archived_at = $1
+                     WHERE id = $2 AND (archived_at IS NULL) = $3",
                 )
                 .bind(archived.then(now_ms))
                 .bind(device.id)
@@ -289,10 +289,10 @@ pub async fn delete(state: &AppState, admin: &CurrentUser, device_id: i64) -> Re
                     "SELECT
                        (SELECT COUNT(*) FROM (SELECT 1 FROM data_points p
                                               JOIN channels c ON c.id = p.channel_id
-                                              WHERE c.device_id = ?1 LIMIT ?2)),
-                       (SELECT COUNT(*) FROM subscription_triggers WHERE device_id = ?1),
-                       (SELECT COUNT(*) FROM device_tokens WHERE device_id = ?1),
-                       (SELECT last_seen_at IS NOT NULL FROM devices WHERE id = ?1)",
+                                              WHERE c.device_id = $1 LIMIT $2)),
+                       (SELECT COUNT(*) FROM subscription_triggers WHERE device_id = $1),
+                       (SELECT COUNT(*) FROM device_tokens WHERE device_id = $1),
+                       (SELECT last_seen_at IS NOT NULL FROM devices WHERE id = $1)",
                 )
                 .bind(device.id)
                 .bind(POINTS_COUNTED_UP_TO)
@@ -317,7 +317,7 @@ pub async fn delete(state: &AppState, admin: &CurrentUser, device_id: i64) -> Re
                         uses.join(", ")
                     )));
                 }
-                sqlx::query("DELETE FROM devices WHERE id = ?")
+                sqlx::query("DELETE FROM devices WHERE id = $1")
                     .bind(device.id)
                     .execute(&mut *conn)
                     .await?;
@@ -374,7 +374,7 @@ pub async fn update_details(
                 let before = super::organisation_device_in(&mut *conn, &admin, device_id).await?;
                 let taken: bool = sqlx::query_scalar(
                     "SELECT EXISTS (SELECT 1 FROM devices
-                     WHERE organisation_id = ? AND name = ? COLLATE NOCASE AND id <> ?)",
+                     WHERE organisation_id = $1 AND name = $2 COLLATE NOCASE AND id <> $3)",
                 )
                 .bind(admin.organisation_id)
                 .bind(&d.name)
@@ -385,7 +385,7 @@ pub async fn update_details(
                     return Err(name_taken(&d.name));
                 }
                 sqlx::query(
-                    "UPDATE devices SET name = ?, vendor = ?, model = ?, device_class = ? WHERE id = ?",
+                    "UPDATE devices SET name = $1, vendor = $2, model = $3, device_class = $4 WHERE id = $5",
                 )
                 .bind(&d.name)
                 .bind(&d.vendor)

@@ -222,7 +222,7 @@ async fn visible_device_in(
     device_id: i64,
 ) -> Result<Device> {
     sqlx::query_as::<_, DeviceRow>(&format!(
-        "SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.id = ?4 AND {}",
+        "SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.id = $4 AND {}",
         scope::DEVICE
     ))
     .scoped(user)
@@ -259,7 +259,7 @@ pub(crate) async fn channels_of(
 ) -> Result<Vec<Channel>> {
     Ok(sqlx::query_as::<_, ChannelRow>(&format!(
         "SELECT {CHANNEL_COLUMNS} FROM channels c
-         WHERE c.device_id = ? AND c.removed_at IS NULL ORDER BY c.id"
+         WHERE c.device_id = $1 AND c.removed_at IS NULL ORDER BY c.id"
     ))
     .bind(device_id)
     .fetch_all(conn)
@@ -294,7 +294,7 @@ pub async fn create_device(pool: &SqlitePool, organisation_id: i64, d: NewDevice
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO devices (organisation_id, name, vendor, model, device_class, simulated, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(organisation_id)
     .bind(&name)

@@ -42,7 +42,7 @@ pub async fn list(
     let channels_json = serde_json::to_string(channels).expect("BUG: ids serialise");
     let visible: i64 = sqlx::query_scalar(&format!(
         "SELECT COUNT(*) FROM channels c JOIN devices d ON d.id = c.device_id
-         WHERE c.id IN (SELECT value FROM json_each(?4)) AND c.removed_at IS NULL AND {}",
+         WHERE c.id IN (SELECT value FROM json_each($4)) AND c.removed_at IS NULL AND {}",
         scope::DEVICE
     ))
     .scoped(user)
@@ -56,8 +56,8 @@ pub async fn list(
     let from = format!(
         "FROM data_points p JOIN channels c ON c.id = p.channel_id JOIN devices d ON d.id = c.device_id
          WHERE {} AND c.removed_at IS NULL
-           AND (?4 = '[]' OR p.channel_id IN (SELECT value FROM json_each(?4)))
-           AND p.timestamp >= ?5 AND p.timestamp < ?6",
+           AND ($4 = '[]' OR p.channel_id IN (SELECT value FROM json_each($4)))
+           AND p.timestamp >= $5 AND p.timestamp < $6",
         scope::DEVICE
     );
     let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) {from}"))
@@ -69,7 +69,7 @@ pub async fn list(
         .await?;
     let items = sqlx::query_as(&format!(
         "SELECT p.timestamp, p.value, p.str_value, p.channel_id {from}
-         ORDER BY CASE WHEN ?9 THEN -p.timestamp ELSE p.timestamp END, p.id LIMIT ?7 OFFSET ?8"
+         ORDER BY CASE WHEN $9 THEN -p.timestamp ELSE p.timestamp END, p.id LIMIT $7 OFFSET $8"
     ))
     .scoped(user)
     .bind(&channels_json)

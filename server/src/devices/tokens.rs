@@ -63,7 +63,7 @@ pub async fn create(
                 let admin = &admin;
                 let id = sqlx::query_scalar(
         "INSERT INTO device_tokens (device_id, token_hash, hint, label, created_at, created_by)
-         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(device.id)
     .bind(hash(&token))
@@ -100,7 +100,7 @@ pub async fn list(
     Ok(sqlx::query_as(
         "SELECT t.id, t.label, t.hint, t.created_at, u.name AS created_by, t.last_used_at, t.revoked_at
          FROM device_tokens t LEFT JOIN users u ON u.id = t.created_by
-         WHERE t.device_id = ? ORDER BY t.revoked_at IS NOT NULL, t.id DESC",
+         WHERE t.device_id = $1 ORDER BY t.revoked_at IS NOT NULL, t.id DESC",
     )
     .bind(device.id)
     .fetch_all(pool)
@@ -118,7 +118,7 @@ pub async fn revoke(
     state.write(move |tx| Box::pin(async move {
     let admin = &admin;
     let revoked: Option<(String, String)> = sqlx::query_as(
-        "UPDATE device_tokens SET revoked_at = ? WHERE id = ? AND device_id = ? AND revoked_at IS NULL
+        "UPDATE device_tokens SET revoked_at = $1 WHERE id = $2 AND device_id = $3 AND revoked_at IS NULL
          RETURNING label, hint",
     )
     .bind(now_ms())
@@ -145,7 +145,7 @@ pub async fn revoke(
         None => {
             // Revoked already is fine; a token of another device is not found.
             let exists: Option<i64> =
-                sqlx::query_scalar("SELECT id FROM device_tokens WHERE id = ? AND device_id = ?")
+                sqlx::query_scalar("SELECT id FROM device_tokens WHERE id = $1 AND device_id = $2")
                     .bind(token_id)
                     .bind(device.id)
                     .fetch_optional(&mut *tx)
@@ -179,7 +179,7 @@ pub async fn authenticate(state: &AppState, device_id: i64, token: Option<&str>)
     let row: Option<(i64, i64, i64, bool)> = sqlx::query_as(
         "SELECT t.id, t.device_id, d.organisation_id, d.archived_at IS NOT NULL FROM device_tokens t
          JOIN devices d ON d.id = t.device_id
-         WHERE t.token_hash = ? AND t.revoked_at IS NULL",
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
     )
     .bind(&token_hash)
     .fetch_optional(pool)
@@ -192,7 +192,7 @@ pub async fn authenticate(state: &AppState, device_id: i64, token: Option<&str>)
     }
     if token_device != device_id {
         let same_org: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM devices WHERE id = ? AND organisation_id = ?")
+            sqlx::query_scalar("SELECT id FROM devices WHERE id = $1 AND organisation_id = $2")
                 .bind(device_id)
                 .bind(organisation_id)
                 .fetch_optional(pool)

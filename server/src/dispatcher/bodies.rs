@@ -38,7 +38,7 @@ impl Bodies {
             return Ok(());
         }
         let rows: Vec<(i64, String, i64, String)> = sqlx::query_as(
-            "SELECT id, event_type, occurred_at, payload FROM events WHERE id IN (SELECT value FROM json_each(?))",
+            "SELECT id, event_type, occurred_at, payload FROM events WHERE id IN (SELECT value FROM json_each($1))",
         )
         .bind(serde_json::to_string(&missing).expect("BUG: ids serialise"))
         .fetch_all(pool)

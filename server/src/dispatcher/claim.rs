@@ -194,7 +194,7 @@ async fn inaccessible(state: &AppState, claimed: &[Claimed]) -> Result<HashMap<i
          JOIN subscriptions s ON s.id = d.subscription_id
          JOIN organisations o ON o.id = s.organisation_id
          JOIN users u ON u.id = s.owner_id
-         WHERE d.id IN (SELECT value FROM json_each(?1))
+         WHERE d.id IN (SELECT value FROM json_each($1))
            AND (
              d.updated_at < COALESCE(o.webhooks_enabled_since, 0)
              OR NOT {OWNER_SEES_EVENT_DEVICE}
@@ -252,7 +252,7 @@ async fn targets(
         "SELECT s.id, s.organisation_id, s.url, s.headers, s.secret, s.previous_secret,
                 s.previous_secret_until, s.active, o.webhooks_enabled
          FROM subscriptions s JOIN organisations o ON o.id = s.organisation_id
-         WHERE s.id IN (SELECT value FROM json_each(?))",
+         WHERE s.id IN (SELECT value FROM json_each($1))",
     )
     .bind(serde_json::to_string(&ids).expect("BUG: ids serialise"))
     .fetch_all(&state.pool)

@@ -71,7 +71,7 @@ pub(super) async fn filter(
                 settled_sent, settle_since, settle_low, settle_high, settle_last_at,
                 settle_last_value
          FROM subscription_triggers
-         WHERE subscription_id IN (SELECT value FROM json_each(?)) AND options IS NOT NULL",
+         WHERE subscription_id IN (SELECT value FROM json_each($1)) AND options IS NOT NULL",
     )
     .bind(serde_json::to_string(&subscriptions).expect("BUG: ids serialise"))
     .fetch_all(&mut *tx)
@@ -102,7 +102,7 @@ pub(super) async fn filter(
         .collect();
     let events: HashMap<i64, EventRow> = sqlx::query_as::<_, EventRow>(
         "SELECT id, channel_id, event_type, occurred_at, payload FROM events
-         WHERE id IN (SELECT value FROM json_each(?))",
+         WHERE id IN (SELECT value FROM json_each($1))",
     )
     .bind(serde_json::to_string(&with_options).expect("BUG: ids serialise"))
     .fetch_all(&mut *tx)
@@ -146,10 +146,10 @@ pub(super) async fn filter(
         }
         let run = state.run;
         sqlx::query(
-            "UPDATE subscription_triggers SET last_sent_at = ?, last_sent_value = ?, settled_sent = ?,
-                 settle_since = ?, settle_low = ?, settle_high = ?, settle_last_at = ?,
-                 settle_last_value = ?
-             WHERE subscription_id = ? AND channel_id = ? AND event_type = ?",
+            "UPDATE subscription_triggers SET last_sent_at = $1, last_sent_value = $2, settled_sent = $3,
+                 settle_since = $4, settle_low = $5, settle_high = $6, settle_last_at = $7,
+                 settle_last_value = $8
+             WHERE subscription_id = $9 AND channel_id = $10 AND event_type = $11",
         )
         .bind(state.last_sent_at)
         .bind(state.last_sent_value)

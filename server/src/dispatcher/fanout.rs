@@ -70,7 +70,7 @@ async fn fan_out_in(
             .await
             .context("reading the fan-out cursor")?;
     let events: Vec<i64> =
-        sqlx::query_scalar("SELECT id FROM events WHERE id > ? ORDER BY id LIMIT ?")
+        sqlx::query_scalar("SELECT id FROM events WHERE id > $1 ORDER BY id LIMIT $2")
             .bind(cursor)
             .bind(max_events)
             .fetch_all(&mut *tx)
@@ -97,10 +97,10 @@ async fn fan_out_in(
          CROSS JOIN subscription_triggers t ON t.channel_id = e.channel_id AND t.event_type = e.event_type
          JOIN subscriptions s ON s.id = t.subscription_id
          JOIN users u ON u.id = s.owner_id
-         WHERE e.id > ?1 AND e.id <= ?2 AND t.lost_access_at IS NULL
+         WHERE e.id > $1 AND e.id <= $2 AND t.lost_access_at IS NULL
            AND e.caused_by_subscription IS NOT t.subscription_id
            AND {OWNER_SEES_EVENT_DEVICE}
-           AND e.event_type NOT IN (SELECT value FROM json_each(?3))
+           AND e.event_type NOT IN (SELECT value FROM json_each($3))
            AND o.webhooks_enabled AND o.webhooks_enabled_since <= e.created_at
            AND s.active AND s.active_since <= e.created_at
          UNION ALL
@@ -110,10 +110,10 @@ async fn fan_out_in(
          CROSS JOIN subscription_triggers t ON t.device_id = e.device_id AND t.event_type = e.event_type
          JOIN subscriptions s ON s.id = t.subscription_id
          JOIN users u ON u.id = s.owner_id
-         WHERE e.id > ?1 AND e.id <= ?2 AND t.lost_access_at IS NULL
+         WHERE e.id > $1 AND e.id <= $2 AND t.lost_access_at IS NULL
            AND e.caused_by_subscription IS NOT t.subscription_id
            AND {OWNER_SEES_EVENT_DEVICE}
-           AND (e.event_type IN (SELECT value FROM json_each(?3)) OR e.channel_id IS NULL)
+           AND (e.event_type IN (SELECT value FROM json_each($3)) OR e.channel_id IS NULL)
            AND o.webhooks_enabled AND o.webhooks_enabled_since <= e.created_at
            AND s.active AND s.active_since <= e.created_at
          ORDER BY 2, 1"
@@ -155,7 +155,7 @@ async fn fan_out_in(
         })
         .collect();
     let claimed = queue::enqueue(&mut *tx, &deliveries, now).await?;
-    sqlx::query("UPDATE dispatcher_cursor SET last_event_id = ? WHERE id = 1")
+    sqlx::query("UPDATE dispatcher_cursor SET last_event_id = $1 WHERE id = 1")
         .bind(last)
         .execute(&mut *tx)
         .await
@@ -184,7 +184,7 @@ async fn cap_pending(
     }
     let pending: HashMap<i64, usize> = sqlx::query_as::<_, (i64, i64)>(
         "SELECT subscription_id, COUNT(*) FROM deliveries INDEXED BY deliveries_pending_by_subscription
-         WHERE next_attempt_at IS NOT NULL AND subscription_id IN (SELECT value FROM json_each(?))
+         WHERE next_attempt_at IS NOT NULL AND subscription_id IN (SELECT value FROM json_each($1))
          GROUP BY subscription_id",
     )
     .bind(serde_json::to_string(&ids).expect("BUG: ids serialise"))

@@ -115,7 +115,7 @@ pub(super) async fn write_back(
          JOIN events e ON e.id = d.event_id
          JOIN devices dv ON dv.id = e.device_id
          JOIN users u ON u.id = s.owner_id
-         WHERE d.id IN (SELECT value FROM json_each(?)) AND s.use_replies"
+         WHERE d.id IN (SELECT value FROM json_each($1)) AND s.use_replies"
     ))
     .bind(serde_json::to_string(&ids).expect("BUG: ids serialise"))
     .fetch_all(&mut *conn)
@@ -229,8 +229,8 @@ pub(super) async fn write_back(
             Note::Refused(m) => ("refused", m),
         };
         sqlx::query(
-            "UPDATE delivery_attempts SET reply_outcome = ?, reply_message = ?
-             WHERE delivery_id = ? AND number = ?",
+            "UPDATE delivery_attempts SET reply_outcome = $1, reply_message = $2
+             WHERE delivery_id = $3 AND number = $4",
         )
         .bind(outcome)
         .bind(message)

@@ -137,7 +137,7 @@ impl Instance {
     }
 
     pub async fn device_id(&self, name: &str) -> i64 {
-        sqlx::query_scalar("SELECT id FROM devices WHERE name = ?")
+        sqlx::query_scalar("SELECT id FROM devices WHERE name = $1")
             .bind(name)
             .fetch_one(&self.state.pool)
             .await
@@ -145,7 +145,7 @@ impl Instance {
     }
 
     pub async fn channel_id(&self, device_id: i64, name: &str) -> i64 {
-        sqlx::query_scalar("SELECT id FROM channels WHERE device_id = ? AND name = ?")
+        sqlx::query_scalar("SELECT id FROM channels WHERE device_id = $1 AND name = $2")
             .bind(device_id)
             .bind(name)
             .fetch_one(&self.state.pool)

@@ -29,7 +29,7 @@ pub struct NewUser {
 pub async fn create_organisation(pool: &SqlitePool, name: &str) -> Result<Organisation> {
     let name = parse_name("organisation", name, 100)?;
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO organisations (name, created_at) VALUES (?, ?) RETURNING id",
+        "INSERT INTO organisations (name, created_at) VALUES ($1, $2) RETURNING id",
     )
     .bind(&name)
     .bind(now_ms())
@@ -46,7 +46,7 @@ pub async fn find_organisation_by_name(
     name: &str,
 ) -> Result<Option<Organisation>> {
     Ok(
-        sqlx::query_as("SELECT id, name FROM organisations WHERE name = ?")
+        sqlx::query_as("SELECT id, name FROM organisations WHERE name = $1")
             .bind(name.trim())
             .fetch_optional(pool)
             .await?,
@@ -64,7 +64,7 @@ pub async fn create_user(pool: &SqlitePool, user: NewUser) -> Result<i64> {
     let hash = Hashing::one_at_a_time().hash(&user.password).await?;
     let id = sqlx::query_scalar(
         "INSERT INTO users (organisation_id, email, name, role, password_hash, created_at)
-         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(user.organisation_id)
     .bind(user.email.as_str())

@@ -33,12 +33,12 @@ pub struct PasswordLink {
 pub(super) async fn issue(conn: &mut SqliteConnection, user_id: i64) -> Result<PasswordLink> {
     let token = SessionToken::generate();
     let now = now_ms();
-    sqlx::query("DELETE FROM password_links WHERE user_id = ?")
+    sqlx::query("DELETE FROM password_links WHERE user_id = $1")
         .bind(user_id)
         .execute(&mut *conn)
         .await?;
     sqlx::query(
-        "INSERT INTO password_links (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+        "INSERT INTO password_links (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
     )
     .bind(token.hashed())
     .bind(user_id)
@@ -70,7 +70,7 @@ async fn owner_of(state: &AppState, token: &str) -> Result<String> {
     let token = SessionToken::from_cookie_value(token.trim()).ok_or_else(link_not_valid)?;
     sqlx::query_scalar(
         "SELECT u.name FROM password_links l JOIN users u ON u.id = l.user_id
-         WHERE l.token_hash = ? AND l.expires_at > ? AND u.deactivated_at IS NULL",
+         WHERE l.token_hash = $1 AND l.expires_at > $2 AND u.deactivated_at IS NULL",
     )
     .bind(token.hashed())
     .bind(now_ms())
@@ -100,7 +100,7 @@ pub async fn set_password(
         .write(move |conn| {
             Box::pin(async move {
                 let row: Option<(i64, i64, String)> = sqlx::query_as(
-                    "DELETE FROM password_links WHERE token_hash = ? AND expires_at > ?
+                    "DELETE FROM password_links WHERE token_hash = $1 AND expires_at > $2
                        AND user_id IN (SELECT id FROM users WHERE deactivated_at IS NULL)
                      RETURNING user_id,
                        (SELECT organisation_id FROM users WHERE id = user_id),
@@ -111,7 +111,7 @@ pub async fn set_password(
                 .fetch_optional(&mut *conn)
                 .await?;
                 let (user_id, organisation_id, name) = row.ok_or_else(link_not_valid)?;
-                sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+                sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
                     .bind(&hash)
                     .bind(user_id)
                     .execute(&mut *conn)

@@ -50,7 +50,7 @@ const PERSON: &str = "SELECT u.id, u.name, u.email, u.role, u.created_at, u.last
 pub async fn list(pool: &SqlitePool, admin: &CurrentUser) -> Result<Vec<Person>> {
     admin.require_org_admin()?;
     Ok(sqlx::query_as(&format!(
-        "{PERSON} WHERE u.organisation_id = ?
+        "{PERSON} WHERE u.organisation_id = $1
          ORDER BY u.deactivated_at IS NOT NULL, u.name COLLATE NOCASE"
     ))
     .bind(admin.organisation_id)
@@ -98,7 +98,7 @@ pub async fn add(
                 // No password opens it: "!" is not a hash any check accepts.
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO users (organisation_id, email, name, role, password_hash, created_at)
-                     VALUES (?, ?, ?, ?, '!unset', ?) RETURNING id",
+                     VALUES ($1, $2, $3, $4, '!unset', $5) RETURNING id",
                 )
                 .bind(admin.organisation_id)
                 .bind(email.as_str())
@@ -137,7 +137,7 @@ fn fields(e: Error) -> Vec<FieldError> {
 /// A person of the admin's organisation, or "not found".
 async fn person_in(conn: &mut SqliteConnection, admin: &CurrentUser, id: i64) -> Result<Person> {
     sqlx::query_as(&format!(
-        "{PERSON} WHERE u.id = ? AND u.organisation_id = ?"
+        "{PERSON} WHERE u.id = $1 AND u.organisation_id = $2"
     ))
     .bind(id)
     .bind(admin.organisation_id)
@@ -160,8 +160,8 @@ async fn require_admin_kept(
         )));
     }
     let other_admins: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM users WHERE organisation_id = ? AND role = 'org_admin'
-           AND deactivated_at IS NULL AND id <> ?",
+        "SELECT COUNT(*) FROM users WHERE organisation_id = $1 AND role = 'org_admin'
+           AND deactivated_at IS NULL AND id <> $2",
     )
     .bind(admin.organisation_id)
     .bind(person.id)
@@ -195,7 +195,7 @@ pub async fn change_role(
                     return Ok(());
                 }
                 require_admin_kept(conn, &admin, &person, "change the role of").await?;
-                sqlx::query("UPDATE users SET role = ? WHERE id = ?")
+                sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
                     .bind(role.as_str())
                     .bind(person.id)
                     .execute(&mut *conn)
@@ -205,9 +205,9 @@ pub async fn change_role(
                         "SELECT DISTINCT d.id, d.name FROM subscription_triggers t
                          JOIN subscriptions s ON s.id = t.subscription_id
                          JOIN devices d ON d.id = t.device_id
-                         WHERE s.owner_id = ?1 AND t.lost_access_at IS NULL AND s.deleted_at IS NULL
+                         WHERE s.owner_id = $1 AND t.lost_access_at IS NULL AND s.deleted_at IS NULL
                            AND NOT EXISTS (SELECT 1 FROM device_access a
-                                           WHERE a.user_id = ?1 AND a.device_id = d.id)",
+                                           WHERE a.user_id = $1 AND a.device_id = d.id)",
                     )
                     .bind(person.id)
                     .fetch_all(&mut *conn)
@@ -264,7 +264,7 @@ pub async fn set_deactivated(
                 if deactivated {
                     require_admin_kept(conn, &admin, &person, "deactivate").await?;
                 }
-                sqlx::query("UPDATE users SET deactivated_at = ? WHERE id = ?")
+                sqlx::query("UPDATE users SET deactivated_at = $1 WHERE id = $2")
                     .bind(deactivated.then(now_ms))
                     .bind(person.id)
                     .execute(&mut *conn)
@@ -274,12 +274,12 @@ pub async fn set_deactivated(
                 if deactivated {
                     end_all_sessions(conn, person.id).await?;
                     tokens_ended = revoke_all_of_user(conn, person.id, now_ms()).await?;
-                    sqlx::query("DELETE FROM password_links WHERE user_id = ?")
+                    sqlx::query("DELETE FROM password_links WHERE user_id = $1")
                         .bind(person.id)
                         .execute(&mut *conn)
                         .await?;
                     let active: Vec<i64> = sqlx::query_scalar(
-                        "SELECT id FROM subscriptions WHERE owner_id = ? AND active = 1",
+                        "SELECT id FROM subscriptions WHERE owner_id = $1 AND active = 1",
                     )
                     .bind(person.id)
                     .fetch_all(&mut *conn)
@@ -345,7 +345,7 @@ pub async fn reset_password(
                         person.name
                     )));
                 }
-                sqlx::query("UPDATE users SET password_hash = '!reset' WHERE id = ?")
+                sqlx::query("UPDATE users SET password_hash = '!reset' WHERE id = $1")
                     .bind(person.id)
                     .execute(&mut *conn)
                     .await?;
@@ -393,9 +393,9 @@ pub async fn devices_of(
     let person = person_in(&mut conn, admin, user_id).await?;
     Ok(sqlx::query_as(
         "SELECT d.id AS device_id, d.name,
-                EXISTS (SELECT 1 FROM device_access a WHERE a.user_id = ? AND a.device_id = d.id)
+                EXISTS (SELECT 1 FROM device_access a WHERE a.user_id = $1 AND a.device_id = d.id)
                   AS granted
-         FROM devices d WHERE d.organisation_id = ? AND d.archived_at IS NULL
+         FROM devices d WHERE d.organisation_id = $2 AND d.archived_at IS NULL
          ORDER BY d.name COLLATE NOCASE",
     )
     .bind(person.id)

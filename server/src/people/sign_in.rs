@@ -64,7 +64,7 @@ pub async fn reset_password_from_command_line(
     let hash = Hashing::one_at_a_time().hash(password).await?;
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let row: Option<(i64, i64, String)> = sqlx::query_as(
-        "UPDATE users SET password_hash = ? WHERE email = ? RETURNING id, organisation_id, name",
+        "UPDATE users SET password_hash = $1 WHERE email = $2 RETURNING id, organisation_id, name",
     )
     .bind(hash)
     .bind(email.as_str())
@@ -73,7 +73,7 @@ pub async fn reset_password_from_command_line(
     let (id, organisation_id, name) = row.ok_or_else(|| Error::not_found("User"))?;
     end_all_sessions(&mut tx, id).await?;
     let tokens_ended = api_tokens::revoke_all_of_user(&mut tx, id, crate::clock::now_ms()).await?;
-    sqlx::query("DELETE FROM password_links WHERE user_id = ?")
+    sqlx::query("DELETE FROM password_links WHERE user_id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;

@@ -57,9 +57,9 @@ pub async fn lose_access_in(
 ) -> Result<Vec<i64>> {
     let now = now_ms();
     let mut affected: Vec<i64> = sqlx::query_scalar(
-        "UPDATE subscription_triggers SET lost_access_at = ?1, lost_access_reason = ?2
-         WHERE device_id = ?3 AND lost_access_at IS NULL
-           AND subscription_id IN (SELECT id FROM subscriptions WHERE owner_id = ?4)
+        "UPDATE subscription_triggers SET lost_access_at = $1, lost_access_reason = $2
+         WHERE device_id = $3 AND lost_access_at IS NULL
+           AND subscription_id IN (SELECT id FROM subscriptions WHERE owner_id = $4)
          RETURNING subscription_id",
     )
     .bind(now)
@@ -80,7 +80,7 @@ pub async fn lose_access_in(
         };
         cancel_pending(&mut *conn, of, &format!("no longer accessible: {reason}")).await?;
         let (organisation_id, display_name, url): (i64, String, String) = sqlx::query_as(
-            "SELECT organisation_id, display_name, url FROM subscriptions WHERE id = ?",
+            "SELECT organisation_id, display_name, url FROM subscriptions WHERE id = $1",
         )
         .bind(id)
         .fetch_one(&mut *conn)

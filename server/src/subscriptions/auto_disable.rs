@@ -86,7 +86,7 @@ async fn candidates(
                  (SELECT MAX(ok.updated_at) FROM deliveries ok
                   WHERE ok.subscription_id = s.id AND ok.status = 'delivered' AND NOT ok.test), 0)
          GROUP BY s.id
-         HAVING MIN(d.created_at) <= ?1 AND COUNT(*) >= ?2",
+         HAVING MIN(d.created_at) <= $1 AND COUNT(*) >= $2",
     )
     .bind(cutoff)
     .bind(rule.min_failures)
@@ -100,7 +100,7 @@ async fn candidates(
 async fn switch_off(conn: &mut SqliteConnection, f: &Failing) -> Result<bool> {
     let recovered: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM deliveries INDEXED BY deliveries_by_subscription
-                        WHERE subscription_id = ? AND id > ? AND status = 'delivered' AND NOT test)",
+                        WHERE subscription_id = $1 AND id > $2 AND status = 'delivered' AND NOT test)",
     )
     .bind(f.id)
     .bind(f.first_failed)
@@ -109,7 +109,7 @@ async fn switch_off(conn: &mut SqliteConnection, f: &Failing) -> Result<bool> {
     if recovered || !deactivate(conn, f.id, InactiveReason::Failing, Actor::System).await? {
         return Ok(false);
     }
-    sqlx::query("UPDATE subscriptions SET failing_since = ? WHERE id = ?")
+    sqlx::query("UPDATE subscriptions SET failing_since = $1 WHERE id = $2")
         .bind(f.since)
         .bind(f.id)
         .execute(&mut *conn)

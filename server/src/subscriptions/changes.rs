@@ -59,7 +59,7 @@ async fn check(
 }
 
 async fn store_triggers(conn: &mut SqliteConnection, id: i64, v: &ValidSubscription) -> Result<()> {
-    sqlx::query("DELETE FROM subscription_triggers WHERE subscription_id = ?")
+    sqlx::query("DELETE FROM subscription_triggers WHERE subscription_id = $1")
         .bind(id)
         .execute(&mut *conn)
         .await?;
@@ -70,7 +70,7 @@ async fn store_triggers(conn: &mut SqliteConnection, id: i64, v: &ValidSubscript
             .and_then(|o| o.to_stored());
         sqlx::query(
             "INSERT INTO subscription_triggers (subscription_id, channel_id, device_id, event_type, options)
-             VALUES (?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(id)
         .bind(channel)
@@ -91,8 +91,8 @@ async fn within_quota(
     quotas: Quotas,
 ) -> Result<()> {
     let (mine, organisation): (i64, i64) = sqlx::query_as(
-        "SELECT COUNT(*) FILTER (WHERE owner_id = ?1), COUNT(*) FROM subscriptions
-         WHERE organisation_id = ?2 AND deleted_at IS NULL",
+        "SELECT COUNT(*) FILTER (WHERE owner_id = $1), COUNT(*) FROM subscriptions
+         WHERE organisation_id = $2 AND deleted_at IS NULL",
     )
     .bind(user.id)
     .bind(user.organisation_id)
@@ -146,7 +146,7 @@ async fn create_in(
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO subscriptions (organisation_id, owner_id, display_name, url, headers, active,
                                     active_since, secret, created_at, updated_at, use_replies)
-         VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(user.organisation_id)
     .bind(user.id)
@@ -213,8 +213,8 @@ async fn update_in(
     require_owner(user, &before)?;
     let valid = check(&mut *conn, pool, user, input, Some(&before)).await?;
     sqlx::query(
-        "UPDATE subscriptions SET display_name = ?, url = ?, headers = ?, use_replies = ?, updated_at = ?
-         WHERE id = ?",
+        "UPDATE subscriptions SET display_name = $1, url = $2, headers = $3, use_replies = $4, updated_at = $5
+         WHERE id = $6",
     )
     .bind(&valid.display_name)
     .bind(valid.url.as_str())
@@ -261,12 +261,14 @@ async fn delete_in(
     // with it in the background, a window a job (`cleanup`), and the row last. The audit
     // trail keeps the record of the subscription.
     let now = now_ms();
-    sqlx::query("UPDATE subscriptions SET deleted_at = ?, active = 0, updated_at = ? WHERE id = ?")
-        .bind(now)
-        .bind(now)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "UPDATE subscriptions SET deleted_at = $1, active = 0, updated_at = $2 WHERE id = $3",
+    )
+    .bind(now)
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
     audit::record_by(
         conn,
         user,
@@ -305,9 +307,9 @@ async fn rotate_secret_in(
     let secret = generate_secret();
     let now = now_ms();
     sqlx::query(
-        "UPDATE subscriptions SET previous_secret = secret, previous_secret_until = ?, secret = ?,
-             updated_at = ?
-         WHERE id = ?",
+        "UPDATE subscriptions SET previous_secret = secret, previous_secret_until = $1, secret = $2,
+             updated_at = $3
+         WHERE id = $4",
     )
     .bind(now + ROTATION_OVERLAP_MS)
     .bind(key.seal(&secret))

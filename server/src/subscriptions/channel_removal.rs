@@ -51,7 +51,7 @@ pub async fn channel_uses(
     let channel = channel_of(&mut conn, &device, channel_id).await?;
     let subscriptions = users_of(&mut conn, channel.id).await?;
     let data_points: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM data_points WHERE channel_id = ? LIMIT ?)",
+        "SELECT COUNT(*) FROM (SELECT 1 FROM data_points WHERE channel_id = $1 LIMIT $2)",
     )
     .bind(channel.id)
     .bind(COUNTED_UP_TO)
@@ -68,7 +68,7 @@ async fn users_of(conn: &mut SqliteConnection, channel_id: i64) -> Result<Vec<Ch
     let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
         "SELECT s.id, s.display_name, s.url, u.name FROM subscriptions s
          JOIN users u ON u.id = s.owner_id
-         WHERE s.id IN (SELECT subscription_id FROM subscription_triggers WHERE channel_id = ?)
+         WHERE s.id IN (SELECT subscription_id FROM subscription_triggers WHERE channel_id = $1)
            AND s.deleted_at IS NULL
          ORDER BY s.id",
     )
@@ -104,7 +104,7 @@ pub async fn remove_channel(
                 // Events past the fan-out cursor would otherwise be matched as device-level
                 // events once their channel is gone.
                 sqlx::query(
-                    "DELETE FROM events WHERE channel_id = ?
+                    "DELETE FROM events WHERE channel_id = $1
                        AND id > (SELECT last_event_id FROM dispatcher_cursor WHERE id = 1)
                        AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)",
                 )
@@ -114,7 +114,7 @@ pub async fn remove_channel(
                 // The subscriptions' triggers on it go now; the channel is marked removed —
                 // gone for everyone, its name free again — and its data points (millions,
                 // perhaps) are deleted in the background, a window a job.
-                sqlx::query("DELETE FROM subscription_triggers WHERE channel_id = ?")
+                sqlx::query("DELETE FROM subscription_triggers WHERE channel_id = $1")
                     .bind(channel.id)
                     .execute(&mut *conn)
                     .await?;

@@ -28,7 +28,7 @@ pub async fn step(state: &AppState) -> Result<bool> {
 async fn purge_deleted(state: &AppState) -> Result<bool> {
     let deleted: Vec<i64> = sqlx::query_scalar(
         "SELECT id FROM subscriptions INDEXED BY subscriptions_deleted
-         WHERE deleted_at IS NOT NULL LIMIT ?",
+         WHERE deleted_at IS NOT NULL LIMIT $1",
     )
     .bind(PER_STEP)
     .fetch_all(&state.pool)
@@ -40,8 +40,8 @@ async fn purge_deleted(state: &AppState) -> Result<bool> {
                 Box::pin(async move {
                     if !delete_of_subscription(&mut *conn, id).await? {
                         sqlx::query(
-                            "DELETE FROM subscriptions WHERE id = ? AND deleted_at IS NOT NULL
-                               AND NOT EXISTS (SELECT 1 FROM deliveries WHERE subscription_id = ?)",
+                            "DELETE FROM subscriptions WHERE id = $1 AND deleted_at IS NOT NULL
+                               AND NOT EXISTS (SELECT 1 FROM deliveries WHERE subscription_id = $2)",
                         )
                         .bind(id)
                         .bind(id)
@@ -67,7 +67,7 @@ async fn stop_switched_off(state: &AppState) -> Result<bool> {
            AND EXISTS (SELECT 1 FROM deliveries d INDEXED BY deliveries_pending_by_subscription
                        WHERE d.subscription_id = s.id AND d.next_attempt_at IS NOT NULL
                          AND d.lease_until IS NULL)
-         LIMIT ?",
+         LIMIT $1",
     )
     .bind(PER_STEP)
     .fetch_all(&state.pool)
@@ -111,7 +111,7 @@ async fn stop_lost_access(state: &AppState) -> Result<bool> {
                        WHERE d.subscription_id = t.subscription_id
                          AND d.next_attempt_at IS NOT NULL AND d.lease_until IS NULL
                          AND e.device_id = t.device_id)
-         LIMIT ?",
+         LIMIT $1",
     )
     .bind(PER_STEP)
     .fetch_all(&state.pool)

@@ -21,10 +21,10 @@ pub async fn record_overflow(
 ) -> Result<()> {
     let (organisation_id, display_name, url, started): (i64, String, String, bool) =
         sqlx::query_as(
-            "UPDATE subscriptions SET overflowed = overflowed + ?1,
-             overflow_since = COALESCE(overflow_since, ?2)
-         WHERE id = ?3
-         RETURNING organisation_id, display_name, url, overflow_since = ?2 AND overflowed = ?1",
+            "UPDATE subscriptions SET overflowed = overflowed + $1,
+             overflow_since = COALESCE(overflow_since, $2)
+         WHERE id = $3
+         RETURNING organisation_id, display_name, url, overflow_since = $2 AND overflowed = $1",
         )
         .bind(n)
         .bind(now)

@@ -68,7 +68,7 @@ async fn complete(
          FROM subscription_triggers t
          JOIN devices d ON d.id = t.device_id
          JOIN channels c ON c.id = t.channel_id
-         WHERE t.subscription_id IN (SELECT value FROM json_each(?))
+         WHERE t.subscription_id IN (SELECT value FROM json_each($1))
          ORDER BY d.name COLLATE NOCASE, c.id, t.event_type",
     )
     .bind(&ids)
@@ -142,7 +142,7 @@ pub async fn list_page(
     .fetch_one(&mut *conn)
     .await?;
     let rows: Vec<Row> = sqlx::query_as(&format!(
-        "{SELECT} WHERE {} ORDER BY CASE WHEN ?6 THEN s.id ELSE -s.id END LIMIT ?4 OFFSET ?5",
+        "{SELECT} WHERE {} ORDER BY CASE WHEN $6 THEN s.id ELSE -s.id END LIMIT $4 OFFSET $5",
         scope::SUBSCRIPTION
     ))
     .scoped(user)
@@ -163,7 +163,7 @@ pub(super) async fn find(
     id: i64,
 ) -> Result<Subscription> {
     let row: Option<Row> = sqlx::query_as(&format!(
-        "{SELECT} WHERE s.id = ?4 AND {}",
+        "{SELECT} WHERE s.id = $4 AND {}",
         scope::SUBSCRIPTION
     ))
     .scoped(user)

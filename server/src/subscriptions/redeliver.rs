@@ -27,7 +27,7 @@ pub async fn redeliver(state: &AppState, user: &CurrentUser, delivery_id: i64) -
                 let row: Option<(i64, String, String, Option<i64>)> = sqlx::query_as(&format!(
                     "SELECT d.subscription_id, d.status, d.webhook_id, d.next_attempt_at
                      FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
-                     WHERE d.id = ?4 AND {}",
+                     WHERE d.id = $4 AND {}",
                     scope::SUBSCRIPTION
                 ))
                 .scoped(&user)
@@ -50,9 +50,9 @@ pub async fn redeliver(state: &AppState, user: &CurrentUser, delivery_id: i64) -
                 }
                 let now = now_ms();
                 sqlx::query(
-                    "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_until = NULL,
-                         updated_at = ?
-                     WHERE id = ? AND next_attempt_at IS NULL",
+                    "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, lease_until = NULL,
+                         updated_at = $2
+                     WHERE id = $3 AND next_attempt_at IS NULL",
                 )
                 .bind(now)
                 .bind(now)

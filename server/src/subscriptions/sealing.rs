@@ -50,7 +50,7 @@ pub async fn secrets_key(pool: &SqlitePool, config: &Config) -> anyhow::Result<S
         );
     }
     let sealed: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM subscriptions WHERE secret LIKE ?1 OR headers LIKE '%' || ?1",
+        "SELECT COUNT(*) FROM subscriptions WHERE secret LIKE $1 OR headers LIKE '%' || $1",
     )
     .bind(SEALED_LIKE)
     .fetch_one(pool)
@@ -98,8 +98,8 @@ pub async fn seal_open_secrets(state: &AppState) -> Result<u64> {
             Box::pin(async move {
                 let rows: Vec<(i64, String, Option<String>, String)> = sqlx::query_as(
                     "SELECT id, secret, previous_secret, headers FROM subscriptions
-                     WHERE secret NOT LIKE ?1
-                        OR (previous_secret IS NOT NULL AND previous_secret NOT LIKE ?1)
+                     WHERE secret NOT LIKE $1
+                        OR (previous_secret IS NOT NULL AND previous_secret NOT LIKE $1)
                         OR headers LIKE '%\"secret\":true%'",
                 )
                 .bind(SEALED_LIKE)
@@ -116,8 +116,8 @@ pub async fn seal_open_secrets(state: &AppState) -> Result<u64> {
                     };
                     let headers = Headers::seal_stored(&headers, &key).unwrap_or(headers);
                     sqlx::query(
-                        "UPDATE subscriptions SET secret = ?, previous_secret = ?, headers = ?
-                         WHERE id = ?",
+                        "UPDATE subscriptions SET secret = $1, previous_secret = $2, headers = $3
+                         WHERE id = $4",
                     )
                     .bind(seal(secret))
                     .bind(previous.map(seal))

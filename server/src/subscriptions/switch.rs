@@ -35,8 +35,8 @@ pub async fn deactivate(
     actor: Actor<'_>,
 ) -> Result<bool> {
     let row: Option<(i64, String, String)> = sqlx::query_as(
-        "UPDATE subscriptions SET active = 0, inactive_reason = ?, updated_at = ?
-         WHERE id = ? AND active = 1
+        "UPDATE subscriptions SET active = 0, inactive_reason = $1, updated_at = $2
+         WHERE id = $3 AND active = 1
          RETURNING organisation_id, display_name, url",
     )
     .bind(reason.as_str())
@@ -102,7 +102,7 @@ async fn set_active_in(
     }
     let owner_deactivated: bool = sqlx::query_scalar(
         "SELECT u.deactivated_at IS NOT NULL FROM subscriptions s JOIN users u ON u.id = s.owner_id
-         WHERE s.id = ?",
+         WHERE s.id = $1",
     )
     .bind(id)
     .fetch_one(&mut *conn)
@@ -120,9 +120,9 @@ async fn set_active_in(
     }
     let now = now_ms();
     sqlx::query(
-        "UPDATE subscriptions SET active = 1, inactive_reason = NULL, updated_at = ?, active_since = ?,
+        "UPDATE subscriptions SET active = 1, inactive_reason = NULL, updated_at = $1, active_since = $2,
              overflowed = 0, overflow_since = NULL, failing_since = NULL
-         WHERE id = ?",
+         WHERE id = $3",
     )
     .bind(now)
     .bind(now)
@@ -151,7 +151,7 @@ pub async fn deactivate_unregistered_targets(
 ) -> Result<usize> {
     let registered = registered_urls(conn, admin.organisation_id).await?;
     let active: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT id, url FROM subscriptions WHERE organisation_id = ? AND active = 1",
+        "SELECT id, url FROM subscriptions WHERE organisation_id = $1 AND active = 1",
     )
     .bind(admin.organisation_id)
     .fetch_all(&mut *conn)

@@ -49,7 +49,7 @@ async fn step_until_settled(stepper: &mut Stepper, now: i64) -> usize {
 }
 
 async fn status(app: &TestServer, delivery: i64) -> (String, Option<i64>) {
-    sqlx::query_as("SELECT status, next_attempt_at FROM deliveries WHERE id = ?")
+    sqlx::query_as("SELECT status, next_attempt_at FROM deliveries WHERE id = $1")
         .bind(delivery)
         .fetch_one(&app.state.pool)
         .await
@@ -117,7 +117,7 @@ async fn a_delivery_is_signed_as_standard_webhooks_says_and_carries_the_custom_h
     let delivery = only_delivery(&app).await;
     assert_eq!(status(&app, delivery).await, ("delivered".into(), None));
     let (shown, response): (String, String) = sqlx::query_as(
-        "SELECT request_headers, response_body FROM delivery_attempts WHERE delivery_id = ?",
+        "SELECT request_headers, response_body FROM delivery_attempts WHERE delivery_id = $1",
     )
     .bind(delivery)
     .fetch_one(&app.state.pool)
@@ -167,7 +167,7 @@ async fn failures_are_retried_with_the_same_webhook_id_until_delivered() {
     assert_eq!(ids[1], ids[2]);
     assert_eq!(status(&app, delivery).await, ("delivered".into(), None));
     let codes: Vec<Option<i64>> = sqlx::query_scalar(
-        "SELECT response_status FROM delivery_attempts WHERE delivery_id = ? ORDER BY number",
+        "SELECT response_status FROM delivery_attempts WHERE delivery_id = $1 ORDER BY number",
     )
     .bind(delivery)
     .fetch_all(&app.state.pool)
@@ -207,7 +207,7 @@ async fn a_timeout_is_retried() {
     let delivery = only_delivery(&app).await;
     assert_eq!(status(&app, delivery).await, ("delivered".into(), None));
     let kinds: Vec<Option<String>> = sqlx::query_scalar(
-        "SELECT error_kind FROM delivery_attempts WHERE delivery_id = ? ORDER BY number",
+        "SELECT error_kind FROM delivery_attempts WHERE delivery_id = $1 ORDER BY number",
     )
     .bind(delivery)
     .fetch_all(&app.state.pool)
@@ -280,7 +280,7 @@ async fn gone_deactivates_the_subscription() {
     let delivery = only_delivery(&app).await;
     assert_eq!(status(&app, delivery).await, ("failed".into(), None));
     let (active, reason): (bool, Option<String>) =
-        sqlx::query_as("SELECT active, inactive_reason FROM subscriptions WHERE id = ?")
+        sqlx::query_as("SELECT active, inactive_reason FROM subscriptions WHERE id = $1")
             .bind(subscription)
             .fetch_one(&app.state.pool)
             .await
@@ -473,13 +473,13 @@ async fn old_finished_deliveries_are_pruned_and_pending_ones_kept() {
     // A second one that is still waiting for a retry.
     sqlx::query(
         "INSERT INTO deliveries (subscription_id, event_id, webhook_id, status, attempts, next_attempt_at, created_at, updated_at)
-         SELECT subscription_id, event_id, 'msg_pending', 'retrying', 1, 9999999999999, 0, 0 FROM deliveries WHERE id = ?",
+         SELECT subscription_id, event_id, 'msg_pending', 'retrying', 1, 9999999999999, 0, 0 FROM deliveries WHERE id = $1",
     )
     .bind(delivered)
     .execute(&app.state.pool)
     .await
     .unwrap();
-    sqlx::query("UPDATE deliveries SET created_at = 0 WHERE id = ?")
+    sqlx::query("UPDATE deliveries SET created_at = 0 WHERE id = $1")
         .bind(delivered)
         .execute(&app.state.pool)
         .await
@@ -811,7 +811,7 @@ async fn prepared_deliveries_are_not_sent_after_access_is_revoked() {
         let (open, cancelled): (i64, i64) = sqlx::query_as(
             "SELECT COUNT(*) FILTER (WHERE status NOT IN ('delivered', 'failed', 'cancelled')),
                     COUNT(*) FILTER (WHERE status = 'cancelled')
-             FROM deliveries WHERE subscription_id = ?",
+             FROM deliveries WHERE subscription_id = $1",
         )
         .bind(subscription)
         .fetch_one(&app.state.pool)
@@ -828,7 +828,7 @@ async fn prepared_deliveries_are_not_sent_after_access_is_revoked() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(receiver.received().len(), 1);
     let why: Vec<String> = sqlx::query_scalar(
-        "SELECT last_error FROM deliveries WHERE subscription_id = ? AND status = 'cancelled'",
+        "SELECT last_error FROM deliveries WHERE subscription_id = $1 AND status = 'cancelled'",
     )
     .bind(subscription)
     .fetch_all(&app.state.pool)

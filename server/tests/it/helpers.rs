@@ -114,7 +114,7 @@ impl TestServer {
 
     /// The event types stored for a channel, oldest first.
     pub async fn event_types(&self, channel_id: i64) -> Vec<String> {
-        sqlx::query_scalar("SELECT event_type FROM events WHERE channel_id = ? ORDER BY id")
+        sqlx::query_scalar("SELECT event_type FROM events WHERE channel_id = $1 ORDER BY id")
             .bind(channel_id)
             .fetch_all(&self.state.pool)
             .await

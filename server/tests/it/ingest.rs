@@ -29,7 +29,7 @@ async fn accepted_points_are_stored_with_their_events() {
     assert_eq!(app.count("data_points").await, 2);
 
     let (ts, value): (i64, f64) =
-        sqlx::query_as("SELECT timestamp, value FROM data_points WHERE channel_id = ?")
+        sqlx::query_as("SELECT timestamp, value FROM data_points WHERE channel_id = $1")
             .bind(app.channel_id(device, "temperature").await)
             .fetch_one(&app.state.pool)
             .await
@@ -115,7 +115,7 @@ async fn text_values_change_only_when_different() {
     assert_eq!(res.status(), 202);
     let changes: Vec<Option<String>> = sqlx::query_scalar(
         "SELECT json_extract(payload, '$.previous_value') FROM events
-         WHERE channel_id = ? AND event_type = 'channel.value_changed' ORDER BY id",
+         WHERE channel_id = $1 AND event_type = 'channel.value_changed' ORDER BY id",
     )
     .bind(barcode)
     .fetch_all(&app.state.pool)
@@ -132,7 +132,7 @@ async fn silent_devices_go_offline_and_come_back_online() {
     let status_events = || async {
         sqlx::query_scalar::<_, String>(
             "SELECT json_extract(payload, '$.status.current') FROM events
-             WHERE device_id = ? AND event_type = 'device.status_changed' ORDER BY id",
+             WHERE device_id = $1 AND event_type = 'device.status_changed' ORDER BY id",
         )
         .bind(device)
         .fetch_all(&app.state.pool)
@@ -167,7 +167,7 @@ async fn silent_devices_go_offline_and_come_back_online() {
     .unwrap();
     assert_eq!(n, 1);
     assert_eq!(status_events().await, ["online", "offline"]);
-    let status: String = sqlx::query_scalar("SELECT status FROM devices WHERE id = ?")
+    let status: String = sqlx::query_scalar("SELECT status FROM devices WHERE id = $1")
         .bind(device)
         .fetch_one(&app.state.pool)
         .await
@@ -208,7 +208,7 @@ async fn bad_tokens_are_refused() {
 
     // Revoked.
     let admin = app.admin().await;
-    let token_id: i64 = sqlx::query_scalar("SELECT id FROM device_tokens WHERE device_id = ?")
+    let token_id: i64 = sqlx::query_scalar("SELECT id FROM device_tokens WHERE device_id = $1")
         .bind(device)
         .fetch_one(&app.state.pool)
         .await
@@ -419,7 +419,7 @@ async fn concurrent_requests_are_written_together_yet_each_all_or_nothing() {
     event_ids.dedup();
     assert_eq!(event_ids.len(), n);
     let stored: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM events WHERE id IN (SELECT value FROM json_each(?))",
+        "SELECT COUNT(*) FROM events WHERE id IN (SELECT value FROM json_each($1))",
     )
     .bind(serde_json::to_string(&event_ids).unwrap())
     .fetch_one(&app.state.pool)
@@ -428,7 +428,7 @@ async fn concurrent_requests_are_written_together_yet_each_all_or_nothing() {
     assert_eq!(stored as usize, n);
     // The channel remembers the newest of the values it was sent.
     let last: Option<String> = sqlx::query_scalar(
-        "SELECT last_str_value FROM channels WHERE device_id = ? AND name = 'barcode'",
+        "SELECT last_str_value FROM channels WHERE device_id = $1 AND name = 'barcode'",
     )
     .bind(scanner)
     .fetch_one(&app.state.pool)

@@ -43,7 +43,7 @@ async fn sqlite_schema(pool: &sqlx::SqlitePool) -> (BTreeMap<String, Columns>, B
     let mut schema = BTreeMap::new();
     for table in tables {
         let rows = sqlx::query(
-            r#"SELECT name, type, "notnull", pk FROM pragma_table_info(?) ORDER BY cid"#,
+            r#"SELECT name, type, "notnull", pk FROM pragma_table_info($1) ORDER BY cid"#,
         )
         .bind(&table)
         .fetch_all(pool)

@@ -111,7 +111,7 @@ async fn step(stepper: &mut Stepper) -> Round {
 async fn notes(app: &TestServer, subscription: i64) -> Vec<(Option<String>, Option<String>)> {
     sqlx::query_as(
         "SELECT a.reply_outcome, a.reply_message FROM delivery_attempts a
-         JOIN deliveries d ON d.id = a.delivery_id WHERE d.subscription_id = ? ORDER BY a.id",
+         JOIN deliveries d ON d.id = a.delivery_id WHERE d.subscription_id = $1 ORDER BY a.id",
     )
     .bind(subscription)
     .fetch_all(&app.state.pool)
@@ -120,7 +120,7 @@ async fn notes(app: &TestServer, subscription: i64) -> Vec<(Option<String>, Opti
 }
 
 async fn last_text(app: &TestServer, channel: i64) -> Option<String> {
-    sqlx::query_scalar("SELECT last_str_value FROM channels WHERE id = ?")
+    sqlx::query_scalar("SELECT last_str_value FROM channels WHERE id = $1")
         .bind(channel)
         .fetch_one(&app.state.pool)
         .await
@@ -128,7 +128,7 @@ async fn last_text(app: &TestServer, channel: i64) -> Option<String> {
 }
 
 async fn points_on(app: &TestServer, channel: i64) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM data_points WHERE channel_id = ?")
+    sqlx::query_scalar("SELECT COUNT(*) FROM data_points WHERE channel_id = $1")
         .bind(channel)
         .fetch_one(&app.state.pool)
         .await
@@ -182,7 +182,7 @@ async fn a_reply_is_stored_on_the_device_and_its_events_go_to_others_but_not_bac
     );
     // The reply's events remember who caused them, one reply deep.
     let caused: Vec<(Option<i64>, i64)> = sqlx::query_as(
-        "SELECT caused_by_subscription, chain_depth FROM events WHERE channel_id IN (?, ?) ORDER BY id",
+        "SELECT caused_by_subscription, chain_depth FROM events WHERE channel_id IN ($1, $2) ORDER BY id",
     )
     .bind(id(&channels, "sample_info"))
     .bind(id(&channels, "method"))

@@ -23,7 +23,7 @@ async fn table(state: &AppState) {
 }
 
 async fn insert(c: &mut SqliteConnection, v: i64) -> server::Result<()> {
-    sqlx::query("INSERT INTO t (v) VALUES (?)")
+    sqlx::query("INSERT INTO t (v) VALUES ($1)")
         .bind(v)
         .execute(c)
         .await?;

@@ -240,7 +240,7 @@ async fn fixtures(app: &TestApp, lab: &str, admin: &Client) -> Fixtures {
     for _ in 0..5 {
         to_delete.push(create().await);
     }
-    let device: i64 = sqlx::query_scalar("SELECT device_id FROM channels WHERE id = ?")
+    let device: i64 = sqlx::query_scalar("SELECT device_id FROM channels WHERE id = $1")
         .bind(channel)
         .fetch_one(&app.state.pool)
         .await
@@ -254,7 +254,7 @@ async fn fixtures(app: &TestApp, lab: &str, admin: &Client) -> Fixtures {
     .await;
     app.wait_for_fan_out().await;
     let delivery: i64 =
-        sqlx::query_scalar("SELECT MIN(id) FROM deliveries WHERE subscription_id = ?")
+        sqlx::query_scalar("SELECT MIN(id) FROM deliveries WHERE subscription_id = $1")
             .bind(subscription.parse::<i64>().unwrap())
             .fetch_one(&app.state.pool)
             .await

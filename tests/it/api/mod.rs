@@ -122,7 +122,7 @@ pub async fn token(app: &TestApp, client: &Client, scopes: &[&str]) -> String {
 pub async fn channel_id(app: &TestApp, device: &str, channel: &str) -> i64 {
     sqlx::query_scalar(
         "SELECT c.id FROM channels c JOIN devices d ON d.id = c.device_id
-         WHERE d.name = ? AND c.name = ?",
+         WHERE d.name = $1 AND c.name = $2",
     )
     .bind(device)
     .bind(channel)

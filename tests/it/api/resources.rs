@@ -134,7 +134,7 @@ async fn the_organisation_is_read_by_its_people_and_changed_by_its_admins() {
         StatusCode::OK
     );
     let audited: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE organisation_id = ?")
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE organisation_id = $1")
             .bind(org)
             .fetch_one(&app.state.pool)
             .await
@@ -216,7 +216,7 @@ async fn devices_channels_and_data_points_are_what_the_user_may_see() {
     );
 
     let hotplate = channel_id(&app, "Hotplate Stirrer RCT digital", "temperature").await;
-    let device: i64 = sqlx::query_scalar("SELECT device_id FROM channels WHERE id = ?")
+    let device: i64 = sqlx::query_scalar("SELECT device_id FROM channels WHERE id = $1")
         .bind(hotplate)
         .fetch_one(&app.state.pool)
         .await

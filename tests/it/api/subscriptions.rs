@@ -99,7 +99,7 @@ async fn a_script_creates_reads_changes_and_deletes_a_subscription() {
         .as_str()
         .unwrap()
         .starts_with("whsec_"));
-    let lab_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
+    let lab_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
         .bind(LAB_USER.0)
         .fetch_one(&app.state.pool)
         .await
@@ -255,7 +255,7 @@ async fn a_script_creates_reads_changes_and_deletes_a_subscription() {
     assert_eq!(none.body["data"], json!([]));
 
     // A scan the device sends; then a replay of it: counted first, started, listed, cancelled.
-    let device: i64 = sqlx::query_scalar("SELECT device_id FROM channels WHERE id = ?")
+    let device: i64 = sqlx::query_scalar("SELECT device_id FROM channels WHERE id = $1")
         .bind(channel)
         .fetch_one(&app.state.pool)
         .await

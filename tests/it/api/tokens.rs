@@ -10,7 +10,7 @@ use crate::helpers::{error_of, spawn_app, ADMIN, LAB_USER, OTHER_ADMIN};
 const SUBSCRIPTIONS: &str = "/api/v2/webhook_subscriptions";
 
 async fn user_id(app: &crate::helpers::TestApp, email: &str) -> i64 {
-    sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
+    sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
         .bind(email)
         .fetch_one(&app.state.pool)
         .await
@@ -31,7 +31,7 @@ async fn a_token_acts_as_its_user_until_it_is_revoked_expires_or_its_user_goes()
     assert_eq!(ok.content_type, "application/vnd.api+json");
     // Stored as a hash only; its use is recorded.
     let stored: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM api_tokens WHERE instr(CAST(token_hash AS TEXT), ?) > 0",
+        "SELECT COUNT(*) FROM api_tokens WHERE instr(CAST(token_hash AS TEXT), $1) > 0",
     )
     .bind(&secret)
     .fetch_one(&app.state.pool)
@@ -98,7 +98,7 @@ async fn a_token_acts_as_its_user_until_it_is_revoked_expires_or_its_user_goes()
     let second = token(&app, &lab, &["read"]).await;
     let api = Api::new(&app, &second);
     assert_eq!(api.get(SUBSCRIPTIONS).await.status, StatusCode::OK);
-    sqlx::query("UPDATE api_tokens SET expires_at = ? WHERE revoked_at IS NULL")
+    sqlx::query("UPDATE api_tokens SET expires_at = $1 WHERE revoked_at IS NULL")
         .bind(server::clock::now_ms() - 1)
         .execute(&app.state.pool)
         .await

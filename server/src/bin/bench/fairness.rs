@@ -151,7 +151,7 @@ pub async fn fairness(args: Args) {
     // (they are older than every subscription) during the warm-up.
     let old_until = server::clock::now_ms() - 3_600_000;
     let since = old_until - REPLAYED_EVENTS * 3;
-    let org_b: i64 = sqlx::query_scalar("SELECT organisation_id FROM devices WHERE id = ?")
+    let org_b: i64 = sqlx::query_scalar("SELECT organisation_id FROM devices WHERE id = $1")
         .bind(b.device)
         .fetch_one(&state.pool)
         .await
@@ -164,7 +164,7 @@ pub async fn fairness(args: Args) {
                     sqlx::query(
                         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
                          INSERT INTO events (organisation_id, device_id, channel_id, event_type, occurred_at, created_at, payload)
-                         SELECT ?1, ?2, ?3, 'data_point.created', ?4 + (?5 + i) * 3, ?4 + (?5 + i) * 3,
+                         SELECT $1, $2, $3, 'data_point.created', $4 + ($5 + i) * 3, $4 + ($5 + i) * 3,
                                 json_object('data_point', json_object('value', i)) FROM n",
                     )
                     .bind(org_b)

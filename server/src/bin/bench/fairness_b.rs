@@ -50,11 +50,12 @@ pub async fn organisation_b(
     let created = devices::tokens::create(state, &admin, device, "bench")
         .await
         .expect("a device token for B");
-    let token_id: i64 = sqlx::query_scalar("SELECT MAX(id) FROM device_tokens WHERE device_id = ?")
-        .bind(device)
-        .fetch_one(&state.pool)
-        .await
-        .unwrap();
+    let token_id: i64 =
+        sqlx::query_scalar("SELECT MAX(id) FROM device_tokens WHERE device_id = $1")
+            .bind(device)
+            .fetch_one(&state.pool)
+            .await
+            .unwrap();
     OrganisationB {
         admin,
         device,

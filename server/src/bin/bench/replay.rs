@@ -89,9 +89,9 @@ pub async fn replay(args: Args) {
         .write(move |conn| {
             Box::pin(async move {
                 sqlx::query(
-                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1)
                      INSERT INTO events (organisation_id, device_id, channel_id, event_type, occurred_at, created_at, payload)
-                     SELECT 1, ?2, ?3, 'data_point.created', ?4 + i * 30, ?4 + i * 30,
+                     SELECT 1, $2, $3, 'data_point.created', $4 + i * 30, $4 + i * 30,
                             json_object('data_point', json_object('value', -i)) FROM n",
                 )
                 .bind(OLD_EVENTS)
@@ -100,7 +100,7 @@ pub async fn replay(args: Args) {
                 .bind(start - 3_600_000)
                 .execute(&mut *conn)
                 .await?;
-                sqlx::query("UPDATE subscriptions SET active_since = ? WHERE id = ?")
+                sqlx::query("UPDATE subscriptions SET active_since = $1 WHERE id = $2")
                     .bind(start)
                     .bind(subscription)
                     .execute(&mut *conn)
@@ -151,7 +151,7 @@ pub async fn replay(args: Args) {
     let replayed = receiver.count.load(Ordering::Relaxed) - before - busy.len() as u64;
     let elapsed = busy_started.elapsed().as_secs_f64();
     let (queued, total): (i64, i64) =
-        sqlx::query_as("SELECT queued, total FROM replays WHERE id = ?")
+        sqlx::query_as("SELECT queued, total FROM replays WHERE id = $1")
             .bind(replay_id)
             .fetch_one(&state.pool)
             .await

@@ -31,17 +31,17 @@ pub async fn retention(args: Args) {
         .write(move |conn| {
             Box::pin(async move {
                 for sql in [
-                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1)
                      INSERT INTO events (organisation_id, device_id, channel_id, event_type, occurred_at, created_at, payload)
-                     SELECT 1, ?2, ?3, 'data_point.created', ?4 + i, ?4 + i, '{\"value\": 1}' FROM n",
-                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
+                     SELECT 1, $2, $3, 'data_point.created', $4 + i, $4 + i, '{\"value\": 1}' FROM n",
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1)
                      INSERT INTO deliveries (subscription_id, event_id, webhook_id, status, attempts, created_at, updated_at)
-                     SELECT ?5, i, 'msg_' || i, 'delivered', 1, ?4 + i, ?4 + i FROM n",
-                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
+                     SELECT $5, i, 'msg_' || i, 'delivered', 1, $4 + i, $4 + i FROM n",
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1)
                      INSERT INTO delivery_attempts (delivery_id, number, started_at, duration_ms, request_headers, response_status, response_headers, response_body)
-                     SELECT i, 1, ?4 + i, 3, '{}', 200, '{}', 'ok' FROM n",
-                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1 * 4)
-                     INSERT INTO data_points (channel_id, timestamp, value) SELECT ?3, ?4 + i, i FROM n",
+                     SELECT i, 1, $4 + i, 3, '{}', 200, '{}', 'ok' FROM n",
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1 * 4)
+                     INSERT INTO data_points (channel_id, timestamp, value) SELECT $3, $4 + i, i FROM n",
                 ] {
                     sqlx::query(sql)
                         .bind(rows)
@@ -52,7 +52,7 @@ pub async fn retention(args: Args) {
                         .execute(&mut *conn)
                         .await?;
                 }
-                sqlx::query("UPDATE dispatcher_cursor SET last_event_id = ?")
+                sqlx::query("UPDATE dispatcher_cursor SET last_event_id = $1")
                     .bind(rows + 1_000_000)
                     .execute(&mut *conn)
                     .await?;

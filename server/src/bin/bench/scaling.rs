@@ -84,7 +84,7 @@ async fn add_subscriptions_elsewhere(
 ) {
     let channels: Vec<i64> = sqlx::query_scalar(
         "SELECT c.id FROM channels c JOIN devices d ON d.id = c.device_id
-         WHERE d.organisation_id = (SELECT organisation_id FROM devices WHERE id = ?) AND c.device_id != ?",
+         WHERE d.organisation_id = (SELECT organisation_id FROM devices WHERE id = $1) AND c.device_id != $2",
     )
     .bind(measured_device)
     .bind(measured_device)

@@ -234,7 +234,7 @@ pub(super) async fn write_batch(
         save_device(conn, d).await?;
     }
     for (token, used_at) in tokens {
-        sqlx::query("UPDATE device_tokens SET last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?")
+        sqlx::query("UPDATE device_tokens SET last_used_at = MAX(COALESCE(last_used_at, 0), $1) WHERE id = $2")
             .bind(used_at)
             .bind(token)
             .execute(&mut *conn)
@@ -261,7 +261,7 @@ async fn load_devices(
     ids.dedup();
     let ids = serde_json::to_string(&ids).expect("BUG: ids serialise");
     let found: Vec<Device> = sqlx::query_as::<_, DeviceRow>(&format!(
-        "SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.id IN (SELECT value FROM json_each(?))"
+        "SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.id IN (SELECT value FROM json_each($1))"
     ))
     .bind(&ids)
     .fetch_all(&mut *conn)
@@ -271,7 +271,7 @@ async fn load_devices(
     .collect();
     let names: HashMap<i64, String> = sqlx::query_as(
         "SELECT o.id, o.name FROM organisations o
-         WHERE o.id IN (SELECT d.organisation_id FROM devices d WHERE d.id IN (SELECT value FROM json_each(?)))",
+         WHERE o.id IN (SELECT d.organisation_id FROM devices d WHERE d.id IN (SELECT value FROM json_each($1)))",
     )
     .bind(&ids)
     .fetch_all(&mut *conn)
@@ -281,7 +281,7 @@ async fn load_devices(
     let mut channels: HashMap<i64, Vec<Channel>> = HashMap::new();
     for c in sqlx::query_as::<_, ChannelRow>(&format!(
         "SELECT {CHANNEL_COLUMNS} FROM channels c
-         WHERE c.device_id IN (SELECT value FROM json_each(?)) AND c.removed_at IS NULL
+         WHERE c.device_id IN (SELECT value FROM json_each($1)) AND c.removed_at IS NULL
          ORDER BY c.id"
     ))
     .bind(&ids)
@@ -331,7 +331,7 @@ async fn insert_data_points(
 /// The device's new status and last contact, and the latest state of each channel it touched.
 async fn save_device(conn: &mut SqliteConnection, d: &DeviceInBatch) -> Result<()> {
     if d.seen {
-        sqlx::query("UPDATE devices SET status = 'online', last_seen_at = ? WHERE id = ?")
+        sqlx::query("UPDATE devices SET status = 'online', last_seen_at = $1 WHERE id = $2")
             .bind(d.device.last_seen_at)
             .bind(d.device.id)
             .execute(&mut *conn)
@@ -341,7 +341,7 @@ async fn save_device(conn: &mut SqliteConnection, d: &DeviceInBatch) -> Result<(
         let channel = &d.channels[ci];
         let st = &channel.state;
         sqlx::query(
-            "UPDATE channels SET last_timestamp = ?, last_value = ?, last_str_value = ?, in_range = ? WHERE id = ?",
+            "UPDATE channels SET last_timestamp = $1, last_value = $2, last_str_value = $3, in_range = $4 WHERE id = $5",
         )
         .bind(st.last_timestamp)
         .bind(st.last.as_ref().and_then(|r| r.number))

@@ -38,7 +38,7 @@ pub async fn feed(state: &AppState, now: i64) -> Result<usize> {
                         AS turn
                FROM replays r JOIN subscriptions s ON s.id = r.subscription_id
                WHERE r.status = 'running' AND s.active)
-         WHERE turn <= 2 ORDER BY fed_at, id LIMIT ?",
+         WHERE turn <= 2 ORDER BY fed_at, id LIMIT $1",
     )
     .bind(FED_PER_ROUND)
     .fetch_all(&state.pool)
@@ -58,7 +58,7 @@ async fn step(conn: &mut SqliteConnection, r: &Running, now: i64) -> Result<usiz
     // Cancelled, or its subscription switched off, since it was read.
     let still: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM replays r JOIN subscriptions s ON s.id = r.subscription_id
-                        WHERE r.id = ? AND r.status = 'running' AND s.active)",
+                        WHERE r.id = $1 AND r.status = 'running' AND s.active)",
     )
     .bind(r.id)
     .fetch_one(&mut *conn)
@@ -68,7 +68,7 @@ async fn step(conn: &mut SqliteConnection, r: &Running, now: i64) -> Result<usiz
     }
     let waiting: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM deliveries INDEXED BY deliveries_pending_by_subscription
-         WHERE subscription_id = ? AND next_attempt_at IS NOT NULL",
+         WHERE subscription_id = $1 AND next_attempt_at IS NOT NULL",
     )
     .bind(r.subscription_id)
     .fetch_one(&mut *conn)
@@ -76,7 +76,7 @@ async fn step(conn: &mut SqliteConnection, r: &Running, now: i64) -> Result<usiz
     .context("counting a replay's waiting deliveries")?;
     let room = AHEAD - waiting;
     if room <= 0 {
-        sqlx::query("UPDATE replays SET fed_at = ? WHERE id = ?")
+        sqlx::query("UPDATE replays SET fed_at = $1 WHERE id = $2")
             .bind(now)
             .bind(r.id)
             .execute(&mut *conn)
@@ -85,7 +85,7 @@ async fn step(conn: &mut SqliteConnection, r: &Running, now: i64) -> Result<usiz
     }
     let window_end = r.until_event_id.min(r.cursor_event_id + WINDOW);
     let events: Vec<i64> = sqlx::query_scalar(&format!(
-        "SELECT e.id {} ORDER BY e.id LIMIT ?10",
+        "SELECT e.id {} ORDER BY e.id LIMIT $10",
         matching()
     ))
     .bind(r.subscription_id)
@@ -119,10 +119,10 @@ async fn step(conn: &mut SqliteConnection, r: &Running, now: i64) -> Result<usiz
     };
     let done = cursor >= r.until_event_id;
     sqlx::query(
-        "UPDATE replays SET queued = queued + ?, cursor_event_id = ?, fed_at = ?,
-             status = CASE WHEN ? THEN 'done' ELSE status END,
-             finished_at = CASE WHEN ? THEN ? ELSE finished_at END
-         WHERE id = ? AND status = 'running'",
+        "UPDATE replays SET queued = queued + $1, cursor_event_id = $2, fed_at = $3,
+             status = CASE WHEN $4 THEN 'done' ELSE status END,
+             finished_at = CASE WHEN $5 THEN $6 ELSE finished_at END
+         WHERE id = $7 AND status = 'running'",
     )
     .bind(events.len() as i64)
     .bind(cursor)

@@ -76,21 +76,21 @@ pub struct Replay {
     pub finished_at: Option<i64>,
 }
 
-/// The events a replay sends with ids after `?5` up to `?8`, as fan-out would have matched
-/// them: ?1 subscription, ?2 since, ?3 until, ?4 channel or NULL, ?6 event type or NULL, ?7
-/// device-level event types, ?9 the subscription's organisation.
+/// The events a replay sends with ids after `$5` up to `$8`, as fan-out would have matched
+/// them: $1 subscription, $2 since, $3 until, $4 channel or NULL, $6 event type or NULL, $7
+/// device-level event types, $9 the subscription's organisation.
 pub(super) fn matching() -> String {
     format!(
         "FROM events e INDEXED BY events_by_organisation
-     JOIN subscriptions s ON s.id = ?1 JOIN users u ON u.id = s.owner_id
-     WHERE e.organisation_id = ?9 AND e.id > ?5 AND e.id <= ?8
-       AND e.created_at >= ?2 AND e.created_at < ?3 AND e.caused_by_subscription IS NOT s.id
-       AND (?4 IS NULL OR e.channel_id = ?4) AND (?6 IS NULL OR e.event_type = ?6)
+     JOIN subscriptions s ON s.id = $1 JOIN users u ON u.id = s.owner_id
+     WHERE e.organisation_id = $9 AND e.id > $5 AND e.id <= $8
+       AND e.created_at >= $2 AND e.created_at < $3 AND e.caused_by_subscription IS NOT s.id
+       AND ($4 IS NULL OR e.channel_id = $4) AND ($6 IS NULL OR e.event_type = $6)
        AND {OWNER_SEES_EVENT_DEVICE}
        AND (EXISTS (SELECT 1 FROM subscription_triggers t
                     WHERE t.subscription_id = s.id AND t.lost_access_at IS NULL
                       AND t.channel_id = e.channel_id AND t.event_type = e.event_type)
-            OR (e.event_type IN (SELECT value FROM json_each(?7))
+            OR (e.event_type IN (SELECT value FROM json_each($7))
                 AND EXISTS (SELECT 1 FROM subscription_triggers t
                             WHERE t.subscription_id = s.id AND t.lost_access_at IS NULL
                               AND t.device_id = e.device_id AND t.event_type = e.event_type)))"
@@ -117,7 +117,7 @@ async fn id_range(
 ) -> Result<(i64, i64)> {
     let (min, max): (Option<i64>, Option<i64>) = sqlx::query_as(
         "SELECT MIN(id), MAX(id) FROM events INDEXED BY events_by_organisation
-         WHERE organisation_id = ?",
+         WHERE organisation_id = $1",
     )
     .bind(organisation_id)
     .fetch_one(pool)
@@ -144,7 +144,7 @@ async fn first_at_or_after(
     let created_at = |id: i64| async move {
         sqlx::query_scalar::<_, i64>(
             "SELECT created_at FROM events INDEXED BY events_by_organisation
-             WHERE organisation_id = ? AND id >= ? ORDER BY id LIMIT 1",
+             WHERE organisation_id = $1 AND id >= $2 ORDER BY id LIMIT 1",
         )
         .bind(organisation_id)
         .bind(id)
@@ -287,9 +287,9 @@ pub async fn start(state: &AppState, user: &CurrentUser, id: i64, r: &ReplayInpu
         .write(move |conn| {
             Box::pin(async move {
                 let (this_one, organisation): (bool, i64) = sqlx::query_as(
-                    "SELECT COALESCE(SUM(r.subscription_id = ?1), 0) > 0, COUNT(*)
+                    "SELECT COALESCE(SUM(r.subscription_id = $1), 0) > 0, COUNT(*)
                      FROM replays r JOIN subscriptions s ON s.id = r.subscription_id
-                     WHERE r.status = 'running' AND s.organisation_id = ?2",
+                     WHERE r.status = 'running' AND s.organisation_id = $2",
                 )
                 .bind(id)
                 .bind(user.organisation_id)
@@ -308,7 +308,7 @@ pub async fn start(state: &AppState, user: &CurrentUser, id: i64, r: &ReplayInpu
                 let replay: i64 = sqlx::query_scalar(
                     "INSERT INTO replays (subscription_id, requested_by, since, until, channel_id,
                          event_type, total, status, created_at, cursor_event_id, until_event_id)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?) RETURNING id",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'running', $8, $9, $10) RETURNING id",
                 )
                 .bind(id)
                 .bind(user.id)
@@ -351,7 +351,7 @@ pub async fn list(state: &AppState, user: &CurrentUser, id: i64) -> Result<Vec<R
     Ok(sqlx::query_as(
         "SELECT id, subscription_id, since, until, channel_id, event_type, total, queued, status,
                 created_at, finished_at
-         FROM replays WHERE subscription_id = ? ORDER BY id DESC LIMIT 20",
+         FROM replays WHERE subscription_id = $1 ORDER BY id DESC LIMIT 20",
     )
     .bind(id)
     .fetch_all(&state.pool)
@@ -367,7 +367,7 @@ pub async fn cancel(state: &AppState, user: &CurrentUser, replay_id: i64) -> Res
                 let found: Option<(i64, String)> = sqlx::query_as(&format!(
                     "SELECT r.subscription_id, r.status FROM replays r
                      JOIN subscriptions s ON s.id = r.subscription_id
-                     WHERE r.id = ?4 AND {}",
+                     WHERE r.id = $4 AND {}",
                     scope::SUBSCRIPTION
                 ))
                 .scoped(&user)
@@ -380,7 +380,7 @@ pub async fn cancel(state: &AppState, user: &CurrentUser, replay_id: i64) -> Res
                 }
                 let now = now_ms();
                 sqlx::query(
-                    "UPDATE replays SET status = 'cancelled', finished_at = ? WHERE id = ?",
+                    "UPDATE replays SET status = 'cancelled', finished_at = $1 WHERE id = $2",
                 )
                 .bind(now)
                 .bind(replay_id)
@@ -389,7 +389,7 @@ pub async fn cancel(state: &AppState, user: &CurrentUser, replay_id: i64) -> Res
                 cancel_pending(&mut *conn, Pending::OfReplay(replay_id), "replay cancelled")
                     .await?;
                 let (name, url): (String, String) =
-                    sqlx::query_as("SELECT display_name, url FROM subscriptions WHERE id = ?")
+                    sqlx::query_as("SELECT display_name, url FROM subscriptions WHERE id = $1")
                         .bind(subscription_id)
                         .fetch_one(&mut *conn)
                         .await?;
