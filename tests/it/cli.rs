@@ -165,6 +165,30 @@ fn bad_configuration_stops_the_start_with_one_clear_line() {
     let out = labhook(&["serve", "--listen", "not-an-address"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value 'not-an-address'"));
+    // A database that is not a file: recognised and refused in words, never a file made
+    // under a directory called `postgres:`; its password never shown.
+    let out = labhook(&[
+        "--database",
+        "postgres://labhook:s3cret@127.0.0.1:1/labhook",
+        "serve",
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with(
+            "labhook: postgres://labhook:***@127.0.0.1:1/labhook is a PostgreSQL database"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret"));
+    assert!(!std::path::Path::new("postgres:").exists());
+    let out = labhook(&["--database", "mysql://db/labhook", "serve"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("`mysql:` is not a database Labhook knows"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test]

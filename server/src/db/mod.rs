@@ -2,8 +2,11 @@
 //!
 //! Reads go through the pool; every write goes through the one [`Writer`].
 
+mod location;
 pub mod postgres;
 mod writer;
+
+pub use location::{Location, LocationError};
 
 pub use writer::{WriteFuture, Writer};
 
