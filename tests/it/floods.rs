@@ -274,25 +274,30 @@ async fn connections_are_capped_per_client_and_in_all() {
     let patience = Duration::from_secs(5);
     let ok = Some("HTTP/1.1 200 OK".to_owned());
 
-    // Four idle connections from 127.0.0.1 hold its share: the fifth is closed unanswered.
+    // Every connection meant to stay open comes from an address nobody used before: the
+    // server counts a closed connection out only once it has seen the close, so reusing an
+    // address right after a connection ended could meet a count that is a moment stale.
+    let address = |n: u8| [127, 0, 0, n];
+
+    // Four idle connections from .5 hold its share: the fifth is closed unanswered.
     let mut held = Vec::new();
     for _ in 0..4 {
-        held.push(connect_from([127, 0, 0, 1], port).await);
+        held.push(connect_from(address(5), port).await);
     }
-    let fifth = connect_from([127, 0, 0, 1], port).await;
+    let fifth = connect_from(address(5), port).await;
     assert_eq!(
         health_over(fifth, patience).await,
         None,
         "a fifth connection"
     );
     // Another address is served meanwhile.
-    let other = connect_from([127, 0, 0, 2], port).await;
+    let other = connect_from(address(6), port).await;
     assert_eq!(health_over(other, patience).await, ok, "another address");
-    // One of the four closes: 127.0.0.1 is served again.
+    // One of the four closes: .5 is served again.
     drop(held.pop());
     let mut again = None;
     for _ in 0..50 {
-        again = health_over(connect_from([127, 0, 0, 1], port).await, patience).await;
+        again = health_over(connect_from(address(5), port).await, patience).await;
         if again.is_some() {
             break;
         }
@@ -300,16 +305,15 @@ async fn connections_are_capped_per_client_and_in_all() {
     }
     assert_eq!(again, ok, "a place given back");
 
-    // Twelve in all: three addresses with four each...
-    held.push(connect_from([127, 0, 0, 1], port).await);
-    for from in [[127, 0, 0, 2], [127, 0, 0, 3]] {
-        for _ in 0..4 {
-            held.push(connect_from(from, port).await);
+    // Twelve in all: .5's three, four each from .7 and .8, one from .9...
+    for (from, n) in [(7, 4), (8, 4), (9, 1)] {
+        for _ in 0..n {
+            held.push(connect_from(address(from), port).await);
         }
     }
-    // ...so a thirteenth, from a fourth address, waits unanswered...
+    // ...so a thirteenth, from a fresh address, waits unanswered...
     let waiting = tokio::spawn(health_over(
-        connect_from([127, 0, 0, 4], port).await,
+        connect_from(address(10), port).await,
         Duration::from_secs(20),
     ));
     tokio::time::sleep(Duration::from_secs(1)).await;
