@@ -101,11 +101,7 @@ impl Application {
         let dispatcher = server::dispatcher::Dispatcher::spawn(state.clone());
         let housekeeping = server::housekeeping::Housekeeping::spawn(state.clone());
         let grace = state.config.dispatcher.shutdown_grace;
-        let serving = server::http::serve::Serving {
-            header_read_timeout: state.config.header_read_timeout,
-            connections: state.config.connections,
-            behind_proxy: state.config.behind_proxy,
-        };
+        let serving = server::http::serve::Serving::of(&state.config);
         let (stopping, mut stop_seen) = tokio::sync::watch::channel(false);
         let signal = async move {
             shutdown.await;

@@ -63,7 +63,7 @@ impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Location::Sqlite(path) => write!(f, "{}", path.display()),
-            Location::Postgres(url) => f.write_str(&super::postgres::without_password(url)),
+            Location::Postgres(url) => f.write_str(&crate::domain::mask::without_password(url)),
         }
     }
 }

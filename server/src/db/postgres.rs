@@ -5,6 +5,8 @@
 
 use sqlx::{migrate::Migrator, postgres::PgPoolOptions, PgPool};
 
+use crate::domain::mask::without_password;
+
 /// The Postgres migrations: version for version the same history as SQLite's.
 pub static MIGRATIONS: Migrator = sqlx::migrate!("./migrations_postgres");
 
@@ -38,34 +40,9 @@ pub async fn open(url: &str, max_connections: u32) -> Result<PgPool, OpenError> 
     Ok(pool)
 }
 
-/// A database URL fit for a log line or an error message: its password replaced.
-pub fn without_password(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        Ok(_) => url.to_owned(),
-        Err(_) => "(a database URL that cannot be read)".to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_password_never_reaches_a_message() {
-        assert_eq!(
-            without_password("postgres://labhook:s3cret@db.lab:5432/labhook"),
-            "postgres://labhook:***@db.lab:5432/labhook"
-        );
-        assert_eq!(
-            without_password("postgres://labhook@127.0.0.1/labhook"),
-            "postgres://labhook@127.0.0.1/labhook"
-        );
-        assert!(!without_password("postgres://a:s3cret@[bad").contains("s3cret"));
-    }
 
     #[test]
     fn both_engines_have_the_same_migration_history() {

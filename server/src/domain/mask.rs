@@ -88,6 +88,20 @@ pub fn mask_secrets(mut json: Json) -> Json {
     json
 }
 
+/// A URL with a password in it (a database's, `postgres://user:password@host/db`) fit for a
+/// log line or an error message: the password masked (as `***`: [`MASK`] would be
+/// percent-encoded in a URL).
+pub fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        Err(_) => "(a URL that cannot be read)".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,5 +145,18 @@ mod tests {
         assert_eq!(values, ["QC", MASK, MASK, MASK]);
         assert_eq!(shown_header_value("X-Lab", "QC", false), "QC");
         assert_eq!(shown_header_value("X-Lab", "QC", true), MASK);
+    }
+
+    #[test]
+    fn a_password_never_reaches_a_message() {
+        assert_eq!(
+            without_password("postgres://labhook:s3cret@db.lab:5432/labhook"),
+            "postgres://labhook:***@db.lab:5432/labhook"
+        );
+        assert_eq!(
+            without_password("postgres://labhook@127.0.0.1/labhook"),
+            "postgres://labhook@127.0.0.1/labhook"
+        );
+        assert!(!without_password("postgres://a:s3cret@[bad").contains("s3cret"));
     }
 }

@@ -93,15 +93,10 @@ impl Instance {
         let address = listener.local_addr().expect("a bound address");
         let router = http::router(state.clone());
         // Served as the binary serves: the same connection limits, the peer's address known.
-        let serving = http::serve::Serving {
-            header_read_timeout: state.config.header_read_timeout,
-            connections: state.config.connections,
-            behind_proxy: state.config.behind_proxy,
-        };
         tokio::spawn(http::serve::serve(
             listener,
             router,
-            serving,
+            http::serve::Serving::of(&state.config),
             std::future::pending(),
         ));
         Self {

@@ -108,15 +108,6 @@ impl Postgres {
         format!("postgres://labhook@127.0.0.1:{}/{database}", self.port)
     }
 
-    /// A URL of the `postgres` database every cluster has.
-    pub fn admin_url(&self) -> String {
-        self.url("postgres")
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
     /// Makes an empty database and returns its URL.
     pub fn create_database(&self, name: &str) -> Result<String, StartError> {
         let port = self.port.to_string();

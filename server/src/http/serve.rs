@@ -34,7 +34,10 @@ use hyper_util::{
 use tokio::{net::TcpListener, sync::Semaphore};
 use tower::ServiceExt;
 
-use crate::{config::ConnectionLimits, rate};
+use crate::{
+    config::{Config, ConnectionLimits},
+    rate,
+};
 
 /// Largest request head (request line and headers) read.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -47,6 +50,17 @@ pub struct Serving {
     pub connections: ConnectionLimits,
     /// A proxy is in front: every peer is the proxy, so there is no per-client cap.
     pub behind_proxy: bool,
+}
+
+impl Serving {
+    /// As the configuration says.
+    pub fn of(config: &Config) -> Self {
+        Self {
+            header_read_timeout: config.header_read_timeout,
+            connections: config.connections,
+            behind_proxy: config.behind_proxy,
+        }
+    }
 }
 
 /// Serves `router` on `listener` until `shutdown`.
