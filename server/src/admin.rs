@@ -3,8 +3,8 @@
 //! deliveries stopped, subscriptions whose target lost its registration switched off) and its
 //! audit entry, in one transaction.
 
+use crate::db::Conn;
 use serde_json::json;
-use sqlx::SqliteConnection;
 
 use crate::{
     audit::{self, AuditKind, Entry},
@@ -37,18 +37,18 @@ pub async fn set_webhooks_enabled(
 }
 
 async fn set_webhooks_enabled_in(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     admin: &CurrentUser,
     enabled: bool,
 ) -> Result<()> {
-    let was: bool = sqlx::query_scalar("SELECT webhooks_enabled FROM organisations WHERE id = $1")
+    let was: bool = crate::db::with_db!(conn, db => sqlx::query_scalar("SELECT webhooks_enabled FROM organisations WHERE id = $1")
         .bind(admin.organisation_id)
-        .fetch_one(&mut *conn)
-        .await?;
+        .fetch_one(db)
+        .await)?;
     if was == enabled {
         return Ok(());
     }
-    sqlx::query(
+    crate::db::with_db!(conn, db => sqlx::query(
         "UPDATE organisations SET webhooks_enabled = $1,
              webhooks_enabled_since = CASE WHEN $2 THEN $3 ELSE webhooks_enabled_since END
          WHERE id = $4",
@@ -57,8 +57,9 @@ async fn set_webhooks_enabled_in(
     .bind(enabled)
     .bind(now_ms())
     .bind(admin.organisation_id)
-    .execute(&mut *conn)
-    .await?;
+    .execute(db)
+    .await
+    .map(crate::db::Done::from))?;
     if !enabled {
         // A first window now; housekeeping stops the rest, and nothing of it is sent
         // meanwhile (the send-time check sees the feature off, and after switching on again
@@ -106,13 +107,13 @@ pub async fn register_url(
 }
 
 async fn register_url_in(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     admin: &CurrentUser,
     url: RegisteredUrl,
     note: String,
 ) -> Result<RegisteredEntry> {
     let now = now_ms();
-    let id: i64 = sqlx::query_scalar(
+    let id: i64 = crate::db::with_db!(conn, db => sqlx::query_scalar(
         "INSERT INTO registered_urls (organisation_id, url, note, created_at, created_by)
          VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
@@ -121,8 +122,8 @@ async fn register_url_in(
     .bind(&note)
     .bind(now)
     .bind(admin.id)
-    .fetch_one(&mut *conn)
-    .await
+    .fetch_one(db)
+    .await)
     .on_unique_violation("registered_urls.organisation_id", || {
         Error::invalid("url", format!("{url} is registered already."))
     })?;
@@ -157,14 +158,14 @@ pub async fn remove_url(state: &AppState, admin: &CurrentUser, id: i64) -> Resul
         .await
 }
 
-async fn remove_url_in(conn: &mut SqliteConnection, admin: &CurrentUser, id: i64) -> Result<()> {
-    let row: Option<(String, String)> = sqlx::query_as(
+async fn remove_url_in(conn: &mut Conn, admin: &CurrentUser, id: i64) -> Result<()> {
+    let row: Option<(String, String)> = crate::db::with_db!(conn, db => sqlx::query_as(
         "DELETE FROM registered_urls WHERE id = $1 AND organisation_id = $2 RETURNING url, note",
     )
     .bind(id)
     .bind(admin.organisation_id)
-    .fetch_optional(&mut *conn)
-    .await?;
+    .fetch_optional(db)
+    .await)?;
     let (url, note) = row.ok_or_else(|| Error::not_found("Registered URL"))?;
     audit::record_by(
         &mut *conn,

@@ -4,11 +4,11 @@
 //! they are at the moment of each request, through the same services as the pages — limited
 //! further by its scopes (Laboperator's `read`, `write`, `delete`) and its expiry.
 
+use crate::db::Pool;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand::RngCore;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use sqlx::SqlitePool;
 
 use crate::{
     audit::{self, AuditKind, Entry},
@@ -181,20 +181,20 @@ pub async fn create(
     state
         .write(move |tx| {
             Box::pin(async move {
-                let active: i64 = sqlx::query_scalar(
+                let active: i64 = crate::db::with_db!(tx, db => sqlx::query_scalar(
                     "SELECT COUNT(*) FROM api_tokens WHERE user_id = $1 AND revoked_at IS NULL
                        AND (expires_at IS NULL OR expires_at > $2)",
                 )
                 .bind(user.id)
                 .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
+                .fetch_one(db)
+                .await)?;
                 if active >= MAX_ACTIVE_PER_USER {
                     return Err(Error::Conflict(format!(
                         "You have {active} API tokens in use, the most one person may have: revoke one you no longer need first."
                     )));
                 }
-                let id = sqlx::query_scalar(
+                let id = crate::db::with_db!(tx, db => sqlx::query_scalar(
                     "INSERT INTO api_tokens (organisation_id, user_id, label, token_hash, hint, scopes,
                                              created_at, expires_at)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -207,8 +207,8 @@ pub async fn create(
                 .bind(&scopes)
                 .bind(now)
                 .bind(expires_at)
-                .fetch_one(&mut *tx)
-                .await?;
+                .fetch_one(db)
+                .await)?;
                 audit::record_by(
                     &mut *tx,
                     &user,
@@ -236,24 +236,24 @@ const SELECT: &str =
                       FROM api_tokens t JOIN users u ON u.id = t.user_id";
 
 /// The caller's own tokens, newest first, revoked ones last.
-pub async fn list_mine(pool: &SqlitePool, user: &CurrentUser) -> Result<Vec<TokenInfo>> {
-    Ok(sqlx::query_as(&format!(
+pub async fn list_mine(pool: &Pool, user: &CurrentUser) -> Result<Vec<TokenInfo>> {
+    Ok(crate::db::with_db!(pool, db => sqlx::query_as(&format!(
         "{SELECT} WHERE t.user_id = $1 ORDER BY t.revoked_at IS NOT NULL, t.id DESC"
     ))
     .bind(user.id)
-    .fetch_all(pool)
-    .await?)
+    .fetch_all(db)
+    .await)?)
 }
 
 /// Every token of the organisation (org admins).
-pub async fn list_organisation(pool: &SqlitePool, admin: &CurrentUser) -> Result<Vec<TokenInfo>> {
+pub async fn list_organisation(pool: &Pool, admin: &CurrentUser) -> Result<Vec<TokenInfo>> {
     admin.require_org_admin()?;
-    Ok(sqlx::query_as(&format!(
+    Ok(crate::db::with_db!(pool, db => sqlx::query_as(&format!(
         "{SELECT} WHERE t.organisation_id = $1 ORDER BY t.revoked_at IS NOT NULL, t.id DESC"
     ))
     .bind(admin.organisation_id)
-    .fetch_all(pool)
-    .await?)
+    .fetch_all(db)
+    .await)?)
 }
 
 /// Revokes one of the caller's tokens, or (org admins) any of the organisation's. A token of
@@ -263,7 +263,7 @@ pub async fn revoke(state: &AppState, user: &CurrentUser, id: i64) -> Result<()>
     state
         .write(move |tx| {
             Box::pin(async move {
-                let row: Option<(String, String, String, Option<i64>)> = sqlx::query_as(
+                let row: Option<(String, String, String, Option<i64>)> = crate::db::with_db!(tx, db => sqlx::query_as(
                     "SELECT t.label, t.hint, u.name, t.revoked_at FROM api_tokens t
                      JOIN users u ON u.id = t.user_id
                      WHERE t.id = $1 AND t.organisation_id = $2 AND ($3 OR t.user_id = $4)",
@@ -272,19 +272,20 @@ pub async fn revoke(state: &AppState, user: &CurrentUser, id: i64) -> Result<()>
                 .bind(user.organisation_id)
                 .bind(user.is_org_admin())
                 .bind(user.id)
-                .fetch_optional(&mut *tx)
-                .await?;
+                .fetch_optional(db)
+                .await)?;
                 let (label, hint, owner, revoked_at) =
                     row.ok_or_else(|| Error::not_found("API token"))?;
                 if revoked_at.is_some() {
                     return Ok(());
                 }
-                sqlx::query("UPDATE api_tokens SET revoked_at = $1, revoked_by = $2 WHERE id = $3")
+                crate::db::with_db!(tx, db => sqlx::query("UPDATE api_tokens SET revoked_at = $1, revoked_by = $2 WHERE id = $3")
                     .bind(now_ms())
                     .bind(user.id)
                     .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
+                    .execute(db)
+                    .await
+                    .map(crate::db::Done::from))?;
                 audit::record_by(
                     &mut *tx,
                     &user,
@@ -305,20 +306,17 @@ pub async fn revoke(state: &AppState, user: &CurrentUser, id: i64) -> Result<()>
 /// Ends every token of a person (their password was reset, or they were deactivated), in the
 /// caller's transaction: a token stands for its owner's password, not beside it. Answers how
 /// many were still in use.
-pub async fn revoke_all_of_user(
-    conn: &mut sqlx::SqliteConnection,
-    user_id: i64,
-    now: i64,
-) -> Result<u64> {
-    Ok(sqlx::query(
+pub async fn revoke_all_of_user(conn: &mut crate::db::Conn, user_id: i64, now: i64) -> Result<u64> {
+    Ok(crate::db::with_db!(conn, db => sqlx::query(
         "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL
            AND (expires_at IS NULL OR expires_at > $3)",
     )
     .bind(now)
     .bind(user_id)
     .bind(now)
-    .execute(conn)
-    .await?
+    .execute(db)
+    .await
+    .map(crate::db::Done::from))?
     .rows_affected())
 }
 
@@ -329,7 +327,7 @@ pub async fn authenticate(state: &AppState, raw: Option<&str>) -> Result<ApiCall
         .filter(|t| t.starts_with(PREFIX))
         .ok_or(Error::InvalidApiToken)?;
     let now = now_ms();
-    let row: Option<TokenOwner> = sqlx::query_as(
+    let row: Option<TokenOwner> = crate::db::with_db!(&state.pool, db => sqlx::query_as(
         "SELECT t.id AS token_id, t.scopes, t.last_used_at,
                 u.id, u.organisation_id, o.name AS organisation_name, u.email, u.name, u.role
          FROM api_tokens t
@@ -340,8 +338,8 @@ pub async fn authenticate(state: &AppState, raw: Option<&str>) -> Result<ApiCall
     )
     .bind(hash(token))
     .bind(now)
-    .fetch_optional(&state.pool)
-    .await?;
+    .fetch_optional(db)
+    .await)?;
     let TokenOwner {
         token_id,
         scopes,
@@ -352,11 +350,12 @@ pub async fn authenticate(state: &AppState, raw: Option<&str>) -> Result<ApiCall
         state
             .write(move |tx| {
                 Box::pin(async move {
-                    sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+                    crate::db::with_db!(tx, db => sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
                         .bind(now)
                         .bind(token_id)
-                        .execute(&mut *tx)
-                        .await?;
+                        .execute(db)
+                        .await
+                        .map(crate::db::Done::from))?;
                     Ok(())
                 })
             })

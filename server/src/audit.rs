@@ -1,8 +1,8 @@
 //! The audit trail: who changed what, when, with the state before and after. Written in the
 //! same transaction as the change it describes; never edited or deleted (the database refuses).
 
+use crate::db::{Conn, Pool};
 use serde_json::Value as Json;
-use sqlx::{SqliteConnection, SqlitePool};
 
 use crate::{
     auth::CurrentUser,
@@ -96,7 +96,7 @@ impl<'a> From<&'a CurrentUser> for Actor<'a> {
 /// Appends an entry to an organisation's trail, inside the transaction of the change. Secret
 /// header values are masked.
 pub async fn record(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     organisation_id: i64,
     actor: Actor<'_>,
     entry: Entry,
@@ -107,7 +107,7 @@ pub async fn record(
         Actor::CommandLine => (None, "Command line"),
         Actor::Account(id, name) => (Some(id), name),
     };
-    sqlx::query(
+    crate::db::with_db!(conn, db => sqlx::query(
         "INSERT INTO audit_log (organisation_id, actor_id, actor_name, at, kind, action, subject, before, after)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
@@ -120,17 +120,14 @@ pub async fn record(
     .bind(entry.subject)
     .bind(entry.before.map(|j| mask_secrets(j).to_string()))
     .bind(entry.after.map(|j| mask_secrets(j).to_string()))
-    .execute(conn)
-    .await?;
+    .execute(db)
+    .await
+    .map(crate::db::Done::from))?;
     Ok(())
 }
 
 /// A user's change in their own organisation: the common case.
-pub async fn record_by(
-    conn: &mut SqliteConnection,
-    user: &CurrentUser,
-    entry: Entry,
-) -> Result<()> {
+pub async fn record_by(conn: &mut Conn, user: &CurrentUser, entry: Entry) -> Result<()> {
     record(conn, user.organisation_id, Actor::User(user), entry).await
 }
 
@@ -150,7 +147,7 @@ pub const PER_PAGE: u32 = 25;
 
 /// The organisation's audit trail, newest first, optionally of one kind.
 pub async fn list(
-    pool: &SqlitePool,
+    pool: &Pool,
     admin: &CurrentUser,
     kind: Option<AuditKind>,
     page: u32,
@@ -158,14 +155,14 @@ pub async fn list(
     admin.require_org_admin()?;
     let page = PageRequest::new(page, PER_PAGE);
     let kind = kind.map(AuditKind::as_str);
-    let total: i64 = sqlx::query_scalar(
+    let total: i64 = crate::db::with_db!(pool, db => sqlx::query_scalar(
         "SELECT COUNT(*) FROM audit_log WHERE organisation_id = $1 AND ($2 IS NULL OR kind = $2)",
     )
     .bind(admin.organisation_id)
     .bind(kind)
-    .fetch_one(pool)
-    .await?;
-    let records = sqlx::query_as(
+    .fetch_one(db)
+    .await)?;
+    let records = crate::db::with_db!(pool, db => sqlx::query_as(
         "SELECT id, at, actor_name, kind, action, subject, before, after FROM audit_log
          WHERE organisation_id = $1 AND ($2 IS NULL OR kind = $2)
          ORDER BY id DESC LIMIT $3 OFFSET $4",
@@ -174,7 +171,7 @@ pub async fn list(
     .bind(kind)
     .bind(page.limit())
     .bind(page.offset())
-    .fetch_all(pool)
-    .await?;
+    .fetch_all(db)
+    .await)?;
     Ok(page.of(records, total))
 }

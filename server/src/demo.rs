@@ -1,7 +1,7 @@
 //! Demo data for a first start: two organisations, so that isolation can be tried out.
 //! The credentials are listed in the README.
 
-use sqlx::SqlitePool;
+use crate::db::Pool;
 
 use crate::{
     devices::{self, access, NewChannel, NewDevice},
@@ -43,7 +43,7 @@ pub const DEMO_USERS: &[(&str, Role, &str, &str, &str)] = &[
 
 /// Fills an empty database with the demo organisations and users. Does nothing (and returns
 /// false) when any organisation exists already: a real installation is never touched.
-pub async fn seed_if_empty(pool: &SqlitePool) -> Result<bool> {
+pub async fn seed_if_empty(pool: &Pool) -> Result<bool> {
     if orgs::organisation_count(pool).await? > 0 {
         return Ok(false);
     }
@@ -99,8 +99,8 @@ const DEMO_LIMS_SUBSCRIPTION: &str = "Sample information (demo LIMS)";
 /// unless the demo organisation has it already (or does not exist). The secret is stored in
 /// clear here and sealed when the server starts (see `subscriptions::seal_open_secrets`).
 /// Answers whether it was created.
-pub async fn subscribe_demo_lims(pool: &SqlitePool) -> Result<bool> {
-    let target: Option<(i64, i64, i64, i64)> = sqlx::query_as(
+pub async fn subscribe_demo_lims(pool: &Pool) -> Result<bool> {
+    let target: Option<(i64, i64, i64, i64)> = crate::db::with_db!(pool, db => sqlx::query_as(
         "SELECT o.id, u.id, c.device_id, c.id FROM organisations o
          JOIN users u ON u.organisation_id = o.id AND u.email = $1
          JOIN devices d ON d.organisation_id = o.id AND d.name = 'Barcode Scanner Bench 2'
@@ -110,14 +110,14 @@ pub async fn subscribe_demo_lims(pool: &SqlitePool) -> Result<bool> {
     .bind(DEMO_USERS[0].2)
     .bind(DEMO_ORGANISATION)
     .bind(DEMO_LIMS_URL)
-    .fetch_optional(pool)
-    .await?;
+    .fetch_optional(db)
+    .await)?;
     let Some((organisation, owner, device, channel)) = target else {
         return Ok(false);
     };
     let now = crate::clock::now_ms();
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let id: i64 = sqlx::query_scalar(
+    let mut tx = pool.begin_write().await?;
+    let id: i64 = crate::db::with_db!(tx, db => sqlx::query_scalar(
         "INSERT INTO subscriptions (organisation_id, owner_id, display_name, url, active, active_since,
                                     secret, created_at, updated_at, use_replies)
          VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, 1) RETURNING id",
@@ -130,41 +130,43 @@ pub async fn subscribe_demo_lims(pool: &SqlitePool) -> Result<bool> {
     .bind(DEMO_LIMS_SECRET)
     .bind(now)
     .bind(now)
-    .fetch_one(&mut *tx)
-    .await?;
-    sqlx::query(
+    .fetch_one(db)
+    .await)?;
+    crate::db::with_db!(tx, db => sqlx::query(
         "INSERT INTO subscription_triggers (subscription_id, channel_id, device_id, event_type)
          VALUES ($1, $2, $3, 'data_point.created')",
     )
     .bind(id)
     .bind(channel)
     .bind(device)
-    .execute(&mut *tx)
-    .await?;
+    .execute(db)
+    .await
+    .map(crate::db::Done::from))?;
     tx.commit().await?;
     Ok(true)
 }
 
-async fn admin_id(pool: &SqlitePool, organisation_id: i64) -> Result<i64> {
-    Ok(sqlx::query_scalar(
+async fn admin_id(pool: &Pool, organisation_id: i64) -> Result<i64> {
+    Ok(crate::db::with_db!(pool, db => sqlx::query_scalar(
         "SELECT id FROM users WHERE organisation_id = $1 AND role = 'org_admin' ORDER BY id LIMIT 1",
     )
     .bind(organisation_id)
-    .fetch_one(pool)
-    .await?)
+    .fetch_one(db)
+    .await)?)
 }
 
-async fn enable_webhooks(pool: &SqlitePool, organisation_id: i64, admin: i64) -> Result<()> {
+async fn enable_webhooks(pool: &Pool, organisation_id: i64, admin: i64) -> Result<()> {
     let now = crate::clock::now_ms();
-    sqlx::query(
+    crate::db::with_db!(pool, db => sqlx::query(
         "UPDATE organisations SET webhooks_enabled = 1, webhooks_enabled_since = $1 WHERE id = $2",
     )
     .bind(now)
     .bind(organisation_id)
-    .execute(pool)
-    .await?;
+    .execute(db)
+    .await
+    .map(crate::db::Done::from))?;
     for (url, note) in DEMO_REGISTERED_URLS {
-        sqlx::query(
+        crate::db::with_db!(pool, db => sqlx::query(
             "INSERT INTO registered_urls (organisation_id, url, note, created_at, created_by) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(organisation_id)
@@ -172,8 +174,9 @@ async fn enable_webhooks(pool: &SqlitePool, organisation_id: i64, admin: i64) ->
         .bind(note)
         .bind(now)
         .bind(admin)
-        .execute(pool)
-        .await?;
+        .execute(db)
+        .await
+        .map(crate::db::Done::from))?;
     }
     Ok(())
 }

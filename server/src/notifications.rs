@@ -2,7 +2,7 @@
 //! (Labhook switched one of their subscriptions off). One row per recipient, so that each
 //! person marks their own as read.
 
-use sqlx::{SqliteConnection, SqlitePool};
+use crate::db::{Conn, Pool};
 
 use crate::{auth::CurrentUser, clock::now_ms, AppState, Result};
 
@@ -21,11 +21,11 @@ pub struct Notification {
 /// Tells the owner of a subscription and every active org admin of its organisation, in the
 /// caller's transaction.
 pub async fn notify_about_subscription(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     subscription_id: i64,
     message: &str,
 ) -> Result<()> {
-    sqlx::query(
+    crate::db::with_db!(conn, db => sqlx::query(
         "INSERT INTO notifications (organisation_id, user_id, subscription_id, message, created_at)
          SELECT s.organisation_id, u.id, s.id, $2, $3
          FROM subscriptions s JOIN users u ON u.organisation_id = s.organisation_id
@@ -35,21 +35,22 @@ pub async fn notify_about_subscription(
     .bind(subscription_id)
     .bind(message)
     .bind(now_ms())
-    .execute(conn)
-    .await?;
+    .execute(db)
+    .await
+    .map(crate::db::Done::from))?;
     Ok(())
 }
 
 /// The user's newest notices.
-pub async fn list(pool: &SqlitePool, user: &CurrentUser) -> Result<Vec<Notification>> {
-    Ok(sqlx::query_as(
+pub async fn list(pool: &Pool, user: &CurrentUser) -> Result<Vec<Notification>> {
+    Ok(crate::db::with_db!(pool, db => sqlx::query_as(
         "SELECT id, subscription_id, message, created_at, read_at IS NOT NULL AS read
          FROM notifications WHERE user_id = $1 ORDER BY id DESC LIMIT $2",
     )
     .bind(user.id)
     .bind(SHOWN)
-    .fetch_all(pool)
-    .await?)
+    .fetch_all(db)
+    .await)?)
 }
 
 /// Marks all of the user's notices read.
@@ -58,13 +59,14 @@ pub async fn mark_all_read(state: &AppState, user: &CurrentUser) -> Result<()> {
     state
         .write(move |conn| {
             Box::pin(async move {
-                sqlx::query(
+                crate::db::with_db!(conn, db => sqlx::query(
                     "UPDATE notifications SET read_at = $1 WHERE user_id = $2 AND read_at IS NULL",
                 )
                 .bind(now_ms())
                 .bind(user_id)
-                .execute(conn)
-                .await?;
+                .execute(db)
+                .await
+                .map(crate::db::Done::from))?;
                 Ok(())
             })
         })

@@ -6,7 +6,7 @@
 //! bounded number of rows, each window one job of the writer, so that maintenance never holds
 //! the write turn for more than a few milliseconds however large the tables are.
 
-use sqlx::SqlitePool;
+use crate::db::Pool;
 
 use crate::{error::ResultExt, AppState, Result};
 
@@ -48,13 +48,13 @@ pub async fn prune(state: &AppState, cutoffs: Cutoffs) -> Result<Pruned> {
         // Only what fan-out has read, never the newest event (new ids continue after it, never
         // below the cursor), and only what no delivery still refers to.
         let cursor: i64 =
-            sqlx::query_scalar("SELECT last_event_id FROM dispatcher_cursor WHERE id = 1")
-                .fetch_one(&state.pool)
-                .await
+            crate::db::with_db!(&state.pool, db => sqlx::query_scalar("SELECT last_event_id FROM dispatcher_cursor WHERE id = 1")
+                .fetch_one(db)
+                .await)
                 .context("reading the fan-out cursor")?;
-        let newest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events")
-            .fetch_one(&state.pool)
-            .await
+        let newest: i64 = crate::db::with_db!(&state.pool, db => sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events")
+            .fetch_one(db)
+            .await)
             .context("reading the newest event")?;
         let longest;
         (pruned.events, longest) = in_windows(
@@ -88,9 +88,9 @@ pub async fn prune(state: &AppState, cutoffs: Cutoffs) -> Result<Pruned> {
 /// Deletes the data points measured before `cutoff`, channel by channel, a window a writer
 /// job; answers how many, and the longest a window took.
 async fn old_data_points(state: &AppState, cutoff: i64) -> Result<(u64, std::time::Duration)> {
-    let channels: Vec<i64> = sqlx::query_scalar("SELECT id FROM channels ORDER BY id")
-        .fetch_all(&state.pool)
-        .await
+    let channels: Vec<i64> = crate::db::with_db!(&state.pool, db => sqlx::query_scalar("SELECT id FROM channels ORDER BY id")
+        .fetch_all(db)
+        .await)
         .context("reading the channels")?;
     let (mut deleted, mut longest) = (0, std::time::Duration::ZERO);
     for channel in channels {
@@ -99,7 +99,7 @@ async fn old_data_points(state: &AppState, cutoff: i64) -> Result<(u64, std::tim
                 .write(move |conn| {
                     Box::pin(async move {
                         let clock = std::time::Instant::now();
-                        let rows = sqlx::query(
+                        let rows = crate::db::with_db!(conn, db => sqlx::query(
                             "DELETE FROM data_points WHERE id IN (
                                SELECT id FROM data_points INDEXED BY data_points_by_channel
                                WHERE channel_id = $1 AND timestamp < $2 LIMIT $3)",
@@ -107,8 +107,9 @@ async fn old_data_points(state: &AppState, cutoff: i64) -> Result<(u64, std::tim
                         .bind(channel)
                         .bind(cutoff)
                         .bind(WINDOW)
-                        .execute(conn)
+                        .execute(db)
                         .await
+                        .map(crate::db::Done::from))
                         .context("deleting old data points")?
                         .rows_affected();
                         Ok((rows, clock.elapsed()))
@@ -129,25 +130,25 @@ async fn old_data_points(state: &AppState, cutoff: i64) -> Result<(u64, std::tim
 /// The smallest id whose row was created at or after `cutoff` (rows below it are older),
 /// found by bisection on the id: `created_at` grows with the id. `None` when nothing is older.
 async fn first_id_at_or_after(
-    pool: &SqlitePool,
+    pool: &Pool,
     table: &'static str,
     cutoff: i64,
 ) -> Result<Option<i64>> {
     let (min, max): (Option<i64>, Option<i64>) =
-        sqlx::query_as(&format!("SELECT MIN(id), MAX(id) FROM {table}"))
-            .fetch_one(pool)
-            .await
+        crate::db::with_db!(pool, db => sqlx::query_as(&format!("SELECT MIN(id), MAX(id) FROM {table}"))
+            .fetch_one(db)
+            .await)
             .context("reading the id range")?;
     let (Some(mut lo), Some(max)) = (min, max) else {
         return Ok(None);
     };
     let created_at = |id: i64| async move {
-        sqlx::query_scalar::<_, i64>(&format!(
+        crate::db::with_db!(pool, db => sqlx::query_scalar::<_, i64>(&format!(
             "SELECT created_at FROM {table} WHERE id >= $1 ORDER BY id LIMIT 1"
         ))
         .bind(id)
-        .fetch_one(pool)
-        .await
+        .fetch_one(db)
+        .await)
         .context("reading a creation time")
     };
     if created_at(lo).await? >= cutoff {
@@ -175,9 +176,9 @@ async fn in_windows(
     end: i64,
     delete: &'static str,
 ) -> Result<(u64, std::time::Duration)> {
-    let start: i64 = sqlx::query_scalar(&format!("SELECT COALESCE(MIN(id), 0) FROM {table}"))
-        .fetch_one(&state.pool)
-        .await
+    let start: i64 = crate::db::with_db!(&state.pool, db => sqlx::query_scalar(&format!("SELECT COALESCE(MIN(id), 0) FROM {table}"))
+        .fetch_one(db)
+        .await)
         .context("reading the smallest id")?;
     let mut deleted = 0;
     let mut longest = std::time::Duration::ZERO;
@@ -188,13 +189,14 @@ async fn in_windows(
             .write(move |conn| {
                 Box::pin(async move {
                     let clock = std::time::Instant::now();
-                    let rows = sqlx::query(delete)
+                    let rows = crate::db::with_db!(conn, db => sqlx::query(delete)
                         .bind(lo)
                         .bind(hi)
-                        .execute(conn)
+                        .execute(db)
                         .await
-                        .context("deleting old rows")?
-                        .rows_affected();
+                        .map(crate::db::Done::from))
+                    .context("deleting old rows")?
+                    .rows_affected();
                     Ok((rows, clock.elapsed()))
                 })
             })

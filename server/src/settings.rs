@@ -1,7 +1,7 @@
 //! An organisation's webhook settings as everything else reads them: whether the feature is
 //! on, and which target URLs may receive data. Org admins change them through [`crate::admin`].
 
-use sqlx::{SqliteConnection, SqlitePool};
+use crate::db::{Conn, Pool};
 
 use crate::{auth::CurrentUser, domain::target_url::RegisteredUrl, Error, Result};
 
@@ -23,18 +23,18 @@ pub struct WebhookSettings {
     pub registered: Vec<RegisteredEntry>,
 }
 
-pub async fn webhooks_enabled(pool: &SqlitePool, organisation_id: i64) -> Result<bool> {
+pub async fn webhooks_enabled(pool: &Pool, organisation_id: i64) -> Result<bool> {
     Ok(
-        sqlx::query_scalar("SELECT webhooks_enabled FROM organisations WHERE id = $1")
+        crate::db::with_db!(pool, db => sqlx::query_scalar("SELECT webhooks_enabled FROM organisations WHERE id = $1")
             .bind(organisation_id)
-            .fetch_optional(pool)
-            .await?
+            .fetch_optional(db)
+            .await)?
             .unwrap_or(false),
     )
 }
 
 /// Refuses every webhook action of an organisation that has the feature switched off.
-pub async fn require_webhooks_enabled(pool: &SqlitePool, user: &CurrentUser) -> Result<()> {
+pub async fn require_webhooks_enabled(pool: &Pool, user: &CurrentUser) -> Result<()> {
     if webhooks_enabled(pool, user.organisation_id).await? {
         Ok(())
     } else {
@@ -43,15 +43,11 @@ pub async fn require_webhooks_enabled(pool: &SqlitePool, user: &CurrentUser) -> 
 }
 
 /// The organisation's registered URLs, parsed, for matching targets against.
-pub async fn registered_urls(
-    conn: &mut SqliteConnection,
-    organisation_id: i64,
-) -> Result<Vec<RegisteredUrl>> {
-    let rows: Vec<String> =
-        sqlx::query_scalar("SELECT url FROM registered_urls WHERE organisation_id = $1")
+pub async fn registered_urls(conn: &mut Conn, organisation_id: i64) -> Result<Vec<RegisteredUrl>> {
+    let rows: Vec<String> = crate::db::with_db!(conn, db => sqlx::query_scalar("SELECT url FROM registered_urls WHERE organisation_id = $1")
             .bind(organisation_id)
-            .fetch_all(conn)
-            .await?;
+            .fetch_all(db)
+            .await)?;
     // Stored URLs were normalised on save; one that no longer parses allows nothing.
     Ok(rows
         .iter()
@@ -59,17 +55,17 @@ pub async fn registered_urls(
         .collect())
 }
 
-pub async fn webhook_settings(pool: &SqlitePool, admin: &CurrentUser) -> Result<WebhookSettings> {
+pub async fn webhook_settings(pool: &Pool, admin: &CurrentUser) -> Result<WebhookSettings> {
     admin.require_org_admin()?;
     let enabled = webhooks_enabled(pool, admin.organisation_id).await?;
-    let registered = sqlx::query_as(
+    let registered = crate::db::with_db!(pool, db => sqlx::query_as(
         "SELECT r.id, r.url, r.note, r.created_at, u.name AS created_by
          FROM registered_urls r LEFT JOIN users u ON u.id = r.created_by
          WHERE r.organisation_id = $1 ORDER BY r.url",
     )
     .bind(admin.organisation_id)
-    .fetch_all(pool)
-    .await?;
+    .fetch_all(db)
+    .await)?;
     Ok(WebhookSettings {
         enabled,
         registered,

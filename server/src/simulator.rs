@@ -80,11 +80,11 @@ pub async fn run(state: AppState) {
 }
 
 async fn simulated_devices(state: &AppState) -> Result<Vec<(i64, Vec<Channel>)>> {
-    let ids: Vec<i64> = sqlx::query_scalar(
+    let ids: Vec<i64> = crate::db::with_db!(&state.pool, db => sqlx::query_scalar(
         "SELECT id FROM devices WHERE simulated = 1 AND archived_at IS NULL ORDER BY id",
     )
-    .fetch_all(&state.pool)
-    .await?;
+    .fetch_all(db)
+    .await)?;
     let mut conn = state.pool.acquire().await?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {

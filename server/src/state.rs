@@ -9,12 +9,11 @@ use std::{
     },
 };
 
-use sqlx::{SqliteConnection, SqlitePool};
 use tokio::sync::Notify;
 
 use crate::{
     config::Config,
-    db::{WriteFuture, Writer},
+    db::{Conn, Pool, WriteFuture, Writer},
     domain::sealed::SecretsKey,
     Result,
 };
@@ -22,7 +21,7 @@ use crate::{
 #[derive(Clone)]
 pub struct AppState {
     /// For reads. Writes go through [`AppState::write`].
-    pub pool: SqlitePool,
+    pub pool: Pool,
     pub config: Arc<Config>,
     /// Seals and opens the secrets stored in the database (see [`crate::domain::sealed`]).
     pub secrets: Arc<SecretsKey>,
@@ -43,12 +42,8 @@ pub struct AppState {
 
 impl AppState {
     /// The state, with the database's one writer started on a connection of its own.
-    pub async fn new(
-        pool: SqlitePool,
-        config: Config,
-        secrets: SecretsKey,
-    ) -> Result<Self, sqlx::Error> {
-        let writer = Writer::start(&pool.connect_options(), config.write_turn_wait).await?;
+    pub async fn new(pool: Pool, config: Config, secrets: SecretsKey) -> Result<Self, sqlx::Error> {
+        let writer = Writer::start(&pool, config.write_turn_wait).await?;
         Ok(Self {
             pool,
             config: Arc::new(config),
@@ -71,7 +66,7 @@ impl AppState {
     pub async fn write<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> WriteFuture<'c, T> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> WriteFuture<'c, T> + Send + 'static,
     {
         self.writer.write(work).await
     }
@@ -81,7 +76,7 @@ impl AppState {
     pub async fn write_revoking<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> WriteFuture<'c, T> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> WriteFuture<'c, T> + Send + 'static,
     {
         self.access_changed();
         let written = self.writer.write(work).await;

@@ -52,9 +52,9 @@ async fn an_admin_of_another_organisation_cannot_reach_ours() {
     assert_eq!(s["registered"], serde_json::json!([]));
 
     // Our registered URL is not theirs to remove.
-    let ours: i64 = sqlx::query_scalar("SELECT MIN(id) FROM registered_urls")
-        .fetch_one(&app.state.pool)
-        .await
+    let ours: i64 = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT MIN(id) FROM registered_urls")
+        .fetch_one(db)
+        .await)
         .unwrap();
     let (status, body) = error_of(
         app.call_form(&other, "admin/remove_url", &[("id", &ours.to_string())])
@@ -218,13 +218,15 @@ async fn every_change_is_in_the_audit_trail_newest_first_and_filterable() {
     assert_eq!(settings_only["total"], 2);
 
     // Append-only, whatever code might try.
-    let update = sqlx::query("UPDATE audit_log SET actor_name = 'someone else'")
-        .execute(&app.state.pool)
-        .await;
+    let update = server::db::with_db!(&app.state.pool, db => sqlx::query("UPDATE audit_log SET actor_name = 'someone else'")
+        .execute(db)
+        .await
+        .map(server::db::Done::from));
     assert!(update.unwrap_err().to_string().contains("append-only"));
-    let delete = sqlx::query("DELETE FROM audit_log")
-        .execute(&app.state.pool)
-        .await;
+    let delete = server::db::with_db!(&app.state.pool, db => sqlx::query("DELETE FROM audit_log")
+        .execute(db)
+        .await
+        .map(server::db::Done::from));
     assert!(delete.unwrap_err().to_string().contains("append-only"));
     assert_eq!(app.count("audit_log").await, 5);
 }

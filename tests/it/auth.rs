@@ -249,9 +249,9 @@ async fn cross_site_requests_that_change_something_are_refused() {
     let app = spawn_app().await;
     let admin = app.signed_in(ADMIN.0, ADMIN.1).await;
     let enabled = || async {
-        sqlx::query_scalar::<_, bool>("SELECT webhooks_enabled FROM organisations WHERE id = 1")
-            .fetch_one(&app.state.pool)
-            .await
+        server::db::with_db!(&app.state.pool, db => sqlx::query_scalar::<_, bool>("SELECT webhooks_enabled FROM organisations WHERE id = 1")
+            .fetch_one(db)
+            .await)
             .unwrap()
     };
     assert!(enabled().await);

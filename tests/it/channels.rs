@@ -30,11 +30,11 @@ fn channel(name: &str, value_type: &str, min: Option<f64>, max: Option<f64>) -> 
 }
 
 async fn channel_id(app: &TestApp, device: i64, name: &str) -> i64 {
-    sqlx::query_scalar("SELECT id FROM channels WHERE device_id = $1 AND name = $2")
+    server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT id FROM channels WHERE device_id = $1 AND name = $2")
         .bind(device)
         .bind(name)
-        .fetch_one(&app.state.pool)
-        .await
+        .fetch_one(db)
+        .await)
         .unwrap()
 }
 
@@ -54,10 +54,10 @@ async fn update(
 }
 
 async fn events_of(app: &TestApp, channel: i64) -> Vec<String> {
-    sqlx::query_scalar("SELECT event_type FROM events WHERE channel_id = $1 ORDER BY id")
+    server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT event_type FROM events WHERE channel_id = $1 ORDER BY id")
         .bind(channel)
-        .fetch_all(&app.state.pool)
-        .await
+        .fetch_all(db)
+        .await)
         .unwrap()
 }
 
@@ -197,11 +197,11 @@ async fn an_admin_adds_and_changes_channels_and_a_new_range_applies_to_the_next_
     assert_eq!(status, StatusCode::ACCEPTED);
 
     // Every change is in the audit trail, with before and after.
-    let actions: Vec<String> = sqlx::query_scalar(
+    let actions: Vec<String> = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar(
         "SELECT action FROM audit_log WHERE kind = 'device' AND subject = 'Water bath' ORDER BY id",
     )
-    .fetch_all(&app.state.pool)
-    .await
+    .fetch_all(db)
+    .await)
     .unwrap();
     assert_eq!(
         actions,
@@ -257,9 +257,9 @@ async fn only_org_admins_of_the_devices_organisation_change_its_channels() {
     }
     // Another device's channel is not found through this one.
     let centrifuge: i64 =
-        sqlx::query_scalar("SELECT id FROM devices WHERE name = 'Centrifuge 5425'")
-            .fetch_one(&app.state.pool)
-            .await
+        server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT id FROM devices WHERE name = 'Centrifuge 5425'")
+            .fetch_one(db)
+            .await)
             .unwrap();
     let res = update(
         &app,
@@ -296,9 +296,9 @@ async fn removing_a_channel_names_the_subscriptions_first_and_keeps_the_delivery
         "{}",
         res.text().await.unwrap()
     );
-    let subscription: i64 = sqlx::query_scalar("SELECT MAX(id) FROM subscriptions")
-        .fetch_one(&app.state.pool)
-        .await
+    let subscription: i64 = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT MAX(id) FROM subscriptions")
+        .fetch_one(db)
+        .await)
         .unwrap();
     let token = app.device_token(&admin, bath).await;
     app.send_points(
@@ -384,11 +384,11 @@ async fn removing_a_channel_names_the_subscriptions_first_and_keeps_the_delivery
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let audit: Vec<(String, String)> = sqlx::query_as(
+    let audit: Vec<(String, String)> = server::db::with_db!(&app.state.pool, db => sqlx::query_as(
         "SELECT action, subject FROM audit_log WHERE action LIKE 'channel removed%' ORDER BY id",
     )
-    .fetch_all(&app.state.pool)
-    .await
+    .fetch_all(db)
+    .await)
     .unwrap();
     assert_eq!(
         audit,

@@ -229,10 +229,10 @@ async fn serve_creates_demo_data_only_when_asked() {
         let pool = server::db::open(&dir.path().join("plain.db"))
             .await
             .unwrap();
-        sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(&pool)
-            .await
-            .unwrap()
+        server::db::with_db!(&pool, db => sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(db)
+            .await)
+        .unwrap()
     };
     assert_eq!(users, 0, "an empty database stays empty without --demo");
     assert_eq!(

@@ -969,31 +969,32 @@ async fn every_bad_input_gets_a_4xx_with_a_message_and_stores_nothing() {
     let lab = app.signed_in(LAB_USER.0, LAB_USER.1).await;
     let admin = app.signed_in(ADMIN.0, ADMIN.1).await;
     let pool = &app.state.pool;
-    let lab_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+    let lab_id: i64 =
+        server::db::with_db!(pool, db => sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
         .bind(LAB_USER.0)
-        .fetch_one(pool)
-        .await
+        .fetch_one(db)
+        .await)
         .unwrap();
-    let (device, channel): (i64, i64) = sqlx::query_as(
+    let (device, channel): (i64, i64) = server::db::with_db!(pool, db => sqlx::query_as(
         "SELECT d.id, c.id FROM device_access a JOIN devices d ON d.id = a.device_id
          JOIN channels c ON c.device_id = d.id WHERE a.user_id = $1 ORDER BY d.id, c.id LIMIT 1",
     )
     .bind(lab_id)
-    .fetch_one(pool)
-    .await
+    .fetch_one(db)
+    .await)
     .unwrap();
-    let other_org_channel: i64 = sqlx::query_scalar(
+    let other_org_channel: i64 = server::db::with_db!(pool, db => sqlx::query_scalar(
         "SELECT c.id FROM channels c JOIN devices d ON d.id = c.device_id
          JOIN organisations o ON o.id = d.organisation_id WHERE o.name <> 'Demo Lab' LIMIT 1",
     )
-    .fetch_one(pool)
-    .await
+    .fetch_one(db)
+    .await)
     .unwrap();
     // The ingest cases go to a device whose channel is called "temperature".
     let hotplate: i64 =
-        sqlx::query_scalar("SELECT id FROM devices WHERE name = 'Hotplate Stirrer RCT digital'")
-            .fetch_one(pool)
-            .await
+        server::db::with_db!(pool, db => sqlx::query_scalar("SELECT id FROM devices WHERE name = 'Hotplate Stirrer RCT digital'")
+            .fetch_one(db)
+            .await)
             .unwrap();
     let token: Value = app
         .call_form(

@@ -13,10 +13,10 @@ async fn device_names(app: &TestApp, c: &reqwest::Client) -> Vec<String> {
 }
 
 async fn device_id(app: &TestApp, name: &str) -> i64 {
-    sqlx::query_scalar("SELECT id FROM devices WHERE name = $1")
+    server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT id FROM devices WHERE name = $1")
         .bind(name)
-        .fetch_one(&app.state.pool)
-        .await
+        .fetch_one(db)
+        .await)
         .unwrap()
 }
 
@@ -148,10 +148,10 @@ async fn granting_and_revoking_access_changes_what_a_lab_user_sees() {
         .contains(&"Centrifuge 5425".to_owned()));
 
     // Users of another organisation cannot be granted anything.
-    let other_admin_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+    let other_admin_id: i64 = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
         .bind(OTHER_ADMIN.0)
-        .fetch_one(&app.state.pool)
-        .await
+        .fetch_one(db)
+        .await)
         .unwrap();
     let (status, _) = error_of(
         app.call_form(
@@ -233,10 +233,10 @@ async fn revoking_access_stops_webhooks_of_that_device_and_granting_again_does_n
     let admin = app.signed_in(ADMIN.0, ADMIN.1).await;
     let lab = app.signed_in(LAB_USER.0, LAB_USER.1).await;
     let centrifuge = device_id(&app, "Centrifuge 5425").await;
-    let lab_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+    let lab_id: i64 = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
         .bind(LAB_USER.0)
-        .fetch_one(&app.state.pool)
-        .await
+        .fetch_one(db)
+        .await)
         .unwrap();
     let set_access = |granted: &'static str| {
         let (app, admin) = (&app, &admin);
@@ -257,10 +257,10 @@ async fn revoking_access_stops_webhooks_of_that_device_and_granting_again_does_n
     };
     set_access("true").await;
     let rotation: i64 =
-        sqlx::query_scalar("SELECT id FROM channels WHERE device_id = $1 AND name = 'rotation'")
+        server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT id FROM channels WHERE device_id = $1 AND name = 'rotation'")
             .bind(centrifuge)
-            .fetch_one(&app.state.pool)
-            .await
+            .fetch_one(db)
+            .await)
             .unwrap();
     // The demo's registered URL, where nothing listens: deliveries stay pending (retrying).
     let res = app
@@ -279,9 +279,10 @@ async fn revoking_access_stops_webhooks_of_that_device_and_granting_again_does_n
         "{}",
         res.text().await.unwrap()
     );
-    let subscription: i64 = sqlx::query_scalar("SELECT id FROM subscriptions")
-        .fetch_one(&app.state.pool)
-        .await
+    let subscription: i64 =
+        server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT id FROM subscriptions")
+        .fetch_one(db)
+        .await)
         .unwrap();
     let token = app.device_token(&admin, centrifuge).await;
     let send = |value: f64| {
@@ -299,9 +300,9 @@ async fn revoking_access_stops_webhooks_of_that_device_and_granting_again_does_n
         }
     };
     let deliveries = || async {
-        sqlx::query_as::<_, (String,)>("SELECT status FROM deliveries ORDER BY id")
-            .fetch_all(&app.state.pool)
-            .await
+        server::db::with_db!(&app.state.pool, db => sqlx::query_as::<_, (String,)>("SELECT status FROM deliveries ORDER BY id")
+            .fetch_all(db)
+            .await)
             .unwrap()
             .into_iter()
             .map(|(s,)| s)
@@ -323,9 +324,9 @@ async fn revoking_access_stops_webhooks_of_that_device_and_granting_again_does_n
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let attempts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM delivery_attempts")
-        .fetch_one(&app.state.pool)
-        .await
+    let attempts: i64 = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT COUNT(*) FROM delivery_attempts")
+        .fetch_one(db)
+        .await)
         .unwrap();
     assert!(attempts <= 1, "nothing was sent after the revocation");
     send(2000.0).await;
@@ -349,11 +350,11 @@ async fn revoking_access_stops_webhooks_of_that_device_and_granting_again_does_n
         shown["triggers"][0]["lost_access"],
         "access to Centrifuge 5425 was revoked"
     );
-    let audited: i64 = sqlx::query_scalar(
+    let audited: i64 = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar(
         "SELECT COUNT(*) FROM audit_log WHERE action = 'triggers no longer accessible'",
     )
-    .fetch_one(&app.state.pool)
-    .await
+    .fetch_one(db)
+    .await)
     .unwrap();
     assert_eq!(audited, 1);
 
@@ -375,43 +376,43 @@ async fn archive_restore_and_delete_a_device() {
     let app = spawn_app().await;
     let admin = app.signed_in(ADMIN.0, ADMIN.1).await;
     let lab = app.signed_in(LAB_USER.0, LAB_USER.1).await;
-    let lab_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+    let lab_id: i64 = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
         .bind(LAB_USER.0)
-        .fetch_one(&app.state.pool)
-        .await
+        .fetch_one(db)
+        .await)
         .unwrap();
-    let (device, name): (i64, String) = sqlx::query_as(
+    let (device, name): (i64, String) = server::db::with_db!(&app.state.pool, db => sqlx::query_as(
         "SELECT d.id, d.name FROM device_access a JOIN devices d ON d.id = a.device_id
          WHERE a.user_id = $1 ORDER BY d.id LIMIT 1",
     )
     .bind(lab_id)
-    .fetch_one(&app.state.pool)
-    .await
+    .fetch_one(db)
+    .await)
     .unwrap();
     let token = app.device_token(&admin, device).await;
     let channel: String =
-        sqlx::query_scalar("SELECT name FROM channels WHERE device_id = $1 ORDER BY id LIMIT 1")
+        server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT name FROM channels WHERE device_id = $1 ORDER BY id LIMIT 1")
             .bind(device)
-            .fetch_one(&app.state.pool)
-            .await
+            .fetch_one(db)
+            .await)
             .unwrap();
-    let value_of_channel: String = sqlx::query_scalar(
+    let value_of_channel: String = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar(
         "SELECT value_type FROM channels WHERE device_id = $1 ORDER BY id LIMIT 1",
     )
     .bind(device)
-    .fetch_one(&app.state.pool)
-    .await
+    .fetch_one(db)
+    .await)
     .unwrap();
     let sample = match value_of_channel.as_str() {
         "float" => serde_json::json!(1.0),
         "boolean" => serde_json::json!(true),
         "enum" => {
-            let labels: String = sqlx::query_scalar(
+            let labels: String = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar(
                 "SELECT enum_labels FROM channels WHERE device_id = $1 ORDER BY id LIMIT 1",
             )
             .bind(device)
-            .fetch_one(&app.state.pool)
-            .await
+            .fetch_one(db)
+            .await)
             .unwrap();
             serde_json::from_str::<Vec<String>>(&labels).unwrap()[0]
                 .clone()
@@ -513,11 +514,11 @@ async fn archive_restore_and_delete_a_device() {
     assert!(!device_names(&app, &admin)
         .await
         .contains(&"Made by mistake".to_owned()));
-    let actions: Vec<String> = sqlx::query_scalar(
+    let actions: Vec<String> = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar(
         "SELECT action FROM audit_log WHERE kind = 'device' AND action IN ('archived', 'restored', 'deleted', 'created') ORDER BY id",
     )
-    .fetch_all(&app.state.pool)
-    .await
+    .fetch_all(db)
+    .await)
     .unwrap();
     assert_eq!(actions, ["archived", "restored", "created", "deleted"]);
 }
@@ -547,20 +548,20 @@ async fn an_admin_edits_a_devices_details() {
     assert!(body.to_string().contains("exists already"), "{body}");
     assert_eq!(update("Centrifuge 5425 R").await.status(), StatusCode::OK);
     let (name, model, class): (String, String, String) =
-        sqlx::query_as("SELECT name, model, device_class FROM devices WHERE id = $1")
+        server::db::with_db!(&app.state.pool, db => sqlx::query_as("SELECT name, model, device_class FROM devices WHERE id = $1")
             .bind(centrifuge)
-            .fetch_one(&app.state.pool)
-            .await
+            .fetch_one(db)
+            .await)
             .unwrap();
     assert_eq!(
         (name.as_str(), model.as_str(), class.as_str()),
         ("Centrifuge 5425 R", "5425 R", "Custom")
     );
-    let audited: String = sqlx::query_scalar(
+    let audited: String = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar(
         "SELECT before || ' → ' || after FROM audit_log WHERE action = 'updated' AND kind = 'device'",
     )
-    .fetch_one(&app.state.pool)
-    .await
+    .fetch_one(db)
+    .await)
     .unwrap();
     assert!(
         audited.contains("Centrifuge 5425\"") && audited.contains("Centrifuge 5425 R"),

@@ -73,9 +73,9 @@ impl TestApp {
     }
 
     pub async fn count(&self, table: &str) -> i64 {
-        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-            .fetch_one(&self.state.pool)
-            .await
+        server::db::with_db!(&self.state.pool, db => sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(db)
+            .await)
             .unwrap()
     }
 
@@ -113,14 +113,14 @@ impl TestApp {
 
     /// Waits until the dispatcher has matched every stored event to subscriptions.
     pub async fn wait_for_fan_out(&self) {
-        let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events")
-            .fetch_one(&self.state.pool)
-            .await
+        let last: i64 = server::db::with_db!(&self.state.pool, db => sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events")
+            .fetch_one(db)
+            .await)
             .unwrap();
         for _ in 0..400 {
-            let cursor: i64 = sqlx::query_scalar("SELECT last_event_id FROM dispatcher_cursor")
-                .fetch_one(&self.state.pool)
-                .await
+            let cursor: i64 = server::db::with_db!(&self.state.pool, db => sqlx::query_scalar("SELECT last_event_id FROM dispatcher_cursor")
+                .fetch_one(db)
+                .await)
                 .unwrap();
             if cursor >= last {
                 return;

@@ -531,18 +531,19 @@ const BACKEND: &[(&str, &str, [u16; 5])] = &[
 
 async fn fixtures(app: &TestApp, lab: &Client, admin: &Client) -> Fixtures {
     let pool = &app.state.pool;
-    let lab_user: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+    let lab_user: i64 =
+        server::db::with_db!(pool, db => sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
         .bind(LAB_USER.0)
-        .fetch_one(pool)
-        .await
+        .fetch_one(db)
+        .await)
         .unwrap();
-    let (device, channel): (i64, i64) = sqlx::query_as(
+    let (device, channel): (i64, i64) = server::db::with_db!(pool, db => sqlx::query_as(
         "SELECT d.id, c.id FROM device_access a JOIN devices d ON d.id = a.device_id
          JOIN channels c ON c.device_id = d.id WHERE a.user_id = $1 ORDER BY d.id, c.id LIMIT 1",
     )
     .bind(lab_user)
-    .fetch_one(pool)
-    .await
+    .fetch_one(db)
+    .await)
     .unwrap();
     let mut subscriptions = Vec::new();
     for _ in 0..6 {
@@ -564,9 +565,10 @@ async fn fixtures(app: &TestApp, lab: &Client, admin: &Client) -> Fixtures {
             .call_json(lab, "subscriptions/create", &json!({ "input": input(&f) }))
             .await;
         assert_eq!(res.status(), StatusCode::OK);
-        let id: i64 = sqlx::query_scalar("SELECT MAX(id) FROM subscriptions")
-            .fetch_one(pool)
-            .await
+        let id: i64 =
+            server::db::with_db!(pool, db => sqlx::query_scalar("SELECT MAX(id) FROM subscriptions")
+            .fetch_one(db)
+            .await)
             .unwrap();
         subscriptions.push(id);
     }
@@ -630,10 +632,11 @@ async fn fixtures(app: &TestApp, lab: &Client, admin: &Client) -> Fixtures {
         channels_to_remove.push(res.json::<i64>().await.expect("a channel id"));
     }
     // A delivery of the lab user's subscription: an event on its channel.
-    let channel_name: String = sqlx::query_scalar("SELECT name FROM channels WHERE id = $1")
+    let channel_name: String =
+        server::db::with_db!(pool, db => sqlx::query_scalar("SELECT name FROM channels WHERE id = $1")
         .bind(channel)
-        .fetch_one(pool)
-        .await
+        .fetch_one(db)
+        .await)
         .unwrap();
     server::devices::ingest::record(
         &app.state,
@@ -650,10 +653,10 @@ async fn fixtures(app: &TestApp, lab: &Client, admin: &Client) -> Fixtures {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let delivery = loop {
         let found: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM deliveries WHERE subscription_id = $1 LIMIT 1")
+            server::db::with_db!(pool, db => sqlx::query_scalar("SELECT id FROM deliveries WHERE subscription_id = $1 LIMIT 1")
                 .bind(subscription)
-                .fetch_optional(pool)
-                .await
+                .fetch_optional(db)
+                .await)
                 .unwrap();
         if let Some(id) = found {
             break id;
@@ -706,9 +709,9 @@ async fn fixtures(app: &TestApp, lab: &Client, admin: &Client) -> Fixtures {
 async fn every_door_answers_each_role_as_the_table_says() {
     let app = spawn_app().await;
     // The second lab user of the demo organisation, made as the command line makes users.
-    let demo: i64 = sqlx::query_scalar("SELECT id FROM organisations WHERE name = 'Demo Lab'")
-        .fetch_one(&app.state.pool)
-        .await
+    let demo: i64 = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT id FROM organisations WHERE name = 'Demo Lab'")
+        .fetch_one(db)
+        .await)
         .unwrap();
     server::orgs::create_user(
         &app.state.pool,

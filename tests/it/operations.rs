@@ -58,20 +58,20 @@ async fn subscribe(app: &TestApp, admin: &Client, url: &str, channel: i64) -> i6
         "{}",
         res.text().await.unwrap()
     );
-    sqlx::query_scalar("SELECT MAX(id) FROM subscriptions")
-        .fetch_one(&app.state.pool)
-        .await
-        .unwrap()
+    server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT MAX(id) FROM subscriptions")
+        .fetch_one(db)
+        .await)
+    .unwrap()
 }
 
 /// The hotplate's temperature channel and a token for the hotplate.
 async fn hotplate(app: &TestApp, admin: &Client) -> (i64, i64, String) {
-    let (device, channel): (i64, i64) = sqlx::query_as(
+    let (device, channel): (i64, i64) = server::db::with_db!(&app.state.pool, db => sqlx::query_as(
         "SELECT d.id, c.id FROM devices d JOIN channels c ON c.device_id = d.id
          WHERE d.name = 'Hotplate Stirrer RCT digital' AND c.name = 'temperature'",
     )
-    .fetch_one(&app.state.pool)
-    .await
+    .fetch_one(db)
+    .await)
     .unwrap();
     let token = app.device_token(admin, device).await;
     (device, channel, token)
@@ -145,9 +145,9 @@ async fn a_delivery_is_sent_again_with_the_same_webhook_id() {
     let got = got.lock().unwrap().clone();
     assert_eq!(got[0], got[1], "the same webhook-id and body");
     let actions: Vec<String> =
-        sqlx::query_scalar("SELECT action FROM audit_log WHERE action = 'delivery sent again'")
-            .fetch_all(&app.state.pool)
-            .await
+        server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT action FROM audit_log WHERE action = 'delivery sent again'")
+            .fetch_all(db)
+            .await)
             .unwrap();
     assert_eq!(actions.len(), 1);
 
@@ -416,21 +416,22 @@ async fn a_subscription_failing_for_days_is_switched_off_and_its_people_are_told
     assert!(sweep(now + 6 * day, more).await.is_empty());
     // Five days of nothing but failures: switched off, marked, told.
     assert_eq!(sweep(now + 6 * day, rule).await, [subscription]);
-    let (active, reason, since): (bool, String, Option<i64>) = sqlx::query_as(
+    let (active, reason, since): (bool, String, Option<i64>) =
+        server::db::with_db!(&app.state.pool, db => sqlx::query_as(
         "SELECT active, inactive_reason, failing_since FROM subscriptions WHERE id = $1",
     )
     .bind(subscription)
-    .fetch_one(&app.state.pool)
-    .await
-    .unwrap();
+    .fetch_one(db)
+    .await)
+        .unwrap();
     assert!(!active);
     assert_eq!(reason, "failing");
     assert!(since.is_some_and(|s| s <= server::clock::now_ms()));
-    let audit: String = sqlx::query_scalar(
+    let audit: String = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar(
         "SELECT after FROM audit_log WHERE action = 'deactivated' AND actor_name LIKE 'Labhook%'",
     )
-    .fetch_one(&app.state.pool)
-    .await
+    .fetch_one(db)
+    .await)
     .unwrap();
     assert!(audit.contains("every delivery failed for days"), "{audit}");
 
@@ -705,10 +706,10 @@ async fn a_replay_sends_a_time_range_again_behind_live_traffic_and_can_be_cancel
     .await;
     assert_eq!(res.status(), StatusCode::OK);
     let (status, queued): (String, i64) =
-        sqlx::query_as("SELECT status, queued FROM replays WHERE id = $1")
+        server::db::with_db!(&app.state.pool, db => sqlx::query_as("SELECT status, queued FROM replays WHERE id = $1")
             .bind(replay)
-            .fetch_one(&app.state.pool)
-            .await
+            .fetch_one(db)
+            .await)
             .unwrap();
     assert_eq!(status, "cancelled");
     assert_eq!(

@@ -8,10 +8,10 @@ use serde_json::{json, Value};
 use crate::helpers::{client, error_of, spawn_app, TestApp, ADMIN, LAB_USER, OTHER_ADMIN};
 
 async fn user_id(app: &TestApp, email: &str) -> i64 {
-    sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+    server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
         .bind(email)
-        .fetch_one(&app.state.pool)
-        .await
+        .fetch_one(db)
+        .await)
         .unwrap()
 }
 
@@ -47,11 +47,11 @@ async fn sign_in(app: &TestApp, email: &str, password: &str) -> (StatusCode, Cli
 }
 
 async fn audit_actions(app: &TestApp, kind: &str, subject: &str) -> Vec<String> {
-    sqlx::query_scalar("SELECT action FROM audit_log WHERE kind = $1 AND subject = $2 ORDER BY id")
+    server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT action FROM audit_log WHERE kind = $1 AND subject = $2 ORDER BY id")
         .bind(kind)
         .bind(subject)
-        .fetch_all(&app.state.pool)
-        .await
+        .fetch_all(db)
+        .await)
         .unwrap()
 }
 
@@ -246,13 +246,13 @@ async fn deactivating_someone_ends_their_sessions_and_switches_their_subscriptio
     let app = spawn_app().await;
     let admin = app.signed_in(ADMIN.0, ADMIN.1).await;
     let lab = app.signed_in(LAB_USER.0, LAB_USER.1).await;
-    let channel: i64 = sqlx::query_scalar(
+    let channel: i64 = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar(
         "SELECT c.id FROM channels c JOIN device_access a ON a.device_id = c.device_id
          WHERE a.user_id = $1 LIMIT 1",
     )
     .bind(user_id(&app, LAB_USER.0).await)
-    .fetch_one(&app.state.pool)
-    .await
+    .fetch_one(db)
+    .await)
     .unwrap();
     let res = app
         .call_json(
@@ -296,18 +296,18 @@ async fn deactivating_someone_ends_their_sessions_and_switches_their_subscriptio
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body.to_string().contains("deactivated"), "{body}");
     let (active, reason): (bool, String) =
-        sqlx::query_as("SELECT active, inactive_reason FROM subscriptions WHERE display_name = $1")
+        server::db::with_db!(&app.state.pool, db => sqlx::query_as("SELECT active, inactive_reason FROM subscriptions WHERE display_name = $1")
             .bind("Lars' LIMS")
-            .fetch_one(&app.state.pool)
-            .await
+            .fetch_one(db)
+            .await)
             .unwrap();
     assert!(!active);
     assert_eq!(reason, "owner_deactivated");
     // An admin cannot switch it back on while its owner is deactivated.
-    let id: i64 = sqlx::query_scalar("SELECT id FROM subscriptions WHERE display_name = $1")
+    let id: i64 = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT id FROM subscriptions WHERE display_name = $1")
         .bind("Lars' LIMS")
-        .fetch_one(&app.state.pool)
-        .await
+        .fetch_one(db)
+        .await)
         .unwrap();
     let res = app
         .call_form(
@@ -393,12 +393,12 @@ async fn a_demoted_admin_keeps_only_the_devices_granted_to_them() {
     .await;
     let (_, nina_c) = sign_in(&app, "nina@demo.lab", "nina-password-1").await;
     // Nina (admin) subscribes to a channel of a device she was never granted.
-    let channel: i64 = sqlx::query_scalar(
+    let channel: i64 = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar(
         "SELECT c.id FROM channels c JOIN devices d ON d.id = c.device_id
          WHERE d.name = 'Centrifuge 5425' LIMIT 1",
     )
-    .fetch_one(&app.state.pool)
-    .await
+    .fetch_one(db)
+    .await)
     .unwrap();
     let res = app
         .call_json(
@@ -422,12 +422,12 @@ async fn a_demoted_admin_keeps_only_the_devices_granted_to_them() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
-    let lost: Option<String> = sqlx::query_scalar(
+    let lost: Option<String> = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar(
         "SELECT lost_access_reason FROM subscription_triggers WHERE channel_id = $1",
     )
     .bind(channel)
-    .fetch_one(&app.state.pool)
-    .await
+    .fetch_one(db)
+    .await)
     .unwrap();
     assert_eq!(
         lost.as_deref(),

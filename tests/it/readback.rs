@@ -9,10 +9,10 @@ use serde_json::{json, Value};
 use crate::helpers::{spawn_app, TestApp, ADMIN};
 
 async fn device(app: &TestApp, name: &str) -> i64 {
-    sqlx::query_scalar("SELECT id FROM devices WHERE name = $1")
+    server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT id FROM devices WHERE name = $1")
         .bind(name)
-        .fetch_one(&app.state.pool)
-        .await
+        .fetch_one(db)
+        .await)
         .unwrap()
 }
 

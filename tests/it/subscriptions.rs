@@ -4,13 +4,13 @@ use serde_json::{json, Value};
 use crate::helpers::{error_of, spawn_app, TestApp, ADMIN, LAB_USER, OTHER_ADMIN};
 
 async fn channel(app: &TestApp, device: &str, channel: &str) -> i64 {
-    sqlx::query_scalar(
+    server::db::with_db!(&app.state.pool, db => sqlx::query_scalar(
         "SELECT c.id FROM channels c JOIN devices d ON d.id = c.device_id WHERE d.name = $1 AND c.name = $2",
     )
     .bind(device)
     .bind(channel)
-    .fetch_one(&app.state.pool)
-    .await
+    .fetch_one(db)
+    .await)
     .unwrap()
 }
 
@@ -38,9 +38,10 @@ async fn create(app: &TestApp, c: &Client, input: &Value) -> reqwest::Response {
 /// applied to that input (the edit form's SUBMIT); returns its id.
 async fn create_then_update(app: &TestApp, c: &Client, change: impl FnOnce(&mut Value)) -> i64 {
     create(app, c, &valid_input(app).await).await;
-    let id: i64 = sqlx::query_scalar("SELECT id FROM subscriptions")
-        .fetch_one(&app.state.pool)
-        .await
+    let id: i64 =
+        server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT id FROM subscriptions")
+        .fetch_one(db)
+        .await)
         .unwrap();
     let mut input = valid_input(app).await;
     change(&mut input);
@@ -216,9 +217,10 @@ async fn nothing_of_another_organisation_is_reachable_by_id() {
     let app = spawn_app().await;
     let lab = app.signed_in(LAB_USER.0, LAB_USER.1).await;
     create(&app, &lab, &valid_input(&app).await).await;
-    let id: i64 = sqlx::query_scalar("SELECT id FROM subscriptions")
-        .fetch_one(&app.state.pool)
-        .await
+    let id: i64 =
+        server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT id FROM subscriptions")
+        .fetch_one(db)
+        .await)
         .unwrap();
     let id = id.to_string();
 
@@ -255,9 +257,9 @@ async fn nothing_of_another_organisation_is_reachable_by_id() {
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let active: bool = sqlx::query_scalar("SELECT active FROM subscriptions")
-        .fetch_one(&app.state.pool)
-        .await
+    let active: bool = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT active FROM subscriptions")
+        .fetch_one(db)
+        .await)
         .unwrap();
     assert!(active);
 }
@@ -340,9 +342,9 @@ async fn editing_keeps_an_untouched_secret_header_and_replaces_the_rest() {
         input["triggers"] = json!([{"channel_id": weight, "event_type": "data_point.created"}]);
     })
     .await;
-    let headers: String = sqlx::query_scalar("SELECT headers FROM subscriptions")
-        .fetch_one(&app.state.pool)
-        .await
+    let headers: String = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT headers FROM subscriptions")
+        .fetch_one(db)
+        .await)
         .unwrap();
     // Stored sealed; opened with the server's key it is the value typed at first.
     assert!(!headers.contains("s3cret"));
@@ -411,14 +413,15 @@ async fn removing_a_registered_url_deactivates_its_subscriptions_until_it_is_reg
     let admin = app.signed_in(ADMIN.0, ADMIN.1).await;
     let lab = app.signed_in(LAB_USER.0, LAB_USER.1).await;
     create(&app, &lab, &valid_input(&app).await).await;
-    let id: i64 = sqlx::query_scalar("SELECT id FROM subscriptions")
-        .fetch_one(&app.state.pool)
-        .await
+    let id: i64 =
+        server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT id FROM subscriptions")
+        .fetch_one(db)
+        .await)
         .unwrap();
     let lims: i64 =
-        sqlx::query_scalar("SELECT id FROM registered_urls WHERE url LIKE 'https://lims%'")
-            .fetch_one(&app.state.pool)
-            .await
+        server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT id FROM registered_urls WHERE url LIKE 'https://lims%'")
+            .fetch_one(db)
+            .await)
             .unwrap();
 
     let res = app
@@ -496,9 +499,9 @@ async fn secrets_are_stored_sealed_under_a_private_key_file() {
         .await
         .unwrap();
     let secret = created["secret"].as_str().unwrap().to_owned();
-    let stored: (String, String) = sqlx::query_as("SELECT secret, headers FROM subscriptions")
-        .fetch_one(&app.state.pool)
-        .await
+    let stored: (String, String) = server::db::with_db!(&app.state.pool, db => sqlx::query_as("SELECT secret, headers FROM subscriptions")
+        .fetch_one(db)
+        .await)
         .unwrap();
     assert!(stored.0.starts_with("sealed:v1:"), "{stored:?}");
     assert!(
@@ -523,17 +526,18 @@ async fn secrets_are_stored_sealed_under_a_private_key_file() {
     }
 
     // What an older version left in clear is sealed at the next start, and still opens.
-    sqlx::query("UPDATE subscriptions SET secret = $1, headers = $2")
+    server::db::with_db!(&app.state.pool, db => sqlx::query("UPDATE subscriptions SET secret = $1, headers = $2")
         .bind(&secret)
         .bind(r#"[{"name":"Authorization","value":"Bearer old","secret":true}]"#)
-        .execute(&app.state.pool)
+        .execute(db)
         .await
+        .map(server::db::Done::from))
         .unwrap();
     halt().await;
     let (again, halt) = start(config.clone()).await.unwrap();
-    let stored: (String, String) = sqlx::query_as("SELECT secret, headers FROM subscriptions")
-        .fetch_one(&again.state.pool)
-        .await
+    let stored: (String, String) = server::db::with_db!(&again.state.pool, db => sqlx::query_as("SELECT secret, headers FROM subscriptions")
+        .fetch_one(db)
+        .await)
         .unwrap();
     assert!(stored.0.starts_with("sealed:v1:"));
     assert_eq!(again.state.secrets.open(&stored.0).unwrap(), secret);
@@ -630,17 +634,17 @@ async fn credentials_in_a_target_urls_query_are_masked_wherever_it_is_shown() {
         "http://127.0.0.1:9999/lims?token=abc123&site=basel"
     );
     let audit: Vec<String> =
-        sqlx::query_scalar("SELECT COALESCE(subject, '') || COALESCE(after, '') FROM audit_log")
-            .fetch_all(&app.state.pool)
-            .await
+        server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT COALESCE(subject, '') || COALESCE(after, '') FROM audit_log")
+            .fetch_all(db)
+            .await)
             .unwrap();
     assert!(audit.iter().all(|a| !a.contains("abc123")), "{audit:?}");
 
     // Nothing listens there: the attempt's error quotes the URL, masked.
     let scanner: i64 =
-        sqlx::query_scalar("SELECT id FROM devices WHERE name = 'Barcode Scanner Bench 2'")
-            .fetch_one(&app.state.pool)
-            .await
+        server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT id FROM devices WHERE name = 'Barcode Scanner Bench 2'")
+            .fetch_one(db)
+            .await)
             .unwrap();
     server::devices::ingest::record(
         &app.state,
@@ -657,9 +661,9 @@ async fn credentials_in_a_target_urls_query_are_masked_wherever_it_is_shown() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     let message: String = loop {
         let m: Option<String> =
-            sqlx::query_scalar("SELECT error_message FROM delivery_attempts LIMIT 1")
-                .fetch_optional(&app.state.pool)
-                .await
+            server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT error_message FROM delivery_attempts LIMIT 1")
+                .fetch_optional(db)
+                .await)
                 .unwrap()
                 .flatten();
         if let Some(m) = m {

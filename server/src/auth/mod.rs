@@ -10,7 +10,7 @@ pub use sessions::SessionToken;
 
 use std::{net::IpAddr, sync::Arc};
 
-use sqlx::SqlitePool;
+use crate::db::Pool;
 
 use crate::{
     clock::now_ms,
@@ -122,13 +122,13 @@ async fn attempt_for(
         return Err(Error::TooManyAttempts { retry_after });
     }
 
-    let row: Option<Account> = sqlx::query_as(
+    let row: Option<Account> = crate::db::with_db!(pool, db => sqlx::query_as(
         "SELECT id, organisation_id, name, password_hash, deactivated_at IS NOT NULL AS deactivated
          FROM users WHERE email = $1",
     )
     .bind(email.as_str())
-    .fetch_optional(pool)
-    .await?;
+    .fetch_optional(db)
+    .await)?;
     let password_ok = Hashing::verify_in(
         turn,
         password,
@@ -156,11 +156,12 @@ async fn attempt_for(
         .write(move |conn| {
             Box::pin(async move {
                 throttle::clear(conn, &email).await?;
-                sqlx::query("UPDATE users SET last_sign_in_at = $1 WHERE id = $2")
+                crate::db::with_db!(conn, db => sqlx::query("UPDATE users SET last_sign_in_at = $1 WHERE id = $2")
                     .bind(now)
                     .bind(account.id)
-                    .execute(&mut *conn)
-                    .await?;
+                    .execute(db)
+                    .await
+                    .map(crate::db::Done::from))?;
                 sessions::create(conn, account.id, now, ttl).await
             })
         })
@@ -230,15 +231,12 @@ pub async fn sign_out(state: &AppState, token: &SessionToken) -> Result<()> {
 }
 
 /// The user a session token belongs to, if the session is still valid.
-pub async fn user_for_session(
-    pool: &SqlitePool,
-    token: &SessionToken,
-) -> Result<Option<CurrentUser>> {
+pub async fn user_for_session(pool: &Pool, token: &SessionToken) -> Result<Option<CurrentUser>> {
     sessions::user_for(pool, token, now_ms()).await
 }
 
 /// Signs a user out everywhere, in the caller's transaction.
-pub async fn end_all_sessions(conn: &mut sqlx::SqliteConnection, user_id: i64) -> Result<()> {
+pub async fn end_all_sessions(conn: &mut crate::db::Conn, user_id: i64) -> Result<()> {
     sessions::delete_all_for_user(conn, user_id).await
 }
 

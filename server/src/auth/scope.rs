@@ -7,8 +7,7 @@
 
 use sqlx::{
     query::{Query, QueryAs, QueryScalar},
-    sqlite::SqliteArguments,
-    Sqlite,
+    Database, Encode, Type,
 };
 
 use super::CurrentUser;
@@ -33,26 +32,21 @@ pub trait Scoped: Sized {
     fn scoped(self, user: &CurrentUser) -> Self;
 }
 
-impl<'q> Scoped for Query<'q, Sqlite, SqliteArguments<'q>> {
-    fn scoped(self, user: &CurrentUser) -> Self {
-        self.bind(user.organisation_id)
-            .bind(user.is_org_admin())
-            .bind(user.id)
-    }
+macro_rules! scoped_for {
+    ($($query:ident $(<$($g:ident),*>)?),*) => {$(
+        impl<'q, DB: Database, $($($g),*)?> Scoped for $query<'q, DB, $($($g,)*)? <DB as Database>::Arguments<'q>>
+        where
+            i64: Encode<'q, DB> + Type<DB>,
+            bool: Encode<'q, DB> + Type<DB>,
+        {
+            fn scoped(self, user: &CurrentUser) -> Self {
+                self.bind(user.organisation_id)
+                    .bind(user.is_org_admin())
+                    .bind(user.id)
+            }
+        }
+    )*};
 }
 
-impl<'q, O> Scoped for QueryAs<'q, Sqlite, O, SqliteArguments<'q>> {
-    fn scoped(self, user: &CurrentUser) -> Self {
-        self.bind(user.organisation_id)
-            .bind(user.is_org_admin())
-            .bind(user.id)
-    }
-}
-
-impl<'q, O> Scoped for QueryScalar<'q, Sqlite, O, SqliteArguments<'q>> {
-    fn scoped(self, user: &CurrentUser) -> Self {
-        self.bind(user.organisation_id)
-            .bind(user.is_org_admin())
-            .bind(user.id)
-    }
-}
+// On either engine.
+scoped_for!(Query, QueryAs<O>, QueryScalar<O>);

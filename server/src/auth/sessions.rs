@@ -2,10 +2,10 @@
 
 use std::{fmt, time::Duration};
 
+use crate::db::{Conn, Pool};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use sqlx::{SqliteConnection, SqlitePool};
 
 use super::CurrentUser;
 use crate::Result;
@@ -52,30 +52,31 @@ impl fmt::Debug for SessionToken {
 }
 
 pub(super) async fn create(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     user_id: i64,
     now: i64,
     ttl: Duration,
 ) -> Result<SessionToken> {
     let token = SessionToken::generate();
-    sqlx::query(
+    crate::db::with_db!(conn, db => sqlx::query(
         "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
     )
     .bind(token.hash())
     .bind(user_id)
     .bind(now)
     .bind(now + ttl.as_millis() as i64)
-    .execute(conn)
-    .await?;
+    .execute(db)
+    .await
+    .map(crate::db::Done::from))?;
     Ok(token)
 }
 
 pub(super) async fn user_for(
-    pool: &SqlitePool,
+    pool: &Pool,
     token: &SessionToken,
     now: i64,
 ) -> Result<Option<CurrentUser>> {
-    let user = sqlx::query_as::<_, CurrentUser>(
+    let user = crate::db::with_db!(pool, db => sqlx::query_as::<_, CurrentUser>(
         "SELECT u.id, u.organisation_id, o.name AS organisation_name, u.email, u.name, u.role
          FROM sessions s
          JOIN users u ON u.id = s.user_id
@@ -84,33 +85,36 @@ pub(super) async fn user_for(
     )
     .bind(token.hash())
     .bind(now)
-    .fetch_optional(pool)
-    .await?;
+    .fetch_optional(db)
+    .await)?;
     Ok(user)
 }
 
-pub(super) async fn delete(conn: &mut SqliteConnection, token: &SessionToken) -> Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+pub(super) async fn delete(conn: &mut Conn, token: &SessionToken) -> Result<()> {
+    crate::db::with_db!(conn, db => sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
         .bind(token.hash())
-        .execute(conn)
-        .await?;
+        .execute(db)
+        .await
+        .map(crate::db::Done::from))?;
     Ok(())
 }
 
-pub(super) async fn delete_expired(conn: &mut SqliteConnection, now: i64) -> Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+pub(super) async fn delete_expired(conn: &mut Conn, now: i64) -> Result<()> {
+    crate::db::with_db!(conn, db => sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
         .bind(now)
-        .execute(conn)
-        .await?;
+        .execute(db)
+        .await
+        .map(crate::db::Done::from))?;
     Ok(())
 }
 
 /// Ends every session of a user (after a password reset, when deactivated).
-pub(crate) async fn delete_all_for_user(conn: &mut SqliteConnection, user_id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+pub(crate) async fn delete_all_for_user(conn: &mut Conn, user_id: i64) -> Result<()> {
+    crate::db::with_db!(conn, db => sqlx::query("DELETE FROM sessions WHERE user_id = $1")
         .bind(user_id)
-        .execute(conn)
-        .await?;
+        .execute(db)
+        .await
+        .map(crate::db::Done::from))?;
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use sqlx::SqliteConnection;
+use crate::db::Conn;
 
 use crate::{domain::Email, Result};
 
@@ -24,46 +24,44 @@ pub(super) fn wait_after(failures: i64) -> Duration {
 /// attempt is counted as a failure at once, in the same write transaction as the check (the
 /// writer runs one at a time), so a parallel burst cannot pass the throttle between check and
 /// count; a successful sign-in then clears the count.
-pub(super) async fn admit(
-    conn: &mut SqliteConnection,
-    email: &Email,
-    now: i64,
-) -> Result<Option<Duration>> {
-    let row: Option<(i64, i64)> =
-        sqlx::query_as("SELECT failures, last_failure_at FROM sign_in_failures WHERE email = $1")
+pub(super) async fn admit(conn: &mut Conn, email: &Email, now: i64) -> Result<Option<Duration>> {
+    let row: Option<(i64, i64)> = crate::db::with_db!(conn, db => sqlx::query_as("SELECT failures, last_failure_at FROM sign_in_failures WHERE email = $1")
             .bind(email.as_str())
-            .fetch_optional(&mut *conn)
-            .await?;
+            .fetch_optional(db)
+            .await)?;
     if let Some((failures, last)) = row {
         let until = last + wait_after(failures).as_millis() as i64;
         if until > now {
             return Ok(Some(Duration::from_millis((until - now) as u64)));
         }
     }
-    sqlx::query(
+    crate::db::with_db!(conn, db => sqlx::query(
         "INSERT INTO sign_in_failures (email, failures, last_failure_at) VALUES ($1, 1, $2)
          ON CONFLICT (email) DO UPDATE SET failures = failures + 1, last_failure_at = excluded.last_failure_at",
     )
     .bind(email.as_str())
     .bind(now)
-    .execute(conn)
-    .await?;
+    .execute(db)
+    .await
+    .map(crate::db::Done::from))?;
     Ok(None)
 }
 
-pub(super) async fn clear(conn: &mut SqliteConnection, email: &Email) -> Result<()> {
-    sqlx::query("DELETE FROM sign_in_failures WHERE email = $1")
+pub(super) async fn clear(conn: &mut Conn, email: &Email) -> Result<()> {
+    crate::db::with_db!(conn, db => sqlx::query("DELETE FROM sign_in_failures WHERE email = $1")
         .bind(email.as_str())
-        .execute(conn)
-        .await?;
+        .execute(db)
+        .await
+        .map(crate::db::Done::from))?;
     Ok(())
 }
 
-pub(super) async fn forget_older_than(conn: &mut SqliteConnection, cutoff: i64) -> Result<()> {
-    sqlx::query("DELETE FROM sign_in_failures WHERE last_failure_at < $1")
+pub(super) async fn forget_older_than(conn: &mut Conn, cutoff: i64) -> Result<()> {
+    crate::db::with_db!(conn, db => sqlx::query("DELETE FROM sign_in_failures WHERE last_failure_at < $1")
         .bind(cutoff)
-        .execute(conn)
-        .await?;
+        .execute(db)
+        .await
+        .map(crate::db::Done::from))?;
     Ok(())
 }
 

@@ -2,10 +2,14 @@
 //!
 //! Reads go through the pool; every write goes through the one [`Writer`].
 
+mod engine;
 mod location;
 pub mod postgres;
 mod writer;
 
+/// Runs a statement on either engine (see `db::engine`).
+pub use crate::with_db;
+pub use engine::{Conn, Done, Engine, Pool, Split, Tx};
 pub use location::{Location, LocationError};
 
 pub use writer::{WriteFuture, Writer};
@@ -18,7 +22,7 @@ use std::{
 
 use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-    SqliteConnection, SqlitePool,
+    SqliteConnection,
 };
 
 /// Why the database could not be opened, phrased for the person starting the server.
@@ -44,7 +48,7 @@ pub enum OpenError {
 }
 
 /// Opens (creating if needed) the database file and applies pending migrations.
-pub async fn open(path: &Path) -> Result<SqlitePool, OpenError> {
+pub async fn open(path: &Path) -> Result<Pool, OpenError> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -103,7 +107,7 @@ pub async fn open(path: &Path) -> Result<SqlitePool, OpenError> {
             path: path.to_path_buf(),
             source,
         })?;
-    Ok(pool)
+    Ok(Pool::Sqlite(pool))
 }
 
 /// SQLite needs to create its -wal and -shm files beside the database: a read-only directory

@@ -35,9 +35,13 @@ use std::{
 
 use anyhow::{anyhow, Context};
 use futures_util::FutureExt;
-use sqlx::{sqlite::SqliteConnectOptions, ConnectOptions, Connection, Executor, SqliteConnection};
+use sqlx::{
+    postgres::PgConnectOptions, sqlite::SqliteConnectOptions, ConnectOptions, Connection, Executor,
+    SqliteConnection,
+};
 use tokio::sync::{mpsc, oneshot};
 
+use super::{Conn, Pool};
 use crate::{clock::now_ms, Error, Result};
 
 /// What a job returns: a future borrowing the writer's connection.
@@ -73,25 +77,38 @@ const STARTED: u8 = 1;
 const ABANDONED: u8 = 2;
 
 impl Writer {
-    /// Opens the writer's own connection (same file, same pragmas as the pool's) and starts the
-    /// task that owns it.
-    pub async fn start(
-        options: &SqliteConnectOptions,
-        turn_wait: Duration,
-    ) -> Result<Self, sqlx::Error> {
-        let conn = options
-            .clone()
-            .pragma("cache_size", "-16000")
-            .connect()
-            .await?;
-        let checkpointer = options.connect().await?;
+    /// Opens the writer's own connection (same database, same settings as the pool's) and
+    /// starts the task that owns it.
+    pub async fn start(pool: &Pool, turn_wait: Duration) -> Result<Self, sqlx::Error> {
+        let (conn, options, checkpointer) = match pool {
+            Pool::Sqlite(pool) => {
+                let options = pool.connect_options();
+                let conn = options
+                    .as_ref()
+                    .clone()
+                    .pragma("cache_size", "-16000")
+                    .connect()
+                    .await?;
+                let checkpointer = options.connect().await?;
+                (
+                    Conn::Sqlite(conn),
+                    Options::Sqlite(options.as_ref().clone()),
+                    Some(checkpointer),
+                )
+            }
+            Pool::Postgres(pool) => {
+                let options = pool.connect_options().as_ref().clone();
+                let conn = options.connect().await?;
+                (Conn::Postgres(conn), Options::Postgres(options), None)
+            }
+        };
         let (jobs, queue) = mpsc::channel(QUEUE);
         let restart = Arc::new(AtomicBool::new(false));
         let busy_since = Arc::new(AtomicI64::new(0));
         let longest_us = Arc::new(AtomicU64::new(0));
         let writing = run(
             conn,
-            options.clone(),
+            options,
             queue,
             restart.clone(),
             busy_since.clone(),
@@ -108,7 +125,10 @@ impl Writer {
             .name("labhook-writer".into())
             .spawn(move || runtime.block_on(writing))
             .map_err(sqlx::Error::Io)?;
-        tokio::spawn(checkpoints(checkpointer, jobs.downgrade(), restart));
+        // SQLite's WAL is copied back by a task of its own; Postgres checkpoints by itself.
+        if let Some(checkpointer) = checkpointer {
+            tokio::spawn(checkpoints(checkpointer, jobs.downgrade(), restart));
+        }
         Ok(Self {
             jobs,
             turn_wait,
@@ -140,7 +160,7 @@ impl Writer {
     pub async fn write<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> WriteFuture<'c, T> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> WriteFuture<'c, T> + Send + 'static,
     {
         let (reply, mut answer) = oneshot::channel();
         let turn = Arc::new(AtomicU8::new(WAITING));
@@ -186,7 +206,7 @@ trait Job: Send {
     /// once the transaction is over.
     fn run<'c>(
         self: Box<Self>,
-        conn: &'c mut SqliteConnection,
+        conn: &'c mut Conn,
     ) -> Pin<Box<dyn Future<Output = Box<dyn Ran>> + Send + 'c>>;
     /// Answers without running: the transaction could not even begin.
     fn refuse(self: Box<Self>, why: Error);
@@ -216,11 +236,11 @@ struct Done<T> {
 impl<F, T> Job for Queued<F, T>
 where
     T: Send + 'static,
-    F: for<'c> FnOnce(&'c mut SqliteConnection) -> WriteFuture<'c, T> + Send + 'static,
+    F: for<'c> FnOnce(&'c mut Conn) -> WriteFuture<'c, T> + Send + 'static,
 {
     fn run<'c>(
         self: Box<Self>,
-        conn: &'c mut SqliteConnection,
+        conn: &'c mut Conn,
     ) -> Pin<Box<dyn Future<Output = Box<dyn Ran>> + Send + 'c>> {
         let Queued { work, reply, .. } = *self;
         Box::pin(async move {
@@ -261,9 +281,15 @@ impl<T: Send> Ran for Done<T> {
     }
 }
 
+/// How to open the writer's connection again.
+enum Options {
+    Sqlite(SqliteConnectOptions),
+    Postgres(PgConnectOptions),
+}
+
 async fn run(
-    mut conn: SqliteConnection,
-    options: SqliteConnectOptions,
+    mut conn: Conn,
+    options: Options,
     mut queue: mpsc::Receiver<Box<dyn Job>>,
     restart: Arc<AtomicBool>,
     busy_since: Arc<AtomicI64>,
@@ -288,19 +314,31 @@ async fn run(
             conn = reopen(conn, &options).await;
         }
         if restart.swap(false, Ordering::AcqRel) {
-            if let Err(e) = restart_wal(&mut conn).await {
-                tracing::warn!(error = ?e, "restarting the WAL failed");
+            if let Some(sqlite) = conn.as_sqlite() {
+                if let Err(e) = restart_wal(sqlite).await {
+                    tracing::warn!(error = ?e, "restarting the WAL failed");
+                }
             }
         }
     }
-    let _ = conn.close().await;
+    close(conn).await;
+}
+
+async fn close(conn: Conn) {
+    match conn {
+        Conn::Sqlite(c) => {
+            let _ = c.close().await;
+        }
+        Conn::Postgres(c) => {
+            let _ = c.close().await;
+        }
+        // Pooled connections and transactions go back to their pool when dropped.
+        other => drop(other),
+    }
 }
 
 /// One transaction for everything in `batch`; every job is answered, one way or another.
-async fn commit_batch(
-    conn: &mut SqliteConnection,
-    batch: &mut Vec<Box<dyn Job>>,
-) -> anyhow::Result<()> {
+async fn commit_batch(conn: &mut Conn, batch: &mut Vec<Box<dyn Job>>) -> anyhow::Result<()> {
     if let Err(e) = begin(conn).await {
         let why = format!("{e:#}");
         for job in batch.drain(..) {
@@ -370,11 +408,13 @@ async fn commit_batch(
     }
 }
 
-/// `BEGIN IMMEDIATE`, retried while another process holds the write lock.
-async fn begin(conn: &mut SqliteConnection) -> anyhow::Result<()> {
+/// SQLite: `BEGIN IMMEDIATE`, retried while another process holds the write lock. Postgres:
+/// `BEGIN`; rows are locked as they are written, and other instances write beside this one.
+async fn begin(conn: &mut Conn) -> anyhow::Result<()> {
+    let begin = conn.engine().pick("BEGIN IMMEDIATE", "BEGIN");
     let mut pause = Duration::from_millis(50);
     for attempt in 1..=BEGIN_TRIES {
-        match exec(conn, "BEGIN IMMEDIATE").await {
+        match exec(conn, begin).await {
             Ok(()) => return Ok(()),
             Err(e) if attempt < BEGIN_TRIES && is_busy(&e) => {
                 tracing::warn!(error = ?e, attempt, "the database is locked by another process; retrying");
@@ -405,24 +445,37 @@ fn busy(why: &str) -> Error {
     Error::Internal(anyhow!("the write transaction failed: {why}"))
 }
 
-async fn exec(conn: &mut SqliteConnection, sql: &'static str) -> anyhow::Result<()> {
-    conn.execute(sql)
-        .await
+async fn exec(conn: &mut Conn, sql: &'static str) -> anyhow::Result<()> {
+    crate::db::with_db!(conn, db => db.execute(sql).await.map(drop))
         .with_context(|| format!("{sql} failed"))?;
     Ok(())
 }
 
-/// True when the connection is outside any transaction (SQLite's autocommit mode).
-async fn is_clean(conn: &mut SqliteConnection) -> bool {
-    super::in_transaction(conn).await == Some(false)
+/// True when the connection is outside any transaction.
+async fn is_clean(conn: &mut Conn) -> bool {
+    match conn.split() {
+        // SQLite's autocommit mode.
+        super::Split::Sqlite(c) => super::in_transaction(c).await == Some(false),
+        // Inside a transaction, `now()` is when it began; outside, when this statement did.
+        super::Split::Postgres(c) => {
+            sqlx::query_scalar::<_, bool>("SELECT now() = statement_timestamp()")
+                .fetch_one(c)
+                .await
+                .unwrap_or(false)
+        }
+    }
 }
 
-async fn reopen(old: SqliteConnection, options: &SqliteConnectOptions) -> SqliteConnection {
+async fn reopen(old: Conn, options: &Options) -> Conn {
     // Closing rolls back whatever the old connection still had open.
-    let _ = old.close().await;
+    close(old).await;
     let mut pause = Duration::from_millis(100);
     loop {
-        match options.connect().await {
+        let opened = match options {
+            Options::Sqlite(o) => o.connect().await.map(Conn::Sqlite),
+            Options::Postgres(o) => o.connect().await.map(Conn::Postgres),
+        };
+        match opened {
             Ok(conn) => return conn,
             Err(e) => {
                 tracing::error!(error = ?e, "cannot reopen the writer's connection; retrying");

@@ -2,7 +2,7 @@
 //! how many failed (the overview's health), and per hour by outcome (the chart on its page).
 //! Test events are left out: they say nothing about the receiver's everyday health.
 
-use sqlx::{SqliteConnection, SqlitePool};
+use crate::db::{Conn, Pool};
 
 use crate::{
     auth::{
@@ -27,11 +27,11 @@ pub struct Health {
 
 /// The health of these subscriptions since `since` (the caller checked that they are visible).
 pub async fn health_of(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     subscription_ids: &[i64],
     since: i64,
 ) -> Result<Vec<Health>> {
-    Ok(sqlx::query_as(
+    Ok(crate::db::with_db!(conn, db => sqlx::query_as(
         "SELECT subscription_id,
                 SUM(status = 'delivered') AS delivered,
                 SUM(status = 'failed' OR (status = 'retrying' AND attempts > 0)) AS failing,
@@ -42,8 +42,8 @@ pub async fn health_of(
     )
     .bind(serde_json::to_string(subscription_ids).expect("BUG: ids serialise"))
     .bind(since)
-    .fetch_all(conn)
-    .await?)
+    .fetch_all(db)
+    .await)?)
 }
 
 /// Deliveries made in one hour, by their outcome so far.
@@ -60,24 +60,24 @@ pub struct Hour {
 /// The last `hours` hours of a subscription the user may see, oldest first, every hour listed
 /// (empty ones as zeros).
 pub async fn per_hour(
-    pool: &SqlitePool,
+    pool: &Pool,
     user: &CurrentUser,
     subscription_id: i64,
     now: i64,
     hours: i64,
 ) -> Result<Vec<Hour>> {
     require_webhooks_enabled(pool, user).await?;
-    let visible: Option<i64> = sqlx::query_scalar(&format!(
+    let visible: Option<i64> = crate::db::with_db!(pool, db => sqlx::query_scalar(&format!(
         "SELECT s.id FROM subscriptions s WHERE s.id = $4 AND {}",
         scope::SUBSCRIPTION
     ))
     .scoped(user)
     .bind(subscription_id)
-    .fetch_optional(pool)
-    .await?;
+    .fetch_optional(db)
+    .await)?;
     visible.ok_or_else(|| Error::not_found("Subscription"))?;
     let first = (now / HOUR - hours + 1) * HOUR;
-    let counted: Vec<Hour> = sqlx::query_as(
+    let counted: Vec<Hour> = crate::db::with_db!(pool, db => sqlx::query_as(
         "SELECT (created_at / $3) * $3 AS at,
                 SUM(status = 'delivered') AS delivered,
                 SUM(status = 'failed') AS failed,
@@ -89,8 +89,8 @@ pub async fn per_hour(
     .bind(subscription_id)
     .bind(first)
     .bind(HOUR)
-    .fetch_all(pool)
-    .await?;
+    .fetch_all(db)
+    .await)?;
     Ok((0..hours)
         .map(|i| {
             let at = first + i * HOUR;

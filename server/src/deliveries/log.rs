@@ -2,7 +2,7 @@
 //! status, and every attempt with the request sent and the response (or error) received.
 //! Visible to whoever may see the subscription.
 
-use sqlx::{SqliteConnection, SqlitePool};
+use crate::db::{Conn, Pool};
 
 use crate::{
     auth::{
@@ -103,7 +103,7 @@ const FILTERED: &str = "($7 IS NULL OR d.status IN (SELECT value FROM json_each(
 
 /// A subscription's deliveries, newest first, as the filter narrows them.
 pub async fn list(
-    pool: &SqlitePool,
+    pool: &Pool,
     user: &CurrentUser,
     subscription_id: i64,
     filter: &LogFilter,
@@ -123,7 +123,7 @@ pub async fn list(
 /// The deliveries of one subscription, or of every subscription the user may see (the
 /// API's `webhook_logs`), newest or oldest first.
 pub async fn list_of(
-    pool: &SqlitePool,
+    pool: &Pool,
     user: &CurrentUser,
     subscription_id: Option<i64>,
     filter: &LogFilter,
@@ -149,19 +149,19 @@ pub async fn list_of(
     require_webhooks_enabled(pool, user).await?;
     if let Some(subscription_id) = subscription_id {
         // Not found unless the subscription is visible, even when it has no deliveries.
-        let visible: Option<i64> = sqlx::query_scalar(&format!(
+        let visible: Option<i64> = crate::db::with_db!(pool, db => sqlx::query_scalar(&format!(
             "SELECT s.id FROM subscriptions s WHERE s.id = $4 AND {}",
             scope::SUBSCRIPTION
         ))
         .scoped(user)
         .bind(subscription_id)
-        .fetch_optional(pool)
-        .await?;
+        .fetch_optional(db)
+        .await)?;
         visible.ok_or_else(|| Error::not_found("Subscription"))?;
     }
     let f = filter;
     // ?5 and ?6 (the page) are not used here; SQLite allows numbered parameters to skip.
-    let total: i64 = sqlx::query_scalar(&format!(
+    let total: i64 = crate::db::with_db!(pool, db => sqlx::query_scalar(&format!(
         "SELECT COUNT(*) FROM deliveries d
          JOIN subscriptions s ON s.id = d.subscription_id JOIN events e ON e.id = d.event_id
          WHERE ($4 IS NULL OR d.subscription_id = $4) AND {} AND {FILTERED}",
@@ -177,9 +177,9 @@ pub async fn list_of(
     .bind(f.channel_id)
     .bind(f.since)
     .bind(f.until)
-    .fetch_one(pool)
-    .await?;
-    let items = sqlx::query_as(&format!(
+    .fetch_one(db)
+    .await)?;
+    let items = crate::db::with_db!(pool, db => sqlx::query_as(&format!(
         "{SELECT} WHERE ($4 IS NULL OR d.subscription_id = $4) AND {} AND {FILTERED}
          ORDER BY CASE WHEN $13 THEN d.id ELSE -d.id END LIMIT $5 OFFSET $6",
         scope::SUBSCRIPTION
@@ -195,40 +195,35 @@ pub async fn list_of(
     .bind(f.since)
     .bind(f.until)
     .bind(oldest_first)
-    .fetch_all(pool)
-    .await?;
+    .fetch_all(db)
+    .await)?;
     Ok(page.of(items, total))
 }
 
 /// One delivery with every attempt.
-pub async fn detail(
-    pool: &SqlitePool,
-    user: &CurrentUser,
-    delivery_id: i64,
-) -> Result<DeliveryDetail> {
+pub async fn detail(pool: &Pool, user: &CurrentUser, delivery_id: i64) -> Result<DeliveryDetail> {
     require_webhooks_enabled(pool, user).await?;
-    let delivery: DeliveryRow = sqlx::query_as(&format!(
+    let delivery: DeliveryRow = crate::db::with_db!(pool, db => sqlx::query_as(&format!(
         "{SELECT} WHERE d.id = $4 AND {}",
         scope::SUBSCRIPTION
     ))
     .scoped(user)
     .bind(delivery_id)
-    .fetch_optional(pool)
-    .await?
+    .fetch_optional(db)
+    .await)?
     .ok_or_else(|| Error::not_found("Delivery"))?;
-    let (event_type, occurred_at, payload): (String, i64, String) =
-        sqlx::query_as("SELECT event_type, occurred_at, payload FROM events WHERE id = $1")
+    let (event_type, occurred_at, payload): (String, i64, String) = crate::db::with_db!(pool, db => sqlx::query_as("SELECT event_type, occurred_at, payload FROM events WHERE id = $1")
             .bind(delivery.event_id)
-            .fetch_one(pool)
-            .await?;
-    let attempts = sqlx::query_as(
+            .fetch_one(db)
+            .await)?;
+    let attempts = crate::db::with_db!(pool, db => sqlx::query_as(
         "SELECT number, started_at, duration_ms, request_headers, response_status, response_headers,
                 response_body, error_kind, error_message, reply_outcome, reply_message
          FROM delivery_attempts WHERE delivery_id = $1 ORDER BY number",
     )
     .bind(delivery_id)
-    .fetch_all(pool)
-    .await?;
+    .fetch_all(db)
+    .await)?;
     Ok(DeliveryDetail {
         request_body: webhook_body(&event_type, occurred_at, &payload),
         delivery,
@@ -238,11 +233,8 @@ pub async fn detail(
 
 /// The most recent delivery of each of these subscriptions (the caller has checked that they
 /// are visible).
-pub async fn last_of(
-    conn: &mut SqliteConnection,
-    subscription_ids: &[i64],
-) -> Result<Vec<LastDelivery>> {
-    Ok(sqlx::query_as(
+pub async fn last_of(conn: &mut Conn, subscription_ids: &[i64]) -> Result<Vec<LastDelivery>> {
+    Ok(crate::db::with_db!(conn, db => sqlx::query_as(
         "SELECT d.subscription_id, d.status, d.updated_at AS at, d.last_http_status AS http_status
          FROM deliveries d
          WHERE d.id IN (SELECT MAX(id) FROM deliveries
@@ -250,6 +242,6 @@ pub async fn last_of(
                         GROUP BY subscription_id)",
     )
     .bind(serde_json::to_string(subscription_ids).expect("BUG: ids serialise"))
-    .fetch_all(conn)
-    .await?)
+    .fetch_all(db)
+    .await)?)
 }

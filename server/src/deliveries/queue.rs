@@ -11,9 +11,10 @@
 
 use std::collections::HashMap;
 
+use crate::db::{Conn, Pool};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand::RngCore;
-use sqlx::{QueryBuilder, SqliteConnection, SqlitePool};
+use sqlx::QueryBuilder;
 
 use crate::{clock::now_ms, domain::delivery::DeliveryStatus, error::ResultExt, Result};
 
@@ -47,13 +48,14 @@ pub struct NewDelivery {
 
 /// Adds deliveries, due at `now`; returns those claimed on the way in.
 pub async fn enqueue(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     deliveries: &[NewDelivery],
     now: i64,
 ) -> Result<Vec<Claimed>> {
     let mut claimed = Vec::new();
     // Many rows per statement: one event can fan out to thousands of subscriptions.
     for chunk in deliveries.chunks(400) {
+        let inserted: Vec<(i64, i64, i64, String, i64, bool)> = crate::db::with_db!(conn, db => {
         let mut insert = QueryBuilder::new(
             "INSERT INTO deliveries (subscription_id, event_id, webhook_id, status, attempts, next_attempt_at,
                                      lease_until, created_at, updated_at, replay_id) ",
@@ -73,11 +75,9 @@ pub async fn enqueue(
         insert.push(
             " RETURNING id, subscription_id, event_id, webhook_id, attempts, lease_until IS NOT NULL",
         );
-        let inserted: Vec<(i64, i64, i64, String, i64, bool)> = insert
-            .build_query_as()
-            .fetch_all(&mut *conn)
-            .await
-            .context("adding deliveries")?;
+        insert.build_query_as().fetch_all(db).await
+        })
+        .context("adding deliveries")?;
         claimed.extend(inserted.into_iter().filter(|r| r.5).map(
             |(id, subscription_id, event_id, webhook_id, attempts, _)| Claimed {
                 id,
@@ -102,7 +102,7 @@ pub struct ClaimLimits {
 
 /// Claims deliveries due at `now`, leased until `lease_until`, oldest due first.
 pub async fn claim(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     now: i64,
     lease_until: i64,
     limits: &ClaimLimits,
@@ -124,7 +124,7 @@ pub async fn claim(
             )
         })
         .collect();
-    sqlx::query_as(
+    crate::db::with_db!(conn, db => sqlx::query_as(
         r#"UPDATE deliveries SET lease_until = $1
          WHERE id IN (
              SELECT id FROM (
@@ -148,42 +148,42 @@ pub async fn claim(
     .bind(serde_json::Value::Object(room).to_string())
     .bind(limits.per_subscription as i64)
     .bind(limits.limit as i64)
-    .fetch_all(conn)
-    .await
+    .fetch_all(db)
+    .await)
     .context("claiming due deliveries")
 }
 
 /// How many deliveries wait to be sent, and since when the oldest due one has been due.
-pub async fn depth(pool: &SqlitePool, now: i64) -> Result<(i64, Option<i64>)> {
-    sqlx::query_as(
+pub async fn depth(pool: &Pool, now: i64) -> Result<(i64, Option<i64>)> {
+    crate::db::with_db!(pool, db => sqlx::query_as(
         "SELECT COUNT(*), MIN(CASE WHEN next_attempt_at <= $1 THEN next_attempt_at END)
          FROM deliveries WHERE next_attempt_at IS NOT NULL",
     )
     .bind(now)
-    .fetch_one(pool)
-    .await
+    .fetch_one(db)
+    .await)
     .context("measuring the delivery queue")
 }
 
 /// The earliest time a delivery that is not claimed falls due.
-pub async fn next_due(pool: &SqlitePool, now: i64) -> Result<Option<i64>> {
-    sqlx::query_scalar(
+pub async fn next_due(pool: &Pool, now: i64) -> Result<Option<i64>> {
+    crate::db::with_db!(pool, db => sqlx::query_scalar(
         "SELECT MIN(next_attempt_at) FROM deliveries
          WHERE next_attempt_at IS NOT NULL AND (lease_until IS NULL OR lease_until < $1)",
     )
     .bind(now)
-    .fetch_one(pool)
-    .await
+    .fetch_one(db)
+    .await)
     .context("finding the next due delivery")
 }
 
 /// Stops claimed deliveries that must not be sent: their subscription was switched off or
 /// deleted, the organisation switched webhooks off, or their event is gone.
-pub async fn cancel(conn: &mut SqliteConnection, ids: &[i64], why: &str) -> Result<()> {
+pub async fn cancel(conn: &mut Conn, ids: &[i64], why: &str) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
-    sqlx::query(
+    crate::db::with_db!(conn, db => sqlx::query(
         "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_until = NULL,
              last_error = $1, updated_at = $2
          WHERE id IN (SELECT value FROM json_each($3))",
@@ -191,8 +191,9 @@ pub async fn cancel(conn: &mut SqliteConnection, ids: &[i64], why: &str) -> Resu
     .bind(why)
     .bind(now_ms())
     .bind(serde_json::to_string(ids).expect("BUG: ids serialise"))
-    .execute(conn)
+    .execute(db)
     .await
+    .map(crate::db::Done::from))
     .context("cancelling claimed deliveries")?;
     Ok(())
 }
@@ -264,7 +265,7 @@ impl Pending {
 
 /// Stops pending deliveries (not those being sent: they finish), at most [`WINDOW`] of them
 /// in one job; answers whether more may be left.
-pub async fn cancel_pending(conn: &mut SqliteConnection, of: Pending, why: &str) -> Result<bool> {
+pub async fn cancel_pending(conn: &mut Conn, of: Pending, why: &str) -> Result<bool> {
     let (selection, ids, what) = of.selection();
     // The selection's own parameters are $3, $4, …: the window's size comes after them.
     let limit = 3 + ids.len();
@@ -272,16 +273,16 @@ pub async fn cancel_pending(conn: &mut SqliteConnection, of: Pending, why: &str)
         "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, last_error = $1, updated_at = $2
          WHERE id IN ({selection} LIMIT ${limit})"
     );
-    let mut query = sqlx::query(&statement).bind(why).bind(now_ms());
-    for id in ids {
-        query = query.bind(id);
-    }
-    let n = query
-        .bind(WINDOW)
-        .execute(conn)
-        .await
-        .context(what)?
-        .rows_affected();
+    let now = now_ms();
+    let n = crate::db::with_db!(conn, db => {
+        let mut query = sqlx::query(&statement).bind(why).bind(now);
+        for id in &ids {
+            query = query.bind(*id);
+        }
+        query.bind(WINDOW).execute(db).await.map(crate::db::Done::from)
+    })
+    .context(what)?
+    .rows_affected();
     Ok(n as i64 >= WINDOW)
 }
 
@@ -291,33 +292,32 @@ const DELETE_WINDOW: i64 = 200;
 
 /// Deletes up to a window of deliveries (with their attempts) of a deleted subscription;
 /// answers whether more may be left.
-pub async fn delete_of_subscription(
-    conn: &mut SqliteConnection,
-    subscription_id: i64,
-) -> Result<bool> {
-    let n = sqlx::query(
+pub async fn delete_of_subscription(conn: &mut Conn, subscription_id: i64) -> Result<bool> {
+    let n = crate::db::with_db!(conn, db => sqlx::query(
         "DELETE FROM deliveries WHERE id IN (
            SELECT id FROM deliveries INDEXED BY deliveries_by_subscription
            WHERE subscription_id = $1 LIMIT $2)",
     )
     .bind(subscription_id)
     .bind(DELETE_WINDOW)
-    .execute(conn)
+    .execute(db)
     .await
+    .map(crate::db::Done::from))
     .context("deleting a deleted subscription's deliveries")?
     .rows_affected();
     Ok(n as i64 >= DELETE_WINDOW)
 }
 
 /// Gives claimed rows back (shutdown, or a fresh start after a crash): due at `now`.
-pub async fn release_all(conn: &mut SqliteConnection, now: i64) -> Result<u64> {
-    Ok(sqlx::query(
+pub async fn release_all(conn: &mut Conn, now: i64) -> Result<u64> {
+    Ok(crate::db::with_db!(conn, db => sqlx::query(
         "UPDATE deliveries SET lease_until = NULL, next_attempt_at = $1
          WHERE lease_until IS NOT NULL AND next_attempt_at IS NOT NULL",
     )
     .bind(now)
-    .execute(conn)
+    .execute(db)
     .await
+    .map(crate::db::Done::from))
     .context("giving back claimed deliveries")?
     .rows_affected())
 }
@@ -351,8 +351,9 @@ pub struct Finished {
 
 /// Writes attempts and their deliveries' new states, releasing the leases. A delivery deleted
 /// meanwhile (with its subscription) is skipped: its outcome has nowhere to go.
-pub async fn finish(conn: &mut SqliteConnection, finished: &[Finished], now: i64) -> Result<()> {
+pub async fn finish(conn: &mut Conn, finished: &[Finished], now: i64) -> Result<()> {
     for chunk in finished.chunks(200) {
+        crate::db::with_db!(conn, db => {
         let mut update =
             QueryBuilder::new("WITH v(id, status, attempts, next_at, http, err, ms) AS (");
         update.push_values(chunk, |mut b, f| {
@@ -372,7 +373,7 @@ pub async fn finish(conn: &mut SqliteConnection, finished: &[Finished], now: i64
         update.push(" FROM v WHERE deliveries.id = v.id");
         update
             .build()
-            .execute(&mut *conn)
+            .execute(&mut *db)
             .await
             .context("recording deliveries' new states")?;
 
@@ -400,9 +401,11 @@ pub async fn finish(conn: &mut SqliteConnection, finished: &[Finished], now: i64
         );
         insert
             .build()
-            .execute(&mut *conn)
+            .execute(&mut *db)
             .await
             .context("recording attempts")?;
+        Ok::<_, crate::Error>(())
+        })?;
     }
     Ok(())
 }

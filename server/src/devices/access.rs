@@ -1,8 +1,8 @@
 //! Which lab users may see which devices. Org admins see everything of their organisation and
 //! grant or revoke access for lab users, one device at a time.
 
+use crate::db::{Conn, Pool};
 use serde_json::json;
-use sqlx::{SqliteConnection, SqlitePool};
 
 use super::{organisation_device, organisation_device_in};
 use crate::{
@@ -21,9 +21,9 @@ pub struct Grant {
     pub granted: bool,
 }
 
-pub async fn list(pool: &SqlitePool, admin: &CurrentUser, device_id: i64) -> Result<Vec<Grant>> {
+pub async fn list(pool: &Pool, admin: &CurrentUser, device_id: i64) -> Result<Vec<Grant>> {
     let device = organisation_device(pool, admin, device_id).await?;
-    Ok(sqlx::query_as(
+    Ok(crate::db::with_db!(pool, db => sqlx::query_as(
         "SELECT u.id AS user_id, u.name, u.email,
                 EXISTS (SELECT 1 FROM device_access a WHERE a.user_id = u.id AND a.device_id = $1) AS granted
          FROM users u WHERE u.organisation_id = $2 AND u.role = 'lab_user' AND u.deactivated_at IS NULL
@@ -31,8 +31,8 @@ pub async fn list(pool: &SqlitePool, admin: &CurrentUser, device_id: i64) -> Res
     )
     .bind(device.id)
     .bind(admin.organisation_id)
-    .fetch_all(pool)
-    .await?)
+    .fetch_all(db)
+    .await)?)
 }
 
 /// A change of access that happened.
@@ -49,23 +49,23 @@ pub struct AccessChange {
 /// What a revocation means for the user's subscriptions is decided above this layer
 /// (`subscriptions::set_device_access`), in the same transaction.
 pub async fn set_in(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     admin: &CurrentUser,
     device_id: i64,
     user_id: i64,
     granted: bool,
 ) -> Result<Option<AccessChange>> {
     let device = organisation_device_in(&mut *conn, admin, device_id).await?;
-    let lab_user: Option<(i64, String)> = sqlx::query_as(
+    let lab_user: Option<(i64, String)> = crate::db::with_db!(conn, db => sqlx::query_as(
         "SELECT id, email FROM users WHERE id = $1 AND organisation_id = $2 AND role = 'lab_user'",
     )
     .bind(user_id)
     .bind(admin.organisation_id)
-    .fetch_optional(&mut *conn)
-    .await?;
+    .fetch_optional(db)
+    .await)?;
     let (user_id, email) = lab_user.ok_or_else(|| Error::not_found("Lab user"))?;
     let changed = if granted {
-        sqlx::query(
+        crate::db::with_db!(conn, db => sqlx::query(
             "INSERT INTO device_access (user_id, device_id, granted_at, granted_by) VALUES ($1, $2, $3, $4)
              ON CONFLICT DO NOTHING",
         )
@@ -73,14 +73,16 @@ pub async fn set_in(
         .bind(device.id)
         .bind(now_ms())
         .bind(admin.id)
-        .execute(&mut *conn)
-        .await?
+        .execute(db)
+        .await
+        .map(crate::db::Done::from))?
     } else {
-        sqlx::query("DELETE FROM device_access WHERE user_id = $1 AND device_id = $2")
+        crate::db::with_db!(conn, db => sqlx::query("DELETE FROM device_access WHERE user_id = $1 AND device_id = $2")
             .bind(user_id)
             .bind(device.id)
-            .execute(&mut *conn)
-            .await?
+            .execute(db)
+            .await
+            .map(crate::db::Done::from))?
     };
     if changed.rows_affected() == 0 {
         return Ok(None);
@@ -110,14 +112,15 @@ pub async fn set_in(
 }
 
 /// Grants access without an acting admin (demo data).
-pub async fn grant_initial(pool: &SqlitePool, user_id: i64, device_id: i64) -> Result<()> {
-    sqlx::query(
+pub async fn grant_initial(pool: &Pool, user_id: i64, device_id: i64) -> Result<()> {
+    crate::db::with_db!(pool, db => sqlx::query(
         "INSERT INTO device_access (user_id, device_id, granted_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
     )
     .bind(user_id)
     .bind(device_id)
     .bind(now_ms())
-    .execute(pool)
-    .await?;
+    .execute(db)
+    .await
+    .map(crate::db::Done::from))?;
     Ok(())
 }

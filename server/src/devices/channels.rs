@@ -5,8 +5,8 @@
 //! every batch). Removing a channel touches subscriptions: see
 //! `subscriptions::remove_channel`.
 
+use crate::db::Conn;
 use serde_json::{json, Value as Json};
-use sqlx::SqliteConnection;
 
 use super::{manage::MAX_CHANNELS, Channel, Device};
 use crate::{
@@ -37,12 +37,12 @@ pub async fn add(
         .write(move |conn| {
             Box::pin(async move {
                 let device = super::organisation_device_in(&mut *conn, &admin, device_id).await?;
-                let count: i64 = sqlx::query_scalar(
+                let count: i64 = crate::db::with_db!(conn, db => sqlx::query_scalar(
                     "SELECT COUNT(*) FROM channels WHERE device_id = $1 AND removed_at IS NULL",
                 )
                 .bind(device.id)
-                .fetch_one(&mut *conn)
-                .await?;
+                .fetch_one(db)
+                .await)?;
                 if count >= MAX_CHANNELS as i64 {
                     return Err(Error::Conflict(format!(
                         "{} has {count} channels, the most a device can have.",
@@ -88,13 +88,13 @@ pub async fn update(
                 let before = channel_of(conn, &device, channel_id).await?;
                 // Counted up to a bound: the rule needs to know whether there is a history,
                 // and the message how large it is, not an exact count of millions.
-                let points: i64 = sqlx::query_scalar(
+                let points: i64 = crate::db::with_db!(conn, db => sqlx::query_scalar(
                     "SELECT COUNT(*) FROM (SELECT 1 FROM data_points WHERE channel_id = $1 LIMIT $2)",
                 )
                 .bind(before.id)
                 .bind(POINTS_COUNTED_UP_TO)
-                .fetch_one(&mut *conn)
-                .await?;
+                .fetch_one(db)
+                .await)?;
                 if let Some(problem) = type_change_problem(
                     &before.name,
                     before.spec.value_type,
@@ -108,7 +108,7 @@ pub async fn update(
                 // The range state is kept: the next data point is judged against the new
                 // range, and leaving or re-entering it from the last known state is an event.
                 // Without a range there is no state to keep.
-                sqlx::query(
+                crate::db::with_db!(conn, db => sqlx::query(
                     "UPDATE channels SET name = $1, unit = $2, value_type = $3, min_value = $4,
                          max_value = $5, enum_labels = $6, reply_writable = $7,
                          in_range = CASE WHEN $8 THEN in_range END
@@ -123,8 +123,9 @@ pub async fn update(
                 .bind(definition.reply_writable)
                 .bind(definition.spec.has_range())
                 .bind(before.id)
-                .execute(&mut *conn)
+                .execute(db)
                 .await
+                .map(crate::db::Done::from))
                 .on_unique_violation("channels.device_id", || name_taken(&definition.name))?;
                 let was = ChannelDefinition {
                     name: before.name,
@@ -155,15 +156,16 @@ pub async fn update(
 /// Marks a channel removed, in the caller's transaction: from now on it is gone for everyone
 /// (no query shows it, ingest refuses it) and its name is free for a new channel; its data
 /// points are deleted by [`purge_removed`], and the row last.
-pub(crate) async fn mark_removed(conn: &mut SqliteConnection, channel_id: i64) -> Result<()> {
+pub(crate) async fn mark_removed(conn: &mut Conn, channel_id: i64) -> Result<()> {
     // A name no channel can be given (a control character), unique by the id.
-    sqlx::query(
+    crate::db::with_db!(conn, db => sqlx::query(
         "UPDATE channels SET removed_at = $1, name = char(1) || 'removed ' || id WHERE id = $2",
     )
     .bind(crate::clock::now_ms())
     .bind(channel_id)
-    .execute(conn)
-    .await?;
+    .execute(db)
+    .await
+    .map(crate::db::Done::from))?;
     Ok(())
 }
 
@@ -175,11 +177,11 @@ const PURGE_WINDOW: i64 = 2000;
 /// then the channel itself — each in a writer job of its own. Answers whether anything was
 /// left to do.
 pub async fn purge_removed(state: &AppState) -> Result<bool> {
-    let channel: Option<i64> = sqlx::query_scalar(
+    let channel: Option<i64> = crate::db::with_db!(&state.pool, db => sqlx::query_scalar(
         "SELECT id FROM channels INDEXED BY channels_removed WHERE removed_at IS NOT NULL LIMIT 1",
     )
-    .fetch_optional(&state.pool)
-    .await
+    .fetch_optional(db)
+    .await)
     .context("looking for removed channels")?;
     let Some(channel) = channel else {
         return Ok(false);
@@ -187,38 +189,41 @@ pub async fn purge_removed(state: &AppState) -> Result<bool> {
     state
         .write(move |conn| {
             Box::pin(async move {
-                let points = sqlx::query(
+                let points = crate::db::with_db!(conn, db => sqlx::query(
                     "DELETE FROM data_points WHERE id IN (
                        SELECT id FROM data_points INDEXED BY data_points_by_channel
                        WHERE channel_id = $1 LIMIT $2)",
                 )
                 .bind(channel)
                 .bind(PURGE_WINDOW)
-                .execute(&mut *conn)
+                .execute(db)
                 .await
+                .map(crate::db::Done::from))
                 .context("deleting a removed channel's data points")?
                 .rows_affected();
                 if points > 0 {
                     return Ok(());
                 }
-                let events = sqlx::query(
+                let events = crate::db::with_db!(conn, db => sqlx::query(
                     "UPDATE events SET channel_id = NULL WHERE id IN (
                        SELECT id FROM events INDEXED BY events_by_channel
                        WHERE channel_id = $1 LIMIT $2)",
                 )
                 .bind(channel)
                 .bind(PURGE_WINDOW)
-                .execute(&mut *conn)
+                .execute(db)
                 .await
+                .map(crate::db::Done::from))
                 .context("unlinking a removed channel's events")?
                 .rows_affected();
                 if events > 0 {
                     return Ok(());
                 }
-                sqlx::query("DELETE FROM channels WHERE id = $1 AND removed_at IS NOT NULL")
+                crate::db::with_db!(conn, db => sqlx::query("DELETE FROM channels WHERE id = $1 AND removed_at IS NOT NULL")
                     .bind(channel)
-                    .execute(&mut *conn)
+                    .execute(db)
                     .await
+                    .map(crate::db::Done::from))
                     .context("deleting a removed channel")?;
                 Ok(())
             })
@@ -229,7 +234,7 @@ pub async fn purge_removed(state: &AppState) -> Result<bool> {
 
 /// A channel of the device, or "not found" (another device's channel included).
 pub(crate) async fn channel_of(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     device: &Device,
     channel_id: i64,
 ) -> Result<Channel> {
@@ -241,20 +246,20 @@ pub(crate) async fn channel_of(
 }
 
 async fn require_unique_name(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     device: &Device,
     name: &str,
     except: Option<i64>,
 ) -> Result<()> {
-    let taken: bool = sqlx::query_scalar(
+    let taken: bool = crate::db::with_db!(conn, db => sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM channels
          WHERE device_id = $1 AND name = $2 COLLATE NOCASE AND id IS NOT $3 AND removed_at IS NULL)",
     )
     .bind(device.id)
     .bind(name)
     .bind(except)
-    .fetch_one(&mut *conn)
-    .await?;
+    .fetch_one(db)
+    .await)?;
     if taken {
         return Err(name_taken(name));
     }
@@ -274,12 +279,8 @@ fn labels_json(c: &ChannelDefinition) -> Option<String> {
 }
 
 /// Stores a checked channel on a device (new devices and added channels alike).
-pub(crate) async fn insert(
-    conn: &mut SqliteConnection,
-    device_id: i64,
-    c: &ChannelDefinition,
-) -> Result<i64> {
-    sqlx::query_scalar(
+pub(crate) async fn insert(conn: &mut Conn, device_id: i64, c: &ChannelDefinition) -> Result<i64> {
+    crate::db::with_db!(conn, db => sqlx::query_scalar(
         "INSERT INTO channels (device_id, name, unit, value_type, min_value, max_value, enum_labels, reply_writable)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
@@ -291,8 +292,8 @@ pub(crate) async fn insert(
     .bind(c.spec.max)
     .bind(labels_json(c))
     .bind(c.reply_writable)
-    .fetch_one(&mut *conn)
-    .await
+    .fetch_one(db)
+    .await)
     .on_unique_violation("channels.device_id", || name_taken(&c.name))
 }
 

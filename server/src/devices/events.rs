@@ -2,8 +2,9 @@
 //! them, with the `data` object of the webhook body frozen at that moment. The dispatcher
 //! reads this table; nothing updates or deletes a row except retention.
 
+use crate::db::Conn;
 use serde_json::{json, Value as Json};
-use sqlx::{QueryBuilder, SqliteConnection};
+use sqlx::QueryBuilder;
 
 use super::{Channel, Device};
 use crate::{
@@ -161,15 +162,15 @@ pub fn status_event(
 /// no trigger matches, so fan-out passes it by; it is delivered to the one subscription that
 /// asked. Returns its id.
 pub async fn record_test(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     event: &NewEvent,
     event_type: &str,
     now: i64,
 ) -> Result<i64> {
-    let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events")
-        .fetch_one(&mut *conn)
-        .await?;
-    sqlx::query(
+    let last: i64 = crate::db::with_db!(conn, db => sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events")
+        .fetch_one(db)
+        .await)?;
+    crate::db::with_db!(conn, db => sqlx::query(
         "INSERT INTO events (id, organisation_id, device_id, channel_id, event_type, occurred_at, created_at, payload)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
@@ -181,13 +182,14 @@ pub async fn record_test(
     .bind(event.occurred_at)
     .bind(now)
     .bind(&event.payload)
-    .execute(&mut *conn)
-    .await?;
+    .execute(db)
+    .await
+    .map(crate::db::Done::from))?;
     Ok(last + 1)
 }
 
 /// Stores one event and returns its id.
-pub async fn record(conn: &mut SqliteConnection, event: &NewEvent, now: i64) -> Result<i64> {
+pub async fn record(conn: &mut Conn, event: &NewEvent, now: i64) -> Result<i64> {
     Ok(record_many(conn, &[(event.clone(), now)]).await?[0])
 }
 
@@ -195,19 +197,17 @@ pub async fn record(conn: &mut SqliteConnection, event: &NewEvent, now: i64) -> 
 /// statement, and returns their ids in the same order. Ids are given here, not by SQLite, so
 /// that the order is certain; every write runs in the one writer, so nobody else takes an id
 /// meanwhile.
-pub async fn record_many(
-    conn: &mut SqliteConnection,
-    events: &[(NewEvent, i64)],
-) -> Result<Vec<i64>> {
+pub async fn record_many(conn: &mut Conn, events: &[(NewEvent, i64)]) -> Result<Vec<i64>> {
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events")
-        .fetch_one(&mut *conn)
-        .await?;
+    let last: i64 = crate::db::with_db!(conn, db => sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events")
+        .fetch_one(db)
+        .await)?;
     let ids: Vec<i64> = (1..=events.len() as i64).map(|n| last + n).collect();
     // 10 values per row, well under SQLite's limit of 32,766 bound values per statement.
     for (chunk, ids) in events.chunks(500).zip(ids.chunks(500)) {
+        crate::db::with_db!(conn, db => {
         let mut insert = QueryBuilder::new(
             "INSERT INTO events (id, organisation_id, device_id, channel_id, event_type, occurred_at, created_at, payload,
                                  caused_by_subscription, chain_depth) ",
@@ -224,7 +224,8 @@ pub async fn record_many(
                 .push_bind(e.caused_by.map(|c| c.subscription_id))
                 .push_bind(e.caused_by.map_or(0, |c| c.depth));
         });
-        insert.build().execute(&mut *conn).await?;
+        insert.build().execute(db).await.map(drop)
+        })?;
     }
     Ok(ids)
 }

@@ -3,7 +3,7 @@
 //! each), so that a chart stays small however often a sensor reports, and a short excursion
 //! out of range still shows (a bucket keeps its extremes).
 
-use sqlx::SqlitePool;
+use crate::db::Pool;
 
 use crate::{auth::CurrentUser, clock::now_ms, Error, Result};
 
@@ -57,7 +57,7 @@ pub struct Recent {
 
 /// The last `window` of a device the user may see (any other is "not found").
 pub async fn recent(
-    pool: &SqlitePool,
+    pool: &Pool,
     user: &CurrentUser,
     device_id: i64,
     window: Window,
@@ -67,7 +67,7 @@ pub async fn recent(
     let since = until - window.millis();
     let width = window.millis() / BUCKETS;
     // Per channel the index on (channel_id, timestamp) gives the window's rows directly.
-    let buckets = sqlx::query_as(
+    let buckets = crate::db::with_db!(pool, db => sqlx::query_as(
         "SELECT p.channel_id, $1 + ((p.timestamp - $1) / $2) * $2 + $2 / 2 AS at,
                 MIN(p.value) AS min, MAX(p.value) AS max, AVG(p.value) AS mean, COUNT(*) AS count
          FROM channels c JOIN data_points p ON p.channel_id = c.id
@@ -80,8 +80,8 @@ pub async fn recent(
     .bind(width)
     .bind(device.id)
     .bind(until)
-    .fetch_all(pool)
-    .await?;
+    .fetch_all(db)
+    .await)?;
     Ok(Recent {
         since,
         until,

@@ -20,26 +20,27 @@ pub async fn mark_silent_devices_offline(
     let changed = state
         .write(move |tx| {
             Box::pin(async move {
-                let silent: Vec<Device> = sqlx::query_as::<_, DeviceRow>(&format!(
+                let silent: Vec<Device> = crate::db::with_db!(tx, db => sqlx::query_as::<_, DeviceRow>(&format!(
                     "SELECT {DEVICE_COLUMNS} FROM devices d
          WHERE d.status = 'online' AND (d.last_seen_at IS NULL OR d.last_seen_at < $1)"
                 ))
                 .bind(cutoff)
-                .fetch_all(&mut *tx)
-                .await?
+                .fetch_all(db)
+                .await)?
                 .into_iter()
                 .map(Device::from)
                 .collect();
                 for device in &silent {
                     let organisation_name: String =
-                        sqlx::query_scalar("SELECT name FROM organisations WHERE id = $1")
+                        crate::db::with_db!(tx, db => sqlx::query_scalar("SELECT name FROM organisations WHERE id = $1")
                             .bind(device.organisation_id)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                    sqlx::query("UPDATE devices SET status = 'offline' WHERE id = $1")
+                            .fetch_one(db)
+                            .await)?;
+                    crate::db::with_db!(tx, db => sqlx::query("UPDATE devices SET status = 'offline' WHERE id = $1")
                         .bind(device.id)
-                        .execute(&mut *tx)
-                        .await?;
+                        .execute(db)
+                        .await
+                        .map(crate::db::Done::from))?;
                     let subject = Subject {
                         organisation_id: device.organisation_id,
                         organisation_name: &organisation_name,

@@ -2,8 +2,8 @@
 //! unique in the organisation, a known device class, valid channels) checked here once, for
 //! the Devices page, the command line and the API alike. Every change is audited.
 
+use crate::db::{Conn, Pool};
 use serde_json::json;
-use sqlx::{SqliteConnection, SqlitePool};
 
 use super::Device;
 use crate::{
@@ -134,34 +134,34 @@ pub async fn create(state: &AppState, admin: &CurrentUser, input: &DeviceInput) 
 
 /// Creates a device from the command line (no server need be running).
 pub async fn create_from_command_line(
-    pool: &SqlitePool,
+    pool: &Pool,
     organisation_id: i64,
     input: &DeviceInput,
 ) -> Result<i64> {
     let definition = validate(input).map_err(Error::Invalid)?;
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = pool.begin_write().await?;
     let id = create_in(&mut tx, organisation_id, &definition, Actor::CommandLine).await?;
     tx.commit().await?;
     Ok(id)
 }
 
 async fn create_in(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     organisation_id: i64,
     d: &DeviceDefinition,
     actor: Actor<'_>,
 ) -> Result<i64> {
-    let taken: bool = sqlx::query_scalar(
+    let taken: bool = crate::db::with_db!(conn, db => sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM devices WHERE organisation_id = $1 AND name = $2 COLLATE NOCASE)",
     )
     .bind(organisation_id)
     .bind(&d.name)
-    .fetch_one(&mut *conn)
-    .await?;
+    .fetch_one(db)
+    .await)?;
     if taken {
         return Err(name_taken(&d.name));
     }
-    let id: i64 = sqlx::query_scalar(
+    let id: i64 = crate::db::with_db!(conn, db => sqlx::query_scalar(
         "INSERT INTO devices (organisation_id, name, vendor, model, device_class, simulated, created_at)
          VALUES ($1, $2, $3, $4, $5, 0, $6) RETURNING id",
     )
@@ -171,8 +171,8 @@ async fn create_in(
     .bind(&d.model)
     .bind(&d.device_class)
     .bind(now_ms())
-    .fetch_one(&mut *conn)
-    .await
+    .fetch_one(db)
+    .await)
     .on_unique_violation("devices.organisation_id", || name_taken(&d.name))?;
     for c in &d.channels {
         super::channels::insert(conn, id, c).await?;
@@ -201,19 +201,20 @@ async fn create_in(
 /// Every device of an organisation with its channels, by name (the command line's
 /// `list-devices`).
 pub async fn list_for_organisation(
-    pool: &SqlitePool,
+    pool: &Pool,
     organisation_id: i64,
 ) -> Result<Vec<super::DeviceWithChannels>> {
-    let devices: Vec<Device> = sqlx::query_as::<_, super::DeviceRow>(&format!(
+    let devices: Vec<Device> =
+        crate::db::with_db!(pool, db => sqlx::query_as::<_, super::DeviceRow>(&format!(
         "SELECT {} FROM devices d WHERE d.organisation_id = $1 ORDER BY d.name COLLATE NOCASE",
         super::DEVICE_COLUMNS
     ))
     .bind(organisation_id)
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(Device::from)
-    .collect();
+    .fetch_all(db)
+    .await)?
+        .into_iter()
+        .map(Device::from)
+        .collect();
     let mut out = Vec::with_capacity(devices.len());
     let mut conn = pool.acquire().await?;
     for device in devices {
@@ -238,15 +239,16 @@ pub async fn set_archived(
         .write(move |conn| {
             Box::pin(async move {
                 let device = super::organisation_device_in(&mut *conn, &admin, device_id).await?;
-                let changed = sqlx::query(
+                let changed = crate::db::with_db!(conn, db => sqlx::query(
                     "UPDATE devices SET archived_at = $1
                      WHERE id = $2 AND (archived_at IS NULL) = $3",
                 )
                 .bind(archived.then(now_ms))
                 .bind(device.id)
                 .bind(archived)
-                .execute(&mut *conn)
-                .await?
+                .execute(db)
+                .await
+                .map(crate::db::Done::from))?
                 .rows_affected();
                 if changed == 0 {
                     return Ok(());
@@ -285,7 +287,7 @@ pub async fn delete(state: &AppState, admin: &CurrentUser, device_id: i64) -> Re
                 // Counted up to a bound: only whether it has a history matters here. A device
                 // that was ever in contact has events (its "seen" time says so without
                 // reading them).
-                let (points, triggers, tokens, events): (i64, i64, i64, bool) = sqlx::query_as(
+                let (points, triggers, tokens, events): (i64, i64, i64, bool) = crate::db::with_db!(conn, db => sqlx::query_as(
                     "SELECT
                        (SELECT COUNT(*) FROM (SELECT 1 FROM data_points p
                                               JOIN channels c ON c.id = p.channel_id
@@ -296,8 +298,8 @@ pub async fn delete(state: &AppState, admin: &CurrentUser, device_id: i64) -> Re
                 )
                 .bind(device.id)
                 .bind(POINTS_COUNTED_UP_TO)
-                .fetch_one(&mut *conn)
-                .await?;
+                .fetch_one(db)
+                .await)?;
                 let mut uses = Vec::new();
                 if points >= POINTS_COUNTED_UP_TO {
                     uses.push(format!("{POINTS_COUNTED_UP_TO} or more data points"));
@@ -317,10 +319,11 @@ pub async fn delete(state: &AppState, admin: &CurrentUser, device_id: i64) -> Re
                         uses.join(", ")
                     )));
                 }
-                sqlx::query("DELETE FROM devices WHERE id = $1")
+                crate::db::with_db!(conn, db => sqlx::query("DELETE FROM devices WHERE id = $1")
                     .bind(device.id)
-                    .execute(&mut *conn)
-                    .await?;
+                    .execute(db)
+                    .await
+                    .map(crate::db::Done::from))?;
                 audit::record(
                     conn,
                     admin.organisation_id,
@@ -372,19 +375,19 @@ pub async fn update_details(
         .write(move |conn| {
             Box::pin(async move {
                 let before = super::organisation_device_in(&mut *conn, &admin, device_id).await?;
-                let taken: bool = sqlx::query_scalar(
+                let taken: bool = crate::db::with_db!(conn, db => sqlx::query_scalar(
                     "SELECT EXISTS (SELECT 1 FROM devices
                      WHERE organisation_id = $1 AND name = $2 COLLATE NOCASE AND id <> $3)",
                 )
                 .bind(admin.organisation_id)
                 .bind(&d.name)
                 .bind(device_id)
-                .fetch_one(&mut *conn)
-                .await?;
+                .fetch_one(db)
+                .await)?;
                 if taken {
                     return Err(name_taken(&d.name));
                 }
-                sqlx::query(
+                crate::db::with_db!(conn, db => sqlx::query(
                     "UPDATE devices SET name = $1, vendor = $2, model = $3, device_class = $4 WHERE id = $5",
                 )
                 .bind(&d.name)
@@ -392,8 +395,9 @@ pub async fn update_details(
                 .bind(&d.model)
                 .bind(&d.device_class)
                 .bind(device_id)
-                .execute(&mut *conn)
+                .execute(db)
                 .await
+                .map(crate::db::Done::from))
                 .on_unique_violation("devices.organisation_id", || name_taken(&d.name))?;
                 let details = |name: &str, vendor: &str, model: &str, class: &str| {
                     json!({ "name": name, "vendor": vendor, "model": model, "device_class": class })

@@ -11,7 +11,7 @@ pub mod points;
 pub mod readback;
 pub mod tokens;
 
-use sqlx::{SqliteConnection, SqlitePool};
+use crate::db::{Conn, Pool};
 
 use crate::{
     auth::{
@@ -145,24 +145,18 @@ const CHANNEL_COLUMNS: &str = "c.id, c.device_id, c.name, c.unit, c.value_type, 
 
 /// The devices the user may see and choose from, by name, each with its channels (archived
 /// devices are left out: they are hidden from the picker).
-pub async fn visible_devices(
-    pool: &SqlitePool,
-    user: &CurrentUser,
-) -> Result<Vec<DeviceWithChannels>> {
+pub async fn visible_devices(pool: &Pool, user: &CurrentUser) -> Result<Vec<DeviceWithChannels>> {
     devices_with_channels(pool, user, false).await
 }
 
 /// The Devices page: what [`visible_devices`] gives, and for org admins their archived
 /// devices too (to restore them).
-pub async fn devices_page(
-    pool: &SqlitePool,
-    user: &CurrentUser,
-) -> Result<Vec<DeviceWithChannels>> {
+pub async fn devices_page(pool: &Pool, user: &CurrentUser) -> Result<Vec<DeviceWithChannels>> {
     devices_with_channels(pool, user, user.is_org_admin()).await
 }
 
 async fn devices_with_channels(
-    pool: &SqlitePool,
+    pool: &Pool,
     user: &CurrentUser,
     include_archived: bool,
 ) -> Result<Vec<DeviceWithChannels>> {
@@ -171,27 +165,29 @@ async fn devices_with_channels(
     } else {
         " AND d.archived_at IS NULL"
     };
-    let devices: Vec<Device> = sqlx::query_as::<_, DeviceRow>(&format!(
+    let devices: Vec<Device> =
+        crate::db::with_db!(pool, db => sqlx::query_as::<_, DeviceRow>(&format!(
         "SELECT {DEVICE_COLUMNS} FROM devices d WHERE {}{archived} ORDER BY d.name COLLATE NOCASE",
         scope::DEVICE
     ))
     .scoped(user)
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(Device::from)
-    .collect();
-    let channels: Vec<Channel> = sqlx::query_as::<_, ChannelRow>(&format!(
+    .fetch_all(db)
+    .await)?
+        .into_iter()
+        .map(Device::from)
+        .collect();
+    let channels: Vec<Channel> =
+        crate::db::with_db!(pool, db => sqlx::query_as::<_, ChannelRow>(&format!(
         "SELECT {CHANNEL_COLUMNS} FROM channels c JOIN devices d ON d.id = c.device_id
          WHERE {}{archived} AND c.removed_at IS NULL ORDER BY c.id",
         scope::DEVICE
     ))
     .scoped(user)
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(Channel::from)
-    .collect();
+    .fetch_all(db)
+    .await)?
+        .into_iter()
+        .map(Channel::from)
+        .collect();
     Ok(devices
         .into_iter()
         .map(|device| DeviceWithChannels {
@@ -207,35 +203,27 @@ async fn devices_with_channels(
 
 /// One device the user may see; any other id (another organisation's, an ungranted one, or
 /// none at all) is "not found".
-pub async fn visible_device(
-    pool: &SqlitePool,
-    user: &CurrentUser,
-    device_id: i64,
-) -> Result<Device> {
+pub async fn visible_device(pool: &Pool, user: &CurrentUser, device_id: i64) -> Result<Device> {
     let mut conn = pool.acquire().await?;
     visible_device_in(&mut conn, user, device_id).await
 }
 
-async fn visible_device_in(
-    conn: &mut SqliteConnection,
-    user: &CurrentUser,
-    device_id: i64,
-) -> Result<Device> {
-    sqlx::query_as::<_, DeviceRow>(&format!(
+async fn visible_device_in(conn: &mut Conn, user: &CurrentUser, device_id: i64) -> Result<Device> {
+    crate::db::with_db!(conn, db => sqlx::query_as::<_, DeviceRow>(&format!(
         "SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.id = $4 AND {}",
         scope::DEVICE
     ))
     .scoped(user)
     .bind(device_id)
-    .fetch_optional(conn)
-    .await?
+    .fetch_optional(db)
+    .await)?
     .map(Device::from)
     .ok_or_else(|| Error::not_found("Device"))
 }
 
 /// A device of the admin's own organisation (for managing access and tokens).
 pub async fn organisation_device(
-    pool: &SqlitePool,
+    pool: &Pool,
     admin: &CurrentUser,
     device_id: i64,
 ) -> Result<Device> {
@@ -245,7 +233,7 @@ pub async fn organisation_device(
 
 /// [`organisation_device`] inside a transaction.
 pub async fn organisation_device_in(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     admin: &CurrentUser,
     device_id: i64,
 ) -> Result<Device> {
@@ -253,20 +241,19 @@ pub async fn organisation_device_in(
     visible_device_in(conn, admin, device_id).await
 }
 
-pub(crate) async fn channels_of(
-    conn: &mut SqliteConnection,
-    device_id: i64,
-) -> Result<Vec<Channel>> {
-    Ok(sqlx::query_as::<_, ChannelRow>(&format!(
+pub(crate) async fn channels_of(conn: &mut Conn, device_id: i64) -> Result<Vec<Channel>> {
+    Ok(
+        crate::db::with_db!(conn, db => sqlx::query_as::<_, ChannelRow>(&format!(
         "SELECT {CHANNEL_COLUMNS} FROM channels c
          WHERE c.device_id = $1 AND c.removed_at IS NULL ORDER BY c.id"
     ))
     .bind(device_id)
-    .fetch_all(conn)
-    .await?
-    .into_iter()
-    .map(Channel::from)
-    .collect())
+    .fetch_all(db)
+    .await)?
+        .into_iter()
+        .map(Channel::from)
+        .collect(),
+    )
 }
 
 /// A device to be created (demo data, the command line).
@@ -288,11 +275,11 @@ pub struct NewChannel {
     pub reply_writable: bool,
 }
 
-pub async fn create_device(pool: &SqlitePool, organisation_id: i64, d: NewDevice) -> Result<i64> {
+pub async fn create_device(pool: &Pool, organisation_id: i64, d: NewDevice) -> Result<i64> {
     let name = parse_name("name", &d.name, 100)?;
     let class = parse_device_class(&d.device_class)?;
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let id: i64 = sqlx::query_scalar(
+    let mut tx = pool.begin_write().await?;
+    let id: i64 = crate::db::with_db!(tx, db => sqlx::query_scalar(
         "INSERT INTO devices (organisation_id, name, vendor, model, device_class, simulated, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
@@ -303,8 +290,8 @@ pub async fn create_device(pool: &SqlitePool, organisation_id: i64, d: NewDevice
     .bind(class)
     .bind(d.simulated)
     .bind(now_ms())
-    .fetch_one(&mut *tx)
-    .await
+    .fetch_one(db)
+    .await)
     .on_unique_violation("devices.organisation_id", || {
         Error::Conflict(format!("A device named {name:?} exists already."))
     })?;

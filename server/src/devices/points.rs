@@ -2,7 +2,7 @@
 //! `data_points`): only channels of devices the user may see, in a time window, a page at a
 //! time.
 
-use sqlx::SqlitePool;
+use crate::db::Pool;
 
 use crate::{
     auth::{
@@ -25,7 +25,7 @@ pub struct Point {
 /// The data points of `channels` (every visible channel when empty) with
 /// `since <= timestamp < until`, by time. A channel the user may not see is "not found".
 pub async fn list(
-    pool: &SqlitePool,
+    pool: &Pool,
     user: &CurrentUser,
     channels: &[i64],
     since: i64,
@@ -40,15 +40,15 @@ pub async fn list(
         ));
     }
     let channels_json = serde_json::to_string(channels).expect("BUG: ids serialise");
-    let visible: i64 = sqlx::query_scalar(&format!(
+    let visible: i64 = crate::db::with_db!(pool, db => sqlx::query_scalar(&format!(
         "SELECT COUNT(*) FROM channels c JOIN devices d ON d.id = c.device_id
          WHERE c.id IN (SELECT value FROM json_each($4)) AND c.removed_at IS NULL AND {}",
         scope::DEVICE
     ))
     .scoped(user)
     .bind(&channels_json)
-    .fetch_one(pool)
-    .await?;
+    .fetch_one(db)
+    .await)?;
     if visible != channels.len() as i64 {
         return Err(Error::not_found("Channel"));
     }
@@ -60,14 +60,14 @@ pub async fn list(
            AND p.timestamp >= $5 AND p.timestamp < $6",
         scope::DEVICE
     );
-    let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) {from}"))
+    let total: i64 = crate::db::with_db!(pool, db => sqlx::query_scalar(&format!("SELECT COUNT(*) {from}"))
         .scoped(user)
         .bind(&channels_json)
         .bind(since)
         .bind(until)
-        .fetch_one(pool)
-        .await?;
-    let items = sqlx::query_as(&format!(
+        .fetch_one(db)
+        .await)?;
+    let items = crate::db::with_db!(pool, db => sqlx::query_as(&format!(
         "SELECT p.timestamp, p.value, p.str_value, p.channel_id {from}
          ORDER BY CASE WHEN $9 THEN -p.timestamp ELSE p.timestamp END, p.id LIMIT $7 OFFSET $8"
     ))
@@ -78,7 +78,7 @@ pub async fn list(
     .bind(page.limit())
     .bind(page.offset())
     .bind(newest_first)
-    .fetch_all(pool)
-    .await?;
+    .fetch_all(db)
+    .await)?;
     Ok(page.of(items, total))
 }

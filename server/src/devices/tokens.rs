@@ -6,7 +6,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
-use sqlx::SqlitePool;
+use crate::db::Pool;
 
 use serde_json::json;
 
@@ -61,7 +61,7 @@ pub async fn create(
         .write(move |tx| {
             Box::pin(async move {
                 let admin = &admin;
-                let id = sqlx::query_scalar(
+                let id = crate::db::with_db!(tx, db => sqlx::query_scalar(
         "INSERT INTO device_tokens (device_id, token_hash, hint, label, created_at, created_by)
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
@@ -71,8 +71,8 @@ pub async fn create(
     .bind(&label)
     .bind(now_ms())
     .bind(admin.id)
-    .fetch_one(&mut *tx)
-    .await?;
+    .fetch_one(db)
+    .await)?;
                 audit::record_by(
                     &mut *tx,
                     admin,
@@ -91,20 +91,16 @@ pub async fn create(
         .await
 }
 
-pub async fn list(
-    pool: &SqlitePool,
-    admin: &CurrentUser,
-    device_id: i64,
-) -> Result<Vec<TokenInfo>> {
+pub async fn list(pool: &Pool, admin: &CurrentUser, device_id: i64) -> Result<Vec<TokenInfo>> {
     let device = organisation_device(pool, admin, device_id).await?;
-    Ok(sqlx::query_as(
+    Ok(crate::db::with_db!(pool, db => sqlx::query_as(
         "SELECT t.id, t.label, t.hint, t.created_at, u.name AS created_by, t.last_used_at, t.revoked_at
          FROM device_tokens t LEFT JOIN users u ON u.id = t.created_by
          WHERE t.device_id = $1 ORDER BY t.revoked_at IS NOT NULL, t.id DESC",
     )
     .bind(device.id)
-    .fetch_all(pool)
-    .await?)
+    .fetch_all(db)
+    .await)?)
 }
 
 pub async fn revoke(
@@ -117,15 +113,15 @@ pub async fn revoke(
     let admin = admin.clone();
     state.write(move |tx| Box::pin(async move {
     let admin = &admin;
-    let revoked: Option<(String, String)> = sqlx::query_as(
+    let revoked: Option<(String, String)> = crate::db::with_db!(tx, db => sqlx::query_as(
         "UPDATE device_tokens SET revoked_at = $1 WHERE id = $2 AND device_id = $3 AND revoked_at IS NULL
          RETURNING label, hint",
     )
     .bind(now_ms())
     .bind(token_id)
     .bind(device.id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    .fetch_optional(db)
+    .await)?;
     match revoked {
         Some((label, hint)) => {
             audit::record_by(
@@ -145,11 +141,11 @@ pub async fn revoke(
         None => {
             // Revoked already is fine; a token of another device is not found.
             let exists: Option<i64> =
-                sqlx::query_scalar("SELECT id FROM device_tokens WHERE id = $1 AND device_id = $2")
+                crate::db::with_db!(tx, db => sqlx::query_scalar("SELECT id FROM device_tokens WHERE id = $1 AND device_id = $2")
                     .bind(token_id)
                     .bind(device.id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                    .fetch_optional(db)
+                    .await)?;
             exists.map(|_| ()).ok_or_else(|| Error::not_found("Token"))
         }
     }
@@ -176,14 +172,14 @@ pub async fn authenticate(state: &AppState, device_id: i64, token: Option<&str>)
     }
     let generation = cache.generation();
     let pool = &state.pool;
-    let row: Option<(i64, i64, i64, bool)> = sqlx::query_as(
+    let row: Option<(i64, i64, i64, bool)> = crate::db::with_db!(pool, db => sqlx::query_as(
         "SELECT t.id, t.device_id, d.organisation_id, d.archived_at IS NOT NULL FROM device_tokens t
          JOIN devices d ON d.id = t.device_id
          WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
     )
     .bind(&token_hash)
-    .fetch_optional(pool)
-    .await?;
+    .fetch_optional(db)
+    .await)?;
     let (token_id, token_device, organisation_id, archived) = row.ok_or(Error::InvalidToken)?;
     if archived && token_device == device_id {
         return Err(Error::forbidden(
@@ -191,12 +187,11 @@ pub async fn authenticate(state: &AppState, device_id: i64, token: Option<&str>)
         ));
     }
     if token_device != device_id {
-        let same_org: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM devices WHERE id = $1 AND organisation_id = $2")
+        let same_org: Option<i64> = crate::db::with_db!(pool, db => sqlx::query_scalar("SELECT id FROM devices WHERE id = $1 AND organisation_id = $2")
                 .bind(device_id)
                 .bind(organisation_id)
-                .fetch_optional(pool)
-                .await?;
+                .fetch_optional(db)
+                .await)?;
         return Err(match same_org {
             Some(_) => Error::forbidden("This token belongs to another device."),
             None => Error::not_found("Device"),

@@ -3,7 +3,7 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use sqlx::SqlitePool;
+use crate::db::Pool;
 
 use crate::{deliveries::queue::Claimed, domain::webhook::webhook_body, Result};
 
@@ -17,7 +17,7 @@ pub(super) struct Bodies {
 
 impl Bodies {
     /// Makes sure the bodies of `claimed` are at hand: those not cached are read in one query.
-    pub(super) async fn load(&mut self, pool: &SqlitePool, claimed: &[Claimed]) -> Result<()> {
+    pub(super) async fn load(&mut self, pool: &Pool, claimed: &[Claimed]) -> Result<()> {
         let mut wanted: Vec<i64> = claimed.iter().map(|c| c.event_id).collect();
         wanted.sort_unstable();
         wanted.dedup();
@@ -37,12 +37,12 @@ impl Bodies {
         if missing.is_empty() {
             return Ok(());
         }
-        let rows: Vec<(i64, String, i64, String)> = sqlx::query_as(
+        let rows: Vec<(i64, String, i64, String)> = crate::db::with_db!(pool, db => sqlx::query_as(
             "SELECT id, event_type, occurred_at, payload FROM events WHERE id IN (SELECT value FROM json_each($1))",
         )
         .bind(serde_json::to_string(&missing).expect("BUG: ids serialise"))
-        .fetch_all(pool)
-        .await?;
+        .fetch_all(db)
+        .await)?;
         for (id, event_type, occurred_at, payload) in rows {
             self.by_event.insert(
                 id,

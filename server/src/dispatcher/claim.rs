@@ -187,7 +187,7 @@ enum Unsendable {
 /// The claimed deliveries that must not be sent, and why.
 async fn inaccessible(state: &AppState, claimed: &[Claimed]) -> Result<HashMap<i64, Unsendable>> {
     let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
-    let rows: Vec<(i64, bool)> = sqlx::query_as(&format!(
+    let rows: Vec<(i64, bool)> = crate::db::with_db!(&state.pool, db => sqlx::query_as(&format!(
         "SELECT d.id, d.updated_at < COALESCE(o.webhooks_enabled_since, 0) AS waited_while_off
          FROM deliveries d
          JOIN events e ON e.id = d.event_id
@@ -204,8 +204,8 @@ async fn inaccessible(state: &AppState, claimed: &[Claimed]) -> Result<HashMap<i
                   AND t.lost_access_at IS NOT NULL))"
     ))
     .bind(serde_json::to_string(&ids).expect("BUG: ids serialise"))
-    .fetch_all(&state.pool)
-    .await
+    .fetch_all(db)
+    .await)
     .context("checking access at send time")?;
     Ok(rows
         .into_iter()
@@ -248,15 +248,15 @@ async fn targets(
     let mut ids: Vec<i64> = claimed.iter().map(|c| c.subscription_id).collect();
     ids.sort_unstable();
     ids.dedup();
-    let rows: Vec<TargetRow> = sqlx::query_as(
+    let rows: Vec<TargetRow> = crate::db::with_db!(&state.pool, db => sqlx::query_as(
         "SELECT s.id, s.organisation_id, s.url, s.headers, s.secret, s.previous_secret,
                 s.previous_secret_until, s.active, o.webhooks_enabled
          FROM subscriptions s JOIN organisations o ON o.id = s.organisation_id
          WHERE s.id IN (SELECT value FROM json_each($1))",
     )
     .bind(serde_json::to_string(&ids).expect("BUG: ids serialise"))
-    .fetch_all(&state.pool)
-    .await
+    .fetch_all(db)
+    .await)
     .context("reading the targets of claimed deliveries")?;
     let mut registered = HashMap::new();
     let mut conn = state.pool.acquire().await?;

@@ -7,8 +7,8 @@
 
 use std::collections::HashMap;
 
+use crate::db::Conn;
 use serde_json::Value as Json;
-use sqlx::SqliteConnection;
 
 use crate::{
     domain::debounce::{decide, Options, Run, Seen, State},
@@ -56,17 +56,14 @@ struct EventRow {
 type TriggerKey = (i64, i64, String);
 
 /// Keeps the pairs their triggers' options let through, in order.
-pub(super) async fn filter(
-    tx: &mut SqliteConnection,
-    rows: Vec<(i64, i64)>,
-) -> Result<Vec<(i64, i64)>> {
+pub(super) async fn filter(tx: &mut Conn, rows: Vec<(i64, i64)>) -> Result<Vec<(i64, i64)>> {
     let mut subscriptions: Vec<i64> = rows.iter().map(|r| r.0).collect();
     subscriptions.sort_unstable();
     subscriptions.dedup();
     if subscriptions.is_empty() {
         return Ok(rows);
     }
-    let triggers: Vec<TriggerRow> = sqlx::query_as(
+    let triggers: Vec<TriggerRow> = crate::db::with_db!(tx, db => sqlx::query_as(
         "SELECT subscription_id, channel_id, event_type, options, last_sent_at, last_sent_value,
                 settled_sent, settle_since, settle_low, settle_high, settle_last_at,
                 settle_last_value
@@ -74,8 +71,8 @@ pub(super) async fn filter(
          WHERE subscription_id IN (SELECT value FROM json_each($1)) AND options IS NOT NULL",
     )
     .bind(serde_json::to_string(&subscriptions).expect("BUG: ids serialise"))
-    .fetch_all(&mut *tx)
-    .await
+    .fetch_all(db)
+    .await)
     .context("reading the triggers' options")?;
     if triggers.is_empty() {
         return Ok(rows);
@@ -100,17 +97,18 @@ pub(super) async fn filter(
         .filter(|(s, _)| triggers.keys().any(|k| k.0 == *s))
         .map(|r| r.1)
         .collect();
-    let events: HashMap<i64, EventRow> = sqlx::query_as::<_, EventRow>(
+    let events: HashMap<i64, EventRow> =
+        crate::db::with_db!(tx, db => sqlx::query_as::<_, EventRow>(
         "SELECT id, channel_id, event_type, occurred_at, payload FROM events
          WHERE id IN (SELECT value FROM json_each($1))",
     )
     .bind(serde_json::to_string(&with_options).expect("BUG: ids serialise"))
-    .fetch_all(&mut *tx)
-    .await
-    .context("reading the events of triggers with options")?
-    .into_iter()
-    .map(|e| (e.id, e))
-    .collect();
+    .fetch_all(db)
+    .await)
+        .context("reading the events of triggers with options")?
+        .into_iter()
+        .map(|e| (e.id, e))
+        .collect();
 
     let mut kept = Vec::with_capacity(rows.len());
     for (subscription, event_id) in rows {
@@ -145,7 +143,7 @@ pub(super) async fn filter(
             continue;
         }
         let run = state.run;
-        sqlx::query(
+        crate::db::with_db!(tx, db => sqlx::query(
             "UPDATE subscription_triggers SET last_sent_at = $1, last_sent_value = $2, settled_sent = $3,
                  settle_since = $4, settle_low = $5, settle_high = $6, settle_last_at = $7,
                  settle_last_value = $8
@@ -162,8 +160,9 @@ pub(super) async fn filter(
         .bind(subscription)
         .bind(channel)
         .bind(event_type)
-        .execute(&mut *tx)
+        .execute(db)
         .await
+        .map(crate::db::Done::from))
         .context("remembering the triggers' last webhooks")?;
     }
     Ok(kept)

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use sqlx::SqliteConnection;
+use crate::db::Conn;
 
 use crate::{
     auth::scope::OWNER_SEES_EVENT_DEVICE,
@@ -58,23 +58,18 @@ pub async fn fan_out_due(
         .await
 }
 
-async fn fan_out_in(
-    tx: &mut SqliteConnection,
-    now: i64,
-    max_events: i64,
-    budget: &Budget,
-) -> Result<FanOut> {
+async fn fan_out_in(tx: &mut Conn, now: i64, max_events: i64, budget: &Budget) -> Result<FanOut> {
     let cursor: i64 =
-        sqlx::query_scalar("SELECT last_event_id FROM dispatcher_cursor WHERE id = 1")
-            .fetch_one(&mut *tx)
-            .await
+        crate::db::with_db!(tx, db => sqlx::query_scalar("SELECT last_event_id FROM dispatcher_cursor WHERE id = 1")
+            .fetch_one(db)
+            .await)
             .context("reading the fan-out cursor")?;
     let events: Vec<i64> =
-        sqlx::query_scalar("SELECT id FROM events WHERE id > $1 ORDER BY id LIMIT $2")
+        crate::db::with_db!(tx, db => sqlx::query_scalar("SELECT id FROM events WHERE id > $1 ORDER BY id LIMIT $2")
             .bind(cursor)
             .bind(max_events)
-            .fetch_all(&mut *tx)
-            .await
+            .fetch_all(db)
+            .await)
             .context("reading new events")?;
     let Some(&last) = events.last() else {
         return Ok(FanOut::default());
@@ -90,7 +85,7 @@ async fn fan_out_in(
         .filter(|t| t.is_device_level())
         .map(EventType::as_str)
         .collect();
-    let rows: Vec<(i64, i64)> = sqlx::query_as(&format!(
+    let rows: Vec<(i64, i64)> = crate::db::with_db!(tx, db => sqlx::query_as(&format!(
         "SELECT t.subscription_id, e.id
          FROM events e
          JOIN organisations o ON o.id = e.organisation_id
@@ -121,8 +116,8 @@ async fn fan_out_in(
     .bind(cursor)
     .bind(last)
     .bind(serde_json::to_string(&device_level).expect("BUG: strings serialise"))
-    .fetch_all(&mut *tx)
-    .await
+    .fetch_all(db)
+    .await)
     .context("matching events to subscriptions")?;
 
     // Triggers with advanced options (noisy channels) let fewer events through.
@@ -155,10 +150,11 @@ async fn fan_out_in(
         })
         .collect();
     let claimed = queue::enqueue(&mut *tx, &deliveries, now).await?;
-    sqlx::query("UPDATE dispatcher_cursor SET last_event_id = $1 WHERE id = 1")
+    crate::db::with_db!(tx, db => sqlx::query("UPDATE dispatcher_cursor SET last_event_id = $1 WHERE id = 1")
         .bind(last)
-        .execute(&mut *tx)
+        .execute(db)
         .await
+        .map(crate::db::Done::from))
         .context("moving the fan-out cursor")?;
     Ok(FanOut {
         events: events.len(),
@@ -171,7 +167,7 @@ async fn fan_out_in(
 /// records the ones that do not on their subscription (with an audit entry when a
 /// subscription starts overflowing).
 async fn cap_pending(
-    tx: &mut SqliteConnection,
+    tx: &mut Conn,
     rows: Vec<(i64, i64)>,
     max_pending: usize,
     now: i64,
@@ -182,14 +178,14 @@ async fn cap_pending(
     if ids.is_empty() {
         return Ok(rows);
     }
-    let pending: HashMap<i64, usize> = sqlx::query_as::<_, (i64, i64)>(
+    let pending: HashMap<i64, usize> = crate::db::with_db!(tx, db => sqlx::query_as::<_, (i64, i64)>(
         "SELECT subscription_id, COUNT(*) FROM deliveries INDEXED BY deliveries_pending_by_subscription
          WHERE next_attempt_at IS NOT NULL AND subscription_id IN (SELECT value FROM json_each($1))
          GROUP BY subscription_id",
     )
     .bind(serde_json::to_string(&ids).expect("BUG: ids serialise"))
-    .fetch_all(&mut *tx)
-    .await
+    .fetch_all(db)
+    .await)
     .context("counting pending deliveries")?
     .into_iter()
     .map(|(id, n)| (id, n as usize))

@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use sqlx::SqliteConnection;
+use crate::db::Conn;
 
 use crate::{
     auth::scope::OWNER_SEES_EVENT_DEVICE,
@@ -95,7 +95,7 @@ struct Context {
 /// Writes back the replies among `answers` (those of subscriptions that use the reply), in
 /// the caller's transaction.
 pub(super) async fn write_back(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     budget: &ReplyBudget,
     answers: Vec<Answer>,
     now: i64,
@@ -106,7 +106,7 @@ pub(super) async fn write_back(
     let ids: Vec<i64> = answers.iter().map(|a| a.delivery_id).collect();
     // Access is checked now, not when the subscription was saved: an owner who lost the
     // device since writes nothing to it.
-    let contexts: Vec<Context> = sqlx::query_as(&format!(
+    let contexts: Vec<Context> = crate::db::with_db!(conn, db => sqlx::query_as(&format!(
         "SELECT d.id AS delivery_id, s.id AS subscription_id, d.test, e.device_id,
                 dv.name AS device_name, e.chain_depth,
                 (dv.organisation_id = s.organisation_id AND {OWNER_SEES_EVENT_DEVICE}) AS allowed
@@ -118,8 +118,8 @@ pub(super) async fn write_back(
          WHERE d.id IN (SELECT value FROM json_each($1)) AND s.use_replies"
     ))
     .bind(serde_json::to_string(&ids).expect("BUG: ids serialise"))
-    .fetch_all(&mut *conn)
-    .await
+    .fetch_all(db)
+    .await)
     .context("reading the replies' subscriptions")?;
     if contexts.is_empty() {
         return Ok(WrittenBack::default());
@@ -228,7 +228,7 @@ pub(super) async fn write_back(
             Note::Checked(m) => ("checked", m),
             Note::Refused(m) => ("refused", m),
         };
-        sqlx::query(
+        crate::db::with_db!(conn, db => sqlx::query(
             "UPDATE delivery_attempts SET reply_outcome = $1, reply_message = $2
              WHERE delivery_id = $3 AND number = $4",
         )
@@ -236,8 +236,9 @@ pub(super) async fn write_back(
         .bind(message)
         .bind(delivery)
         .bind(number)
-        .execute(&mut *conn)
+        .execute(db)
         .await
+        .map(crate::db::Done::from))
         .context("noting what became of a reply")?;
     }
     Ok(done)

@@ -132,19 +132,19 @@ impl Instance {
     }
 
     pub async fn device_id(&self, name: &str) -> i64 {
-        sqlx::query_scalar("SELECT id FROM devices WHERE name = $1")
+        crate::db::with_db!(&self.state.pool, db => sqlx::query_scalar("SELECT id FROM devices WHERE name = $1")
             .bind(name)
-            .fetch_one(&self.state.pool)
-            .await
+            .fetch_one(db)
+            .await)
             .unwrap_or_else(|_| panic!("no device {name:?}"))
     }
 
     pub async fn channel_id(&self, device_id: i64, name: &str) -> i64 {
-        sqlx::query_scalar("SELECT id FROM channels WHERE device_id = $1 AND name = $2")
+        crate::db::with_db!(&self.state.pool, db => sqlx::query_scalar("SELECT id FROM channels WHERE device_id = $1 AND name = $2")
             .bind(device_id)
             .bind(name)
-            .fetch_one(&self.state.pool)
-            .await
+            .fetch_one(db)
+            .await)
             .unwrap_or_else(|_| panic!("no channel {name:?}"))
     }
 

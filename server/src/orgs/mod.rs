@@ -1,6 +1,6 @@
 //! Organisations and their users.
 
-use sqlx::SqlitePool;
+use crate::db::Pool;
 
 use crate::{
     auth::Hashing,
@@ -26,43 +26,42 @@ pub struct NewUser {
     pub password: Password,
 }
 
-pub async fn create_organisation(pool: &SqlitePool, name: &str) -> Result<Organisation> {
+pub async fn create_organisation(pool: &Pool, name: &str) -> Result<Organisation> {
     let name = parse_name("organisation", name, 100)?;
-    let id: i64 = sqlx::query_scalar(
+    let id: i64 = crate::db::with_db!(pool, db => sqlx::query_scalar(
         "INSERT INTO organisations (name, created_at) VALUES ($1, $2) RETURNING id",
     )
     .bind(&name)
     .bind(now_ms())
-    .fetch_one(pool)
-    .await
+    .fetch_one(db)
+    .await)
     .on_unique_violation("organisations.name", || {
         Error::Conflict(format!("An organisation named {name:?} already exists."))
     })?;
     Ok(Organisation { id, name })
 }
 
-pub async fn find_organisation_by_name(
-    pool: &SqlitePool,
-    name: &str,
-) -> Result<Option<Organisation>> {
+pub async fn find_organisation_by_name(pool: &Pool, name: &str) -> Result<Option<Organisation>> {
     Ok(
-        sqlx::query_as("SELECT id, name FROM organisations WHERE name = $1")
+        crate::db::with_db!(pool, db => sqlx::query_as("SELECT id, name FROM organisations WHERE name = $1")
             .bind(name.trim())
-            .fetch_optional(pool)
-            .await?,
+            .fetch_optional(db)
+            .await)?,
     )
 }
 
-pub async fn organisation_count(pool: &SqlitePool) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM organisations")
-        .fetch_one(pool)
-        .await?)
+pub async fn organisation_count(pool: &Pool) -> Result<i64> {
+    Ok(
+        crate::db::with_db!(pool, db => sqlx::query_scalar("SELECT COUNT(*) FROM organisations")
+        .fetch_one(db)
+        .await)?,
+    )
 }
 
-pub async fn create_user(pool: &SqlitePool, user: NewUser) -> Result<i64> {
+pub async fn create_user(pool: &Pool, user: NewUser) -> Result<i64> {
     // Seeding and the command line: no server's pool to share, one hash at a time.
     let hash = Hashing::one_at_a_time().hash(&user.password).await?;
-    let id = sqlx::query_scalar(
+    let id = crate::db::with_db!(pool, db => sqlx::query_scalar(
         "INSERT INTO users (organisation_id, email, name, role, password_hash, created_at)
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
@@ -72,8 +71,8 @@ pub async fn create_user(pool: &SqlitePool, user: NewUser) -> Result<i64> {
     .bind(user.role.as_str())
     .bind(hash)
     .bind(now_ms())
-    .fetch_one(pool)
-    .await
+    .fetch_one(db)
+    .await)
     .on_unique_violation("users.email", || {
         Error::Conflict(format!(
             "A user with the email {} already exists.",

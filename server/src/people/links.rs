@@ -4,8 +4,8 @@
 
 use std::net::IpAddr;
 
+use crate::db::Conn;
 use serde_json::json;
-use sqlx::SqliteConnection;
 
 use crate::{
     audit::{self, Actor, AuditKind, Entry},
@@ -30,22 +30,24 @@ pub struct PasswordLink {
 }
 
 /// Makes a new link for the user, replacing any older one, in the caller's transaction.
-pub(super) async fn issue(conn: &mut SqliteConnection, user_id: i64) -> Result<PasswordLink> {
+pub(super) async fn issue(conn: &mut Conn, user_id: i64) -> Result<PasswordLink> {
     let token = SessionToken::generate();
     let now = now_ms();
-    sqlx::query("DELETE FROM password_links WHERE user_id = $1")
+    crate::db::with_db!(conn, db => sqlx::query("DELETE FROM password_links WHERE user_id = $1")
         .bind(user_id)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query(
+        .execute(db)
+        .await
+        .map(crate::db::Done::from))?;
+    crate::db::with_db!(conn, db => sqlx::query(
         "INSERT INTO password_links (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
     )
     .bind(token.hashed())
     .bind(user_id)
     .bind(now)
     .bind(now + LINK_TTL_MS)
-    .execute(&mut *conn)
-    .await?;
+    .execute(db)
+    .await
+    .map(crate::db::Done::from))?;
     Ok(PasswordLink {
         path: format!("{SET_PASSWORD_PATH}?token={}", token.expose()),
         expires_at: now + LINK_TTL_MS,
@@ -68,14 +70,14 @@ pub async fn link_owner(state: &AppState, token: &str, client: Option<IpAddr>) -
 
 async fn owner_of(state: &AppState, token: &str) -> Result<String> {
     let token = SessionToken::from_cookie_value(token.trim()).ok_or_else(link_not_valid)?;
-    sqlx::query_scalar(
+    crate::db::with_db!(&state.pool, db => sqlx::query_scalar(
         "SELECT u.name FROM password_links l JOIN users u ON u.id = l.user_id
          WHERE l.token_hash = $1 AND l.expires_at > $2 AND u.deactivated_at IS NULL",
     )
     .bind(token.hashed())
     .bind(now_ms())
-    .fetch_optional(&state.pool)
-    .await?
+    .fetch_optional(db)
+    .await)?
     .ok_or_else(link_not_valid)
 }
 
@@ -99,7 +101,7 @@ pub async fn set_password(
     state
         .write(move |conn| {
             Box::pin(async move {
-                let row: Option<(i64, i64, String)> = sqlx::query_as(
+                let row: Option<(i64, i64, String)> = crate::db::with_db!(conn, db => sqlx::query_as(
                     "DELETE FROM password_links WHERE token_hash = $1 AND expires_at > $2
                        AND user_id IN (SELECT id FROM users WHERE deactivated_at IS NULL)
                      RETURNING user_id,
@@ -108,14 +110,15 @@ pub async fn set_password(
                 )
                 .bind(token.hashed())
                 .bind(now_ms())
-                .fetch_optional(&mut *conn)
-                .await?;
+                .fetch_optional(db)
+                .await)?;
                 let (user_id, organisation_id, name) = row.ok_or_else(link_not_valid)?;
-                sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                crate::db::with_db!(conn, db => sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
                     .bind(&hash)
                     .bind(user_id)
-                    .execute(&mut *conn)
-                    .await?;
+                    .execute(db)
+                    .await
+                    .map(crate::db::Done::from))?;
                 end_all_sessions(conn, user_id).await?;
                 audit::record(
                     conn,

@@ -7,8 +7,8 @@
 pub mod links;
 mod sign_in;
 
+use crate::db::{Conn, Pool};
 use serde_json::json;
-use sqlx::{SqliteConnection, SqlitePool};
 
 use crate::{
     api_tokens::revoke_all_of_user,
@@ -47,15 +47,15 @@ const PERSON: &str = "SELECT u.id, u.name, u.email, u.role, u.created_at, u.last
      FROM users u";
 
 /// The people of the admin's organisation, active ones first, by name.
-pub async fn list(pool: &SqlitePool, admin: &CurrentUser) -> Result<Vec<Person>> {
+pub async fn list(pool: &Pool, admin: &CurrentUser) -> Result<Vec<Person>> {
     admin.require_org_admin()?;
-    Ok(sqlx::query_as(&format!(
+    Ok(crate::db::with_db!(pool, db => sqlx::query_as(&format!(
         "{PERSON} WHERE u.organisation_id = $1
          ORDER BY u.deactivated_at IS NOT NULL, u.name COLLATE NOCASE"
     ))
     .bind(admin.organisation_id)
-    .fetch_all(pool)
-    .await?)
+    .fetch_all(db)
+    .await)?)
 }
 
 /// A person as typed on the Add user form.
@@ -96,7 +96,7 @@ pub async fn add(
                     )])
                 };
                 // No password opens it: "!" is not a hash any check accepts.
-                let id: i64 = sqlx::query_scalar(
+                let id: i64 = crate::db::with_db!(conn, db => sqlx::query_scalar(
                     "INSERT INTO users (organisation_id, email, name, role, password_hash, created_at)
                      VALUES ($1, $2, $3, $4, '!unset', $5) RETURNING id",
                 )
@@ -105,8 +105,8 @@ pub async fn add(
                 .bind(&name)
                 .bind(role.as_str())
                 .bind(now_ms())
-                .fetch_one(&mut *conn)
-                .await
+                .fetch_one(db)
+                .await)
                 .on_unique_violation("users.email", taken)?;
                 let link = links::issue(conn, id).await?;
                 audit::record_by(
@@ -135,21 +135,21 @@ fn fields(e: Error) -> Vec<FieldError> {
 }
 
 /// A person of the admin's organisation, or "not found".
-async fn person_in(conn: &mut SqliteConnection, admin: &CurrentUser, id: i64) -> Result<Person> {
-    sqlx::query_as(&format!(
+async fn person_in(conn: &mut Conn, admin: &CurrentUser, id: i64) -> Result<Person> {
+    crate::db::with_db!(conn, db => sqlx::query_as(&format!(
         "{PERSON} WHERE u.id = $1 AND u.organisation_id = $2"
     ))
     .bind(id)
     .bind(admin.organisation_id)
-    .fetch_optional(conn)
-    .await?
+    .fetch_optional(db)
+    .await)?
     .ok_or_else(|| Error::not_found("User"))
 }
 
 /// Refuses a change that would leave the organisation without an active org admin, or that
 /// an admin makes to their own account (they would lock themself out).
 async fn require_admin_kept(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     admin: &CurrentUser,
     person: &Person,
     what: &str,
@@ -159,14 +159,14 @@ async fn require_admin_kept(
             "You cannot {what} your own account. Ask another organisation administrator."
         )));
     }
-    let other_admins: i64 = sqlx::query_scalar(
+    let other_admins: i64 = crate::db::with_db!(conn, db => sqlx::query_scalar(
         "SELECT COUNT(*) FROM users WHERE organisation_id = $1 AND role = 'org_admin'
            AND deactivated_at IS NULL AND id <> $2",
     )
     .bind(admin.organisation_id)
     .bind(person.id)
-    .fetch_one(&mut *conn)
-    .await?;
+    .fetch_one(db)
+    .await)?;
     if person.role == Role::OrgAdmin && !person.deactivated && other_admins == 0 {
         return Err(Error::Conflict(format!(
             "{} is the last organisation administrator: make someone else one first.",
@@ -195,13 +195,14 @@ pub async fn change_role(
                     return Ok(());
                 }
                 require_admin_kept(conn, &admin, &person, "change the role of").await?;
-                sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
+                crate::db::with_db!(conn, db => sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
                     .bind(role.as_str())
                     .bind(person.id)
-                    .execute(&mut *conn)
-                    .await?;
+                    .execute(db)
+                    .await
+                    .map(crate::db::Done::from))?;
                 if role == Role::LabUser {
-                    let ungranted: Vec<(i64, String)> = sqlx::query_as(
+                    let ungranted: Vec<(i64, String)> = crate::db::with_db!(conn, db => sqlx::query_as(
                         "SELECT DISTINCT d.id, d.name FROM subscription_triggers t
                          JOIN subscriptions s ON s.id = t.subscription_id
                          JOIN devices d ON d.id = t.device_id
@@ -210,8 +211,8 @@ pub async fn change_role(
                                            WHERE a.user_id = $1 AND a.device_id = d.id)",
                     )
                     .bind(person.id)
-                    .fetch_all(&mut *conn)
-                    .await?;
+                    .fetch_all(db)
+                    .await)?;
                     for (device_id, device_name) in ungranted {
                         let change = AccessChange {
                             device_id,
@@ -264,26 +265,28 @@ pub async fn set_deactivated(
                 if deactivated {
                     require_admin_kept(conn, &admin, &person, "deactivate").await?;
                 }
-                sqlx::query("UPDATE users SET deactivated_at = $1 WHERE id = $2")
+                crate::db::with_db!(conn, db => sqlx::query("UPDATE users SET deactivated_at = $1 WHERE id = $2")
                     .bind(deactivated.then(now_ms))
                     .bind(person.id)
-                    .execute(&mut *conn)
-                    .await?;
+                    .execute(db)
+                    .await
+                    .map(crate::db::Done::from))?;
                 let mut switched_off = 0;
                 let mut tokens_ended = 0;
                 if deactivated {
                     end_all_sessions(conn, person.id).await?;
                     tokens_ended = revoke_all_of_user(conn, person.id, now_ms()).await?;
-                    sqlx::query("DELETE FROM password_links WHERE user_id = $1")
+                    crate::db::with_db!(conn, db => sqlx::query("DELETE FROM password_links WHERE user_id = $1")
                         .bind(person.id)
-                        .execute(&mut *conn)
-                        .await?;
-                    let active: Vec<i64> = sqlx::query_scalar(
+                        .execute(db)
+                        .await
+                        .map(crate::db::Done::from))?;
+                    let active: Vec<i64> = crate::db::with_db!(conn, db => sqlx::query_scalar(
                         "SELECT id FROM subscriptions WHERE owner_id = $1 AND active = 1",
                     )
                     .bind(person.id)
-                    .fetch_all(&mut *conn)
-                    .await?;
+                    .fetch_all(db)
+                    .await)?;
                     for id in active {
                         if deactivate(
                             conn,
@@ -345,10 +348,11 @@ pub async fn reset_password(
                         person.name
                     )));
                 }
-                sqlx::query("UPDATE users SET password_hash = '!reset' WHERE id = $1")
+                crate::db::with_db!(conn, db => sqlx::query("UPDATE users SET password_hash = '!reset' WHERE id = $1")
                     .bind(person.id)
-                    .execute(&mut *conn)
-                    .await?;
+                    .execute(db)
+                    .await
+                    .map(crate::db::Done::from))?;
                 end_all_sessions(conn, person.id).await?;
                 let tokens_ended = revoke_all_of_user(conn, person.id, now_ms()).await?;
                 let link = links::issue(conn, person.id).await?;
@@ -384,14 +388,14 @@ pub struct DeviceGrant {
 
 /// The organisation's devices (archived ones left out) and which the person was granted.
 pub async fn devices_of(
-    pool: &SqlitePool,
+    pool: &Pool,
     admin: &CurrentUser,
     user_id: i64,
 ) -> Result<Vec<DeviceGrant>> {
     admin.require_org_admin()?;
     let mut conn = pool.acquire().await?;
     let person = person_in(&mut conn, admin, user_id).await?;
-    Ok(sqlx::query_as(
+    Ok(crate::db::with_db!(conn, db => sqlx::query_as(
         "SELECT d.id AS device_id, d.name,
                 EXISTS (SELECT 1 FROM device_access a WHERE a.user_id = $1 AND a.device_id = d.id)
                   AS granted
@@ -400,6 +404,6 @@ pub async fn devices_of(
     )
     .bind(person.id)
     .bind(admin.organisation_id)
-    .fetch_all(&mut *conn)
-    .await?)
+    .fetch_all(db)
+    .await)?)
 }

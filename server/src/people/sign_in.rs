@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use sqlx::SqlitePool;
+use crate::db::Pool;
 
 use crate::{
     api_tokens,
@@ -57,26 +57,27 @@ pub async fn sign_in(
 /// Sets a new password from the command line (`labhook reset-password`), ends the person's
 /// sessions and forgets their password links; audited.
 pub async fn reset_password_from_command_line(
-    pool: &SqlitePool,
+    pool: &Pool,
     email: &Email,
     password: &Password,
 ) -> Result<()> {
     let hash = Hashing::one_at_a_time().hash(password).await?;
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let row: Option<(i64, i64, String)> = sqlx::query_as(
+    let mut tx = pool.begin_write().await?;
+    let row: Option<(i64, i64, String)> = crate::db::with_db!(tx, db => sqlx::query_as(
         "UPDATE users SET password_hash = $1 WHERE email = $2 RETURNING id, organisation_id, name",
     )
     .bind(hash)
     .bind(email.as_str())
-    .fetch_optional(&mut *tx)
-    .await?;
+    .fetch_optional(db)
+    .await)?;
     let (id, organisation_id, name) = row.ok_or_else(|| Error::not_found("User"))?;
     end_all_sessions(&mut tx, id).await?;
     let tokens_ended = api_tokens::revoke_all_of_user(&mut tx, id, crate::clock::now_ms()).await?;
-    sqlx::query("DELETE FROM password_links WHERE user_id = $1")
+    crate::db::with_db!(tx, db => sqlx::query("DELETE FROM password_links WHERE user_id = $1")
         .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        .execute(db)
+        .await
+        .map(crate::db::Done::from))?;
     audit::record(
         &mut tx,
         organisation_id,

@@ -5,8 +5,8 @@
 //! of that device are cancelled, and the audit trail says so. Granting access again does not
 //! revive them: the owner chooses them again by editing the subscription.
 
+use crate::db::Conn;
 use serde_json::json;
-use sqlx::SqliteConnection;
 
 use super::model::{display_name_or_url, subject};
 use crate::{
@@ -50,13 +50,13 @@ pub async fn set_device_access(
 /// deliveries of that device to those subscriptions, and audits each affected subscription.
 /// Returns the subscriptions affected.
 pub async fn lose_access_in(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     change: &AccessChange,
     reason: &str,
     actor: Actor<'_>,
 ) -> Result<Vec<i64>> {
     let now = now_ms();
-    let mut affected: Vec<i64> = sqlx::query_scalar(
+    let mut affected: Vec<i64> = crate::db::with_db!(conn, db => sqlx::query_scalar(
         "UPDATE subscription_triggers SET lost_access_at = $1, lost_access_reason = $2
          WHERE device_id = $3 AND lost_access_at IS NULL
            AND subscription_id IN (SELECT id FROM subscriptions WHERE owner_id = $4)
@@ -66,8 +66,8 @@ pub async fn lose_access_in(
     .bind(reason)
     .bind(change.device_id)
     .bind(change.user_id)
-    .fetch_all(&mut *conn)
-    .await
+    .fetch_all(db)
+    .await)
     .context("marking triggers no longer accessible")?;
     affected.sort_unstable();
     affected.dedup();
@@ -79,12 +79,12 @@ pub async fn lose_access_in(
             device_id: change.device_id,
         };
         cancel_pending(&mut *conn, of, &format!("no longer accessible: {reason}")).await?;
-        let (organisation_id, display_name, url): (i64, String, String) = sqlx::query_as(
+        let (organisation_id, display_name, url): (i64, String, String) = crate::db::with_db!(conn, db => sqlx::query_as(
             "SELECT organisation_id, display_name, url FROM subscriptions WHERE id = $1",
         )
         .bind(id)
-        .fetch_one(&mut *conn)
-        .await?;
+        .fetch_one(db)
+        .await)?;
         audit::record(
             &mut *conn,
             organisation_id,

@@ -4,7 +4,7 @@
 //! marked with when the failures began; the owner and the org admins get a notice, and the
 //! audit trail records it. Switching the subscription on again clears the mark.
 
-use sqlx::SqliteConnection;
+use crate::db::Conn;
 
 use super::{model::display_name_or_url, switch::deactivate};
 use crate::{
@@ -49,7 +49,7 @@ pub async fn sweep(state: &AppState, rule: AutoDisable, now: i64) -> Result<Vec<
 /// The sweep on the operator's command (`labhook switch-off-failing`), on the database file
 /// itself: the serving process need not run, and when it does, SQLite orders the two writers.
 pub async fn sweep_from_command_line(
-    pool: &sqlx::SqlitePool,
+    pool: &crate::db::Pool,
     rule: AutoDisable,
     now: i64,
 ) -> Result<Vec<(i64, String)>> {
@@ -59,7 +59,7 @@ pub async fn sweep_from_command_line(
     };
     let mut switched = Vec::new();
     for f in failing {
-        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = pool.begin_write().await?;
         if switch_off(&mut tx, &f).await? {
             switched.push((f.id, display_name_or_url(&f.display_name, &f.url)));
         }
@@ -69,15 +69,11 @@ pub async fn sweep_from_command_line(
 }
 
 /// The active subscriptions whose deliveries have failed long enough (read only).
-async fn candidates(
-    conn: &mut SqliteConnection,
-    rule: AutoDisable,
-    now: i64,
-) -> Result<Vec<Failing>> {
+async fn candidates(conn: &mut Conn, rule: AutoDisable, now: i64) -> Result<Vec<Failing>> {
     let cutoff = now - rule.after.as_millis() as i64;
     // Per active subscription: its failed deliveries since its last success (and since it was
     // last switched on), and when the first of them was made.
-    Ok(sqlx::query_as(
+    Ok(crate::db::with_db!(conn, db => sqlx::query_as(
         "SELECT s.id, MIN(d.created_at) AS since, COUNT(*) AS failures, MIN(d.id) AS first_failed,
                 s.display_name, s.url
          FROM subscriptions s JOIN deliveries d ON d.subscription_id = s.id
@@ -90,30 +86,31 @@ async fn candidates(
     )
     .bind(cutoff)
     .bind(rule.min_failures)
-    .fetch_all(conn)
-    .await?)
+    .fetch_all(db)
+    .await)?)
 }
 
 /// Switches one failing subscription off, unless it is off already or something was
 /// delivered since its failures began (looking only at its deliveries since the first
 /// failure); answers whether it did.
-async fn switch_off(conn: &mut SqliteConnection, f: &Failing) -> Result<bool> {
-    let recovered: bool = sqlx::query_scalar(
+async fn switch_off(conn: &mut Conn, f: &Failing) -> Result<bool> {
+    let recovered: bool = crate::db::with_db!(conn, db => sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM deliveries INDEXED BY deliveries_by_subscription
                         WHERE subscription_id = $1 AND id > $2 AND status = 'delivered' AND NOT test)",
     )
     .bind(f.id)
     .bind(f.first_failed)
-    .fetch_one(&mut *conn)
-    .await?;
+    .fetch_one(db)
+    .await)?;
     if recovered || !deactivate(conn, f.id, InactiveReason::Failing, Actor::System).await? {
         return Ok(false);
     }
-    sqlx::query("UPDATE subscriptions SET failing_since = $1 WHERE id = $2")
+    crate::db::with_db!(conn, db => sqlx::query("UPDATE subscriptions SET failing_since = $1 WHERE id = $2")
         .bind(f.since)
         .bind(f.id)
-        .execute(&mut *conn)
-        .await?;
+        .execute(db)
+        .await
+        .map(crate::db::Done::from))?;
     // "2026-11-24 09:30 UTC"
     let when = rfc3339(f.since)
         .get(..16)

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use sqlx::{SqliteConnection, SqlitePool};
+use crate::db::{Conn, Pool};
 
 use super::{
     model::{Created, Subscription},
@@ -24,8 +24,8 @@ use crate::{
 };
 
 async fn check(
-    conn: &mut SqliteConnection,
-    pool: &SqlitePool,
+    conn: &mut Conn,
+    pool: &Pool,
     user: &CurrentUser,
     input: &SubscriptionInput,
     existing: Option<&Subscription>,
@@ -58,17 +58,18 @@ async fn check(
     validate(input, &registered, &choosable, stored).map_err(Error::Invalid)
 }
 
-async fn store_triggers(conn: &mut SqliteConnection, id: i64, v: &ValidSubscription) -> Result<()> {
-    sqlx::query("DELETE FROM subscription_triggers WHERE subscription_id = $1")
+async fn store_triggers(conn: &mut Conn, id: i64, v: &ValidSubscription) -> Result<()> {
+    crate::db::with_db!(conn, db => sqlx::query("DELETE FROM subscription_triggers WHERE subscription_id = $1")
         .bind(id)
-        .execute(&mut *conn)
-        .await?;
+        .execute(db)
+        .await
+        .map(crate::db::Done::from))?;
     for (channel, device, event) in &v.triggers {
         let options = v
             .options
             .get(&(*channel, *event))
             .and_then(|o| o.to_stored());
-        sqlx::query(
+        crate::db::with_db!(conn, db => sqlx::query(
             "INSERT INTO subscription_triggers (subscription_id, channel_id, device_id, event_type, options)
              VALUES ($1, $2, $3, $4, $5)",
         )
@@ -77,27 +78,24 @@ async fn store_triggers(conn: &mut SqliteConnection, id: i64, v: &ValidSubscript
         .bind(device)
         .bind(event.as_str())
         .bind(options)
-        .execute(&mut *conn)
-        .await?;
+        .execute(db)
+        .await
+        .map(crate::db::Done::from))?;
     }
     Ok(())
 }
 
 /// Refuses a new subscription past the user's or the organisation's quota (counted inside the
 /// write transaction, so parallel creations cannot pass it together).
-async fn within_quota(
-    conn: &mut SqliteConnection,
-    user: &CurrentUser,
-    quotas: Quotas,
-) -> Result<()> {
-    let (mine, organisation): (i64, i64) = sqlx::query_as(
+async fn within_quota(conn: &mut Conn, user: &CurrentUser, quotas: Quotas) -> Result<()> {
+    let (mine, organisation): (i64, i64) = crate::db::with_db!(conn, db => sqlx::query_as(
         "SELECT COUNT(*) FILTER (WHERE owner_id = $1), COUNT(*) FROM subscriptions
          WHERE organisation_id = $2 AND deleted_at IS NULL",
     )
     .bind(user.id)
     .bind(user.organisation_id)
-    .fetch_one(&mut *conn)
-    .await?;
+    .fetch_one(db)
+    .await)?;
     if mine >= i64::from(quotas.subscriptions_per_user) {
         return Err(Error::Conflict(format!(
             "You have {mine} subscriptions, the most one person may have. Delete one you no longer need first."
@@ -132,8 +130,8 @@ pub async fn create(
 }
 
 async fn create_in(
-    conn: &mut SqliteConnection,
-    pool: &SqlitePool,
+    conn: &mut Conn,
+    pool: &Pool,
     key: &SecretsKey,
     quotas: Quotas,
     user: &CurrentUser,
@@ -143,7 +141,7 @@ async fn create_in(
     within_quota(&mut *conn, user, quotas).await?;
     let now = now_ms();
     let secret = generate_secret();
-    let id: i64 = sqlx::query_scalar(
+    let id: i64 = crate::db::with_db!(conn, db => sqlx::query_scalar(
         "INSERT INTO subscriptions (organisation_id, owner_id, display_name, url, headers, active,
                                     active_since, secret, created_at, updated_at, use_replies)
          VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10) RETURNING id",
@@ -158,8 +156,8 @@ async fn create_in(
     .bind(now)
     .bind(now)
     .bind(valid.use_replies)
-    .fetch_one(&mut *conn)
-    .await?;
+    .fetch_one(db)
+    .await)?;
     store_triggers(&mut *conn, id, &valid).await?;
     let created = find(&mut *conn, key, user, id).await?;
     audit::record_by(
@@ -202,8 +200,8 @@ pub async fn update(
 }
 
 async fn update_in(
-    conn: &mut SqliteConnection,
-    pool: &SqlitePool,
+    conn: &mut Conn,
+    pool: &Pool,
     key: &SecretsKey,
     user: &CurrentUser,
     id: i64,
@@ -212,7 +210,7 @@ async fn update_in(
     let before = find(&mut *conn, key, user, id).await?;
     require_owner(user, &before)?;
     let valid = check(&mut *conn, pool, user, input, Some(&before)).await?;
-    sqlx::query(
+    crate::db::with_db!(conn, db => sqlx::query(
         "UPDATE subscriptions SET display_name = $1, url = $2, headers = $3, use_replies = $4, updated_at = $5
          WHERE id = $6",
     )
@@ -222,8 +220,9 @@ async fn update_in(
     .bind(valid.use_replies)
     .bind(now_ms())
     .bind(id)
-    .execute(&mut *conn)
-    .await?;
+    .execute(db)
+    .await
+    .map(crate::db::Done::from))?;
     store_triggers(&mut *conn, id, &valid).await?;
     let after = find(&mut *conn, key, user, id).await?;
     audit::record_by(
@@ -250,25 +249,21 @@ pub async fn delete(state: &AppState, user: &CurrentUser, id: i64) -> Result<()>
     Ok(())
 }
 
-async fn delete_in(
-    conn: &mut SqliteConnection,
-    key: &SecretsKey,
-    user: &CurrentUser,
-    id: i64,
-) -> Result<()> {
+async fn delete_in(conn: &mut Conn, key: &SecretsKey, user: &CurrentUser, id: i64) -> Result<()> {
     let s = find(&mut *conn, key, user, id).await?;
     // Gone for everyone at once; its delivery log — which may be millions of rows — goes
     // with it in the background, a window a job (`cleanup`), and the row last. The audit
     // trail keeps the record of the subscription.
     let now = now_ms();
-    sqlx::query(
+    crate::db::with_db!(conn, db => sqlx::query(
         "UPDATE subscriptions SET deleted_at = $1, active = 0, updated_at = $2 WHERE id = $3",
     )
     .bind(now)
     .bind(now)
     .bind(id)
-    .execute(&mut *conn)
-    .await?;
+    .execute(db)
+    .await
+    .map(crate::db::Done::from))?;
     audit::record_by(
         conn,
         user,
@@ -297,7 +292,7 @@ pub async fn rotate_secret(state: &AppState, user: &CurrentUser, id: i64) -> Res
 }
 
 async fn rotate_secret_in(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     key: &SecretsKey,
     user: &CurrentUser,
     id: i64,
@@ -306,7 +301,7 @@ async fn rotate_secret_in(
     require_owner(user, &s)?;
     let secret = generate_secret();
     let now = now_ms();
-    sqlx::query(
+    crate::db::with_db!(conn, db => sqlx::query(
         "UPDATE subscriptions SET previous_secret = secret, previous_secret_until = $1, secret = $2,
              updated_at = $3
          WHERE id = $4",
@@ -315,8 +310,9 @@ async fn rotate_secret_in(
     .bind(key.seal(&secret))
     .bind(now)
     .bind(id)
-    .execute(&mut *conn)
-    .await?;
+    .execute(db)
+    .await
+    .map(crate::db::Done::from))?;
     audit::record_by(
         conn,
         user,

@@ -3,8 +3,8 @@
 //! the channel go. The channel's data points go with it; its past trigger events stay in the
 //! delivery log (their payload names the channel).
 
+use crate::db::Conn;
 use serde_json::json;
-use sqlx::SqliteConnection;
 
 use super::model::{display_name_or_url, subject};
 use crate::{
@@ -50,13 +50,13 @@ pub async fn channel_uses(
     let mut conn = state.pool.acquire().await?;
     let channel = channel_of(&mut conn, &device, channel_id).await?;
     let subscriptions = users_of(&mut conn, channel.id).await?;
-    let data_points: i64 = sqlx::query_scalar(
+    let data_points: i64 = crate::db::with_db!(conn, db => sqlx::query_scalar(
         "SELECT COUNT(*) FROM (SELECT 1 FROM data_points WHERE channel_id = $1 LIMIT $2)",
     )
     .bind(channel.id)
     .bind(COUNTED_UP_TO)
-    .fetch_one(&mut *conn)
-    .await?;
+    .fetch_one(db)
+    .await)?;
     Ok(ChannelUses {
         channel: channel.name,
         subscriptions,
@@ -64,8 +64,8 @@ pub async fn channel_uses(
     })
 }
 
-async fn users_of(conn: &mut SqliteConnection, channel_id: i64) -> Result<Vec<ChannelUser>> {
-    let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+async fn users_of(conn: &mut Conn, channel_id: i64) -> Result<Vec<ChannelUser>> {
+    let rows: Vec<(i64, String, String, String)> = crate::db::with_db!(conn, db => sqlx::query_as(
         "SELECT s.id, s.display_name, s.url, u.name FROM subscriptions s
          JOIN users u ON u.id = s.owner_id
          WHERE s.id IN (SELECT subscription_id FROM subscription_triggers WHERE channel_id = $1)
@@ -73,8 +73,8 @@ async fn users_of(conn: &mut SqliteConnection, channel_id: i64) -> Result<Vec<Ch
          ORDER BY s.id",
     )
     .bind(channel_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    .fetch_all(db)
+    .await)?;
     Ok(rows
         .into_iter()
         .map(|(id, display_name, url, owner)| ChannelUser {
@@ -103,21 +103,23 @@ pub async fn remove_channel(
                 let users = users_of(conn, channel.id).await?;
                 // Events past the fan-out cursor would otherwise be matched as device-level
                 // events once their channel is gone.
-                sqlx::query(
+                crate::db::with_db!(conn, db => sqlx::query(
                     "DELETE FROM events WHERE channel_id = $1
                        AND id > (SELECT last_event_id FROM dispatcher_cursor WHERE id = 1)
                        AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)",
                 )
                 .bind(channel.id)
-                .execute(&mut *conn)
-                .await?;
+                .execute(db)
+                .await
+                .map(crate::db::Done::from))?;
                 // The subscriptions' triggers on it go now; the channel is marked removed —
                 // gone for everyone, its name free again — and its data points (millions,
                 // perhaps) are deleted in the background, a window a job.
-                sqlx::query("DELETE FROM subscription_triggers WHERE channel_id = $1")
+                crate::db::with_db!(conn, db => sqlx::query("DELETE FROM subscription_triggers WHERE channel_id = $1")
                     .bind(channel.id)
-                    .execute(&mut *conn)
-                    .await?;
+                    .execute(db)
+                    .await
+                    .map(crate::db::Done::from))?;
                 mark_removed(conn, channel.id).await?;
                 for user in &users {
                     audit::record_by(

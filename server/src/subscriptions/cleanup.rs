@@ -26,27 +26,28 @@ pub async fn step(state: &AppState) -> Result<bool> {
 /// A window of a deleted subscription's deliveries (with their attempts); the subscription's
 /// row (with its triggers, replays and notices) once none is left.
 async fn purge_deleted(state: &AppState) -> Result<bool> {
-    let deleted: Vec<i64> = sqlx::query_scalar(
+    let deleted: Vec<i64> = crate::db::with_db!(&state.pool, db => sqlx::query_scalar(
         "SELECT id FROM subscriptions INDEXED BY subscriptions_deleted
          WHERE deleted_at IS NOT NULL LIMIT $1",
     )
     .bind(PER_STEP)
-    .fetch_all(&state.pool)
-    .await
+    .fetch_all(db)
+    .await)
     .context("looking for deleted subscriptions")?;
     for &id in &deleted {
         state
             .write(move |conn| {
                 Box::pin(async move {
                     if !delete_of_subscription(&mut *conn, id).await? {
-                        sqlx::query(
+                        crate::db::with_db!(conn, db => sqlx::query(
                             "DELETE FROM subscriptions WHERE id = $1 AND deleted_at IS NOT NULL
                                AND NOT EXISTS (SELECT 1 FROM deliveries WHERE subscription_id = $2)",
                         )
                         .bind(id)
                         .bind(id)
-                        .execute(&mut *conn)
+                        .execute(db)
                         .await
+                        .map(crate::db::Done::from))
                         .context("deleting a deleted subscription")?;
                     }
                     Ok(())
@@ -60,7 +61,8 @@ async fn purge_deleted(state: &AppState) -> Result<bool> {
 /// A window of the pending deliveries of each switched-off subscription (or of an
 /// organisation that switched webhooks off) that still has some.
 async fn stop_switched_off(state: &AppState) -> Result<bool> {
-    let waiting: Vec<(i64, i64, Option<String>, bool)> = sqlx::query_as(
+    let waiting: Vec<(i64, i64, Option<String>, bool)> =
+        crate::db::with_db!(&state.pool, db => sqlx::query_as(
         "SELECT s.id, s.organisation_id, s.inactive_reason, o.webhooks_enabled
          FROM subscriptions s JOIN organisations o ON o.id = s.organisation_id
          WHERE (NOT s.active OR NOT o.webhooks_enabled) AND s.deleted_at IS NULL
@@ -70,9 +72,9 @@ async fn stop_switched_off(state: &AppState) -> Result<bool> {
          LIMIT $1",
     )
     .bind(PER_STEP)
-    .fetch_all(&state.pool)
-    .await
-    .context("looking for deliveries to stop")?;
+    .fetch_all(db)
+    .await)
+        .context("looking for deliveries to stop")?;
     for (id, organisation, reason, enabled) in waiting.iter().cloned() {
         state
             .write(move |conn| {
@@ -102,7 +104,7 @@ async fn stop_switched_off(state: &AppState) -> Result<bool> {
 
 /// A window of the pending deliveries of devices a subscription's owner lost access to.
 async fn stop_lost_access(state: &AppState) -> Result<bool> {
-    let lost: Vec<(i64, i64, String)> = sqlx::query_as(
+    let lost: Vec<(i64, i64, String)> = crate::db::with_db!(&state.pool, db => sqlx::query_as(
         "SELECT DISTINCT t.subscription_id, t.device_id, t.lost_access_reason
          FROM subscription_triggers t
          WHERE t.lost_access_at IS NOT NULL
@@ -114,8 +116,8 @@ async fn stop_lost_access(state: &AppState) -> Result<bool> {
          LIMIT $1",
     )
     .bind(PER_STEP)
-    .fetch_all(&state.pool)
-    .await
+    .fetch_all(db)
+    .await)
     .context("looking for deliveries of devices no longer accessible")?;
     for (subscription, device, reason) in lost.iter().cloned() {
         state

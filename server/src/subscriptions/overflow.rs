@@ -2,7 +2,7 @@
 //! dispatcher's fan-out) events are not queued for it. This records how many, since when,
 //! and tells the audit trail when it starts; its owner sees it on the subscription's page.
 
-use sqlx::SqliteConnection;
+use crate::db::Conn;
 
 use super::model::{display_name_or_url, subject};
 use crate::{
@@ -13,14 +13,14 @@ use crate::{
 
 /// `n` more events were not queued for `subscription` (at most `max_pending` were waiting).
 pub async fn record_overflow(
-    tx: &mut SqliteConnection,
+    tx: &mut Conn,
     subscription: i64,
     n: i64,
     max_pending: usize,
     now: i64,
 ) -> Result<()> {
     let (organisation_id, display_name, url, started): (i64, String, String, bool) =
-        sqlx::query_as(
+        crate::db::with_db!(tx, db => sqlx::query_as(
             "UPDATE subscriptions SET overflowed = overflowed + $1,
              overflow_since = COALESCE(overflow_since, $2)
          WHERE id = $3
@@ -29,8 +29,8 @@ pub async fn record_overflow(
         .bind(n)
         .bind(now)
         .bind(subscription)
-        .fetch_one(&mut *tx)
-        .await
+        .fetch_one(db)
+        .await)
         .context("counting events not queued")?;
     tracing::warn!(
         subscription,

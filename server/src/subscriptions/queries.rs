@@ -1,7 +1,7 @@
 //! Reading subscriptions: the overview, one subscription, and what may be subscribed to.
 //! Lab users see their own; org admins all of their organisation's.
 
-use sqlx::{SqliteConnection, SqlitePool};
+use crate::db::{Conn, Pool};
 
 use super::model::{Subscription, TriggerRow};
 use crate::{
@@ -51,7 +51,7 @@ const SELECT: &str =
 
 /// Rows made whole: triggers, last delivery, whether the target is still registered.
 async fn complete(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     key: &SecretsKey,
     organisation_id: i64,
     rows: Vec<Row>,
@@ -61,7 +61,7 @@ async fn complete(
     }
     let subscription_ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let ids = serde_json::to_string(&subscription_ids).expect("BUG: ids serialise");
-    let triggers: Vec<TriggerRow> = sqlx::query_as(
+    let triggers: Vec<TriggerRow> = crate::db::with_db!(conn, db => sqlx::query_as(
         "SELECT t.subscription_id, t.device_id, d.name AS device_name, t.channel_id,
                 c.name AS channel_name, t.event_type, t.lost_access_reason, t.lost_access_at,
                 d.archived_at IS NOT NULL AS device_archived, t.options, c.unit
@@ -72,8 +72,8 @@ async fn complete(
          ORDER BY d.name COLLATE NOCASE, c.id, t.event_type",
     )
     .bind(&ids)
-    .fetch_all(&mut *conn)
-    .await?;
+    .fetch_all(db)
+    .await)?;
     // Within a channel, events in the pop-up's order rather than alphabetically.
     let mut triggers = triggers;
     triggers.sort_by_key(|t| {
@@ -134,14 +134,14 @@ pub async fn list_page(
     let pool = &state.pool;
     require_webhooks_enabled(pool, user).await?;
     let mut conn = pool.acquire().await?;
-    let total: i64 = sqlx::query_scalar(&format!(
+    let total: i64 = crate::db::with_db!(conn, db => sqlx::query_scalar(&format!(
         "SELECT COUNT(*) FROM subscriptions s WHERE {}",
         scope::SUBSCRIPTION
     ))
     .scoped(user)
-    .fetch_one(&mut *conn)
-    .await?;
-    let rows: Vec<Row> = sqlx::query_as(&format!(
+    .fetch_one(db)
+    .await)?;
+    let rows: Vec<Row> = crate::db::with_db!(conn, db => sqlx::query_as(&format!(
         "{SELECT} WHERE {} ORDER BY CASE WHEN $6 THEN s.id ELSE -s.id END LIMIT $4 OFFSET $5",
         scope::SUBSCRIPTION
     ))
@@ -149,27 +149,27 @@ pub async fn list_page(
     .bind(page.limit())
     .bind(page.offset())
     .bind(oldest_first)
-    .fetch_all(&mut *conn)
-    .await?;
+    .fetch_all(db)
+    .await)?;
     let items = complete(&mut conn, &state.secrets, user.organisation_id, rows).await?;
     Ok(page.of(items, total))
 }
 
 /// A subscription the user may see, inside a transaction.
 pub(super) async fn find(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     key: &SecretsKey,
     user: &CurrentUser,
     id: i64,
 ) -> Result<Subscription> {
-    let row: Option<Row> = sqlx::query_as(&format!(
+    let row: Option<Row> = crate::db::with_db!(conn, db => sqlx::query_as(&format!(
         "{SELECT} WHERE s.id = $4 AND {}",
         scope::SUBSCRIPTION
     ))
     .scoped(user)
     .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?;
+    .fetch_optional(db)
+    .await)?;
     let row = row.ok_or_else(|| Error::not_found("Subscription"))?;
     Ok(complete(conn, key, user.organisation_id, vec![row])
         .await?
@@ -204,7 +204,7 @@ pub(super) fn require_owner(user: &CurrentUser, s: &Subscription) -> Result<()> 
 }
 
 /// The devices and channels the user may subscribe to (the Selected Channels pop-up).
-pub async fn catalogue(pool: &SqlitePool, user: &CurrentUser) -> Result<Vec<DeviceWithChannels>> {
+pub async fn catalogue(pool: &Pool, user: &CurrentUser) -> Result<Vec<DeviceWithChannels>> {
     require_webhooks_enabled(pool, user).await?;
     devices::visible_devices(pool, user).await
 }

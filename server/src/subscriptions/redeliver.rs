@@ -24,7 +24,7 @@ pub async fn redeliver(state: &AppState, user: &CurrentUser, delivery_id: i64) -
     state
         .write(move |conn| {
             Box::pin(async move {
-                let row: Option<(i64, String, String, Option<i64>)> = sqlx::query_as(&format!(
+                let row: Option<(i64, String, String, Option<i64>)> = crate::db::with_db!(conn, db => sqlx::query_as(&format!(
                     "SELECT d.subscription_id, d.status, d.webhook_id, d.next_attempt_at
                      FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
                      WHERE d.id = $4 AND {}",
@@ -32,8 +32,8 @@ pub async fn redeliver(state: &AppState, user: &CurrentUser, delivery_id: i64) -
                 ))
                 .scoped(&user)
                 .bind(delivery_id)
-                .fetch_optional(&mut *conn)
-                .await?;
+                .fetch_optional(db)
+                .await)?;
                 let (subscription_id, status, webhook_id, next) =
                     row.ok_or_else(|| Error::not_found("Delivery"))?;
                 let s = find(&mut *conn, &key, &user, subscription_id).await?;
@@ -49,7 +49,7 @@ pub async fn redeliver(state: &AppState, user: &CurrentUser, delivery_id: i64) -
                     ));
                 }
                 let now = now_ms();
-                sqlx::query(
+                crate::db::with_db!(conn, db => sqlx::query(
                     "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, lease_until = NULL,
                          updated_at = $2
                      WHERE id = $3 AND next_attempt_at IS NULL",
@@ -57,8 +57,9 @@ pub async fn redeliver(state: &AppState, user: &CurrentUser, delivery_id: i64) -
                 .bind(now)
                 .bind(now)
                 .bind(delivery_id)
-                .execute(&mut *conn)
-                .await?;
+                .execute(db)
+                .await
+                .map(crate::db::Done::from))?;
                 audit::record_by(
                     conn,
                     &user,

@@ -7,8 +7,8 @@
 
 use std::{io::Write, path::PathBuf};
 
+use crate::db::Pool;
 use anyhow::Context;
-use sqlx::SqlitePool;
 
 use crate::{
     config::Config,
@@ -29,7 +29,7 @@ pub fn key_file(config: &Config) -> PathBuf {
 /// Reads the key file, or creates it (mode 0600) when there is none and the database holds
 /// nothing sealed yet. A missing key for a database with sealed secrets stops the start:
 /// a new key would make every stored secret unreadable.
-pub async fn secrets_key(pool: &SqlitePool, config: &Config) -> anyhow::Result<SecretsKey> {
+pub async fn secrets_key(pool: &Pool, config: &Config) -> anyhow::Result<SecretsKey> {
     let path = key_file(config);
     match std::fs::read_to_string(&path) {
         Ok(contents) => {
@@ -49,12 +49,12 @@ pub async fn secrets_key(pool: &SqlitePool, config: &Config) -> anyhow::Result<S
             path.display()
         );
     }
-    let sealed: i64 = sqlx::query_scalar(
+    let sealed: i64 = crate::db::with_db!(pool, db => sqlx::query_scalar(
         "SELECT COUNT(*) FROM subscriptions WHERE secret LIKE $1 OR headers LIKE '%' || $1",
     )
     .bind(SEALED_LIKE)
-    .fetch_one(pool)
-    .await?;
+    .fetch_one(db)
+    .await)?;
     if sealed > 0 {
         anyhow::bail!(
             "the database holds secrets sealed with a key that is not at {}: restore that file \
@@ -96,15 +96,15 @@ pub async fn seal_open_secrets(state: &AppState) -> Result<u64> {
     state
         .write(move |conn| {
             Box::pin(async move {
-                let rows: Vec<(i64, String, Option<String>, String)> = sqlx::query_as(
+                let rows: Vec<(i64, String, Option<String>, String)> = crate::db::with_db!(conn, db => sqlx::query_as(
                     "SELECT id, secret, previous_secret, headers FROM subscriptions
                      WHERE secret NOT LIKE $1
                         OR (previous_secret IS NOT NULL AND previous_secret NOT LIKE $1)
                         OR headers LIKE '%\"secret\":true%'",
                 )
                 .bind(SEALED_LIKE)
-                .fetch_all(&mut *conn)
-                .await?;
+                .fetch_all(db)
+                .await)?;
                 let mut changed = 0;
                 for (id, secret, previous, headers) in rows {
                     let seal = |s: String| {
@@ -115,7 +115,7 @@ pub async fn seal_open_secrets(state: &AppState) -> Result<u64> {
                         }
                     };
                     let headers = Headers::seal_stored(&headers, &key).unwrap_or(headers);
-                    sqlx::query(
+                    crate::db::with_db!(conn, db => sqlx::query(
                         "UPDATE subscriptions SET secret = $1, previous_secret = $2, headers = $3
                          WHERE id = $4",
                     )
@@ -123,8 +123,9 @@ pub async fn seal_open_secrets(state: &AppState) -> Result<u64> {
                     .bind(previous.map(seal))
                     .bind(headers)
                     .bind(id)
-                    .execute(&mut *conn)
-                    .await?;
+                    .execute(db)
+                    .await
+                    .map(crate::db::Done::from))?;
                     changed += 1;
                 }
                 Ok(changed)

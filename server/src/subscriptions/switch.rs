@@ -2,8 +2,8 @@
 //! whoever does it: its owner or an org admin with the toggle, an org admin removing the
 //! registered URL its target matched, or the dispatcher when the receiver answers 410 Gone.
 
+use crate::db::Conn;
 use serde_json::json;
-use sqlx::SqliteConnection;
 
 use super::{
     model::{display_name_or_url, subject},
@@ -29,12 +29,12 @@ use crate::{
 /// writes the audit entry, in the caller's transaction. Returns false when it was not active
 /// (nothing changes then).
 pub async fn deactivate(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     reason: InactiveReason,
     actor: Actor<'_>,
 ) -> Result<bool> {
-    let row: Option<(i64, String, String)> = sqlx::query_as(
+    let row: Option<(i64, String, String)> = crate::db::with_db!(conn, db => sqlx::query_as(
         "UPDATE subscriptions SET active = 0, inactive_reason = $1, updated_at = $2
          WHERE id = $3 AND active = 1
          RETURNING organisation_id, display_name, url",
@@ -42,8 +42,8 @@ pub async fn deactivate(
     .bind(reason.as_str())
     .bind(now_ms())
     .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?;
+    .fetch_optional(db)
+    .await)?;
     let Some((organisation_id, display_name, url)) = row else {
         return Ok(false);
     };
@@ -86,7 +86,7 @@ pub async fn set_active(state: &AppState, user: &CurrentUser, id: i64, active: b
 }
 
 async fn set_active_in(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     key: &SecretsKey,
     user: &CurrentUser,
     id: i64,
@@ -100,13 +100,13 @@ async fn set_active_in(
         deactivate(conn, id, InactiveReason::User, Actor::User(user)).await?;
         return Ok(());
     }
-    let owner_deactivated: bool = sqlx::query_scalar(
+    let owner_deactivated: bool = crate::db::with_db!(conn, db => sqlx::query_scalar(
         "SELECT u.deactivated_at IS NOT NULL FROM subscriptions s JOIN users u ON u.id = s.owner_id
          WHERE s.id = $1",
     )
     .bind(id)
-    .fetch_one(&mut *conn)
-    .await?;
+    .fetch_one(db)
+    .await)?;
     if owner_deactivated {
         return Err(Error::Conflict(
             "Its owner's account is deactivated, so the subscription cannot be switched on.".into(),
@@ -119,7 +119,7 @@ async fn set_active_in(
         )));
     }
     let now = now_ms();
-    sqlx::query(
+    crate::db::with_db!(conn, db => sqlx::query(
         "UPDATE subscriptions SET active = 1, inactive_reason = NULL, updated_at = $1, active_since = $2,
              overflowed = 0, overflow_since = NULL, failing_since = NULL
          WHERE id = $3",
@@ -127,8 +127,9 @@ async fn set_active_in(
     .bind(now)
     .bind(now)
     .bind(id)
-    .execute(&mut *conn)
-    .await?;
+    .execute(db)
+    .await
+    .map(crate::db::Done::from))?;
     audit::record_by(
         conn,
         user,
@@ -146,16 +147,16 @@ async fn set_active_in(
 /// After a registered URL was removed: every active subscription of the organisation whose
 /// target no longer matches is switched off, marked "target not registered".
 pub async fn deactivate_unregistered_targets(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     admin: &CurrentUser,
 ) -> Result<usize> {
     let registered = registered_urls(conn, admin.organisation_id).await?;
-    let active: Vec<(i64, String)> = sqlx::query_as(
+    let active: Vec<(i64, String)> = crate::db::with_db!(conn, db => sqlx::query_as(
         "SELECT id, url FROM subscriptions WHERE organisation_id = $1 AND active = 1",
     )
     .bind(admin.organisation_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    .fetch_all(db)
+    .await)?;
     let mut n = 0;
     for (id, url) in active {
         let allowed = TargetUrl::parse(&url).is_ok_and(|u| is_allowed(&registered, &u));

@@ -110,12 +110,12 @@ pub async fn send_test_event(
                     now,
                 )
                 .await?;
-                let delivery: i64 = sqlx::query_scalar(
+                let delivery: i64 = crate::db::with_db!(conn, db => sqlx::query_scalar(
                     "UPDATE deliveries SET test = 1 WHERE event_id = $1 RETURNING id",
                 )
                 .bind(event_id)
-                .fetch_one(&mut *conn)
-                .await?;
+                .fetch_one(db)
+                .await)?;
                 audit::record_by(
                     conn,
                     &user,

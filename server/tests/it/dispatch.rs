@@ -49,10 +49,10 @@ async fn step_until_settled(stepper: &mut Stepper, now: i64) -> usize {
 }
 
 async fn status(app: &TestServer, delivery: i64) -> (String, Option<i64>) {
-    sqlx::query_as("SELECT status, next_attempt_at FROM deliveries WHERE id = $1")
+    server::db::with_db!(&app.state.pool, db => sqlx::query_as("SELECT status, next_attempt_at FROM deliveries WHERE id = $1")
         .bind(delivery)
-        .fetch_one(&app.state.pool)
-        .await
+        .fetch_one(db)
+        .await)
         .unwrap()
 }
 
@@ -116,13 +116,14 @@ async fn a_delivery_is_signed_as_standard_webhooks_says_and_carries_the_custom_h
 
     let delivery = only_delivery(&app).await;
     assert_eq!(status(&app, delivery).await, ("delivered".into(), None));
-    let (shown, response): (String, String) = sqlx::query_as(
+    let (shown, response): (String, String) =
+        server::db::with_db!(&app.state.pool, db => sqlx::query_as(
         "SELECT request_headers, response_body FROM delivery_attempts WHERE delivery_id = $1",
     )
     .bind(delivery)
-    .fetch_one(&app.state.pool)
-    .await
-    .unwrap();
+    .fetch_one(db)
+    .await)
+        .unwrap();
     assert_eq!(response, "answered 200");
     // The log keeps what was sent, but not the secret header's value.
     assert!(shown.contains("\"x-lab\":\"QC\"") || shown.contains("\"X-Lab\":\"QC\""));
@@ -166,12 +167,12 @@ async fn failures_are_retried_with_the_same_webhook_id_until_delivered() {
     assert_eq!(ids[0], ids[1]);
     assert_eq!(ids[1], ids[2]);
     assert_eq!(status(&app, delivery).await, ("delivered".into(), None));
-    let codes: Vec<Option<i64>> = sqlx::query_scalar(
+    let codes: Vec<Option<i64>> = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar(
         "SELECT response_status FROM delivery_attempts WHERE delivery_id = $1 ORDER BY number",
     )
     .bind(delivery)
-    .fetch_all(&app.state.pool)
-    .await
+    .fetch_all(db)
+    .await)
     .unwrap();
     assert_eq!(codes, [Some(500), Some(502), Some(200)]);
 }
@@ -206,13 +207,14 @@ async fn a_timeout_is_retried() {
     assert_eq!(step_until_settled(&mut stepper, now_ms()).await, 2);
     let delivery = only_delivery(&app).await;
     assert_eq!(status(&app, delivery).await, ("delivered".into(), None));
-    let kinds: Vec<Option<String>> = sqlx::query_scalar(
+    let kinds: Vec<Option<String>> =
+        server::db::with_db!(&app.state.pool, db => sqlx::query_scalar(
         "SELECT error_kind FROM delivery_attempts WHERE delivery_id = $1 ORDER BY number",
     )
     .bind(delivery)
-    .fetch_all(&app.state.pool)
-    .await
-    .unwrap();
+    .fetch_all(db)
+    .await)
+        .unwrap();
     assert_eq!(kinds, [Some("timeout".to_owned()), None]);
 }
 
@@ -257,9 +259,9 @@ async fn redirects_are_not_followed() {
     assert_eq!(status(&app, delivery).await, ("failed".into(), None));
     let paths: Vec<String> = receiver.received().iter().map(|r| r.path.clone()).collect();
     assert_eq!(paths, ["/hook", "/hook", "/hook", "/hook"]);
-    let kind: String = sqlx::query_scalar("SELECT error_kind FROM delivery_attempts LIMIT 1")
-        .fetch_one(&app.state.pool)
-        .await
+    let kind: String = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT error_kind FROM delivery_attempts LIMIT 1")
+        .fetch_one(db)
+        .await)
         .unwrap();
     assert_eq!(kind, "redirect");
 }
@@ -280,10 +282,10 @@ async fn gone_deactivates_the_subscription() {
     let delivery = only_delivery(&app).await;
     assert_eq!(status(&app, delivery).await, ("failed".into(), None));
     let (active, reason): (bool, Option<String>) =
-        sqlx::query_as("SELECT active, inactive_reason FROM subscriptions WHERE id = $1")
+        server::db::with_db!(&app.state.pool, db => sqlx::query_as("SELECT active, inactive_reason FROM subscriptions WHERE id = $1")
             .bind(subscription)
-            .fetch_one(&app.state.pool)
-            .await
+            .fetch_one(db)
+            .await)
             .unwrap();
     assert!(!active);
     assert_eq!(reason.as_deref(), Some("gone"));
@@ -384,9 +386,10 @@ async fn a_target_that_lost_its_registration_is_not_sent_to() {
     let (_, token) = app.token_for(HOTPLATE.0).await;
     // Behind the service's back, so that the subscription is still active: the send-time
     // check must catch it.
-    sqlx::query("DELETE FROM registered_urls WHERE note = 'harness receiver'")
-        .execute(&app.state.pool)
+    server::db::with_db!(&app.state.pool, db => sqlx::query("DELETE FROM registered_urls WHERE note = 'harness receiver'")
+        .execute(db)
         .await
+        .map(server::db::Done::from))
         .unwrap();
     send_temperature(&app, &token, 1.0).await;
     assert_eq!(step(&mut stepper, now_ms()).await.recorded.cancelled, 1);
@@ -451,9 +454,9 @@ async fn on_shutdown_requests_in_flight_finish_and_the_rest_is_handed_back() {
     assert!(started.elapsed() < Duration::from_secs(2));
     // The unfinished delivery is due again, for the next start.
     let (status, lease): (String, Option<i64>) =
-        sqlx::query_as("SELECT status, lease_until FROM deliveries")
-            .fetch_one(&app.state.pool)
-            .await
+        server::db::with_db!(&app.state.pool, db => sqlx::query_as("SELECT status, lease_until FROM deliveries")
+            .fetch_one(db)
+            .await)
             .unwrap();
     assert_eq!(status, "pending");
     assert_eq!(lease, None);
@@ -471,18 +474,20 @@ async fn old_finished_deliveries_are_pruned_and_pending_ones_kept() {
     assert_eq!(step(&mut stepper, now_ms()).await.recorded.delivered, 1);
     let delivered = only_delivery(&app).await;
     // A second one that is still waiting for a retry.
-    sqlx::query(
+    server::db::with_db!(&app.state.pool, db => sqlx::query(
         "INSERT INTO deliveries (subscription_id, event_id, webhook_id, status, attempts, next_attempt_at, created_at, updated_at)
          SELECT subscription_id, event_id, 'msg_pending', 'retrying', 1, 9999999999999, 0, 0 FROM deliveries WHERE id = $1",
     )
     .bind(delivered)
-    .execute(&app.state.pool)
+    .execute(db)
     .await
+    .map(server::db::Done::from))
     .unwrap();
-    sqlx::query("UPDATE deliveries SET created_at = 0 WHERE id = $1")
+    server::db::with_db!(&app.state.pool, db => sqlx::query("UPDATE deliveries SET created_at = 0 WHERE id = $1")
         .bind(delivered)
-        .execute(&app.state.pool)
+        .execute(db)
         .await
+        .map(server::db::Done::from))
         .unwrap();
 
     let cutoffs = Cutoffs {
@@ -567,12 +572,13 @@ async fn the_outbound_policy_is_decided_on_the_address_connected_to() {
         receiver.received().is_empty(),
         "nothing reached the receiver"
     );
-    let attempts: Vec<(String, String)> = sqlx::query_as(
+    let attempts: Vec<(String, String)> =
+        server::db::with_db!(&app.state.pool, db => sqlx::query_as(
         "SELECT error_kind, error_message FROM delivery_attempts ORDER BY delivery_id",
     )
-    .fetch_all(&app.state.pool)
-    .await
-    .unwrap();
+    .fetch_all(db)
+    .await)
+        .unwrap();
     assert_eq!(attempts.len(), 2, "{attempts:?}");
     for (kind, message) in &attempts {
         assert_eq!(kind, "blocked", "{message}");
@@ -664,12 +670,13 @@ async fn a_panicking_send_does_not_leak_its_in_flight_slot() {
     // falls due again when its lease ends.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let (delivered, leased): (i64, i64) = sqlx::query_as(
+        let (delivered, leased): (i64, i64) =
+            server::db::with_db!(&app.state.pool, db => sqlx::query_as(
             "SELECT SUM(status = 'delivered'), SUM(lease_until IS NOT NULL) FROM deliveries",
         )
-        .fetch_one(&app.state.pool)
-        .await
-        .unwrap();
+        .fetch_one(db)
+        .await)
+            .unwrap();
         if delivered == 1 {
             assert_eq!(leased, i64::from(panics));
             break;
@@ -708,12 +715,12 @@ async fn pending_deliveries_per_subscription_are_capped_and_the_overflow_recorde
     }
     step(&mut stepper, now_ms()).await;
     assert_eq!(app.count("deliveries").await, 3);
-    let events: Vec<f64> = sqlx::query_scalar(
+    let events: Vec<f64> = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar(
         "SELECT json_extract(e.payload, '$.data_point.value') FROM deliveries d
          JOIN events e ON e.id = d.event_id ORDER BY d.id",
     )
-    .fetch_all(&app.state.pool)
-    .await
+    .fetch_all(db)
+    .await)
     .unwrap();
     assert_eq!(events, [0.0, 1.0, 2.0], "the oldest are kept");
     send_temperature(&app, &token, 5.0).await;
@@ -808,15 +815,16 @@ async fn prepared_deliveries_are_not_sent_after_access_is_revoked() {
     .expect("access revoked");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let (open, cancelled): (i64, i64) = sqlx::query_as(
+        let (open, cancelled): (i64, i64) =
+            server::db::with_db!(&app.state.pool, db => sqlx::query_as(
             "SELECT COUNT(*) FILTER (WHERE status NOT IN ('delivered', 'failed', 'cancelled')),
                     COUNT(*) FILTER (WHERE status = 'cancelled')
              FROM deliveries WHERE subscription_id = $1",
         )
         .bind(subscription)
-        .fetch_one(&app.state.pool)
-        .await
-        .unwrap();
+        .fetch_one(db)
+        .await)
+            .unwrap();
         if open == 0 {
             assert_eq!(cancelled, 5, "all but the one on the wire");
             break;
@@ -827,12 +835,12 @@ async fn prepared_deliveries_are_not_sent_after_access_is_revoked() {
     // Longer than one more request would take to arrive.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(receiver.received().len(), 1);
-    let why: Vec<String> = sqlx::query_scalar(
+    let why: Vec<String> = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar(
         "SELECT last_error FROM deliveries WHERE subscription_id = $1 AND status = 'cancelled'",
     )
     .bind(subscription)
-    .fetch_all(&app.state.pool)
-    .await
+    .fetch_all(db)
+    .await)
     .unwrap();
     assert!(why.iter().all(|w| w.contains("access")), "{why:?}");
 }

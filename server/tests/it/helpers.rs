@@ -87,12 +87,17 @@ impl TestServer {
     /// A one-shot query for a single value.
     pub async fn scalar<T>(&self, sql: &str) -> T
     where
-        T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + Send + Unpin,
+        T: for<'r> sqlx::Decode<'r, sqlx::Sqlite>
+            + sqlx::Type<sqlx::Sqlite>
+            + for<'r> sqlx::Decode<'r, sqlx::Postgres>
+            + sqlx::Type<sqlx::Postgres>
+            + Send
+            + Unpin,
     {
-        sqlx::query_scalar(sql)
-            .fetch_one(&self.state.pool)
-            .await
-            .unwrap()
+        server::db::with_db!(&self.state.pool, db => sqlx::query_scalar(sql)
+            .fetch_one(db)
+            .await)
+        .unwrap()
     }
 
     pub async fn post_points(&self, device_id: i64, token: &str, body: &Value) -> Response {
@@ -106,18 +111,18 @@ impl TestServer {
     }
 
     pub async fn count(&self, table: &str) -> i64 {
-        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-            .fetch_one(&self.state.pool)
-            .await
+        server::db::with_db!(&self.state.pool, db => sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(db)
+            .await)
             .unwrap()
     }
 
     /// The event types stored for a channel, oldest first.
     pub async fn event_types(&self, channel_id: i64) -> Vec<String> {
-        sqlx::query_scalar("SELECT event_type FROM events WHERE channel_id = $1 ORDER BY id")
+        server::db::with_db!(&self.state.pool, db => sqlx::query_scalar("SELECT event_type FROM events WHERE channel_id = $1 ORDER BY id")
             .bind(channel_id)
-            .fetch_all(&self.state.pool)
-            .await
+            .fetch_all(db)
+            .await)
             .unwrap()
     }
 }

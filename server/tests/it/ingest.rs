@@ -29,18 +29,18 @@ async fn accepted_points_are_stored_with_their_events() {
     assert_eq!(app.count("data_points").await, 2);
 
     let (ts, value): (i64, f64) =
-        sqlx::query_as("SELECT timestamp, value FROM data_points WHERE channel_id = $1")
+        server::db::with_db!(&app.state.pool, db => sqlx::query_as("SELECT timestamp, value FROM data_points WHERE channel_id = $1")
             .bind(app.channel_id(device, "temperature").await)
-            .fetch_one(&app.state.pool)
-            .await
+            .fetch_one(db)
+            .await)
             .unwrap();
     assert_eq!((ts, value), (1_795_512_600_000, 25.5));
 
-    let payload: String = sqlx::query_scalar(
+    let payload: String = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar(
         "SELECT payload FROM events WHERE event_type = 'data_point.created' ORDER BY id LIMIT 1",
     )
-    .fetch_one(&app.state.pool)
-    .await
+    .fetch_one(db)
+    .await)
     .unwrap();
     let payload: Value = serde_json::from_str(&payload).unwrap();
     assert_eq!(payload["organisation"]["name"], "Demo Lab");
@@ -85,9 +85,9 @@ async fn value_changes_and_range_exits_and_returns_become_events() {
         ]
     );
     let threshold: String =
-        sqlx::query_scalar("SELECT payload FROM events WHERE event_type = 'channel.out_of_range'")
-            .fetch_one(&app.state.pool)
-            .await
+        server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT payload FROM events WHERE event_type = 'channel.out_of_range'")
+            .fetch_one(db)
+            .await)
             .unwrap();
     let threshold: Value = serde_json::from_str(&threshold).unwrap();
     assert_eq!(
@@ -113,14 +113,15 @@ async fn text_values_change_only_when_different() {
         )
         .await;
     assert_eq!(res.status(), 202);
-    let changes: Vec<Option<String>> = sqlx::query_scalar(
+    let changes: Vec<Option<String>> =
+        server::db::with_db!(&app.state.pool, db => sqlx::query_scalar(
         "SELECT json_extract(payload, '$.previous_value') FROM events
          WHERE channel_id = $1 AND event_type = 'channel.value_changed' ORDER BY id",
     )
     .bind(barcode)
-    .fetch_all(&app.state.pool)
-    .await
-    .unwrap();
+    .fetch_all(db)
+    .await)
+        .unwrap();
     assert_eq!(app.event_types(barcode).await.len(), 5);
     assert_eq!(changes, [None, Some("LAB-1".to_owned())]);
 }
@@ -130,13 +131,13 @@ async fn silent_devices_go_offline_and_come_back_online() {
     let app = spawn_with(|c| c.offline_after = Duration::from_secs(60)).await;
     let (device, token) = app.token_for(SCANNER).await;
     let status_events = || async {
-        sqlx::query_scalar::<_, String>(
+        server::db::with_db!(&app.state.pool, db => sqlx::query_scalar::<_, String>(
             "SELECT json_extract(payload, '$.status.current') FROM events
              WHERE device_id = $1 AND event_type = 'device.status_changed' ORDER BY id",
         )
         .bind(device)
-        .fetch_all(&app.state.pool)
-        .await
+        .fetch_all(db)
+        .await)
         .unwrap()
     };
     app.post_points(
@@ -167,10 +168,10 @@ async fn silent_devices_go_offline_and_come_back_online() {
     .unwrap();
     assert_eq!(n, 1);
     assert_eq!(status_events().await, ["online", "offline"]);
-    let status: String = sqlx::query_scalar("SELECT status FROM devices WHERE id = $1")
+    let status: String = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT status FROM devices WHERE id = $1")
         .bind(device)
-        .fetch_one(&app.state.pool)
-        .await
+        .fetch_one(db)
+        .await)
         .unwrap();
     assert_eq!(status, "offline");
 
@@ -208,10 +209,10 @@ async fn bad_tokens_are_refused() {
 
     // Revoked.
     let admin = app.admin().await;
-    let token_id: i64 = sqlx::query_scalar("SELECT id FROM device_tokens WHERE device_id = $1")
+    let token_id: i64 = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT id FROM device_tokens WHERE device_id = $1")
         .bind(device)
-        .fetch_one(&app.state.pool)
-        .await
+        .fetch_one(db)
+        .await)
         .unwrap();
     server::devices::tokens::revoke(&app.state, &admin, device, token_id)
         .await
@@ -418,21 +419,21 @@ async fn concurrent_requests_are_written_together_yet_each_all_or_nothing() {
     event_ids.sort_unstable();
     event_ids.dedup();
     assert_eq!(event_ids.len(), n);
-    let stored: i64 = sqlx::query_scalar(
+    let stored: i64 = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar(
         "SELECT COUNT(*) FROM events WHERE id IN (SELECT value FROM json_each($1))",
     )
     .bind(serde_json::to_string(&event_ids).unwrap())
-    .fetch_one(&app.state.pool)
-    .await
+    .fetch_one(db)
+    .await)
     .unwrap();
     assert_eq!(stored as usize, n);
     // The channel remembers the newest of the values it was sent.
-    let last: Option<String> = sqlx::query_scalar(
+    let last: Option<String> = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar(
         "SELECT last_str_value FROM channels WHERE device_id = $1 AND name = 'barcode'",
     )
     .bind(scanner)
-    .fetch_one(&app.state.pool)
-    .await
+    .fetch_one(db)
+    .await)
     .unwrap();
     assert!(last.is_some_and(|v| v.starts_with("S-")));
 }

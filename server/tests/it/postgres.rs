@@ -116,7 +116,7 @@ async fn the_postgres_migrations_make_the_same_schema_as_sqlite_s() {
     let scratch = Scratch::new("labhook-parity").unwrap();
     let sqlite = db::open(&scratch.path().join("parity.db")).await.unwrap();
 
-    let (lite_tables, lite_indexes) = sqlite_schema(&sqlite).await;
+    let (lite_tables, lite_indexes) = sqlite_schema(sqlite.as_sqlite().unwrap()).await;
     let (pg_tables, pg_indexes) = postgres_schema(&postgres).await;
     assert!(lite_tables.len() > 15, "{lite_tables:?}");
     assert_eq!(

@@ -109,29 +109,29 @@ async fn step(stepper: &mut Stepper) -> Round {
 
 /// The reply notes of a subscription's attempts, oldest first: (outcome, message).
 async fn notes(app: &TestServer, subscription: i64) -> Vec<(Option<String>, Option<String>)> {
-    sqlx::query_as(
+    server::db::with_db!(&app.state.pool, db => sqlx::query_as(
         "SELECT a.reply_outcome, a.reply_message FROM delivery_attempts a
          JOIN deliveries d ON d.id = a.delivery_id WHERE d.subscription_id = $1 ORDER BY a.id",
     )
     .bind(subscription)
-    .fetch_all(&app.state.pool)
-    .await
+    .fetch_all(db)
+    .await)
     .unwrap()
 }
 
 async fn last_text(app: &TestServer, channel: i64) -> Option<String> {
-    sqlx::query_scalar("SELECT last_str_value FROM channels WHERE id = $1")
+    server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT last_str_value FROM channels WHERE id = $1")
         .bind(channel)
-        .fetch_one(&app.state.pool)
-        .await
+        .fetch_one(db)
+        .await)
         .unwrap()
 }
 
 async fn points_on(app: &TestServer, channel: i64) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM data_points WHERE channel_id = $1")
+    server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT COUNT(*) FROM data_points WHERE channel_id = $1")
         .bind(channel)
-        .fetch_one(&app.state.pool)
-        .await
+        .fetch_one(db)
+        .await)
         .unwrap()
 }
 
@@ -181,13 +181,13 @@ async fn a_reply_is_stored_on_the_device_and_its_events_go_to_others_but_not_bac
         )]
     );
     // The reply's events remember who caused them, one reply deep.
-    let caused: Vec<(Option<i64>, i64)> = sqlx::query_as(
+    let caused: Vec<(Option<i64>, i64)> = server::db::with_db!(&app.state.pool, db => sqlx::query_as(
         "SELECT caused_by_subscription, chain_depth FROM events WHERE channel_id IN ($1, $2) ORDER BY id",
     )
     .bind(id(&channels, "sample_info"))
     .bind(id(&channels, "method"))
-    .fetch_all(&app.state.pool)
-    .await
+    .fetch_all(db)
+    .await)
     .unwrap();
     // A new data point and a changed value on each of the two channels.
     assert_eq!(caused, vec![(Some(uses_reply), 1); 4]);

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use server::{AppState, Error};
-use sqlx::SqliteConnection;
 
 use crate::helpers::spawn;
 
@@ -12,9 +11,10 @@ async fn table(state: &AppState) {
     state
         .write(|c| {
             Box::pin(async move {
-                sqlx::query("CREATE TABLE IF NOT EXISTS t (v INTEGER NOT NULL)")
-                    .execute(&mut *c)
-                    .await?;
+                server::db::with_db!(&mut *c, db => sqlx::query("CREATE TABLE IF NOT EXISTS t (v INTEGER NOT NULL)")
+                    .execute(db)
+                    .await
+                    .map(server::db::Done::from))?;
                 Ok(())
             })
         })
@@ -22,19 +22,20 @@ async fn table(state: &AppState) {
         .unwrap();
 }
 
-async fn insert(c: &mut SqliteConnection, v: i64) -> server::Result<()> {
-    sqlx::query("INSERT INTO t (v) VALUES ($1)")
+async fn insert(c: &mut server::db::Conn, v: i64) -> server::Result<()> {
+    server::db::with_db!(c, db => sqlx::query("INSERT INTO t (v) VALUES ($1)")
         .bind(v)
-        .execute(c)
-        .await?;
+        .execute(db)
+        .await
+        .map(server::db::Done::from))?;
     Ok(())
 }
 
 async fn values(state: &AppState) -> Vec<i64> {
-    sqlx::query_scalar("SELECT v FROM t ORDER BY v")
-        .fetch_all(&state.pool)
-        .await
-        .unwrap()
+    server::db::with_db!(&state.pool, db => sqlx::query_scalar("SELECT v FROM t ORDER BY v")
+        .fetch_all(db)
+        .await)
+    .unwrap()
 }
 
 #[tokio::test]
@@ -124,7 +125,7 @@ async fn a_pooled_connection_left_inside_a_transaction_is_closed_not_reused() {
     table(&app.state).await;
     // What a cancelled `begin_with` in sqlx leaves behind: a connection holding SQLite's write
     // lock, going back to the pool.
-    let mut conn = app.state.pool.acquire().await.unwrap();
+    let mut conn = app.state.pool.as_sqlite().unwrap().acquire().await.unwrap();
     sqlx::raw_sql("BEGIN IMMEDIATE")
         .execute(&mut *conn)
         .await

@@ -67,9 +67,9 @@ async fn the_bad_input_corpus_through_the_api_gets_4xx_and_stores_nothing() {
         "/api/v2/webhook_subscriptions/{}",
         made["data"]["id"].as_str().unwrap()
     );
-    let org: i64 = sqlx::query_scalar("SELECT id FROM organisations WHERE name = 'Demo Lab'")
-        .fetch_one(&app.state.pool)
-        .await
+    let org: i64 = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT id FROM organisations WHERE name = 'Demo Lab'")
+        .fetch_one(db)
+        .await)
         .unwrap();
 
     let mut cases: Vec<(String, Method, String, &str, Vec<u8>)> = Vec::new();

@@ -240,10 +240,10 @@ async fn fixtures(app: &TestApp, lab: &str, admin: &Client) -> Fixtures {
     for _ in 0..5 {
         to_delete.push(create().await);
     }
-    let device: i64 = sqlx::query_scalar("SELECT device_id FROM channels WHERE id = $1")
+    let device: i64 = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT device_id FROM channels WHERE id = $1")
         .bind(channel)
-        .fetch_one(&app.state.pool)
-        .await
+        .fetch_one(db)
+        .await)
         .unwrap();
     let device_token = app.device_token(admin, device).await;
     app.send_points(
@@ -254,10 +254,10 @@ async fn fixtures(app: &TestApp, lab: &str, admin: &Client) -> Fixtures {
     .await;
     app.wait_for_fan_out().await;
     let delivery: i64 =
-        sqlx::query_scalar("SELECT MIN(id) FROM deliveries WHERE subscription_id = $1")
+        server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT MIN(id) FROM deliveries WHERE subscription_id = $1")
             .bind(subscription.parse::<i64>().unwrap())
-            .fetch_one(&app.state.pool)
-            .await
+            .fetch_one(db)
+            .await)
             .unwrap();
     let mut replays = Vec::new();
     for _ in 0..5 {
@@ -285,9 +285,9 @@ async fn fixtures(app: &TestApp, lab: &str, admin: &Client) -> Fixtures {
         delivery: delivery.to_string(),
         device,
         channel,
-        organisation: sqlx::query_scalar("SELECT id FROM organisations WHERE name = 'Demo Lab'")
-            .fetch_one(&app.state.pool)
-            .await
+        organisation: server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT id FROM organisations WHERE name = 'Demo Lab'")
+            .fetch_one(db)
+            .await)
             .unwrap(),
     }
 }
@@ -295,9 +295,9 @@ async fn fixtures(app: &TestApp, lab: &str, admin: &Client) -> Fixtures {
 #[tokio::test]
 async fn every_api_route_answers_each_role_as_the_table_says() {
     let app = spawn_app().await;
-    let demo: i64 = sqlx::query_scalar("SELECT id FROM organisations WHERE name = 'Demo Lab'")
-        .fetch_one(&app.state.pool)
-        .await
+    let demo: i64 = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT id FROM organisations WHERE name = 'Demo Lab'")
+        .fetch_one(db)
+        .await)
         .unwrap();
     server::orgs::create_user(
         &app.state.pool,

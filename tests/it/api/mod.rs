@@ -120,14 +120,14 @@ pub async fn token(app: &TestApp, client: &Client, scopes: &[&str]) -> String {
 
 /// The id of a demo channel, by device and channel name.
 pub async fn channel_id(app: &TestApp, device: &str, channel: &str) -> i64 {
-    sqlx::query_scalar(
+    server::db::with_db!(&app.state.pool, db => sqlx::query_scalar(
         "SELECT c.id FROM channels c JOIN devices d ON d.id = c.device_id
          WHERE d.name = $1 AND c.name = $2",
     )
     .bind(device)
     .bind(channel)
-    .fetch_one(&app.state.pool)
-    .await
+    .fetch_one(db)
+    .await)
     .unwrap()
 }
 

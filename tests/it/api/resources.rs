@@ -23,13 +23,13 @@ async fn the_organisation_is_read_by_its_people_and_changed_by_its_admins() {
     let admin = app.signed_in(ADMIN.0, ADMIN.1).await;
     let lab_api = Api::new(&app, &token(&app, &lab, &["read", "write"]).await);
     let admin_api = Api::new(&app, &token(&app, &admin, &["read", "write"]).await);
-    let org: i64 = sqlx::query_scalar("SELECT id FROM organisations WHERE name = 'Demo Lab'")
-        .fetch_one(&app.state.pool)
-        .await
+    let org: i64 = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT id FROM organisations WHERE name = 'Demo Lab'")
+        .fetch_one(db)
+        .await)
         .unwrap();
-    let other: i64 = sqlx::query_scalar("SELECT id FROM organisations WHERE name != 'Demo Lab'")
-        .fetch_one(&app.state.pool)
-        .await
+    let other: i64 = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT id FROM organisations WHERE name != 'Demo Lab'")
+        .fetch_one(db)
+        .await)
         .unwrap();
     let path = format!("/api/v2/organisations/{org}");
 
@@ -134,10 +134,10 @@ async fn the_organisation_is_read_by_its_people_and_changed_by_its_admins() {
         StatusCode::OK
     );
     let audited: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE organisation_id = $1")
+        server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE organisation_id = $1")
             .bind(org)
-            .fetch_one(&app.state.pool)
-            .await
+            .fetch_one(db)
+            .await)
             .unwrap();
     assert!(
         audited >= 4,
@@ -172,9 +172,9 @@ async fn devices_channels_and_data_points_are_what_the_user_may_see() {
         9
     );
     let centrifuge: i64 =
-        sqlx::query_scalar("SELECT id FROM devices WHERE name = 'Centrifuge 5425'")
-            .fetch_one(&app.state.pool)
-            .await
+        server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT id FROM devices WHERE name = 'Centrifuge 5425'")
+            .fetch_one(db)
+            .await)
             .unwrap();
     assert_eq!(
         lab_api
@@ -216,10 +216,10 @@ async fn devices_channels_and_data_points_are_what_the_user_may_see() {
     );
 
     let hotplate = channel_id(&app, "Hotplate Stirrer RCT digital", "temperature").await;
-    let device: i64 = sqlx::query_scalar("SELECT device_id FROM channels WHERE id = $1")
+    let device: i64 = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT device_id FROM channels WHERE id = $1")
         .bind(hotplate)
-        .fetch_one(&app.state.pool)
-        .await
+        .fetch_one(db)
+        .await)
         .unwrap();
     let channels = lab_api
         .get(&format!(

@@ -105,14 +105,14 @@ async fn every_answer_fits_the_served_openapi_document() {
     let read_only = Api::new(&app, &token(&app, &lab, &["read"]).await);
     let admin_api = Api::new(&app, &token(&app, &admin, &["read", "write"]).await);
     let channel = channel_id(&app, "Barcode Scanner Bench 2", "barcode").await;
-    let device: i64 = sqlx::query_scalar("SELECT device_id FROM channels WHERE id = $1")
+    let device: i64 = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT device_id FROM channels WHERE id = $1")
         .bind(channel)
-        .fetch_one(&app.state.pool)
-        .await
+        .fetch_one(db)
+        .await)
         .unwrap();
-    let org: i64 = sqlx::query_scalar("SELECT id FROM organisations WHERE name = 'Demo Lab'")
-        .fetch_one(&app.state.pool)
-        .await
+    let org: i64 = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT id FROM organisations WHERE name = 'Demo Lab'")
+        .fetch_one(db)
+        .await)
         .unwrap();
     let token_of_device = app.device_token(&admin, device).await;
     app.send_points(
@@ -499,14 +499,14 @@ async fn the_references_examples_work_and_answers_have_its_shapes() {
         &updated.body,
     );
 
-    let device: i64 = sqlx::query_scalar("SELECT device_id FROM channels WHERE id = $1")
+    let device: i64 = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT device_id FROM channels WHERE id = $1")
         .bind(channel)
-        .fetch_one(&app.state.pool)
-        .await
+        .fetch_one(db)
+        .await)
         .unwrap();
-    let org: i64 = sqlx::query_scalar("SELECT id FROM organisations WHERE name = 'Demo Lab'")
-        .fetch_one(&app.state.pool)
-        .await
+    let org: i64 = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT id FROM organisations WHERE name = 'Demo Lab'")
+        .fetch_one(db)
+        .await)
         .unwrap();
     let token_of_device = app.device_token(&admin, device).await;
     app.send_points(

@@ -49,9 +49,9 @@ async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 
 /// The admin registers `origin` through the API's organisation settings.
 async fn register(app: &TestApp, admin: &Api, origin: &str) {
-    let org: i64 = sqlx::query_scalar("SELECT id FROM organisations WHERE name = 'Demo Lab'")
-        .fetch_one(&app.state.pool)
-        .await
+    let org: i64 = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT id FROM organisations WHERE name = 'Demo Lab'")
+        .fetch_one(db)
+        .await)
         .unwrap();
     let path = format!("/api/v2/organisations/{org}");
     let current = admin.get(&path).await;
@@ -99,10 +99,10 @@ async fn a_script_creates_reads_changes_and_deletes_a_subscription() {
         .as_str()
         .unwrap()
         .starts_with("whsec_"));
-    let lab_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+    let lab_id: i64 = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
         .bind(LAB_USER.0)
-        .fetch_one(&app.state.pool)
-        .await
+        .fetch_one(db)
+        .await)
         .unwrap();
     assert_eq!(
         data["relationships"]["user"]["data"],
@@ -255,10 +255,10 @@ async fn a_script_creates_reads_changes_and_deletes_a_subscription() {
     assert_eq!(none.body["data"], json!([]));
 
     // A scan the device sends; then a replay of it: counted first, started, listed, cancelled.
-    let device: i64 = sqlx::query_scalar("SELECT device_id FROM channels WHERE id = $1")
+    let device: i64 = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT device_id FROM channels WHERE id = $1")
         .bind(channel)
-        .fetch_one(&app.state.pool)
-        .await
+        .fetch_one(db)
+        .await)
         .unwrap();
     let device_token = app.device_token(&admin, device).await;
     let (status, _) = app

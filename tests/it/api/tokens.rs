@@ -10,10 +10,10 @@ use crate::helpers::{error_of, spawn_app, ADMIN, LAB_USER, OTHER_ADMIN};
 const SUBSCRIPTIONS: &str = "/api/v2/webhook_subscriptions";
 
 async fn user_id(app: &crate::helpers::TestApp, email: &str) -> i64 {
-    sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+    server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
         .bind(email)
-        .fetch_one(&app.state.pool)
-        .await
+        .fetch_one(db)
+        .await)
         .unwrap()
 }
 
@@ -30,12 +30,12 @@ async fn a_token_acts_as_its_user_until_it_is_revoked_expires_or_its_user_goes()
     assert_eq!(ok.status, StatusCode::OK);
     assert_eq!(ok.content_type, "application/vnd.api+json");
     // Stored as a hash only; its use is recorded.
-    let stored: i64 = sqlx::query_scalar(
+    let stored: i64 = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar(
         "SELECT COUNT(*) FROM api_tokens WHERE instr(CAST(token_hash AS TEXT), $1) > 0",
     )
     .bind(&secret)
-    .fetch_one(&app.state.pool)
-    .await
+    .fetch_one(db)
+    .await)
     .unwrap();
     assert_eq!(stored, 0);
     let listed: Value = app
@@ -98,10 +98,11 @@ async fn a_token_acts_as_its_user_until_it_is_revoked_expires_or_its_user_goes()
     let second = token(&app, &lab, &["read"]).await;
     let api = Api::new(&app, &second);
     assert_eq!(api.get(SUBSCRIPTIONS).await.status, StatusCode::OK);
-    sqlx::query("UPDATE api_tokens SET expires_at = $1 WHERE revoked_at IS NULL")
+    server::db::with_db!(&app.state.pool, db => sqlx::query("UPDATE api_tokens SET expires_at = $1 WHERE revoked_at IS NULL")
         .bind(server::clock::now_ms() - 1)
-        .execute(&app.state.pool)
+        .execute(db)
         .await
+        .map(server::db::Done::from))
         .unwrap();
     assert_eq!(
         api.get(SUBSCRIPTIONS).await.status,
@@ -150,20 +151,20 @@ async fn a_token_acts_as_its_user_until_it_is_revoked_expires_or_its_user_goes()
         api.get(SUBSCRIPTIONS).await.status,
         StatusCode::UNAUTHORIZED
     );
-    let reset: String = sqlx::query_scalar(
+    let reset: String = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar(
         "SELECT after FROM audit_log WHERE action = 'password reset' ORDER BY id DESC LIMIT 1",
     )
-    .fetch_one(&app.state.pool)
-    .await
+    .fetch_one(db)
+    .await)
     .unwrap();
     assert!(reset.contains("\"API tokens revoked\":1"), "{reset}");
 
     // Created and revoked are in the audit trail.
-    let audited: i64 = sqlx::query_scalar(
+    let audited: i64 = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar(
         "SELECT COUNT(*) FROM audit_log WHERE action IN ('API token created', 'API token revoked')",
     )
-    .fetch_one(&app.state.pool)
-    .await
+    .fetch_one(db)
+    .await)
     .unwrap();
     assert_eq!(audited, 5);
 }
@@ -183,9 +184,9 @@ async fn one_person_has_at_most_twenty_tokens_in_use() {
     let (status, body) = error_of(create().await).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(body.to_string().contains("20 API tokens in use"), "{body}");
-    let id: i64 = sqlx::query_scalar("SELECT MIN(id) FROM api_tokens")
-        .fetch_one(&app.state.pool)
-        .await
+    let id: i64 = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT MIN(id) FROM api_tokens")
+        .fetch_one(db)
+        .await)
         .unwrap();
     let res = app
         .call_form(&lab, "api_tokens/revoke", &[("id", &id.to_string())])

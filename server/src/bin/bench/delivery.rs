@@ -61,9 +61,9 @@ pub async fn throughput(args: Args) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let secs = started.elapsed().as_secs_f64();
-    let attempts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM delivery_attempts")
-        .fetch_one(&state.pool)
-        .await
+    let attempts: i64 = server::db::with_db!(&state.pool, db => sqlx::query_scalar("SELECT COUNT(*) FROM delivery_attempts")
+        .fetch_one(db)
+        .await)
         .unwrap();
     dispatcher.shutdown().await;
     println!("ingest took:     {:>10.2} s", ingested.as_secs_f64());

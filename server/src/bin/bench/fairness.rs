@@ -151,17 +151,17 @@ pub async fn fairness(args: Args) {
     // (they are older than every subscription) during the warm-up.
     let old_until = server::clock::now_ms() - 3_600_000;
     let since = old_until - REPLAYED_EVENTS * 3;
-    let org_b: i64 = sqlx::query_scalar("SELECT organisation_id FROM devices WHERE id = $1")
+    let org_b: i64 = server::db::with_db!(&state.pool, db => sqlx::query_scalar("SELECT organisation_id FROM devices WHERE id = $1")
         .bind(b.device)
-        .fetch_one(&state.pool)
-        .await
+        .fetch_one(db)
+        .await)
         .unwrap();
     for chunk in 0..(REPLAYED_EVENTS / 100_000) {
         let (device, channel) = (b.device, absorbance);
         state
             .write(move |conn| {
                 Box::pin(async move {
-                    sqlx::query(
+                    server::db::with_db!(conn, db => sqlx::query(
                         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
                          INSERT INTO events (organisation_id, device_id, channel_id, event_type, occurred_at, created_at, payload)
                          SELECT $1, $2, $3, 'data_point.created', $4 + ($5 + i) * 3, $4 + ($5 + i) * 3,
@@ -172,8 +172,9 @@ pub async fn fairness(args: Args) {
                     .bind(channel)
                     .bind(since)
                     .bind(chunk * 100_000)
-                    .execute(&mut *conn)
-                    .await?;
+                    .execute(db)
+                    .await
+                    .map(drop))?;
                     Ok(())
                 })
             })
@@ -293,16 +294,18 @@ pub async fn fairness(args: Args) {
             }
         })
     };
-    let points_before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM data_points")
-        .fetch_one(&state.pool)
-        .await
+    let points_before: i64 =
+        server::db::with_db!(&state.pool, db => sqlx::query_scalar("SELECT COUNT(*) FROM data_points")
+        .fetch_one(db)
+        .await)
         .unwrap();
     let figures = organisation_a(&state, &endpoint, &token, rate, seconds, &receiver, origin).await;
     stop.store(true, Ordering::Relaxed);
     let starts = load.await.unwrap();
-    let points_after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM data_points")
-        .fetch_one(&state.pool)
-        .await
+    let points_after: i64 =
+        server::db::with_db!(&state.pool, db => sqlx::query_scalar("SELECT COUNT(*) FROM data_points")
+        .fetch_one(db)
+        .await)
         .unwrap();
     rows.push((
         "replies answering each other".into(),

@@ -51,10 +51,10 @@ pub async fn organisation_b(
         .await
         .expect("a device token for B");
     let token_id: i64 =
-        sqlx::query_scalar("SELECT MAX(id) FROM device_tokens WHERE device_id = $1")
+        server::db::with_db!(&state.pool, db => sqlx::query_scalar("SELECT MAX(id) FROM device_tokens WHERE device_id = $1")
             .bind(device)
-            .fetch_one(&state.pool)
-            .await
+            .fetch_one(db)
+            .await)
             .unwrap();
     OrganisationB {
         admin,

@@ -78,9 +78,10 @@ pub async fn replay(args: Args) {
     } = start_dispatching(1, &receiver_url).await;
     let state = instance.state.clone();
     let channel = instance.channel_id(device, "temperature").await;
-    let subscription: i64 = sqlx::query_scalar("SELECT MAX(id) FROM subscriptions")
-        .fetch_one(&state.pool)
-        .await
+    let subscription: i64 =
+        server::db::with_db!(&state.pool, db => sqlx::query_scalar("SELECT MAX(id) FROM subscriptions")
+        .fetch_one(db)
+        .await)
         .unwrap();
     // The outage's events: an hour before the subscription started, values negative.
     let now = server::clock::now_ms();
@@ -88,7 +89,7 @@ pub async fn replay(args: Args) {
     state
         .write(move |conn| {
             Box::pin(async move {
-                sqlx::query(
+                server::db::with_db!(conn, db => sqlx::query(
                     "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1)
                      INSERT INTO events (organisation_id, device_id, channel_id, event_type, occurred_at, created_at, payload)
                      SELECT 1, $2, $3, 'data_point.created', $4 + i * 30, $4 + i * 30,
@@ -98,13 +99,15 @@ pub async fn replay(args: Args) {
                 .bind(device)
                 .bind(channel)
                 .bind(start - 3_600_000)
-                .execute(&mut *conn)
-                .await?;
-                sqlx::query("UPDATE subscriptions SET active_since = $1 WHERE id = $2")
+                .execute(db)
+                .await
+                .map(drop))?;
+                server::db::with_db!(conn, db => sqlx::query("UPDATE subscriptions SET active_since = $1 WHERE id = $2")
                     .bind(start)
                     .bind(subscription)
-                    .execute(&mut *conn)
-                    .await?;
+                    .execute(db)
+                    .await
+                    .map(drop))?;
                 Ok(())
             })
         })
@@ -151,10 +154,10 @@ pub async fn replay(args: Args) {
     let replayed = receiver.count.load(Ordering::Relaxed) - before - busy.len() as u64;
     let elapsed = busy_started.elapsed().as_secs_f64();
     let (queued, total): (i64, i64) =
-        sqlx::query_as("SELECT queued, total FROM replays WHERE id = $1")
+        server::db::with_db!(&state.pool, db => sqlx::query_as("SELECT queued, total FROM replays WHERE id = $1")
             .bind(replay_id)
-            .fetch_one(&state.pool)
-            .await
+            .fetch_one(db)
+            .await)
             .unwrap();
     dispatcher.shutdown().await;
     println!("replay events:   {total:>10} (queued {queued} so far)");

@@ -43,19 +43,21 @@ pub async fn retention(args: Args) {
                     "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1 * 4)
                      INSERT INTO data_points (channel_id, timestamp, value) SELECT $3, $4 + i, i FROM n",
                 ] {
-                    sqlx::query(sql)
+                    server::db::with_db!(conn, db => sqlx::query(sql)
                         .bind(rows)
                         .bind(device)
                         .bind(channel)
                         .bind(old)
                         .bind(subscription)
-                        .execute(&mut *conn)
-                        .await?;
+                        .execute(db)
+                        .await
+                        .map(drop))?;
                 }
-                sqlx::query("UPDATE dispatcher_cursor SET last_event_id = $1")
+                server::db::with_db!(conn, db => sqlx::query("UPDATE dispatcher_cursor SET last_event_id = $1")
                     .bind(rows + 1_000_000)
-                    .execute(&mut *conn)
-                    .await?;
+                    .execute(db)
+                    .await
+                    .map(drop))?;
                 Ok(())
             })
         })

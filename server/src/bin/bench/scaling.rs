@@ -30,9 +30,9 @@ pub async fn scaling(args: Args) {
         if others > 0 {
             add_subscriptions_elsewhere(&instance, device, others, &receiver_url).await;
         }
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM subscriptions")
-            .fetch_one(&state.pool)
-            .await
+        let total: i64 = server::db::with_db!(&state.pool, db => sqlx::query_scalar("SELECT COUNT(*) FROM subscriptions")
+            .fetch_one(db)
+            .await)
             .unwrap();
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(args.seconds);
@@ -82,14 +82,14 @@ async fn add_subscriptions_elsewhere(
     n: usize,
     receiver_url: &str,
 ) {
-    let channels: Vec<i64> = sqlx::query_scalar(
+    let channels: Vec<i64> = server::db::with_db!(&instance.state.pool, db => sqlx::query_scalar(
         "SELECT c.id FROM channels c JOIN devices d ON d.id = c.device_id
          WHERE d.organisation_id = (SELECT organisation_id FROM devices WHERE id = $1) AND c.device_id != $2",
     )
     .bind(measured_device)
     .bind(measured_device)
-    .fetch_all(&instance.state.pool)
-    .await
+    .fetch_all(db)
+    .await)
     .unwrap();
     let events = [
         "data_point.created",

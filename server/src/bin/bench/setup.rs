@@ -62,9 +62,9 @@ pub async fn start_dispatching(subscriptions: usize, receiver_url: &str) -> Setu
 }
 
 pub async fn delivered(state: &AppState) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE status = 'delivered'")
-        .fetch_one(&state.pool)
-        .await
+    server::db::with_db!(&state.pool, db => sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE status = 'delivered'")
+        .fetch_one(db)
+        .await)
         .unwrap()
 }
 

@@ -6,7 +6,8 @@ use std::{
     sync::Arc,
 };
 
-use sqlx::{QueryBuilder, SqliteConnection};
+use crate::db::Conn;
+use sqlx::QueryBuilder;
 use tokio::sync::mpsc;
 
 use super::{check, replies, Answer, Receipt, Request, MAX_POINTS_PER_BATCH, QUEUE};
@@ -151,7 +152,7 @@ struct DeviceInBatch {
 /// checks and trigger events, but only on writable channels, and the device's own status
 /// (online, last contact) is left alone — a reply is not the device speaking.
 pub(super) async fn write_batch(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     requests: Vec<Request>,
 ) -> Result<Vec<Result<Receipt>>> {
     let mut devices = load_devices(conn, &requests).await?;
@@ -234,11 +235,12 @@ pub(super) async fn write_batch(
         save_device(conn, d).await?;
     }
     for (token, used_at) in tokens {
-        sqlx::query("UPDATE device_tokens SET last_used_at = MAX(COALESCE(last_used_at, 0), $1) WHERE id = $2")
+        crate::db::with_db!(conn, db => sqlx::query("UPDATE device_tokens SET last_used_at = MAX(COALESCE(last_used_at, 0), $1) WHERE id = $2")
             .bind(used_at)
             .bind(token)
-            .execute(&mut *conn)
-            .await?;
+            .execute(db)
+            .await
+            .map(crate::db::Done::from))?;
     }
     Ok(outcomes
         .into_iter()
@@ -253,40 +255,41 @@ pub(super) async fn write_batch(
 
 /// The batch's devices with their organisation's name and their channels: three statements.
 async fn load_devices(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     requests: &[Request],
 ) -> Result<HashMap<i64, DeviceInBatch>> {
     let mut ids: Vec<i64> = requests.iter().map(|r| r.device_id).collect();
     ids.sort_unstable();
     ids.dedup();
     let ids = serde_json::to_string(&ids).expect("BUG: ids serialise");
-    let found: Vec<Device> = sqlx::query_as::<_, DeviceRow>(&format!(
+    let found: Vec<Device> =
+        crate::db::with_db!(conn, db => sqlx::query_as::<_, DeviceRow>(&format!(
         "SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.id IN (SELECT value FROM json_each($1))"
     ))
     .bind(&ids)
-    .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .map(Device::from)
-    .collect();
-    let names: HashMap<i64, String> = sqlx::query_as(
+    .fetch_all(db)
+    .await)?
+        .into_iter()
+        .map(Device::from)
+        .collect();
+    let names: HashMap<i64, String> = crate::db::with_db!(conn, db => sqlx::query_as(
         "SELECT o.id, o.name FROM organisations o
          WHERE o.id IN (SELECT d.organisation_id FROM devices d WHERE d.id IN (SELECT value FROM json_each($1)))",
     )
     .bind(&ids)
-    .fetch_all(&mut *conn)
-    .await?
+    .fetch_all(db)
+    .await)?
     .into_iter()
     .collect();
     let mut channels: HashMap<i64, Vec<Channel>> = HashMap::new();
-    for c in sqlx::query_as::<_, ChannelRow>(&format!(
+    for c in crate::db::with_db!(conn, db => sqlx::query_as::<_, ChannelRow>(&format!(
         "SELECT {CHANNEL_COLUMNS} FROM channels c
          WHERE c.device_id IN (SELECT value FROM json_each($1)) AND c.removed_at IS NULL
          ORDER BY c.id"
     ))
     .bind(&ids)
-    .fetch_all(&mut *conn)
-    .await?
+    .fetch_all(db)
+    .await)?
     {
         let c = Channel::from(c);
         channels.entry(c.device_id).or_default().push(c);
@@ -309,12 +312,10 @@ async fn load_devices(
         .collect())
 }
 
-async fn insert_data_points(
-    conn: &mut SqliteConnection,
-    points: &[(i64, i64, Reading)],
-) -> Result<()> {
+async fn insert_data_points(conn: &mut Conn, points: &[(i64, i64, Reading)]) -> Result<()> {
     // 4 values per row, well under SQLite's limit of bound values per statement.
     for chunk in points.chunks(1000) {
+        crate::db::with_db!(conn, db => {
         let mut insert =
             QueryBuilder::new("INSERT INTO data_points (channel_id, timestamp, value, str_value) ");
         insert.push_values(chunk, |mut row, (channel, timestamp, reading)| {
@@ -323,24 +324,26 @@ async fn insert_data_points(
                 .push_bind(reading.number)
                 .push_bind(&reading.text);
         });
-        insert.build().execute(&mut *conn).await?;
+        insert.build().execute(db).await.map(drop)
+        })?;
     }
     Ok(())
 }
 
 /// The device's new status and last contact, and the latest state of each channel it touched.
-async fn save_device(conn: &mut SqliteConnection, d: &DeviceInBatch) -> Result<()> {
+async fn save_device(conn: &mut Conn, d: &DeviceInBatch) -> Result<()> {
     if d.seen {
-        sqlx::query("UPDATE devices SET status = 'online', last_seen_at = $1 WHERE id = $2")
+        crate::db::with_db!(conn, db => sqlx::query("UPDATE devices SET status = 'online', last_seen_at = $1 WHERE id = $2")
             .bind(d.device.last_seen_at)
             .bind(d.device.id)
-            .execute(&mut *conn)
-            .await?;
+            .execute(db)
+            .await
+            .map(crate::db::Done::from))?;
     }
     for &ci in &d.touched_channels {
         let channel = &d.channels[ci];
         let st = &channel.state;
-        sqlx::query(
+        crate::db::with_db!(conn, db => sqlx::query(
             "UPDATE channels SET last_timestamp = $1, last_value = $2, last_str_value = $3, in_range = $4 WHERE id = $5",
         )
         .bind(st.last_timestamp)
@@ -348,8 +351,9 @@ async fn save_device(conn: &mut SqliteConnection, d: &DeviceInBatch) -> Result<(
         .bind(st.last.as_ref().and_then(|r| r.text.clone()))
         .bind(st.in_range)
         .bind(channel.id)
-        .execute(&mut *conn)
-        .await?;
+        .execute(db)
+        .await
+        .map(crate::db::Done::from))?;
     }
     Ok(())
 }

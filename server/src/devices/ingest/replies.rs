@@ -6,8 +6,8 @@
 //! [`record_replies`] runs inside the dispatcher's transaction that records the attempts, so
 //! an attempt and what its reply stored are committed together or not at all.
 
+use crate::db::Conn;
 use serde_json::Value as Json;
-use sqlx::SqliteConnection;
 
 use super::{batch::write_batch, parse_items, RawPoint, Receipt, Request};
 use crate::{
@@ -67,7 +67,7 @@ impl Reply {
 /// Stores the replies (each all or nothing, refused alone), in the caller's transaction, as of
 /// `now`. Answers each one's receipt, or why it was refused.
 pub async fn record_replies(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     replies: Vec<Reply>,
     now: i64,
 ) -> Result<Vec<Result<Receipt>>> {

@@ -1,7 +1,7 @@
 //! Feeding running replays into the queue: a step per replay, in turn across organisations,
 //! each a short writer job that tops its subscription's waiting deliveries up to [`AHEAD`].
 
-use sqlx::SqliteConnection;
+use crate::db::Conn;
 
 use super::{device_level, matching, AHEAD, FED_PER_ROUND, WINDOW};
 use crate::{
@@ -30,7 +30,7 @@ struct Running {
 /// Answers how many deliveries were queued.
 pub async fn feed(state: &AppState, now: i64) -> Result<usize> {
     // A read first: most of the time nothing is replaying, and the writer is left alone.
-    let running: Vec<Running> = sqlx::query_as(
+    let running: Vec<Running> = crate::db::with_db!(&state.pool, db => sqlx::query_as(
         "SELECT id, subscription_id, organisation_id, since, until, channel_id, event_type,
                 cursor_event_id, until_event_id
          FROM (SELECT r.*, s.organisation_id,
@@ -41,8 +41,8 @@ pub async fn feed(state: &AppState, now: i64) -> Result<usize> {
          WHERE turn <= 2 ORDER BY fed_at, id LIMIT $1",
     )
     .bind(FED_PER_ROUND)
-    .fetch_all(&state.pool)
-    .await
+    .fetch_all(db)
+    .await)
     .context("reading the running replays")?;
     let mut queued = 0;
     for replay in running {
@@ -54,37 +54,38 @@ pub async fn feed(state: &AppState, now: i64) -> Result<usize> {
 }
 
 /// One step of one replay, in the writer's transaction.
-async fn step(conn: &mut SqliteConnection, r: &Running, now: i64) -> Result<usize> {
+async fn step(conn: &mut Conn, r: &Running, now: i64) -> Result<usize> {
     // Cancelled, or its subscription switched off, since it was read.
-    let still: bool = sqlx::query_scalar(
+    let still: bool = crate::db::with_db!(conn, db => sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM replays r JOIN subscriptions s ON s.id = r.subscription_id
                         WHERE r.id = $1 AND r.status = 'running' AND s.active)",
     )
     .bind(r.id)
-    .fetch_one(&mut *conn)
-    .await?;
+    .fetch_one(db)
+    .await)?;
     if !still {
         return Ok(0);
     }
-    let waiting: i64 = sqlx::query_scalar(
+    let waiting: i64 = crate::db::with_db!(conn, db => sqlx::query_scalar(
         "SELECT COUNT(*) FROM deliveries INDEXED BY deliveries_pending_by_subscription
          WHERE subscription_id = $1 AND next_attempt_at IS NOT NULL",
     )
     .bind(r.subscription_id)
-    .fetch_one(&mut *conn)
-    .await
+    .fetch_one(db)
+    .await)
     .context("counting a replay's waiting deliveries")?;
     let room = AHEAD - waiting;
     if room <= 0 {
-        sqlx::query("UPDATE replays SET fed_at = $1 WHERE id = $2")
+        crate::db::with_db!(conn, db => sqlx::query("UPDATE replays SET fed_at = $1 WHERE id = $2")
             .bind(now)
             .bind(r.id)
-            .execute(&mut *conn)
-            .await?;
+            .execute(db)
+            .await
+            .map(crate::db::Done::from))?;
         return Ok(0);
     }
     let window_end = r.until_event_id.min(r.cursor_event_id + WINDOW);
-    let events: Vec<i64> = sqlx::query_scalar(&format!(
+    let events: Vec<i64> = crate::db::with_db!(conn, db => sqlx::query_scalar(&format!(
         "SELECT e.id {} ORDER BY e.id LIMIT $10",
         matching()
     ))
@@ -98,8 +99,8 @@ async fn step(conn: &mut SqliteConnection, r: &Running, now: i64) -> Result<usiz
     .bind(window_end)
     .bind(r.organisation_id)
     .bind(room)
-    .fetch_all(&mut *conn)
-    .await
+    .fetch_all(db)
+    .await)
     .context("reading a replay's next events")?;
     let deliveries: Vec<NewDelivery> = events
         .iter()
@@ -118,7 +119,7 @@ async fn step(conn: &mut SqliteConnection, r: &Running, now: i64) -> Result<usiz
         window_end
     };
     let done = cursor >= r.until_event_id;
-    sqlx::query(
+    crate::db::with_db!(conn, db => sqlx::query(
         "UPDATE replays SET queued = queued + $1, cursor_event_id = $2, fed_at = $3,
              status = CASE WHEN $4 THEN 'done' ELSE status END,
              finished_at = CASE WHEN $5 THEN $6 ELSE finished_at END
@@ -131,7 +132,8 @@ async fn step(conn: &mut SqliteConnection, r: &Running, now: i64) -> Result<usiz
     .bind(done)
     .bind(now)
     .bind(r.id)
-    .execute(&mut *conn)
-    .await?;
+    .execute(db)
+    .await
+    .map(crate::db::Done::from))?;
     Ok(deliveries.len())
 }

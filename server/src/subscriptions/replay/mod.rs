@@ -20,8 +20,8 @@ use std::time::Duration;
 
 pub use feed::feed;
 
+use crate::db::Pool;
 use serde_json::json;
-use sqlx::SqlitePool;
 
 use super::queries::get;
 use crate::{
@@ -109,19 +109,14 @@ pub(super) fn device_level() -> String {
 /// The ids of the organisation's events recorded in `[since, until)`: (after, up to) — the
 /// events lie in `after < id <= up_to`. Ids grow with the time events are recorded, so each
 /// end is found by bisection over the organisation's ids (a few indexed reads).
-async fn id_range(
-    pool: &SqlitePool,
-    organisation_id: i64,
-    since: i64,
-    until: i64,
-) -> Result<(i64, i64)> {
-    let (min, max): (Option<i64>, Option<i64>) = sqlx::query_as(
+async fn id_range(pool: &Pool, organisation_id: i64, since: i64, until: i64) -> Result<(i64, i64)> {
+    let (min, max): (Option<i64>, Option<i64>) = crate::db::with_db!(pool, db => sqlx::query_as(
         "SELECT MIN(id), MAX(id) FROM events INDEXED BY events_by_organisation
          WHERE organisation_id = $1",
     )
     .bind(organisation_id)
-    .fetch_one(pool)
-    .await
+    .fetch_one(db)
+    .await)
     .context("reading an organisation's event ids")?;
     let (Some(min), Some(max)) = (min, max) else {
         return Ok((0, 0));
@@ -134,7 +129,7 @@ async fn id_range(
 /// The smallest id in `min..=max + 1` from which the organisation's events were recorded at or
 /// after `at` (`max + 1` when none was).
 async fn first_at_or_after(
-    pool: &SqlitePool,
+    pool: &Pool,
     organisation_id: i64,
     at: i64,
     min: i64,
@@ -142,14 +137,14 @@ async fn first_at_or_after(
 ) -> Result<i64> {
     // The creation time of the organisation's first event at or after `id`.
     let created_at = |id: i64| async move {
-        sqlx::query_scalar::<_, i64>(
+        crate::db::with_db!(pool, db => sqlx::query_scalar::<_, i64>(
             "SELECT created_at FROM events INDEXED BY events_by_organisation
              WHERE organisation_id = $1 AND id >= $2 ORDER BY id LIMIT 1",
         )
         .bind(organisation_id)
         .bind(id)
-        .fetch_optional(pool)
-        .await
+        .fetch_optional(db)
+        .await)
         .context("reading an event's time")
     };
     // Invariant: events from `hi` on are at or after `at`; those before `lo` are not.
@@ -167,7 +162,7 @@ async fn first_at_or_after(
 
 /// Counts what a replay would send, on a reader: the writer is never held by a count.
 async fn count(
-    pool: &SqlitePool,
+    pool: &Pool,
     subscription_id: i64,
     organisation_id: i64,
     r: &ReplayInput,
@@ -176,7 +171,8 @@ async fn count(
     if up_to <= after {
         return Ok((0, (after, up_to)));
     }
-    let n = sqlx::query_scalar(&format!("SELECT COUNT(*) {}", matching()))
+    let n =
+        crate::db::with_db!(pool, db => sqlx::query_scalar(&format!("SELECT COUNT(*) {}", matching()))
         .bind(subscription_id)
         .bind(r.since)
         .bind(r.until)
@@ -186,8 +182,8 @@ async fn count(
         .bind(device_level())
         .bind(up_to)
         .bind(organisation_id)
-        .fetch_one(pool)
-        .await
+        .fetch_one(db)
+        .await)
         .context("counting the events of a replay")?;
     Ok((n, (after, up_to)))
 }
@@ -286,15 +282,15 @@ pub async fn start(state: &AppState, user: &CurrentUser, id: i64, r: &ReplayInpu
     let replay = state
         .write(move |conn| {
             Box::pin(async move {
-                let (this_one, organisation): (bool, i64) = sqlx::query_as(
+                let (this_one, organisation): (bool, i64) = crate::db::with_db!(conn, db => sqlx::query_as(
                     "SELECT COALESCE(SUM(r.subscription_id = $1), 0) > 0, COUNT(*)
                      FROM replays r JOIN subscriptions s ON s.id = r.subscription_id
                      WHERE r.status = 'running' AND s.organisation_id = $2",
                 )
                 .bind(id)
                 .bind(user.organisation_id)
-                .fetch_one(&mut *conn)
-                .await?;
+                .fetch_one(db)
+                .await)?;
                 if this_one {
                     return Err(Error::Conflict(
                         "A replay of this subscription is running: wait until it is done, or cancel it first.".into(),
@@ -305,7 +301,7 @@ pub async fn start(state: &AppState, user: &CurrentUser, id: i64, r: &ReplayInpu
                         "Your organisation has {organisation} replays running, the most at once: wait until one is done, or cancel one first."
                     )));
                 }
-                let replay: i64 = sqlx::query_scalar(
+                let replay: i64 = crate::db::with_db!(conn, db => sqlx::query_scalar(
                     "INSERT INTO replays (subscription_id, requested_by, since, until, channel_id,
                          event_type, total, status, created_at, cursor_event_id, until_event_id)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, 'running', $8, $9, $10) RETURNING id",
@@ -320,8 +316,8 @@ pub async fn start(state: &AppState, user: &CurrentUser, id: i64, r: &ReplayInpu
                 .bind(now_ms())
                 .bind(after)
                 .bind(up_to)
-                .fetch_one(&mut *conn)
-                .await?;
+                .fetch_one(db)
+                .await)?;
                 audit::record_by(
                     conn,
                     &user,
@@ -348,14 +344,14 @@ pub async fn start(state: &AppState, user: &CurrentUser, id: i64, r: &ReplayInpu
 /// A subscription's replays, newest first.
 pub async fn list(state: &AppState, user: &CurrentUser, id: i64) -> Result<Vec<Replay>> {
     get(state, user, id).await?;
-    Ok(sqlx::query_as(
+    Ok(crate::db::with_db!(&state.pool, db => sqlx::query_as(
         "SELECT id, subscription_id, since, until, channel_id, event_type, total, queued, status,
                 created_at, finished_at
          FROM replays WHERE subscription_id = $1 ORDER BY id DESC LIMIT 20",
     )
     .bind(id)
-    .fetch_all(&state.pool)
-    .await?)
+    .fetch_all(db)
+    .await)?)
 }
 
 /// Stops a replay: nothing more is queued, and what waits is cancelled.
@@ -364,7 +360,7 @@ pub async fn cancel(state: &AppState, user: &CurrentUser, replay_id: i64) -> Res
     state
         .write(move |conn| {
             Box::pin(async move {
-                let found: Option<(i64, String)> = sqlx::query_as(&format!(
+                let found: Option<(i64, String)> = crate::db::with_db!(conn, db => sqlx::query_as(&format!(
                     "SELECT r.subscription_id, r.status FROM replays r
                      JOIN subscriptions s ON s.id = r.subscription_id
                      WHERE r.id = $4 AND {}",
@@ -372,27 +368,28 @@ pub async fn cancel(state: &AppState, user: &CurrentUser, replay_id: i64) -> Res
                 ))
                 .scoped(&user)
                 .bind(replay_id)
-                .fetch_optional(&mut *conn)
-                .await?;
+                .fetch_optional(db)
+                .await)?;
                 let (subscription_id, status) = found.ok_or_else(|| Error::not_found("Replay"))?;
                 if status != "running" {
                     return Ok(());
                 }
                 let now = now_ms();
-                sqlx::query(
+                crate::db::with_db!(conn, db => sqlx::query(
                     "UPDATE replays SET status = 'cancelled', finished_at = $1 WHERE id = $2",
                 )
                 .bind(now)
                 .bind(replay_id)
-                .execute(&mut *conn)
-                .await?;
+                .execute(db)
+                .await
+                .map(crate::db::Done::from))?;
                 cancel_pending(&mut *conn, Pending::OfReplay(replay_id), "replay cancelled")
                     .await?;
                 let (name, url): (String, String) =
-                    sqlx::query_as("SELECT display_name, url FROM subscriptions WHERE id = $1")
+                    crate::db::with_db!(conn, db => sqlx::query_as("SELECT display_name, url FROM subscriptions WHERE id = $1")
                         .bind(subscription_id)
-                        .fetch_one(&mut *conn)
-                        .await?;
+                        .fetch_one(db)
+                        .await)?;
                 audit::record_by(
                     conn,
                     &user,
