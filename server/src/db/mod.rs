@@ -8,7 +8,8 @@ pub mod postgres;
 mod writer;
 
 /// Runs a statement on either engine (see `db::engine`).
-pub use crate::with_db;
+// `#[macro_export]` puts the macro at the crate root; it belongs here.
+pub use super::with_db;
 pub use engine::{Conn, Done, Engine, Pool, Split, Tx};
 pub use location::{Location, LocationError};
 
