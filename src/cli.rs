@@ -301,18 +301,7 @@ pub async fn main() -> ExitCode {
         LogFormatArg::Text => LogFormat::Text,
         LogFormatArg::Json => LogFormat::Json,
     });
-    let database = match cli.database {
-        server::db::Location::Sqlite(path) => path,
-        postgres @ server::db::Location::Postgres(_) => {
-            // One clear line, as every other start-up error.
-            eprintln!(
-                "labhook: {postgres} is a PostgreSQL database, and this version of Labhook runs \
-                 on SQLite files only (docs/postgres.md says what is built); use a file, e.g. \
-                 --database data/labhook.db"
-            );
-            return ExitCode::FAILURE;
-        }
-    };
+    let database = cli.database;
     let result = match cli.command {
         None => serve(database, cli.log_format, ServeArgs::default()).await,
         Some(Command::Serve(args)) => serve(database, cli.log_format, args).await,
@@ -366,7 +355,11 @@ pub async fn main() -> ExitCode {
     }
 }
 
-async fn serve(database: PathBuf, log_format: LogFormatArg, args: ServeArgs) -> anyhow::Result<()> {
+async fn serve(
+    database: server::db::Location,
+    log_format: LogFormatArg,
+    args: ServeArgs,
+) -> anyhow::Result<()> {
     if args.demo && !args.listen.ip().is_loopback() && !args.demo_on_public_address {
         anyhow::bail!(
             "--demo creates users whose passwords are published, and {} can be reached from \

@@ -27,7 +27,7 @@ pub struct Application {
     router: Router,
     state: AppState,
     /// Held while this process serves the database (see `server::db::lock_for_serving`).
-    _lock: server::db::ServingLock,
+    _lock: Option<server::db::ServingLock>,
 }
 
 impl Application {
@@ -36,8 +36,13 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         // Before anything counts: what is recorded before the recorder exists is lost.
         server::telemetry::metrics();
-        let pool = server::db::open(&config.database).await?;
-        let lock = server::db::lock_for_serving(&config.database)?;
+        let pool = server::db::connect(&config.database).await?;
+        // Two servers on one SQLite file would both send every webhook. On Postgres, any number
+        // of instances share the work (see docs/postgres.md).
+        let lock = match config.database.sqlite_file() {
+            Some(file) => Some(server::db::lock_for_serving(file)?),
+            None => None,
+        };
         if config.seed_demo {
             server::demo::seed_if_empty(&pool)
                 .await

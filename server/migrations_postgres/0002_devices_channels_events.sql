@@ -8,7 +8,7 @@ CREATE TABLE devices (
     status           TEXT    NOT NULL DEFAULT 'offline' CHECK (status IN ('online', 'offline')),
     last_seen_at     BIGINT,
     -- Demo devices are the ones the built-in simulator feeds.
-    simulated        BIGINT NOT NULL DEFAULT 0,
+    simulated        BOOLEAN NOT NULL DEFAULT FALSE,
     created_at       BIGINT NOT NULL,
     CONSTRAINT devices_name_unique UNIQUE (organisation_id, name)
 );
@@ -28,7 +28,7 @@ CREATE TABLE channels (
     last_value      DOUBLE PRECISION,
     last_str_value  TEXT,
     -- 1 inside min..max, 0 outside, NULL not known yet (or no range).
-    in_range        BIGINT,
+    in_range        BOOLEAN,
     CONSTRAINT channels_name_unique UNIQUE (device_id, name)
 );
 

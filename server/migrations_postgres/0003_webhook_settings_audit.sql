@@ -1,6 +1,6 @@
 -- Laboperator keeps these as organisation settings: `features` containing `webhooks` and
 -- `security.approvedWebhooks`.
-ALTER TABLE organisations ADD COLUMN webhooks_enabled BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE organisations ADD COLUMN webhooks_enabled BOOLEAN NOT NULL DEFAULT FALSE;
 -- When the feature was last switched on: events from before (while it was off) are never
 -- delivered later.
 ALTER TABLE organisations ADD COLUMN webhooks_enabled_since BIGINT;

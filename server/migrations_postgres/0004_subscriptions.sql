@@ -5,7 +5,7 @@ CREATE TABLE subscriptions (
     display_name           TEXT    NOT NULL DEFAULT '',   -- empty: show the URL
     url                    TEXT    NOT NULL,
     headers                TEXT    NOT NULL DEFAULT '[]', -- JSON [{name, value, secret}]
-    active                 BIGINT NOT NULL DEFAULT 1,
+    active                 BOOLEAN NOT NULL DEFAULT TRUE,
     -- Events that happened before this moment are not delivered (set on every activation).
     active_since           BIGINT,
     -- Why an inactive subscription is inactive: user | target_not_registered | gone

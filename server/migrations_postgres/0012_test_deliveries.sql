@@ -1,3 +1,3 @@
 -- Deliveries of test events ("Send test event"): shown as tests in the log, never counted
 -- when deciding whether a subscription keeps failing.
-ALTER TABLE deliveries ADD COLUMN test BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE deliveries ADD COLUMN test BOOLEAN NOT NULL DEFAULT FALSE;

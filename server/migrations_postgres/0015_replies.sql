@@ -2,8 +2,8 @@
 -- org admin marks the channels replies may write, and each attempt keeps what became of its
 -- reply. Events caused by a reply remember the subscription that wrote it (it never receives
 -- them) and how deep in a chain of replies they are (chains stop at a fixed depth).
-ALTER TABLE subscriptions ADD COLUMN use_replies BIGINT NOT NULL DEFAULT 0;
-ALTER TABLE channels ADD COLUMN reply_writable BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE subscriptions ADD COLUMN use_replies BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE channels ADD COLUMN reply_writable BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE events ADD COLUMN caused_by_subscription BIGINT;
 ALTER TABLE events ADD COLUMN chain_depth BIGINT NOT NULL DEFAULT 0;
 -- 'stored' (data points written), 'checked' (a test event's reply: checked, not stored),

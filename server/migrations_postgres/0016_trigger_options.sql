@@ -5,4 +5,4 @@
 ALTER TABLE subscription_triggers ADD COLUMN options TEXT;
 ALTER TABLE subscription_triggers ADD COLUMN last_sent_at BIGINT;
 ALTER TABLE subscription_triggers ADD COLUMN last_sent_value DOUBLE PRECISION;
-ALTER TABLE subscription_triggers ADD COLUMN settled_sent BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE subscription_triggers ADD COLUMN settled_sent BOOLEAN NOT NULL DEFAULT FALSE;

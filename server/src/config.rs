@@ -17,8 +17,9 @@ pub enum LogFormat {
 pub struct Config {
     /// Where the web server listens.
     pub listen: SocketAddr,
-    /// The SQLite database file; created with its directory when missing.
-    pub database: PathBuf,
+    /// The database: a SQLite file (created with its directory when missing) or a PostgreSQL
+    /// database.
+    pub database: crate::domain::database::Location,
     /// The key that seals stored secrets; `None`: beside the database, created when missing.
     pub secrets_key_file: Option<PathBuf>,
     /// Where cargo-leptos put the compiled site (the `pkg/` folder and static assets).
@@ -101,10 +102,10 @@ impl Default for Quotas {
 
 impl Config {
     /// A configuration for a throw-away instance: tests and benchmarks.
-    pub fn for_database(database: PathBuf) -> Self {
+    pub fn for_database(database: impl Into<crate::domain::database::Location>) -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            database,
+            database: database.into(),
             secrets_key_file: None,
             site_root: PathBuf::from("target/site"),
             log_format: LogFormat::Text,

@@ -120,7 +120,7 @@ pub async fn subscribe_demo_lims(pool: &Pool) -> Result<bool> {
     let id: i64 = crate::db::with_db!(tx, db => sqlx::query_scalar(
         "INSERT INTO subscriptions (organisation_id, owner_id, display_name, url, active, active_since,
                                     secret, created_at, updated_at, use_replies)
-         VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, 1) RETURNING id",
+         VALUES ($1, $2, $3, $4, TRUE, $5, $6, $7, $8, TRUE) RETURNING id",
     )
     .bind(organisation)
     .bind(owner)
@@ -158,7 +158,7 @@ async fn admin_id(pool: &Pool, organisation_id: i64) -> Result<i64> {
 async fn enable_webhooks(pool: &Pool, organisation_id: i64, admin: i64) -> Result<()> {
     let now = crate::clock::now_ms();
     crate::db::with_db!(pool, db => sqlx::query(
-        "UPDATE organisations SET webhooks_enabled = 1, webhooks_enabled_since = $1 WHERE id = $2",
+        "UPDATE organisations SET webhooks_enabled = TRUE, webhooks_enabled_since = $1 WHERE id = $2",
     )
     .bind(now)
     .bind(organisation_id)

@@ -159,7 +159,7 @@ fn work(busy_ms: Option<i64>) -> &'static str {
 pub async fn readiness(state: &AppState) -> Report {
     let database = tokio::time::timeout(
         DATABASE_WITHIN,
-        async { crate::db::with_db!(&state.pool, db => sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(db).await) },
+        async { crate::db::with_db!(&state.pool, db => sqlx::query_scalar::<_, i64>("SELECT CAST(1 AS BIGINT)").fetch_one(db).await) },
     )
     .await;
     let database = match database {

@@ -99,10 +99,10 @@ async fn old_data_points(state: &AppState, cutoff: i64) -> Result<(u64, std::tim
                 .write(move |conn| {
                     Box::pin(async move {
                         let clock = std::time::Instant::now();
-                        let rows = crate::db::with_db!(conn, db => sqlx::query(
-                            "DELETE FROM data_points WHERE id IN (
-                               SELECT id FROM data_points INDEXED BY data_points_by_channel
-                               WHERE channel_id = $1 AND timestamp < $2 LIMIT $3)",
+                        let rows = crate::db::with_db!(conn, db, engine => sqlx::query(
+                            &format!("DELETE FROM data_points WHERE id IN (
+                               SELECT id FROM data_points {ix_data_points_by_channel}
+                               WHERE channel_id = $1 AND timestamp < $2 LIMIT $3)", ix_data_points_by_channel = crate::db::dialect::indexed_by(engine, "data_points_by_channel")),
                         )
                         .bind(channel)
                         .bind(cutoff)

@@ -81,7 +81,7 @@ pub async fn run(state: AppState) {
 
 async fn simulated_devices(state: &AppState) -> Result<Vec<(i64, Vec<Channel>)>> {
     let ids: Vec<i64> = crate::db::with_db!(&state.pool, db => sqlx::query_scalar(
-        "SELECT id FROM devices WHERE simulated = 1 AND archived_at IS NULL ORDER BY id",
+        "SELECT id FROM devices WHERE simulated AND archived_at IS NULL ORDER BY id",
     )
     .fetch_all(db)
     .await)?;

@@ -1,7 +1,7 @@
 //! The administration commands for real installations: organisations, people, and the
 //! operator's auto-disable sweep.
 
-use std::{io::BufRead, path::PathBuf, time::Duration};
+use std::{io::BufRead, time::Duration};
 
 use server::{
     config::AutoDisable,
@@ -9,15 +9,18 @@ use server::{
     orgs::{self, NewUser},
 };
 
-pub(super) async fn create_organisation(database: PathBuf, name: String) -> anyhow::Result<()> {
-    let pool = server::db::open(&database).await?;
+pub(super) async fn create_organisation(
+    database: server::db::Location,
+    name: String,
+) -> anyhow::Result<()> {
+    let pool = server::db::connect(&database).await?;
     let org = orgs::create_organisation(&pool, &name).await?;
     println!("Created organisation {:?} (id {}).", org.name, org.id);
     Ok(())
 }
 
 pub(super) async fn create_user(
-    database: PathBuf,
+    database: server::db::Location,
     organisation: String,
     email: String,
     name: String,
@@ -28,7 +31,7 @@ pub(super) async fn create_user(
     let name = parse_name("name", &name, 100)?;
     let role = Role::parse(&role)?;
     let password = Password::parse(&password_or_stdin(password)?)?;
-    let pool = server::db::open(&database).await?;
+    let pool = server::db::connect(&database).await?;
     let org = orgs::find_organisation_by_name(&pool, &organisation)
         .await?
         .ok_or_else(|| anyhow::anyhow!("there is no organisation named {organisation:?}"))?;
@@ -48,20 +51,20 @@ pub(super) async fn create_user(
 }
 
 pub(super) async fn reset_password(
-    database: PathBuf,
+    database: server::db::Location,
     email: String,
     password: Option<String>,
 ) -> anyhow::Result<()> {
     let email = Email::parse(&email)?;
     let password = Password::parse(&password_or_stdin(password)?)?;
-    let pool = server::db::open(&database).await?;
+    let pool = server::db::connect(&database).await?;
     server::people::reset_password_from_command_line(&pool, &email, &password).await?;
     println!("The password of {email} was changed; their open sessions were ended.");
     Ok(())
 }
 
 pub(super) async fn switch_off_failing(
-    database: PathBuf,
+    database: server::db::Location,
     after_days: u64,
     min_failures: i64,
 ) -> anyhow::Result<()> {
@@ -69,7 +72,7 @@ pub(super) async fn switch_off_failing(
         after: Duration::from_secs(after_days * 86_400),
         min_failures: min_failures.max(1),
     };
-    let pool = server::db::open(&database).await?;
+    let pool = server::db::connect(&database).await?;
     let switched = server::subscriptions::auto_disable::sweep_from_command_line(
         &pool,
         rule,

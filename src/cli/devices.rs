@@ -1,8 +1,6 @@
 //! Devices from the command line: `create-device` and `list-devices`, under the rules of
 //! `server::devices::manage`.
 
-use std::path::PathBuf;
-
 use server::{
     devices::manage::{self, DeviceInput},
     domain::channel_definition::{value_type_word, ChannelDefinition, ChannelInput},
@@ -10,7 +8,7 @@ use server::{
 };
 
 pub(super) async fn create_device(
-    database: PathBuf,
+    database: server::db::Location,
     organisation: String,
     mut input: DeviceInput,
     channels: Vec<String>,
@@ -27,7 +25,7 @@ pub(super) async fn create_device(
             reply_writable: c.reply_writable,
         });
     }
-    let pool = server::db::open(&database).await?;
+    let pool = server::db::connect(&database).await?;
     let org = orgs::find_organisation_by_name(&pool, &organisation)
         .await?
         .ok_or_else(|| anyhow::anyhow!("there is no organisation named {organisation:?}"))?;
@@ -44,8 +42,11 @@ pub(super) async fn create_device(
     Ok(())
 }
 
-pub(super) async fn list_devices(database: PathBuf, organisation: String) -> anyhow::Result<()> {
-    let pool = server::db::open(&database).await?;
+pub(super) async fn list_devices(
+    database: server::db::Location,
+    organisation: String,
+) -> anyhow::Result<()> {
+    let pool = server::db::connect(&database).await?;
     let org = orgs::find_organisation_by_name(&pool, &organisation)
         .await?
         .ok_or_else(|| anyhow::anyhow!("there is no organisation named {organisation:?}"))?;

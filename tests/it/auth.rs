@@ -385,7 +385,7 @@ async fn one_address_gets_a_limited_number_of_sign_ins_a_minute() {
     let dir = tempfile::tempdir().unwrap();
     let config = server::config::Config {
         sign_ins_per_minute: 5,
-        ..server::config::Config::for_database(dir.path().join("t.db"))
+        ..server::harness::throwaway_config(dir.path().join("t.db"))
     };
     let app = labhook::startup::Application::build(config).await.unwrap();
     let base = format!("http://{}", app.address());
@@ -432,7 +432,7 @@ async fn rotating_ipv6_addresses_of_one_network_are_limited_together() {
     let config = server::config::Config {
         sign_ins_per_minute: 2,
         behind_proxy: true,
-        ..server::config::Config::for_database(dir.path().join("t.db"))
+        ..server::harness::throwaway_config(dir.path().join("t.db"))
     };
     let app = labhook::startup::Application::build(config).await.unwrap();
     let base = format!("http://{}", app.address());
@@ -487,7 +487,7 @@ async fn slow_headers_and_oversized_bodies_are_cut_off() {
     let dir = tempfile::tempdir().unwrap();
     let config = server::config::Config {
         header_read_timeout: std::time::Duration::from_secs(1),
-        ..server::config::Config::for_database(dir.path().join("t.db"))
+        ..server::harness::throwaway_config(dir.path().join("t.db"))
     };
     let app = labhook::startup::Application::build(config).await.unwrap();
     let address = app.address();
@@ -530,7 +530,7 @@ async fn password_checks_run_a_few_at_a_time_and_the_rest_are_told_to_come_back(
         password_checks: Some(1),
         password_check_wait: std::time::Duration::ZERO,
         sign_ins_per_minute: 1000,
-        ..server::config::Config::for_database(dir.path().join("t.db"))
+        ..server::harness::throwaway_config(dir.path().join("t.db"))
     };
     let app = labhook::startup::Application::build(config).await.unwrap();
     let url = format!("http://{}/api/sign_in", app.address());

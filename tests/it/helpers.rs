@@ -3,7 +3,7 @@ use std::net::SocketAddr;
 use labhook::startup::Application;
 use reqwest::{header, redirect, Client, Response, StatusCode};
 use serde_json::Value;
-use server::{config::Config, AppState};
+use server::AppState;
 use tempfile::TempDir;
 
 pub struct TestApp {
@@ -15,7 +15,7 @@ pub struct TestApp {
 /// Starts the application on 127.0.0.1:0 with a fresh database holding the demo data.
 pub async fn spawn_app() -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = Config::for_database(dir.path().join("test.db"));
+    let config = server::harness::throwaway_config(dir.path().join("test.db"));
     let app = Application::build(config).await.expect("app starts");
     let address = app.address();
     let state = app.state().clone();

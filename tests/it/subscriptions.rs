@@ -475,7 +475,7 @@ async fn removing_a_registered_url_deactivates_its_subscriptions_until_it_is_reg
 #[tokio::test]
 async fn secrets_are_stored_sealed_under_a_private_key_file() {
     let dir = tempfile::tempdir().unwrap();
-    let config = server::config::Config::for_database(dir.path().join("lab.db"));
+    let config = server::harness::throwaway_config(dir.path().join("lab.db"));
     // One server at a time on a database: each is stopped before the next starts.
     let start = |config: server::config::Config| async move {
         let app = labhook::startup::Application::build(config).await?;
@@ -565,7 +565,7 @@ async fn secrets_are_stored_sealed_under_a_private_key_file() {
 #[tokio::test]
 async fn subscriptions_per_user_and_per_organisation_are_limited() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = server::config::Config::for_database(dir.path().join("q.db"));
+    let mut config = server::harness::throwaway_config(dir.path().join("q.db"));
     config.quotas.subscriptions_per_user = 2;
     config.quotas.subscriptions_per_organisation = 3;
     let app = labhook::startup::Application::build(config).await.unwrap();

@@ -37,7 +37,7 @@ pub(super) async fn admit(conn: &mut Conn, email: &Email, now: i64) -> Result<Op
     }
     crate::db::with_db!(conn, db => sqlx::query(
         "INSERT INTO sign_in_failures (email, failures, last_failure_at) VALUES ($1, 1, $2)
-         ON CONFLICT (email) DO UPDATE SET failures = failures + 1, last_failure_at = excluded.last_failure_at",
+         ON CONFLICT (email) DO UPDATE SET failures = sign_in_failures.failures + 1, last_failure_at = excluded.last_failure_at",
     )
     .bind(email.as_str())
     .bind(now)

@@ -209,12 +209,27 @@ impl From<sqlx::postgres::PgQueryResult> for Done {
 ///     .fetch_one(db)
 ///     .await)?;
 /// ```
+///
+/// `with_db!(conn, db, engine => …)` also binds `engine`, for the statements whose text
+/// differs (see [`dialect`](crate::db::dialect)).
 #[macro_export]
 macro_rules! with_db {
     ($db:expr, $c:ident => $body:expr) => {
         match ($db).split() {
             $crate::db::Split::Sqlite($c) => $body,
             $crate::db::Split::Postgres($c) => $body,
+        }
+    };
+    ($db:expr, $c:ident, $e:ident => $body:expr) => {
+        match ($db).split() {
+            $crate::db::Split::Sqlite($c) => {
+                let $e = $crate::db::Engine::Sqlite;
+                $body
+            }
+            $crate::db::Split::Postgres($c) => {
+                let $e = $crate::db::Engine::Postgres;
+                $body
+            }
         }
     };
 }

@@ -2,16 +2,16 @@
 //!
 //! Reads go through the pool; every write goes through the one [`Writer`].
 
+pub mod dialect;
 mod engine;
-mod location;
 pub mod postgres;
 mod writer;
 
 /// Runs a statement on either engine (see `db::engine`).
 // `#[macro_export]` puts the macro at the crate root; it belongs here.
 pub use super::with_db;
+pub use crate::domain::database::{Location, LocationError};
 pub use engine::{Conn, Done, Engine, Pool, Split, Tx};
-pub use location::{Location, LocationError};
 
 pub use writer::{WriteFuture, Writer};
 
@@ -47,6 +47,27 @@ pub enum OpenError {
         source: sqlx::migrate::MigrateError,
     },
 }
+
+/// Why the database could not be opened, on either engine.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error(transparent)]
+    Sqlite(#[from] OpenError),
+    #[error(transparent)]
+    Postgres(#[from] postgres::OpenError),
+}
+
+/// Opens the database at `location` and applies pending migrations.
+pub async fn connect(location: &Location) -> Result<Pool, ConnectError> {
+    Ok(match location {
+        Location::Sqlite(path) => open(path).await?,
+        Location::Postgres(url) => Pool::Postgres(postgres::open(url, POSTGRES_CONNECTIONS).await?),
+    })
+}
+
+/// Reading connections per instance on Postgres (SQLite's pool has 8): several instances
+/// share the server's `max_connections` (100 by default).
+const POSTGRES_CONNECTIONS: u32 = 10;
 
 /// Opens (creating if needed) the database file and applies pending migrations.
 pub async fn open(path: &Path) -> Result<Pool, OpenError> {

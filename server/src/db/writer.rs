@@ -456,13 +456,8 @@ async fn is_clean(conn: &mut Conn) -> bool {
     match conn.split() {
         // SQLite's autocommit mode.
         super::Split::Sqlite(c) => super::in_transaction(c).await == Some(false),
-        // Inside a transaction, `now()` is when it began; outside, when this statement did.
-        super::Split::Postgres(c) => {
-            sqlx::query_scalar::<_, bool>("SELECT now() = statement_timestamp()")
-                .fetch_one(c)
-                .await
-                .unwrap_or(false)
-        }
+        // A savepoint can only be made inside a transaction: refused means clean.
+        super::Split::Postgres(c) => c.execute("SAVEPOINT labhook_clean_check").await.is_err(),
     }
 }
 

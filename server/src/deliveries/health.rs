@@ -31,14 +31,14 @@ pub async fn health_of(
     subscription_ids: &[i64],
     since: i64,
 ) -> Result<Vec<Health>> {
-    Ok(crate::db::with_db!(conn, db => sqlx::query_as(
-        "SELECT subscription_id,
-                SUM(status = 'delivered') AS delivered,
-                SUM(status = 'failed' OR (status = 'retrying' AND attempts > 0)) AS failing,
+    Ok(crate::db::with_db!(conn, db, engine => sqlx::query_as(
+        &format!("SELECT subscription_id,
+                COUNT(*) FILTER (WHERE status = 'delivered') AS delivered,
+                COUNT(*) FILTER (WHERE status = 'failed' OR (status = 'retrying' AND attempts > 0)) AS failing,
                 MAX(CASE WHEN status IN ('failed', 'retrying') THEN updated_at END) AS last_failure_at
          FROM deliveries
-         WHERE subscription_id IN (SELECT value FROM json_each($1)) AND created_at >= $2 AND NOT test
-         GROUP BY subscription_id",
+         WHERE subscription_id IN {ids1} AND created_at >= $2 AND NOT test
+         GROUP BY subscription_id", ids1 = crate::db::dialect::ids(engine, 1)),
     )
     .bind(serde_json::to_string(subscription_ids).expect("BUG: ids serialise"))
     .bind(since)
@@ -79,9 +79,9 @@ pub async fn per_hour(
     let first = (now / HOUR - hours + 1) * HOUR;
     let counted: Vec<Hour> = crate::db::with_db!(pool, db => sqlx::query_as(
         "SELECT (created_at / $3) * $3 AS at,
-                SUM(status = 'delivered') AS delivered,
-                SUM(status = 'failed') AS failed,
-                SUM(status NOT IN ('delivered', 'failed')) AS other
+                COUNT(*) FILTER (WHERE status = 'delivered') AS delivered,
+                COUNT(*) FILTER (WHERE status = 'failed') AS failed,
+                COUNT(*) FILTER (WHERE status NOT IN ('delivered', 'failed')) AS other
          FROM deliveries
          WHERE subscription_id = $1 AND created_at >= $2 AND NOT test
          GROUP BY created_at / $3",

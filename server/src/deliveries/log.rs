@@ -72,9 +72,10 @@ pub struct LastDelivery {
     pub http_status: Option<i64>,
 }
 
+/// `{channel_name}`: see [`select`].
 const SELECT: &str =
     "SELECT d.id, d.subscription_id, d.event_id, e.event_type, dv.name AS device_name,
-        COALESCE(c.name, json_extract(e.payload, '$.channel.name')) AS channel_name, d.webhook_id, d.status, d.attempts, d.next_attempt_at,
+        COALESCE(c.name, {channel_name}) AS channel_name, d.webhook_id, d.status, d.attempts, d.next_attempt_at,
         d.last_http_status, d.last_error, d.last_duration_ms, d.created_at, d.updated_at, d.test
      FROM deliveries d
      JOIN subscriptions s ON s.id = d.subscription_id
@@ -96,8 +97,22 @@ pub struct LogFilter {
     pub until: Option<i64>,
 }
 
+/// The delivery columns (a removed channel's name from the event) on `engine`.
+fn select(engine: crate::db::Engine) -> String {
+    SELECT.replace(
+        "{channel_name}",
+        &crate::db::dialect::json_text_at(engine, "e.payload", "channel.name"),
+    )
+}
+
 /// The filter's conditions, on `d` (deliveries) and `e` (events), binding ?7 to ?12.
-const FILTERED: &str = "($7 IS NULL OR d.status IN (SELECT value FROM json_each($7))) AND ($8 IS NULL OR e.event_type = $8)
+fn filtered(engine: crate::db::Engine) -> String {
+    FILTERED.replace("{statuses}", &crate::db::dialect::texts(engine, 7))
+}
+
+/// `{statuses}`: see [`filtered`].
+const FILTERED: &str =
+    "($7 IS NULL OR d.status IN {statuses}) AND ($8 IS NULL OR e.event_type = $8)
      AND ($9 IS NULL OR e.device_id = $9) AND ($10 IS NULL OR e.channel_id = $10)
      AND ($11 IS NULL OR d.created_at >= $11) AND ($12 IS NULL OR d.created_at < $12)";
 
@@ -161,11 +176,12 @@ pub async fn list_of(
     }
     let f = filter;
     // ?5 and ?6 (the page) are not used here; SQLite allows numbered parameters to skip.
-    let total: i64 = crate::db::with_db!(pool, db => sqlx::query_scalar(&format!(
+    let total: i64 = crate::db::with_db!(pool, db, engine => sqlx::query_scalar(&format!(
         "SELECT COUNT(*) FROM deliveries d
          JOIN subscriptions s ON s.id = d.subscription_id JOIN events e ON e.id = d.event_id
-         WHERE ($4 IS NULL OR d.subscription_id = $4) AND {} AND {FILTERED}",
-        scope::SUBSCRIPTION
+         WHERE ($4 IS NULL OR d.subscription_id = $4) AND {} AND {filtered}",
+        scope::SUBSCRIPTION,
+        filtered = filtered(engine),
     ))
     .scoped(user)
     .bind(subscription_id)
@@ -179,10 +195,12 @@ pub async fn list_of(
     .bind(f.until)
     .fetch_one(db)
     .await)?;
-    let items = crate::db::with_db!(pool, db => sqlx::query_as(&format!(
-        "{SELECT} WHERE ($4 IS NULL OR d.subscription_id = $4) AND {} AND {FILTERED}
+    let items = crate::db::with_db!(pool, db, engine => sqlx::query_as(&format!(
+        "{select} WHERE ($4 IS NULL OR d.subscription_id = $4) AND {} AND {filtered}
          ORDER BY CASE WHEN $13 THEN d.id ELSE -d.id END LIMIT $5 OFFSET $6",
-        scope::SUBSCRIPTION
+        scope::SUBSCRIPTION,
+        select = select(engine),
+        filtered = filtered(engine),
     ))
     .scoped(user)
     .bind(subscription_id)
@@ -203,9 +221,10 @@ pub async fn list_of(
 /// One delivery with every attempt.
 pub async fn detail(pool: &Pool, user: &CurrentUser, delivery_id: i64) -> Result<DeliveryDetail> {
     require_webhooks_enabled(pool, user).await?;
-    let delivery: DeliveryRow = crate::db::with_db!(pool, db => sqlx::query_as(&format!(
-        "{SELECT} WHERE d.id = $4 AND {}",
-        scope::SUBSCRIPTION
+    let delivery: DeliveryRow = crate::db::with_db!(pool, db, engine => sqlx::query_as(&format!(
+        "{select} WHERE d.id = $4 AND {}",
+        scope::SUBSCRIPTION,
+        select = select(engine),
     ))
     .scoped(user)
     .bind(delivery_id)
@@ -234,12 +253,12 @@ pub async fn detail(pool: &Pool, user: &CurrentUser, delivery_id: i64) -> Result
 /// The most recent delivery of each of these subscriptions (the caller has checked that they
 /// are visible).
 pub async fn last_of(conn: &mut Conn, subscription_ids: &[i64]) -> Result<Vec<LastDelivery>> {
-    Ok(crate::db::with_db!(conn, db => sqlx::query_as(
-        "SELECT d.subscription_id, d.status, d.updated_at AS at, d.last_http_status AS http_status
+    Ok(crate::db::with_db!(conn, db, engine => sqlx::query_as(
+        &format!("SELECT d.subscription_id, d.status, d.updated_at AS at, d.last_http_status AS http_status
          FROM deliveries d
          WHERE d.id IN (SELECT MAX(id) FROM deliveries
-                        WHERE subscription_id IN (SELECT value FROM json_each($1))
-                        GROUP BY subscription_id)",
+                        WHERE subscription_id IN {ids1}
+                        GROUP BY subscription_id)", ids1 = crate::db::dialect::ids(engine, 1)),
     )
     .bind(serde_json::to_string(subscription_ids).expect("BUG: ids serialise"))
     .fetch_all(db)

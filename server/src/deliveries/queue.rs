@@ -16,7 +16,13 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand::RngCore;
 use sqlx::QueryBuilder;
 
-use crate::{clock::now_ms, domain::delivery::DeliveryStatus, error::ResultExt, Result};
+use crate::{
+    clock::now_ms,
+    db::{self, dialect},
+    domain::delivery::DeliveryStatus,
+    error::ResultExt,
+    Result,
+};
 
 /// A delivery taken from the queue to be sent.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -124,8 +130,8 @@ pub async fn claim(
             )
         })
         .collect();
-    crate::db::with_db!(conn, db => sqlx::query_as(
-        r#"UPDATE deliveries SET lease_until = $1
+    crate::db::with_db!(conn, db, engine => sqlx::query_as(
+        &format!(r#"UPDATE deliveries SET lease_until = $1
          WHERE id IN (
              SELECT id FROM (
                  SELECT id, subscription_id,
@@ -133,13 +139,14 @@ pub async fn claim(
                  FROM (SELECT id, subscription_id, next_attempt_at FROM deliveries
                        WHERE next_attempt_at <= $2
                          AND (lease_until IS NULL OR lease_until < $2)
-                         AND subscription_id NOT IN (SELECT value FROM json_each($3))
-                       ORDER BY next_attempt_at LIMIT $4)
-             )
-             WHERE n <= COALESCE(json_extract($5, '$."' || subscription_id || '"'), $6)
+                         AND subscription_id NOT IN {ids3}
+                       ORDER BY next_attempt_at LIMIT $4) AS due
+             ) AS ranked
+             WHERE n <= COALESCE({room}, $6)
              LIMIT $7
          )
-         RETURNING id, subscription_id, event_id, webhook_id, attempts"#,
+         RETURNING id, subscription_id, event_id, webhook_id, attempts"#, ids3 = crate::db::dialect::ids(engine, 3),
+         room = crate::db::dialect::json_integer_at(engine, 5, "subscription_id")),
     )
     .bind(lease_until)
     .bind(now)
@@ -183,10 +190,10 @@ pub async fn cancel(conn: &mut Conn, ids: &[i64], why: &str) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
-    crate::db::with_db!(conn, db => sqlx::query(
-        "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_until = NULL,
+    crate::db::with_db!(conn, db, engine => sqlx::query(
+        &format!("UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_until = NULL,
              last_error = $1, updated_at = $2
-         WHERE id IN (SELECT value FROM json_each($3))",
+         WHERE id IN {ids3}", ids3 = crate::db::dialect::ids(engine, 3)),
     )
     .bind(why)
     .bind(now_ms())
@@ -225,11 +232,13 @@ pub enum Pending {
 impl Pending {
     /// The ids to stop and their parameters, numbered from `$3` (`cancel_pending` binds its own
     /// two first, and the window's size last).
-    fn selection(self) -> (&'static str, Vec<i64>, &'static str) {
+    fn selection(self, engine: db::Engine) -> (String, Vec<i64>, &'static str) {
+        let pending_by_subscription =
+            dialect::indexed_by(engine, "deliveries_pending_by_subscription");
         match self {
             Pending::OfSubscription(id) => (
-                "SELECT id FROM deliveries INDEXED BY deliveries_pending_by_subscription
-                 WHERE subscription_id = $3 AND next_attempt_at IS NOT NULL AND lease_until IS NULL",
+                format!("SELECT id FROM deliveries {pending_by_subscription}
+                 WHERE subscription_id = $3 AND next_attempt_at IS NOT NULL AND lease_until IS NULL"),
                 vec![id],
                 "cancelling a subscription's pending deliveries",
             ),
@@ -237,25 +246,25 @@ impl Pending {
                 subscription_id,
                 device_id,
             } => (
-                "SELECT d.id FROM deliveries d INDEXED BY deliveries_pending_by_subscription
+                format!("SELECT d.id FROM deliveries d {pending_by_subscription}
                  JOIN events e ON e.id = d.event_id
                  WHERE d.subscription_id = $3 AND d.next_attempt_at IS NOT NULL
-                   AND d.lease_until IS NULL AND e.device_id = $4",
+                   AND d.lease_until IS NULL AND e.device_id = $4"),
                 vec![subscription_id, device_id],
                 "cancelling deliveries of a device no longer accessible",
             ),
             Pending::OfOrganisation(id) => (
-                "SELECT d.id FROM subscriptions s
-                 JOIN deliveries d INDEXED BY deliveries_pending_by_subscription
+                format!("SELECT d.id FROM subscriptions s
+                 JOIN deliveries d {pending_by_subscription}
                    ON d.subscription_id = s.id
                  WHERE s.organisation_id = $3 AND d.next_attempt_at IS NOT NULL
-                   AND d.lease_until IS NULL",
+                   AND d.lease_until IS NULL"),
                 vec![id],
                 "cancelling an organisation's pending deliveries",
             ),
             Pending::OfReplay(id) => (
-                "SELECT id FROM deliveries
-                 WHERE replay_id = $3 AND next_attempt_at IS NOT NULL AND lease_until IS NULL",
+                String::from("SELECT id FROM deliveries
+                 WHERE replay_id = $3 AND next_attempt_at IS NOT NULL AND lease_until IS NULL"),
                 vec![id],
                 "cancelling a replay's pending deliveries",
             ),
@@ -266,7 +275,7 @@ impl Pending {
 /// Stops pending deliveries (not those being sent: they finish), at most [`WINDOW`] of them
 /// in one job; answers whether more may be left.
 pub async fn cancel_pending(conn: &mut Conn, of: Pending, why: &str) -> Result<bool> {
-    let (selection, ids, what) = of.selection();
+    let (selection, ids, what) = of.selection(conn.engine());
     // The selection's own parameters are $3, $4, …: the window's size comes after them.
     let limit = 3 + ids.len();
     let statement = format!(
@@ -293,10 +302,10 @@ const DELETE_WINDOW: i64 = 200;
 /// Deletes up to a window of deliveries (with their attempts) of a deleted subscription;
 /// answers whether more may be left.
 pub async fn delete_of_subscription(conn: &mut Conn, subscription_id: i64) -> Result<bool> {
-    let n = crate::db::with_db!(conn, db => sqlx::query(
-        "DELETE FROM deliveries WHERE id IN (
-           SELECT id FROM deliveries INDEXED BY deliveries_by_subscription
-           WHERE subscription_id = $1 LIMIT $2)",
+    let n = crate::db::with_db!(conn, db, engine => sqlx::query(
+        &format!("DELETE FROM deliveries WHERE id IN (
+           SELECT id FROM deliveries {ix_deliveries_by_subscription}
+           WHERE subscription_id = $1 LIMIT $2)", ix_deliveries_by_subscription = crate::db::dialect::indexed_by(engine, "deliveries_by_subscription")),
     )
     .bind(subscription_id)
     .bind(DELETE_WINDOW)

@@ -23,11 +23,11 @@ pub struct Grant {
 
 pub async fn list(pool: &Pool, admin: &CurrentUser, device_id: i64) -> Result<Vec<Grant>> {
     let device = organisation_device(pool, admin, device_id).await?;
-    Ok(crate::db::with_db!(pool, db => sqlx::query_as(
-        "SELECT u.id AS user_id, u.name, u.email,
+    Ok(crate::db::with_db!(pool, db, engine => sqlx::query_as(
+        &format!("SELECT u.id AS user_id, u.name, u.email,
                 EXISTS (SELECT 1 FROM device_access a WHERE a.user_id = u.id AND a.device_id = $1) AS granted
          FROM users u WHERE u.organisation_id = $2 AND u.role = 'lab_user' AND u.deactivated_at IS NULL
-         ORDER BY u.name COLLATE NOCASE",
+         ORDER BY {nc_u_name}", nc_u_name = crate::db::dialect::nocase(engine, "u.name")),
     )
     .bind(device.id)
     .bind(admin.organisation_id)

@@ -89,7 +89,7 @@ pub async fn update(
                 // Counted up to a bound: the rule needs to know whether there is a history,
                 // and the message how large it is, not an exact count of millions.
                 let points: i64 = crate::db::with_db!(conn, db => sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM data_points WHERE channel_id = $1 LIMIT $2)",
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM data_points WHERE channel_id = $1 LIMIT $2) AS counted",
                 )
                 .bind(before.id)
                 .bind(POINTS_COUNTED_UP_TO)
@@ -177,8 +177,8 @@ const PURGE_WINDOW: i64 = 2000;
 /// then the channel itself — each in a writer job of its own. Answers whether anything was
 /// left to do.
 pub async fn purge_removed(state: &AppState) -> Result<bool> {
-    let channel: Option<i64> = crate::db::with_db!(&state.pool, db => sqlx::query_scalar(
-        "SELECT id FROM channels INDEXED BY channels_removed WHERE removed_at IS NOT NULL LIMIT 1",
+    let channel: Option<i64> = crate::db::with_db!(&state.pool, db, engine => sqlx::query_scalar(
+        &format!("SELECT id FROM channels {ix_channels_removed} WHERE removed_at IS NOT NULL LIMIT 1", ix_channels_removed = crate::db::dialect::indexed_by(engine, "channels_removed")),
     )
     .fetch_optional(db)
     .await)
@@ -189,10 +189,10 @@ pub async fn purge_removed(state: &AppState) -> Result<bool> {
     state
         .write(move |conn| {
             Box::pin(async move {
-                let points = crate::db::with_db!(conn, db => sqlx::query(
-                    "DELETE FROM data_points WHERE id IN (
-                       SELECT id FROM data_points INDEXED BY data_points_by_channel
-                       WHERE channel_id = $1 LIMIT $2)",
+                let points = crate::db::with_db!(conn, db, engine => sqlx::query(
+                    &format!("DELETE FROM data_points WHERE id IN (
+                       SELECT id FROM data_points {ix_data_points_by_channel}
+                       WHERE channel_id = $1 LIMIT $2)", ix_data_points_by_channel = crate::db::dialect::indexed_by(engine, "data_points_by_channel")),
                 )
                 .bind(channel)
                 .bind(PURGE_WINDOW)
@@ -204,10 +204,10 @@ pub async fn purge_removed(state: &AppState) -> Result<bool> {
                 if points > 0 {
                     return Ok(());
                 }
-                let events = crate::db::with_db!(conn, db => sqlx::query(
-                    "UPDATE events SET channel_id = NULL WHERE id IN (
-                       SELECT id FROM events INDEXED BY events_by_channel
-                       WHERE channel_id = $1 LIMIT $2)",
+                let events = crate::db::with_db!(conn, db, engine => sqlx::query(
+                    &format!("UPDATE events SET channel_id = NULL WHERE id IN (
+                       SELECT id FROM events {ix_events_by_channel}
+                       WHERE channel_id = $1 LIMIT $2)", ix_events_by_channel = crate::db::dialect::indexed_by(engine, "events_by_channel")),
                 )
                 .bind(channel)
                 .bind(PURGE_WINDOW)
@@ -251,9 +251,9 @@ async fn require_unique_name(
     name: &str,
     except: Option<i64>,
 ) -> Result<()> {
-    let taken: bool = crate::db::with_db!(conn, db => sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM channels
-         WHERE device_id = $1 AND name = $2 COLLATE NOCASE AND id IS NOT $3 AND removed_at IS NULL)",
+    let taken: bool = crate::db::with_db!(conn, db, engine => sqlx::query_scalar(
+        &format!("SELECT EXISTS (SELECT 1 FROM channels
+         WHERE device_id = $1 AND {same_name} AND id IS DISTINCT FROM $3 AND removed_at IS NULL)", same_name = crate::db::dialect::equal_nocase(engine, "name", "$2")),
     )
     .bind(device.id)
     .bind(name)

@@ -151,8 +151,8 @@ async fn create_in(
     d: &DeviceDefinition,
     actor: Actor<'_>,
 ) -> Result<i64> {
-    let taken: bool = crate::db::with_db!(conn, db => sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM devices WHERE organisation_id = $1 AND name = $2 COLLATE NOCASE)",
+    let taken: bool = crate::db::with_db!(conn, db, engine => sqlx::query_scalar(
+        &format!("SELECT EXISTS (SELECT 1 FROM devices WHERE organisation_id = $1 AND {same_name})", same_name = crate::db::dialect::equal_nocase(engine, "name", "$2")),
     )
     .bind(organisation_id)
     .bind(&d.name)
@@ -163,7 +163,7 @@ async fn create_in(
     }
     let id: i64 = crate::db::with_db!(conn, db => sqlx::query_scalar(
         "INSERT INTO devices (organisation_id, name, vendor, model, device_class, simulated, created_at)
-         VALUES ($1, $2, $3, $4, $5, 0, $6) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, FALSE, $6) RETURNING id",
     )
     .bind(organisation_id)
     .bind(&d.name)
@@ -205,10 +205,10 @@ pub async fn list_for_organisation(
     organisation_id: i64,
 ) -> Result<Vec<super::DeviceWithChannels>> {
     let devices: Vec<Device> =
-        crate::db::with_db!(pool, db => sqlx::query_as::<_, super::DeviceRow>(&format!(
-        "SELECT {} FROM devices d WHERE d.organisation_id = $1 ORDER BY d.name COLLATE NOCASE",
+        crate::db::with_db!(pool, db, engine => sqlx::query_as::<_, super::DeviceRow>(&format!(
+        "SELECT {} FROM devices d WHERE d.organisation_id = $1 ORDER BY {nc_d_name}",
         super::DEVICE_COLUMNS
-    ))
+    , nc_d_name = crate::db::dialect::nocase(engine, "d.name")))
     .bind(organisation_id)
     .fetch_all(db)
     .await)?
@@ -291,7 +291,7 @@ pub async fn delete(state: &AppState, admin: &CurrentUser, device_id: i64) -> Re
                     "SELECT
                        (SELECT COUNT(*) FROM (SELECT 1 FROM data_points p
                                               JOIN channels c ON c.id = p.channel_id
-                                              WHERE c.device_id = $1 LIMIT $2)),
+                                              WHERE c.device_id = $1 LIMIT $2) AS counted),
                        (SELECT COUNT(*) FROM subscription_triggers WHERE device_id = $1),
                        (SELECT COUNT(*) FROM device_tokens WHERE device_id = $1),
                        (SELECT last_seen_at IS NOT NULL FROM devices WHERE id = $1)",
@@ -375,9 +375,9 @@ pub async fn update_details(
         .write(move |conn| {
             Box::pin(async move {
                 let before = super::organisation_device_in(&mut *conn, &admin, device_id).await?;
-                let taken: bool = crate::db::with_db!(conn, db => sqlx::query_scalar(
-                    "SELECT EXISTS (SELECT 1 FROM devices
-                     WHERE organisation_id = $1 AND name = $2 COLLATE NOCASE AND id <> $3)",
+                let taken: bool = crate::db::with_db!(conn, db, engine => sqlx::query_scalar(
+                    &format!("SELECT EXISTS (SELECT 1 FROM devices
+                     WHERE organisation_id = $1 AND {same_name} AND id <> $3)", same_name = crate::db::dialect::equal_nocase(engine, "name", "$2")),
                 )
                 .bind(admin.organisation_id)
                 .bind(&d.name)

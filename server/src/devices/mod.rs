@@ -166,10 +166,10 @@ async fn devices_with_channels(
         " AND d.archived_at IS NULL"
     };
     let devices: Vec<Device> =
-        crate::db::with_db!(pool, db => sqlx::query_as::<_, DeviceRow>(&format!(
-        "SELECT {DEVICE_COLUMNS} FROM devices d WHERE {}{archived} ORDER BY d.name COLLATE NOCASE",
+        crate::db::with_db!(pool, db, engine => sqlx::query_as::<_, DeviceRow>(&format!(
+        "SELECT {DEVICE_COLUMNS} FROM devices d WHERE {}{archived} ORDER BY {nc_d_name}",
         scope::DEVICE
-    ))
+    , nc_d_name = crate::db::dialect::nocase(engine, "d.name")))
     .scoped(user)
     .fetch_all(db)
     .await)?

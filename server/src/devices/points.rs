@@ -40,11 +40,11 @@ pub async fn list(
         ));
     }
     let channels_json = serde_json::to_string(channels).expect("BUG: ids serialise");
-    let visible: i64 = crate::db::with_db!(pool, db => sqlx::query_scalar(&format!(
+    let visible: i64 = crate::db::with_db!(pool, db, engine => sqlx::query_scalar(&format!(
         "SELECT COUNT(*) FROM channels c JOIN devices d ON d.id = c.device_id
-         WHERE c.id IN (SELECT value FROM json_each($4)) AND c.removed_at IS NULL AND {}",
+         WHERE c.id IN {ids4} AND c.removed_at IS NULL AND {}",
         scope::DEVICE
-    ))
+    , ids4 = crate::db::dialect::ids(engine, 4)))
     .scoped(user)
     .bind(&channels_json)
     .fetch_one(db)

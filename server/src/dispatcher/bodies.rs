@@ -37,8 +37,8 @@ impl Bodies {
         if missing.is_empty() {
             return Ok(());
         }
-        let rows: Vec<(i64, String, i64, String)> = crate::db::with_db!(pool, db => sqlx::query_as(
-            "SELECT id, event_type, occurred_at, payload FROM events WHERE id IN (SELECT value FROM json_each($1))",
+        let rows: Vec<(i64, String, i64, String)> = crate::db::with_db!(pool, db, engine => sqlx::query_as(
+            &format!("SELECT id, event_type, occurred_at, payload FROM events WHERE id IN {ids1}", ids1 = crate::db::dialect::ids(engine, 1)),
         )
         .bind(serde_json::to_string(&missing).expect("BUG: ids serialise"))
         .fetch_all(db)

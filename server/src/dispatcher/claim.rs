@@ -187,14 +187,15 @@ enum Unsendable {
 /// The claimed deliveries that must not be sent, and why.
 async fn inaccessible(state: &AppState, claimed: &[Claimed]) -> Result<HashMap<i64, Unsendable>> {
     let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
-    let rows: Vec<(i64, bool)> = crate::db::with_db!(&state.pool, db => sqlx::query_as(&format!(
+    let rows: Vec<(i64, bool)> =
+        crate::db::with_db!(&state.pool, db, engine => sqlx::query_as(&format!(
         "SELECT d.id, d.updated_at < COALESCE(o.webhooks_enabled_since, 0) AS waited_while_off
          FROM deliveries d
          JOIN events e ON e.id = d.event_id
          JOIN subscriptions s ON s.id = d.subscription_id
          JOIN organisations o ON o.id = s.organisation_id
          JOIN users u ON u.id = s.owner_id
-         WHERE d.id IN (SELECT value FROM json_each($1))
+         WHERE d.id IN {ids1}
            AND (
              d.updated_at < COALESCE(o.webhooks_enabled_since, 0)
              OR NOT {OWNER_SEES_EVENT_DEVICE}
@@ -202,11 +203,11 @@ async fn inaccessible(state: &AppState, claimed: &[Claimed]) -> Result<HashMap<i
                 SELECT 1 FROM subscription_triggers t
                 WHERE t.subscription_id = s.id AND t.device_id = e.device_id
                   AND t.lost_access_at IS NOT NULL))"
-    ))
+    , ids1 = crate::db::dialect::ids(engine, 1)))
     .bind(serde_json::to_string(&ids).expect("BUG: ids serialise"))
     .fetch_all(db)
     .await)
-    .context("checking access at send time")?;
+        .context("checking access at send time")?;
     Ok(rows
         .into_iter()
         .map(|(id, off)| {
@@ -248,11 +249,11 @@ async fn targets(
     let mut ids: Vec<i64> = claimed.iter().map(|c| c.subscription_id).collect();
     ids.sort_unstable();
     ids.dedup();
-    let rows: Vec<TargetRow> = crate::db::with_db!(&state.pool, db => sqlx::query_as(
-        "SELECT s.id, s.organisation_id, s.url, s.headers, s.secret, s.previous_secret,
+    let rows: Vec<TargetRow> = crate::db::with_db!(&state.pool, db, engine => sqlx::query_as(
+        &format!("SELECT s.id, s.organisation_id, s.url, s.headers, s.secret, s.previous_secret,
                 s.previous_secret_until, s.active, o.webhooks_enabled
          FROM subscriptions s JOIN organisations o ON o.id = s.organisation_id
-         WHERE s.id IN (SELECT value FROM json_each($1))",
+         WHERE s.id IN {ids1}", ids1 = crate::db::dialect::ids(engine, 1)),
     )
     .bind(serde_json::to_string(&ids).expect("BUG: ids serialise"))
     .fetch_all(db)

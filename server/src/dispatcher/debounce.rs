@@ -63,12 +63,12 @@ pub(super) async fn filter(tx: &mut Conn, rows: Vec<(i64, i64)>) -> Result<Vec<(
     if subscriptions.is_empty() {
         return Ok(rows);
     }
-    let triggers: Vec<TriggerRow> = crate::db::with_db!(tx, db => sqlx::query_as(
-        "SELECT subscription_id, channel_id, event_type, options, last_sent_at, last_sent_value,
+    let triggers: Vec<TriggerRow> = crate::db::with_db!(tx, db, engine => sqlx::query_as(
+        &format!("SELECT subscription_id, channel_id, event_type, options, last_sent_at, last_sent_value,
                 settled_sent, settle_since, settle_low, settle_high, settle_last_at,
                 settle_last_value
          FROM subscription_triggers
-         WHERE subscription_id IN (SELECT value FROM json_each($1)) AND options IS NOT NULL",
+         WHERE subscription_id IN {ids1} AND options IS NOT NULL", ids1 = crate::db::dialect::ids(engine, 1)),
     )
     .bind(serde_json::to_string(&subscriptions).expect("BUG: ids serialise"))
     .fetch_all(db)
@@ -98,9 +98,9 @@ pub(super) async fn filter(tx: &mut Conn, rows: Vec<(i64, i64)>) -> Result<Vec<(
         .map(|r| r.1)
         .collect();
     let events: HashMap<i64, EventRow> =
-        crate::db::with_db!(tx, db => sqlx::query_as::<_, EventRow>(
-        "SELECT id, channel_id, event_type, occurred_at, payload FROM events
-         WHERE id IN (SELECT value FROM json_each($1))",
+        crate::db::with_db!(tx, db, engine => sqlx::query_as::<_, EventRow>(
+        &format!("SELECT id, channel_id, event_type, occurred_at, payload FROM events
+         WHERE id IN {ids1}", ids1 = crate::db::dialect::ids(engine, 1)),
     )
     .bind(serde_json::to_string(&with_options).expect("BUG: ids serialise"))
     .fetch_all(db)

@@ -85,34 +85,34 @@ async fn fan_out_in(tx: &mut Conn, now: i64, max_events: i64, budget: &Budget) -
         .filter(|t| t.is_device_level())
         .map(EventType::as_str)
         .collect();
-    let rows: Vec<(i64, i64)> = crate::db::with_db!(tx, db => sqlx::query_as(&format!(
+    let rows: Vec<(i64, i64)> = crate::db::with_db!(tx, db, engine => sqlx::query_as(&format!(
         "SELECT t.subscription_id, e.id
          FROM events e
          JOIN organisations o ON o.id = e.organisation_id
-         CROSS JOIN subscription_triggers t ON t.channel_id = e.channel_id AND t.event_type = e.event_type
+         {in_order} subscription_triggers t ON t.channel_id = e.channel_id AND t.event_type = e.event_type
          JOIN subscriptions s ON s.id = t.subscription_id
          JOIN users u ON u.id = s.owner_id
          WHERE e.id > $1 AND e.id <= $2 AND t.lost_access_at IS NULL
-           AND e.caused_by_subscription IS NOT t.subscription_id
+           AND e.caused_by_subscription IS DISTINCT FROM t.subscription_id
            AND {OWNER_SEES_EVENT_DEVICE}
-           AND e.event_type NOT IN (SELECT value FROM json_each($3))
+           AND e.event_type NOT IN {texts3}
            AND o.webhooks_enabled AND o.webhooks_enabled_since <= e.created_at
            AND s.active AND s.active_since <= e.created_at
          UNION ALL
          SELECT DISTINCT t.subscription_id, e.id
          FROM events e
          JOIN organisations o ON o.id = e.organisation_id
-         CROSS JOIN subscription_triggers t ON t.device_id = e.device_id AND t.event_type = e.event_type
+         {in_order} subscription_triggers t ON t.device_id = e.device_id AND t.event_type = e.event_type
          JOIN subscriptions s ON s.id = t.subscription_id
          JOIN users u ON u.id = s.owner_id
          WHERE e.id > $1 AND e.id <= $2 AND t.lost_access_at IS NULL
-           AND e.caused_by_subscription IS NOT t.subscription_id
+           AND e.caused_by_subscription IS DISTINCT FROM t.subscription_id
            AND {OWNER_SEES_EVENT_DEVICE}
-           AND (e.event_type IN (SELECT value FROM json_each($3)) OR e.channel_id IS NULL)
+           AND (e.event_type IN {texts3} OR e.channel_id IS NULL)
            AND o.webhooks_enabled AND o.webhooks_enabled_since <= e.created_at
            AND s.active AND s.active_since <= e.created_at
          ORDER BY 2, 1"
-    ))
+    , texts3 = crate::db::dialect::texts(engine, 3), in_order = crate::db::dialect::join_in_order(engine)))
     .bind(cursor)
     .bind(last)
     .bind(serde_json::to_string(&device_level).expect("BUG: strings serialise"))
@@ -178,10 +178,10 @@ async fn cap_pending(
     if ids.is_empty() {
         return Ok(rows);
     }
-    let pending: HashMap<i64, usize> = crate::db::with_db!(tx, db => sqlx::query_as::<_, (i64, i64)>(
-        "SELECT subscription_id, COUNT(*) FROM deliveries INDEXED BY deliveries_pending_by_subscription
-         WHERE next_attempt_at IS NOT NULL AND subscription_id IN (SELECT value FROM json_each($1))
-         GROUP BY subscription_id",
+    let pending: HashMap<i64, usize> = crate::db::with_db!(tx, db, engine => sqlx::query_as::<_, (i64, i64)>(
+        &format!("SELECT subscription_id, COUNT(*) FROM deliveries {ix_deliveries_pending_by_subscription}
+         WHERE next_attempt_at IS NOT NULL AND subscription_id IN {ids1}
+         GROUP BY subscription_id", ids1 = crate::db::dialect::ids(engine, 1), ix_deliveries_pending_by_subscription = crate::db::dialect::indexed_by(engine, "deliveries_pending_by_subscription")),
     )
     .bind(serde_json::to_string(&ids).expect("BUG: ids serialise"))
     .fetch_all(db)

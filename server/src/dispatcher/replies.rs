@@ -106,7 +106,7 @@ pub(super) async fn write_back(
     let ids: Vec<i64> = answers.iter().map(|a| a.delivery_id).collect();
     // Access is checked now, not when the subscription was saved: an owner who lost the
     // device since writes nothing to it.
-    let contexts: Vec<Context> = crate::db::with_db!(conn, db => sqlx::query_as(&format!(
+    let contexts: Vec<Context> = crate::db::with_db!(conn, db, engine => sqlx::query_as(&format!(
         "SELECT d.id AS delivery_id, s.id AS subscription_id, d.test, e.device_id,
                 dv.name AS device_name, e.chain_depth,
                 (dv.organisation_id = s.organisation_id AND {OWNER_SEES_EVENT_DEVICE}) AS allowed
@@ -115,8 +115,8 @@ pub(super) async fn write_back(
          JOIN events e ON e.id = d.event_id
          JOIN devices dv ON dv.id = e.device_id
          JOIN users u ON u.id = s.owner_id
-         WHERE d.id IN (SELECT value FROM json_each($1)) AND s.use_replies"
-    ))
+         WHERE d.id IN {ids1} AND s.use_replies"
+    , ids1 = crate::db::dialect::ids(engine, 1)))
     .bind(serde_json::to_string(&ids).expect("BUG: ids serialise"))
     .fetch_all(db)
     .await)

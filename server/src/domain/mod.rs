@@ -3,6 +3,7 @@
 
 pub mod channel;
 pub mod channel_definition;
+pub mod database;
 pub mod debounce;
 pub mod delivery;
 pub mod device;

@@ -60,6 +60,46 @@ impl Drop for Scratch {
     }
 }
 
+/// The engine throw-away instances run on: `LABHOOK_TEST_ENGINE=postgres` puts each on a
+/// database of its own in a scratch PostgreSQL (one cluster per test process); SQLite
+/// otherwise. `make test` runs the suites both ways.
+pub fn engine() -> db::Engine {
+    match std::env::var("LABHOOK_TEST_ENGINE").as_deref() {
+        Ok("postgres") => db::Engine::Postgres,
+        _ => db::Engine::Sqlite,
+    }
+}
+
+/// A configuration for a throw-away instance on [`engine`]: the SQLite file `sqlite_file`, or
+/// a fresh PostgreSQL database with its secrets key beside where that file would be.
+pub fn throwaway_config(sqlite_file: PathBuf) -> Config {
+    match engine() {
+        db::Engine::Sqlite => Config::for_database(sqlite_file),
+        db::Engine::Postgres => {
+            static NEXT: AtomicU64 = AtomicU64::new(0);
+            let name = format!("labhook_{}", NEXT.fetch_add(1, Ordering::Relaxed));
+            let url = postgres::Postgres::for_this_process()
+                .create_database(&name)
+                .unwrap_or_else(|e| panic!("a scratch database: {e}"));
+            // As an operator of several instances does: one key, made first, given to each.
+            let key = sqlite_file.with_extension("secrets.key");
+            let (_, contents) = crate::domain::sealed::SecretsKey::generate_file_contents();
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            std::io::Write::write_all(
+                &mut options.open(&key).expect("the secrets key file is made"),
+                contents.as_bytes(),
+            )
+            .expect("the secrets key file is written");
+            let mut config = Config::for_database(db::Location::Postgres(url));
+            config.secrets_key_file = Some(key);
+            config
+        }
+    }
+}
+
 /// A running backend with the demo data (no dispatcher: start one, or step it).
 pub struct Instance {
     pub state: AppState,
@@ -71,10 +111,14 @@ pub struct Instance {
 impl Instance {
     /// Starts on 127.0.0.1:0 with a configuration `adjust` may change.
     pub async fn start(adjust: impl FnOnce(&mut Config)) -> Self {
+        // `LABHOOK_TEST_LOG=1`: the server's log in a failing test's output.
+        if std::env::var_os("LABHOOK_TEST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+        }
         let scratch = Scratch::new("labhook").expect("BUG: a scratch directory can be made");
-        let mut config = Config::for_database(scratch.path().join("labhook.db"));
+        let mut config = throwaway_config(scratch.path().join("labhook.db"));
         adjust(&mut config);
-        let pool = db::open(&config.database)
+        let pool = db::connect(&config.database)
             .await
             .expect("the database opens");
         demo::seed_if_empty(&pool).await.expect("demo data");

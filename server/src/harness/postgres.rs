@@ -103,6 +103,42 @@ impl Postgres {
         Ok(pg)
     }
 
+    /// One cluster for the whole test process, started on first use; a database per caller
+    /// (see [`Postgres::create_database`]). A static is never dropped, so a watchdog (a shell
+    /// waiting for this process to end) stops the cluster and removes its directory.
+    pub fn for_this_process() -> &'static Postgres {
+        static CLUSTER: std::sync::OnceLock<Postgres> = std::sync::OnceLock::new();
+        CLUSTER.get_or_init(|| {
+            let pg = Postgres::start().unwrap_or_else(|e| panic!("a scratch PostgreSQL: {e}"));
+            pg.watch(std::process::id());
+            pg
+        })
+    }
+
+    /// Stops the cluster and removes its directory once process `pid` has ended.
+    fn watch(&self, pid: u32) {
+        let pg_ctl = self.bin.join("pg_ctl");
+        let stop = match &self.run_as {
+            Some(account) => format!("runuser -u {account} -- {}", pg_ctl.display()),
+            None => pg_ctl.display().to_string(),
+        };
+        let script = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
+             {stop} -D '{}' -m immediate stop >/dev/null 2>&1; rm -rf '{}'",
+            self.data.display(),
+            self._scratch.path().display()
+        );
+        let watchdog = Command::new("sh")
+            .args(["-c", &script])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        if let Err(e) = watchdog {
+            tracing::warn!(error = ?e, "no watchdog for the scratch PostgreSQL");
+        }
+    }
+
     /// A connection URL for `database` (see [`Postgres::create_database`]).
     pub fn url(&self, database: &str) -> String {
         format!("postgres://labhook@127.0.0.1:{}/{database}", self.port)

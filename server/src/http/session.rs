@@ -208,7 +208,7 @@ mod tests {
     #[test]
     fn the_cookie_is_host_prefixed_and_secure_over_https_only() {
         let token = SessionToken::generate();
-        let mut config = Config::for_database("x.db".into());
+        let mut config = Config::for_database(std::path::PathBuf::from("x.db"));
         let plain = HeaderMap::new();
         let cookie = set_cookie(&token, &plain, &config);
         assert!(cookie.to_str().unwrap().starts_with("labhook_session="));
@@ -238,7 +238,7 @@ mod tests {
             "x-forwarded-for",
             HeaderValue::from_static("6.6.6.6, 203.0.113.9"),
         );
-        let mut config = Config::for_database("x.db".into());
+        let mut config = Config::for_database(std::path::PathBuf::from("x.db"));
         assert_eq!(
             client_address(&headers, Some(peer), &config),
             Some(peer.ip())
@@ -264,7 +264,7 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_str(&format!("theme=dark; {COOKIE_NAME}={token}; x=y")).unwrap(),
         );
-        let mut config = Config::for_database("x.db".into());
+        let mut config = Config::for_database(std::path::PathBuf::from("x.db"));
         assert_eq!(
             token_from_headers(&headers, &config).map(|t| t.expose().to_owned()),
             Some(token.clone())

@@ -49,13 +49,15 @@ const PERSON: &str = "SELECT u.id, u.name, u.email, u.role, u.created_at, u.last
 /// The people of the admin's organisation, active ones first, by name.
 pub async fn list(pool: &Pool, admin: &CurrentUser) -> Result<Vec<Person>> {
     admin.require_org_admin()?;
-    Ok(crate::db::with_db!(pool, db => sqlx::query_as(&format!(
+    Ok(
+        crate::db::with_db!(pool, db, engine => sqlx::query_as(&format!(
         "{PERSON} WHERE u.organisation_id = $1
-         ORDER BY u.deactivated_at IS NOT NULL, u.name COLLATE NOCASE"
-    ))
+         ORDER BY u.deactivated_at IS NOT NULL, {nc_u_name}"
+    , nc_u_name = crate::db::dialect::nocase(engine, "u.name")))
     .bind(admin.organisation_id)
     .fetch_all(db)
-    .await)?)
+    .await)?,
+    )
 }
 
 /// A person as typed on the Add user form.
@@ -282,7 +284,7 @@ pub async fn set_deactivated(
                         .await
                         .map(crate::db::Done::from))?;
                     let active: Vec<i64> = crate::db::with_db!(conn, db => sqlx::query_scalar(
-                        "SELECT id FROM subscriptions WHERE owner_id = $1 AND active = 1",
+                        "SELECT id FROM subscriptions WHERE owner_id = $1 AND active",
                     )
                     .bind(person.id)
                     .fetch_all(db)
@@ -395,12 +397,12 @@ pub async fn devices_of(
     admin.require_org_admin()?;
     let mut conn = pool.acquire().await?;
     let person = person_in(&mut conn, admin, user_id).await?;
-    Ok(crate::db::with_db!(conn, db => sqlx::query_as(
-        "SELECT d.id AS device_id, d.name,
+    Ok(crate::db::with_db!(conn, db, engine => sqlx::query_as(
+        &format!("SELECT d.id AS device_id, d.name,
                 EXISTS (SELECT 1 FROM device_access a WHERE a.user_id = $1 AND a.device_id = d.id)
                   AS granted
          FROM devices d WHERE d.organisation_id = $2 AND d.archived_at IS NULL
-         ORDER BY d.name COLLATE NOCASE",
+         ORDER BY {nc_d_name}", nc_d_name = crate::db::dialect::nocase(engine, "d.name")),
     )
     .bind(person.id)
     .bind(admin.organisation_id)

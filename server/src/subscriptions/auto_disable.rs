@@ -94,9 +94,9 @@ async fn candidates(conn: &mut Conn, rule: AutoDisable, now: i64) -> Result<Vec<
 /// delivered since its failures began (looking only at its deliveries since the first
 /// failure); answers whether it did.
 async fn switch_off(conn: &mut Conn, f: &Failing) -> Result<bool> {
-    let recovered: bool = crate::db::with_db!(conn, db => sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM deliveries INDEXED BY deliveries_by_subscription
-                        WHERE subscription_id = $1 AND id > $2 AND status = 'delivered' AND NOT test)",
+    let recovered: bool = crate::db::with_db!(conn, db, engine => sqlx::query_scalar(
+        &format!("SELECT EXISTS (SELECT 1 FROM deliveries {ix_deliveries_by_subscription}
+                        WHERE subscription_id = $1 AND id > $2 AND status = 'delivered' AND NOT test)", ix_deliveries_by_subscription = crate::db::dialect::indexed_by(engine, "deliveries_by_subscription")),
     )
     .bind(f.id)
     .bind(f.first_failed)

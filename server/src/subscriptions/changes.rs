@@ -144,7 +144,7 @@ async fn create_in(
     let id: i64 = crate::db::with_db!(conn, db => sqlx::query_scalar(
         "INSERT INTO subscriptions (organisation_id, owner_id, display_name, url, headers, active,
                                     active_since, secret, created_at, updated_at, use_replies)
-         VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, TRUE, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(user.organisation_id)
     .bind(user.id)
@@ -256,7 +256,7 @@ async fn delete_in(conn: &mut Conn, key: &SecretsKey, user: &CurrentUser, id: i6
     // trail keeps the record of the subscription.
     let now = now_ms();
     crate::db::with_db!(conn, db => sqlx::query(
-        "UPDATE subscriptions SET deleted_at = $1, active = 0, updated_at = $2 WHERE id = $3",
+        "UPDATE subscriptions SET deleted_at = $1, active = FALSE, updated_at = $2 WHERE id = $3",
     )
     .bind(now)
     .bind(now)

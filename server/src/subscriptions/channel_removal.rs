@@ -51,7 +51,7 @@ pub async fn channel_uses(
     let channel = channel_of(&mut conn, &device, channel_id).await?;
     let subscriptions = users_of(&mut conn, channel.id).await?;
     let data_points: i64 = crate::db::with_db!(conn, db => sqlx::query_scalar(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM data_points WHERE channel_id = $1 LIMIT $2)",
+        "SELECT COUNT(*) FROM (SELECT 1 FROM data_points WHERE channel_id = $1 LIMIT $2) AS counted",
     )
     .bind(channel.id)
     .bind(COUNTED_UP_TO)

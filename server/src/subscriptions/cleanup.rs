@@ -26,9 +26,9 @@ pub async fn step(state: &AppState) -> Result<bool> {
 /// A window of a deleted subscription's deliveries (with their attempts); the subscription's
 /// row (with its triggers, replays and notices) once none is left.
 async fn purge_deleted(state: &AppState) -> Result<bool> {
-    let deleted: Vec<i64> = crate::db::with_db!(&state.pool, db => sqlx::query_scalar(
-        "SELECT id FROM subscriptions INDEXED BY subscriptions_deleted
-         WHERE deleted_at IS NOT NULL LIMIT $1",
+    let deleted: Vec<i64> = crate::db::with_db!(&state.pool, db, engine => sqlx::query_scalar(
+        &format!("SELECT id FROM subscriptions {ix_subscriptions_deleted}
+         WHERE deleted_at IS NOT NULL LIMIT $1", ix_subscriptions_deleted = crate::db::dialect::indexed_by(engine, "subscriptions_deleted")),
     )
     .bind(PER_STEP)
     .fetch_all(db)
@@ -62,14 +62,14 @@ async fn purge_deleted(state: &AppState) -> Result<bool> {
 /// organisation that switched webhooks off) that still has some.
 async fn stop_switched_off(state: &AppState) -> Result<bool> {
     let waiting: Vec<(i64, i64, Option<String>, bool)> =
-        crate::db::with_db!(&state.pool, db => sqlx::query_as(
-        "SELECT s.id, s.organisation_id, s.inactive_reason, o.webhooks_enabled
+        crate::db::with_db!(&state.pool, db, engine => sqlx::query_as(
+        &format!("SELECT s.id, s.organisation_id, s.inactive_reason, o.webhooks_enabled
          FROM subscriptions s JOIN organisations o ON o.id = s.organisation_id
          WHERE (NOT s.active OR NOT o.webhooks_enabled) AND s.deleted_at IS NULL
-           AND EXISTS (SELECT 1 FROM deliveries d INDEXED BY deliveries_pending_by_subscription
+           AND EXISTS (SELECT 1 FROM deliveries d {ix_deliveries_pending_by_subscription}
                        WHERE d.subscription_id = s.id AND d.next_attempt_at IS NOT NULL
                          AND d.lease_until IS NULL)
-         LIMIT $1",
+         LIMIT $1", ix_deliveries_pending_by_subscription = crate::db::dialect::indexed_by(engine, "deliveries_pending_by_subscription")),
     )
     .bind(PER_STEP)
     .fetch_all(db)
@@ -104,16 +104,16 @@ async fn stop_switched_off(state: &AppState) -> Result<bool> {
 
 /// A window of the pending deliveries of devices a subscription's owner lost access to.
 async fn stop_lost_access(state: &AppState) -> Result<bool> {
-    let lost: Vec<(i64, i64, String)> = crate::db::with_db!(&state.pool, db => sqlx::query_as(
-        "SELECT DISTINCT t.subscription_id, t.device_id, t.lost_access_reason
+    let lost: Vec<(i64, i64, String)> = crate::db::with_db!(&state.pool, db, engine => sqlx::query_as(
+        &format!("SELECT DISTINCT t.subscription_id, t.device_id, t.lost_access_reason
          FROM subscription_triggers t
          WHERE t.lost_access_at IS NOT NULL
-           AND EXISTS (SELECT 1 FROM deliveries d INDEXED BY deliveries_pending_by_subscription
+           AND EXISTS (SELECT 1 FROM deliveries d {ix_deliveries_pending_by_subscription}
                        JOIN events e ON e.id = d.event_id
                        WHERE d.subscription_id = t.subscription_id
                          AND d.next_attempt_at IS NOT NULL AND d.lease_until IS NULL
                          AND e.device_id = t.device_id)
-         LIMIT $1",
+         LIMIT $1", ix_deliveries_pending_by_subscription = crate::db::dialect::indexed_by(engine, "deliveries_pending_by_subscription")),
     )
     .bind(PER_STEP)
     .fetch_all(db)

@@ -61,15 +61,15 @@ async fn complete(
     }
     let subscription_ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let ids = serde_json::to_string(&subscription_ids).expect("BUG: ids serialise");
-    let triggers: Vec<TriggerRow> = crate::db::with_db!(conn, db => sqlx::query_as(
-        "SELECT t.subscription_id, t.device_id, d.name AS device_name, t.channel_id,
+    let triggers: Vec<TriggerRow> = crate::db::with_db!(conn, db, engine => sqlx::query_as(
+        &format!("SELECT t.subscription_id, t.device_id, d.name AS device_name, t.channel_id,
                 c.name AS channel_name, t.event_type, t.lost_access_reason, t.lost_access_at,
                 d.archived_at IS NOT NULL AS device_archived, t.options, c.unit
          FROM subscription_triggers t
          JOIN devices d ON d.id = t.device_id
          JOIN channels c ON c.id = t.channel_id
-         WHERE t.subscription_id IN (SELECT value FROM json_each($1))
-         ORDER BY d.name COLLATE NOCASE, c.id, t.event_type",
+         WHERE t.subscription_id IN {ids1}
+         ORDER BY {nc_d_name}, c.id, t.event_type", ids1 = crate::db::dialect::ids(engine, 1), nc_d_name = crate::db::dialect::nocase(engine, "d.name")),
     )
     .bind(&ids)
     .fetch_all(db)

@@ -7,7 +7,7 @@
 
 use std::{io::Write, path::PathBuf};
 
-use crate::db::Pool;
+use crate::db::{Location, Pool};
 use anyhow::Context;
 
 use crate::{
@@ -23,7 +23,12 @@ pub fn key_file(config: &Config) -> PathBuf {
     config
         .secrets_key_file
         .clone()
-        .unwrap_or_else(|| config.database.with_extension("secrets.key"))
+        .unwrap_or_else(|| match &config.database {
+            Location::Sqlite(path) => path.with_extension("secrets.key"),
+            // Every instance needs the same key: where it is must be said (`--secrets-key`);
+            // without it, the working directory.
+            Location::Postgres(_) => PathBuf::from("labhook.secrets.key"),
+        })
 }
 
 /// Reads the key file, or creates it (mode 0600) when there is none and the database holds

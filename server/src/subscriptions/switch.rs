@@ -35,8 +35,8 @@ pub async fn deactivate(
     actor: Actor<'_>,
 ) -> Result<bool> {
     let row: Option<(i64, String, String)> = crate::db::with_db!(conn, db => sqlx::query_as(
-        "UPDATE subscriptions SET active = 0, inactive_reason = $1, updated_at = $2
-         WHERE id = $3 AND active = 1
+        "UPDATE subscriptions SET active = FALSE, inactive_reason = $1, updated_at = $2
+         WHERE id = $3 AND active
          RETURNING organisation_id, display_name, url",
     )
     .bind(reason.as_str())
@@ -120,7 +120,7 @@ async fn set_active_in(
     }
     let now = now_ms();
     crate::db::with_db!(conn, db => sqlx::query(
-        "UPDATE subscriptions SET active = 1, inactive_reason = NULL, updated_at = $1, active_since = $2,
+        "UPDATE subscriptions SET active = TRUE, inactive_reason = NULL, updated_at = $1, active_since = $2,
              overflowed = 0, overflow_since = NULL, failing_since = NULL
          WHERE id = $3",
     )
@@ -152,7 +152,7 @@ pub async fn deactivate_unregistered_targets(
 ) -> Result<usize> {
     let registered = registered_urls(conn, admin.organisation_id).await?;
     let active: Vec<(i64, String)> = crate::db::with_db!(conn, db => sqlx::query_as(
-        "SELECT id, url FROM subscriptions WHERE organisation_id = $1 AND active = 1",
+        "SELECT id, url FROM subscriptions WHERE organisation_id = $1 AND active",
     )
     .bind(admin.organisation_id)
     .fetch_all(db)

@@ -111,7 +111,7 @@ pub async fn send_test_event(
                 )
                 .await?;
                 let delivery: i64 = crate::db::with_db!(conn, db => sqlx::query_scalar(
-                    "UPDATE deliveries SET test = 1 WHERE event_id = $1 RETURNING id",
+                    "UPDATE deliveries SET test = TRUE WHERE event_id = $1 RETURNING id",
                 )
                 .bind(event_id)
                 .fetch_one(db)

@@ -672,7 +672,8 @@ async fn a_panicking_send_does_not_leak_its_in_flight_slot() {
     loop {
         let (delivered, leased): (i64, i64) =
             server::db::with_db!(&app.state.pool, db => sqlx::query_as(
-            "SELECT SUM(status = 'delivered'), SUM(lease_until IS NOT NULL) FROM deliveries",
+            "SELECT COUNT(*) FILTER (WHERE status = 'delivered'),
+                    COUNT(*) FILTER (WHERE lease_until IS NOT NULL) FROM deliveries",
         )
         .fetch_one(db)
         .await)
@@ -715,13 +716,15 @@ async fn pending_deliveries_per_subscription_are_capped_and_the_overflow_recorde
     }
     step(&mut stepper, now_ms()).await;
     assert_eq!(app.count("deliveries").await, 3);
-    let events: Vec<f64> = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar(
-        "SELECT json_extract(e.payload, '$.data_point.value') FROM deliveries d
+    let events: Vec<f64> =
+        server::db::with_db!(&app.state.pool, db, engine => sqlx::query_scalar(&format!(
+        "SELECT CAST({} AS DOUBLE PRECISION) FROM deliveries d
          JOIN events e ON e.id = d.event_id ORDER BY d.id",
-    )
+        server::db::dialect::json_text_at(engine, "e.payload", "data_point.value")
+    ))
     .fetch_all(db)
     .await)
-    .unwrap();
+        .unwrap();
     assert_eq!(events, [0.0, 1.0, 2.0], "the oldest are kept");
     send_temperature(&app, &token, 5.0).await;
     step(&mut stepper, now_ms()).await;

@@ -114,10 +114,11 @@ async fn text_values_change_only_when_different() {
         .await;
     assert_eq!(res.status(), 202);
     let changes: Vec<Option<String>> =
-        server::db::with_db!(&app.state.pool, db => sqlx::query_scalar(
-        "SELECT json_extract(payload, '$.previous_value') FROM events
+        server::db::with_db!(&app.state.pool, db, engine => sqlx::query_scalar(&format!(
+        "SELECT {} FROM events
          WHERE channel_id = $1 AND event_type = 'channel.value_changed' ORDER BY id",
-    )
+        server::db::dialect::json_text_at(engine, "payload", "previous_value")
+    ))
     .bind(barcode)
     .fetch_all(db)
     .await)
@@ -131,10 +132,11 @@ async fn silent_devices_go_offline_and_come_back_online() {
     let app = spawn_with(|c| c.offline_after = Duration::from_secs(60)).await;
     let (device, token) = app.token_for(SCANNER).await;
     let status_events = || async {
-        server::db::with_db!(&app.state.pool, db => sqlx::query_scalar::<_, String>(
-            "SELECT json_extract(payload, '$.status.current') FROM events
+        server::db::with_db!(&app.state.pool, db, engine => sqlx::query_scalar::<_, String>(&format!(
+            "SELECT {} FROM events
              WHERE device_id = $1 AND event_type = 'device.status_changed' ORDER BY id",
-        )
+            server::db::dialect::json_text_at(engine, "payload", "status.current")
+        ))
         .bind(device)
         .fetch_all(db)
         .await)
@@ -419,13 +421,15 @@ async fn concurrent_requests_are_written_together_yet_each_all_or_nothing() {
     event_ids.sort_unstable();
     event_ids.dedup();
     assert_eq!(event_ids.len(), n);
-    let stored: i64 = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar(
-        "SELECT COUNT(*) FROM events WHERE id IN (SELECT value FROM json_each($1))",
-    )
+    let stored: i64 =
+        server::db::with_db!(&app.state.pool, db, engine => sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM events WHERE id IN {}",
+        server::db::dialect::ids(engine, 1)
+    ))
     .bind(serde_json::to_string(&event_ids).unwrap())
     .fetch_one(db)
     .await)
-    .unwrap();
+        .unwrap();
     assert_eq!(stored as usize, n);
     // The channel remembers the newest of the values it was sent.
     let last: Option<String> = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar(

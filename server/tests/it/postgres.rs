@@ -25,6 +25,8 @@ fn sqlite_type_class(declared: &str) -> &'static str {
 fn postgres_type_class(data_type: &str, udt: &str) -> &'static str {
     match (data_type, udt) {
         ("bigint", _) => "integer",
+        // A flag: SQLite has no boolean type and keeps it as INTEGER 0/1.
+        ("boolean", _) => "integer",
         ("double precision", _) => "real",
         ("text", _) | ("USER-DEFINED", "citext") => "text",
         ("bytea", _) => "bytes",

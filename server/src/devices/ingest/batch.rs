@@ -235,7 +235,7 @@ pub(super) async fn write_batch(
         save_device(conn, d).await?;
     }
     for (token, used_at) in tokens {
-        crate::db::with_db!(conn, db => sqlx::query("UPDATE device_tokens SET last_used_at = MAX(COALESCE(last_used_at, 0), $1) WHERE id = $2")
+        crate::db::with_db!(conn, db, engine => sqlx::query(&format!("UPDATE device_tokens SET last_used_at = {} WHERE id = $2", crate::db::dialect::greater_of(engine, "COALESCE(last_used_at, 0)", "$1")))
             .bind(used_at)
             .bind(token)
             .execute(db)
@@ -263,18 +263,18 @@ async fn load_devices(
     ids.dedup();
     let ids = serde_json::to_string(&ids).expect("BUG: ids serialise");
     let found: Vec<Device> =
-        crate::db::with_db!(conn, db => sqlx::query_as::<_, DeviceRow>(&format!(
-        "SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.id IN (SELECT value FROM json_each($1))"
-    ))
+        crate::db::with_db!(conn, db, engine => sqlx::query_as::<_, DeviceRow>(&format!(
+        "SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.id IN {ids1}"
+    , ids1 = crate::db::dialect::ids(engine, 1)))
     .bind(&ids)
     .fetch_all(db)
     .await)?
         .into_iter()
         .map(Device::from)
         .collect();
-    let names: HashMap<i64, String> = crate::db::with_db!(conn, db => sqlx::query_as(
-        "SELECT o.id, o.name FROM organisations o
-         WHERE o.id IN (SELECT d.organisation_id FROM devices d WHERE d.id IN (SELECT value FROM json_each($1)))",
+    let names: HashMap<i64, String> = crate::db::with_db!(conn, db, engine => sqlx::query_as(
+        &format!("SELECT o.id, o.name FROM organisations o
+         WHERE o.id IN (SELECT d.organisation_id FROM devices d WHERE d.id IN {ids1})", ids1 = crate::db::dialect::ids(engine, 1)),
     )
     .bind(&ids)
     .fetch_all(db)
@@ -282,11 +282,11 @@ async fn load_devices(
     .into_iter()
     .collect();
     let mut channels: HashMap<i64, Vec<Channel>> = HashMap::new();
-    for c in crate::db::with_db!(conn, db => sqlx::query_as::<_, ChannelRow>(&format!(
+    for c in crate::db::with_db!(conn, db, engine => sqlx::query_as::<_, ChannelRow>(&format!(
         "SELECT {CHANNEL_COLUMNS} FROM channels c
-         WHERE c.device_id IN (SELECT value FROM json_each($1)) AND c.removed_at IS NULL
+         WHERE c.device_id IN {ids1} AND c.removed_at IS NULL
          ORDER BY c.id"
-    ))
+    , ids1 = crate::db::dialect::ids(engine, 1)))
     .bind(&ids)
     .fetch_all(db)
     .await)?

@@ -37,7 +37,7 @@ pub async fn feed(state: &AppState, now: i64) -> Result<usize> {
                       ROW_NUMBER() OVER (PARTITION BY s.organisation_id ORDER BY r.fed_at, r.id)
                         AS turn
                FROM replays r JOIN subscriptions s ON s.id = r.subscription_id
-               WHERE r.status = 'running' AND s.active)
+               WHERE r.status = 'running' AND s.active) AS running
          WHERE turn <= 2 ORDER BY fed_at, id LIMIT $1",
     )
     .bind(FED_PER_ROUND)
@@ -66,9 +66,9 @@ async fn step(conn: &mut Conn, r: &Running, now: i64) -> Result<usize> {
     if !still {
         return Ok(0);
     }
-    let waiting: i64 = crate::db::with_db!(conn, db => sqlx::query_scalar(
-        "SELECT COUNT(*) FROM deliveries INDEXED BY deliveries_pending_by_subscription
-         WHERE subscription_id = $1 AND next_attempt_at IS NOT NULL",
+    let waiting: i64 = crate::db::with_db!(conn, db, engine => sqlx::query_scalar(
+        &format!("SELECT COUNT(*) FROM deliveries {ix_deliveries_pending_by_subscription}
+         WHERE subscription_id = $1 AND next_attempt_at IS NOT NULL", ix_deliveries_pending_by_subscription = crate::db::dialect::indexed_by(engine, "deliveries_pending_by_subscription")),
     )
     .bind(r.subscription_id)
     .fetch_one(db)
@@ -85,9 +85,9 @@ async fn step(conn: &mut Conn, r: &Running, now: i64) -> Result<usize> {
         return Ok(0);
     }
     let window_end = r.until_event_id.min(r.cursor_event_id + WINDOW);
-    let events: Vec<i64> = crate::db::with_db!(conn, db => sqlx::query_scalar(&format!(
+    let events: Vec<i64> = crate::db::with_db!(conn, db, engine => sqlx::query_scalar(&format!(
         "SELECT e.id {} ORDER BY e.id LIMIT $10",
-        matching()
+        matching(engine)
     ))
     .bind(r.subscription_id)
     .bind(r.since)

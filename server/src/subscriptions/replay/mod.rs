@@ -31,6 +31,7 @@ use crate::{
         CurrentUser,
     },
     clock::now_ms,
+    db::dialect,
     deliveries::queue::{cancel_pending, Pending},
     domain::EventType,
     error::ResultExt,
@@ -79,18 +80,20 @@ pub struct Replay {
 /// The events a replay sends with ids after `$5` up to `$8`, as fan-out would have matched
 /// them: $1 subscription, $2 since, $3 until, $4 channel or NULL, $6 event type or NULL, $7
 /// device-level event types, $9 the subscription's organisation.
-pub(super) fn matching() -> String {
+pub(super) fn matching(engine: crate::db::Engine) -> String {
+    let by_organisation = dialect::indexed_by(engine, "events_by_organisation");
+    let device_level = dialect::texts(engine, 7);
     format!(
-        "FROM events e INDEXED BY events_by_organisation
+        "FROM events e {by_organisation}
      JOIN subscriptions s ON s.id = $1 JOIN users u ON u.id = s.owner_id
      WHERE e.organisation_id = $9 AND e.id > $5 AND e.id <= $8
-       AND e.created_at >= $2 AND e.created_at < $3 AND e.caused_by_subscription IS NOT s.id
+       AND e.created_at >= $2 AND e.created_at < $3 AND e.caused_by_subscription IS DISTINCT FROM s.id
        AND ($4 IS NULL OR e.channel_id = $4) AND ($6 IS NULL OR e.event_type = $6)
        AND {OWNER_SEES_EVENT_DEVICE}
        AND (EXISTS (SELECT 1 FROM subscription_triggers t
                     WHERE t.subscription_id = s.id AND t.lost_access_at IS NULL
                       AND t.channel_id = e.channel_id AND t.event_type = e.event_type)
-            OR (e.event_type IN (SELECT value FROM json_each($7))
+            OR (e.event_type IN {device_level}
                 AND EXISTS (SELECT 1 FROM subscription_triggers t
                             WHERE t.subscription_id = s.id AND t.lost_access_at IS NULL
                               AND t.device_id = e.device_id AND t.event_type = e.event_type)))"
@@ -110,9 +113,9 @@ pub(super) fn device_level() -> String {
 /// events lie in `after < id <= up_to`. Ids grow with the time events are recorded, so each
 /// end is found by bisection over the organisation's ids (a few indexed reads).
 async fn id_range(pool: &Pool, organisation_id: i64, since: i64, until: i64) -> Result<(i64, i64)> {
-    let (min, max): (Option<i64>, Option<i64>) = crate::db::with_db!(pool, db => sqlx::query_as(
-        "SELECT MIN(id), MAX(id) FROM events INDEXED BY events_by_organisation
-         WHERE organisation_id = $1",
+    let (min, max): (Option<i64>, Option<i64>) = crate::db::with_db!(pool, db, engine => sqlx::query_as(
+        &format!("SELECT MIN(id), MAX(id) FROM events {ix_events_by_organisation}
+         WHERE organisation_id = $1", ix_events_by_organisation = crate::db::dialect::indexed_by(engine, "events_by_organisation")),
     )
     .bind(organisation_id)
     .fetch_one(db)
@@ -137,9 +140,9 @@ async fn first_at_or_after(
 ) -> Result<i64> {
     // The creation time of the organisation's first event at or after `id`.
     let created_at = |id: i64| async move {
-        crate::db::with_db!(pool, db => sqlx::query_scalar::<_, i64>(
-            "SELECT created_at FROM events INDEXED BY events_by_organisation
-             WHERE organisation_id = $1 AND id >= $2 ORDER BY id LIMIT 1",
+        crate::db::with_db!(pool, db, engine => sqlx::query_scalar::<_, i64>(
+            &format!("SELECT created_at FROM events {ix_events_by_organisation}
+             WHERE organisation_id = $1 AND id >= $2 ORDER BY id LIMIT 1", ix_events_by_organisation = crate::db::dialect::indexed_by(engine, "events_by_organisation")),
         )
         .bind(organisation_id)
         .bind(id)
@@ -172,7 +175,7 @@ async fn count(
         return Ok((0, (after, up_to)));
     }
     let n =
-        crate::db::with_db!(pool, db => sqlx::query_scalar(&format!("SELECT COUNT(*) {}", matching()))
+        crate::db::with_db!(pool, db, engine => sqlx::query_scalar(&format!("SELECT COUNT(*) {}", matching(engine)))
         .bind(subscription_id)
         .bind(r.since)
         .bind(r.until)
@@ -283,7 +286,7 @@ pub async fn start(state: &AppState, user: &CurrentUser, id: i64, r: &ReplayInpu
         .write(move |conn| {
             Box::pin(async move {
                 let (this_one, organisation): (bool, i64) = crate::db::with_db!(conn, db => sqlx::query_as(
-                    "SELECT COALESCE(SUM(r.subscription_id = $1), 0) > 0, COUNT(*)
+                    "SELECT COUNT(*) FILTER (WHERE r.subscription_id = $1) > 0, COUNT(*)
                      FROM replays r JOIN subscriptions s ON s.id = r.subscription_id
                      WHERE r.status = 'running' AND s.organisation_id = $2",
                 )

@@ -3,7 +3,11 @@
 //! `postgresql://…`). Anything else that looks like a URL is refused with words, rather than
 //! becoming a strangely named SQLite file.
 
-use std::{fmt, path::PathBuf, str::FromStr};
+use std::{
+    fmt,
+    path::{Path, PathBuf},
+    str::FromStr,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
@@ -20,6 +24,22 @@ pub enum LocationError {
          sqlite:data/labhook.db) or a PostgreSQL URL (postgres://user@host/database)"
     )]
     UnknownKind(String),
+}
+
+impl Location {
+    /// The SQLite file; `None` for a PostgreSQL database.
+    pub fn sqlite_file(&self) -> Option<&Path> {
+        match self {
+            Location::Sqlite(path) => Some(path),
+            Location::Postgres(_) => None,
+        }
+    }
+}
+
+impl From<PathBuf> for Location {
+    fn from(path: PathBuf) -> Self {
+        Location::Sqlite(path)
+    }
 }
 
 impl FromStr for Location {
@@ -63,7 +83,7 @@ impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Location::Sqlite(path) => write!(f, "{}", path.display()),
-            Location::Postgres(url) => f.write_str(&crate::domain::mask::without_password(url)),
+            Location::Postgres(url) => f.write_str(&super::mask::without_password(url)),
         }
     }
 }

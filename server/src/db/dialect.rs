@@ -1,0 +1,110 @@
+//! The few pieces of SQL that the two engines write differently, each named for what it
+//! does. A statement that needs one puts it in with `format!` and keeps the rest of its text
+//! shared; a statement that differs more is written twice, side by side, in its own module.
+
+use super::Engine;
+
+/// A list passed as one parameter (a JSON array, e.g. `[1,2,3]`), as a subquery of its
+/// integers: `WHERE id IN {ids}`.
+pub fn ids(engine: Engine, parameter: u32) -> String {
+    match engine {
+        Engine::Sqlite => format!("(SELECT value FROM json_each(${parameter}))"),
+        Engine::Postgres => {
+            format!("(SELECT value::bigint FROM jsonb_array_elements_text(${parameter}::jsonb))")
+        }
+    }
+}
+
+/// [`ids`] for a JSON array of strings.
+pub fn texts(engine: Engine, parameter: u32) -> String {
+    match engine {
+        Engine::Sqlite => format!("(SELECT value FROM json_each(${parameter}))"),
+        Engine::Postgres => {
+            format!("(SELECT value FROM jsonb_array_elements_text(${parameter}::jsonb))")
+        }
+    }
+}
+
+/// SQLite's planner is told which index serves a query where it would otherwise choose a worse
+/// one on a large table; Postgres' planner chooses by statistics and takes no hints.
+pub fn indexed_by(engine: Engine, index: &str) -> String {
+    match engine {
+        Engine::Sqlite => format!("INDEXED BY {index}"),
+        Engine::Postgres => String::new(),
+    }
+}
+
+/// A name compared or sorted without regard to ASCII case (SQLite's `NOCASE`).
+pub fn nocase(engine: Engine, expression: &str) -> String {
+    match engine {
+        Engine::Sqlite => format!("{expression} COLLATE NOCASE"),
+        Engine::Postgres => format!("lower({expression})"),
+    }
+}
+
+/// `a = b`, without regard to ASCII case.
+pub fn equal_nocase(engine: Engine, a: &str, b: &str) -> String {
+    match engine {
+        Engine::Sqlite => format!("{a} = {b} COLLATE NOCASE"),
+        Engine::Postgres => format!("lower({a}) = lower({b})"),
+    }
+}
+
+/// The integer under the key `key` (an SQL expression, e.g. a column) of a JSON object passed
+/// as parameter `parameter` (`{"12": 3}`); NULL when the key is absent.
+pub fn json_integer_at(engine: Engine, parameter: u32, key: &str) -> String {
+    match engine {
+        Engine::Sqlite => format!("json_extract(${parameter}, '$.\"' || {key} || '\"')"),
+        Engine::Postgres => format!("((${parameter}::jsonb ->> ({key})::text)::bigint)"),
+    }
+}
+
+/// The text at `path` (e.g. `channel.name`) of a JSON column.
+pub fn json_text_at(engine: Engine, column: &str, path: &str) -> String {
+    match engine {
+        Engine::Sqlite => format!("json_extract({column}, '$.{path}')"),
+        Engine::Postgres => format!("({column}::jsonb #>> '{{{}}}')", path.replace('.', ",")),
+    }
+}
+
+/// A join that SQLite must do in the order written (`CROSS JOIN` is its way of saying so);
+/// Postgres plans joins by itself.
+pub fn join_in_order(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Sqlite => "CROSS JOIN",
+        Engine::Postgres => "JOIN",
+    }
+}
+
+/// The larger of two values (SQLite's two-argument `MAX`).
+pub fn greater_of(engine: Engine, a: &str, b: &str) -> String {
+    match engine {
+        Engine::Sqlite => format!("MAX({a}, {b})"),
+        Engine::Postgres => format!("GREATEST({a}, {b})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_engine_gets_its_own_words() {
+        assert_eq!(ids(Engine::Sqlite, 3), "(SELECT value FROM json_each($3))");
+        assert!(ids(Engine::Postgres, 3).contains("$3::jsonb"));
+        assert_eq!(indexed_by(Engine::Postgres, "x"), "");
+        assert_eq!(nocase(Engine::Postgres, "d.name"), "lower(d.name)");
+        assert_eq!(
+            json_text_at(Engine::Sqlite, "e.payload", "channel.name"),
+            "json_extract(e.payload, '$.channel.name')"
+        );
+        assert_eq!(
+            json_text_at(Engine::Postgres, "e.payload", "channel.name"),
+            "(e.payload::jsonb #>> '{channel,name}')"
+        );
+        assert_eq!(
+            json_integer_at(Engine::Sqlite, 5, "subscription_id"),
+            r#"json_extract($5, '$."' || subscription_id || '"')"#
+        );
+    }
+}
