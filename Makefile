@@ -2,7 +2,8 @@
 #   make run   build (release) and serve the app on http://127.0.0.1:3000 with demo data
 #              (receivers on this machine allowed: the demo's registered URL is 127.0.0.1:9999,
 #              where the demo LIMS stand-in answers the scanner's webhooks)
-#   make test  run every test: Rust unit and integration tests, then Playwright on a release build
+#   make test  run every test: Rust unit and integration tests (the integration suites on SQLite,
+#              then again on a scratch PostgreSQL), then Playwright on a release build
 # Both install missing tools first (scripts/tools.sh).
 
 SHELL := /bin/bash
@@ -30,8 +31,11 @@ tools:
 build:
 	cargo leptos build --release
 
+# The integration suites (`--test it`) run a second time on PostgreSQL: each instance gets a
+# database of its own in one scratch cluster (server::harness::postgres).
 test-rust:
 	cargo test --workspace --features labhook/ssr,server/testing
+	LABHOOK_TEST_ENGINE=postgres cargo test --workspace --features labhook/ssr,server/testing --test it
 
 test-e2e:
 	cd end2end && npx playwright test

@@ -13,6 +13,7 @@ use server::{
 
 mod admin;
 mod devices;
+mod migrate;
 
 use self::{
     admin::{create_organisation, create_user, reset_password, switch_off_failing},
@@ -118,6 +119,13 @@ enum Command {
         /// The new password; read from standard input when not given.
         #[arg(long, env = "LABHOOK_PASSWORD", hide_env_values = true)]
         password: Option<String>,
+    },
+    /// Copy this installation (--database, a SQLite file) into an empty PostgreSQL database:
+    /// every table, verified by counting. Stop the server first.
+    MigrateToPostgres {
+        /// The PostgreSQL database: postgres://user:password@host/database
+        #[arg(long)]
+        to: String,
     },
     /// Run the demo's LIMS stand-in: it verifies the scanner's webhooks and answers each
     /// sample number with the sample's information (`make run` starts it).
@@ -344,6 +352,7 @@ pub async fn main() -> ExitCode {
             reset_password(database, email, password).await
         }
         Some(Command::DemoLims { listen, secret }) => demo_lims(listen, &secret).await,
+        Some(Command::MigrateToPostgres { to }) => migrate::migrate_to_postgres(database, to).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -27,7 +27,7 @@ pub struct Application {
     router: Router,
     state: AppState,
     /// Held while this process serves the database (see `server::db::lock_for_serving`).
-    _lock: Option<server::db::ServingLock>,
+    _lock: server::db::ServingLock,
 }
 
 impl Application {
@@ -37,12 +37,8 @@ impl Application {
         // Before anything counts: what is recorded before the recorder exists is lost.
         server::telemetry::metrics();
         let pool = server::db::connect(&config.database).await?;
-        // Two servers on one SQLite file would both send every webhook. On Postgres, any number
-        // of instances share the work (see docs/postgres.md).
-        let lock = match config.database.sqlite_file() {
-            Some(file) => Some(server::db::lock_for_serving(file)?),
-            None => None,
-        };
+        // Two servers on one database would both send every webhook.
+        let lock = server::db::lock_for_serving_at(&config.database, &pool).await?;
         if config.seed_demo {
             server::demo::seed_if_empty(&pool)
                 .await

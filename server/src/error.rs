@@ -98,9 +98,24 @@ impl From<sqlx::Error> for Error {
     }
 }
 
+/// Whether a violated unique constraint is the one on `columns` (`"users.email"`, or the first
+/// of several). SQLite names the columns in its message; Postgres names the table, and the
+/// columns in the detail ("Key (email)=(…) already exists").
+fn names(db: &dyn sqlx::error::DatabaseError, columns: &str) -> bool {
+    if db.message().contains(columns) {
+        return true;
+    }
+    let (table, column) = columns.split_once('.').unwrap_or(("", columns));
+    db.table() == Some(table)
+        && db
+            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+            .and_then(|pg| pg.detail())
+            .is_some_and(|detail| detail.contains(column))
+}
+
 /// Turns a violated unique constraint into a user-facing error, so that a race between two
-/// requests still ends in a clear message instead of a 500. SQLite names the columns, not the
-/// constraint: `columns` is what it reports, e.g. `"users.email"`.
+/// requests still ends in a clear message instead of a 500. `columns` names the constraint's
+/// columns as SQLite reports them, e.g. `"users.email"`.
 pub trait ResultExt<T> {
     fn on_unique_violation(self, columns: &str, f: impl FnOnce() -> Error) -> Result<T>;
 
@@ -112,11 +127,7 @@ pub trait ResultExt<T> {
 impl<T> ResultExt<T> for std::result::Result<T, sqlx::Error> {
     fn on_unique_violation(self, columns: &str, f: impl FnOnce() -> Error) -> Result<T> {
         self.map_err(|e| match &e {
-            sqlx::Error::Database(db)
-                if db.is_unique_violation() && db.message().contains(columns) =>
-            {
-                f()
-            }
+            sqlx::Error::Database(db) if db.is_unique_violation() && names(&**db, columns) => f(),
             _ => e.into(),
         })
     }

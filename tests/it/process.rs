@@ -57,11 +57,17 @@ pub fn start_server(db: &Path, port: u16, log: Option<&Path>) -> Server {
 pub fn start_server_with(db: &Path, port: u16, log: Option<&Path>, more: &[&str]) -> Server {
     let stderr = match log {
         Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
+        // `LABHOOK_TEST_LOG=1`: the server's log in the test's output.
+        None if std::env::var_os("LABHOOK_TEST_LOG").is_some() => Stdio::inherit(),
         None => Stdio::null(),
     };
+    let (database, serving) = server::harness::process_database_args(db);
     Server(
         Command::new(env!("CARGO_BIN_EXE_labhook"))
-            .args(["--database", db.to_str().unwrap(), "serve", "--listen"])
+            .args(&database)
+            .args(["serve"])
+            .args(&serving)
+            .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .args(["--retry-schedule", "0,200ms,500ms,1s,2s,5s"])
             .args(["--demo", "--allow-loopback-targets"])

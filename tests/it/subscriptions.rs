@@ -674,3 +674,134 @@ async fn credentials_in_a_target_urls_query_are_masked_wherever_it_is_shown() {
     };
     assert!(!message.contains("abc123"), "{message}");
 }
+
+/// An installation moves from its SQLite file to PostgreSQL with `labhook migrate-to-postgres`:
+/// every row, its sealed secrets opening with the same key file, ids continuing; never into a
+/// database that holds data, and never served with another key.
+#[tokio::test]
+async fn an_installation_moves_to_postgres_with_its_sealed_secrets_into_an_empty_database_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lab.db");
+    let key = dir.path().join("lab.secrets.key");
+    let start = |config: server::config::Config| async move {
+        let app = labhook::startup::Application::build(config).await?;
+        let state = app.state().clone();
+        let address = app.address();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(app.run(async {
+            let _ = stopped.await;
+        }));
+        let halt = move || async move {
+            let _ = stop.send(());
+            running.await.unwrap().unwrap();
+        };
+        anyhow::Ok((TestApp::at(address, state), halt))
+    };
+    // A SQLite installation with a subscription (its secret and a header sealed).
+    let (lite, halt) = start(server::config::Config::for_database(file.clone()))
+        .await
+        .unwrap();
+    let lab = lite.signed_in(LAB_USER.0, LAB_USER.1).await;
+    let created: Value = create(&lite, &lab, &valid_input(&lite).await)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let tables = [
+        "organisations",
+        "users",
+        "devices",
+        "channels",
+        "subscriptions",
+        "audit_log",
+    ];
+    let mut before = Vec::new();
+    for table in tables {
+        before.push(lite.count(table).await);
+    }
+    halt().await;
+
+    let url = server::harness::postgres::Postgres::for_this_process()
+        .create_database("moved")
+        .unwrap();
+    let migrate = |to: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_labhook"))
+            .args([
+                "--database",
+                file.to_str().unwrap(),
+                "migrate-to-postgres",
+                "--to",
+                to,
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = migrate(&url);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("copied ") && stdout.contains("subscriptions"),
+        "{stdout}"
+    );
+
+    // Served from Postgres with the same key: the same rows, the secret opens, ids go on.
+    let on_postgres = server::config::Config {
+        secrets_key_file: Some(key.clone()),
+        ..server::config::Config::for_database(server::db::Location::Postgres(url.clone()))
+    };
+    let (pg, halt) = start(on_postgres.clone()).await.unwrap();
+    assert_eq!(pg.state.pool.engine(), server::db::Engine::Postgres);
+    for (table, rows) in tables.iter().zip(&before) {
+        assert_eq!(pg.count(table).await, *rows, "{table}");
+    }
+    let stored: String = server::db::with_db!(&pg.state.pool, db => sqlx::query_scalar(
+        "SELECT secret FROM subscriptions",
+    )
+    .fetch_one(db)
+    .await)
+    .unwrap();
+    assert_eq!(pg.state.secrets.open(&stored).unwrap(), secret);
+    let lab = pg.signed_in(LAB_USER.0, LAB_USER.1).await;
+    let mut second = valid_input(&pg).await;
+    second["display_name"] = json!("Second LIMS");
+    let res = create(&pg, &lab, &second).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
+    assert_eq!(pg.count("subscriptions").await, before[4] + 1);
+    halt().await;
+
+    // Never into a database that holds data; nothing is changed there.
+    let out = migrate(&url);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("already holds data"), "{stderr}");
+    // Another key is refused at start, in words.
+    let other = dir.path().join("other.key");
+    std::fs::write(
+        &other,
+        server::domain::sealed::SecretsKey::generate_file_contents().1,
+    )
+    .unwrap();
+    let refused = match start(server::config::Config {
+        secrets_key_file: Some(other),
+        ..on_postgres
+    })
+    .await
+    {
+        Ok(_) => panic!("served with another key"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        refused.contains("is not the key this database's secrets are sealed with"),
+        "{refused}"
+    );
+}

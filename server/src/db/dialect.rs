@@ -84,6 +84,14 @@ pub fn greater_of(engine: Engine, a: &str, b: &str) -> String {
     }
 }
 
+/// The character with code `code` (SQLite's `char`, Postgres' `chr`).
+pub fn character(engine: Engine, code: u32) -> String {
+    match engine {
+        Engine::Sqlite => format!("char({code})"),
+        Engine::Postgres => format!("chr({code})"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 //!
 //! Reads go through the pool; every write goes through the one [`Writer`].
 
+pub mod copy;
 pub mod dialect;
 mod engine;
 pub mod postgres;
@@ -157,8 +158,25 @@ pub(crate) async fn in_transaction(conn: &mut SqliteConnection) -> Option<bool> 
 
 /// Held by the one server process serving a database, for as long as it runs.
 #[derive(Debug)]
-pub struct ServingLock {
-    _file: std::fs::File,
+pub enum ServingLock {
+    /// An exclusive lock on `<database>.lock`.
+    File(std::fs::File),
+    /// A session-level advisory lock, held by a connection of its own.
+    Postgres(postgres::ServingLock),
+}
+
+/// Takes the serving lock of the database at `location` (see [`lock_for_serving`] and
+/// [`postgres::lock_for_serving`]).
+pub async fn lock_for_serving_at(location: &Location, pool: &Pool) -> anyhow::Result<ServingLock> {
+    match (location, pool) {
+        (Location::Sqlite(file), _) => lock_for_serving(file),
+        (Location::Postgres(_), Pool::Postgres(pool)) => Ok(ServingLock::Postgres(
+            postgres::lock_for_serving(pool).await?,
+        )),
+        (Location::Postgres(_), Pool::Sqlite(_)) => {
+            unreachable!("BUG: a Postgres location opened as SQLite")
+        }
+    }
 }
 
 /// Takes the serving lock of `database` (an exclusive lock on `<database>.lock`), or says that
@@ -175,7 +193,7 @@ pub fn lock_for_serving(database: &Path) -> anyhow::Result<ServingLock> {
         .open(&path)
         .map_err(|e| anyhow::anyhow!("cannot open the lock file {}: {e}", path.display()))?;
     match file.try_lock() {
-        Ok(()) => Ok(ServingLock { _file: file }),
+        Ok(()) => Ok(ServingLock::File(file)),
         Err(std::fs::TryLockError::WouldBlock) => Err(anyhow::anyhow!(
             "another Labhook server is already serving {} (it holds {}); stop it first — two \
              servers on one database would both send every webhook",

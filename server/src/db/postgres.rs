@@ -3,7 +3,11 @@
 //! Postgres migration set (`server/migrations_postgres/`), which keeps SQLite's versions and
 //! makes the same tables, columns and indexes.
 
-use sqlx::{migrate::Migrator, postgres::PgPoolOptions, PgPool};
+use sqlx::{
+    migrate::Migrator,
+    postgres::{PgConnectOptions, PgPoolOptions},
+    ConnectOptions, Connection, PgConnection, PgPool,
+};
 
 use crate::domain::mask::without_password;
 
@@ -25,19 +29,55 @@ pub enum OpenError {
 /// Connects to `url` and applies pending migrations.
 pub async fn open(url: &str, max_connections: u32) -> Result<PgPool, OpenError> {
     let shown = without_password(url);
+    let connect = |source| OpenError::Connect {
+        url: shown.clone(),
+        source,
+    };
+    let options: PgConnectOptions = url.parse().map_err(connect)?;
+    // One connection first, so that the reason it fails (refused, no such database, a wrong
+    // password) is what the operator reads — the pool would only say it timed out.
+    options.connect().await.map_err(connect)?.close().await.ok();
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
-        .connect(url)
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .connect_with(options)
         .await
-        .map_err(|source| OpenError::Connect {
-            url: shown.clone(),
-            source,
-        })?;
+        .map_err(connect)?;
     MIGRATIONS
         .run(&pool)
         .await
         .map_err(|source| OpenError::Migrate { url: shown, source })?;
     Ok(pool)
+}
+
+/// The advisory lock the serving instance holds ("Labhook" and 1).
+const SERVING_LOCK: i64 = 0x4c61_6268_6f6f_6b01;
+
+/// Held by the instance serving a Postgres database: a connection of its own holding a
+/// session-level advisory lock, released when that connection closes — however the process
+/// ends.
+#[derive(Debug)]
+pub struct ServingLock {
+    _conn: PgConnection,
+}
+
+/// Takes the serving lock, or says that another instance has it. Until several instances
+/// share the dispatcher's work (claims other instances skip, fan-out once, wake-ups across
+/// instances: docs/postgres.md), a second instance would send every webhook twice.
+pub async fn lock_for_serving(pool: &PgPool) -> anyhow::Result<ServingLock> {
+    let mut conn = pool.connect_options().connect().await?;
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(SERVING_LOCK)
+        .fetch_one(&mut conn)
+        .await?;
+    if !locked {
+        anyhow::bail!(
+            "another Labhook instance is already serving this PostgreSQL database; stop it \
+             first — this version serves a database from one instance at a time (see \
+             docs/postgres.md)"
+        );
+    }
+    Ok(ServingLock { _conn: conn })
 }
 
 #[cfg(test)]

@@ -80,51 +80,54 @@ impl Writer {
     /// Opens the writer's own connection (same database, same settings as the pool's) and
     /// starts the task that owns it.
     pub async fn start(pool: &Pool, turn_wait: Duration) -> Result<Self, sqlx::Error> {
-        let (conn, options, checkpointer) = match pool {
+        let (options, checkpointer) = match pool {
             Pool::Sqlite(pool) => {
                 let options = pool.connect_options();
-                let conn = options
-                    .as_ref()
-                    .clone()
-                    .pragma("cache_size", "-16000")
-                    .connect()
-                    .await?;
                 let checkpointer = options.connect().await?;
                 (
-                    Conn::Sqlite(conn),
-                    Options::Sqlite(options.as_ref().clone()),
+                    Options::Sqlite(options.as_ref().clone().pragma("cache_size", "-16000")),
                     Some(checkpointer),
                 )
             }
-            Pool::Postgres(pool) => {
-                let options = pool.connect_options().as_ref().clone();
-                let conn = options.connect().await?;
-                (Conn::Postgres(conn), Options::Postgres(options), None)
-            }
+            Pool::Postgres(pool) => (
+                Options::Postgres(pool.connect_options().as_ref().clone()),
+                None,
+            ),
         };
         let (jobs, queue) = mpsc::channel(QUEUE);
         let restart = Arc::new(AtomicBool::new(false));
         let busy_since = Arc::new(AtomicI64::new(0));
         let longest_us = Arc::new(AtomicU64::new(0));
-        let writing = run(
-            conn,
-            options,
-            queue,
-            restart.clone(),
-            busy_since.clone(),
-            longest_us.clone(),
-        );
         // The writer has a thread of its own: however many requests the server's workers are
         // busy with (a flood of connections), a transaction once begun is never left waiting
         // for a worker while it holds the write lock. It ends when the last handle is gone.
+        // Its connection is opened there too: a Postgres socket belongs to the runtime that
+        // opened it.
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(sqlx::Error::Io)?;
+        let (opened, open) = oneshot::channel();
+        let (restart_, busy_since_, longest_us_) =
+            (restart.clone(), busy_since.clone(), longest_us.clone());
         std::thread::Builder::new()
             .name("labhook-writer".into())
-            .spawn(move || runtime.block_on(writing))
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let conn = match options.connect().await {
+                        Ok(conn) => conn,
+                        Err(e) => {
+                            let _ = opened.send(Err(e));
+                            return;
+                        }
+                    };
+                    if opened.send(Ok(())).is_ok() {
+                        run(conn, options, queue, restart_, busy_since_, longest_us_).await;
+                    }
+                })
+            })
             .map_err(sqlx::Error::Io)?;
+        open.await.map_err(|_| sqlx::Error::WorkerCrashed)??;
         // SQLite's WAL is copied back by a task of its own; Postgres checkpoints by itself.
         if let Some(checkpointer) = checkpointer {
             tokio::spawn(checkpoints(checkpointer, jobs.downgrade(), restart));
@@ -281,10 +284,19 @@ impl<T: Send> Ran for Done<T> {
     }
 }
 
-/// How to open the writer's connection again.
+/// How to open the writer's connection (again).
 enum Options {
     Sqlite(SqliteConnectOptions),
     Postgres(PgConnectOptions),
+}
+
+impl Options {
+    async fn connect(&self) -> Result<Conn, sqlx::Error> {
+        match self {
+            Options::Sqlite(o) => o.connect().await.map(Conn::Sqlite),
+            Options::Postgres(o) => o.connect().await.map(Conn::Postgres),
+        }
+    }
 }
 
 async fn run(
@@ -466,11 +478,7 @@ async fn reopen(old: Conn, options: &Options) -> Conn {
     close(old).await;
     let mut pause = Duration::from_millis(100);
     loop {
-        let opened = match options {
-            Options::Sqlite(o) => o.connect().await.map(Conn::Sqlite),
-            Options::Postgres(o) => o.connect().await.map(Conn::Postgres),
-        };
-        match opened {
+        match options.connect().await {
             Ok(conn) => return conn,
             Err(e) => {
                 tracing::error!(error = ?e, "cannot reopen the writer's connection; retrying");

@@ -158,9 +158,10 @@ pub async fn update(
 /// points are deleted by [`purge_removed`], and the row last.
 pub(crate) async fn mark_removed(conn: &mut Conn, channel_id: i64) -> Result<()> {
     // A name no channel can be given (a control character), unique by the id.
-    crate::db::with_db!(conn, db => sqlx::query(
-        "UPDATE channels SET removed_at = $1, name = char(1) || 'removed ' || id WHERE id = $2",
-    )
+    crate::db::with_db!(conn, db, engine => sqlx::query(&format!(
+        "UPDATE channels SET removed_at = $1, name = {} || 'removed ' || id WHERE id = $2",
+        crate::db::dialect::character(engine, 1)
+    ))
     .bind(crate::clock::now_ms())
     .bind(channel_id)
     .execute(db)

@@ -9,6 +9,7 @@ use crate::{
         scope::{self, Scoped},
         CurrentUser,
     },
+    db::dialect,
     paging::{Page, PageRequest},
     Error, Result,
 };
@@ -56,9 +57,10 @@ pub async fn list(
     let from = format!(
         "FROM data_points p JOIN channels c ON c.id = p.channel_id JOIN devices d ON d.id = c.device_id
          WHERE {} AND c.removed_at IS NULL
-           AND ($4 = '[]' OR p.channel_id IN (SELECT value FROM json_each($4)))
+           AND ($4 = '[]' OR p.channel_id IN {channels})
            AND p.timestamp >= $5 AND p.timestamp < $6",
-        scope::DEVICE
+        scope::DEVICE,
+        channels = dialect::ids(pool.engine(), 4),
     );
     let total: i64 = crate::db::with_db!(pool, db => sqlx::query_scalar(&format!("SELECT COUNT(*) {from}"))
         .scoped(user)

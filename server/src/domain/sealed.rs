@@ -18,6 +18,8 @@ const NONCE_LEN: usize = 24;
 #[derive(Clone)]
 pub struct SecretsKey {
     cipher: XChaCha20Poly1305,
+    /// Names the key without revealing it (see [`SecretsKey::id`]).
+    id: String,
 }
 
 impl std::fmt::Debug for SecretsKey {
@@ -46,9 +48,21 @@ impl SecretsKey {
     }
 
     fn from_bytes(bytes: &[u8]) -> Self {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::new()
+            .chain_update(b"labhook secrets key id\0")
+            .chain_update(bytes)
+            .finalize();
         Self {
             cipher: XChaCha20Poly1305::new_from_slice(bytes).expect("BUG: the key is 32 bytes"),
+            id: digest[..8].iter().map(|b| format!("{b:02x}")).collect(),
         }
+    }
+
+    /// A short name for the key (16 hex digits of a hash of it, which reveals nothing of it):
+    /// the database records it, so that an instance started with another key is refused.
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     /// Reads a key file's contents (base64, surrounding white space ignored); returns the key
@@ -128,6 +142,15 @@ mod tests {
         tampered.pop();
         tampered.push(if a.ends_with('A') { 'B' } else { 'A' });
         assert_eq!(key.open(&tampered), Err(Unreadable::WrongKeyOrDamaged));
+    }
+
+    #[test]
+    fn a_key_is_named_by_an_id_that_differs_between_keys() {
+        let (key, contents) = SecretsKey::generate_file_contents();
+        assert_eq!(key.id().len(), 16);
+        assert_eq!(SecretsKey::parse(&contents).unwrap().id(), key.id());
+        assert_ne!(SecretsKey::generate().id(), key.id());
+        assert!(!contents.contains(key.id()));
     }
 
     #[test]

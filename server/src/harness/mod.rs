@@ -73,6 +73,10 @@ pub fn engine() -> db::Engine {
 /// A configuration for a throw-away instance on [`engine`]: the SQLite file `sqlite_file`, or
 /// a fresh PostgreSQL database with its secrets key beside where that file would be.
 pub fn throwaway_config(sqlite_file: PathBuf) -> Config {
+    // `LABHOOK_TEST_LOG=1`: the server's log in a failing test's output.
+    if std::env::var_os("LABHOOK_TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    }
     match engine() {
         db::Engine::Sqlite => Config::for_database(sqlite_file),
         db::Engine::Postgres => {
@@ -81,23 +85,44 @@ pub fn throwaway_config(sqlite_file: PathBuf) -> Config {
             let url = postgres::Postgres::for_this_process()
                 .create_database(&name)
                 .unwrap_or_else(|e| panic!("a scratch database: {e}"));
-            // As an operator of several instances does: one key, made first, given to each.
+            // Made by the server at its first start, like the key beside a SQLite file.
             let key = sqlite_file.with_extension("secrets.key");
-            let (_, contents) = crate::domain::sealed::SecretsKey::generate_file_contents();
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            std::io::Write::write_all(
-                &mut options.open(&key).expect("the secrets key file is made"),
-                contents.as_bytes(),
-            )
-            .expect("the secrets key file is written");
             let mut config = Config::for_database(db::Location::Postgres(url));
             config.secrets_key_file = Some(key);
             config
         }
     }
+}
+
+/// What to pass a `labhook` process for the database `sqlite_file` stands for, on [`engine`]:
+/// `--database` (before the command) and, for `serve`, `--secrets-key-file`. On Postgres the
+/// same file always names the same database, so that a server restarted on it (the crash loop)
+/// finds its data.
+pub fn process_database_args(sqlite_file: &Path) -> (Vec<String>, Vec<String>) {
+    use std::{collections::HashMap, sync::Mutex};
+    static DATABASES: Mutex<Option<HashMap<PathBuf, Config>>> = Mutex::new(None);
+    if engine() == db::Engine::Sqlite {
+        return (
+            vec!["--database".into(), sqlite_file.display().to_string()],
+            vec![],
+        );
+    }
+    let mut known = DATABASES.lock().expect("BUG: not poisoned");
+    let config = known
+        .get_or_insert_with(HashMap::new)
+        .entry(sqlite_file.to_path_buf())
+        .or_insert_with(|| throwaway_config(sqlite_file.to_path_buf()));
+    let db::Location::Postgres(url) = &config.database else {
+        unreachable!("BUG: a Postgres throw-away configuration")
+    };
+    let key = config
+        .secrets_key_file
+        .as_ref()
+        .expect("BUG: a key beside the file");
+    (
+        vec!["--database".into(), url.clone()],
+        vec!["--secrets-key-file".into(), key.display().to_string()],
+    )
 }
 
 /// A running backend with the demo data (no dispatcher: start one, or step it).
@@ -111,10 +136,6 @@ pub struct Instance {
 impl Instance {
     /// Starts on 127.0.0.1:0 with a configuration `adjust` may change.
     pub async fn start(adjust: impl FnOnce(&mut Config)) -> Self {
-        // `LABHOOK_TEST_LOG=1`: the server's log in a failing test's output.
-        if std::env::var_os("LABHOOK_TEST_LOG").is_some() {
-            let _ = tracing_subscriber::fmt().with_test_writer().try_init();
-        }
         let scratch = Scratch::new("labhook").expect("BUG: a scratch directory can be made");
         let mut config = throwaway_config(scratch.path().join("labhook.db"));
         adjust(&mut config);

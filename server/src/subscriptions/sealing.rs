@@ -34,8 +34,43 @@ pub fn key_file(config: &Config) -> PathBuf {
 /// Reads the key file, or creates it (mode 0600) when there is none and the database holds
 /// nothing sealed yet. A missing key for a database with sealed secrets stops the start:
 /// a new key would make every stored secret unreadable.
+///
+/// The database records which key it was first served with ([`SecretsKey::id`]); a server
+/// started with another key — an instance of several given a different file, a backup restored
+/// beside the wrong key — is refused, before it could seal anything the others cannot open.
 pub async fn secrets_key(pool: &Pool, config: &Config) -> anyhow::Result<SecretsKey> {
     let path = key_file(config);
+    let key = read_or_create(pool, &path).await?;
+    let now = crate::clock::now_ms();
+    crate::db::with_db!(pool, db => sqlx::query(
+        "INSERT INTO installation (id, secrets_key_id, created_at) VALUES (1, $1, $2)
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(key.id())
+    .bind(now)
+    .execute(db)
+    .await
+    .map(crate::db::Done::from))
+    .context("cannot record the secrets key's id")?;
+    let expected: String = crate::db::with_db!(pool, db => sqlx::query_scalar(
+        "SELECT secrets_key_id FROM installation WHERE id = 1",
+    )
+    .fetch_one(db)
+    .await)?;
+    if expected != key.id() {
+        anyhow::bail!(
+            "the secrets key file {} (key {}) is not the key this database's secrets are sealed \
+             with (key {expected}): give every server on this database the same key file — \
+             copy it from the first one, or restore it from the backup of this database",
+            path.display(),
+            key.id()
+        );
+    }
+    Ok(key)
+}
+
+async fn read_or_create(pool: &Pool, path: &std::path::Path) -> anyhow::Result<SecretsKey> {
+    let path = path.to_path_buf();
     match std::fs::read_to_string(&path) {
         Ok(contents) => {
             warn_if_readable_by_others(&path);
@@ -48,21 +83,17 @@ pub async fn secrets_key(pool: &Pool, config: &Config) -> anyhow::Result<Secrets
                 .with_context(|| format!("cannot read the secrets key file {}", path.display()))
         }
     }
-    if config.secrets_key_file.is_some() {
-        anyhow::bail!(
-            "the secrets key file {} (--secrets-key-file) does not exist",
-            path.display()
-        );
-    }
+    // Secrets sealed, or a key recorded: a new key would open nothing stored.
     let sealed: i64 = crate::db::with_db!(pool, db => sqlx::query_scalar(
-        "SELECT COUNT(*) FROM subscriptions WHERE secret LIKE $1 OR headers LIKE '%' || $1",
+        "SELECT (SELECT COUNT(*) FROM subscriptions WHERE secret LIKE $1 OR headers LIKE '%' || $1)
+              + (SELECT COUNT(*) FROM installation)",
     )
     .bind(SEALED_LIKE)
     .fetch_one(db)
     .await)?;
     if sealed > 0 {
         anyhow::bail!(
-            "the database holds secrets sealed with a key that is not at {}: restore that file \
+            "this database's secrets are sealed with a key that is not at {}: restore that file \
              from your backup (or pass --secrets-key-file)",
             path.display()
         );
