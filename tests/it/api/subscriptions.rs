@@ -298,7 +298,16 @@ async fn a_script_creates_reads_changes_and_deletes_a_subscription() {
     // Deleted: gone for everyone.
     assert_eq!(api.delete(&path).await.status, StatusCode::OK);
     assert_eq!(api.get(&path).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(app.count("subscriptions").await, 0);
+    assert_eq!(app.count("subscriptions WHERE deleted_at IS NULL").await, 0);
+    // Its row (and its history) goes in the background, soon.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.count("subscriptions").await > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the deleted subscription's row was never purged"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]

@@ -40,10 +40,13 @@ impl Run {
             .local_addr()
             .unwrap()
             .port();
+        // `LABHOOK_TEST_ENGINE=postgres`: a database of its own on a scratch PostgreSQL.
+        let (database, serving) =
+            server::harness::process_database_args(&dir.path().join("load.db"));
         let server = Command::new(binary)
-            .args(["--database"])
-            .arg(dir.path().join("load.db"))
+            .args(database)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(serving)
             .args(["--demo", "--allow-loopback-targets"])
             .args(["--ingest-requests-per-second", "1000000"])
             .args(["--max-pending-per-subscription", "1000000"])
