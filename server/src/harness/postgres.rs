@@ -8,6 +8,7 @@
 
 use std::{
     net::TcpListener,
+    os::unix::process::CommandExt,
     path::PathBuf,
     process::{Command, Output},
 };
@@ -88,8 +89,10 @@ impl Postgres {
             ],
             &["--no-locale", "--no-sync"],
         )?;
+        // Room for a test per core on a large CI machine, each instance holding about a dozen
+        // connections (reads, the writer, the serving lock).
         let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -k {} -c max_connections=200",
+            "-p {} -c listen_addresses=127.0.0.1 -k {} -c max_connections=600",
             pg.port,
             pg._scratch.path().display()
         );
@@ -128,8 +131,11 @@ impl Postgres {
             self.data.display(),
             self._scratch.path().display()
         );
+        // A process group of its own: whoever stops the tests' group (a job runner, `timeout`)
+        // must not take the watchdog with them — it is what cleans up after them.
         let watchdog = Command::new("sh")
             .args(["-c", &script])
+            .process_group(0)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
