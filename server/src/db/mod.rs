@@ -1,4 +1,6 @@
-//! The SQLite database: opening it with the pragmas we rely on, and the embedded migrations.
+//! The database, on either engine: a SQLite file (opened here with the pragmas we rely on) or
+//! PostgreSQL ([`postgres`]); the embedded migrations of each; the types that hold either
+//! ([`Pool`], [`Conn`], `with_db!`) and the SQL they write differently ([`dialect`]).
 //!
 //! Reads go through the pool; every write goes through the one [`Writer`].
 

@@ -1,7 +1,8 @@
-//! PostgreSQL, the shared engine for installations that outgrow one machine (issue 23; the
-//! services do not run on it yet): opening a pool and bringing the schema up to date with the
-//! Postgres migration set (`server/migrations_postgres/`), which keeps SQLite's versions and
-//! makes the same tables, columns and indexes.
+//! PostgreSQL, the shared engine for installations that outgrow one machine: opening a pool
+//! and bringing the schema up to date with the Postgres migration set
+//! (`server/migrations_postgres/`), which keeps SQLite's versions and makes the same tables,
+//! columns and indexes; and the lock of the one instance serving it (for now: see
+//! docs/postgres.md).
 
 use sqlx::{
     migrate::Migrator,

@@ -1,5 +1,6 @@
-//! A throw-away Labhook for tests and benchmarks: a fresh SQLite file in a scratch directory,
-//! the demo data, the real HTTP router on a loopback port — and the few steps every test and
+//! A throw-away Labhook for tests and benchmarks: a fresh SQLite file in a scratch directory (or,
+//! with `LABHOOK_TEST_ENGINE=postgres`, a fresh database on a scratch PostgreSQL), the demo data,
+//! the real HTTP router on a loopback port — and the few steps every test and
 //! benchmark repeats (sign the demo admin in, find a device, make a token, subscribe), each
 //! through the same services a person's request goes through. Nothing here is a stand-in.
 
