@@ -151,3 +151,28 @@ pub async fn error_of(res: Response) -> (StatusCode, Value) {
     let body: Value = res.json().await.expect("JSON error body");
     (status, body)
 }
+
+/// A server the test starts on its own configuration and stops again: one server at a time on
+/// a database, each stopped before the next starts.
+pub struct Stoppable {
+    stop: tokio::sync::oneshot::Sender<()>,
+    running: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Stoppable {
+    pub async fn start(config: server::config::Config) -> anyhow::Result<(TestApp, Stoppable)> {
+        let app = Application::build(config).await?;
+        let state = app.state().clone();
+        let address = app.address();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(app.run(async {
+            let _ = stopped.await;
+        }));
+        Ok((TestApp::at(address, state), Stoppable { stop, running }))
+    }
+
+    pub async fn halt(self) {
+        let _ = self.stop.send(());
+        self.running.await.unwrap().unwrap();
+    }
+}

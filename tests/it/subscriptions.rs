@@ -1,7 +1,7 @@
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{error_of, spawn_app, TestApp, ADMIN, LAB_USER, OTHER_ADMIN};
+use crate::helpers::{error_of, spawn_app, Stoppable, TestApp, ADMIN, LAB_USER, OTHER_ADMIN};
 
 async fn channel(app: &TestApp, device: &str, channel: &str) -> i64 {
     server::db::with_db!(&app.state.pool, db => sqlx::query_scalar(
@@ -476,22 +476,7 @@ async fn removing_a_registered_url_deactivates_its_subscriptions_until_it_is_reg
 async fn secrets_are_stored_sealed_under_a_private_key_file() {
     let dir = tempfile::tempdir().unwrap();
     let config = server::harness::throwaway_config(dir.path().join("lab.db"));
-    // One server at a time on a database: each is stopped before the next starts.
-    let start = |config: server::config::Config| async move {
-        let app = labhook::startup::Application::build(config).await?;
-        let state = app.state().clone();
-        let address = app.address();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let running = tokio::spawn(app.run(async {
-            let _ = stopped.await;
-        }));
-        let halt = move || async move {
-            let _ = stop.send(());
-            running.await.unwrap().unwrap();
-        };
-        anyhow::Ok((TestApp::at(address, state), halt))
-    };
-    let (app, halt) = start(config.clone()).await.unwrap();
+    let (app, halt) = Stoppable::start(config.clone()).await.unwrap();
     let lab = app.signed_in(LAB_USER.0, LAB_USER.1).await;
     let created: Value = create(&app, &lab, &valid_input(&app).await)
         .await
@@ -533,8 +518,8 @@ async fn secrets_are_stored_sealed_under_a_private_key_file() {
         .await
         .map(server::db::Done::from))
         .unwrap();
-    halt().await;
-    let (again, halt) = start(config.clone()).await.unwrap();
+    halt.halt().await;
+    let (again, halt) = Stoppable::start(config.clone()).await.unwrap();
     let stored: (String, String) = server::db::with_db!(&again.state.pool, db => sqlx::query_as("SELECT secret, headers FROM subscriptions")
         .fetch_one(db)
         .await)
@@ -543,10 +528,10 @@ async fn secrets_are_stored_sealed_under_a_private_key_file() {
     assert_eq!(again.state.secrets.open(&stored.0).unwrap(), secret);
     assert!(!stored.1.contains("Bearer old"), "{stored:?}");
 
-    halt().await;
+    halt.halt().await;
     // Without its key, the database does not start (a new key would open nothing).
     std::fs::rename(&key_file, dir.path().join("elsewhere.key")).unwrap();
-    let refused = match start(config.clone()).await {
+    let refused = match Stoppable::start(config.clone()).await {
         Ok(_) => panic!("started without its key"),
         Err(e) => format!("{e:#}"),
     };
@@ -557,7 +542,7 @@ async fn secrets_are_stored_sealed_under_a_private_key_file() {
         secrets_key_file: Some(dir.path().join("elsewhere.key")),
         ..config
     };
-    assert!(start(config).await.is_ok());
+    assert!(Stoppable::start(config).await.is_ok());
 }
 
 /// One person, and one organisation, may have only so many subscriptions: the next is refused
@@ -683,22 +668,8 @@ async fn an_installation_moves_to_postgres_with_its_sealed_secrets_into_an_empty
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("lab.db");
     let key = dir.path().join("lab.secrets.key");
-    let start = |config: server::config::Config| async move {
-        let app = labhook::startup::Application::build(config).await?;
-        let state = app.state().clone();
-        let address = app.address();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let running = tokio::spawn(app.run(async {
-            let _ = stopped.await;
-        }));
-        let halt = move || async move {
-            let _ = stop.send(());
-            running.await.unwrap().unwrap();
-        };
-        anyhow::Ok((TestApp::at(address, state), halt))
-    };
     // A SQLite installation with a subscription (its secret and a header sealed).
-    let (lite, halt) = start(server::config::Config::for_database(file.clone()))
+    let (lite, halt) = Stoppable::start(server::config::Config::for_database(file.clone()))
         .await
         .unwrap();
     let lab = lite.signed_in(LAB_USER.0, LAB_USER.1).await;
@@ -720,7 +691,7 @@ async fn an_installation_moves_to_postgres_with_its_sealed_secrets_into_an_empty
     for table in tables {
         before.push(lite.count(table).await);
     }
-    halt().await;
+    halt.halt().await;
 
     let url = server::harness::postgres::Postgres::for_this_process()
         .create_database("moved")
@@ -754,7 +725,7 @@ async fn an_installation_moves_to_postgres_with_its_sealed_secrets_into_an_empty
         secrets_key_file: Some(key.clone()),
         ..server::config::Config::for_database(server::db::Location::Postgres(url.clone()))
     };
-    let (pg, halt) = start(on_postgres.clone()).await.unwrap();
+    let (pg, halt) = Stoppable::start(on_postgres.clone()).await.unwrap();
     assert_eq!(pg.state.pool.engine(), server::db::Engine::Postgres);
     for (table, rows) in tables.iter().zip(&before) {
         assert_eq!(pg.count(table).await, *rows, "{table}");
@@ -777,7 +748,7 @@ async fn an_installation_moves_to_postgres_with_its_sealed_secrets_into_an_empty
         res.text().await.unwrap()
     );
     assert_eq!(pg.count("subscriptions").await, before[4] + 1);
-    halt().await;
+    halt.halt().await;
 
     // Never into a database that holds data; nothing is changed there.
     let out = migrate(&url);
@@ -791,7 +762,7 @@ async fn an_installation_moves_to_postgres_with_its_sealed_secrets_into_an_empty
         server::domain::sealed::SecretsKey::generate_file_contents().1,
     )
     .unwrap();
-    let refused = match start(server::config::Config {
+    let refused = match Stoppable::start(server::config::Config {
         secrets_key_file: Some(other),
         ..on_postgres
     })
