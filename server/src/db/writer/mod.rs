@@ -37,10 +37,12 @@ use anyhow::{anyhow, Context};
 use futures_util::FutureExt;
 use sqlx::{
     postgres::PgConnectOptions, sqlite::SqliteConnectOptions, ConnectOptions, Connection, Executor,
-    SqliteConnection,
 };
 use tokio::sync::{mpsc, oneshot};
 
+mod wal;
+
+use self::wal::{checkpoints, restart_wal};
 use super::{Conn, Pool};
 use crate::{clock::now_ms, Error, Result};
 
@@ -487,55 +489,4 @@ async fn reopen(old: Conn, options: &Options) -> Conn {
             }
         }
     }
-}
-
-/// The WAL frames beyond which it is started afresh (16 MiB of 4 KiB pages).
-const WAL_FRAMES_BEFORE_RESTART: i64 = 4096;
-
-/// Run by the writer between two transactions, once the background checkpoint has just
-/// copied the WAL: copies the few frames written since and starts the WAL afresh, truncating
-/// the file. It waits briefly for readers of older frames; if they are still busy, the next
-/// round tries again.
-async fn restart_wal(conn: &mut SqliteConnection) -> anyhow::Result<()> {
-    conn.execute("PRAGMA busy_timeout = 100").await?;
-    let result: sqlx::Result<(i64, i64, i64)> = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
-        .fetch_one(&mut *conn)
-        .await;
-    conn.execute("PRAGMA busy_timeout = 10000").await?;
-    let (busy, _, _) = result?;
-    if busy != 0 {
-        tracing::debug!("readers kept the WAL from restarting; trying again next round");
-    }
-    Ok(())
-}
-
-/// Copies the WAL back into the database file every second, for as long as the writer runs,
-/// beside it: PASSIVE never waits, and what a reader still needs stays for the next round.
-/// When the WAL has grown past [`WAL_FRAMES_BEFORE_RESTART`], it asks the writer to start it
-/// afresh ([`restart_wal`]) while there is little left to copy.
-async fn checkpoints(
-    mut conn: SqliteConnection,
-    writer: mpsc::WeakSender<Box<dyn Job>>,
-    restart: Arc<AtomicBool>,
-) {
-    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        if writer.upgrade().is_none() {
-            break;
-        }
-        // (busy, frames in the WAL, frames copied)
-        match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
-            .fetch_one(&mut conn)
-            .await
-        {
-            Ok((_, frames, _)) if frames > WAL_FRAMES_BEFORE_RESTART => {
-                restart.store(true, Ordering::Release)
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = ?e, "WAL checkpoint failed"),
-        }
-    }
-    let _ = conn.close().await;
 }
