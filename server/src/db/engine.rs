@@ -77,13 +77,6 @@ impl Pool {
         }))
     }
 
-    pub async fn close(&self) {
-        match self {
-            Pool::Sqlite(p) => p.close().await,
-            Pool::Postgres(p) => p.close().await,
-        }
-    }
-
     /// The SQLite pool, for what only SQLite has (its file, its pragmas); `None` on Postgres.
     pub fn as_sqlite(&self) -> Option<&SqlitePool> {
         match self {
