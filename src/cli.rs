@@ -261,6 +261,17 @@ struct ServeArgs {
     )]
     max_pending_per_subscription: usize,
 
+    /// Seconds a receiver has to answer a webhook (connecting takes at most 5 of them); an
+    /// attempt past it fails and is retried.
+    #[arg(long, env = "LABHOOK_DELIVERY_TIMEOUT_SECS", default_value_t = 15)]
+    delivery_timeout_secs: u64,
+
+    /// Seconds a claimed delivery is reserved for the instance sending it, at least five times
+    /// --delivery-timeout-secs: with several instances on Postgres, how soon another one sends
+    /// what a dead instance had claimed.
+    #[arg(long, env = "LABHOOK_DELIVERY_LEASE_SECS", default_value_t = 120)]
+    delivery_lease_secs: u64,
+
     /// Switch a subscription off when all its deliveries have failed for this many days (and
     /// at least --auto-disable-min-failures of them); 0: never.
     #[arg(long, env = "LABHOOK_AUTO_DISABLE_AFTER_DAYS", default_value_t = 5)]
@@ -414,6 +425,9 @@ async fn serve(
             max_in_flight: args.max_in_flight.max(1),
             per_subscription_in_flight: args.per_subscription_in_flight.max(1),
             max_pending_per_subscription: args.max_pending_per_subscription.max(1),
+            request_timeout: Duration::from_secs(args.delivery_timeout_secs.max(1)),
+            connect_timeout: Duration::from_secs(args.delivery_timeout_secs.clamp(1, 5)),
+            lease: Duration::from_secs(args.delivery_lease_secs.max(1)),
             auto_disable: (args.auto_disable_after_days > 0).then(|| AutoDisable {
                 after: Duration::from_secs(args.auto_disable_after_days * 86_400),
                 min_failures: args.auto_disable_min_failures.max(1),

@@ -37,7 +37,7 @@ impl Application {
         // Before anything counts: what is recorded before the recorder exists is lost.
         server::telemetry::metrics();
         let pool = server::db::connect(&config.database).await?;
-        // Two servers on one database would both send every webhook.
+        // Two servers on one SQLite file would both send every webhook.
         let lock = server::db::lock_for_serving_at(&config.database, &pool).await?;
         if config.seed_demo {
             server::demo::seed_if_empty(&pool)
@@ -99,6 +99,8 @@ impl Application {
             tracing::info!("simulating the demo devices");
             background.push(tokio::spawn(server::simulator::run(state.clone())));
         }
+        // Before the dispatcher: what other instances commit from now on wakes it.
+        let instances = server::instances::Instances::spawn(state.clone());
         let dispatcher = server::dispatcher::Dispatcher::spawn(state.clone());
         let housekeeping = server::housekeeping::Housekeeping::spawn(state.clone());
         let grace = state.config.dispatcher.shutdown_grace;
@@ -140,6 +142,7 @@ impl Application {
             dispatcher.shutdown().await;
         }
         housekeeping.shutdown().await;
+        instances.shutdown().await;
         for task in background {
             task.abort();
         }

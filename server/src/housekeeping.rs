@@ -17,6 +17,7 @@ use crate::{
     auth,
     background::Background,
     clock::now_ms,
+    db::shared::{self, Turn},
     devices::{self, ingest},
     health, retention, subscriptions, AppState, Result,
 };
@@ -94,15 +95,35 @@ async fn run(state: AppState, mut stop: watch::Receiver<bool>, mut last_hourly: 
     }
 }
 
-/// One step of every kind of clean-up; true when there was something to do.
+/// One step of every kind of clean-up; true when there was something to do. On Postgres one
+/// instance at a time cleans up; the others find the turn taken and leave it.
 async fn clean_up(state: &AppState) -> Result<bool> {
+    let Some(_turn) = shared::hold_turn(&state.pool, Turn::CleanUp).await? else {
+        return Ok(false);
+    };
     let subscriptions = subscriptions::cleanup::step(state).await?;
     let channels = devices::channels::purge_removed(state).await?;
     Ok(subscriptions || channels)
 }
 
-/// What runs once an hour, each part on its own: one failing does not stop the others.
+/// What runs once an hour, each part on its own: one failing does not stop the others. The
+/// database's part runs on one instance at a time (Postgres): one that finds the turn taken
+/// leaves it to the other.
 async fn hourly(state: &AppState) {
+    // This instance's own memory, whatever the others do.
+    ingest::forget_idle_tokens(state);
+    auth::forget_idle_addresses(state);
+    let _turn = match shared::hold_turn(&state.pool, Turn::Hourly).await {
+        Ok(Some(turn)) => turn,
+        Ok(None) => {
+            tracing::info!("another instance is doing the hourly work; leaving it to that one");
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(error = ?e, "cannot take the hourly work's turn");
+            return;
+        }
+    };
     let config = &state.config.dispatcher;
     let now = now_ms();
     if let Some(rule) = config.auto_disable {
@@ -134,7 +155,6 @@ async fn hourly(state: &AppState) {
         Err(e) => tracing::warn!(error = ?e, "pruning failed"),
     }
     health::housekeeping_beat(state);
-    ingest::forget_idle_tokens(state);
     if let Err(e) = auth::prune(state).await {
         tracing::warn!(error = ?e, "pruning sessions failed");
     }

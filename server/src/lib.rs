@@ -22,6 +22,7 @@ pub mod harness;
 pub mod health;
 pub mod housekeeping;
 pub mod http;
+pub mod instances;
 pub mod notifications;
 pub mod orgs;
 pub mod paging;

@@ -47,11 +47,7 @@ pub async fn prune(state: &AppState, cutoffs: Cutoffs) -> Result<Pruned> {
     if let Some(below) = first_id_at_or_after(&state.pool, "events", cutoffs.deliveries).await? {
         // Only what fan-out has read, never the newest event (new ids continue after it, never
         // below the cursor), and only what no delivery still refers to.
-        let cursor: i64 =
-            crate::db::with_db!(&state.pool, db => sqlx::query_scalar("SELECT last_event_id FROM dispatcher_cursor WHERE id = 1")
-                .fetch_one(db)
-                .await)
-                .context("reading the fan-out cursor")?;
+        let fanned_out_below = crate::devices::events::fanned_out_below(&state.pool).await?;
         let newest: i64 = crate::db::with_db!(&state.pool, db => sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events")
             .fetch_one(db)
             .await)
@@ -60,7 +56,7 @@ pub async fn prune(state: &AppState, cutoffs: Cutoffs) -> Result<Pruned> {
         (pruned.events, longest) = in_windows(
             state,
             "events",
-            below.min(cursor + 1).min(newest),
+            below.min(fanned_out_below).min(newest),
             "DELETE FROM events WHERE id >= $1 AND id < $2
              AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)",
         )

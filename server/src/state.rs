@@ -13,7 +13,10 @@ use tokio::sync::Notify;
 
 use crate::{
     config::Config,
-    db::{Conn, Pool, WriteFuture, Writer},
+    db::{
+        shared::{self, News},
+        Conn, Pool, WriteFuture, Writer,
+    },
     domain::sealed::SecretsKey,
     Result,
 };
@@ -79,9 +82,27 @@ impl AppState {
         F: for<'c> FnOnce(&'c mut Conn) -> WriteFuture<'c, T> + Send + 'static,
     {
         self.access_changed();
-        let written = self.writer.write(work).await;
+        let written = self.write_and_tell(News::Access, work).await;
         self.access_changed();
         written
+    }
+
+    /// [`AppState::write`], telling the other instances on the same Postgres database `news`
+    /// when it commits (see [`crate::db::shared`]; nothing on SQLite).
+    pub async fn write_and_tell<T, F>(&self, news: News, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> WriteFuture<'c, T> + Send + 'static,
+    {
+        self.writer
+            .write(move |conn| {
+                Box::pin(async move {
+                    let written = work(&mut *conn).await?;
+                    shared::tell(conn, news, "").await?;
+                    Ok(written)
+                })
+            })
+            .await
     }
 
     /// The count of changes that may take a webhook from someone (see the field).

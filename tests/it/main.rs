@@ -13,6 +13,7 @@ mod devices;
 mod fault;
 mod floods;
 mod helpers;
+mod instances;
 mod matrix;
 mod operations;
 mod people;

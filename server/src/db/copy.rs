@@ -73,6 +73,15 @@ pub async fn sqlite_to_postgres(source: &SqlitePool, target: &PgPool) -> anyhow:
         }
         copied.insert(table.clone(), rows);
     }
+    // Every event copied was noted for fan-out by the database; those SQLite's dispatcher had
+    // fanned out already (up to its cursor) must not be again.
+    sqlx::query(
+        "DELETE FROM events_to_fan_out
+         WHERE event_id <= (SELECT last_event_id FROM dispatcher_cursor WHERE id = 1)",
+    )
+    .execute(&mut *tx)
+    .await
+    .context("keeping what was fanned out on SQLite from being fanned out again")?;
     tx.commit().await?;
     Ok(Copied { tables: copied })
 }

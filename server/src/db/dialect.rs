@@ -116,3 +116,33 @@ mod tests {
         );
     }
 }
+
+/// Rows another instance is claiming are passed over, not waited for (Postgres' `SKIP
+/// LOCKED`); SQLite has one writer, and nobody else claims.
+pub fn skip_locked(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Sqlite => "",
+        Engine::Postgres => "FOR UPDATE SKIP LOCKED",
+    }
+}
+
+/// The rows a statement reads of `table` (its alias) are locked until the transaction ends,
+/// and rows another instance has locked are passed over, not waited for (Postgres' `FOR UPDATE
+/// OF … SKIP LOCKED`); SQLite has one writer, whose transaction excludes every other.
+pub fn lock_rows_of(engine: Engine, table: &str) -> String {
+    match engine {
+        Engine::Sqlite => String::new(),
+        Engine::Postgres => format!("FOR UPDATE OF {table} SKIP LOCKED"),
+    }
+}
+
+/// The rows a statement reads of `table` (its alias) are locked until the transaction ends;
+/// rows another instance has locked are waited for — briefly: a writer's transaction is
+/// bounded (Postgres' `FOR UPDATE OF`). SQLite has one writer, whose transaction excludes
+/// every other.
+pub fn lock_rows_until_done(engine: Engine, table: &str) -> String {
+    match engine {
+        Engine::Sqlite => String::new(),
+        Engine::Postgres => format!("FOR UPDATE OF {table}"),
+    }
+}

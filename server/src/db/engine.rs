@@ -77,6 +77,14 @@ impl Pool {
         }))
     }
 
+    /// The Postgres pool, for what only Postgres has (instances sharing it); `None` on SQLite.
+    pub fn as_postgres(&self) -> Option<&PgPool> {
+        match self {
+            Pool::Sqlite(_) => None,
+            Pool::Postgres(p) => Some(p),
+        }
+    }
+
     /// The SQLite pool, for what only SQLite has (its file, its pragmas); `None` on Postgres.
     pub fn as_sqlite(&self) -> Option<&SqlitePool> {
         match self {

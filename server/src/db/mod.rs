@@ -8,6 +8,7 @@ pub mod copy;
 pub mod dialect;
 mod engine;
 pub mod postgres;
+pub mod shared;
 mod writer;
 
 /// Runs a statement on either engine (see `db::engine`).
@@ -158,23 +159,24 @@ pub(crate) async fn in_transaction(conn: &mut SqliteConnection) -> Option<bool> 
     Some(autocommit == 0)
 }
 
-/// Held by the one server process serving a database, for as long as it runs.
+/// Held by a server process for as long as it serves: on SQLite the one process serving the
+/// file; on Postgres one of any number of instances (see [`shared`]).
 #[derive(Debug)]
 pub enum ServingLock {
     /// An exclusive lock on `<database>.lock`.
     File(std::fs::File),
-    /// A session-level advisory lock, held by a connection of its own.
-    Postgres(postgres::ServingLock),
+    /// Postgres: the serving lock held shared, saying only that this instance serves.
+    Shared(postgres::ServingLock),
 }
 
 /// Takes the serving lock of the database at `location` (see [`lock_for_serving`] and
-/// [`postgres::lock_for_serving`]).
+/// [`postgres::join_serving`]).
 pub async fn lock_for_serving_at(location: &Location, pool: &Pool) -> anyhow::Result<ServingLock> {
     match (location, pool) {
         (Location::Sqlite(file), _) => lock_for_serving(file),
-        (Location::Postgres(_), Pool::Postgres(pool)) => Ok(ServingLock::Postgres(
-            postgres::lock_for_serving(pool).await?,
-        )),
+        (Location::Postgres(_), Pool::Postgres(pool)) => {
+            Ok(ServingLock::Shared(postgres::join_serving(pool).await?))
+        }
         (Location::Postgres(_), Pool::Sqlite(_)) => {
             unreachable!("BUG: a Postgres location opened as SQLite")
         }

@@ -52,33 +52,43 @@ pub async fn open(url: &str, max_connections: u32) -> Result<PgPool, OpenError> 
 }
 
 /// The advisory lock the serving instance holds ("Labhook" and 1).
-const SERVING_LOCK: i64 = 0x4c61_6268_6f6f_6b01;
+/// The advisory lock every serving instance holds shared, for as long as it runs.
+const SERVING: i64 = 0x4c61_6268_6f6f_6b01;
 
-/// Held by the instance serving a Postgres database: a connection of its own holding a
-/// session-level advisory lock, released when that connection closes — however the process
-/// ends.
+/// Held by an instance serving a Postgres database: a connection of its own holding the
+/// serving lock *shared* (any number of instances hold it at once), released when that
+/// connection closes — however the process ends. It only says who is serving (see
+/// [`others_serving`]).
 #[derive(Debug)]
 pub struct ServingLock {
     _conn: PgConnection,
 }
 
-/// Takes the serving lock, or says that another instance has it. Until several instances
-/// share the dispatcher's work (claims other instances skip, fan-out once, wake-ups across
-/// instances: docs/postgres.md), a second instance would send every webhook twice.
-pub async fn lock_for_serving(pool: &PgPool) -> anyhow::Result<ServingLock> {
+/// Joins the instances serving this database.
+pub async fn join_serving(pool: &PgPool) -> anyhow::Result<ServingLock> {
     let mut conn = pool.connect_options().connect().await?;
-    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-        .bind(SERVING_LOCK)
-        .fetch_one(&mut conn)
+    sqlx::query("SELECT pg_advisory_lock_shared($1)")
+        .bind(SERVING)
+        .execute(&mut conn)
         .await?;
-    if !locked {
-        anyhow::bail!(
-            "another Labhook instance is already serving this PostgreSQL database; stop it \
-             first — this version serves a database from one instance at a time (see \
-             docs/postgres.md)"
-        );
-    }
     Ok(ServingLock { _conn: conn })
+}
+
+/// How many instances serve this database besides one (the caller): those holding the
+/// serving lock, less one. A process that serves without it (the tests' in-process servers)
+/// counts as none.
+pub async fn others_serving(pool: &PgPool) -> sqlx::Result<i64> {
+    // An advisory lock on one bigint key shows in `pg_locks` as its high and low halves.
+    let serving: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_locks
+         WHERE locktype = 'advisory' AND granted AND objsubid = 1
+           AND classid::bigint = $1 AND objid::bigint = $2",
+    )
+    .bind(SERVING >> 32)
+    .bind(SERVING & 0xffff_ffff)
+    .fetch_one(pool)
+    .await?;
+    Ok((serving - 1).max(0))
 }
 
 #[cfg(test)]

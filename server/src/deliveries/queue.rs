@@ -3,8 +3,9 @@
 //! has one writer, and a transaction held across a slow POST would stall every write.
 //!
 //! A claimed row keeps its due time; its lease hides it. Should the process die, the row falls
-//! due again when the lease runs out — and at the next start at once, when the dispatcher takes
-//! every lease back.
+//! due again when the lease runs out (whichever instance then claims it) — on SQLite at the
+//! next start at once, when the dispatcher takes every lease back. Instances sharing a Postgres
+//! database claim past each other's rows (`SKIP LOCKED`), never waiting on one another.
 //!
 //! Every function works inside the caller's transaction: the callers decide what else belongs
 //! in it (an audit entry, the subscription switched off).
@@ -140,13 +141,14 @@ pub async fn claim(
                        WHERE next_attempt_at <= $2
                          AND (lease_until IS NULL OR lease_until < $2)
                          AND subscription_id NOT IN {ids3}
-                       ORDER BY next_attempt_at LIMIT $4) AS due
+                       ORDER BY next_attempt_at LIMIT $4 {skip_locked}) AS due
              ) AS ranked
              WHERE n <= COALESCE({room}, $6)
              LIMIT $7
          )
          RETURNING id, subscription_id, event_id, webhook_id, attempts"#, ids3 = crate::db::dialect::ids(engine, 3),
-         room = crate::db::dialect::json_integer_at(engine, 5, "subscription_id")),
+         room = crate::db::dialect::json_integer_at(engine, 5, "subscription_id"),
+         skip_locked = crate::db::dialect::skip_locked(engine)),
     )
     .bind(lease_until)
     .bind(now)
@@ -317,7 +319,26 @@ pub async fn delete_of_subscription(conn: &mut Conn, subscription_id: i64) -> Re
     Ok(n as i64 >= DELETE_WINDOW)
 }
 
-/// Gives claimed rows back (shutdown, or a fresh start after a crash): due at `now`.
+/// Gives back claimed rows that were not finished (shutdown): due at `now`. Rows finished or
+/// cancelled meanwhile are left as they are.
+pub async fn release(conn: &mut Conn, ids: &[i64], now: i64) -> Result<u64> {
+    Ok(
+        crate::db::with_db!(conn, db, engine => sqlx::query(&format!(
+        "UPDATE deliveries SET lease_until = NULL, next_attempt_at = $1
+         WHERE id IN {ids2} AND lease_until IS NOT NULL AND next_attempt_at IS NOT NULL",
+        ids2 = crate::db::dialect::ids(engine, 2)))
+    .bind(now)
+    .bind(serde_json::to_string(ids).expect("BUG: ids serialise"))
+    .execute(db)
+    .await
+    .map(crate::db::Done::from))
+        .context("giving back claimed deliveries")?
+        .rows_affected(),
+    )
+}
+
+/// Gives every claimed row back (a fresh start after a crash, on SQLite, where one process
+/// serves the database): due at `now`.
 pub async fn release_all(conn: &mut Conn, now: i64) -> Result<u64> {
     Ok(crate::db::with_db!(conn, db => sqlx::query(
         "UPDATE deliveries SET lease_until = NULL, next_attempt_at = $1

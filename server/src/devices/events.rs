@@ -167,14 +167,12 @@ pub async fn record_test(
     event_type: &str,
     now: i64,
 ) -> Result<i64> {
-    let last: i64 = crate::db::with_db!(conn, db => sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events")
-        .fetch_one(db)
-        .await)?;
+    let id = next_ids(conn, 1).await?[0];
     crate::db::with_db!(conn, db => sqlx::query(
         "INSERT INTO events (id, organisation_id, device_id, channel_id, event_type, occurred_at, created_at, payload)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
-    .bind(last + 1)
+    .bind(id)
     .bind(event.organisation_id)
     .bind(event.device_id)
     .bind(event.channel_id)
@@ -185,7 +183,7 @@ pub async fn record_test(
     .execute(db)
     .await
     .map(crate::db::Done::from))?;
-    Ok(last + 1)
+    Ok(id)
 }
 
 /// Stores one event and returns its id.
@@ -194,17 +192,13 @@ pub async fn record(conn: &mut Conn, event: &NewEvent, now: i64) -> Result<i64> 
 }
 
 /// Stores events, each with the time it was recorded (`created_at`), a few hundred rows per
-/// statement, and returns their ids in the same order. Ids are given here, not by SQLite, so
-/// that the order is certain; every write runs in the one writer, so nobody else takes an id
-/// meanwhile.
+/// statement, and returns their ids in the same order. Ids are given here (see [`next_ids`]),
+/// so that the order is certain.
 pub async fn record_many(conn: &mut Conn, events: &[(NewEvent, i64)]) -> Result<Vec<i64>> {
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    let last: i64 = crate::db::with_db!(conn, db => sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events")
-        .fetch_one(db)
-        .await)?;
-    let ids: Vec<i64> = (1..=events.len() as i64).map(|n| last + n).collect();
+    let ids = next_ids(conn, events.len()).await?;
     // 10 values per row, well under SQLite's limit of 32,766 bound values per statement.
     for (chunk, ids) in events.chunks(500).zip(ids.chunks(500)) {
         crate::db::with_db!(conn, db => {
@@ -228,4 +222,48 @@ pub async fn record_many(conn: &mut Conn, events: &[(NewEvent, i64)]) -> Result<
         })?;
     }
     Ok(ids)
+}
+
+/// The next `n` event ids, in ascending order. On SQLite every write runs in the one writer,
+/// so the largest id plus one is taken by nobody else meanwhile, and ids follow commit order
+/// (fan-out's cursor relies on it). On Postgres several instances write at once: ids come from
+/// the identity's sequence, and fan-out takes new events from `events_to_fan_out` instead of
+/// following a cursor, since ids may commit out of order.
+async fn next_ids(conn: &mut Conn, n: usize) -> Result<Vec<i64>> {
+    let n = n as i64;
+    let mut ids: Vec<i64> = match conn.engine() {
+        crate::db::Engine::Sqlite => {
+            let last: i64 = crate::db::with_db!(conn, db => sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events")
+                .fetch_one(db)
+                .await)?;
+            (1..=n).map(|k| last + k).collect()
+        }
+        crate::db::Engine::Postgres => crate::db::with_db!(conn, db => sqlx::query_scalar(
+            "SELECT nextval(pg_get_serial_sequence('events', 'id')) FROM generate_series(1, $1)",
+        )
+        .bind(n)
+        .fetch_all(db)
+        .await)?,
+    };
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Events below this id have all been fanned out (retention may delete them once no delivery
+/// needs them). SQLite: after the fan-out cursor; Postgres: the oldest event still waiting in
+/// `events_to_fan_out`, or past the newest when none waits.
+pub async fn fanned_out_below(pool: &crate::db::Pool) -> Result<i64> {
+    Ok(match pool.engine() {
+        crate::db::Engine::Sqlite => {
+            crate::db::with_db!(pool, db => sqlx::query_scalar("SELECT last_event_id + 1 FROM dispatcher_cursor WHERE id = 1")
+                .fetch_one(db)
+                .await)?
+        }
+        crate::db::Engine::Postgres => crate::db::with_db!(pool, db => sqlx::query_scalar(
+            "SELECT COALESCE((SELECT MIN(event_id) FROM events_to_fan_out),
+                             (SELECT MAX(id) FROM events) + 1, 1)",
+        )
+        .fetch_one(db)
+        .await)?,
+    })
 }

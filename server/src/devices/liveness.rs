@@ -20,9 +20,12 @@ pub async fn mark_silent_devices_offline(
     let changed = state
         .write(move |tx| {
             Box::pin(async move {
-                let silent: Vec<Device> = crate::db::with_db!(tx, db => sqlx::query_as::<_, DeviceRow>(&format!(
+                // On Postgres, a device another instance is writing now (its data, or its
+                // going offline) is passed over: it is not silent, or it is being marked.
+                let silent: Vec<Device> = crate::db::with_db!(tx, db, engine => sqlx::query_as::<_, DeviceRow>(&format!(
                     "SELECT {DEVICE_COLUMNS} FROM devices d
-         WHERE d.status = 'online' AND (d.last_seen_at IS NULL OR d.last_seen_at < $1)"
+         WHERE d.status = 'online' AND (d.last_seen_at IS NULL OR d.last_seen_at < $1) {lock}",
+                    lock = crate::db::dialect::lock_rows_of(engine, "d")
                 ))
                 .bind(cutoff)
                 .fetch_all(db)

@@ -2,7 +2,7 @@
 //! unique in the organisation, a known device class, valid channels) checked here once, for
 //! the Devices page, the command line and the API alike. Every change is audited.
 
-use crate::db::{Conn, Pool};
+use crate::db::{shared::News, Conn, Pool};
 use serde_json::json;
 
 use super::Device;
@@ -236,7 +236,7 @@ pub async fn set_archived(
     admin.require_org_admin()?;
     let admin = admin.clone();
     state
-        .write(move |conn| {
+        .write_and_tell(News::Tokens, move |conn| {
             Box::pin(async move {
                 let device = super::organisation_device_in(&mut *conn, &admin, device_id).await?;
                 let changed = crate::db::with_db!(conn, db => sqlx::query(

@@ -107,6 +107,16 @@ pub(crate) fn announcer(state: &AppState) -> impl Fn(&[Written]) + Send + Sync +
     }
 }
 
+/// Wakes every waiting request (news from another instance that did not say which channels,
+/// or news that may have been missed): each looks at its channel again.
+pub(crate) fn wake_all(state: &AppState) {
+    let readers = readers(state);
+    let waiting = readers.lock();
+    for (changed, _) in waiting.channels.values() {
+        changed.send_modify(|v| *v = v.wrapping_add(1));
+    }
+}
+
 /// One request waiting on a channel; it stops counting when dropped, however the request ends.
 struct Waiter {
     readers: Arc<Readers>,

@@ -6,7 +6,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
-use crate::db::Pool;
+use crate::db::{shared::News, Pool};
 
 use serde_json::json;
 
@@ -111,7 +111,8 @@ pub async fn revoke(
 ) -> Result<()> {
     let device = organisation_device(&state.pool, admin, device_id).await?;
     let admin = admin.clone();
-    state.write(move |tx| Box::pin(async move {
+    // Other instances forget their cached tokens too.
+    state.write_and_tell(News::Tokens, move |tx| Box::pin(async move {
     let admin = &admin;
     let revoked: Option<(String, String)> = crate::db::with_db!(tx, db => sqlx::query_as(
         "UPDATE device_tokens SET revoked_at = $1 WHERE id = $2 AND device_id = $3 AND revoked_at IS NULL
@@ -182,9 +183,7 @@ pub async fn authenticate(state: &AppState, device_id: i64, token: Option<&str>)
     .await)?;
     let (token_id, token_device, organisation_id, archived) = row.ok_or(Error::InvalidToken)?;
     if archived && token_device == device_id {
-        return Err(Error::forbidden(
-            "This device is archived and sends nothing; an organisation administrator can restore it.",
-        ));
+        return Err(Error::forbidden(ARCHIVED));
     }
     if token_device != device_id {
         let same_org: Option<i64> = crate::db::with_db!(pool, db => sqlx::query_scalar("SELECT id FROM devices WHERE id = $1 AND organisation_id = $2")
@@ -201,10 +200,15 @@ pub async fn authenticate(state: &AppState, device_id: i64, token: Option<&str>)
     Ok(token_id)
 }
 
+/// Why an archived device's token is refused.
+pub(crate) const ARCHIVED: &str =
+    "This device is archived and sends nothing; an organisation administrator can restore it.";
+
 /// Tokens found valid, by hash: (token id, device id). Every revocation empties it, after its
 /// transaction is committed; a lookup that started before a revocation does not put its
-/// (maybe stale) answer back, thanks to the generation count. One process serves a database,
-/// and tokens are revoked only through it.
+/// (maybe stale) answer back, thanks to the generation count. Other instances on the same
+/// Postgres database say when they revoke (`db::shared::News::Tokens`), and ingest looks the
+/// token up again in its transaction, so a token revoked elsewhere stores nothing.
 #[derive(Debug, Default)]
 pub struct TokenCache {
     inner: std::sync::Mutex<CacheInner>,

@@ -1,10 +1,15 @@
 //! Fan-out: turns new events into deliveries, one per matching subscription, in the same
-//! transaction that moves the cursor over the event log — an event is fanned out exactly once,
-//! even across crashes.
+//! transaction that takes the events as done — moving the cursor over the event log (SQLite)
+//! or taking them off `events_to_fan_out` (Postgres, where several instances fan out) — so
+//! an event is fanned out exactly once, even across crashes and instances.
 
 use std::collections::HashMap;
 
-use crate::db::Conn;
+use crate::db::{
+    dialect,
+    shared::{take_turn, Turn},
+    Conn, Engine,
+};
 
 use crate::{
     auth::scope::OWNER_SEES_EVENT_DEVICE,
@@ -35,7 +40,7 @@ pub struct Budget {
     pub max_pending: usize,
 }
 
-/// Fans out up to `max_events` events after the cursor.
+/// Fans out up to `max_events` new events.
 ///
 /// A subscription receives an event when it is active, was active already when the event
 /// happened, selected the event's (channel, event type) — for device-level events, any channel
@@ -59,21 +64,10 @@ pub async fn fan_out_due(
 }
 
 async fn fan_out_in(tx: &mut Conn, now: i64, max_events: i64, budget: &Budget) -> Result<FanOut> {
-    let cursor: i64 =
-        crate::db::with_db!(tx, db => sqlx::query_scalar("SELECT last_event_id FROM dispatcher_cursor WHERE id = 1")
-            .fetch_one(db)
-            .await)
-            .context("reading the fan-out cursor")?;
-    let events: Vec<i64> =
-        crate::db::with_db!(tx, db => sqlx::query_scalar("SELECT id FROM events WHERE id > $1 ORDER BY id LIMIT $2")
-            .bind(cursor)
-            .bind(max_events)
-            .fetch_all(db)
-            .await)
-            .context("reading new events")?;
-    let Some(&last) = events.last() else {
+    let Some(batch) = take_new_events(tx, max_events).await? else {
         return Ok(FanOut::default());
     };
+    let last = batch.last;
 
     // One statement for the whole batch. Channel events go to the subscriptions that chose that
     // channel and event type; device-level events to those that chose the event type on any
@@ -85,14 +79,15 @@ async fn fan_out_in(tx: &mut Conn, now: i64, max_events: i64, budget: &Budget) -
         .filter(|t| t.is_device_level())
         .map(EventType::as_str)
         .collect();
-    let rows: Vec<(i64, i64)> = crate::db::with_db!(tx, db, engine => sqlx::query_as(&format!(
+    let statement = |engine: Engine| {
+        format!(
         "SELECT t.subscription_id, e.id
          FROM events e
          JOIN organisations o ON o.id = e.organisation_id
          {in_order} subscription_triggers t ON t.channel_id = e.channel_id AND t.event_type = e.event_type
          JOIN subscriptions s ON s.id = t.subscription_id
          JOIN users u ON u.id = s.owner_id
-         WHERE e.id > $1 AND e.id <= $2 AND t.lost_access_at IS NULL
+         WHERE {in_batch} AND t.lost_access_at IS NULL
            AND e.caused_by_subscription IS DISTINCT FROM t.subscription_id
            AND {OWNER_SEES_EVENT_DEVICE}
            AND e.event_type NOT IN {texts3}
@@ -105,19 +100,26 @@ async fn fan_out_in(tx: &mut Conn, now: i64, max_events: i64, budget: &Budget) -
          {in_order} subscription_triggers t ON t.device_id = e.device_id AND t.event_type = e.event_type
          JOIN subscriptions s ON s.id = t.subscription_id
          JOIN users u ON u.id = s.owner_id
-         WHERE e.id > $1 AND e.id <= $2 AND t.lost_access_at IS NULL
+         WHERE {in_batch} AND t.lost_access_at IS NULL
            AND e.caused_by_subscription IS DISTINCT FROM t.subscription_id
            AND {OWNER_SEES_EVENT_DEVICE}
            AND (e.event_type IN {texts3} OR e.channel_id IS NULL)
            AND o.webhooks_enabled AND o.webhooks_enabled_since <= e.created_at
            AND s.active AND s.active_since <= e.created_at
          ORDER BY 2, 1"
-    , texts3 = crate::db::dialect::texts(engine, 3), in_order = crate::db::dialect::join_in_order(engine)))
-    .bind(cursor)
-    .bind(last)
-    .bind(serde_json::to_string(&device_level).expect("BUG: strings serialise"))
-    .fetch_all(db)
-    .await)
+    , texts3 = dialect::texts(engine, 3), in_order = dialect::join_in_order(engine),
+      in_batch = batch.condition(engine))
+    };
+    let device_level = serde_json::to_string(&device_level).expect("BUG: strings serialise");
+    let rows: Vec<(i64, i64)> = crate::db::with_db!(tx, db, engine => {
+        let statement = statement(engine);
+        let query = sqlx::query_as(&statement);
+        let query = match &batch.taken {
+            Taken::AfterCursor(cursor) => query.bind(*cursor),
+            Taken::Listed(ids) => query.bind(ids.as_str()),
+        };
+        query.bind(last).bind(device_level.as_str()).fetch_all(db).await
+    })
     .context("matching events to subscriptions")?;
 
     // Triggers with advanced options (noisy channels) let fewer events through.
@@ -150,14 +152,16 @@ async fn fan_out_in(tx: &mut Conn, now: i64, max_events: i64, budget: &Budget) -
         })
         .collect();
     let claimed = queue::enqueue(&mut *tx, &deliveries, now).await?;
-    crate::db::with_db!(tx, db => sqlx::query("UPDATE dispatcher_cursor SET last_event_id = $1 WHERE id = 1")
-        .bind(last)
-        .execute(db)
-        .await
-        .map(crate::db::Done::from))
-        .context("moving the fan-out cursor")?;
+    if let Taken::AfterCursor(_) = batch.taken {
+        crate::db::with_db!(tx, db => sqlx::query("UPDATE dispatcher_cursor SET last_event_id = $1 WHERE id = 1")
+            .bind(last)
+            .execute(db)
+            .await
+            .map(crate::db::Done::from))
+            .context("moving the fan-out cursor")?;
+    }
     Ok(FanOut {
-        events: events.len(),
+        events: batch.events,
         deliveries: rows.len(),
         claimed,
     })
@@ -217,4 +221,80 @@ async fn cap_pending(
         subscriptions::record_overflow(&mut *tx, subscription, n, max_pending, now).await?;
     }
     Ok(kept)
+}
+
+/// New events taken for one fan-out.
+struct Batch {
+    /// How many.
+    events: usize,
+    /// The largest id among them.
+    last: i64,
+    taken: Taken,
+}
+
+/// How a batch's events were taken.
+enum Taken {
+    /// SQLite: the events after the cursor, up to the batch's last; the cursor moves there.
+    AfterCursor(i64),
+    /// Postgres: these, off `events_to_fan_out` (a JSON list of ids).
+    Listed(String),
+}
+
+impl Batch {
+    /// The match statement's condition on `e.id`, with `$1` (see [`Batch::bind`]) and `$2`
+    /// (the batch's last id).
+    fn condition(&self, engine: Engine) -> String {
+        match self.taken {
+            Taken::AfterCursor(_) => "e.id > $1 AND e.id <= $2".to_owned(),
+            Taken::Listed(_) => format!("e.id IN {} AND e.id <= $2", dialect::ids(engine, 1)),
+        }
+    }
+}
+
+/// Takes the events to fan out now, oldest first, up to `max`; `None` when there are none.
+/// Postgres: only in fan-out's turn — when another instance has it, that one is fanning out
+/// and will come back for these too (every instance hears of new events).
+async fn take_new_events(tx: &mut Conn, max: i64) -> Result<Option<Batch>> {
+    match tx.engine() {
+        Engine::Sqlite => {
+            let cursor: i64 = crate::db::with_db!(tx, db => sqlx::query_scalar("SELECT last_event_id FROM dispatcher_cursor WHERE id = 1")
+                .fetch_one(db)
+                .await)
+                .context("reading the fan-out cursor")?;
+            let events: Vec<i64> = crate::db::with_db!(tx, db => sqlx::query_scalar("SELECT id FROM events WHERE id > $1 ORDER BY id LIMIT $2")
+                .bind(cursor)
+                .bind(max)
+                .fetch_all(db)
+                .await)
+                .context("reading new events")?;
+            Ok(events.last().map(|&last| Batch {
+                events: events.len(),
+                last,
+                taken: Taken::AfterCursor(cursor),
+            }))
+        }
+        Engine::Postgres => {
+            if !take_turn(tx, Turn::FanOut)
+                .await
+                .context("taking fan-out's turn")?
+            {
+                return Ok(None);
+            }
+            let mut events: Vec<i64> = crate::db::with_db!(tx, db => sqlx::query_scalar(
+                "DELETE FROM events_to_fan_out WHERE event_id IN
+                   (SELECT event_id FROM events_to_fan_out ORDER BY event_id LIMIT $1)
+                 RETURNING event_id",
+            )
+            .bind(max)
+            .fetch_all(db)
+            .await)
+            .context("taking new events")?;
+            events.sort_unstable();
+            Ok(events.last().map(|&last| Batch {
+                events: events.len(),
+                last,
+                taken: Taken::Listed(serde_json::to_string(&events).expect("BUG: ids serialise")),
+            }))
+        }
+    }
 }

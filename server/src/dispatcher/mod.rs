@@ -9,8 +9,10 @@
 //! loses nothing: claimed rows fall due again, and each attempt of a delivery carries the same
 //! `webhook-id` for receivers to drop duplicates.
 //!
-//! One dispatcher per database: at start it takes back every lease, which is only right when
-//! no other process is sending from the same file.
+//! On SQLite one dispatcher serves the database: at start it takes back every lease, which is
+//! only right when no other process is sending from the same file. On Postgres each instance
+//! runs one: they claim past each other's rows, take turns at fan-out, and a dead instance's
+//! leases run out; each gives back only its own on shutdown.
 
 mod bodies;
 pub mod claim;
@@ -52,6 +54,7 @@ use crate::{
     config::DispatcherConfig,
     deliveries::queue::{self, ClaimLimits, Claimed},
     domain::schedule::RetrySchedule,
+    error::ResultExt,
     health, AppState, Result,
 };
 
@@ -117,13 +120,21 @@ const RECHECK_AFTER: Duration = Duration::from_secs(5);
 /// Tells the loop that a send task ended, whichever way it ended: dropped when the task
 /// returns, is aborted or panics, so an in-flight slot is never lost.
 struct SlotGuard {
+    ended: Ended,
+    done_tx: mpsc::UnboundedSender<Ended>,
+}
+
+/// A send task that ended: its subscription, and its delivery while no outcome went to the
+/// recorder (not started, aborted, checked again and not sent) — to give back on shutdown.
+#[derive(Debug, Clone, Copy)]
+struct Ended {
     subscription_id: i64,
-    done_tx: mpsc::UnboundedSender<i64>,
+    unfinished: Option<i64>,
 }
 
 impl Drop for SlotGuard {
     fn drop(&mut self) {
-        let _ = self.done_tx.send(self.subscription_id);
+        let _ = self.done_tx.send(self.ended);
     }
 }
 
@@ -136,11 +147,31 @@ pub const FAN_OUT_BATCH: i64 = 2000;
 const PREFETCH: usize = 4;
 const CLAIM_BATCH: usize = 1000;
 
-/// Gives back every claimed delivery, due at `now` (at start: what a crash left claimed; on
-/// shutdown: what was not finished).
+/// At start, gives back every claimed delivery, due at `now`: what a crash left claimed. On
+/// Postgres only when no other instance serves the database (the first to start again after
+/// all stopped); while others run, they may be sending what is claimed, and a dead
+/// instance's leases run out instead.
 pub async fn release_all(state: &AppState, now: i64) -> Result<u64> {
+    if let Some(pool) = state.pool.as_postgres() {
+        let others = crate::db::postgres::others_serving(pool)
+            .await
+            .context("counting the instances serving the database")?;
+        if others > 0 {
+            return Ok(0);
+        }
+    }
     state
         .write(move |conn| Box::pin(async move { queue::release_all(conn, now).await }))
+        .await
+}
+
+/// On shutdown, gives back this instance's claimed deliveries that were not finished.
+async fn release(state: &AppState, ids: Vec<i64>, now: i64) -> Result<u64> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    state
+        .write(move |conn| Box::pin(async move { queue::release(conn, &ids, now).await }))
         .await
 }
 
@@ -158,9 +189,15 @@ struct Loop {
     turns: HashMap<i64, Arc<Semaphore>>,
     /// Over all subscriptions: the global in-flight limit.
     global_turns: Arc<Semaphore>,
-    done_tx: mpsc::UnboundedSender<i64>,
+    done_tx: mpsc::UnboundedSender<Ended>,
     outcome_tx: mpsc::UnboundedSender<Outcome>,
     bodies: Bodies,
+    /// Shutting down: what ends without an outcome now was not started, or was cut short.
+    stopping: bool,
+    /// This instance's claimed deliveries that ended without an outcome while shutting down
+    /// (see [`Ended`]): given back at the end. (One that ends so while running — checked again
+    /// and not sent — keeps its lease until it runs out.)
+    unfinished: Vec<i64>,
 }
 
 async fn run(state: AppState, mut stop: watch::Receiver<bool>) -> Exit {
@@ -195,6 +232,8 @@ async fn run(state: AppState, mut stop: watch::Receiver<bool>) -> Exit {
         done_tx,
         outcome_tx,
         bodies: Bodies::default(),
+        stopping: false,
+        unfinished: Vec::new(),
     };
 
     let mut exit = Exit::Stopped;
@@ -245,6 +284,7 @@ async fn run(state: AppState, mut stop: watch::Receiver<bool>) -> Exit {
 
     // Shutting down: no more claims, and what waits for its turn is not started (its lease is
     // given back below); let what is in flight finish, within the grace time.
+    this.stopping = true;
     for turns in this.turns.values() {
         turns.close();
     }
@@ -258,9 +298,13 @@ async fn run(state: AppState, mut stop: watch::Receiver<bool>) -> Exit {
     }
     this.sends.abort_all();
     while this.sends.join_next().await.is_some() {}
+    while let Ok(ended) = done_rx.try_recv() {
+        this.finished(ended);
+    }
+    let unfinished = std::mem::take(&mut this.unfinished);
     drop(this.outcome_tx);
     let _ = recorder.await;
-    if let Err(e) = release_all(&state, now_ms()).await {
+    if let Err(e) = release(&state, unfinished, now_ms()).await {
         tracing::error!(error = ?e, "cannot give back unfinished deliveries");
     }
     exit
@@ -276,7 +320,11 @@ impl Loop {
         self.config.max_in_flight * PREFETCH
     }
 
-    fn finished(&mut self, subscription: i64) {
+    fn finished(&mut self, ended: Ended) {
+        let subscription = ended.subscription_id;
+        if self.stopping {
+            self.unfinished.extend(ended.unfinished);
+        }
         self.in_flight -= 1;
         if let Some(n) = self.held.get_mut(&subscription) {
             *n -= 1;
@@ -369,12 +417,15 @@ impl Loop {
                 self.global_turns.clone(),
                 self.state.clone(),
             );
-            let _slot = SlotGuard {
-                subscription_id: c.subscription_id,
+            let mut slot = SlotGuard {
+                ended: Ended {
+                    subscription_id: c.subscription_id,
+                    unfinished: Some(c.id),
+                },
                 done_tx: self.done_tx.clone(),
             };
             self.sends.spawn(async move {
-                let _slot = _slot;
+                let slot = &mut slot;
                 // Closed on shutdown: not started, and the lease is given back.
                 let (Ok(_turn), Ok(_global_turn)) = (
                     turns.acquire_owned().await,
@@ -413,6 +464,8 @@ impl Loop {
                     number: c.attempts + 1,
                     attempt,
                 });
+                // The recorder finishes it (and gives its lease back).
+                slot.ended.unfinished = None;
             });
         }
         Ok(())

@@ -22,6 +22,7 @@ const LAYERS: &[&[&str]] = &[
         "demo_lims",
         "simulator",
         "people",
+        "instances",
     ],
     &["housekeeping"],
     &["dispatcher", "http"],

@@ -6,7 +6,10 @@ use std::{
     sync::Arc,
 };
 
-use crate::db::Conn;
+use crate::db::{
+    shared::{self, News},
+    Conn, Engine,
+};
 use sqlx::QueryBuilder;
 use tokio::sync::mpsc;
 
@@ -16,6 +19,7 @@ use crate::{
     devices::{
         events::{self, NewEvent, Subject},
         readback::Written,
+        tokens::ARCHIVED,
         Channel, ChannelRow, Device, DeviceRow, CHANNEL_COLUMNS, DEVICE_COLUMNS,
     },
     domain::{
@@ -156,6 +160,7 @@ pub(super) async fn write_batch(
     requests: Vec<Request>,
 ) -> Result<Vec<Result<Receipt>>> {
     let mut devices = load_devices(conn, &requests).await?;
+    let valid_tokens = still_valid_tokens(conn, &requests).await?;
     let mut data_points: Vec<(i64, i64, Reading)> = Vec::new();
     let mut new_events: Vec<(NewEvent, i64)> = Vec::new();
     // Per request: Ok(how many points, which of `new_events` are its own) or why refused.
@@ -167,6 +172,18 @@ pub(super) async fn write_batch(
             outcomes.push(Err(Error::not_found("Device")));
             continue;
         };
+        if let Some(token) = request.via_token {
+            // Looked up again here, not only in the (cached) check at the door: a token
+            // revoked, or a device archived, on another instance a moment ago stores nothing.
+            if !valid_tokens.contains(&token) {
+                outcomes.push(Err(Error::InvalidToken));
+                continue;
+            }
+            if d.device.archived {
+                outcomes.push(Err(Error::forbidden(ARCHIVED)));
+                continue;
+            }
+        }
         if let Some(reply) = &request.reply {
             if let Err(e) = replies::admissible(&d.device, &d.channels, request) {
                 outcomes.push(Err(e));
@@ -227,6 +244,11 @@ pub(super) async fn write_batch(
     }
 
     insert_data_points(conn, &data_points).await?;
+    if conn.engine() == Engine::Postgres && !data_points.is_empty() {
+        // Read-backs waiting on these channels at other instances wake when this commits.
+        let written = serde_json::to_string(&channels_named(&requests)).expect("BUG: serialises");
+        shared::tell(conn, News::Written, &written).await?;
+    }
     let event_ids = events::record_many(conn, &new_events).await?;
     for d in devices
         .values()
@@ -253,7 +275,27 @@ pub(super) async fn write_batch(
         .collect())
 }
 
+/// The device tokens of the batch's requests that are still valid now: one statement.
+async fn still_valid_tokens(conn: &mut Conn, requests: &[Request]) -> Result<HashSet<i64>> {
+    let mut ids: Vec<i64> = requests.iter().filter_map(|r| r.via_token).collect();
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let valid: Vec<i64> = crate::db::with_db!(conn, db, engine => sqlx::query_scalar(&format!(
+        "SELECT id FROM device_tokens WHERE id IN {ids1} AND revoked_at IS NULL",
+        ids1 = crate::db::dialect::ids(engine, 1)))
+    .bind(serde_json::to_string(&ids).expect("BUG: ids serialise"))
+    .fetch_all(db)
+    .await)?;
+    Ok(valid.into_iter().collect())
+}
+
 /// The batch's devices with their organisation's name and their channels: three statements.
+/// On Postgres the devices stay locked until the batch commits (in id order, so that two
+/// instances' batches cannot lock each other out): a device's status and its channels' trigger
+/// states are read and written by one instance's batch at a time.
 async fn load_devices(
     conn: &mut Conn,
     requests: &[Request],
@@ -264,8 +306,8 @@ async fn load_devices(
     let ids = serde_json::to_string(&ids).expect("BUG: ids serialise");
     let found: Vec<Device> =
         crate::db::with_db!(conn, db, engine => sqlx::query_as::<_, DeviceRow>(&format!(
-        "SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.id IN {ids1}"
-    , ids1 = crate::db::dialect::ids(engine, 1)))
+        "SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.id IN {ids1} ORDER BY d.id {lock}"
+    , ids1 = crate::db::dialect::ids(engine, 1), lock = crate::db::dialect::lock_rows_until_done(engine, "d")))
     .bind(&ids)
     .fetch_all(db)
     .await)?

@@ -55,17 +55,26 @@ pub async fn feed(state: &AppState, now: i64) -> Result<usize> {
 
 /// One step of one replay, in the writer's transaction.
 async fn step(conn: &mut Conn, r: &Running, now: i64) -> Result<usize> {
-    // Cancelled, or its subscription switched off, since it was read.
-    let still: bool = crate::db::with_db!(conn, db => sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM replays r JOIN subscriptions s ON s.id = r.subscription_id
-                        WHERE r.id = $1 AND r.status = 'running' AND s.active)",
-    )
+    // Cancelled, or its subscription switched off, since it was read — and where it stands
+    // now: on Postgres another instance may have fed it meanwhile. The row stays locked until
+    // this job commits, and one another instance is feeding right now is left to it: two
+    // instances never feed the same events.
+    let cursor: Option<i64> = crate::db::with_db!(conn, db, engine => sqlx::query_scalar(&format!(
+        "SELECT r.cursor_event_id FROM replays r JOIN subscriptions s ON s.id = r.subscription_id
+         WHERE r.id = $1 AND r.status = 'running' AND s.active {lock}",
+        lock = crate::db::dialect::lock_rows_of(engine, "r"),
+    ))
     .bind(r.id)
-    .fetch_one(db)
+    .fetch_optional(db)
     .await)?;
-    if !still {
+    let Some(cursor_event_id) = cursor else {
         return Ok(0);
-    }
+    };
+    let r = &Running {
+        cursor_event_id,
+        event_type: r.event_type.clone(),
+        ..*r
+    };
     let waiting: i64 = crate::db::with_db!(conn, db, engine => sqlx::query_scalar(
         &format!("SELECT COUNT(*) FROM deliveries {ix_deliveries_pending_by_subscription}
          WHERE subscription_id = $1 AND next_attempt_at IS NOT NULL", ix_deliveries_pending_by_subscription = crate::db::dialect::indexed_by(engine, "deliveries_pending_by_subscription")),

@@ -1,0 +1,309 @@
+//! Any number of instances on one Postgres database, through the real binaries (Postgres only:
+//! on SQLite a second server is refused — `cli.rs`). Three instances share the work while a
+//! burst goes in through all of them and one is killed halfway: every accepted event arrives,
+//! each with one `webhook-id` (one delivery per event, however many instances and copies); a
+//! device token revoked on one instance is refused by another at once; a read-back waiting on
+//! one instance wakes on another's commit.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant},
+};
+
+use axum::{body::Bytes, http::HeaderMap, Router};
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+
+use crate::{
+    helpers::{client, ADMIN},
+    process::{
+        call, free_port, start_server_with, subscribe_receiver, wait_healthy, wait_until_all_seen,
+        Server,
+    },
+};
+
+const EVENTS: usize = 6_000;
+const PER_REQUEST: usize = 20;
+/// Short timeouts, so that the killed instance's leases run out within seconds.
+const FLAGS: &[&str] = &[
+    "--delivery-timeout-secs",
+    "1",
+    "--delivery-lease-secs",
+    "10",
+    "--metrics-token",
+    METRICS,
+];
+const METRICS: &str = "scrape-the-instances";
+
+fn start(db: &std::path::Path, port: u16) -> Server {
+    start_server_with(db, port, None, FLAGS)
+}
+
+#[tokio::test]
+async fn three_instances_share_one_postgres_and_lose_or_double_nothing_when_one_is_killed() {
+    if server::harness::engine() != server::db::Engine::Postgres {
+        return;
+    }
+    // The receiver remembers, per data point value, the webhook-ids it came with.
+    let got: Arc<Mutex<HashMap<i64, HashSet<String>>>> = Arc::default();
+    let seen: Arc<Mutex<HashSet<i64>>> = Arc::default();
+    let arrivals = Arc::new(AtomicUsize::new(0));
+    let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let receiver_port = receiver.local_addr().unwrap().port();
+    {
+        let (got, seen, arrivals) = (got.clone(), seen.clone(), arrivals.clone());
+        let app = Router::new().fallback(move |headers: HeaderMap, body: Bytes| {
+            let (got, seen, arrivals) = (got.clone(), seen.clone(), arrivals.clone());
+            async move {
+                let v: Value = serde_json::from_slice(&body).unwrap();
+                let value = v["data"]["data_point"]["value"].as_f64().unwrap() as i64;
+                let id = headers["webhook-id"].to_str().unwrap().to_owned();
+                // Slower than the burst: deliveries are pending and in flight at the kill.
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                got.lock().unwrap().entry(value).or_default().insert(id);
+                seen.lock().unwrap().insert(value);
+                arrivals.fetch_add(1, Ordering::Relaxed);
+                "ok"
+            }
+        });
+        tokio::spawn(async move { axum::serve(receiver, app).await });
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shared.db");
+    let ports = [free_port(), free_port(), free_port()];
+    let bases: Vec<String> = ports
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}"))
+        .collect();
+    // The first makes the demo data; then the two others join it.
+    let mut servers = vec![start(&db, ports[0])];
+    wait_healthy(&bases[0]).await;
+    for &port in &ports[1..] {
+        servers.push(start(&db, port));
+    }
+    for base in &bases[1..] {
+        wait_healthy(base).await;
+    }
+    let feed = subscribe_receiver(&bases[0], receiver_port).await;
+    let (device_id, token) = (feed.device_id, feed.token);
+
+    // Four senders spread the burst over the instances, request by request; a request to the
+    // killed one goes to the next instance. Only what was answered 202 counts as accepted.
+    let killed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let accepted: Arc<Mutex<Vec<i64>>> = Arc::default();
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut posters = Vec::new();
+    for _ in 0..4 {
+        let (accepted, next, token, bases, killed) = (
+            accepted.clone(),
+            next.clone(),
+            token.clone(),
+            bases.clone(),
+            killed.clone(),
+        );
+        posters.push(tokio::spawn(async move {
+            let c = Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap();
+            loop {
+                let batch = next.fetch_add(1, Ordering::Relaxed);
+                if batch >= EVENTS / PER_REQUEST {
+                    return;
+                }
+                let values: Vec<i64> = (0..PER_REQUEST)
+                    .map(|i| (batch * PER_REQUEST + i) as i64)
+                    .collect();
+                let body: Vec<Value> = values
+                    .iter()
+                    .map(|v| json!({"channel": "temperature", "value": v}))
+                    .collect();
+                let mut to = batch % 3;
+                if to == 2 && killed.load(Ordering::Relaxed) {
+                    to = batch % 2;
+                }
+                let res = c
+                    .post(format!(
+                        "{}/api/v1/devices/{device_id}/data_points",
+                        bases[to]
+                    ))
+                    .bearer_auth(&token)
+                    .json(&body)
+                    .send()
+                    .await;
+                if matches!(&res, Ok(r) if r.status() == 202) {
+                    accepted.lock().unwrap().extend(values);
+                }
+            }
+        }));
+    }
+
+    // Kill the third instance (SIGKILL) when a third of the burst is in.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while accepted.lock().unwrap().len() < EVENTS / 3 {
+        assert!(Instant::now() < deadline, "the burst stalled");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    servers[2].kill().expect("SIGKILL");
+    servers[2].wait().unwrap();
+    killed.store(true, Ordering::Relaxed);
+    for p in posters {
+        p.await.unwrap();
+    }
+    let accepted: Vec<i64> = accepted.lock().unwrap().clone();
+    assert!(
+        accepted.len() >= EVENTS * 2 / 3,
+        "only {} of {EVENTS} accepted",
+        accepted.len()
+    );
+    // What the killed instance had claimed is sent by another once its lease runs out.
+    wait_until_all_seen(&seen, &accepted, Duration::from_secs(120)).await;
+    {
+        let got = got.lock().unwrap();
+        let doubled: Vec<_> = got.iter().filter(|(_, ids)| ids.len() > 1).collect();
+        assert!(
+            doubled.is_empty(),
+            "one delivery per event: these arrived with more than one webhook-id: {:?}",
+            &doubled[..doubled.len().min(5)]
+        );
+        eprintln!(
+            "three instances: {} of {EVENTS} data points accepted, one instance killed, all \
+             delivered; {} requests arrived for {} distinct events",
+            accepted.len(),
+            arrivals.load(Ordering::Relaxed),
+            got.len()
+        );
+    }
+    // Both survivors sent deliveries: the work is shared, not left to one.
+    for base in &bases[..2] {
+        let metrics = Client::new()
+            .get(format!("{base}/metrics"))
+            .bearer_auth(METRICS)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let delivered: f64 = metrics
+            .lines()
+            .filter(|l| l.starts_with("labhook_deliveries_total") && l.contains("delivered"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
+        assert!(delivered > 0.0, "{base} delivered nothing:\n{metrics}");
+    }
+
+    revoked_on_one_instance_is_refused_by_another(&bases[0], &bases[1], device_id).await;
+    a_read_back_waiting_on_one_instance_wakes_on_another_s_commit(
+        &bases[0], &bases[1], device_id, &token,
+    )
+    .await;
+}
+
+async fn revoked_on_one_instance_is_refused_by_another(a: &str, b: &str, device_id: i64) {
+    let admin = client();
+    call(
+        &admin,
+        a,
+        "sign_in",
+        &[("email", ADMIN.0), ("password", ADMIN.1)],
+    )
+    .await;
+    let created = call(
+        &admin,
+        a,
+        "devices/create_token",
+        &[
+            ("device_id", &device_id.to_string()),
+            ("label", "to revoke"),
+        ],
+    )
+    .await;
+    let (token_id, token) = (
+        created["id"].as_i64().unwrap(),
+        created["token"].as_str().unwrap().to_owned(),
+    );
+    let send = |base: &str| {
+        Client::new()
+            .post(format!("{base}/api/v1/devices/{device_id}/data_points"))
+            .bearer_auth(&token)
+            .json(&json!([{"channel": "temperature", "value": 21.5}]))
+            .send()
+    };
+    // B knows the token (and keeps it in its cache) …
+    assert_eq!(send(b).await.unwrap().status(), StatusCode::ACCEPTED);
+    call(
+        &admin,
+        a,
+        "devices/revoke_token",
+        &[
+            ("device_id", &device_id.to_string()),
+            ("token_id", &token_id.to_string()),
+        ],
+    )
+    .await;
+    // … and refuses it on the very next request after A revoked it.
+    assert_eq!(send(b).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn a_read_back_waiting_on_one_instance_wakes_on_another_s_commit(
+    a: &str,
+    b: &str,
+    device_id: i64,
+    token: &str,
+) {
+    let latest: Value = Client::new()
+        .get(format!(
+            "{b}/api/v1/devices/{device_id}/channels/temperature"
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let after = latest["timestamp_ms"].as_i64().unwrap();
+    let waiting = {
+        let (b, token) = (b.to_owned(), token.to_owned());
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let res = Client::new()
+                .get(format!(
+                    "{b}/api/v1/devices/{device_id}/channels/temperature?after={after}&wait=30"
+                ))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            (
+                res.status(),
+                res.json::<Value>().await.ok(),
+                started.elapsed(),
+            )
+        })
+    };
+    // Let the poll start waiting on B, then write on A.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let res = Client::new()
+        .post(format!("{a}/api/v1/devices/{device_id}/data_points"))
+        .bearer_auth(token)
+        .json(&json!([{"channel": "temperature", "value": 99.25, "timestamp": after + 1000}]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let (status, body, took) = waiting.await.unwrap();
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "woken with the new value, not timed out"
+    );
+    assert_eq!(body.unwrap()["value"], 99.25);
+    eprintln!("a read-back on B woke {took:?} after it started, on A's commit");
+}
