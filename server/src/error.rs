@@ -92,10 +92,26 @@ impl Error {
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
+        if is_contention(&e) {
+            // Two instances' writers met on the same rows and Postgres chose this one to give
+            // way: nothing of it was stored, and the same request a moment later goes through.
+            tracing::warn!(error = %e, "gave way to another instance's transaction");
+            return Error::Busy {
+                retry_after: std::time::Duration::from_secs(1),
+            };
+        }
         // No context of our own: "database" alone is what a log line then says, and the
         // cause (locked, constraint, I/O) is what the operator needs.
         Error::Internal(anyhow::Error::new(e))
     }
+}
+
+/// A deadlock between two instances' transactions, or a serialization failure: Postgres ended
+/// one statement so that the other could go on (SQLERRSTATE 40P01, 40001).
+fn is_contention(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db)
+        if matches!(db.code().as_deref(), Some("40P01") | Some("40001"))
+            && db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some())
 }
 
 /// Whether a violated unique constraint is the one on `columns` (`"users.email"`, or the first

@@ -87,13 +87,19 @@ pub async fn sqlite_to_postgres(source: &SqlitePool, target: &PgPool) -> anyhow:
 }
 
 /// The application's tables (not sqlx's bookkeeping), parents before children.
+/// Postgres' own table, which SQLite does not have: filled by a trigger as events are copied
+/// (and then trimmed to what SQLite's dispatcher had not fanned out).
+const POSTGRES_ONLY: &str = "events_to_fan_out";
+
 async fn tables_in_dependency_order(target: &PgPool) -> anyhow::Result<Vec<String>> {
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables
           WHERE table_schema = 'public' AND table_type = 'BASE TABLE'
             AND table_name NOT LIKE '\\_sqlx%'
+            AND table_name NOT IN ($1)
           ORDER BY table_name",
     )
+    .bind(POSTGRES_ONLY)
     .fetch_all(target)
     .await?;
     let references: Vec<(String, String)> = sqlx::query_as(

@@ -67,10 +67,17 @@ pub struct ServingLock {
 /// Joins the instances serving this database.
 pub async fn join_serving(pool: &PgPool) -> anyhow::Result<ServingLock> {
     let mut conn = pool.connect_options().connect().await?;
-    sqlx::query("SELECT pg_advisory_lock_shared($1)")
+    let joined: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock_shared($1)")
         .bind(SERVING)
-        .execute(&mut conn)
+        .fetch_one(&mut conn)
         .await?;
+    if !joined {
+        // Versions before several instances held the same lock exclusively.
+        anyhow::bail!(
+            "an older Labhook version is serving this PostgreSQL database alone; stop it \
+             first, then start the instances of this version"
+        );
+    }
     Ok(ServingLock { _conn: conn })
 }
 
