@@ -3,7 +3,10 @@
 # connections), the server delivers to a local receiver (1 and 10 subscriptions). Prints
 # accepted/s, p99, deliveries/s while under load, drain time and peak RSS, then times a SIGTERM
 # under load. Loopback only; every run stops by itself. Extra arguments go to the driver
-# (server/src/bin/load.rs), e.g. `scripts/load.sh --seconds 60 --connections 32`.
+# (server/src/bin/load.rs), e.g. `scripts/load.sh --seconds 60 --connections 32`. On PostgreSQL:
+# `LABHOOK_TEST_ENGINE=postgres scripts/load.sh` (a scratch cluster of its own), or
+# `scripts/load.sh --database postgres://user:pw@host/postgres` (your server: a fresh database
+# per run, dropped after it), with `--instances 2` for two instances sharing it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"

@@ -118,11 +118,10 @@ impl TestApp {
             .await)
             .unwrap();
         for _ in 0..400 {
-            let cursor: i64 = server::db::with_db!(&self.state.pool, db => sqlx::query_scalar("SELECT last_event_id FROM dispatcher_cursor")
-                .fetch_one(db)
-                .await)
+            let below = server::devices::events::fanned_out_below(&self.state.pool)
+                .await
                 .unwrap();
-            if cursor >= last {
+            if below > last {
                 return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;

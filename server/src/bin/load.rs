@@ -3,15 +3,21 @@
 //! would see. `scripts/load.sh` builds everything and runs it; by hand:
 //!
 //!     load --server target/release/labhook [--connections 8,32] [--subscriptions 1,10]
-//!          [--seconds 20] [--shutdown]
+//!          [--seconds 20] [--shutdown] [--database postgres://…] [--instances N]
 //!
 //! For each combination: a fresh database with the demo data, `--subscriptions` subscriptions
-//! to the hotplate's temperature (all to the receiver here), then `wrk` for `--seconds`.
+//! to the hotplate's temperature (all to the receiver here), then `wrk` for `--seconds`. The
+//! database is a SQLite file, or one on a scratch PostgreSQL with `LABHOOK_TEST_ENGINE=postgres`,
+//! or a fresh one on your own PostgreSQL server with `--database postgres://…` (the user needs
+//! CREATEDB; the database is dropped after the run). `--instances N` (Postgres) starts N
+//! instances on the one database and shares the connections out over them, a wrk each.
 //! Printed: accepted requests/s and p99 (from wrk), deliveries/s while under load and as a
 //! share of accepted × subscriptions, how long the backlog took to drain, and the server's peak
 //! RSS. `--shutdown` also sends SIGTERM in the middle of a second load run and times the exit.
 //! Everything runs on loopback and stops by itself.
 
+#[path = "load/database.rs"]
+mod database;
 #[path = "load/run.rs"]
 mod run;
 #[path = "load/setup.rs"]
@@ -29,7 +35,7 @@ use std::{
 
 use axum::{routing::post, Router};
 
-use self::run::Run;
+use self::{database::Databases, run::Run};
 
 struct Args {
     server: PathBuf,
@@ -37,6 +43,8 @@ struct Args {
     subscriptions: Vec<usize>,
     seconds: u64,
     shutdown: bool,
+    databases: Databases,
+    instances: usize,
 }
 
 fn parse_args() -> Args {
@@ -46,6 +54,8 @@ fn parse_args() -> Args {
         subscriptions: vec![1, 10],
         seconds: 20,
         shutdown: false,
+        databases: Databases::Harness,
+        instances: 1,
     };
     let list = |v: Option<String>| -> Vec<usize> {
         v.expect("a comma-separated list")
@@ -63,6 +73,13 @@ fn parse_args() -> Args {
                 args.seconds = it.next().and_then(|s| s.parse().ok()).expect("--seconds N")
             }
             "--shutdown" => args.shutdown = true,
+            "--database" => args.databases = Databases::parse(&it.next().expect("--database URL")),
+            "--instances" => {
+                args.instances = it
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .expect("--instances N")
+            }
             other => panic!("unknown argument {other}"),
         }
     }
@@ -77,10 +94,14 @@ async fn main() {
         "{} does not exist: build it first (scripts/load.sh does)",
         args.server.display()
     );
+    assert!(
+        args.instances == 1 || args.databases.is_postgres(),
+        "--instances needs PostgreSQL (--database postgres://… or LABHOOK_TEST_ENGINE=postgres)"
+    );
     let received = Arc::new(AtomicU64::new(0));
     let receiver_port = start_receiver(received.clone()).await;
     println!(
-        "{:>5} {:>5} {:>12} {:>9} {:>14} {:>9} {:>9} {:>9} {:>9}",
+        "{:>5} {:>5} {:>12} {:>9} {:>14} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "conns",
         "subs",
         "accepted/s",
@@ -89,22 +110,31 @@ async fn main() {
         "keeps up",
         "drained",
         "peak RSS",
+        "postgres",
         "peak WAL"
     );
     for &subscriptions in &args.subscriptions {
         for &connections in &args.connections {
-            let run = Run::start(&args.server, receiver_port, subscriptions).await;
+            let run = Run::start(
+                &args.server,
+                receiver_port,
+                subscriptions,
+                &args.databases,
+                args.instances,
+            )
+            .await;
             let r = run
                 .measure(&received, connections, args.seconds, subscriptions)
                 .await;
             println!(
-                "{connections:>5} {subscriptions:>5} {:>12.0} {:>7.1}ms {:>14.0} {:>8.0}% {:>8.1}s {:>6} MiB {:>5.1} MiB{}",
+                "{connections:>5} {subscriptions:>5} {:>12.0} {:>7.1}ms {:>14.0} {:>8.0}% {:>8.1}s {:>6} MiB {:>5} MiB {:>5.1} MiB{}",
                 r.accepted_per_s,
                 r.p99_ms,
                 r.delivered_per_s,
                 100.0 * r.delivered_per_s / (r.accepted_per_s * subscriptions as f64),
                 r.drained.as_secs_f64(),
                 r.peak_rss_mib,
+                r.peak_postgres_mib,
                 r.peak_wal_mib,
                 if r.errors > 0 { format!("  ({} non-2xx)", r.errors) } else { String::new() },
             );
@@ -112,11 +142,11 @@ async fn main() {
                 println!("      NOT every point was delivered: {}", r.missing_note);
                 run.explain_undelivered().await;
             }
-            run.stop();
+            run.stop().await;
         }
     }
     if args.shutdown {
-        let run = Run::start(&args.server, receiver_port, 1).await;
+        let run = Run::start(&args.server, receiver_port, 1, &args.databases, 1).await;
         let took = run.sigterm_under_load(32).await;
         println!(
             "SIGTERM under load (32 connections): exited after {:.2}s",

@@ -117,15 +117,6 @@ mod tests {
     }
 }
 
-/// Rows another instance is claiming are passed over, not waited for (Postgres' `SKIP
-/// LOCKED`); SQLite has one writer, and nobody else claims.
-pub fn skip_locked(engine: Engine) -> &'static str {
-    match engine {
-        Engine::Sqlite => "",
-        Engine::Postgres => "FOR UPDATE SKIP LOCKED",
-    }
-}
-
 /// The rows a statement reads of `table` (its alias) are locked until the transaction ends,
 /// and rows another instance has locked are passed over, not waited for (Postgres' `FOR UPDATE
 /// OF … SKIP LOCKED`); SQLite has one writer, whose transaction excludes every other.

@@ -133,7 +133,9 @@ pub async fn claim(
         .collect();
     crate::db::with_db!(conn, db, engine => sqlx::query_as(
         &format!(r#"UPDATE deliveries SET lease_until = $1
-         WHERE id IN (
+         WHERE id IN ({chosen})
+         RETURNING id, subscription_id, event_id, webhook_id, attempts"#,
+         chosen = unclaimed_by_others(engine, &format!(r#"
              SELECT id FROM (
                  SELECT id, subscription_id,
                         ROW_NUMBER() OVER (PARTITION BY subscription_id ORDER BY next_attempt_at, id) AS n
@@ -141,14 +143,11 @@ pub async fn claim(
                        WHERE next_attempt_at <= $2
                          AND (lease_until IS NULL OR lease_until < $2)
                          AND subscription_id NOT IN {ids3}
-                       ORDER BY next_attempt_at LIMIT $4 {skip_locked}) AS due
+                       ORDER BY next_attempt_at LIMIT $4) AS due
              ) AS ranked
              WHERE n <= COALESCE({room}, $6)
-             LIMIT $7
-         )
-         RETURNING id, subscription_id, event_id, webhook_id, attempts"#, ids3 = crate::db::dialect::ids(engine, 3),
-         room = crate::db::dialect::json_integer_at(engine, 5, "subscription_id"),
-         skip_locked = crate::db::dialect::skip_locked(engine)),
+             LIMIT $7"#, ids3 = crate::db::dialect::ids(engine, 3),
+             room = crate::db::dialect::json_integer_at(engine, 5, "subscription_id")))),
     )
     .bind(lease_until)
     .bind(now)
@@ -317,6 +316,22 @@ pub async fn delete_of_subscription(conn: &mut Conn, subscription_id: i64) -> Re
     .context("deleting a deleted subscription's deliveries")?
     .rows_affected();
     Ok(n as i64 >= DELETE_WINDOW)
+}
+
+/// The deliveries `chosen` (a statement of ids, with `$2` the time now) that nobody else is
+/// claiming. SQLite: all of them, as one writer claims. Postgres: each row is locked before it
+/// is leased, and rows another instance is claiming right now are passed over, not waited for
+/// (`SKIP LOCKED`); a row it leased meanwhile fails the lease check again. Only the rows about
+/// to be leased are locked — not every candidate looked at.
+fn unclaimed_by_others(engine: crate::db::Engine, chosen: &str) -> String {
+    match engine {
+        crate::db::Engine::Sqlite => chosen.to_owned(),
+        crate::db::Engine::Postgres => format!(
+            "SELECT id FROM deliveries
+             WHERE id IN ({chosen}) AND (lease_until IS NULL OR lease_until < $2)
+             FOR UPDATE SKIP LOCKED"
+        ),
+    }
 }
 
 /// Gives back claimed rows that were not finished (shutdown): due at `now`. Rows finished or

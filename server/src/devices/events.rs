@@ -267,3 +267,13 @@ pub async fn fanned_out_below(pool: &crate::db::Pool) -> Result<i64> {
         .await)?,
     })
 }
+
+/// A condition on `events.id`: the event has not been fanned out yet (see [`fanned_out_below`]).
+pub fn not_fanned_out(engine: crate::db::Engine) -> &'static str {
+    match engine {
+        crate::db::Engine::Sqlite => {
+            "events.id > (SELECT last_event_id FROM dispatcher_cursor WHERE id = 1)"
+        }
+        crate::db::Engine::Postgres => "events.id IN (SELECT event_id FROM events_to_fan_out)",
+    }
+}

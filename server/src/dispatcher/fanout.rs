@@ -108,7 +108,7 @@ async fn fan_out_in(tx: &mut Conn, now: i64, max_events: i64, budget: &Budget) -
            AND s.active AND s.active_since <= e.created_at
          ORDER BY 2, 1"
     , texts3 = dialect::texts(engine, 3), in_order = dialect::join_in_order(engine),
-      in_batch = batch.condition(engine))
+      in_batch = batch.condition())
     };
     let device_level = serde_json::to_string(&device_level).expect("BUG: strings serialise");
     let rows: Vec<(i64, i64)> = crate::db::with_db!(tx, db, engine => {
@@ -116,9 +116,14 @@ async fn fan_out_in(tx: &mut Conn, now: i64, max_events: i64, budget: &Budget) -
         let query = sqlx::query_as(&statement);
         let query = match &batch.taken {
             Taken::AfterCursor(cursor) => query.bind(*cursor),
-            Taken::Listed(ids) => query.bind(ids.as_str()),
+            Taken::Listed(ids, _) => query.bind(ids.as_str()),
         };
-        query.bind(last).bind(device_level.as_str()).fetch_all(db).await
+        let query = query.bind(last).bind(device_level.as_str());
+        let query = match &batch.taken {
+            Taken::AfterCursor(_) => query,
+            Taken::Listed(_, first) => query.bind(*first),
+        };
+        query.fetch_all(db).await
     })
     .context("matching events to subscriptions")?;
 
@@ -236,17 +241,23 @@ struct Batch {
 enum Taken {
     /// SQLite: the events after the cursor, up to the batch's last; the cursor moves there.
     AfterCursor(i64),
-    /// Postgres: these, off `events_to_fan_out` (a JSON list of ids).
-    Listed(String),
+    /// Postgres: these, off `events_to_fan_out` (an array literal of ids, `{1,2,3}`), and
+    /// the smallest of them.
+    Listed(String, i64),
 }
 
 impl Batch {
-    /// The match statement's condition on `e.id`, with `$1` (see [`Batch::bind`]) and `$2`
+    /// The match statement's condition on `e.id`, with `$1` (the cursor, or the ids) and `$2`
     /// (the batch's last id).
-    fn condition(&self, engine: Engine) -> String {
+    fn condition(&self) -> String {
         match self.taken {
             Taken::AfterCursor(_) => "e.id > $1 AND e.id <= $2".to_owned(),
-            Taken::Listed(_) => format!("e.id IN {} AND e.id <= $2", dialect::ids(engine, 1)),
+            // The range too ($4 the smallest): the events are reached through the triggers'
+            // channels (`events_by_channel`), and a channel's events must be looked at from the
+            // batch's first on, not from its very first event.
+            Taken::Listed(..) => {
+                "e.id = ANY(CAST($1 AS bigint[])) AND e.id >= $4 AND e.id <= $2".to_owned()
+            }
         }
     }
 }
@@ -293,7 +304,17 @@ async fn take_new_events(tx: &mut Conn, max: i64) -> Result<Option<Batch>> {
             Ok(events.last().map(|&last| Batch {
                 events: events.len(),
                 last,
-                taken: Taken::Listed(serde_json::to_string(&events).expect("BUG: ids serialise")),
+                taken: Taken::Listed(
+                    format!(
+                        "{{{}}}",
+                        events
+                            .iter()
+                            .map(i64::to_string)
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    ),
+                    events[0],
+                ),
             }))
         }
     }

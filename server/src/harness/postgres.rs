@@ -91,12 +91,18 @@ impl Postgres {
         )?;
         // Room for a test per core on a large CI machine, each instance holding about a dozen
         // connections (reads, the writer, the serving lock).
+        // `LABHOOK_TEST_PG_OPTIONS` adds server settings (e.g. `-c log_lock_waits=on`) and
+        // `LABHOOK_TEST_PG_LOG` keeps the server's log at that path, for a look afterwards.
         let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -k {} -c max_connections=600",
+            "-p {} -c listen_addresses=127.0.0.1 -k {} -c max_connections=600 {}",
             pg.port,
-            pg._scratch.path().display()
+            pg._scratch.path().display(),
+            std::env::var("LABHOOK_TEST_PG_OPTIONS").unwrap_or_default(),
         );
-        let log = pg._scratch.path().join("postgres.log");
+        let log = std::env::var("LABHOOK_TEST_PG_LOG").map_or_else(
+            |_| pg._scratch.path().join("postgres.log"),
+            std::path::PathBuf::from,
+        );
         let log = log.to_string_lossy().into_owned();
         pg.run(
             "pg_ctl start",

@@ -101,13 +101,14 @@ pub async fn remove_channel(
                 let device = organisation_device_in(&mut *conn, &admin, device_id).await?;
                 let channel = channel_of(conn, &device, channel_id).await?;
                 let users = users_of(conn, channel.id).await?;
-                // Events past the fan-out cursor would otherwise be matched as device-level
-                // events once their channel is gone.
-                crate::db::with_db!(conn, db => sqlx::query(
+                // Events not fanned out yet would otherwise be matched as device-level events
+                // once their channel is gone.
+                crate::db::with_db!(conn, db, engine => sqlx::query(&format!(
                     "DELETE FROM events WHERE channel_id = $1
-                       AND id > (SELECT last_event_id FROM dispatcher_cursor WHERE id = 1)
+                       AND {not_fanned_out}
                        AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)",
-                )
+                    not_fanned_out = crate::devices::events::not_fanned_out(engine),
+                ))
                 .bind(channel.id)
                 .execute(db)
                 .await

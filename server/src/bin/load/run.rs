@@ -1,4 +1,5 @@
-//! One measured run: a fresh server on its own database, wrk against it, and what it did.
+//! One measured run: fresh servers (one, or several instances on one Postgres database) on
+//! their own database, wrk against them, and what they did.
 
 use std::{
     path::{Path, PathBuf},
@@ -8,15 +9,18 @@ use std::{
 };
 
 use super::{
+    database::{postgres_memory_mib, Database, Databases},
     setup::set_up,
     wrk::{peak_rss_mib, WrkReport},
 };
 
 pub struct Run {
-    pub server: Child,
+    /// The instances; the first is the one set up (and SIGTERMed).
+    pub servers: Vec<Child>,
     pub wal: PathBuf,
-    pub base: String,
+    pub bases: Vec<String>,
     pub script: PathBuf,
+    pub database: Database,
     pub _dir: server::harness::Scratch,
 }
 
@@ -25,7 +29,10 @@ pub struct Measured {
     pub p99_ms: f64,
     pub delivered_per_s: f64,
     pub drained: Duration,
+    /// Of all instances together.
     pub peak_rss_mib: u64,
+    /// Of every Postgres process on this machine together (proportional: shared memory once).
+    pub peak_postgres_mib: u64,
     pub peak_wal_mib: f64,
     pub errors: u64,
     pub all_delivered: bool,
@@ -33,36 +40,49 @@ pub struct Measured {
 }
 
 impl Run {
-    pub async fn start(binary: &Path, receiver_port: u16, subscriptions: usize) -> Self {
+    pub async fn start(
+        binary: &Path,
+        receiver_port: u16,
+        subscriptions: usize,
+        databases: &Databases,
+        instances: usize,
+    ) -> Self {
         let dir = server::harness::Scratch::new("labhook-load").unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        // `LABHOOK_TEST_ENGINE=postgres`: a database of its own on a scratch PostgreSQL.
-        let (database, serving) =
-            server::harness::process_database_args(&dir.path().join("load.db"));
-        let server = Command::new(binary)
-            .args(database)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .args(serving)
-            .args(["--demo", "--allow-loopback-targets"])
-            .args(["--ingest-requests-per-second", "1000000"])
-            .args(["--max-pending-per-subscription", "1000000"])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::from(
-                std::fs::File::create(dir.path().join("server.log")).unwrap(),
-            ))
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the server starts");
-        let base = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while reqwest::get(format!("{base}/healthz")).await.is_err() {
-            assert!(Instant::now() < deadline, "the server did not come up");
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        let database = databases.fresh(dir.path()).await;
+        let mut servers = Vec::new();
+        let mut bases = Vec::new();
+        for n in 0..instances.max(1) {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            servers.push(
+                Command::new(binary)
+                    .args(&database.args)
+                    .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+                    .args(&database.serve_args)
+                    .args(["--demo", "--allow-loopback-targets"])
+                    .args(["--ingest-requests-per-second", "1000000"])
+                    .args(["--max-pending-per-subscription", "1000000"])
+                    .env("RUST_LOG", "warn")
+                    .stdout(Stdio::from(
+                        std::fs::File::create(dir.path().join(format!("server{n}.log"))).unwrap(),
+                    ))
+                    .stderr(Stdio::inherit())
+                    .spawn()
+                    .expect("the server starts"),
+            );
+            let base = format!("http://127.0.0.1:{port}");
+            let deadline = Instant::now() + Duration::from_secs(30);
+            // One after the other: the first makes the demo data.
+            while reqwest::get(format!("{base}/healthz")).await.is_err() {
+                assert!(Instant::now() < deadline, "the server did not come up");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            bases.push(base);
         }
+        let base = bases[0].clone();
         let (device_id, token) = set_up(&base, receiver_port, subscriptions).await;
         let script = dir.path().join("ingest.lua");
         std::fs::write(
@@ -77,15 +97,17 @@ impl Run {
         )
         .unwrap();
         Self {
-            server,
+            servers,
             wal: dir.path().join("load.db-wal"),
-            base,
+            bases,
             script,
+            database,
             _dir: dir,
         }
     }
 
-    pub fn wrk(&self, connections: usize, seconds: u64) -> Child {
+    /// wrk against one instance.
+    pub fn wrk(&self, base: &str, connections: usize, seconds: u64) -> Child {
         Command::new("wrk")
             .args(["-t", "2", "-c", &connections.to_string()])
             .args([
@@ -97,7 +119,7 @@ impl Run {
                 "-s",
             ])
             .arg(&self.script)
-            .arg(&self.base)
+            .arg(base)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -113,26 +135,39 @@ impl Run {
     ) -> Measured {
         let before = received.load(Ordering::Relaxed);
         let started = Instant::now();
-        let wrk = self.wrk(connections, seconds);
-        let output = tokio::task::spawn_blocking(move || wrk.wait_with_output());
-        // The WAL's size, sampled while under load: checkpoints must keep it bounded.
+        // The connections shared out over the instances, a wrk each.
+        let share = connections.div_ceil(self.bases.len());
+        let outputs: Vec<_> = self
+            .bases
+            .iter()
+            .map(|base| {
+                let wrk = self.wrk(base, share, seconds);
+                tokio::task::spawn_blocking(move || wrk.wait_with_output())
+            })
+            .collect();
+        // The WAL's size and Postgres' memory, sampled while under load: checkpoints must keep
+        // the WAL bounded.
         let wal = self.wal.clone();
         let sampler = tokio::spawn(async move {
-            let mut peak = 0u64;
+            let (mut peak, mut postgres) = (0u64, 0u64);
             loop {
                 peak = peak.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
+                postgres = postgres.max(postgres_memory_mib());
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 if Instant::now() > started + Duration::from_secs(seconds) {
-                    return peak;
+                    return (peak, postgres);
                 }
             }
         });
-        let output = output.await.unwrap().expect("wrk finishes");
-        let peak_wal = sampler.await.unwrap();
+        let mut reports = Vec::new();
+        for output in outputs {
+            let output = output.await.unwrap().expect("wrk finishes");
+            reports.push(WrkReport::parse(&String::from_utf8_lossy(&output.stdout)));
+        }
+        let (peak_wal, peak_postgres) = sampler.await.unwrap();
         let under_load = started.elapsed();
         let during = received.load(Ordering::Relaxed) - before;
-        let report = String::from_utf8_lossy(&output.stdout).into_owned();
-        let wrk = WrkReport::parse(&report);
+        let wrk = WrkReport::combine(&reports);
         let accepted = wrk.requests - wrk.errors;
         let expected = before + accepted * subscriptions as u64;
         let drain_deadline = Instant::now() + Duration::from_secs(180);
@@ -146,7 +181,8 @@ impl Run {
             p99_ms: wrk.p99_ms,
             delivered_per_s: during as f64 / under_load.as_secs_f64(),
             drained: drain_started.elapsed(),
-            peak_rss_mib: peak_rss_mib(self.server.id()),
+            peak_rss_mib: self.servers.iter().map(|s| peak_rss_mib(s.id())).sum(),
+            peak_postgres_mib: peak_postgres,
             peak_wal_mib: peak_wal as f64 / (1024.0 * 1024.0),
             errors: wrk.errors,
             all_delivered: got >= expected,
@@ -181,47 +217,52 @@ impl Run {
         }
     }
 
-    /// SIGTERM while `wrk` keeps sending; returns how long the server took to exit.
+    /// SIGTERM to the first instance while `wrk` keeps sending to it; returns how long it took
+    /// to exit.
     pub async fn sigterm_under_load(mut self, connections: usize) -> Duration {
-        let mut wrk = self.wrk(connections, 30);
+        let mut wrk = self.wrk(&self.bases[0], connections, 30);
         tokio::time::sleep(Duration::from_secs(5)).await;
         let started = Instant::now();
         Command::new("kill")
-            .args(["-TERM", &self.server.id().to_string()])
+            .args(["-TERM", &self.servers[0].id().to_string()])
             .status()
             .expect("kill");
-        let status = tokio::task::spawn_blocking(move || {
-            let status = self.server.wait();
-            (status, self)
-        })
-        .await
-        .unwrap();
+        let mut first = self.servers.remove(0);
+        let _ = tokio::task::spawn_blocking(move || first.wait())
+            .await
+            .unwrap();
         let took = started.elapsed();
         let _ = wrk.kill();
         let _ = wrk.wait();
-        drop(status);
+        self.stop().await;
         took
     }
 
-    pub fn stop(mut self) {
-        let _ = self.server.kill();
-        let _ = self.server.wait();
-        let log = std::fs::read_to_string(self._dir.path().join("server.log")).unwrap_or_default();
-        let errors: Vec<&str> = log
-            .lines()
-            .filter(|l| l.contains("ERROR") || l.contains("locked"))
-            .collect();
-        if !errors.is_empty() {
-            println!(
-                "      {} error lines in the server's log, the first:",
-                errors.len()
-            );
-            for line in errors.iter().take(3) {
-                println!("      {line}");
-            }
+    pub async fn stop(mut self) {
+        for server in &mut self.servers {
+            let _ = server.kill();
+            let _ = server.wait();
         }
-        if std::env::var_os("LOAD_SHOW_LOG").is_some() {
-            print!("{log}");
+        self.database.drop_made().await;
+        for n in 0..self.bases.len() {
+            let log = std::fs::read_to_string(self._dir.path().join(format!("server{n}.log")))
+                .unwrap_or_default();
+            let errors: Vec<&str> = log
+                .lines()
+                .filter(|l| l.contains("ERROR") || l.contains("locked"))
+                .collect();
+            if !errors.is_empty() {
+                println!(
+                    "      {} error lines in instance {n}'s log, the first:",
+                    errors.len()
+                );
+                for line in errors.iter().take(3) {
+                    println!("      {line}");
+                }
+            }
+            if std::env::var_os("LOAD_SHOW_LOG").is_some() {
+                print!("{log}");
+            }
         }
     }
 }

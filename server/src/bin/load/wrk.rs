@@ -43,6 +43,22 @@ impl WrkReport {
     }
 }
 
+impl WrkReport {
+    /// Several wrk runs at once (one per instance) as one: requests and errors added, the
+    /// longest duration, the worst p99.
+    pub fn combine(reports: &[WrkReport]) -> Self {
+        WrkReport {
+            requests: reports.iter().map(|r| r.requests).sum(),
+            errors: reports.iter().map(|r| r.errors).sum(),
+            seconds: reports
+                .iter()
+                .map(|r| r.seconds)
+                .fold(f64::MIN_POSITIVE, f64::max),
+            p99_ms: reports.iter().map(|r| r.p99_ms).fold(f64::NAN, f64::max),
+        }
+    }
+}
+
 /// "850.00us", "12.05ms", "1.20s", "2.00m" in milliseconds.
 fn duration_ms(t: &str) -> f64 {
     let (number, unit) = t.split_at(t.find(|c: char| c.is_alphabetic()).unwrap_or(t.len()));
