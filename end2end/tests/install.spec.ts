@@ -10,7 +10,9 @@ import { BINARY, freshFolder, startServer } from './helpers';
 const port = Number(process.env.E2E_INSTALL_PORT ?? 3941);
 const base = `http://127.0.0.1:${port}`;
 const binary = BINARY;
-const database = '.tmp/install/lab.db';
+// `make test` walks it a second time on PostgreSQL (scripts/scratch-postgres.sh gives the URL).
+const database = process.env.LABHOOK_SCRATCH_DATABASE ?? '.tmp/install/lab.db';
+const onPostgres = database.startsWith('postgres');
 const BOSS = { email: 'bea@walk.lab', password: 'walk-admin-pass', name: 'Bea Boss' };
 
 let server: ChildProcess | undefined;
@@ -23,7 +25,8 @@ test.beforeAll(async () => {
   cli('create-organisation', 'Walk Lab');
   cli('create-user', '--organisation', 'Walk Lab', '--email', BOSS.email, '--name', BOSS.name,
     '--role', 'org_admin', '--password', BOSS.password);
-  server = await startServer(database, port, ['--no-demo']);
+  server = await startServer(database, port, ['--no-demo',
+    ...(onPostgres ? ['--secrets-key-file', '.tmp/install/secrets.key'] : [])]);
 });
 
 test.afterAll(() => {
