@@ -4,7 +4,6 @@
 //! the same `webhook-id` each time (receivers drop duplicates by it); none is lost.
 
 use std::{
-    collections::{HashMap, HashSet},
     sync::{
         atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc, Mutex,
@@ -12,12 +11,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use axum::{body::Bytes, http::HeaderMap, Router};
 use reqwest::Client;
 use serde_json::{json, Value};
 
 use crate::process::{
-    free_port, start_server, subscribe_receiver, wait_healthy, wait_until_all_seen,
+    free_port, start_server, subscribe_receiver, wait_healthy, wait_until_all_seen, Recorder,
 };
 
 const EVENTS: usize = 20_000;
@@ -26,31 +24,8 @@ const KILLS: usize = 5;
 
 #[tokio::test]
 async fn no_accepted_event_is_lost_when_the_server_is_killed_five_times_during_a_burst() {
-    // The receiver remembers, per data point value, the webhook-ids it came with.
-    let got: Arc<Mutex<HashMap<i64, HashSet<String>>>> = Arc::default();
-    let seen: Arc<Mutex<HashSet<i64>>> = Arc::default();
-    let arrivals = Arc::new(AtomicUsize::new(0));
-    let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let receiver_port = receiver.local_addr().unwrap().port();
-    {
-        let (got, seen, arrivals) = (got.clone(), seen.clone(), arrivals.clone());
-        let app = Router::new().fallback(move |headers: HeaderMap, body: Bytes| {
-            let (got, seen, arrivals) = (got.clone(), seen.clone(), arrivals.clone());
-            async move {
-                let v: Value = serde_json::from_slice(&body).unwrap();
-                let value = v["data"]["data_point"]["value"].as_f64().unwrap() as i64;
-                let id = headers["webhook-id"].to_str().unwrap().to_owned();
-                // Slower than the burst, so that deliveries are pending (and in flight) at
-                // every kill.
-                tokio::time::sleep(Duration::from_millis(2)).await;
-                got.lock().unwrap().entry(value).or_default().insert(id);
-                seen.lock().unwrap().insert(value);
-                arrivals.fetch_add(1, Ordering::Relaxed);
-                "ok"
-            }
-        });
-        tokio::spawn(async move { axum::serve(receiver, app).await });
-    }
+    let receiver = Recorder::start().await;
+    let (seen, receiver_port) = (receiver.seen.clone(), receiver.port);
 
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("crash.db");
@@ -148,17 +123,16 @@ async fn no_accepted_event_is_lost_when_the_server_is_killed_five_times_during_a
     wait_until_all_seen(&seen, &accepted, Duration::from_secs(240)).await;
     server.kill().unwrap();
     server.wait().unwrap();
-    let got = got.lock().unwrap();
-    let duplicates = got.values().filter(|ids| ids.len() > 1).count();
-    assert_eq!(
-        duplicates, 0,
-        "every copy of one event carries the same webhook-id"
+    let doubled = receiver.doubled();
+    assert!(
+        doubled.is_empty(),
+        "every copy of one event carries the same webhook-id: {doubled:?}"
     );
     eprintln!(
         "crash loop: {} of {EVENTS} data points accepted across {KILLS} kills, all delivered; \
          {} requests arrived for {} distinct events (duplicates by the same webhook-id)",
         accepted.len(),
-        arrivals.load(Ordering::Relaxed),
-        got.len()
+        receiver.arrivals.load(Ordering::Relaxed),
+        receiver.got.lock().unwrap().len()
     );
 }

@@ -8,7 +8,7 @@
 //! wakes on another's commit.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashSet,
     sync::{
         atomic::{AtomicUsize, Ordering},
         Arc, Mutex,
@@ -16,16 +16,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use axum::{body::Bytes, http::HeaderMap, Router};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
-use crate::{
-    helpers::{client, ADMIN},
-    process::{
-        call, free_port, start_server_with, subscribe_receiver, wait_healthy, wait_until_all_seen,
-        Server,
-    },
+use crate::process::{
+    call, free_port, signed_in_admin, start_server_with, subscribe_receiver, wait_healthy,
+    wait_until_all_seen, Recorder, Server,
 };
 
 const EVENTS: usize = 20_000;
@@ -51,30 +47,8 @@ async fn three_instances_share_one_postgres_and_lose_or_double_nothing_when_one_
     if server::harness::engine() != server::db::Engine::Postgres {
         return;
     }
-    // The receiver remembers, per data point value, the webhook-ids it came with.
-    let got: Arc<Mutex<HashMap<i64, HashSet<String>>>> = Arc::default();
-    let seen: Arc<Mutex<HashSet<i64>>> = Arc::default();
-    let arrivals = Arc::new(AtomicUsize::new(0));
-    let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let receiver_port = receiver.local_addr().unwrap().port();
-    {
-        let (got, seen, arrivals) = (got.clone(), seen.clone(), arrivals.clone());
-        let app = Router::new().fallback(move |headers: HeaderMap, body: Bytes| {
-            let (got, seen, arrivals) = (got.clone(), seen.clone(), arrivals.clone());
-            async move {
-                let v: Value = serde_json::from_slice(&body).unwrap();
-                let value = v["data"]["data_point"]["value"].as_f64().unwrap() as i64;
-                let id = headers["webhook-id"].to_str().unwrap().to_owned();
-                // Slower than the burst: deliveries are pending and in flight at the kill.
-                tokio::time::sleep(Duration::from_millis(2)).await;
-                got.lock().unwrap().entry(value).or_default().insert(id);
-                seen.lock().unwrap().insert(value);
-                arrivals.fetch_add(1, Ordering::Relaxed);
-                "ok"
-            }
-        });
-        tokio::spawn(async move { axum::serve(receiver, app).await });
-    }
+    let receiver = Recorder::start().await;
+    let (seen, receiver_port) = (receiver.seen.clone(), receiver.port);
 
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("shared.db");
@@ -170,22 +144,18 @@ async fn three_instances_share_one_postgres_and_lose_or_double_nothing_when_one_
     );
     // What a killed instance had claimed is sent by another once its lease runs out.
     wait_until_all_seen(&seen, &accepted, Duration::from_secs(180)).await;
-    {
-        let got = got.lock().unwrap();
-        let doubled: Vec<_> = got.iter().filter(|(_, ids)| ids.len() > 1).collect();
-        assert!(
-            doubled.is_empty(),
-            "one delivery per event: these arrived with more than one webhook-id: {:?}",
-            &doubled[..doubled.len().min(5)]
-        );
-        eprintln!(
-            "three instances: {} of {EVENTS} data points accepted, one instance killed {KILLS} \
-             times, all delivered; {} requests arrived for {} distinct events",
-            accepted.len(),
-            arrivals.load(Ordering::Relaxed),
-            got.len()
-        );
-    }
+    let doubled = receiver.doubled();
+    assert!(
+        doubled.is_empty(),
+        "one delivery per event: these arrived with more than one webhook-id: {doubled:?}"
+    );
+    eprintln!(
+        "three instances: {} of {EVENTS} data points accepted, one instance killed {KILLS} \
+         times, all delivered; {} requests arrived for {} distinct events",
+        accepted.len(),
+        receiver.arrivals.load(Ordering::Relaxed),
+        receiver.got.lock().unwrap().len()
+    );
     // Every instance sent deliveries: the work is shared, not left to one.
     for base in &bases {
         let metrics = Client::new()
@@ -216,7 +186,7 @@ async fn three_instances_share_one_postgres_and_lose_or_double_nothing_when_one_
 }
 
 async fn revoked_on_one_instance_is_refused_by_another(a: &str, b: &str, device_id: i64) {
-    let admin = signed_in(a).await;
+    let admin = signed_in_admin(a).await;
     let created = call(
         &admin,
         a,
@@ -311,18 +281,6 @@ async fn a_read_back_waiting_on_one_instance_wakes_on_another_s_commit(
     eprintln!("a read-back on B woke {took:?} after it started, on A's commit");
 }
 
-async fn signed_in(base: &str) -> Client {
-    let admin = client();
-    call(
-        &admin,
-        base,
-        "sign_in",
-        &[("email", ADMIN.0), ("password", ADMIN.1)],
-    )
-    .await;
-    admin
-}
-
 async fn the_subscription(admin: &Client, base: &str) -> i64 {
     let list = call(admin, base, "subscriptions/list", &[("page", "1")]).await;
     list["items"]
@@ -341,7 +299,7 @@ async fn switched_off_on_one_instance_gets_nothing_from_the_others(
     token: &str,
     seen: &Mutex<HashSet<i64>>,
 ) {
-    let admin = signed_in(&bases[0]).await;
+    let admin = signed_in_admin(&bases[0]).await;
     let id = the_subscription(&admin, &bases[0]).await;
     call(
         &admin,
@@ -380,7 +338,7 @@ async fn switched_off_on_one_instance_gets_nothing_from_the_others(
 async fn the_delivery_log_reads_the_same_on_every_instance(bases: &[String]) {
     let mut logs = Vec::new();
     for base in bases {
-        let admin = signed_in(base).await;
+        let admin = signed_in_admin(base).await;
         let id = the_subscription(&admin, base).await;
         logs.push(
             call(

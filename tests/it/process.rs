@@ -3,14 +3,18 @@
 //! send data.
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     net::TcpListener,
     path::Path,
     process::{Child, Command, Stdio},
-    sync::Mutex,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
     time::{Duration, Instant},
 };
 
+use axum::{body::Bytes, http::HeaderMap, Router};
 use reqwest::Client;
 use serde_json::{json, Value};
 
@@ -123,6 +127,74 @@ pub async fn call(c: &Client, base: &str, f: &str, form: &[(&str, &str)]) -> Val
     res.json().await.unwrap()
 }
 
+/// A receiver on a loopback port that remembers, per data point value, the `webhook-id`s it
+/// came with — slower than a burst (2 ms a request), so that deliveries are pending and in
+/// flight whenever a test kills a server.
+pub struct Recorder {
+    pub port: u16,
+    pub got: Arc<Mutex<HashMap<i64, HashSet<String>>>>,
+    pub seen: Arc<Mutex<HashSet<i64>>>,
+    pub arrivals: Arc<AtomicUsize>,
+}
+
+impl Recorder {
+    pub async fn start() -> Self {
+        let got: Arc<Mutex<HashMap<i64, HashSet<String>>>> = Arc::default();
+        let seen: Arc<Mutex<HashSet<i64>>> = Arc::default();
+        let arrivals = Arc::new(AtomicUsize::new(0));
+        let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = receiver.local_addr().unwrap().port();
+        {
+            let (got, seen, arrivals) = (got.clone(), seen.clone(), arrivals.clone());
+            let app = Router::new().fallback(move |headers: HeaderMap, body: Bytes| {
+                let (got, seen, arrivals) = (got.clone(), seen.clone(), arrivals.clone());
+                async move {
+                    let v: Value = serde_json::from_slice(&body).unwrap();
+                    let value = v["data"]["data_point"]["value"].as_f64().unwrap() as i64;
+                    let id = headers["webhook-id"].to_str().unwrap().to_owned();
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    got.lock().unwrap().entry(value).or_default().insert(id);
+                    seen.lock().unwrap().insert(value);
+                    arrivals.fetch_add(1, Ordering::Relaxed);
+                    "ok"
+                }
+            });
+            tokio::spawn(async move { axum::serve(receiver, app).await });
+        }
+        Self {
+            port,
+            got,
+            seen,
+            arrivals,
+        }
+    }
+
+    /// Events that arrived with more than one `webhook-id` (a few, for the message).
+    pub fn doubled(&self) -> Vec<(i64, HashSet<String>)> {
+        self.got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, ids)| ids.len() > 1)
+            .take(5)
+            .map(|(v, ids)| (*v, ids.clone()))
+            .collect()
+    }
+}
+
+/// A client signed in as the demo admin.
+pub async fn signed_in_admin(base: &str) -> Client {
+    let admin = client();
+    call(
+        &admin,
+        base,
+        "sign_in",
+        &[("email", ADMIN.0), ("password", ADMIN.1)],
+    )
+    .await;
+    admin
+}
+
 /// What a device needs to send data that is delivered.
 pub struct Feed {
     pub device_id: i64,
@@ -138,14 +210,7 @@ impl Feed {
 /// As the demo admin: registers the receiver, creates a token for the hotplate, and subscribes
 /// to its temperature's new data points.
 pub async fn subscribe_receiver(base: &str, receiver_port: u16) -> Feed {
-    let admin = client();
-    call(
-        &admin,
-        base,
-        "sign_in",
-        &[("email", ADMIN.0), ("password", ADMIN.1)],
-    )
-    .await;
+    let admin = signed_in_admin(base).await;
     call(
         &admin,
         base,

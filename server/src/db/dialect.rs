@@ -92,6 +92,27 @@ pub fn character(engine: Engine, code: u32) -> String {
     }
 }
 
+/// The rows a statement reads of `table` (its alias) are locked until the transaction ends,
+/// and rows another instance has locked are passed over, not waited for (Postgres' `FOR UPDATE
+/// OF … SKIP LOCKED`); SQLite has one writer, whose transaction excludes every other.
+pub fn lock_rows_of(engine: Engine, table: &str) -> String {
+    match engine {
+        Engine::Sqlite => String::new(),
+        Engine::Postgres => format!("FOR UPDATE OF {table} SKIP LOCKED"),
+    }
+}
+
+/// The rows a statement reads of `table` (its alias) are locked until the transaction ends;
+/// rows another instance has locked are waited for — briefly: a writer's transaction is
+/// bounded (Postgres' `FOR UPDATE OF`). SQLite has one writer, whose transaction excludes
+/// every other.
+pub fn lock_rows_until_done(engine: Engine, table: &str) -> String {
+    match engine {
+        Engine::Sqlite => String::new(),
+        Engine::Postgres => format!("FOR UPDATE OF {table}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,26 +135,5 @@ mod tests {
             json_integer_at(Engine::Sqlite, 5, "subscription_id"),
             r#"json_extract($5, '$."' || subscription_id || '"')"#
         );
-    }
-}
-
-/// The rows a statement reads of `table` (its alias) are locked until the transaction ends,
-/// and rows another instance has locked are passed over, not waited for (Postgres' `FOR UPDATE
-/// OF … SKIP LOCKED`); SQLite has one writer, whose transaction excludes every other.
-pub fn lock_rows_of(engine: Engine, table: &str) -> String {
-    match engine {
-        Engine::Sqlite => String::new(),
-        Engine::Postgres => format!("FOR UPDATE OF {table} SKIP LOCKED"),
-    }
-}
-
-/// The rows a statement reads of `table` (its alias) are locked until the transaction ends;
-/// rows another instance has locked are waited for — briefly: a writer's transaction is
-/// bounded (Postgres' `FOR UPDATE OF`). SQLite has one writer, whose transaction excludes
-/// every other.
-pub fn lock_rows_until_done(engine: Engine, table: &str) -> String {
-    match engine {
-        Engine::Sqlite => String::new(),
-        Engine::Postgres => format!("FOR UPDATE OF {table}"),
     }
 }

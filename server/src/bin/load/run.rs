@@ -63,7 +63,10 @@ impl Run {
                     .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
                     .args(&database.serve_args)
                     .args(["--demo", "--allow-loopback-targets"])
+                    // One token sends the whole load, far above a device's rate (and each
+                    // request counts as at least a KiB against the byte rate).
                     .args(["--ingest-requests-per-second", "1000000"])
+                    .args(["--ingest-kib-per-second", "1000000"])
                     .args(["--max-pending-per-subscription", "1000000"])
                     .env("RUST_LOG", "warn")
                     .stdout(Stdio::from(
