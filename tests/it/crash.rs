@@ -24,6 +24,7 @@ const KILLS: usize = 5;
 
 #[tokio::test]
 async fn no_accepted_event_is_lost_when_the_server_is_killed_five_times_during_a_burst() {
+    let _one_at_a_time = crate::process::HEAVY.lock().await;
     let receiver = Recorder::start().await;
     let (seen, receiver_port) = (receiver.seen.clone(), receiver.port);
 

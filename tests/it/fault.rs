@@ -31,6 +31,7 @@ const RUDE: usize = 8;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_that_hang_up_mid_request_lock_nothing_and_lose_nothing() {
+    let _one_at_a_time = crate::process::HEAVY.lock().await;
     let seen: Arc<Mutex<HashSet<i64>>> = Arc::default();
     let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let receiver_port = receiver.local_addr().unwrap().port();

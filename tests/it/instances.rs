@@ -47,6 +47,7 @@ async fn three_instances_share_one_postgres_and_lose_or_double_nothing_when_one_
     if server::harness::engine() != server::db::Engine::Postgres {
         return;
     }
+    let _one_at_a_time = crate::process::HEAVY.lock().await;
     let receiver = Recorder::start().await;
     let (seen, receiver_port) = (receiver.seen.clone(), receiver.port);
 

@@ -20,6 +20,11 @@ use serde_json::{json, Value};
 
 use crate::helpers::{client, ADMIN};
 
+/// Held by the tests that load real binaries hard (the crash loop, the hang-up test, the
+/// instances test): one at a time, so that none waits for deliveries while the others take
+/// the machine's cores — on a 2-core runner they would otherwise starve each other.
+pub static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()

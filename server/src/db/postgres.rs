@@ -1,8 +1,8 @@
 //! PostgreSQL, the shared engine for installations that outgrow one machine: opening a pool
 //! and bringing the schema up to date with the Postgres migration set
 //! (`server/migrations_postgres/`), which keeps SQLite's versions and makes the same tables,
-//! columns and indexes; and the lock of the one instance serving it (for now: see
-//! docs/postgres.md).
+//! columns and indexes; and the serving lock every instance holds shared, which says how many
+//! serve it (see docs/postgres.md).
 
 use sqlx::{
     migrate::Migrator,

@@ -1,6 +1,8 @@
 //! Taking due deliveries from the queue and getting them ready to send: each with its
 //! subscription's target (checked again now: active, feature on, target still registered, its
 //! owner still allowed to see the event's device) and its event's body. What must not be sent is cancelled here, with the reason in the log.
+//! Leases are given back here too: at start what a crash left claimed, on shutdown what this
+//! instance did not finish.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -30,6 +32,34 @@ pub async fn claim_due(
         .write(move |conn| {
             Box::pin(async move { queue::claim(conn, now, lease_until, &limits).await })
         })
+        .await
+}
+
+/// At start, gives back every claimed delivery, due at `now`: what a crash left claimed. On
+/// Postgres only when no other instance serves the database (the first to start again after
+/// all stopped); while others run, they may be sending what is claimed, and a dead
+/// instance's leases run out instead.
+pub async fn release_all(state: &AppState, now: i64) -> Result<u64> {
+    if let Some(pool) = state.pool.as_postgres() {
+        let others = crate::db::postgres::others_serving(pool)
+            .await
+            .context("counting the instances serving the database")?;
+        if others > 0 {
+            return Ok(0);
+        }
+    }
+    state
+        .write(move |conn| Box::pin(async move { queue::release_all(conn, now).await }))
+        .await
+}
+
+/// On shutdown, gives back this instance's claimed deliveries that were not finished.
+pub(super) async fn release(state: &AppState, ids: Vec<i64>, now: i64) -> Result<u64> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    state
+        .write(move |conn| Box::pin(async move { queue::release(conn, &ids, now).await }))
         .await
 }
 

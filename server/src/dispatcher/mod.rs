@@ -43,7 +43,7 @@ use tokio::{
 
 use self::{
     bodies::Bodies,
-    claim::{claim_due, prepare, Ready},
+    claim::{claim_due, prepare, release, release_all, Ready},
     fanout::{fan_out_due, Budget},
     record::{record, Outcome},
     sender::Sender,
@@ -54,7 +54,6 @@ use crate::{
     config::DispatcherConfig,
     deliveries::queue::{self, ClaimLimits, Claimed},
     domain::schedule::RetrySchedule,
-    error::ResultExt,
     health, AppState, Result,
 };
 
@@ -146,34 +145,6 @@ pub const FAN_OUT_BATCH: i64 = 2000;
 /// PREFETCH request timeouts in a row stay well inside the default lease.
 const PREFETCH: usize = 4;
 const CLAIM_BATCH: usize = 1000;
-
-/// At start, gives back every claimed delivery, due at `now`: what a crash left claimed. On
-/// Postgres only when no other instance serves the database (the first to start again after
-/// all stopped); while others run, they may be sending what is claimed, and a dead
-/// instance's leases run out instead.
-pub async fn release_all(state: &AppState, now: i64) -> Result<u64> {
-    if let Some(pool) = state.pool.as_postgres() {
-        let others = crate::db::postgres::others_serving(pool)
-            .await
-            .context("counting the instances serving the database")?;
-        if others > 0 {
-            return Ok(0);
-        }
-    }
-    state
-        .write(move |conn| Box::pin(async move { queue::release_all(conn, now).await }))
-        .await
-}
-
-/// On shutdown, gives back this instance's claimed deliveries that were not finished.
-async fn release(state: &AppState, ids: Vec<i64>, now: i64) -> Result<u64> {
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    state
-        .write(move |conn| Box::pin(async move { queue::release(conn, &ids, now).await }))
-        .await
-}
 
 /// The running loop's bookkeeping: the steps are in [`fanout`], [`claim`], [`sender`] and
 /// [`record`]; this only decides when to run them and keeps the in-flight limits.
