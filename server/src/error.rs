@@ -95,7 +95,7 @@ impl From<sqlx::Error> for Error {
         if is_contention(&e) {
             // Two instances' writers met on the same rows and Postgres chose this one to give
             // way: nothing of it was stored, and the same request a moment later goes through.
-            tracing::warn!(error = %e, "gave way to another instance's transaction");
+            tracing::warn!(error = ?e, "gave way to another instance's transaction");
             return Error::Busy {
                 retry_after: std::time::Duration::from_secs(1),
             };

@@ -568,3 +568,44 @@ async fn an_admin_edits_a_devices_details() {
         "{audited}"
     );
 }
+
+/// A token revoked by another writer of the database — another instance on the same Postgres
+/// — stores nothing from the next request on, although this server found it valid a moment
+/// ago (and keeps valid tokens in memory): ingest looks its tokens up again in its own
+/// transaction.
+#[tokio::test]
+async fn a_token_revoked_behind_this_server_s_back_stores_nothing() {
+    let app = spawn_app().await;
+    let admin = app.signed_in(ADMIN.0, ADMIN.1).await;
+    let hotplate = device_id(&app, "Hotplate Stirrer RCT digital").await;
+    let token = app.device_token(&admin, hotplate).await;
+    let point = json!([{"channel": "temperature", "value": 40.5}]);
+    let (status, _) = app.send_points(hotplate, &token, &point).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "valid, and now remembered");
+
+    let mut other_writer = app.state.pool.begin_write().await.unwrap();
+    server::db::with_db!(&mut *other_writer, db => sqlx::query(
+        "UPDATE device_tokens SET revoked_at = 1 WHERE device_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(hotplate)
+    .execute(db)
+    .await
+    .map(drop))
+    .unwrap();
+    other_writer.commit().await.unwrap();
+
+    let stored = || async {
+        server::db::with_db!(&app.state.pool, db => sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM data_points p JOIN channels c ON c.id = p.channel_id
+             WHERE c.device_id = $1",
+        )
+        .bind(hotplate)
+        .fetch_one(db)
+        .await)
+        .unwrap()
+    };
+    let before = stored().await;
+    let (status, body) = app.send_points(hotplate, &token, &point).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(stored().await, before, "nothing stored");
+}

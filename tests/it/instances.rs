@@ -9,10 +9,7 @@
 
 use std::{
     collections::HashSet,
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        Arc, Mutex,
-    },
+    sync::{atomic::Ordering, Mutex},
     time::{Duration, Instant},
 };
 
@@ -21,7 +18,7 @@ use serde_json::{json, Value};
 
 use crate::process::{
     call, free_port, signed_in_admin, start_server_with, subscribe_receiver, wait_healthy,
-    wait_until_all_seen, Recorder, Server,
+    wait_until_all_seen, Burst, Recorder, Server,
 };
 
 const EVENTS: usize = 20_000;
@@ -68,76 +65,21 @@ async fn three_instances_share_one_postgres_and_lose_or_double_nothing_when_one_
         wait_healthy(base).await;
     }
     let feed = subscribe_receiver(&bases[0], receiver_port).await;
-    let (device_id, token) = (feed.device_id, feed.token);
 
-    // Four senders spread the burst over the instances, request by request; a request that
-    // finds its instance down (connection refused: nothing sent) goes to the next one. Only
-    // what was answered 202 counts as accepted; a request cut off by a kill is not sent again.
-    let accepted: Arc<Mutex<Vec<i64>>> = Arc::default();
-    let next = Arc::new(AtomicUsize::new(0));
-    let mut posters = Vec::new();
-    for _ in 0..4 {
-        let (accepted, next, token, bases) =
-            (accepted.clone(), next.clone(), token.clone(), bases.clone());
-        posters.push(tokio::spawn(async move {
-            let c = Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap();
-            loop {
-                let batch = next.fetch_add(1, Ordering::Relaxed);
-                if batch >= EVENTS / PER_REQUEST {
-                    return;
-                }
-                let values: Vec<i64> = (0..PER_REQUEST)
-                    .map(|i| (batch * PER_REQUEST + i) as i64)
-                    .collect();
-                let body: Vec<Value> = values
-                    .iter()
-                    .map(|v| json!({"channel": "temperature", "value": v}))
-                    .collect();
-                for to in (0..3).map(|k| (batch + k) % 3) {
-                    let res = c
-                        .post(format!(
-                            "{}/api/v1/devices/{device_id}/data_points",
-                            bases[to]
-                        ))
-                        .bearer_auth(&token)
-                        .json(&body)
-                        .send()
-                        .await;
-                    match res {
-                        Ok(r) if r.status() == 202 => {
-                            accepted.lock().unwrap().extend(values);
-                            break;
-                        }
-                        Err(e) if e.is_connect() => continue,
-                        _ => break,
-                    }
-                }
-            }
-        }));
-    }
+    // Four clients spread the burst over the instances; a request to a killed one goes to the
+    // next.
+    let burst = Burst::start(&bases, &feed, EVENTS, PER_REQUEST);
 
     // Kill the third instance each time another third of the burst is in, and start it again.
     let deadline = Instant::now() + Duration::from_secs(300);
     for kill in 1..=KILLS {
-        while accepted.lock().unwrap().len() < EVENTS * kill / (KILLS + 1) {
-            assert!(
-                Instant::now() < deadline,
-                "the burst stalled before kill {kill}"
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        burst.wait_for(EVENTS * kill / (KILLS + 1), deadline).await;
         servers[2].kill().expect("SIGKILL");
         servers[2].wait().unwrap();
         servers[2] = start(&db, ports[2]);
         wait_healthy(&bases[2]).await;
     }
-    for p in posters {
-        p.await.unwrap();
-    }
-    let accepted: Vec<i64> = accepted.lock().unwrap().clone();
+    let accepted = burst.finish().await;
     assert!(
         accepted.len() >= EVENTS - KILLS * 4 * PER_REQUEST,
         "only {} of {EVENTS} accepted",
@@ -176,12 +118,20 @@ async fn three_instances_share_one_postgres_and_lose_or_double_nothing_when_one_
         eprintln!("{base} delivered {delivered} since it (last) started");
     }
 
-    switched_off_on_one_instance_gets_nothing_from_the_others(&bases, device_id, &token, &seen)
-        .await;
+    switched_off_on_one_instance_gets_nothing_from_the_others(
+        &bases,
+        feed.device_id,
+        &feed.token,
+        &seen,
+    )
+    .await;
     the_delivery_log_reads_the_same_on_every_instance(&bases).await;
-    revoked_on_one_instance_is_refused_by_another(&bases[0], &bases[1], device_id).await;
+    revoked_on_one_instance_is_refused_by_another(&bases[0], &bases[1], feed.device_id).await;
     a_read_back_waiting_on_one_instance_wakes_on_another_s_commit(
-        &bases[0], &bases[1], device_id, &token,
+        &bases[0],
+        &bases[1],
+        feed.device_id,
+        &feed.token,
     )
     .await;
 }

@@ -187,6 +187,90 @@ impl Recorder {
     }
 }
 
+/// A burst of `events` values (0, 1, 2, …) as temperature data points, `per_request` a
+/// request, sent by four clients over `bases` in turn, request by request. A request that finds
+/// its server down (connection refused: nothing was sent) goes to the next one, or waits for
+/// one to come back; a request cut off by a kill may or may not be stored: it is not counted
+/// and not sent again. Only what was answered 202 counts as accepted.
+pub struct Burst {
+    pub accepted: Arc<Mutex<Vec<i64>>>,
+    posters: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Burst {
+    pub fn start(bases: &[String], feed: &Feed, events: usize, per_request: usize) -> Self {
+        let accepted: Arc<Mutex<Vec<i64>>> = Arc::default();
+        let next = Arc::new(AtomicUsize::new(0));
+        let urls: Arc<Vec<String>> = Arc::new(bases.iter().map(|b| feed.url(b)).collect());
+        let posters = (0..4)
+            .map(|_| {
+                let (accepted, next, urls, token) = (
+                    accepted.clone(),
+                    next.clone(),
+                    urls.clone(),
+                    feed.token.clone(),
+                );
+                tokio::spawn(async move {
+                    let c = Client::builder()
+                        .timeout(Duration::from_secs(10))
+                        .build()
+                        .unwrap();
+                    loop {
+                        let batch = next.fetch_add(1, Ordering::Relaxed);
+                        if batch >= events / per_request {
+                            return;
+                        }
+                        let values: Vec<i64> = (0..per_request)
+                            .map(|i| (batch * per_request + i) as i64)
+                            .collect();
+                        let body: Vec<Value> = values
+                            .iter()
+                            .map(|v| json!({"channel": "temperature", "value": v}))
+                            .collect();
+                        'sent: loop {
+                            for k in 0..urls.len() {
+                                let url = &urls[(batch + k) % urls.len()];
+                                let res = c.post(url).bearer_auth(&token).json(&body).send().await;
+                                match res {
+                                    Ok(r) if r.status() == 202 => {
+                                        accepted.lock().unwrap().extend(values);
+                                        break 'sent;
+                                    }
+                                    Err(e) if e.is_connect() => continue,
+                                    _ => break 'sent,
+                                }
+                            }
+                            // Every server is down: wait for one to come back.
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    }
+                })
+            })
+            .collect();
+        Self { accepted, posters }
+    }
+
+    /// Waits until at least `n` values were accepted; fails after `deadline`.
+    pub async fn wait_for(&self, n: usize, deadline: Instant) {
+        while self.accepted.lock().unwrap().len() < n {
+            assert!(
+                Instant::now() < deadline,
+                "the burst stalled at {} accepted, waiting for {n}",
+                self.accepted.lock().unwrap().len()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Waits for every request to be answered; returns the values accepted.
+    pub async fn finish(self) -> Vec<i64> {
+        for p in self.posters {
+            p.await.unwrap();
+        }
+        self.accepted.lock().unwrap().clone()
+    }
+}
+
 /// A client signed in as the demo admin.
 pub async fn signed_in_admin(base: &str) -> Client {
     let admin = client();

@@ -102,7 +102,7 @@ impl News {
 /// The most a payload may hold (Postgres refuses 8,000 bytes or more, and the instance's name
 /// comes first); past it, news goes out with an empty payload, which listeners read as
 /// "anything may have changed".
-pub const MAX_PAYLOAD: usize = 7_000;
+const MAX_PAYLOAD: usize = 7_000;
 
 /// Tells the other instances `news` when the transaction `conn` is in commits (nothing on
 /// SQLite). Postgres sends a notification only on commit, and folds identical ones of one

@@ -4,9 +4,9 @@
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use crate::db::{shared::News, Pool};
+use crate::db::{shared::News, Conn, Pool};
 
 use serde_json::json;
 
@@ -198,6 +198,25 @@ pub async fn authenticate(state: &AppState, device_id: i64, token: Option<&str>)
     }
     cache.remember(generation, token_hash, token_id, token_device);
     Ok(token_id)
+}
+
+/// Of the tokens `ids`, those not revoked now: one statement, in the caller's transaction.
+/// Ingest asks again inside its batch, whatever [`authenticate`] found (and cached): a token
+/// revoked a moment ago — by another instance on the same Postgres, say — stores nothing.
+pub(crate) async fn still_valid(conn: &mut Conn, ids: &[i64]) -> Result<HashSet<i64>> {
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let valid: Vec<i64> = crate::db::with_db!(conn, db, engine => sqlx::query_scalar(&format!(
+        "SELECT id FROM device_tokens WHERE id IN {ids1} AND revoked_at IS NULL",
+        ids1 = crate::db::dialect::ids(engine, 1)))
+    .bind(serde_json::to_string(&ids).expect("BUG: ids serialise"))
+    .fetch_all(db)
+    .await)?;
+    Ok(valid.into_iter().collect())
 }
 
 /// Why an archived device's token is refused.

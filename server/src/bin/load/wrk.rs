@@ -41,9 +41,7 @@ impl WrkReport {
         }
         r
     }
-}
 
-impl WrkReport {
     /// Several wrk runs at once (one per instance) as one: requests and errors added, the
     /// longest duration, the worst p99.
     pub fn combine(reports: &[WrkReport]) -> Self {

@@ -19,7 +19,7 @@ use crate::{
     devices::{
         events::{self, NewEvent, Subject},
         readback::Written,
-        tokens::ARCHIVED,
+        tokens::{self, ARCHIVED},
         Channel, ChannelRow, Device, DeviceRow, CHANNEL_COLUMNS, DEVICE_COLUMNS,
     },
     domain::{
@@ -160,7 +160,8 @@ pub(super) async fn write_batch(
     requests: Vec<Request>,
 ) -> Result<Vec<Result<Receipt>>> {
     let mut devices = load_devices(conn, &requests).await?;
-    let valid_tokens = still_valid_tokens(conn, &requests).await?;
+    let via_tokens: Vec<i64> = requests.iter().filter_map(|r| r.via_token).collect();
+    let valid_tokens = tokens::still_valid(conn, &via_tokens).await?;
     let mut data_points: Vec<(i64, i64, Reading)> = Vec::new();
     let mut new_events: Vec<(NewEvent, i64)> = Vec::new();
     // Per request: Ok(how many points, which of `new_events` are its own) or why refused.
@@ -273,23 +274,6 @@ pub(super) async fn write_batch(
             })
         })
         .collect())
-}
-
-/// The device tokens of the batch's requests that are still valid now: one statement.
-async fn still_valid_tokens(conn: &mut Conn, requests: &[Request]) -> Result<HashSet<i64>> {
-    let mut ids: Vec<i64> = requests.iter().filter_map(|r| r.via_token).collect();
-    if ids.is_empty() {
-        return Ok(HashSet::new());
-    }
-    ids.sort_unstable();
-    ids.dedup();
-    let valid: Vec<i64> = crate::db::with_db!(conn, db, engine => sqlx::query_scalar(&format!(
-        "SELECT id FROM device_tokens WHERE id IN {ids1} AND revoked_at IS NULL",
-        ids1 = crate::db::dialect::ids(engine, 1)))
-    .bind(serde_json::to_string(&ids).expect("BUG: ids serialise"))
-    .fetch_all(db)
-    .await)?;
-    Ok(valid.into_iter().collect())
 }
 
 /// The batch's devices with their organisation's name and their channels: three statements.
