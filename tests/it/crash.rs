@@ -49,7 +49,7 @@ async fn no_accepted_event_is_lost_when_the_server_is_killed_five_times_during_a
         accepted.len()
     );
 
-    wait_until_all_seen(&seen, &accepted, Duration::from_secs(240)).await;
+    wait_until_all_seen(&seen, &accepted, Duration::from_secs(60), &db, None).await;
     server.kill().unwrap();
     server.wait().unwrap();
     let doubled = receiver.doubled();

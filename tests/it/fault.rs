@@ -152,7 +152,7 @@ async fn clients_that_hang_up_mid_request_lock_nothing_and_lose_nothing() {
     // Every accepted point arrives.
     let accepted = accepted.lock().unwrap().clone();
     assert_eq!(accepted.len(), POLITE * PER_CLIENT + 1);
-    wait_until_all_seen(&seen, &accepted, Duration::from_secs(90)).await;
+    wait_until_all_seen(&seen, &accepted, Duration::from_secs(60), &db, Some(&log)).await;
     server.kill().unwrap();
     server.wait().unwrap();
 

@@ -86,7 +86,7 @@ async fn three_instances_share_one_postgres_and_lose_or_double_nothing_when_one_
         accepted.len()
     );
     // What a killed instance had claimed is sent by another once its lease runs out.
-    wait_until_all_seen(&seen, &accepted, Duration::from_secs(180)).await;
+    wait_until_all_seen(&seen, &accepted, Duration::from_secs(60), &db, None).await;
     let doubled = receiver.doubled();
     assert!(
         doubled.is_empty(),

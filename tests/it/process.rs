@@ -100,10 +100,18 @@ pub async fn wait_healthy(base: &str) {
     }
 }
 
-/// Waits until the receiver has seen every accepted value; fails, saying how many are
-/// missing, after `patience`.
-pub async fn wait_until_all_seen(seen: &Mutex<HashSet<i64>>, accepted: &[i64], patience: Duration) {
-    let deadline = Instant::now() + patience;
+/// Waits until the receiver has seen every accepted value. Fails when `stalled` passes with
+/// nothing new arriving — a slow machine may take long, but never stands still — saying how
+/// many are missing, what the database `db` says of its deliveries and the end of the server's
+/// `log`, when there is one.
+pub async fn wait_until_all_seen(
+    seen: &Mutex<HashSet<i64>>,
+    accepted: &[i64],
+    stalled: Duration,
+    db: &Path,
+    log: Option<&Path>,
+) {
+    let mut last_progress = (usize::MAX, Instant::now());
     loop {
         let missing = {
             let seen = seen.lock().unwrap();
@@ -112,13 +120,69 @@ pub async fn wait_until_all_seen(seen: &Mutex<HashSet<i64>>, accepted: &[i64], p
         if missing == 0 {
             return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "{missing} of {} accepted data points never arrived",
-            accepted.len()
-        );
+        if missing < last_progress.0 {
+            last_progress = (missing, Instant::now());
+        }
+        if last_progress.1.elapsed() >= stalled {
+            panic!(
+                "{missing} of {} accepted data points never arrived (nothing new for {stalled:?}); \
+                 the database says:\n{}the server's log ends:\n{}",
+                accepted.len(),
+                deliveries_report(db).await,
+                log.map(log_tail).unwrap_or_default()
+            );
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The last 20 lines of a server's log.
+fn log_tail(log: &Path) -> String {
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+/// The deliveries of the database `db` stands for, by status, lease and last error; and the
+/// events not fanned out: what a test that misses webhooks tells, so that a failure far away
+/// (on CI) says where they stopped.
+pub async fn deliveries_report(db: &Path) -> String {
+    let (database, _) = server::harness::process_database_args(db);
+    let location: server::db::Location = database[1].parse().expect("a database location");
+    let pool = match server::db::connect(&location).await {
+        Ok(pool) => pool,
+        Err(e) => return format!("(cannot open it: {e})"),
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let rows: Result<Vec<(String, bool, i64, i64, Option<String>)>, _> = server::db::with_db!(&pool, db => sqlx::query_as(
+        "SELECT status, lease_until IS NOT NULL AND lease_until > $1, COUNT(*), CAST(MAX(attempts) AS BIGINT), MAX(last_error)
+         FROM deliveries GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .bind(now)
+    .fetch_all(db)
+    .await);
+    let waiting = server::devices::events::fanned_out_below(&pool).await;
+    let events: Result<i64, _> = server::db::with_db!(&pool, db => sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events")
+        .fetch_one(db)
+        .await);
+    let mut report = String::new();
+    match rows {
+        Ok(rows) => {
+            for (status, leased, n, attempts, error) in rows {
+                let leased = if leased { "leased" } else { "not leased" };
+                report += &format!(
+                    "  {n} {status}, {leased}, up to {attempts} attempts, {}\n",
+                    error.as_deref().unwrap_or("no error")
+                );
+            }
+        }
+        Err(e) => report += &format!("  (cannot count deliveries: {e})\n"),
+    }
+    report += &format!("  events up to {events:?}; fanned out below {waiting:?}\n");
+    report
 }
 
 pub async fn call(c: &Client, base: &str, f: &str, form: &[(&str, &str)]) -> Value {
