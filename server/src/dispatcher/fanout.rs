@@ -187,18 +187,12 @@ async fn cap_pending(
     if ids.is_empty() {
         return Ok(rows);
     }
-    let pending: HashMap<i64, usize> = crate::db::with_db!(tx, db, engine => sqlx::query_as::<_, (i64, i64)>(
-        &format!("SELECT subscription_id, COUNT(*) FROM deliveries {ix_deliveries_pending_by_subscription}
-         WHERE next_attempt_at IS NOT NULL AND subscription_id IN {ids1}
-         GROUP BY subscription_id", ids1 = crate::db::dialect::ids(engine, 1), ix_deliveries_pending_by_subscription = crate::db::dialect::indexed_by(engine, "deliveries_pending_by_subscription")),
-    )
-    .bind(serde_json::to_string(&ids).expect("BUG: ids serialise"))
-    .fetch_all(db)
-    .await)
-    .context("counting pending deliveries")?
-    .into_iter()
-    .map(|(id, n)| (id, n as usize))
-    .collect();
+    let mut wanted: HashMap<i64, usize> = HashMap::new();
+    for (subscription, _) in &rows {
+        *wanted.entry(*subscription).or_default() += 1;
+    }
+    let near_cap = near_cap(tx, &ids, &wanted, max_pending).await?;
+    let pending = count_pending(tx, &near_cap).await?;
     let mut room: HashMap<i64, usize> = ids
         .iter()
         .map(|id| {
@@ -226,6 +220,62 @@ async fn cap_pending(
         subscriptions::record_overflow(&mut *tx, subscription, n, max_pending, now).await?;
     }
     Ok(kept)
+}
+
+/// The subscriptions among `ids` whose pending deliveries, with the `wanted` new ones, might
+/// pass `max_pending`. A subscription's pending deliveries all lie between its oldest pending
+/// one and the newest delivery of all, so that range bounds their number: two index probes,
+/// where counting reads every pending row of a busy subscription.
+async fn near_cap(
+    tx: &mut Conn,
+    ids: &[i64],
+    wanted: &HashMap<i64, usize>,
+    max_pending: usize,
+) -> Result<Vec<i64>> {
+    let oldest: Vec<(i64, Option<i64>, Option<i64>)> =
+        crate::db::with_db!(tx, db, engine => sqlx::query_as(
+        &format!("SELECT s.id,
+                (SELECT MIN(d.id) FROM deliveries d {ix}
+                 WHERE d.subscription_id = s.id AND d.next_attempt_at IS NOT NULL),
+                (SELECT MAX(id) FROM deliveries)
+         FROM subscriptions s WHERE s.id IN {ids1}",
+         ids1 = dialect::ids(engine, 1),
+         ix = dialect::indexed_by(engine, "deliveries_pending_by_subscription")),
+    )
+    .bind(serde_json::to_string(ids).expect("BUG: ids serialise"))
+    .fetch_all(db)
+    .await)
+        .context("bounding pending deliveries")?;
+    Ok(oldest
+        .into_iter()
+        .filter_map(|(id, oldest, newest)| {
+            let at_most = match (oldest, newest) {
+                (Some(oldest), Some(newest)) => (newest - oldest + 1).max(0) as usize,
+                _ => 0,
+            };
+            let wanted = wanted.get(&id).copied().unwrap_or(0);
+            (at_most + wanted > max_pending).then_some(id)
+        })
+        .collect())
+}
+
+/// How many deliveries of each of `ids` are pending.
+async fn count_pending(tx: &mut Conn, ids: &[i64]) -> Result<HashMap<i64, usize>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(crate::db::with_db!(tx, db, engine => sqlx::query_as::<_, (i64, i64)>(
+        &format!("SELECT subscription_id, COUNT(*) FROM deliveries {ix}
+         WHERE next_attempt_at IS NOT NULL AND subscription_id IN {ids1}
+         GROUP BY subscription_id", ids1 = dialect::ids(engine, 1), ix = dialect::indexed_by(engine, "deliveries_pending_by_subscription")),
+    )
+    .bind(serde_json::to_string(ids).expect("BUG: ids serialise"))
+    .fetch_all(db)
+    .await)
+    .context("counting pending deliveries")?
+    .into_iter()
+    .map(|(id, n)| (id, n as usize))
+    .collect())
 }
 
 /// New events taken for one fan-out.

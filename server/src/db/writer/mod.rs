@@ -314,7 +314,8 @@ async fn run(
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         busy_since.store(now_ms(), Ordering::Relaxed);
         let started = std::time::Instant::now();
-        if let Err(e) = commit_batch(&mut conn, &mut batch).await {
+        let ended = commit_batch(&mut conn, &mut batch).await;
+        if let Err(e) = &ended {
             tracing::error!(error = ?e, "a write transaction failed");
         }
         busy_since.store(0, Ordering::Relaxed);
@@ -323,7 +324,7 @@ async fn run(
         metrics::histogram!("labhook_writer_transaction_seconds").record(took.as_secs_f64());
         // Whatever happened, the connection must leave here outside any transaction: if it
         // cannot say so, it is replaced.
-        if !is_clean(&mut conn).await {
+        if !is_clean(&mut conn, ended.is_ok()).await {
             tracing::warn!("the writer's connection was left inside a transaction; reopening it");
             conn = reopen(conn, &options).await;
         }
@@ -466,10 +467,15 @@ async fn exec(conn: &mut Conn, sql: &'static str) -> anyhow::Result<()> {
 }
 
 /// True when the connection is outside any transaction.
-async fn is_clean(conn: &mut Conn) -> bool {
+/// Whether the connection is outside any transaction; `ended` says its last COMMIT or ROLLBACK
+/// succeeded.
+async fn is_clean(conn: &mut Conn, ended: bool) -> bool {
     match conn.split() {
-        // SQLite's autocommit mode.
+        // SQLite's autocommit mode, asked of the library (no round trip).
         super::Split::Sqlite(c) => super::in_transaction(c).await == Some(false),
+        // A COMMIT or ROLLBACK that succeeded left it clean: asking costs a round trip (and an
+        // error in the server's log) per transaction, so it is asked only after a failure.
+        super::Split::Postgres(_) if ended => true,
         // A savepoint can only be made inside a transaction: refused means clean.
         super::Split::Postgres(c) => c.execute("SAVEPOINT labhook_clean_check").await.is_err(),
     }
