@@ -113,7 +113,12 @@ async fn fan_out_in(tx: &mut Conn, now: i64, max_events: i64, budget: &Budget) -
     let device_level = serde_json::to_string(&device_level).expect("BUG: strings serialise");
     let rows: Vec<(i64, i64)> = crate::db::with_db!(tx, db, engine => {
         let statement = statement(engine);
-        let query = sqlx::query_as(&statement);
+        // On Postgres planned for this batch's values, not cached: a cached (generic) plan,
+        // made while the tables were small, joined each event of the batch's range with the
+        // list of ids row by row (2,000 ids × 16,000 events: 4.5 s a fan-out); planned for the
+        // values, the ids are a constant looked up in a hash. Planning costs about a
+        // millisecond, once per up to FAN_OUT_BATCH events.
+        let query = sqlx::query_as(&statement).persistent(engine == Engine::Sqlite);
         let query = match &batch.taken {
             Taken::AfterCursor(cursor) => query.bind(*cursor),
             Taken::Listed(ids, _) => query.bind(ids.as_str()),
@@ -304,7 +309,8 @@ impl Batch {
             Taken::AfterCursor(_) => "e.id > $1 AND e.id <= $2".to_owned(),
             // The range too ($4 the smallest): the events are reached through the triggers'
             // channels (`events_by_channel`), and a channel's events must be looked at from the
-            // batch's first on, not from its very first event.
+            // batch's first on, not from its very first event. (The statement is planned for
+            // its values each time: see `fan_out_in`.)
             Taken::Listed(..) => {
                 "e.id = ANY(CAST($1 AS bigint[])) AND e.id >= $4 AND e.id <= $2".to_owned()
             }
