@@ -143,6 +143,9 @@ fn log_tail(log: &Path) -> String {
     lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
+/// Deliveries of one status and lease state: how many, the most attempts, a last error.
+type DeliveryGroup = (String, bool, i64, i64, Option<String>);
+
 /// The deliveries of the database `db` stands for, by status, lease and last error; and the
 /// events not fanned out: what a test that misses webhooks tells, so that a failure far away
 /// (on CI) says where they stopped.
@@ -157,7 +160,7 @@ pub async fn deliveries_report(db: &Path) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
-    let rows: Result<Vec<(String, bool, i64, i64, Option<String>)>, _> = server::db::with_db!(&pool, db => sqlx::query_as(
+    let rows: Result<Vec<DeliveryGroup>, _> = server::db::with_db!(&pool, db => sqlx::query_as(
         "SELECT status, lease_until IS NOT NULL AND lease_until > $1, COUNT(*), CAST(MAX(attempts) AS BIGINT), MAX(last_error)
          FROM deliveries GROUP BY 1, 2 ORDER BY 1, 2",
     )
