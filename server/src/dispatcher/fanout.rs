@@ -186,20 +186,18 @@ async fn cap_pending(
     max_pending: usize,
     now: i64,
 ) -> Result<Vec<(i64, i64)>> {
-    let mut ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    if ids.is_empty() {
-        return Ok(rows);
-    }
+    // New deliveries per subscription.
     let mut wanted: HashMap<i64, usize> = HashMap::new();
     for (subscription, _) in &rows {
         *wanted.entry(*subscription).or_default() += 1;
     }
-    let near_cap = near_cap(tx, &ids, &wanted, max_pending).await?;
+    if wanted.is_empty() {
+        return Ok(rows);
+    }
+    let near_cap = near_cap(tx, &wanted, max_pending).await?;
     let pending = count_pending(tx, &near_cap).await?;
-    let mut room: HashMap<i64, usize> = ids
-        .iter()
+    let mut room: HashMap<i64, usize> = wanted
+        .keys()
         .map(|id| {
             (
                 *id,
@@ -227,16 +225,16 @@ async fn cap_pending(
     Ok(kept)
 }
 
-/// The subscriptions among `ids` whose pending deliveries, with the `wanted` new ones, might
+/// The subscriptions of `wanted` whose pending deliveries, with the new ones wanted, might
 /// pass `max_pending`. A subscription's pending deliveries all lie between its oldest pending
 /// one and the newest delivery of all, so that range bounds their number: two index probes,
 /// where counting reads every pending row of a busy subscription.
 async fn near_cap(
     tx: &mut Conn,
-    ids: &[i64],
     wanted: &HashMap<i64, usize>,
     max_pending: usize,
 ) -> Result<Vec<i64>> {
+    let ids: Vec<i64> = wanted.keys().copied().collect();
     let oldest: Vec<(i64, Option<i64>, Option<i64>)> =
         crate::db::with_db!(tx, db, engine => sqlx::query_as(
         &format!("SELECT s.id,
@@ -247,7 +245,7 @@ async fn near_cap(
          ids1 = dialect::ids(engine, 1),
          ix = dialect::indexed_by(engine, "deliveries_pending_by_subscription")),
     )
-    .bind(serde_json::to_string(ids).expect("BUG: ids serialise"))
+    .bind(serde_json::to_string(&ids).expect("BUG: ids serialise"))
     .fetch_all(db)
     .await)
         .context("bounding pending deliveries")?;
