@@ -1,6 +1,13 @@
 //! The few pieces of SQL that the two engines write differently, each named for what it
 //! does. A statement that needs one puts it in with `format!` and keeps the rest of its text
 //! shared; a statement that differs more is written twice, side by side, in its own module.
+//!
+//! **Rows as arrays.** The statements that write many rows at once (data points, events,
+//! deliveries, attempts and their outcomes) bind a list of rows as `VALUES (…), (…)` on
+//! SQLite, and as one array per column read back by `UNNEST($1::bigint[], …)` on Postgres.
+//! A `VALUES` list gives a new statement text for every number of rows: Postgres then parsed
+//! and planned each one afresh, a fifth of its writer connection's time under load (`perf`).
+//! With arrays the text is the same for any number of rows, prepared once and planned once.
 
 use super::Engine;
 

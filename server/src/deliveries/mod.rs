@@ -1,9 +1,11 @@
 //! Deliveries — one per event and matching subscription — and their attempts: the queue the
-//! dispatcher works from ([`queue`]) and the log people read ([`log`], Laboperator's
-//! `webhook_logs`). This module owns the `deliveries` and `delivery_attempts` tables.
+//! dispatcher works from ([`queue`]), what came of each attempt ([`outcomes`]) and the log
+//! people read ([`log`], Laboperator's `webhook_logs`). This module owns the `deliveries` and
+//! `delivery_attempts` tables.
 
 pub mod health;
 pub mod log;
+pub mod outcomes;
 pub mod queue;
 
 pub use health::{health_of, per_hour, Health, Hour};

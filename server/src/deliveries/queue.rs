@@ -62,28 +62,51 @@ pub async fn enqueue(
     let mut claimed = Vec::new();
     // Many rows per statement: one event can fan out to thousands of subscriptions.
     for chunk in deliveries.chunks(400) {
-        let inserted: Vec<(i64, i64, i64, String, i64, bool)> = crate::db::with_db!(conn, db => {
-        let mut insert = QueryBuilder::new(
-            "INSERT INTO deliveries (subscription_id, event_id, webhook_id, status, attempts, next_attempt_at,
-                                     lease_until, created_at, updated_at, replay_id) ",
-        );
-        insert.push_values(chunk, |mut b, d| {
-            b.push_bind(d.subscription_id)
-                .push_bind(d.event_id)
-                .push_bind(new_webhook_id())
-                .push_bind(DeliveryStatus::Pending.as_str())
-                .push("0")
-                .push_bind(now)
-                .push_bind(d.lease_until)
-                .push_bind(now)
-                .push_bind(now)
-                .push_bind(d.replay_id);
-        });
-        insert.push(
-            " RETURNING id, subscription_id, event_id, webhook_id, attempts, lease_until IS NOT NULL",
-        );
-        insert.build_query_as().fetch_all(db).await
-        })
+        let inserted: Vec<(i64, i64, i64, String, i64, bool)> = match conn.split() {
+            db::Split::Sqlite(db) => {
+                let mut insert = QueryBuilder::new(
+                    "INSERT INTO deliveries (subscription_id, event_id, webhook_id, status, attempts, next_attempt_at,
+                                             lease_until, created_at, updated_at, replay_id) ",
+                );
+                insert.push_values(chunk, |mut b, d| {
+                    b.push_bind(d.subscription_id)
+                        .push_bind(d.event_id)
+                        .push_bind(new_webhook_id())
+                        .push_bind(DeliveryStatus::Pending.as_str())
+                        .push("0")
+                        .push_bind(now)
+                        .push_bind(d.lease_until)
+                        .push_bind(now)
+                        .push_bind(now)
+                        .push_bind(d.replay_id);
+                });
+                insert.push(
+                    " RETURNING id, subscription_id, event_id, webhook_id, attempts, lease_until IS NOT NULL",
+                );
+                insert.build_query_as().fetch_all(db).await
+            }
+            // One array per column: one statement text for any number of rows (see
+            // `db::dialect`, "Rows as arrays").
+            db::Split::Postgres(db) => {
+                sqlx::query_as(
+                    "INSERT INTO deliveries (subscription_id, event_id, webhook_id, status, attempts, next_attempt_at,
+                                             lease_until, created_at, updated_at, replay_id)
+                     SELECT v.subscription_id, v.event_id, v.webhook_id, $6, 0, $7, v.lease_until, $7, $7, v.replay_id
+                     FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[])
+                          AS v(subscription_id, event_id, webhook_id, lease_until, replay_id)
+                     RETURNING id, subscription_id, event_id, webhook_id, attempts, lease_until IS NOT NULL",
+                )
+                .bind(chunk.iter().map(|d| d.subscription_id).collect::<Vec<i64>>())
+                .bind(chunk.iter().map(|d| d.event_id).collect::<Vec<i64>>())
+                .bind(chunk.iter().map(|_| new_webhook_id()).collect::<Vec<String>>())
+                .bind(chunk.iter().map(|d| d.lease_until).collect::<Vec<Option<i64>>>())
+                .bind(chunk.iter().map(|d| d.replay_id).collect::<Vec<Option<i64>>>())
+                .bind(DeliveryStatus::Pending.as_str())
+                .bind(now)
+                .fetch_all(db)
+                .await
+            }
+        }
         .context("adding deliveries")?;
         claimed.extend(inserted.into_iter().filter(|r| r.5).map(
             |(id, subscription_id, event_id, webhook_id, attempts, _)| Claimed {
@@ -365,92 +388,4 @@ pub async fn release_all(conn: &mut Conn, now: i64) -> Result<u64> {
     .map(crate::db::Done::from))
     .context("giving back claimed deliveries")?
     .rows_affected())
-}
-
-/// One attempt as the log keeps it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewAttempt {
-    /// 1-based.
-    pub number: i64,
-    pub started_at: i64,
-    pub duration_ms: i64,
-    pub request_headers: String,
-    pub response_status: Option<i64>,
-    pub response_headers: Option<String>,
-    pub response_body: Option<String>,
-    pub error_kind: Option<&'static str>,
-    pub error_message: Option<String>,
-}
-
-/// A delivery after an attempt: its new state, and the attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finished {
-    pub delivery_id: i64,
-    pub status: DeliveryStatus,
-    /// When to try again; `None` when it is final.
-    pub next_attempt_at: Option<i64>,
-    /// The summary the list shows: "timeout: …", "HTTP 500".
-    pub last_error: Option<String>,
-    pub attempt: NewAttempt,
-}
-
-/// Writes attempts and their deliveries' new states, releasing the leases. A delivery deleted
-/// meanwhile (with its subscription) is skipped: its outcome has nowhere to go.
-pub async fn finish(conn: &mut Conn, finished: &[Finished], now: i64) -> Result<()> {
-    for chunk in finished.chunks(200) {
-        crate::db::with_db!(conn, db => {
-        let mut update =
-            QueryBuilder::new("WITH v(id, status, attempts, next_at, http, err, ms) AS (");
-        update.push_values(chunk, |mut b, f| {
-            b.push_bind(f.delivery_id)
-                .push_bind(f.status.as_str())
-                .push_bind(f.attempt.number)
-                .push_bind(f.next_attempt_at)
-                .push_bind(f.attempt.response_status)
-                .push_bind(f.last_error.clone())
-                .push_bind(f.attempt.duration_ms);
-        });
-        update.push(
-            ") UPDATE deliveries SET status = v.status, attempts = v.attempts, next_attempt_at = v.next_at,
-                 lease_until = NULL, last_http_status = v.http, last_error = v.err, last_duration_ms = v.ms, updated_at = ",
-        );
-        update.push_bind(now);
-        update.push(" FROM v WHERE deliveries.id = v.id");
-        update
-            .build()
-            .execute(&mut *db)
-            .await
-            .context("recording deliveries' new states")?;
-
-        let mut insert = QueryBuilder::new(
-            "WITH v(delivery_id, number, started_at, duration_ms, request_headers, response_status,
-                    response_headers, response_body, error_kind, error_message) AS (",
-        );
-        insert.push_values(chunk, |mut b, f| {
-            let a = &f.attempt;
-            b.push_bind(f.delivery_id)
-                .push_bind(a.number)
-                .push_bind(a.started_at)
-                .push_bind(a.duration_ms)
-                .push_bind(a.request_headers.clone())
-                .push_bind(a.response_status)
-                .push_bind(a.response_headers.clone())
-                .push_bind(a.response_body.clone())
-                .push_bind(a.error_kind)
-                .push_bind(a.error_message.clone());
-        });
-        insert.push(
-            ") INSERT INTO delivery_attempts (delivery_id, number, started_at, duration_ms, request_headers,
-                 response_status, response_headers, response_body, error_kind, error_message)
-             SELECT * FROM v WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = v.delivery_id)",
-        );
-        insert
-            .build()
-            .execute(&mut *db)
-            .await
-            .context("recording attempts")?;
-        Ok::<_, crate::Error>(())
-        })?;
-    }
-    Ok(())
 }

@@ -2,7 +2,7 @@
 //! them, with the `data` object of the webhook body frozen at that moment. The dispatcher
 //! reads this table; nothing updates or deletes a row except retention.
 
-use crate::db::Conn;
+use crate::db::{Conn, Split};
 use serde_json::{json, Value as Json};
 use sqlx::QueryBuilder;
 
@@ -199,27 +199,51 @@ pub async fn record_many(conn: &mut Conn, events: &[(NewEvent, i64)]) -> Result<
         return Ok(Vec::new());
     }
     let ids = next_ids(conn, events.len()).await?;
-    // 10 values per row, well under SQLite's limit of 32,766 bound values per statement.
-    for (chunk, ids) in events.chunks(500).zip(ids.chunks(500)) {
-        crate::db::with_db!(conn, db => {
-        let mut insert = QueryBuilder::new(
-            "INSERT INTO events (id, organisation_id, device_id, channel_id, event_type, occurred_at, created_at, payload,
-                                 caused_by_subscription, chain_depth) ",
-        );
-        insert.push_values(chunk.iter().zip(ids), |mut row, ((e, created_at), id)| {
-            row.push_bind(id)
-                .push_bind(e.organisation_id)
-                .push_bind(e.device_id)
-                .push_bind(e.channel_id)
-                .push_bind(e.event_type.as_str())
-                .push_bind(e.occurred_at)
-                .push_bind(created_at)
-                .push_bind(&e.payload)
-                .push_bind(e.caused_by.map(|c| c.subscription_id))
-                .push_bind(e.caused_by.map_or(0, |c| c.depth));
-        });
-        insert.build().execute(db).await.map(drop)
-        })?;
+    match conn.split() {
+        Split::Sqlite(db) => {
+            // 10 values per row, well under SQLite's limit of 32,766 bound values per statement.
+            for (chunk, ids) in events.chunks(500).zip(ids.chunks(500)) {
+                let mut insert = QueryBuilder::new(
+                    "INSERT INTO events (id, organisation_id, device_id, channel_id, event_type, occurred_at,
+                                         created_at, payload, caused_by_subscription, chain_depth) ",
+                );
+                insert.push_values(chunk.iter().zip(ids), |mut row, ((e, created_at), id)| {
+                    row.push_bind(id)
+                        .push_bind(e.organisation_id)
+                        .push_bind(e.device_id)
+                        .push_bind(e.channel_id)
+                        .push_bind(e.event_type.as_str())
+                        .push_bind(e.occurred_at)
+                        .push_bind(created_at)
+                        .push_bind(&e.payload)
+                        .push_bind(e.caused_by.map(|c| c.subscription_id))
+                        .push_bind(e.caused_by.map_or(0, |c| c.depth));
+                });
+                insert.build().execute(&mut *db).await?;
+            }
+        }
+        // One array per column: one statement text for any number of events (see
+        // `db::dialect`, "Rows as arrays").
+        Split::Postgres(db) => {
+            sqlx::query(
+                "INSERT INTO events (id, organisation_id, device_id, channel_id, event_type, occurred_at,
+                                     created_at, payload, caused_by_subscription, chain_depth)
+                 SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[],
+                                      $6::bigint[], $7::bigint[], $8::text[], $9::bigint[], $10::bigint[])",
+            )
+            .bind(&ids)
+            .bind(events.iter().map(|(e, _)| e.organisation_id).collect::<Vec<i64>>())
+            .bind(events.iter().map(|(e, _)| e.device_id).collect::<Vec<i64>>())
+            .bind(events.iter().map(|(e, _)| e.channel_id).collect::<Vec<Option<i64>>>())
+            .bind(events.iter().map(|(e, _)| e.event_type.as_str()).collect::<Vec<&str>>())
+            .bind(events.iter().map(|(e, _)| e.occurred_at).collect::<Vec<i64>>())
+            .bind(events.iter().map(|(_, created_at)| *created_at).collect::<Vec<i64>>())
+            .bind(events.iter().map(|(e, _)| e.payload.as_str()).collect::<Vec<&str>>())
+            .bind(events.iter().map(|(e, _)| e.caused_by.map(|c| c.subscription_id)).collect::<Vec<Option<i64>>>())
+            .bind(events.iter().map(|(e, _)| e.caused_by.map_or(0, |c| c.depth)).collect::<Vec<i64>>())
+            .execute(db)
+            .await?;
+        }
     }
     Ok(ids)
 }

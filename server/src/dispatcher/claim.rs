@@ -235,6 +235,9 @@ async fn inaccessible(state: &AppState, claimed: &[Claimed]) -> Result<HashMap<i
                   AND t.lost_access_at IS NOT NULL))"
     , ids1 = crate::db::dialect::ids(engine, 1)))
     .bind(serde_json::to_string(&ids).expect("BUG: ids serialise"))
+    // Planned for each batch on Postgres: a plan cached while the deliveries table was small
+    // went on scanning all of it (16 ms a batch under load, `auto_explain`) once it had grown.
+    .persistent(engine == crate::db::Engine::Sqlite)
     .fetch_all(db)
     .await)
         .context("checking access at send time")?;

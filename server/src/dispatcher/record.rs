@@ -11,7 +11,7 @@ use super::{
 };
 use crate::{
     audit::Actor,
-    deliveries::queue::{self, Finished, NewAttempt},
+    deliveries::outcomes::{self, Finished, NewAttempt},
     domain::{
         delivery::{in_plain_words, DeliveryStatus, InactiveReason},
         schedule::RetrySchedule,
@@ -157,7 +157,7 @@ async fn record_part(
     let (switched_off, written_back) = state
         .write(move |conn| {
             Box::pin(async move {
-                queue::finish(&mut *conn, &finished, now).await?;
+                outcomes::finish(&mut *conn, &finished, now).await?;
                 // The receiver does not want these webhooks any more.
                 let mut n = 0;
                 for subscription in gone {

@@ -8,7 +8,7 @@ use std::{
 
 use crate::db::{
     shared::{self, News},
-    Conn, Engine,
+    Conn, Engine, Split,
 };
 use sqlx::QueryBuilder;
 use tokio::sync::mpsc;
@@ -339,19 +339,46 @@ async fn load_devices(
 }
 
 async fn insert_data_points(conn: &mut Conn, points: &[(i64, i64, Reading)]) -> Result<()> {
-    // 4 values per row, well under SQLite's limit of bound values per statement.
-    for chunk in points.chunks(1000) {
-        crate::db::with_db!(conn, db => {
-        let mut insert =
-            QueryBuilder::new("INSERT INTO data_points (channel_id, timestamp, value, str_value) ");
-        insert.push_values(chunk, |mut row, (channel, timestamp, reading)| {
-            row.push_bind(channel)
-                .push_bind(timestamp)
-                .push_bind(reading.number)
-                .push_bind(&reading.text);
-        });
-        insert.build().execute(db).await.map(drop)
-        })?;
+    match conn.split() {
+        Split::Sqlite(db) => {
+            // 4 values per row, well under SQLite's limit of bound values per statement.
+            for chunk in points.chunks(1000) {
+                let mut insert = QueryBuilder::new(
+                    "INSERT INTO data_points (channel_id, timestamp, value, str_value) ",
+                );
+                insert.push_values(chunk, |mut row, (channel, timestamp, reading)| {
+                    row.push_bind(channel)
+                        .push_bind(timestamp)
+                        .push_bind(reading.number)
+                        .push_bind(&reading.text);
+                });
+                insert.build().execute(&mut *db).await?;
+            }
+        }
+        // One array per column: the same statement text for any number of rows, so Postgres
+        // prepares and plans it once (see `db::dialect`, "Rows as arrays").
+        Split::Postgres(db) => {
+            sqlx::query(
+                "INSERT INTO data_points (channel_id, timestamp, value, str_value)
+                 SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::float8[], $4::text[])",
+            )
+            .bind(points.iter().map(|p| p.0).collect::<Vec<i64>>())
+            .bind(points.iter().map(|p| p.1).collect::<Vec<i64>>())
+            .bind(
+                points
+                    .iter()
+                    .map(|p| p.2.number)
+                    .collect::<Vec<Option<f64>>>(),
+            )
+            .bind(
+                points
+                    .iter()
+                    .map(|p| p.2.text.as_deref())
+                    .collect::<Vec<Option<&str>>>(),
+            )
+            .execute(db)
+            .await?;
+        }
     }
     Ok(())
 }
