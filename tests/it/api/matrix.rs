@@ -276,7 +276,14 @@ async fn fixtures(app: &TestApp, lab: &str, admin: &Client) -> Fixtures {
             .await
             .unwrap();
         let body: Value = res.json().await.unwrap();
-        replays.push(body["data"]["id"].as_str().expect("a replay").to_owned());
+        let replay = body["data"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("a replay, not {body}"))
+            .to_owned();
+        // One replay of a subscription runs at a time: the next starts once the dispatcher
+        // has fed this one.
+        wait_until_replay_done(app, &replay).await;
+        replays.push(replay);
     }
     Fixtures {
         subscription,
@@ -290,6 +297,21 @@ async fn fixtures(app: &TestApp, lab: &str, admin: &Client) -> Fixtures {
             .await)
             .unwrap(),
     }
+}
+
+async fn wait_until_replay_done(app: &TestApp, replay: &str) {
+    for _ in 0..400 {
+        let status: String = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar("SELECT status FROM replays WHERE id = $1")
+            .bind(replay.parse::<i64>().unwrap())
+            .fetch_one(db)
+            .await)
+            .unwrap();
+        if status != "running" {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("replay {replay} was not fed in 10 s");
 }
 
 #[tokio::test]
