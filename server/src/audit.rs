@@ -1,6 +1,8 @@
 //! The audit trail: who changed what, when, with the state before and after. Written in the
 //! same transaction as the change it describes; never edited or deleted (the database refuses).
 
+use std::collections::BTreeMap;
+
 use crate::db::{Conn, Pool};
 use serde_json::Value as Json;
 
@@ -9,6 +11,7 @@ use crate::{
     clock::now_ms,
     domain::mask::mask_secrets,
     paging::{Page, PageRequest},
+    records::{self, Chain},
     Result,
 };
 
@@ -107,19 +110,46 @@ pub async fn record(
         Actor::CommandLine => (None, "Command line"),
         Actor::Account(id, name) => (Some(id), name),
     };
+    let at = now_ms();
+    let before = entry.before.map(|j| mask_secrets(j).to_string());
+    let after = entry.after.map(|j| mask_secrets(j).to_string());
+    let content = records::audit_content(
+        actor_id,
+        actor_name,
+        at,
+        entry.kind.as_str(),
+        entry.action,
+        &entry.subject,
+        before.as_deref(),
+        after.as_deref(),
+    );
+    let mut links = records::reserve(
+        conn,
+        Chain::Audit,
+        &BTreeMap::from([(organisation_id, vec![content])]),
+    )
+    .await?;
+    let link = links
+        .remove(&organisation_id)
+        .and_then(|mut l| l.pop())
+        .expect("BUG: a link for the entry");
     crate::db::with_db!(conn, db => sqlx::query(
-        "INSERT INTO audit_log (organisation_id, actor_id, actor_name, at, kind, action, subject, before, after)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO audit_log (organisation_id, actor_id, actor_name, at, kind, action, subject, before, after,
+                                seq, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(organisation_id)
     .bind(actor_id)
     .bind(actor_name)
-    .bind(now_ms())
+    .bind(at)
     .bind(entry.kind.as_str())
     .bind(entry.action)
     .bind(entry.subject)
-    .bind(entry.before.map(|j| mask_secrets(j).to_string()))
-    .bind(entry.after.map(|j| mask_secrets(j).to_string()))
+    .bind(before)
+    .bind(after)
+    .bind(link.seq)
+    .bind(link.prev_hash)
+    .bind(link.hash)
     .execute(db)
     .await
     .map(crate::db::Done::from))?;

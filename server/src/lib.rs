@@ -28,6 +28,7 @@ pub mod orgs;
 pub mod paging;
 pub mod people;
 pub mod rate;
+pub mod records;
 pub mod retention;
 pub mod settings;
 pub mod simulator;

@@ -8,7 +8,7 @@
 
 use crate::db::Pool;
 
-use crate::{error::ResultExt, AppState, Result};
+use crate::{deliveries, error::ResultExt, records::RecordsKey, AppState, Result};
 
 /// Rows looked at per window.
 const WINDOW: i64 = 2000;
@@ -36,13 +36,10 @@ pub async fn prune(state: &AppState, cutoffs: Cutoffs) -> Result<Pruned> {
     // Ids grow with time: everything older than the cutoff lies below one id.
     if let Some(below) = first_id_at_or_after(&state.pool, "deliveries", cutoffs.deliveries).await?
     {
-        (pruned.deliveries, pruned.longest_window) = in_windows(
-            state,
-            "deliveries",
-            below,
-            "DELETE FROM deliveries WHERE id >= $1 AND id < $2 AND next_attempt_at IS NULL",
-        )
-        .await?;
+        // Their attempts' links are signed as removed by retention (docs/records.md).
+        let key = Box::new(RecordsKey::of(&state.secrets));
+        (pruned.deliveries, pruned.longest_window) =
+            in_windows(state, "deliveries", below, Delete::FinishedDeliveries(key)).await?;
     }
     if let Some(below) = first_id_at_or_after(&state.pool, "events", cutoffs.deliveries).await? {
         // Only what fan-out has read, never the newest event (new ids continue after it, never
@@ -57,8 +54,10 @@ pub async fn prune(state: &AppState, cutoffs: Cutoffs) -> Result<Pruned> {
             state,
             "events",
             below.min(fanned_out_below).min(newest),
-            "DELETE FROM events WHERE id >= $1 AND id < $2
-             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)",
+            Delete::Statement(
+                "DELETE FROM events WHERE id >= $1 AND id < $2
+                 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)",
+            ),
         )
         .await?;
         pruned.longest_window = pruned.longest_window.max(longest);
@@ -163,14 +162,22 @@ async fn first_id_at_or_after(
     Ok(Some(hi))
 }
 
-/// Runs `delete` over the ids below `end`, one window per writer job, binding the window's
-/// start as `?1` and its end as `?2`; returns the rows deleted and the longest a window took
-/// inside its transaction.
+/// What a window deletes.
+#[derive(Clone)]
+enum Delete {
+    /// A statement binding the window's start as `$1` and its end as `$2`.
+    Statement(&'static str),
+    /// Finished deliveries, by their owner module (their attempts are records).
+    FinishedDeliveries(Box<RecordsKey>),
+}
+
+/// Runs `delete` over the ids below `end`, one window per writer job; returns the rows
+/// deleted and the longest a window took inside its transaction.
 async fn in_windows(
     state: &AppState,
     table: &'static str,
     end: i64,
-    delete: &'static str,
+    delete: Delete,
 ) -> Result<(u64, std::time::Duration)> {
     let start: i64 = crate::db::with_db!(&state.pool, db => sqlx::query_scalar(&format!("SELECT COALESCE(MIN(id), 0) FROM {table}"))
         .fetch_one(db)
@@ -181,18 +188,26 @@ async fn in_windows(
     let mut lo = start;
     while lo < end {
         let hi = (lo + WINDOW).min(end);
+        let delete = delete.clone();
         let (rows, took) = state
             .write(move |conn| {
                 Box::pin(async move {
                     let clock = std::time::Instant::now();
-                    let rows = crate::db::with_db!(conn, db => sqlx::query(delete)
-                        .bind(lo)
-                        .bind(hi)
-                        .execute(db)
-                        .await
-                        .map(crate::db::Done::from))
-                    .context("deleting old rows")?
-                    .rows_affected();
+                    let rows = match delete {
+                        Delete::Statement(statement) => {
+                            crate::db::with_db!(conn, db => sqlx::query(statement)
+                            .bind(lo)
+                            .bind(hi)
+                            .execute(db)
+                            .await
+                            .map(crate::db::Done::from))
+                            .context("deleting old rows")?
+                            .rows_affected()
+                        }
+                        Delete::FinishedDeliveries(key) => {
+                            deliveries::removal::delete_finished_between(conn, &key, lo, hi).await?
+                        }
+                    };
                     Ok((rows, clock.elapsed()))
                 })
             })

@@ -1,5 +1,8 @@
-//! What came of a batch of attempts: each attempt written to the log and its delivery's new
-//! state, releasing the leases — one job of the writer for the whole batch.
+//! What came of a batch of attempts: each attempt written to the log as a link of its
+//! organisation's deliveries chain (see [`crate::records`]) and its delivery's new state,
+//! releasing the leases — one job of the writer for the whole batch.
+
+use std::collections::{BTreeMap, HashMap};
 
 use sqlx::QueryBuilder;
 
@@ -7,6 +10,7 @@ use crate::{
     db::{self, Conn},
     domain::delivery::DeliveryStatus,
     error::ResultExt,
+    records::{self, Chain, Link},
     Result,
 };
 
@@ -18,11 +22,31 @@ pub struct NewAttempt {
     pub started_at: i64,
     pub duration_ms: i64,
     pub request_headers: String,
+    /// SHA-256 (hex) of the body as sent; `None` when nothing was sent.
+    pub request_body_sha256: Option<String>,
     pub response_status: Option<i64>,
     pub response_headers: Option<String>,
     pub response_body: Option<String>,
     pub error_kind: Option<&'static str>,
     pub error_message: Option<String>,
+}
+
+impl NewAttempt {
+    fn content(&self, delivery_id: i64) -> serde_json::Value {
+        records::attempt_content(
+            delivery_id,
+            self.number,
+            self.started_at,
+            self.duration_ms,
+            &self.request_headers,
+            self.request_body_sha256.as_deref(),
+            self.response_status,
+            self.response_headers.as_deref(),
+            self.response_body.as_deref(),
+            self.error_kind,
+            self.error_message.as_deref(),
+        )
+    }
 }
 
 /// A delivery after an attempt: its new state, and the attempt.
@@ -37,23 +61,69 @@ pub struct Finished {
     pub attempt: NewAttempt,
 }
 
+/// An attempt with its organisation and its link, ready to be written.
+struct Linked<'a> {
+    finished: &'a Finished,
+    organisation_id: i64,
+    link: Link,
+}
+
 /// Writes attempts and their deliveries' new states, releasing the leases. A delivery deleted
 /// meanwhile (with its subscription) is skipped: its outcome has nowhere to go.
 pub async fn finish(conn: &mut Conn, finished: &[Finished], now: i64) -> Result<()> {
     for chunk in finished.chunks(200) {
+        // The update says which deliveries are still there and whose they are (and, on
+        // Postgres, locks them until the attempts are in).
+        let owners: HashMap<i64, i64> = match conn.split() {
+            db::Split::Sqlite(db) => update_sqlite(db, chunk, now).await?,
+            db::Split::Postgres(db) => update_postgres(db, chunk, now).await?,
+        }
+        .into_iter()
+        .collect();
+        let mut contents: BTreeMap<i64, Vec<serde_json::Value>> = BTreeMap::new();
+        let kept: Vec<(&Finished, i64)> = chunk
+            .iter()
+            .filter_map(|f| owners.get(&f.delivery_id).map(|org| (f, *org)))
+            .collect();
+        for (f, org) in &kept {
+            contents
+                .entry(*org)
+                .or_default()
+                .push(f.attempt.content(f.delivery_id));
+        }
+        let mut links: BTreeMap<i64, std::vec::IntoIter<Link>> =
+            records::reserve(conn, Chain::Deliveries, &contents)
+                .await?
+                .into_iter()
+                .map(|(org, l)| (org, l.into_iter()))
+                .collect();
+        let linked: Vec<Linked> = kept
+            .into_iter()
+            .map(|(finished, org)| Linked {
+                finished,
+                organisation_id: org,
+                link: links
+                    .get_mut(&org)
+                    .and_then(Iterator::next)
+                    .expect("BUG: a link per attempt"),
+            })
+            .collect();
+        if linked.is_empty() {
+            continue;
+        }
         match conn.split() {
-            db::Split::Sqlite(db) => finish_sqlite(db, chunk, now).await?,
-            db::Split::Postgres(db) => finish_postgres(db, chunk, now).await?,
+            db::Split::Sqlite(db) => insert_sqlite(db, &linked).await?,
+            db::Split::Postgres(db) => insert_postgres(db, &linked).await?,
         }
     }
     Ok(())
 }
 
-async fn finish_sqlite(
+async fn update_sqlite(
     db: &mut sqlx::SqliteConnection,
     chunk: &[Finished],
     now: i64,
-) -> Result<()> {
+) -> Result<Vec<(i64, i64)>> {
     let mut update = QueryBuilder::new("WITH v(id, status, attempts, next_at, http, err, ms) AS (");
     update.push_values(chunk, |mut b, f| {
         b.push_bind(f.delivery_id)
@@ -69,35 +139,42 @@ async fn finish_sqlite(
              lease_until = NULL, last_http_status = v.http, last_error = v.err, last_duration_ms = v.ms, updated_at = ",
     );
     update.push_bind(now);
-    update.push(" FROM v WHERE deliveries.id = v.id");
-    update
-        .build()
-        .execute(&mut *db)
-        .await
-        .context("recording deliveries' new states")?;
-
-    let mut insert = QueryBuilder::new(
-        "WITH v(delivery_id, number, started_at, duration_ms, request_headers, response_status,
-                response_headers, response_body, error_kind, error_message) AS (",
+    update.push(
+        " FROM v WHERE deliveries.id = v.id
+         RETURNING deliveries.id,
+                   (SELECT s.organisation_id FROM subscriptions s WHERE s.id = deliveries.subscription_id)",
     );
-    insert.push_values(chunk, |mut b, f| {
-        let a = &f.attempt;
+    update
+        .build_query_as()
+        .fetch_all(&mut *db)
+        .await
+        .context("recording deliveries' new states")
+}
+
+async fn insert_sqlite(db: &mut sqlx::SqliteConnection, linked: &[Linked<'_>]) -> Result<()> {
+    let mut insert = QueryBuilder::new(
+        "INSERT INTO delivery_attempts (delivery_id, number, started_at, duration_ms, request_headers,
+             request_body_sha256, response_status, response_headers, response_body, error_kind,
+             error_message, organisation_id, seq, prev_hash, hash) ",
+    );
+    insert.push_values(linked, |mut b, l| {
+        let (f, a) = (l.finished, &l.finished.attempt);
         b.push_bind(f.delivery_id)
             .push_bind(a.number)
             .push_bind(a.started_at)
             .push_bind(a.duration_ms)
             .push_bind(a.request_headers.clone())
+            .push_bind(a.request_body_sha256.clone())
             .push_bind(a.response_status)
             .push_bind(a.response_headers.clone())
             .push_bind(a.response_body.clone())
             .push_bind(a.error_kind)
-            .push_bind(a.error_message.clone());
+            .push_bind(a.error_message.clone())
+            .push_bind(l.organisation_id)
+            .push_bind(l.link.seq)
+            .push_bind(l.link.prev_hash.clone())
+            .push_bind(l.link.hash.clone());
     });
-    insert.push(
-        ") INSERT INTO delivery_attempts (delivery_id, number, started_at, duration_ms, request_headers,
-             response_status, response_headers, response_body, error_kind, error_message)
-         SELECT * FROM v WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = v.delivery_id)",
-    );
     insert
         .build()
         .execute(&mut *db)
@@ -106,20 +183,26 @@ async fn finish_sqlite(
     Ok(())
 }
 
-/// [`finish_sqlite`] with one array per column: one statement text for any number of rows
-/// (see `db::dialect`, "Rows as arrays"). Both statements are planned for each batch
-/// (`persistent(false)`; planning them is cheap): a plan cached while the deliveries table
-/// was small kept scanning all of it for a hash join once it had grown (`auto_explain`: 5.8 ms
-/// for 24 rows among 32,000), where each id is one index lookup.
-async fn finish_postgres(db: &mut sqlx::PgConnection, chunk: &[Finished], now: i64) -> Result<()> {
+/// [`update_sqlite`] with one array per column: one statement text for any number of rows
+/// (see `db::dialect`, "Rows as arrays"). Planned for each batch (`persistent(false)`;
+/// planning it is cheap): a plan cached while the deliveries table was small kept scanning
+/// all of it for a hash join once it had grown (`auto_explain`: 5.8 ms for 24 rows among
+/// 32,000), where each id is one index lookup.
+async fn update_postgres(
+    db: &mut sqlx::PgConnection,
+    chunk: &[Finished],
+    now: i64,
+) -> Result<Vec<(i64, i64)>> {
     let ids: Vec<i64> = chunk.iter().map(|f| f.delivery_id).collect();
-    sqlx::query(
+    sqlx::query_as(
         "UPDATE deliveries SET status = v.status, attempts = v.attempts, next_attempt_at = v.next_at,
              lease_until = NULL, last_http_status = v.http, last_error = v.err, last_duration_ms = v.ms,
              updated_at = $8
          FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::bigint[])
               AS v(id, status, attempts, next_at, http, err, ms)
-         WHERE deliveries.id = v.id AND deliveries.id = ANY($1)",
+         WHERE deliveries.id = v.id AND deliveries.id = ANY($1)
+         RETURNING deliveries.id,
+                   (SELECT s.organisation_id FROM subscriptions s WHERE s.id = deliveries.subscription_id)",
     )
     .persistent(false)
     .bind(&ids)
@@ -130,31 +213,36 @@ async fn finish_postgres(db: &mut sqlx::PgConnection, chunk: &[Finished], now: i
     .bind(chunk.iter().map(|f| f.last_error.as_deref()).collect::<Vec<Option<&str>>>())
     .bind(chunk.iter().map(|f| f.attempt.duration_ms).collect::<Vec<i64>>())
     .bind(now)
-    .execute(&mut *db)
+    .fetch_all(&mut *db)
     .await
-    .context("recording deliveries' new states")?;
+    .context("recording deliveries' new states")
+}
 
-    let attempts = || chunk.iter().map(|f| &f.attempt);
+async fn insert_postgres(db: &mut sqlx::PgConnection, linked: &[Linked<'_>]) -> Result<()> {
+    let attempts = || linked.iter().map(|l| &l.finished.attempt);
     sqlx::query(
         "INSERT INTO delivery_attempts (delivery_id, number, started_at, duration_ms, request_headers,
-             response_status, response_headers, response_body, error_kind, error_message)
-         SELECT v.* FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[],
-                                $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[])
-              AS v(delivery_id, number, started_at, duration_ms, request_headers, response_status,
-                   response_headers, response_body, error_kind, error_message)
-         WHERE v.delivery_id IN (SELECT d.id FROM deliveries d WHERE d.id = ANY($1))",
+             request_body_sha256, response_status, response_headers, response_body, error_kind,
+             error_message, organisation_id, seq, prev_hash, hash)
+         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[],
+                              $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[],
+                              $12::bigint[], $13::bigint[], $14::text[], $15::text[])",
     )
-    .persistent(false)
-    .bind(&ids)
+    .bind(linked.iter().map(|l| l.finished.delivery_id).collect::<Vec<i64>>())
     .bind(attempts().map(|a| a.number).collect::<Vec<i64>>())
     .bind(attempts().map(|a| a.started_at).collect::<Vec<i64>>())
     .bind(attempts().map(|a| a.duration_ms).collect::<Vec<i64>>())
     .bind(attempts().map(|a| a.request_headers.as_str()).collect::<Vec<&str>>())
+    .bind(attempts().map(|a| a.request_body_sha256.as_deref()).collect::<Vec<Option<&str>>>())
     .bind(attempts().map(|a| a.response_status).collect::<Vec<Option<i64>>>())
     .bind(attempts().map(|a| a.response_headers.as_deref()).collect::<Vec<Option<&str>>>())
     .bind(attempts().map(|a| a.response_body.as_deref()).collect::<Vec<Option<&str>>>())
     .bind(attempts().map(|a| a.error_kind).collect::<Vec<Option<&str>>>())
     .bind(attempts().map(|a| a.error_message.as_deref()).collect::<Vec<Option<&str>>>())
+    .bind(linked.iter().map(|l| l.organisation_id).collect::<Vec<i64>>())
+    .bind(linked.iter().map(|l| l.link.seq).collect::<Vec<i64>>())
+    .bind(linked.iter().map(|l| l.link.prev_hash.as_str()).collect::<Vec<&str>>())
+    .bind(linked.iter().map(|l| l.link.hash.as_str()).collect::<Vec<&str>>())
     .execute(&mut *db)
     .await
     .context("recording attempts")?;

@@ -319,28 +319,6 @@ pub async fn cancel_pending(conn: &mut Conn, of: Pending, why: &str) -> Result<b
     Ok(n as i64 >= WINDOW)
 }
 
-/// Deliveries one job deletes: each takes its attempts (up to one per retry, each with up to
-/// 64 KiB of answer) with it.
-const DELETE_WINDOW: i64 = 200;
-
-/// Deletes up to a window of deliveries (with their attempts) of a deleted subscription;
-/// answers whether more may be left.
-pub async fn delete_of_subscription(conn: &mut Conn, subscription_id: i64) -> Result<bool> {
-    let n = crate::db::with_db!(conn, db, engine => sqlx::query(
-        &format!("DELETE FROM deliveries WHERE id IN (
-           SELECT id FROM deliveries {ix_deliveries_by_subscription}
-           WHERE subscription_id = $1 LIMIT $2)", ix_deliveries_by_subscription = crate::db::dialect::indexed_by(engine, "deliveries_by_subscription")),
-    )
-    .bind(subscription_id)
-    .bind(DELETE_WINDOW)
-    .execute(db)
-    .await
-    .map(crate::db::Done::from))
-    .context("deleting a deleted subscription's deliveries")?
-    .rows_affected();
-    Ok(n as i64 >= DELETE_WINDOW)
-}
-
 /// The deliveries `chosen` (a statement of ids, with `$2` the time now) that nobody else is
 /// claiming. SQLite: all of them, as one writer claims. Postgres: each row is locked before it
 /// is leased, and rows another instance is claiming right now are passed over, not waited for

@@ -54,6 +54,7 @@ mod tests {
             started_at: 0,
             duration: Duration::from_millis(3),
             request_headers: "{}".into(),
+            request_body_sha256: None,
             response: Some(Response {
                 status,
                 headers: "{}".into(),
@@ -72,6 +73,7 @@ mod tests {
             started_at: 0,
             duration: Duration::from_secs(15),
             request_headers: "{}".into(),
+            request_body_sha256: None,
             response: None,
             error: Some((kind, "…".into())),
             address: "lims:80".into(),

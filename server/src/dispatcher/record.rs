@@ -219,6 +219,7 @@ fn finished(o: Outcome, status: DeliveryStatus, next_attempt_at: Option<i64>) ->
             started_at: a.started_at,
             duration_ms: a.duration.as_millis() as i64,
             request_headers: a.request_headers,
+            request_body_sha256: a.request_body_sha256,
             response_status,
             response_headers,
             response_body,

@@ -49,6 +49,8 @@ pub struct Attempt {
     pub duration: Duration,
     /// What was sent, secret values masked (JSON object).
     pub request_headers: String,
+    /// SHA-256 (hex) of the body sent; `None` when nothing was sent.
+    pub request_body_sha256: Option<String>,
     pub response: Option<Response>,
     pub error: Option<(ErrorKind, String)>,
     /// The receiver's `host:port`, for saying what went wrong in plain words.
@@ -71,6 +73,7 @@ impl Attempt {
             started_at,
             duration: Duration::ZERO,
             request_headers: "{}".into(),
+            request_body_sha256: None,
             response: None,
             error: Some((
                 ErrorKind::Unregistered,
@@ -169,6 +172,9 @@ impl Sender {
         });
         let duration = clock.elapsed();
         let request_headers = Json::Object(shown).to_string();
+        let request_body_sha256 = Some(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+            body.as_bytes(),
+        )));
         match result {
             Ok(response) => {
                 let error = (300..400).contains(&response.status).then(|| {
@@ -183,6 +189,7 @@ impl Sender {
                     started_at,
                     duration,
                     request_headers,
+                    request_body_sha256,
                     response: Some(response),
                     error,
                     address: address_of(&target.url),
@@ -192,6 +199,7 @@ impl Sender {
                 started_at,
                 duration,
                 request_headers,
+                request_body_sha256,
                 response: None,
                 error: Some(error),
                 address: address_of(&target.url),

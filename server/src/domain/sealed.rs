@@ -20,6 +20,8 @@ pub struct SecretsKey {
     cipher: XChaCha20Poly1305,
     /// Names the key without revealing it (see [`SecretsKey::id`]).
     id: String,
+    /// The seed of the records' signing key (see [`SecretsKey::records_seed`]).
+    records_seed: [u8; 32],
 }
 
 impl std::fmt::Debug for SecretsKey {
@@ -53,9 +55,15 @@ impl SecretsKey {
             .chain_update(b"labhook secrets key id\0")
             .chain_update(bytes)
             .finalize();
+        let records_seed = Sha256::new()
+            .chain_update(b"labhook records signing key\0")
+            .chain_update(bytes)
+            .finalize()
+            .into();
         Self {
             cipher: XChaCha20Poly1305::new_from_slice(bytes).expect("BUG: the key is 32 bytes"),
             id: digest[..8].iter().map(|b| format!("{b:02x}")).collect(),
+            records_seed,
         }
     }
 
@@ -63,6 +71,13 @@ impl SecretsKey {
     /// the database records it, so that an instance started with another key is refused.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The seed of the Ed25519 key that signs the records' checkpoints, derived from this key:
+    /// every instance that shares the secrets key file signs with the same key, and one file
+    /// stays the one thing an operator keeps safe (docs/records.md).
+    pub fn records_seed(&self) -> [u8; 32] {
+        self.records_seed
     }
 
     /// Reads a key file's contents (base64, surrounding white space ignored); returns the key

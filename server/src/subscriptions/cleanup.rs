@@ -5,9 +5,13 @@
 //! Nothing of it is sent meanwhile: the send-time check refuses all of it.
 
 use crate::{
-    deliveries::queue::{cancel_pending, delete_of_subscription, Pending, FEATURE_OFF},
+    deliveries::{
+        queue::{cancel_pending, Pending, FEATURE_OFF},
+        removal::delete_of_subscription,
+    },
     domain::delivery::InactiveReason,
     error::ResultExt,
+    records::RecordsKey,
     AppState, Result,
 };
 
@@ -34,11 +38,13 @@ async fn purge_deleted(state: &AppState) -> Result<bool> {
     .fetch_all(db)
     .await)
     .context("looking for deleted subscriptions")?;
+    let key = RecordsKey::of(&state.secrets);
     for &id in &deleted {
+        let key = key.clone();
         state
             .write(move |conn| {
                 Box::pin(async move {
-                    if !delete_of_subscription(&mut *conn, id).await? {
+                    if !delete_of_subscription(&mut *conn, &key, id).await? {
                         crate::db::with_db!(conn, db => sqlx::query(
                             "DELETE FROM subscriptions WHERE id = $1 AND deleted_at IS NOT NULL
                                AND NOT EXISTS (SELECT 1 FROM deliveries WHERE subscription_id = $2)",

@@ -11,6 +11,7 @@ const LAYERS: &[&[&str]] = &[
     &["config"],
     &["db", "telemetry"],
     &["state"],
+    &["records"],
     &["auth", "health"],
     &["audit", "settings", "orgs", "notifications"],
     &["devices", "deliveries", "api_tokens"],

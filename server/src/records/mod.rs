@@ -1,0 +1,52 @@
+//! Tamper-evident records (docs/records.md): every audit entry and every delivery attempt is a
+//! link of its organisation's chain (SHA-256 of the row's canonical content and of the link
+//! before it); the installation signs the chains' heads (Ed25519) at intervals and on demand,
+//! and signs each removal on purpose (retention, a deleted subscription's log) when it
+//! happens, so that `labhook verify-records` can tell pruning from tampering.
+//!
+//! This module owns the canonical form, the chains' heads and the signatures; the modules that
+//! own the rows (audit, deliveries) ask it for links inside their own transactions.
+
+mod chain;
+mod checkpoint;
+mod key;
+mod removal;
+pub mod verify;
+
+pub(crate) use chain::reserve;
+pub use chain::{attempt_content, audit_content, link, Link, GENESIS};
+pub use checkpoint::{checkpoint, checkpoint_all, sign_heads, Checkpointed};
+pub use key::{PublicKey, RecordsKey};
+pub(crate) use removal::remove_attempts;
+
+/// An organisation's chain of records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Chain {
+    /// The audit trail's entries.
+    Audit,
+    /// The delivery log's attempts: request as sent, answer as received, times.
+    Deliveries,
+}
+
+impl Chain {
+    pub const ALL: [Chain; 2] = [Chain::Audit, Chain::Deliveries];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Chain::Audit => "audit",
+            Chain::Deliveries => "deliveries",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == raw)
+    }
+
+    /// The table whose rows are the chain's links.
+    pub(crate) fn table(self) -> &'static str {
+        match self {
+            Chain::Audit => "audit_log",
+            Chain::Deliveries => "delivery_attempts",
+        }
+    }
+}
