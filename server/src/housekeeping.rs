@@ -4,8 +4,9 @@
 //!
 //! - At once when something is marked for it (and every few seconds): the clean-up changes
 //!   leave behind ([`subscriptions::cleanup`], removed channels), a window a writer job.
-//! - Every hour: retention (deliveries, events, data points), switching off subscriptions
-//!   whose deliveries keep failing, expired sessions and idle clients of the rate limits.
+//! - Every hour: the records' heads signed, retention (deliveries, events, data points),
+//!   switching off subscriptions whose deliveries keep failing, expired sessions and idle
+//!   clients of the rate limits.
 //!
 //! It beats between any two jobs; `/readyz` says when it has stopped going round.
 
@@ -19,7 +20,7 @@ use crate::{
     clock::now_ms,
     db::shared::{self, Turn},
     devices::{self, ingest},
-    health, retention, subscriptions, AppState, Result,
+    health, records, retention, subscriptions, AppState, Result,
 };
 
 /// How often housekeeping looks for clean-up when nobody asked for it.
@@ -137,6 +138,12 @@ async fn hourly(state: &AppState) {
         }
     }
     health::housekeeping_beat(state);
+    // The chains' heads signed before retention removes anything (docs/records.md).
+    match records::checkpoint(state).await {
+        Ok(c) if c.signed > 0 => tracing::info!(heads = c.signed, "signed the records' heads"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = ?e, "signing the records' heads failed"),
+    }
     let cutoffs = retention::Cutoffs {
         deliveries: now - config.retention.as_millis() as i64,
         data_points: config

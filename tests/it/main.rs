@@ -19,4 +19,5 @@ mod operations;
 mod people;
 mod process;
 mod readback;
+mod records;
 mod subscriptions;

@@ -24,6 +24,6 @@ pub use model::{Created, Subscription, TriggerRow};
 pub use overflow::record_overflow;
 pub use queries::{catalogue, event_label, get, get_for_edit, list, list_page, PER_PAGE};
 pub use redeliver::redeliver;
-pub use sealing::{key_file, seal_open_secrets, secrets_key};
+pub use sealing::{key_file, key_file_of, read_key_file, seal_open_secrets, secrets_key};
 pub use switch::{deactivate, deactivate_unregistered_targets, set_active};
 pub use test_event::send_test_event;

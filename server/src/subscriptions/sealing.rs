@@ -20,15 +20,29 @@ const SEALED_LIKE: &str = "sealed:v1:%";
 
 /// Where the key file is.
 pub fn key_file(config: &Config) -> PathBuf {
-    config
-        .secrets_key_file
-        .clone()
-        .unwrap_or_else(|| match &config.database {
-            Location::Sqlite(path) => path.with_extension("secrets.key"),
-            // Every instance needs the same key: where it is must be said (`--secrets-key`);
-            // without it, the working directory.
-            Location::Postgres(_) => PathBuf::from("labhook.secrets.key"),
-        })
+    key_file_of(&config.database, config.secrets_key_file.clone())
+}
+
+/// Where the key file of `database` is: `given`, or beside a SQLite file.
+pub fn key_file_of(database: &Location, given: Option<PathBuf>) -> PathBuf {
+    given.unwrap_or_else(|| match database {
+        Location::Sqlite(path) => path.with_extension("secrets.key"),
+        // Every instance needs the same key: where it is must be said (`--secrets-key`);
+        // without it, the working directory.
+        Location::Postgres(_) => PathBuf::from("labhook.secrets.key"),
+    })
+}
+
+/// Reads an existing key file (the command line's records commands: they never make a key).
+pub fn read_key_file(path: &std::path::Path) -> anyhow::Result<SecretsKey> {
+    let contents = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read the secrets key file {} (give its place with --secrets-key-file)",
+            path.display()
+        )
+    })?;
+    SecretsKey::parse(&contents)
+        .with_context(|| format!("the secrets key file {} is not a key", path.display()))
 }
 
 /// Reads the key file, or creates it (mode 0600) when there is none and the database holds

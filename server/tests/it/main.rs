@@ -9,5 +9,6 @@ mod ingest;
 mod layers;
 mod postgres;
 mod receiver;
+mod records;
 mod replies;
 mod writer;

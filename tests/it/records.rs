@@ -1,0 +1,110 @@
+//! `labhook records-key`, `sign-records` and `verify-records` through the real binary, beside a
+//! running server, on either engine: a sound installation passes, an edit made in the
+//! database is named and the command fails, a key that is not the installation's is refused.
+
+use std::process::{Command, Output};
+
+const CHANNEL: &str = "--channel=absorbance:AU:number";
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test]
+async fn records_are_signed_and_verified_from_the_command_line_and_an_edit_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("records.db");
+    let port = crate::process::free_port();
+    // The server makes the secrets key (and with it the records key) on its first start.
+    let _server = crate::process::start_server(&db, port, None);
+    crate::process::wait_healthy(&format!("http://127.0.0.1:{port}")).await;
+    let (database, serving) = server::harness::process_database_args(&db);
+    let run = |command: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_labhook"));
+        cmd.args(&database).args(command).env("RUST_LOG", "warn");
+        // The records commands read the key file where `serve` was told it is.
+        if command[0] != "create-device" {
+            cmd.args(&serving);
+        }
+        cmd.output().expect("the binary runs")
+    };
+    for name in ["Plate Reader 7", "Plate Reader 8"] {
+        let out = run(&[
+            "create-device",
+            "--organisation",
+            "Demo Lab",
+            "--name",
+            name,
+            CHANNEL,
+        ]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+
+    let key = run(&["records-key"]);
+    assert!(key.status.success(), "{}", text(&key));
+    let key = String::from_utf8(key.stdout).unwrap().trim().to_owned();
+    assert!(key.starts_with("lhrk_"), "{key}");
+    let signed = run(&["sign-records"]);
+    assert!(signed.status.success(), "{}", text(&signed));
+    assert!(text(&signed).contains(&key), "{}", text(&signed));
+
+    let sound = run(&["verify-records", "--public-key", &key]);
+    assert!(sound.status.success(), "{}", text(&sound));
+    assert!(
+        text(&sound).contains("every chain is sound"),
+        "{}",
+        text(&sound)
+    );
+
+    // A key of another installation: the signatures are not its.
+    let other = server::records::RecordsKey::of(&server::domain::sealed::SecretsKey::generate())
+        .public()
+        .to_string();
+    let refused = run(&["verify-records", "--public-key", &other]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains("is not signed by this installation's key"),
+        "{}",
+        text(&refused)
+    );
+
+    // The newest device entry's name edited in the database, behind Labhook's back.
+    let location: server::db::Location = database[1].parse().unwrap();
+    let pool = server::db::connect(&location).await.unwrap();
+    let edited: i64 = server::db::with_db!(&pool, db => sqlx::query_scalar(
+        "SELECT MAX(id) FROM audit_log WHERE subject LIKE '%Plate Reader 8%'",
+    )
+    .fetch_one(db)
+    .await)
+    .unwrap();
+    let unguard = match location {
+        server::db::Location::Postgres(_) => {
+            "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update"
+        }
+        server::db::Location::Sqlite(_) => "DROP TRIGGER audit_log_no_update",
+    };
+    server::db::with_db!(&pool, db => sqlx::query(unguard)
+        .execute(db)
+        .await
+        .map(server::db::Done::from))
+    .unwrap();
+    server::db::with_db!(&pool, db => sqlx::query("UPDATE audit_log SET subject = 'Plate Reader 9' WHERE id = $1")
+        .bind(edited)
+        .execute(db)
+        .await
+        .map(server::db::Done::from))
+    .unwrap();
+    let caught = run(&["verify-records"]);
+    assert!(!caught.status.success());
+    let said = text(&caught);
+    assert!(
+        said.contains(&format!("audit_log row {edited} "))
+            && said.contains("does not match its hash (altered)")
+            && said.contains("1 of "),
+        "{said}"
+    );
+}
