@@ -304,6 +304,9 @@ impl Burst {
                                         break 'sent;
                                     }
                                     Err(e) if e.is_connect() => continue,
+                                    // Told to come back (a server starting, or busy): nothing
+                                    // was stored; a device sends it again, here elsewhere.
+                                    Ok(r) if r.status() == 503 || r.status() == 429 => continue,
                                     _ => break 'sent,
                                 }
                             }
