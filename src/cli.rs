@@ -148,6 +148,36 @@ enum Command {
         #[command(flatten)]
         key: KeyFileArg,
     },
+    /// Export one organisation's audit trail or delivery log for a time range as JSON Lines
+    /// with the hashes and a signed seal (verify it with `labhook verify-export`).
+    ExportRecords {
+        #[arg(long)]
+        organisation: String,
+        /// Which records: audit (the audit trail) or deliveries (the delivery log's attempts).
+        #[arg(long, value_parser = ["audit", "deliveries"])]
+        chain: String,
+        /// From this day (2026-12-01, UTC) or moment (RFC 3339), inclusive.
+        #[arg(long)]
+        from: String,
+        /// Until this day or moment, exclusive (default: now).
+        #[arg(long)]
+        to: Option<String>,
+        /// Where to write it (default: standard output).
+        #[arg(long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        key: KeyFileArg,
+    },
+    /// Check an export offline with nothing but the installation's records public key
+    /// (`labhook records-key`): every link, checkpoint and removal, and the seal over the whole
+    /// file. Exits non-zero naming the first line that was altered, added or removed.
+    VerifyExport {
+        /// The export (JSON Lines).
+        file: PathBuf,
+        /// The installation's records public key, lhrk_…
+        #[arg(long)]
+        public_key: String,
+    },
     /// Run the demo's LIMS stand-in: it verifies the scanner's webhooks and answers each
     /// sample number with the sample's information (`make run` starts it).
     DemoLims {
@@ -214,6 +244,30 @@ pub async fn main() -> ExitCode {
         Some(Command::SignRecords(k)) => records::sign(database, k.secrets_key_file).await,
         Some(Command::VerifyRecords { public_key, key }) => {
             records::verify(database, public_key, key.secrets_key_file).await
+        }
+        Some(Command::ExportRecords {
+            organisation,
+            chain,
+            from,
+            to,
+            output,
+            key,
+        }) => {
+            records::export(
+                database,
+                records::ExportArgs {
+                    organisation,
+                    chain,
+                    from,
+                    to,
+                    output,
+                },
+                key.secrets_key_file,
+            )
+            .await
+        }
+        Some(Command::VerifyExport { file, public_key }) => {
+            records::verify_export(&file, &public_key)
         }
     };
     match result {

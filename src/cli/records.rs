@@ -1,12 +1,21 @@
 //! The records commands (docs/records.md): `records-key` prints the installation's public key,
-//! `sign-records` signs the chains' heads now, `verify-records` walks every chain.
+//! `sign-records` signs the chains' heads now, `verify-records` walks every chain,
+//! `export-records` writes a range as JSON Lines, `verify-export` checks one offline.
 
 use std::path::PathBuf;
 
 use anyhow::bail;
+use anyhow::Context;
 use server::{
+    clock::now_ms,
     db::Location,
-    records::{self, verify::verify_all, PublicKey, RecordsKey},
+    orgs,
+    records::{
+        self,
+        export::{parse_time, verify_export as check_export, ExportRequest},
+        verify::verify_all,
+        Chain, PublicKey, RecordsKey,
+    },
     subscriptions::{key_file_of, read_key_file},
 };
 
@@ -66,4 +75,67 @@ pub(super) async fn verify(
     }
     println!("every chain is sound: {} chains, key {key}", reports.len());
     Ok(())
+}
+
+pub(super) struct ExportArgs {
+    pub organisation: String,
+    pub chain: String,
+    pub from: String,
+    pub to: Option<String>,
+    pub output: Option<PathBuf>,
+}
+
+pub(super) async fn export(
+    database: Location,
+    args: ExportArgs,
+    key_file: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let key = records_key(&database, key_file)?;
+    let chain = Chain::parse(&args.chain).expect("BUG: clap allows only known chains");
+    let from = parse_time(&args.from, "--from")?;
+    let to = match &args.to {
+        Some(to) => parse_time(to, "--to")?,
+        None => now_ms(),
+    };
+    let pool = server::db::connect(&database).await?;
+    let org = orgs::find_organisation_by_name(&pool, &args.organisation)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("there is no organisation named {:?}", args.organisation))?;
+    let request = ExportRequest::new(org.id, chain, from, to)?;
+    let done = match &args.output {
+        Some(path) => {
+            let mut file = tokio::fs::File::create(path)
+                .await
+                .with_context(|| format!("creating {}", path.display()))?;
+            records::export::export(&pool, &key, request, &mut file).await?
+        }
+        None => records::export::export(&pool, &key, request, &mut tokio::io::stdout()).await?,
+    };
+    eprintln!(
+        "exported {} records, {} checkpoints and {} removals of {:?}'s {} chain",
+        done.records,
+        done.checkpoints,
+        done.removals,
+        org.name,
+        chain.as_str()
+    );
+    Ok(())
+}
+
+pub(super) fn verify_export(file: &std::path::Path, public_key: &str) -> anyhow::Result<()> {
+    let key = PublicKey::parse(public_key).map_err(|e| anyhow::anyhow!("--public-key: {e}"))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let report = check_export(&text, &key);
+    let chain = report.chain.map_or("?", Chain::as_str);
+    match &report.problem {
+        None => {
+            println!(
+                "sound: {:?}'s {chain} chain, {} records, {} removed on purpose, {} checkpoints matched; sealed by {key}",
+                report.organisation, report.records, report.removed, report.checkpoints
+            );
+            Ok(())
+        }
+        Some(problem) => bail!("{} is not sound: {problem}", file.display()),
+    }
 }

@@ -72,6 +72,70 @@ async fn records_are_signed_and_verified_from_the_command_line_and_an_edit_is_na
         text(&refused)
     );
 
+    // An export of the audit trail, checked offline with the public key alone.
+    let export = dir.path().join("audit.jsonl");
+    let exported = run(&[
+        "export-records",
+        "--organisation",
+        "Demo Lab",
+        "--chain",
+        "audit",
+        "--from",
+        "2000-01-01",
+        "--output",
+        export.to_str().unwrap(),
+    ]);
+    assert!(exported.status.success(), "{}", text(&exported));
+    let verify_export = |file: &std::path::Path, key: &str| {
+        Command::new(env!("CARGO_BIN_EXE_labhook"))
+            .args(["verify-export", file.to_str().unwrap(), "--public-key", key])
+            .output()
+            .expect("the binary runs")
+    };
+    let sound = verify_export(&export, &key);
+    assert!(sound.status.success(), "{}", text(&sound));
+    assert!(
+        text(&sound).contains("sound: \"Demo Lab\"'s audit chain"),
+        "{}",
+        text(&sound)
+    );
+    let refused = verify_export(&export, &other);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains("not signed by this installation's key"),
+        "{}",
+        text(&refused)
+    );
+    // The file edited: the entry's line is named.
+    let edited = std::fs::read_to_string(&export)
+        .unwrap()
+        .replace("Plate Reader 8", "Plate Reader 9");
+    let edited_file = dir.path().join("edited.jsonl");
+    std::fs::write(&edited_file, edited).unwrap();
+    let caught = verify_export(&edited_file, &key);
+    assert!(!caught.status.success());
+    assert!(
+        text(&caught).contains("does not match its hash (altered)"),
+        "{}",
+        text(&caught)
+    );
+    // A bad day is refused in words, before anything is written.
+    let bad = run(&[
+        "export-records",
+        "--organisation",
+        "Demo Lab",
+        "--chain",
+        "audit",
+        "--from",
+        "yesterday",
+    ]);
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad).contains("--from must be a day"),
+        "{}",
+        text(&bad)
+    );
+
     // The newest device entry's name edited in the database, behind Labhook's back.
     let location: server::db::Location = database[1].parse().unwrap();
     let pool = server::db::connect(&location).await.unwrap();

@@ -7,6 +7,7 @@ pub mod error;
 pub mod ingest;
 pub mod metrics;
 pub mod readback;
+pub mod records;
 pub mod serve;
 pub mod session;
 
@@ -54,6 +55,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", METRICS),
     ("POST", DATA_POINTS),
     ("GET", CHANNEL),
+    ("GET", records::PAGE_EXPORT),
 ];
 
 /// The backend's own routes (everything that is not a page or a server function).
@@ -64,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .route(METRICS, get(metrics::metrics))
         .route(DATA_POINTS, post(ingest::post_data_points))
         .route(CHANNEL, get(readback::get_channel))
+        .route(records::PAGE_EXPORT, get(records::page_export))
         .merge(api_v2::router())
         .with_state(state)
 }

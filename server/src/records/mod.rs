@@ -9,13 +9,15 @@
 
 mod chain;
 mod checkpoint;
+pub mod export;
 mod key;
 mod removal;
+mod rows;
 pub mod verify;
 
 pub(crate) use chain::reserve;
 pub use chain::{attempt_content, audit_content, link, Link, GENESIS};
-pub use checkpoint::{checkpoint, checkpoint_all, sign_heads, Checkpointed};
+pub use checkpoint::{checkpoint, checkpoint_all, sign_heads, Checkpointed, Cursor};
 pub use key::{PublicKey, RecordsKey};
 pub(crate) use removal::remove_attempts;
 
@@ -40,6 +42,37 @@ impl Chain {
 
     pub fn parse(raw: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|c| c.as_str() == raw)
+    }
+
+    /// The names of a link's content, in the order the content lists them (what an export
+    /// calls each part).
+    pub fn fields(self) -> &'static [&'static str] {
+        match self {
+            Chain::Audit => &[
+                "actor_id", "actor", "at", "kind", "action", "subject", "before", "after",
+            ],
+            Chain::Deliveries => &[
+                "delivery_id",
+                "number",
+                "started_at",
+                "duration_ms",
+                "request_headers",
+                "request_body_sha256",
+                "response_status",
+                "response_headers",
+                "response_body",
+                "error_kind",
+                "error_message",
+            ],
+        }
+    }
+
+    /// The column that says when a link's row happened.
+    pub(crate) fn time_column(self) -> &'static str {
+        match self {
+            Chain::Audit => "at",
+            Chain::Deliveries => "started_at",
+        }
     }
 
     /// The table whose rows are the chain's links.

@@ -4,20 +4,17 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value as Json;
-
 use super::{
-    chain::{attempt_content, audit_content, link, GENESIS},
-    checkpoint, removal, Chain, PublicKey,
+    chain::{link, GENESIS},
+    checkpoint, removal,
+    rows::page,
+    Chain, PublicKey,
 };
 use crate::{
     db::{Conn, Pool},
     error::ResultExt,
     Result,
 };
-
-/// Rows read per query.
-const PAGE: i64 = 2000;
 
 /// What was found in one organisation's chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,15 +37,6 @@ impl ChainReport {
     pub fn is_sound(&self) -> bool {
         self.problem.is_none()
     }
-}
-
-/// One row as stored: its link and its content.
-struct Row {
-    id: i64,
-    seq: i64,
-    prev_hash: String,
-    hash: String,
-    content: Json,
 }
 
 /// Verifies every organisation's chains against `key`, all in one snapshot of the database
@@ -115,7 +103,7 @@ async fn walk(
     let mut expected_prev = GENESIS.to_owned();
     let mut last_id: Option<i64> = None;
     loop {
-        let rows = page(&mut *conn, org, chain, expected_seq - 1).await?;
+        let rows = page(&mut *conn, org, chain, expected_seq - 1, i64::MAX).await?;
         if rows.is_empty() {
             break;
         }
@@ -294,7 +282,7 @@ async fn checkpoints(
 
 /// When every link from `first` to `last` was removed by a signed removal, the hash of the
 /// last (the link after the gap follows it).
-fn gap(removed: &[removal::Range], first: i64, last: i64) -> Option<String> {
+pub(crate) fn gap(removed: &[removal::Range], first: i64, last: i64) -> Option<String> {
     let mut next = first;
     for (a, b, hash) in removed {
         if *a <= next && next <= *b {
@@ -324,107 +312,6 @@ async fn unchained(conn: &mut Conn, org: i64, chain: Chain) -> Result<(u64, Opti
     .await)
     .context("counting rows without links")?;
     Ok((count as u64, late))
-}
-
-/// The next page of rows after link `after`, in link order.
-async fn page(conn: &mut Conn, org: i64, chain: Chain, after: i64) -> Result<Vec<Row>> {
-    Ok(match chain {
-        Chain::Audit => {
-            type AuditRow = (
-                i64,
-                i64,
-                String,
-                String,
-                Option<i64>,
-                String,
-                i64,
-                String,
-                String,
-                String,
-                Option<String>,
-                Option<String>,
-            );
-            let rows: Vec<AuditRow> = crate::db::with_db!(conn, db => sqlx::query_as(
-                "SELECT id, seq, prev_hash, hash, actor_id, actor_name, at, kind, action, subject, before, after
-                 FROM audit_log WHERE organisation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-            )
-            .bind(org)
-            .bind(after)
-            .bind(PAGE)
-            .fetch_all(db)
-            .await)
-            .context("reading the audit trail's links")?;
-            rows.into_iter()
-                .map(|r| Row {
-                    id: r.0,
-                    seq: r.1,
-                    prev_hash: r.2,
-                    hash: r.3,
-                    content: audit_content(
-                        r.4,
-                        &r.5,
-                        r.6,
-                        &r.7,
-                        &r.8,
-                        &r.9,
-                        r.10.as_deref(),
-                        r.11.as_deref(),
-                    ),
-                })
-                .collect()
-        }
-        Chain::Deliveries => {
-            type AttemptRow = (
-                i64,
-                i64,
-                String,
-                String,
-                i64,
-                i64,
-                i64,
-                i64,
-                String,
-                Option<String>,
-                Option<i64>,
-                Option<String>,
-                Option<String>,
-                Option<String>,
-                Option<String>,
-            );
-            let rows: Vec<AttemptRow> = crate::db::with_db!(conn, db => sqlx::query_as(
-                "SELECT id, seq, prev_hash, hash, delivery_id, number, started_at, duration_ms, request_headers,
-                        request_body_sha256, response_status, response_headers, response_body, error_kind, error_message
-                 FROM delivery_attempts WHERE organisation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-            )
-            .bind(org)
-            .bind(after)
-            .bind(PAGE)
-            .fetch_all(db)
-            .await)
-            .context("reading the delivery log's links")?;
-            rows.into_iter()
-                .map(|r| Row {
-                    id: r.0,
-                    seq: r.1,
-                    prev_hash: r.2,
-                    hash: r.3,
-                    content: attempt_content(
-                        r.4,
-                        r.5,
-                        r.6,
-                        r.7,
-                        &r.8,
-                        r.9.as_deref(),
-                        r.10,
-                        r.11.as_deref(),
-                        r.12.as_deref(),
-                        r.13.as_deref(),
-                        r.14.as_deref(),
-                    ),
-                })
-                .collect()
-        }
-    })
 }
 
 #[cfg(test)]

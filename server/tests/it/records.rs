@@ -339,3 +339,178 @@ async fn retention_and_a_deleted_subscriptions_log_are_reported_as_removed_not_a
     assert_eq!((report.links, report.removed), (0, 5));
     all_sound(&app).await;
 }
+
+#[tokio::test]
+async fn heads_are_signed_in_windows_each_once_and_only_when_they_moved() {
+    let (app, _receiver, _) = with_records().await;
+    let key = RecordsKey::of(&app.state.secrets);
+    let heads: i64 = app.scalar("SELECT COUNT(*) FROM record_chains").await;
+    assert!(heads >= 2, "the demo organisation has two chains: {heads}");
+    // One head per window: every head is signed once, and the last window says it was the last.
+    let mut after = records::Cursor::Start;
+    let mut windows = 0;
+    loop {
+        let mut tx = app.state.pool.begin_write().await.unwrap();
+        let (signed, next) = records::sign_heads(&mut tx, &key, false, &after, 1)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        windows += 1;
+        assert!(signed <= 1);
+        match next {
+            Some(next) => after = next,
+            None => break,
+        }
+    }
+    assert_eq!(
+        windows,
+        heads + 1,
+        "the window after the last head is empty"
+    );
+    assert_eq!(app.count("record_checkpoints").await, heads);
+    all_sound(&app).await;
+    // Nothing moved since: nothing to sign.
+    assert_eq!(records::checkpoint(&app.state).await.unwrap().signed, 0);
+    assert_eq!(app.count("record_checkpoints").await, heads);
+}
+
+/// The demo organisation's export of `chain`, all of time, as text.
+async fn export_text(app: &TestServer, chain: Chain) -> String {
+    let demo: i64 = app
+        .scalar("SELECT id FROM organisations WHERE name = 'Demo Lab'")
+        .await;
+    let request = records::export::ExportRequest::new(demo, chain, 0, now_ms() + 1).unwrap();
+    let mut out = Vec::new();
+    records::export::export(
+        &app.state.pool,
+        &RecordsKey::of(&app.state.secrets),
+        request,
+        &mut out,
+    )
+    .await
+    .unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[tokio::test]
+async fn an_export_verifies_offline_and_each_edit_to_it_is_named_by_its_line() {
+    let (app, _receiver, _) = with_records().await;
+    records::checkpoint(&app.state).await.unwrap();
+    let key = RecordsKey::of(&app.state.secrets).public();
+    let check = |text: &str| records::export::verify_export(text, &key);
+
+    let deliveries = export_text(&app, Chain::Deliveries).await;
+    let report = check(&deliveries);
+    assert!(report.is_sound(), "{report:?}");
+    assert_eq!((report.records, report.checkpoints), (5, 1));
+
+    let audit = export_text(&app, Chain::Audit).await;
+    let report = check(&audit);
+    assert!(report.is_sound(), "{report:?}");
+    assert_eq!(report.organisation, "Demo Lab");
+    let entries: i64 = app
+        .scalar("SELECT COUNT(*) FROM audit_log WHERE seq IS NOT NULL AND organisation_id = (SELECT id FROM organisations WHERE name = 'Demo Lab')")
+        .await;
+    assert_eq!(report.records, entries as u64);
+
+    let lines: Vec<&str> = audit.lines().collect();
+    let join = |lines: &[String]| lines.iter().map(|l| format!("{l}\n")).collect::<String>();
+    let owned: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    // The records start after the header and the checkpoint.
+    let first = owned
+        .iter()
+        .position(|l| l.contains("\"type\":\"record\""))
+        .unwrap();
+    let problem = |edited: Vec<String>| check(&join(&edited)).problem.unwrap_or_default();
+
+    let mut altered = owned.clone();
+    altered[first + 1] = altered[first + 1].replacen("\"action\":\"", "\"action\":\"x", 1);
+    let said = problem(altered);
+    assert!(
+        said.starts_with(&format!("line {} ", first + 2)) && said.ends_with("(altered)"),
+        "{said}"
+    );
+
+    let mut deleted = owned.clone();
+    deleted.remove(first + 1);
+    let said = problem(deleted);
+    assert!(
+        said.contains("are missing") && said.ends_with("(deleted)"),
+        "{said}"
+    );
+
+    let mut reordered = owned.clone();
+    reordered.swap(first + 1, first + 2);
+    let said = problem(reordered);
+    assert!(
+        said.contains("repeats or goes back") || said.contains("are missing"),
+        "{said}"
+    );
+
+    let mut added = owned.clone();
+    added.push(owned[first].clone());
+    assert!(problem(added).contains("comes after the seal (added)"));
+
+    let mut renamed = owned.clone();
+    renamed[0] = renamed[0].replace("Demo Lab", "Other Lab");
+    assert!(problem(renamed).contains("the file was edited"));
+
+    let mut cut = owned.clone();
+    cut.pop();
+    assert!(problem(cut).contains("has no seal"));
+
+    let other = RecordsKey::of(&server::domain::sealed::SecretsKey::generate()).public();
+    let report = records::export::verify_export(&audit, &other);
+    assert!(report
+        .problem
+        .unwrap_or_default()
+        .contains("not signed by this installation's key"),);
+
+    // A range with nothing in it is an export of nothing, sealed all the same.
+    let demo: i64 = app
+        .scalar("SELECT id FROM organisations WHERE name = 'Demo Lab'")
+        .await;
+    let request = records::export::ExportRequest::new(demo, Chain::Audit, 0, 1).unwrap();
+    let mut out = Vec::new();
+    let done = records::export::export(
+        &app.state.pool,
+        &RecordsKey::of(&app.state.secrets),
+        request,
+        &mut out,
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.records, 0);
+    let report = check(std::str::from_utf8(&out).unwrap());
+    assert!(report.is_sound() && report.records == 0, "{report:?}");
+    assert!(records::export::ExportRequest::new(demo, Chain::Audit, 5, 5).is_err());
+}
+
+#[tokio::test]
+async fn an_export_across_retention_shows_the_gap_as_removed() {
+    let (app, _receiver, _) = with_records().await;
+    // The second and third attempts removed on purpose, signed, as retention does.
+    let ids: Vec<i64> = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar(
+        "SELECT delivery_id FROM delivery_attempts ORDER BY seq LIMIT 2 OFFSET 1",
+    )
+    .fetch_all(db)
+    .await)
+    .unwrap();
+    let key = RecordsKey::of(&app.state.secrets);
+    let mut tx = app.state.pool.begin_write().await.unwrap();
+    let removed = server::deliveries::removal::delete_finished_between(
+        &mut tx,
+        &key,
+        ids[0].min(ids[1]),
+        ids[0].max(ids[1]) + 1,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(removed, 2);
+    all_sound(&app).await;
+    let report =
+        records::export::verify_export(&export_text(&app, Chain::Deliveries).await, &key.public());
+    assert!(report.is_sound(), "{report:?}");
+    assert_eq!((report.records, report.removed), (3, 2));
+}

@@ -215,6 +215,14 @@ fn rows() -> Vec<Row> {
             body: none,
             expect: [200, 200, 200, 200, 200],
         },
+        Row {
+            method: M::GET,
+            route: "/api/v2/records/{chain}/export",
+            path: |_, _| "/api/v2/records/audit/export?from=2000-01-01".into(),
+            body: none,
+            // The organisation's whole records: its administrators' business.
+            expect: [401, 403, 403, 200, 200],
+        },
     ]
 }
 

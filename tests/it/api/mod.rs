@@ -3,6 +3,7 @@
 //! OpenAPI document and against Laboperator's reference schemas.
 
 mod corpus;
+mod exports;
 mod matrix;
 mod resources;
 mod schemas;

@@ -5,7 +5,7 @@
 //! caller is a personal API token acting as its user ([`caller`]).
 
 mod body;
-mod caller;
+pub(crate) mod caller;
 mod devices;
 pub mod document;
 mod logs;
@@ -41,6 +41,7 @@ pub const CHANNELS: &str = "/api/v2/channels";
 pub const CHANNEL: &str = "/api/v2/channels/{id}";
 pub const DATA_POINTS: &str = "/api/v2/data_points";
 pub const OPENAPI: &str = "/api/v2/openapi.json";
+pub const RECORDS_EXPORT: &str = "/api/v2/records/{chain}/export";
 
 /// Every route (method, path), for the authorisation matrix.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -66,6 +67,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", CHANNEL),
     ("GET", DATA_POINTS),
     ("GET", OPENAPI),
+    ("GET", RECORDS_EXPORT),
 ];
 
 pub fn router() -> Router<AppState> {
@@ -101,6 +103,7 @@ pub fn router() -> Router<AppState> {
         .route(CHANNEL, get(devices::show_channel))
         .route(DATA_POINTS, get(devices::list_data_points))
         .route(OPENAPI, get(openapi::serve))
+        .route(RECORDS_EXPORT, get(super::records::api_export))
         .route("/api/v2/{*rest}", axum::routing::any(unknown))
 }
 

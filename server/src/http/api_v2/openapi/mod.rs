@@ -137,7 +137,7 @@ impl Modify for Security {
         update_webhook_subscription, delete_webhook_subscription, send_test_event, rotate_secret,
         get_replays, start_replay, cancel_replay, get_webhook_logs, get_webhook_log, redeliver,
         get_organisations, get_organisation, update_organisation, get_devices, get_device,
-        get_channels, get_channel, get_data_points,
+        get_channels, get_channel, get_data_points, export_records,
     ),
     components(schemas(Errors, Success)),
     modifiers(&Security),
@@ -148,6 +148,7 @@ impl Modify for Security {
         (name = "devices", description = "Devices the caller may see"),
         (name = "channels", description = "Their channels"),
         (name = "data_points", description = "Stored data points"),
+        (name = "records", description = "Exports of the tamper-evident audit trail and delivery log (org admins)"),
     ),
 )]
 struct ApiDoc;

@@ -250,3 +250,20 @@ pub(super) fn get_channel() {}
         (status = 422, description = "A wrong time window", body = Errors, content_type = JSONAPI),
     ))]
 pub(super) fn get_data_points() {}
+
+#[utoipa::path(get, path = "/api/v2/records/{chain}/export", operation_id = "exportRecords",
+    tag = "records", security(("bearer" = ["read"])),
+    params(
+        ("chain" = String, Path, description = "`audit` (the audit trail) or `deliveries` (the delivery log's attempts)"),
+        ("from" = String, Query, description = "From this day (`2026-12-01`, UTC) or moment (RFC 3339), inclusive"),
+        ("to" = Option<String>, Query, description = "Until this day or moment, exclusive (default: now)"),
+    ),
+    responses(
+        (status = 200, description = "JSON Lines: a header, the signed removals and checkpoints in the range, each record with its hashes, and a signed seal over the file; check it offline with `labhook verify-export FILE --public-key lhrk_…` (docs/records.md)", body = String, content_type = "application/x-ndjson"),
+        (status = 400, description = "A day or moment that cannot be read, or a range that ends before it starts", body = Errors, content_type = JSONAPI),
+        (status = 401, description = "No valid token", body = Errors, content_type = JSONAPI),
+        (status = 403, description = "Not an org admin, or scope missing", body = Errors, content_type = JSONAPI),
+        (status = 404, description = "No such records", body = Errors, content_type = JSONAPI),
+        (status = 429, description = "Too many exports at once for the organisation", body = Errors, content_type = JSONAPI),
+    ))]
+pub(super) fn export_records() {}

@@ -1,0 +1,93 @@
+//! The records' exports through both doors: the API v2 with an org admin's token, and the
+//! audit trail page's download with the session. What comes back verifies offline with the
+//! installation's public key; mistakes are told in words.
+
+use reqwest::StatusCode;
+
+use super::{token, Api};
+use crate::helpers::{spawn_app, ADMIN};
+
+#[tokio::test]
+async fn an_admin_exports_the_audit_trail_through_the_api_and_the_page_and_it_verifies() {
+    let app = spawn_app().await;
+    let admin = app.signed_in(ADMIN.0, ADMIN.1).await;
+    let admin_token = token(&app, &admin, &["read"]).await;
+    let key = server::records::RecordsKey::of(&app.state.secrets).public();
+
+    // Making the token was itself audited: the export holds at least that.
+    let res = reqwest::Client::new()
+        .get(app.url("/api/v2/records/audit/export?from=2000-01-01"))
+        .bearer_auth(&admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers()["content-type"].to_str().unwrap(),
+        "application/x-ndjson"
+    );
+    assert!(res.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment; filename=\"labhook-audit-"));
+    let text = res.text().await.unwrap();
+    let report = server::records::export::verify_export(&text, &key);
+    assert!(report.is_sound(), "{report:?}\n{text}");
+    assert!(report.records >= 1, "{report:?}");
+    assert_eq!(report.organisation, "Demo Lab");
+
+    // The page's download, with the session, is the same export.
+    let res = admin
+        .get(app.url("/admin/records/deliveries/export?from=2000-01-01&to=2100-01-01"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let report = server::records::export::verify_export(&res.text().await.unwrap(), &key);
+    assert!(report.is_sound(), "{report:?}");
+
+    // Mistakes, in words.
+    let api = Api::new(&app, &admin_token);
+    let bad = api.get("/api/v2/records/audit/export?from=last+week").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(
+        bad.detail().contains("from must be a day"),
+        "{}",
+        bad.detail()
+    );
+    let missing = api.get("/api/v2/records/audit/export").await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    assert!(
+        missing.detail().contains("Say from when"),
+        "{}",
+        missing.detail()
+    );
+    let backwards = api
+        .get("/api/v2/records/audit/export?from=2026-12-02&to=2026-12-01")
+        .await;
+    assert_eq!(backwards.status, StatusCode::BAD_REQUEST);
+    assert!(backwards.detail().contains("must end after it starts"));
+    let unknown = api
+        .get("/api/v2/records/payroll/export?from=2000-01-01")
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert!(unknown.detail().contains("audit or deliveries"));
+
+    // A loop of exports is refused before it crowds the database.
+    let mut limited = None;
+    for _ in 0..20 {
+        let res = admin
+            .get(app.url("/admin/records/audit/export?from=2000-01-01"))
+            .send()
+            .await
+            .unwrap();
+        if res.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(res);
+            break;
+        }
+        assert_eq!(res.status(), StatusCode::OK);
+        res.bytes().await.unwrap();
+    }
+    let limited = limited.expect("twenty exports in a row are limited");
+    assert!(limited.headers().contains_key("retry-after"));
+}
