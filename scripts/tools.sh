@@ -16,11 +16,13 @@ as_root() {
 
 # Debian's Chromium for Playwright (Playwright cannot download its own browser here), the
 # headers some crates build against, and Debian's PostgreSQL server, which the Postgres tests
-# start themselves in a scratch directory (the package's own cluster is not used).
+# start themselves in a scratch directory (the package's own cluster is not used), and
+# poppler's pdftotext, with which the tests read the records' PDF exports back as text.
 missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
+command -v pdftotext >/dev/null || missing+=(poppler-utils)
 dpkg -s libssl-dev >/dev/null 2>&1 || missing+=(libssl-dev)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]} (apt)"

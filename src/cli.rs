@@ -162,6 +162,9 @@ enum Command {
         /// Until this day or moment, exclusive (default: now).
         #[arg(long)]
         to: Option<String>,
+        /// jsonl (verifiable with verify-export) or pdf (for people; up to 5,000 records).
+        #[arg(long, value_parser = ["jsonl", "pdf"], default_value = "jsonl")]
+        format: String,
         /// Where to write it (default: standard output).
         #[arg(long)]
         output: Option<PathBuf>,
@@ -250,6 +253,7 @@ pub async fn main() -> ExitCode {
             chain,
             from,
             to,
+            format,
             output,
             key,
         }) => {
@@ -260,6 +264,7 @@ pub async fn main() -> ExitCode {
                     chain,
                     from,
                     to,
+                    pdf: format == "pdf",
                     output,
                 },
                 key.secrets_key_file,

@@ -82,6 +82,7 @@ pub(super) struct ExportArgs {
     pub chain: String,
     pub from: String,
     pub to: Option<String>,
+    pub pdf: bool,
     pub output: Option<PathBuf>,
 }
 
@@ -102,6 +103,26 @@ pub(super) async fn export(
         .await?
         .ok_or_else(|| anyhow::anyhow!("there is no organisation named {:?}", args.organisation))?;
     let request = ExportRequest::new(org.id, chain, from, to)?;
+    if args.pdf {
+        let bytes = records::pdf::export_pdf(&pool, &key, request).await?;
+        match &args.output {
+            Some(path) => std::fs::write(path, &bytes)
+                .with_context(|| format!("writing {}", path.display()))?,
+            None => {
+                use std::io::Write;
+                std::io::stdout()
+                    .write_all(&bytes)
+                    .context("writing the PDF")?
+            }
+        }
+        eprintln!(
+            "wrote a PDF of {:?}'s {} chain ({} bytes)",
+            org.name,
+            chain.as_str(),
+            bytes.len()
+        );
+        return Ok(());
+    }
     let done = match &args.output {
         Some(path) => {
             let mut file = tokio::fs::File::create(path)

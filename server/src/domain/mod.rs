@@ -7,6 +7,7 @@ pub mod database;
 pub mod debounce;
 pub mod delivery;
 pub mod device;
+pub mod difference;
 mod email;
 mod event_type;
 pub mod headers;

@@ -1,7 +1,8 @@
 //! Exports of the records (docs/records.md) over HTTP: the audit trail and delivery log pages'
 //! download (`/admin/records/{chain}/export`, with the session) and the API v2's
 //! (`/api/v2/records/{chain}/export`, with a token) answer alike — JSON Lines, streamed from
-//! one snapshot as it is read, so an export of a year never sits in memory.
+//! one snapshot as it is read, so an export of a year never sits in memory; or, with
+//! `format=pdf`, the readable copy of a bounded range.
 
 use axum::{
     body::Body,
@@ -24,6 +25,7 @@ use crate::{
     rate::KeyedLimit,
     records::{
         export::{export, parse_time, ExportRequest},
+        pdf::export_pdf,
         Chain, RecordsKey,
     },
     AppState, Error,
@@ -42,6 +44,8 @@ struct ExportLimit(KeyedLimit<i64>);
 pub struct ExportQuery {
     from: Option<String>,
     to: Option<String>,
+    /// `jsonl` (the default) or `pdf`.
+    format: Option<String>,
 }
 
 /// Checks everything a caller can get wrong, then streams.
@@ -71,6 +75,16 @@ async fn stream(
         _ => now_ms(),
     };
     let request = ExportRequest::new(user.organisation_id, chain, from, to)?;
+    let pdf = match query.format.as_deref() {
+        None | Some("" | "jsonl") => false,
+        Some("pdf") => true,
+        Some(other) => {
+            return Err(Error::BadRequest {
+                code: "unknown_format",
+                message: format!("There is no export format {other:?}: jsonl or pdf."),
+            })
+        }
+    };
     let limit =
         state.part(|_| ExportLimit(KeyedLimit::per_second(EXPORTS_PER_SECOND, EXPORT_BURST)));
     limit
@@ -80,6 +94,26 @@ async fn stream(
             message: "Too many exports at once for this organisation: try again shortly.".into(),
             retry_after,
         })?;
+
+    let name = |extension: &str| {
+        format!(
+            "labhook-{}-{}-{}.{extension}",
+            chain.as_str(),
+            user.organisation_id,
+            chrono::DateTime::from_timestamp_millis(from)
+                .map(|d| d.format("%Y%m%d").to_string())
+                .unwrap_or_default()
+        )
+    };
+    if pdf {
+        // Made whole (it is bounded), in a task of its own: a client that goes away does not
+        // drop it half-way with its snapshot open.
+        let (pool, key) = (state.pool.clone(), RecordsKey::of(&state.secrets));
+        let bytes = tokio::spawn(async move { export_pdf(&pool, &key, request).await })
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("making the PDF"))??;
+        return Ok(download(Body::from(bytes), "application/pdf", &name("pdf")));
+    }
 
     // The export runs in a task of its own that writes into a pipe; the response reads the
     // other end. A client that goes away closes the pipe: the task's next write fails and it
@@ -102,27 +136,24 @@ async fn stream(
             }
         }
     });
-    let filename = format!(
-        "labhook-{}-{}-{}.jsonl",
-        chain.as_str(),
-        user.organisation_id,
-        chrono::DateTime::from_timestamp_millis(from)
-            .map(|d| d.format("%Y%m%d").to_string())
-            .unwrap_or_default()
-    );
-    let mut response = Body::from_stream(body).into_response();
+    Ok(download(
+        Body::from_stream(body),
+        "application/x-ndjson",
+        &name("jsonl"),
+    ))
+}
+
+fn download(body: Body, content_type: &'static str, filename: &str) -> Response {
+    let mut response = body.into_response();
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/x-ndjson"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(
         header::CONTENT_DISPOSITION,
         HeaderValue::from_str(&format!("attachment; filename=\"{filename}\""))
             .expect("BUG: the file name is ASCII"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    response
 }
 
 /// The pages' download, with the session.

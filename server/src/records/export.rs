@@ -18,7 +18,12 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use super::{
     chain::link, checkpoint, removal, rows::page, verify::gap, Chain, PublicKey, RecordsKey,
 };
-use crate::{clock::now_ms, db::Pool, error::ResultExt, Error, Result};
+use crate::{
+    clock::now_ms,
+    db::{Conn, Pool},
+    error::ResultExt,
+    Error, Result,
+};
 
 /// The format's name, in the header and in what the seal's signature covers.
 pub const FORMAT: &str = "labhook.export.v1";
@@ -80,6 +85,29 @@ pub struct Exported {
     pub removals: u64,
 }
 
+/// How many links the export of `request` would hold (those removed on purpose included):
+/// what the PDF checks before it starts.
+pub async fn count(pool: &Pool, request: ExportRequest) -> Result<i64> {
+    let (first, last): (Option<i64>, Option<i64>) = crate::db::with_db!(pool, db => sqlx::query_as(
+        &format!(
+            "SELECT MIN(seq), MAX(seq) FROM {table}
+             WHERE organisation_id = $1 AND seq IS NOT NULL AND {time} >= $2 AND {time} < $3",
+            table = request.chain.table(),
+            time = request.chain.time_column(),
+        ),
+    )
+    .bind(request.organisation_id)
+    .bind(request.from)
+    .bind(request.to)
+    .fetch_one(db)
+    .await)
+    .context("counting the range's links")?;
+    Ok(match (first, last) {
+        (Some(first), Some(last)) => last - first + 1,
+        _ => 0,
+    })
+}
+
 /// What the seal's signature covers.
 fn seal_message(organisation_id: i64, chain: Chain, lines: u64, sha256: &str) -> String {
     format!(
@@ -115,10 +143,32 @@ impl<W: AsyncWrite + Unpin> Lines<'_, W> {
     }
 }
 
-/// Writes the export of `request` to `out`. The organisation must exist (callers check who
-/// may export it).
+/// Writes the export of `request` to `out`, from one snapshot of the database that ends
+/// however the export does (callers run it in a task of its own, so that it is never dropped
+/// half-way with the snapshot open). The organisation must exist (callers check who may
+/// export it).
 pub async fn export<W: AsyncWrite + Unpin>(
     pool: &Pool,
+    key: &RecordsKey,
+    request: ExportRequest,
+    out: &mut W,
+) -> Result<Exported> {
+    let mut conn = pool.acquire().await.context("connecting")?;
+    let begin = conn
+        .engine()
+        .pick("BEGIN", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    crate::db::with_db!(&mut conn, db => sqlx::query(begin).execute(db).await.map(crate::db::Done::from))
+        .context("starting a snapshot")?;
+    let result = export_in(&mut conn, key, request, out).await;
+    let ended = crate::db::with_db!(&mut conn, db => sqlx::query("ROLLBACK").execute(db).await.map(crate::db::Done::from))
+        .context("ending the snapshot");
+    let exported = result?;
+    ended?;
+    Ok(exported)
+}
+
+async fn export_in<W: AsyncWrite + Unpin>(
+    conn: &mut Conn,
     key: &RecordsKey,
     request: ExportRequest,
     out: &mut W,
@@ -129,13 +179,7 @@ pub async fn export<W: AsyncWrite + Unpin>(
         from,
         to,
     } = request;
-    let mut conn = pool.acquire().await.context("connecting")?;
-    let begin = conn
-        .engine()
-        .pick("BEGIN", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    crate::db::with_db!(&mut conn, db => sqlx::query(begin).execute(db).await.map(crate::db::Done::from))
-        .context("starting a snapshot")?;
-    let name: Option<String> = crate::db::with_db!(&mut conn, db => sqlx::query_scalar(
+    let name: Option<String> = crate::db::with_db!(&mut *conn, db => sqlx::query_scalar(
         "SELECT name FROM organisations WHERE id = $1",
     )
     .bind(org)
@@ -144,7 +188,7 @@ pub async fn export<W: AsyncWrite + Unpin>(
     .context("reading the organisation")?;
     let name = name.ok_or(Error::NotFound("There is no such organisation.".into()))?;
     let (first, last): (Option<i64>, Option<i64>) =
-        crate::db::with_db!(&mut conn, db => sqlx::query_as(
+        crate::db::with_db!(&mut *conn, db => sqlx::query_as(
         &format!(
             "SELECT MIN(seq), MAX(seq) FROM {table}
              WHERE organisation_id = $1 AND seq IS NOT NULL AND {time} >= $2 AND {time} < $3",
@@ -181,7 +225,7 @@ pub async fn export<W: AsyncWrite + Unpin>(
     }));
     if let (Some(first), Some(last)) = (first, last) {
         let removals: Vec<(i64, String, String, i64, String)> =
-            crate::db::with_db!(&mut conn, db => sqlx::query_as(
+            crate::db::with_db!(&mut *conn, db => sqlx::query_as(
                 "SELECT id, ranges, reason, at, signature FROM record_removals
                  WHERE organisation_id = $1 AND chain = $2 ORDER BY id",
             )
@@ -202,7 +246,7 @@ pub async fn export<W: AsyncWrite + Unpin>(
             }
         }
         let checkpoints: Vec<(i64, i64, String, i64, String)> =
-            crate::db::with_db!(&mut conn, db => sqlx::query_as(
+            crate::db::with_db!(&mut *conn, db => sqlx::query_as(
                 "SELECT id, seq, head, at, signature FROM record_checkpoints
                  WHERE organisation_id = $1 AND chain = $2 AND seq >= $3 AND seq <= $4 ORDER BY id",
             )
@@ -223,7 +267,7 @@ pub async fn export<W: AsyncWrite + Unpin>(
         lines.flush().await?;
         let mut after = first - 1;
         loop {
-            let rows = page(&mut conn, org, chain, after, last).await?;
+            let rows = page(&mut *conn, org, chain, after, last).await?;
             let Some(end) = rows.last().map(|r| r.seq) else {
                 break;
             };
@@ -247,8 +291,6 @@ pub async fn export<W: AsyncWrite + Unpin>(
             after = end;
         }
     }
-    crate::db::with_db!(&mut conn, db => sqlx::query("ROLLBACK").execute(db).await.map(crate::db::Done::from))
-        .context("ending the snapshot")?;
     let sha256 = hex::encode(std::mem::take(&mut lines.hash).finalize());
     let signature = key.sign(&seal_message(org, chain, lines.count, &sha256));
     let seal = json!({

@@ -11,6 +11,7 @@ mod chain;
 mod checkpoint;
 pub mod export;
 mod key;
+pub mod pdf;
 mod removal;
 mod rows;
 pub mod verify;

@@ -46,6 +46,53 @@ async fn an_admin_exports_the_audit_trail_through_the_api_and_the_page_and_it_ve
     let report = server::records::export::verify_export(&res.text().await.unwrap(), &key);
     assert!(report.is_sound(), "{report:?}");
 
+    // The readable copy: a PDF that reads back as text with each entry, its hash and how to
+    // verify.
+    let res = admin
+        .get(app.url("/admin/records/audit/export?from=2000-01-01&format=pdf"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers()["content-type"].to_str().unwrap(),
+        "application/pdf"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("audit.pdf");
+    std::fs::write(&pdf, res.bytes().await.unwrap()).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout", pdf.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils, installed by scripts/tools.sh) runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (subject, hash): (String, String) = server::db::with_db!(&app.state.pool, db => sqlx::query_as(
+        "SELECT subject, hash FROM audit_log WHERE organisation_id = (SELECT id FROM organisations WHERE name = 'Demo Lab')
+         AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1",
+    )
+    .fetch_one(db)
+    .await)
+    .unwrap();
+    for expected in [
+        "Audit trail",
+        "Demo Lab",
+        subject.as_str(),
+        hash.as_str(),
+        "How to verify",
+        &key.to_string(),
+        "page 1 of",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected:?} is not in the PDF:\n{text}"
+        );
+    }
+
     // Mistakes, in words.
     let api = Api::new(&app, &admin_token);
     let bad = api.get("/api/v2/records/audit/export?from=last+week").await;
