@@ -1,4 +1,5 @@
 import { expect, test } from '@playwright/test';
+import { readFileSync } from 'node:fs';
 import { ADMIN, LAB_USER, openFromMore, signIn } from './helpers';
 
 test('an admin switches webhooks off and on and the More menu follows', async ({ page }) => {
@@ -64,6 +65,12 @@ test('an admin registers and removes a target URL and finds both in the audit tr
   await expect(change('removed')).toBeVisible();
   await expect(change('registered')).toBeVisible();
 
+  // What the registration changed, field by field: nothing before, the URL and note after.
+  await change('registered').getByText('2 fields changed').click();
+  const fields = change('registered').getByRole('table');
+  await expect(fields.getByRole('row', { name: /^note/ })).toContainText('Playwright ELN');
+  await expect(fields.getByRole('row', { name: /^url/ })).toContainText(url);
+
   // Filter by kind; the filter survives a reload.
   await page.getByLabel('Show').selectOption('registered_url');
   await expect(page).toHaveURL(/kind=registered_url/);
@@ -104,4 +111,28 @@ test('the audit trail pages through older changes and marks where you are', asyn
   await expect(pager.getByRole('button', { name: 'Newer' })).toBeEnabled();
   await pager.getByRole('button', { name: 'Newer' }).click();
   await expect(pager).toContainText(/Page 1 of/);
+});
+
+test('an admin exports the audit trail as a PDF and the delivery log as JSON Lines', async ({ page }) => {
+  await signIn(page, ADMIN, '/admin/audit');
+  const form = page.getByRole('region', { name: 'Export records' });
+  await expect(form).toBeVisible();
+  await form.getByLabel('From').fill('2000-01-01');
+
+  const pdf = page.waitForEvent('download');
+  await form.getByRole('button', { name: 'Export' }).click();
+  const pdfFile = await pdf;
+  expect(pdfFile.suggestedFilename()).toMatch(/^labhook-audit-\d+-20000101\.pdf$/);
+  const pdfBytes = readFileSync(await pdfFile.path());
+  expect(pdfBytes.subarray(0, 5).toString()).toBe('%PDF-');
+
+  await form.getByLabel('Records').selectOption('deliveries');
+  await form.getByLabel('Format').selectOption('jsonl');
+  const jsonl = page.waitForEvent('download');
+  await form.getByRole('button', { name: 'Export' }).click();
+  const jsonlFile = await jsonl;
+  expect(jsonlFile.suggestedFilename()).toMatch(/^labhook-deliveries-\d+-20000101\.jsonl$/);
+  const lines = readFileSync(await jsonlFile.path(), 'utf8').trim().split('\n').map((l: string) => JSON.parse(l));
+  expect(lines[0]).toMatchObject({ type: 'export', format: 'labhook.export.v1', chain: 'deliveries', organisation: 'Demo Lab' });
+  expect(lines[lines.length - 1].type).toBe('seal');
 });

@@ -1,5 +1,8 @@
-//! The audit trail under Server Administration: newest first, paged, filterable by kind. The
-//! filter and page live in the URL, so a reload or a shared link shows the same view.
+//! The audit trail under Server Administration: newest first, paged, filterable by kind, each
+//! entry with the fields it changed (before and after, compared on the server). The filter and
+//! page live in the URL, so a reload or a shared link shows the same view. Below it, the
+//! records' exports (docs/records.md): a plain form that downloads from the server, so it
+//! works before the page is hydrated and costs the bundle nothing.
 
 use leptos::{either::Either, prelude::*};
 use leptos_meta::Title;
@@ -27,6 +30,14 @@ pub struct AuditRecordView {
     pub kind_label: String,
     pub action: String,
     pub subject: String,
+    /// The fields the change changed, compared on the server.
+    pub changes: Vec<FieldChange>,
+}
+
+/// One field that differs; `None`: not there (added or removed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub field: String,
     pub before: Option<String>,
     pub after: Option<String>,
 }
@@ -38,6 +49,8 @@ const KINDS: &[(&str, &str)] = &[
     ("registered_url", "Registered URLs"),
     ("device", "Devices"),
     ("subscription", "Subscriptions"),
+    ("user", "People"),
+    ("sign_in", "Sign-ins"),
 ];
 
 #[server(endpoint = "admin/audit")]
@@ -59,6 +72,14 @@ pub async fn audit_trail(
     };
     let p = audit::list(&state.pool, &user, kind, page).await?;
     Ok(ListPage::from_page(p, |r| AuditRecordView {
+        changes: server::domain::difference::difference(r.before.as_deref(), r.after.as_deref())
+            .into_iter()
+            .map(|c| FieldChange {
+                field: c.field,
+                before: c.before,
+                after: c.after,
+            })
+            .collect(),
         id: r.id,
         at: r.at,
         actor: r.actor_name,
@@ -68,8 +89,6 @@ pub async fn audit_trail(
         kind: r.kind,
         action: r.action,
         subject: r.subject,
-        before: r.before,
-        after: r.after,
     }))
 }
 
@@ -109,7 +128,7 @@ pub fn AuditPage() -> impl IntoView {
         <div class="page-head">
             <div>
                 <h1>"Audit trail"</h1>
-                <p class="muted">"Every change to organisation settings, registered URLs, device access and subscriptions: who, when, what. Secret values are masked. Nothing here can be edited or deleted."</p>
+                <p class="muted">"Every change to organisation settings, registered URLs, devices, people and subscriptions: who, when, what it changed. Secret values are masked. Nothing here can be edited or deleted, and every entry is chained and signed."</p>
             </div>
         </div>
         <AdminTabs/>
@@ -163,22 +182,14 @@ pub fn AuditPage() -> impl IntoView {
                 })
             }}
         </Transition>
+        <ExportForm/>
     }
 }
 
 #[component]
 fn AuditRow(record: AuditRecordView) -> impl IntoView {
-    let pretty = |raw: &Option<String>| {
-        raw.as_ref().map(|s| {
-            serde_json::from_str::<serde_json::Value>(s)
-                .ok()
-                .and_then(|v| serde_json::to_string_pretty(&v).ok())
-                .unwrap_or_else(|| s.clone())
-        })
-    };
-    let before = pretty(&record.before);
-    let after = pretty(&record.after);
-    let has_details = before.is_some() || after.is_some();
+    let count = record.changes.len();
+    let changes = record.changes;
     view! {
         <tr>
             <td class="nowrap"><Time ms=record.at/></td>
@@ -190,22 +201,62 @@ fn AuditRow(record: AuditRecordView) -> impl IntoView {
                 <div class="cell-sub">{record.subject.clone()}</div>
             </td>
             <td>
-                {has_details.then(|| view! {
+                {(count > 0).then(|| view! {
                     <details>
-                        <summary>"Before / after"</summary>
-                        <div class="before-after">
-                            <div>
-                                <div class="label">"Before"</div>
-                                <pre class="block">{before.clone().unwrap_or_else(|| "—".into())}</pre>
-                            </div>
-                            <div>
-                                <div class="label">"After"</div>
-                                <pre class="block">{after.clone().unwrap_or_else(|| "—".into())}</pre>
-                            </div>
-                        </div>
+                        <summary>{if count == 1 { "1 field changed".to_owned() } else { format!("{count} fields changed") }}</summary>
+                        <table class="changes">
+                            <thead>
+                                <tr>
+                                    <th scope="col">"Field"</th>
+                                    <th scope="col">"Before"</th>
+                                    <th scope="col">"After"</th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {changes.into_iter().map(|c| view! {
+                                    <tr>
+                                        <th scope="row">{if c.field.is_empty() { "value".to_owned() } else { c.field }}</th>
+                                        <td class="was">{c.before.unwrap_or_else(|| "—".into())}</td>
+                                        <td class="now">{c.after.unwrap_or_else(|| "—".into())}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
                     </details>
                 })}
             </td>
         </tr>
+    }
+}
+
+/// The records' exports: a range, which records, which form. A plain GET form: the browser
+/// downloads what the server sends (or shows its error in words).
+#[component]
+fn ExportForm() -> impl IntoView {
+    // Which records picks the address; before the page's code runs the form exports the
+    // audit trail.
+    let chain = RwSignal::new(String::from("audit"));
+    view! {
+        <section class="card export" aria-labelledby="export-title">
+            <h2 id="export-title">"Export records"</h2>
+            <p class="muted">"A copy of the audit trail or the delivery log for a range of days (UTC): JSON Lines with every record's hash and a signed seal, checked offline with "<code>"labhook verify-export"</code>", or a PDF to read and file (up to 5,000 records)."</p>
+            <form class="export-form" method="get" action=move || format!("/admin/records/{}/export", chain.get())>
+                <label>"Records"
+                    <select name="records" on:change=move |ev| chain.set(event_target_value(&ev))>
+                        <option value="audit">"Audit trail"</option>
+                        <option value="deliveries">"Delivery log"</option>
+                    </select>
+                </label>
+                <label>"From" <input type="date" name="from" required/></label>
+                <label>"To (exclusive)" <input type="date" name="to"/></label>
+                <label>"Format"
+                    <select name="format">
+                        <option value="pdf">"PDF"</option>
+                        <option value="jsonl">"JSON Lines"</option>
+                    </select>
+                </label>
+                <button type="submit">"Export"</button>
+            </form>
+        </section>
     }
 }
