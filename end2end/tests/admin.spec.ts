@@ -1,5 +1,6 @@
 import { expect, test } from '@playwright/test';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { ADMIN, LAB_USER, openFromMore, signIn } from './helpers';
 
 test('an admin switches webhooks off and on and the More menu follows', async ({ page }) => {
@@ -113,26 +114,47 @@ test('the audit trail pages through older changes and marks where you are', asyn
   await expect(pager).toContainText(/Page 1 of/);
 });
 
-test('an admin exports the audit trail as a PDF and the delivery log as JSON Lines', async ({ page }) => {
+test('an admin exports the delivery log as a PDF and the audit trail as JSON Lines, which verify-export checks', async ({ page }) => {
   await signIn(page, ADMIN, '/admin/audit');
   const form = page.getByRole('region', { name: 'Export records' });
   await expect(form).toBeVisible();
   await form.getByLabel('From').fill('2000-01-01');
 
+  await form.getByLabel('Records').selectOption('deliveries');
   const pdf = page.waitForEvent('download');
   await form.getByRole('button', { name: 'Export' }).click();
   const pdfFile = await pdf;
-  expect(pdfFile.suggestedFilename()).toMatch(/^labhook-audit-\d+-20000101\.pdf$/);
-  const pdfBytes = readFileSync(await pdfFile.path());
-  expect(pdfBytes.subarray(0, 5).toString()).toBe('%PDF-');
+  expect(pdfFile.suggestedFilename()).toMatch(/^labhook-deliveries-\d+-20000101\.pdf$/);
+  expect(readFileSync(await pdfFile.path()).subarray(0, 5).toString()).toBe('%PDF-');
 
-  await form.getByLabel('Records').selectOption('deliveries');
+  await form.getByLabel('Records').selectOption('audit');
   await form.getByLabel('Format').selectOption('jsonl');
   const jsonl = page.waitForEvent('download');
   await form.getByRole('button', { name: 'Export' }).click();
   const jsonlFile = await jsonl;
-  expect(jsonlFile.suggestedFilename()).toMatch(/^labhook-deliveries-\d+-20000101\.jsonl$/);
-  const lines = readFileSync(await jsonlFile.path(), 'utf8').trim().split('\n').map((l: string) => JSON.parse(l));
-  expect(lines[0]).toMatchObject({ type: 'export', format: 'labhook.export.v1', chain: 'deliveries', organisation: 'Demo Lab' });
+  expect(jsonlFile.suggestedFilename()).toMatch(/^labhook-audit-\d+-20000101\.jsonl$/);
+  const path = (await jsonlFile.path()) as string;
+  const text = readFileSync(path, 'utf8');
+  const lines = text.trim().split('\n').map((l: string) => JSON.parse(l));
+  expect(lines[0]).toMatchObject({ type: 'export', format: 'labhook.export.v1', chain: 'audit', organisation: 'Demo Lab' });
+  expect(lines.filter((l: { type: string }) => l.type === 'record').length).toBeGreaterThan(0);
   expect(lines[lines.length - 1].type).toBe('seal');
+
+  // Offline, with the installation's public key alone: accepted, and refused after one byte
+  // is changed (when the suite started the server itself, its binary and database are here).
+  if (!process.env.BASE_URL) {
+    const labhook = (...args: string[]) =>
+      spawnSync('../target/release/labhook', args, { encoding: 'utf8' });
+    const key = labhook('--database', '.tmp/e2e.db', 'records-key').stdout.trim();
+    expect(key).toMatch(/^lhrk_/);
+    const sound = labhook('verify-export', path, '--public-key', key);
+    expect(sound.status, sound.stderr).toBe(0);
+    expect(sound.stdout).toContain('sound');
+    const at = text.indexOf('"action":"') + '"action":"'.length;
+    const edited = `${path}.edited`;
+    writeFileSync(edited, text.slice(0, at) + (text[at] === 'x' ? 'y' : 'x') + text.slice(at + 1));
+    const caught = labhook('verify-export', edited, '--public-key', key);
+    expect(caught.status).toBe(1);
+    expect(caught.stderr).toContain('(altered)');
+  }
 });

@@ -50,14 +50,14 @@ pub(super) async fn verify(
     let pool = server::db::connect(&database).await?;
     let reports = verify_all(&pool, &key).await?;
     println!(
-        "{:>12}  {:<10} {:>9} {:>9} {:>11} {:>9}  verdict",
+        "{:<24} {:<10} {:>9} {:>9} {:>11} {:>9}  verdict",
         "organisation", "chain", "links", "removed", "checkpoints", "unchained"
     );
     let mut problems = 0;
     for r in &reports {
         println!(
-            "{:>12}  {:<10} {:>9} {:>9} {:>11} {:>9}  {}",
-            r.organisation_id,
+            "{:<24} {:<10} {:>9} {:>9} {:>11} {:>9}  {}",
+            shorten(&format!("{} (#{})", r.organisation, r.organisation_id)),
             r.chain.as_str(),
             r.links,
             r.removed,
@@ -158,5 +158,14 @@ pub(super) fn verify_export(file: &std::path::Path, public_key: &str) -> anyhow:
             Ok(())
         }
         Some(problem) => bail!("{} is not sound: {problem}", file.display()),
+    }
+}
+
+/// An organisation's name cut to its column, so that long names keep the table aligned.
+fn shorten(name: &str) -> String {
+    if name.chars().count() <= 24 {
+        name.to_owned()
+    } else {
+        format!("{}…", name.chars().take(23).collect::<String>())
     }
 }

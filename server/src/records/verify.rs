@@ -20,6 +20,7 @@ use crate::{
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainReport {
     pub organisation_id: i64,
+    pub organisation: String,
     pub chain: Chain,
     /// Links present and checked.
     pub links: u64,
@@ -48,17 +49,18 @@ pub async fn verify_all(pool: &Pool, key: &PublicKey) -> Result<Vec<ChainReport>
         .pick("BEGIN", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     crate::db::with_db!(&mut conn, db => sqlx::query(begin).execute(db).await.map(crate::db::Done::from))
         .context("starting a snapshot")?;
-    let orgs: Vec<i64> = crate::db::with_db!(&mut conn, db => sqlx::query_scalar(
-        "SELECT id FROM organisations ORDER BY id",
+    let orgs: Vec<(i64, String)> = crate::db::with_db!(&mut conn, db => sqlx::query_as(
+        "SELECT id, name FROM organisations ORDER BY id",
     )
     .fetch_all(db)
     .await)
     .context("listing organisations")?;
     let mut reports = Vec::new();
-    for org in orgs {
+    for (org, name) in orgs {
         for chain in Chain::ALL {
             let mut report = ChainReport {
                 organisation_id: org,
+                organisation: name.clone(),
                 chain,
                 links: 0,
                 removed: 0,
