@@ -11,6 +11,7 @@ use axum::{
     response::{IntoResponse, Response},
     Extension,
 };
+use futures_util::StreamExt;
 use serde::Deserialize;
 use tokio::io::AsyncReadExt;
 
@@ -125,7 +126,9 @@ async fn stream(
             tracing::warn!(error = ?anyhow::Error::from(e), "an export was cut short");
         }
     });
-    // The pipe's reader is the stream's state, handed from one chunk to the next.
+    // The pipe's reader is the stream's state, handed from one chunk to the next. Fused: the
+    // compression layer polls once more after the end, which `unfold` alone answers with a
+    // panic.
     let body = futures_util::stream::unfold(reader, |mut reader| async move {
         let mut chunk = vec![0u8; 64 * 1024];
         match reader.read(&mut chunk).await {
@@ -135,7 +138,8 @@ async fn stream(
                 Some((Ok::<_, std::io::Error>(chunk), reader))
             }
         }
-    });
+    })
+    .fuse();
     Ok(download(
         Body::from_stream(body),
         "application/x-ndjson",
