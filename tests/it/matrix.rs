@@ -835,6 +835,11 @@ async fn every_door_answers_each_role_as_the_table_says() {
                     row.route, ROLES[role], row.expect[role]
                 ));
             }
+            // One replay of a subscription runs at a time: the next role's start waits until
+            // the dispatcher has fed this one (a slow machine may not have yet).
+            if row.route == "subscriptions/replay_start" {
+                wait_until_no_replay_runs(&app, f.subscription).await;
+            }
         }
     }
     assert!(
@@ -842,4 +847,21 @@ async fn every_door_answers_each_role_as_the_table_says() {
         "answers that differ from the table:\n{}",
         wrong.join("\n")
     );
+}
+
+async fn wait_until_no_replay_runs(app: &TestApp, subscription: i64) {
+    for _ in 0..400 {
+        let running: i64 = server::db::with_db!(&app.state.pool, db => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM replays WHERE subscription_id = $1 AND status = 'running'",
+        )
+        .bind(subscription)
+        .fetch_one(db)
+        .await)
+        .unwrap();
+        if running == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the replays of subscription {subscription} were not fed in 10 s");
 }
