@@ -39,6 +39,11 @@ pub const PAGE_EXPORT: &str = "/admin/records/{chain}/export";
 const EXPORTS_PER_SECOND: u32 = 1;
 const EXPORT_BURST: u32 = 5;
 
+/// The longest an export may hold its snapshot (and a pooled connection): a client that reads a
+/// large range slowly gets what was read by then, without the seal, so that `verify-export`
+/// calls it incomplete; a shorter range goes through.
+const EXPORT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 struct ExportLimit(KeyedLimit<i64>);
 
 #[derive(Debug, Deserialize)]
@@ -121,6 +126,7 @@ async fn stream(
     // ends, with its snapshot.
     let (reader, mut writer) = tokio::io::duplex(64 * 1024);
     let (pool, key) = (state.pool.clone(), RecordsKey::of(&state.secrets));
+    let request = request.with_deadline(tokio::time::Instant::now() + EXPORT_DEADLINE);
     tokio::spawn(async move {
         if let Err(e) = export(&pool, &key, request, &mut writer).await {
             tracing::warn!(error = ?anyhow::Error::from(e), "an export was cut short");

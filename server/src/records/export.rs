@@ -35,6 +35,9 @@ pub struct ExportRequest {
     pub chain: Chain,
     pub from: i64,
     pub to: i64,
+    /// When the export gives up writing (a reader too slow, a range too long): it then ends its
+    /// snapshot and stops, without the seal.
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 /// A moment as people and scripts write it: RFC 3339 (`2026-12-01T08:00:00+01:00`) or a day
@@ -73,7 +76,15 @@ impl ExportRequest {
             chain,
             from,
             to,
+            deadline: None,
         })
+    }
+
+    pub fn with_deadline(self, deadline: tokio::time::Instant) -> Self {
+        Self {
+            deadline: Some(deadline),
+            ..self
+        }
     }
 }
 
@@ -122,6 +133,7 @@ struct Lines<'w, W> {
     hash: Sha256,
     count: u64,
     buffer: Vec<u8>,
+    deadline: Option<tokio::time::Instant>,
 }
 
 impl<W: AsyncWrite + Unpin> Lines<'_, W> {
@@ -134,10 +146,16 @@ impl<W: AsyncWrite + Unpin> Lines<'_, W> {
     }
 
     async fn flush(&mut self) -> Result<()> {
-        self.out
-            .write_all(&self.buffer)
-            .await
-            .map_err(|e| anyhow::Error::new(e).context("writing the export"))?;
+        // Only the write is given up at the deadline (nothing of the database is held by it):
+        // the caller then ends the snapshot.
+        let write = self.out.write_all(&self.buffer);
+        match self.deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, write)
+                .await
+                .map_err(|_| anyhow::anyhow!("the export passed its deadline"))?,
+            None => write.await,
+        }
+        .map_err(|e| anyhow::Error::new(e).context("writing the export"))?;
         self.buffer.clear();
         Ok(())
     }
@@ -178,6 +196,7 @@ async fn export_in<W: AsyncWrite + Unpin>(
         chain,
         from,
         to,
+        deadline,
     } = request;
     let name: Option<String> = crate::db::with_db!(&mut *conn, db => sqlx::query_scalar(
         "SELECT name FROM organisations WHERE id = $1",
@@ -208,6 +227,7 @@ async fn export_in<W: AsyncWrite + Unpin>(
         hash: Sha256::new(),
         count: 0,
         buffer: Vec::with_capacity(64 * 1024),
+        deadline,
     };
     let mut exported = Exported::default();
     lines.push(&json!({

@@ -587,3 +587,34 @@ async fn the_audit_trail_pages_by_link_with_the_entries_from_before_the_chains_l
         .unwrap();
     assert!(past.items.is_empty());
 }
+
+#[tokio::test]
+async fn an_export_to_a_reader_that_stops_reading_ends_at_its_deadline_with_its_snapshot() {
+    let (app, _receiver, _) = with_records().await;
+    let demo: i64 = app
+        .scalar("SELECT id FROM organisations WHERE name = 'Demo Lab'")
+        .await;
+    let key = RecordsKey::of(&app.state.secrets);
+    let request = records::export::ExportRequest::new(demo, Chain::Deliveries, 0, now_ms() + 1)
+        .unwrap()
+        .with_deadline(tokio::time::Instant::now() + std::time::Duration::from_millis(300));
+    // A pipe of 16 bytes whose reader never reads: the first write waits for good.
+    let (_reader, mut writer) = tokio::io::duplex(16);
+    let started = std::time::Instant::now();
+    let err = records::export::export(&app.state.pool, &key, request, &mut writer)
+        .await
+        .expect_err("the export gives up");
+    assert!(format!("{:#}", anyhow::Error::from(err)).contains("deadline"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // Its snapshot ended: the connections it used serve fresh reads and writes.
+    for _ in 0..3 {
+        assert_eq!(
+            export_text(&app, Chain::Deliveries).await.lines().count(),
+            7
+        );
+    }
+    server::admin::set_webhooks_enabled(&app.state, &app.admin().await, false)
+        .await
+        .unwrap();
+    all_sound(&app).await;
+}
