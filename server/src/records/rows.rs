@@ -129,3 +129,47 @@ pub(crate) async fn page(
         }
     })
 }
+
+/// A signed removal as stored: id, ranges (JSON, as signed), reason, when, signature.
+pub(crate) type StoredRemoval = (i64, String, String, i64, String);
+
+/// A chain's signed removals, oldest first.
+pub(crate) async fn removals(
+    conn: &mut Conn,
+    org: i64,
+    chain: Chain,
+) -> Result<Vec<StoredRemoval>> {
+    crate::db::with_db!(conn, db => sqlx::query_as(
+        "SELECT id, ranges, reason, at, signature FROM record_removals
+         WHERE organisation_id = $1 AND chain = $2 ORDER BY id",
+    )
+    .bind(org)
+    .bind(chain.as_str())
+    .fetch_all(db)
+    .await)
+    .context("reading removals")
+}
+
+/// A signed checkpoint as stored: id, the link it signed, its hash, when, signature.
+pub(crate) type StoredCheckpoint = (i64, i64, String, i64, String);
+
+/// A chain's signed checkpoints of the links `first..=last`, oldest first.
+pub(crate) async fn checkpoints(
+    conn: &mut Conn,
+    org: i64,
+    chain: Chain,
+    first: i64,
+    last: i64,
+) -> Result<Vec<StoredCheckpoint>> {
+    crate::db::with_db!(conn, db => sqlx::query_as(
+        "SELECT id, seq, head, at, signature FROM record_checkpoints
+         WHERE organisation_id = $1 AND chain = $2 AND seq >= $3 AND seq <= $4 ORDER BY id",
+    )
+    .bind(org)
+    .bind(chain.as_str())
+    .bind(first)
+    .bind(last)
+    .fetch_all(db)
+    .await)
+    .context("reading checkpoints")
+}

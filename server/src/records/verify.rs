@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::{
     chain::{link, GENESIS},
     checkpoint, removal,
-    rows::page,
+    rows::{self, page},
     Chain, PublicKey,
 };
 use crate::{
@@ -219,16 +219,7 @@ async fn removals(
     org: i64,
     chain: Chain,
 ) -> Result<(Vec<removal::Range>, Option<String>)> {
-    let rows: Vec<(i64, String, String, i64, String)> =
-        crate::db::with_db!(conn, db => sqlx::query_as(
-        "SELECT id, ranges, reason, at, signature FROM record_removals
-         WHERE organisation_id = $1 AND chain = $2 ORDER BY id",
-    )
-    .bind(org)
-    .bind(chain.as_str())
-    .fetch_all(db)
-    .await)
-        .context("reading removals")?;
+    let rows = rows::removals(conn, org, chain).await?;
     let mut ranges = Vec::new();
     for (id, text, reason, at, signature) in rows {
         let message = removal::message(org, chain, &text, &reason, at);
@@ -257,16 +248,7 @@ async fn checkpoints(
     org: i64,
     chain: Chain,
 ) -> Result<(BTreeMap<i64, Vec<(i64, String)>>, Option<String>)> {
-    let rows: Vec<(i64, i64, String, i64, String)> =
-        crate::db::with_db!(conn, db => sqlx::query_as(
-        "SELECT id, seq, head, at, signature FROM record_checkpoints
-         WHERE organisation_id = $1 AND chain = $2 ORDER BY id",
-    )
-    .bind(org)
-    .bind(chain.as_str())
-    .fetch_all(db)
-    .await)
-        .context("reading checkpoints")?;
+    let rows = rows::checkpoints(conn, org, chain, i64::MIN, i64::MAX).await?;
     let mut by_seq: BTreeMap<i64, Vec<(i64, String)>> = BTreeMap::new();
     for (id, seq, head, at, signature) in rows {
         if !key.verifies(&checkpoint::message(org, chain, seq, &head, at), &signature) {
