@@ -12,6 +12,17 @@ mod migrate;
 mod records;
 mod serve;
 
+/// A refusal from the server's rules, in the command line's words: a missing reason names the
+/// flag that gives one.
+fn command_line_error(e: server::Error) -> anyhow::Error {
+    match &e {
+        server::Error::Invalid(errors) if errors.iter().any(|f| f.field == "reason") => {
+            anyhow::anyhow!("{e} Give it with --reason \"…\".")
+        }
+        _ => anyhow::anyhow!("{e}"),
+    }
+}
+
 use self::{
     admin::{create_organisation, create_user, reset_password, switch_off_failing},
     devices::{create_device, list_devices},
@@ -102,6 +113,9 @@ enum Command {
         /// (method::text+replies). Repeat for each channel.
         #[arg(long = "channel")]
         channels: Vec<String>,
+        /// Why (kept in the audit trail; required when the organisation requires reasons).
+        #[arg(long)]
+        reason: Option<String>,
     },
     /// List an organisation's devices and their channels.
     ListDevices {
@@ -125,6 +139,9 @@ enum Command {
         /// The new password; read from standard input when not given.
         #[arg(long, env = "LABHOOK_PASSWORD", hide_env_values = true)]
         password: Option<String>,
+        /// Why (kept in the audit trail; required when the organisation requires reasons).
+        #[arg(long)]
+        reason: Option<String>,
     },
     /// Copy this installation (--database, a SQLite file) into an empty PostgreSQL database:
     /// every table, verified by counting. Stop the server first.
@@ -218,6 +235,7 @@ pub async fn main() -> ExitCode {
             model,
             device_class,
             channels,
+            reason,
         }) => {
             create_device(
                 database,
@@ -230,6 +248,7 @@ pub async fn main() -> ExitCode {
                     channels: vec![],
                 },
                 channels,
+                reason,
             )
             .await
         }
@@ -238,9 +257,11 @@ pub async fn main() -> ExitCode {
             after_days,
             min_failures,
         }) => switch_off_failing(database, after_days, min_failures).await,
-        Some(Command::ResetPassword { email, password }) => {
-            reset_password(database, email, password).await
-        }
+        Some(Command::ResetPassword {
+            email,
+            password,
+            reason,
+        }) => reset_password(database, email, password, reason).await,
         Some(Command::DemoLims { listen, secret }) => demo_lims(listen, &secret).await,
         Some(Command::MigrateToPostgres { to }) => migrate::migrate_to_postgres(database, to).await,
         Some(Command::RecordsKey(k)) => records::print_key(database, k.secrets_key_file),

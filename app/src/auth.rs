@@ -16,6 +16,8 @@ pub struct Me {
     pub organisation: String,
     /// Whether the organisation has the webhook feature switched on.
     pub webhooks_enabled: bool,
+    /// Whether every change needs a reason (the pages ask for one before sending it).
+    pub reasons_required: bool,
 }
 
 #[server(endpoint = "who_am_i")]
@@ -24,8 +26,13 @@ pub async fn who_am_i() -> Result<Me, AppError> {
     let state = crate::ssr::state()?;
     let webhooks_enabled =
         server::settings::webhooks_enabled(&state.pool, user.organisation_id).await?;
+    let reasons_required = {
+        let mut conn = state.pool.acquire().await.map_err(server::Error::from)?;
+        server::audit::reasons_required(&mut conn, user.organisation_id).await?
+    };
     Ok(Me {
         webhooks_enabled,
+        reasons_required,
         is_org_admin: user.is_org_admin(),
         name: user.name,
         email: user.email,

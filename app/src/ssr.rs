@@ -26,6 +26,13 @@ pub async fn caller() -> Result<CurrentUser, AppError> {
     user.ok_or_else(|| server::Error::Unauthenticated.into())
 }
 
+/// The signed-in user making a change, giving `reason` for it (blank is none: the server
+/// refuses the change if the organisation requires one).
+pub async fn changer(reason: Option<String>) -> Result<CurrentUser, AppError> {
+    let reason = server::domain::Reason::parse_optional("reason", reason.as_deref())?;
+    Ok(caller().await?.because(reason))
+}
+
 /// The address of the client making this call (its proxy's word for it behind a trusted
 /// proxy), for per-address limits.
 pub async fn client_address(state: &AppState) -> Option<std::net::IpAddr> {

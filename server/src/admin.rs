@@ -11,9 +11,9 @@ use crate::{
     auth::CurrentUser,
     clock::now_ms,
     deliveries::queue::{cancel_pending, Pending, FEATURE_OFF},
-    domain::target_url::RegisteredUrl,
+    domain::{target_url::RegisteredUrl, TimeZoneName},
     error::ResultExt,
-    settings::RegisteredEntry,
+    settings::{self, RegisteredEntry},
     subscriptions, AppState, Error, Result,
 };
 
@@ -181,4 +181,87 @@ async fn remove_url_in(conn: &mut Conn, admin: &CurrentUser, id: i64) -> Result<
     .await?;
     subscriptions::deactivate_unregistered_targets(conn, admin).await?;
     Ok(())
+}
+
+/// Requires a reason for every change in the organisation, or stops requiring one. Recorded
+/// under the rule as it was: requiring reasons needs none, no longer requiring them needs one.
+pub async fn set_reasons_required(
+    state: &AppState,
+    admin: &CurrentUser,
+    required: bool,
+) -> Result<()> {
+    admin.require_org_admin()?;
+    let admin = admin.clone();
+    state
+        .write(move |conn| {
+            Box::pin(async move {
+                let was = audit::reasons_required(conn, admin.organisation_id).await?;
+                if was == required {
+                    return Ok(());
+                }
+                audit::record_by(
+                    conn,
+                    &admin,
+                    Entry {
+                        kind: AuditKind::Settings,
+                        action: if required {
+                            "required"
+                        } else {
+                            "no longer required"
+                        },
+                        subject: "Reasons for changes".into(),
+                        before: Some(json!({ "reasons_required": was })),
+                        after: Some(json!({ "reasons_required": required })),
+                    },
+                )
+                .await?;
+                crate::db::with_db!(conn, db => sqlx::query(
+                    "UPDATE organisations SET reasons_required = $1 WHERE id = $2",
+                )
+                .bind(required)
+                .bind(admin.organisation_id)
+                .execute(db)
+                .await
+                .map(crate::db::Done::from))?;
+                Ok(())
+            })
+        })
+        .await
+}
+
+/// Sets the organisation's time zone, in which the records' readable copies show times.
+pub async fn set_time_zone(state: &AppState, admin: &CurrentUser, zone: &str) -> Result<()> {
+    admin.require_org_admin()?;
+    let zone = TimeZoneName::parse(zone)?;
+    let admin = admin.clone();
+    state
+        .write(move |conn| {
+            Box::pin(async move {
+                let was = settings::time_zone(conn, admin.organisation_id).await?;
+                if was == zone {
+                    return Ok(());
+                }
+                crate::db::with_db!(conn, db => sqlx::query(
+                    "UPDATE organisations SET time_zone = $1 WHERE id = $2",
+                )
+                .bind(zone.as_str())
+                .bind(admin.organisation_id)
+                .execute(db)
+                .await
+                .map(crate::db::Done::from))?;
+                audit::record_by(
+                    conn,
+                    &admin,
+                    Entry {
+                        kind: AuditKind::Settings,
+                        action: "changed",
+                        subject: "Time zone".into(),
+                        before: Some(json!({ "time_zone": was.as_str() })),
+                        after: Some(json!({ "time_zone": zone.as_str() })),
+                    },
+                )
+                .await
+            })
+        })
+        .await
 }

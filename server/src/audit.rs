@@ -9,10 +9,10 @@ use serde_json::Value as Json;
 use crate::{
     auth::CurrentUser,
     clock::now_ms,
-    domain::mask::mask_secrets,
+    domain::{mask::mask_secrets, Reason},
     paging::{Page, PageRequest},
     records::{self, Chain},
-    Result,
+    Error, Result,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,8 +83,9 @@ pub enum Actor<'a> {
     /// Labhook itself (the dispatcher switching off a subscription whose receiver answered
     /// 410 Gone).
     System,
-    /// An operator at the server's command line (`labhook create-device`, `reset-password`).
-    CommandLine,
+    /// An operator at the server's command line (`labhook create-device`, `reset-password`),
+    /// with the `--reason` they gave.
+    CommandLine(Option<&'a Reason>),
     /// A person known by their account but not signed in: a sign-in, a failed one, a password
     /// set with a link.
     Account(i64, &'a str),
@@ -96,18 +97,63 @@ impl<'a> From<&'a CurrentUser> for Actor<'a> {
     }
 }
 
+impl Actor<'_> {
+    /// The reason the actor gave for the change, if any.
+    fn reason(&self) -> Option<&Reason> {
+        match self {
+            Actor::User(user) => user.reason.as_ref(),
+            Actor::CommandLine(reason) => *reason,
+            Actor::System | Actor::Account(..) => None,
+        }
+    }
+
+    /// Whether the actor is a person who can be asked why: Labhook's own changes say why in
+    /// their entry, and a sign-in is not a change.
+    fn answers_for_changes(&self) -> bool {
+        matches!(self, Actor::User(_) | Actor::CommandLine(_))
+    }
+}
+
+/// Actions that are recorded but change nothing, so need no reason.
+const NOT_CHANGES: [&str; 1] = ["test event sent"];
+
+/// Whether the organisation requires a reason for every change (Server Administration).
+pub async fn reasons_required(conn: &mut Conn, organisation_id: i64) -> Result<bool> {
+    Ok(crate::db::with_db!(conn, db => sqlx::query_scalar(
+        "SELECT reasons_required FROM organisations WHERE id = $1",
+    )
+    .bind(organisation_id)
+    .fetch_optional(db)
+    .await)?
+    .unwrap_or(false))
+}
+
 /// Appends an entry to an organisation's trail, inside the transaction of the change. Secret
 /// header values are masked.
+///
+/// Every change passes here, whichever door it came through, so this is where a reason is
+/// required: when the organisation requires reasons, a person's change without one is refused
+/// (`reason`: the doors name it as their caller gave it) and its transaction rolls back. The
+/// setting is read in the change's own transaction, so it holds from the moment it is saved.
 pub async fn record(
     conn: &mut Conn,
     organisation_id: i64,
     actor: Actor<'_>,
     entry: Entry,
 ) -> Result<()> {
+    let reason = actor.reason().map(Reason::as_str);
+    if reason.is_none()
+        && actor.answers_for_changes()
+        && entry.kind != AuditKind::SignIn
+        && !NOT_CHANGES.contains(&entry.action)
+        && reasons_required(conn, organisation_id).await?
+    {
+        return Err(Error::invalid("reason", Reason::MISSING));
+    }
     let (actor_id, actor_name) = match actor {
         Actor::User(user) => (Some(user.id), user.name.as_str()),
         Actor::System => (None, "Labhook (dispatcher)"),
-        Actor::CommandLine => (None, "Command line"),
+        Actor::CommandLine(_) => (None, "Command line"),
         Actor::Account(id, name) => (Some(id), name),
     };
     let at = now_ms();
@@ -122,6 +168,7 @@ pub async fn record(
         &entry.subject,
         before.as_deref(),
         after.as_deref(),
+        reason,
     );
     let mut links = records::reserve(
         conn,
@@ -135,8 +182,8 @@ pub async fn record(
         .expect("BUG: a link for the entry");
     crate::db::with_db!(conn, db => sqlx::query(
         "INSERT INTO audit_log (organisation_id, actor_id, actor_name, at, kind, action, subject, before, after,
-                                seq, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                                seq, prev_hash, hash, reason)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(organisation_id)
     .bind(actor_id)
@@ -150,6 +197,7 @@ pub async fn record(
     .bind(link.seq)
     .bind(link.prev_hash)
     .bind(link.hash)
+    .bind(reason)
     .execute(db)
     .await
     .map(crate::db::Done::from))?;
@@ -171,6 +219,7 @@ pub struct AuditRecord {
     pub subject: String,
     pub before: Option<String>,
     pub after: Option<String>,
+    pub reason: Option<String>,
 }
 
 pub const PER_PAGE: u32 = 25;
@@ -203,7 +252,7 @@ pub async fn list(
     .fetch_one(db)
     .await)?;
     let records = crate::db::with_db!(pool, db => sqlx::query_as(
-        "SELECT id, at, actor_name, kind, action, subject, before, after FROM audit_log
+        "SELECT id, at, actor_name, kind, action, subject, before, after, reason FROM audit_log
          WHERE organisation_id = $1 AND kind = $2
          ORDER BY id DESC LIMIT $3 OFFSET $4",
     )
@@ -236,7 +285,7 @@ async fn list_by_link(pool: &Pool, org: i64, page: PageRequest) -> Result<Page<A
     let top = head - page.offset();
     let mut records: Vec<AuditRecord> = if top >= 1 {
         crate::db::with_db!(pool, db => sqlx::query_as(
-            "SELECT id, at, actor_name, kind, action, subject, before, after FROM audit_log
+            "SELECT id, at, actor_name, kind, action, subject, before, after, reason FROM audit_log
              WHERE organisation_id = $1 AND seq <= $2 AND seq > $3
              ORDER BY seq DESC",
         )
@@ -252,7 +301,7 @@ async fn list_by_link(pool: &Pool, org: i64, page: PageRequest) -> Result<Page<A
     if missing > 0 && unchained > 0 {
         let skip = (page.offset() - head).max(0);
         let older: Vec<AuditRecord> = crate::db::with_db!(pool, db => sqlx::query_as(
-            "SELECT id, at, actor_name, kind, action, subject, before, after FROM audit_log
+            "SELECT id, at, actor_name, kind, action, subject, before, after, reason FROM audit_log
              WHERE organisation_id = $1 AND seq IS NULL
              ORDER BY id DESC LIMIT $2 OFFSET $3",
         )

@@ -3,7 +3,11 @@
 
 use crate::db::{Conn, Pool};
 
-use crate::{auth::CurrentUser, domain::target_url::RegisteredUrl, Error, Result};
+use crate::{
+    auth::CurrentUser,
+    domain::{target_url::RegisteredUrl, TimeZoneName},
+    Error, Result,
+};
 
 pub const WEBHOOKS_DISABLED: &str =
     "Webhooks are not enabled for your organisation — ask an organisation administrator.";
@@ -21,6 +25,9 @@ pub struct RegisteredEntry {
 pub struct WebhookSettings {
     pub enabled: bool,
     pub registered: Vec<RegisteredEntry>,
+    /// Whether every change needs a reason (see `audit::record`).
+    pub reasons_required: bool,
+    pub time_zone: TimeZoneName,
 }
 
 pub async fn webhooks_enabled(pool: &Pool, organisation_id: i64) -> Result<bool> {
@@ -66,8 +73,28 @@ pub async fn webhook_settings(pool: &Pool, admin: &CurrentUser) -> Result<Webhoo
     .bind(admin.organisation_id)
     .fetch_all(db)
     .await)?;
+    let (reasons_required, time_zone): (bool, String) = crate::db::with_db!(pool, db => sqlx::query_as(
+        "SELECT reasons_required, time_zone FROM organisations WHERE id = $1",
+    )
+    .bind(admin.organisation_id)
+    .fetch_one(db)
+    .await)?;
+    let time_zone = TimeZoneName::from_stored(&time_zone);
     Ok(WebhookSettings {
         enabled,
         registered,
+        reasons_required,
+        time_zone,
     })
+}
+
+/// The organisation's time zone (UTC until an admin sets one).
+pub async fn time_zone(conn: &mut Conn, organisation_id: i64) -> Result<TimeZoneName> {
+    let name: Option<String> = crate::db::with_db!(conn, db => sqlx::query_scalar(
+        "SELECT time_zone FROM organisations WHERE id = $1",
+    )
+    .bind(organisation_id)
+    .fetch_optional(db)
+    .await)?;
+    Ok(name.map_or_else(TimeZoneName::utc, |n| TimeZoneName::from_stored(&n)))
 }

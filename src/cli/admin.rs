@@ -3,9 +3,11 @@
 
 use std::{io::BufRead, time::Duration};
 
+use super::command_line_error;
+
 use server::{
     config::AutoDisable,
-    domain::{parse_name, Email, Password, Role},
+    domain::{parse_name, Email, Password, Reason, Role},
     orgs::{self, NewUser},
 };
 
@@ -54,11 +56,15 @@ pub(super) async fn reset_password(
     database: server::db::Location,
     email: String,
     password: Option<String>,
+    reason: Option<String>,
 ) -> anyhow::Result<()> {
     let email = Email::parse(&email)?;
+    let reason = Reason::parse_optional("reason", reason.as_deref())?;
     let password = Password::parse(&password_or_stdin(password)?)?;
     let pool = server::db::connect(&database).await?;
-    server::people::reset_password_from_command_line(&pool, &email, &password).await?;
+    server::people::reset_password_from_command_line(&pool, &email, &password, reason.as_ref())
+        .await
+        .map_err(command_line_error)?;
     println!("The password of {email} was changed; their open sessions were ended.");
     Ok(())
 }

@@ -3,7 +3,10 @@
 
 use server::{
     devices::manage::{self, DeviceInput},
-    domain::channel_definition::{value_type_word, ChannelDefinition, ChannelInput},
+    domain::{
+        channel_definition::{value_type_word, ChannelDefinition, ChannelInput},
+        Reason,
+    },
     orgs,
 };
 
@@ -12,7 +15,9 @@ pub(super) async fn create_device(
     organisation: String,
     mut input: DeviceInput,
     channels: Vec<String>,
+    reason: Option<String>,
 ) -> anyhow::Result<()> {
+    let reason = Reason::parse_optional("reason", reason.as_deref())?;
     for raw in &channels {
         let c = ChannelDefinition::parse_cli(raw).map_err(|e| anyhow::anyhow!("--channel {e}"))?;
         input.channels.push(ChannelInput {
@@ -29,9 +34,9 @@ pub(super) async fn create_device(
     let org = orgs::find_organisation_by_name(&pool, &organisation)
         .await?
         .ok_or_else(|| anyhow::anyhow!("there is no organisation named {organisation:?}"))?;
-    let id = manage::create_from_command_line(&pool, org.id, &input)
+    let id = manage::create_from_command_line(&pool, org.id, &input, reason.as_ref())
         .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .map_err(super::command_line_error)?;
     println!(
         "Created device {:?} (id {id}) with {} channel{} in {:?}. Create its token on the Devices page.",
         input.name.trim(),

@@ -172,3 +172,64 @@ async fn records_are_signed_and_verified_from_the_command_line_and_an_edit_is_na
         "{said}"
     );
 }
+
+/// The command line's changes give their reason with `--reason` when the organisation
+/// requires one: without it the command says so and changes nothing.
+#[tokio::test]
+async fn the_command_line_gives_its_reason_when_one_is_required() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("reasons.db");
+    let port = crate::process::free_port();
+    let _server = crate::process::start_server(&db, port, None);
+    let base = format!("http://127.0.0.1:{port}");
+    crate::process::wait_healthy(&base).await;
+    let admin = crate::process::signed_in_admin(&base).await;
+    crate::process::call(
+        &admin,
+        &base,
+        "admin/set_reasons_required",
+        &[("required", "true")],
+    )
+    .await;
+    let (database, _) = server::harness::process_database_args(&db);
+    let run = |more: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_labhook"))
+            .args(&database)
+            .args([
+                "create-device",
+                "--organisation",
+                "Demo Lab",
+                "--name",
+                "Plate Reader 9",
+                CHANNEL,
+            ])
+            .args(more)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("the binary runs")
+    };
+    let refused = run(&[]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains("requires a reason for every change")
+            && text(&refused).contains("--reason"),
+        "{}",
+        text(&refused)
+    );
+    let made = run(&["--reason", "IQ/OQ of the new reader done (QA-77)"]);
+    assert!(made.status.success(), "{}", text(&made));
+
+    let location: server::db::Location = database[1].parse().unwrap();
+    let pool = server::db::connect(&location).await.unwrap();
+    let kept: Vec<(String, Option<String>)> = server::db::with_db!(&pool, db => sqlx::query_as(
+        "SELECT subject, reason FROM audit_log WHERE subject LIKE '%Plate Reader 9%'",
+    )
+    .fetch_all(db)
+    .await)
+    .unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(
+        kept[0].1.as_deref(),
+        Some("IQ/OQ of the new reader done (QA-77)")
+    );
+}

@@ -1,17 +1,28 @@
 //! A change the page asks the server for — a toggle, a delete, a registration: busy while it
 //! runs, and what went wrong when it failed. One helper instead of a busy signal, an error
-//! signal and a hand-written task at every button.
+//! signal and a hand-written task at every button — and the one place that asks for the reason
+//! of a change when the organisation requires one (see [`crate::components::reason`]).
 
-use std::future::Future;
+use std::{cell::Cell, future::Future, rc::Rc};
 
 use leptos::prelude::*;
 
-use crate::errors::AppError;
+use crate::{
+    components::reason::{use_reason_prompt, ReasonPrompt},
+    errors::AppError,
+};
 
-#[derive(Debug, Clone, Copy)]
+/// An undo that runs at most once, whichever of two ways it is reached.
+type SharedUndo = Rc<Cell<Option<Box<dyn FnOnce()>>>>;
+
+#[derive(Clone, Copy)]
 pub struct Change {
     busy: RwSignal<bool>,
     error: RwSignal<Option<AppError>>,
+    prompt: Option<ReasonPrompt>,
+    /// The reason typed into this change's own confirmation, when it shows a field for it.
+    reason: RwSignal<String>,
+    has_reason_field: RwSignal<bool>,
 }
 
 impl Default for Change {
@@ -25,6 +36,9 @@ impl Change {
         Self {
             busy: RwSignal::new(false),
             error: RwSignal::new(None),
+            prompt: use_reason_prompt(),
+            reason: RwSignal::new(String::new()),
+            has_reason_field: RwSignal::new(false),
         }
     }
 
@@ -47,9 +61,49 @@ impl Change {
         self.error.set(None);
     }
 
-    /// Runs `call`; `then` gets its result when it succeeds, `undo` runs when it fails (a
-    /// switch flipped ahead of the answer shows the truth again).
-    pub fn run<T, F>(self, call: F, then: impl FnOnce(T) + 'static, undo: impl FnOnce() + 'static)
+    /// Makes a change: `call` gets the reason given for it (none unless the organisation
+    /// requires reasons: then from this change's own reason field when its confirmation shows
+    /// one, else asked for in the reason dialog — cancelling that runs `undo`). `then` gets the
+    /// result when it succeeds, `undo` runs when it fails (a switch flipped ahead of the answer
+    /// shows the truth again).
+    pub fn run<T, F>(
+        self,
+        call: impl FnOnce(Option<String>) -> F + 'static,
+        then: impl FnOnce(T) + 'static,
+        undo: impl FnOnce() + 'static,
+    ) where
+        T: 'static,
+        F: Future<Output = Result<T, AppError>> + 'static,
+    {
+        match self.prompt.filter(|p| p.required()) {
+            None => self.call(call(None), then, undo),
+            Some(_) if self.has_reason_field.get_untracked() => {
+                let reason = self.reason.get_untracked();
+                self.call(call(Some(reason)), then, undo)
+            }
+            Some(prompt) => {
+                self.error.set(None);
+                // Either the change runs (and undoes itself if it fails) or it is cancelled.
+                let undo: SharedUndo = Rc::new(Cell::new(Some(Box::new(undo))));
+                let undo_once = |undo: SharedUndo| {
+                    move || {
+                        if let Some(undo) = undo.take() {
+                            undo()
+                        }
+                    }
+                };
+                let on_failure = undo_once(undo.clone());
+                prompt.ask(
+                    move |reason| self.call(call(Some(reason)), then, on_failure),
+                    undo_once(undo),
+                )
+            }
+        }
+    }
+
+    /// Runs a call that changes nothing worth a reason (a test event, a preview, marking
+    /// notifications read); otherwise as [`Change::run`].
+    pub fn call<T, F>(self, call: F, then: impl FnOnce(T) + 'static, undo: impl FnOnce() + 'static)
     where
         T: 'static,
         F: Future<Output = Result<T, AppError>> + 'static,
@@ -61,13 +115,40 @@ impl Change {
             // Before `then`: it may leave the page, and these signals with it.
             self.busy.set(false);
             match result {
-                Ok(value) => then(value),
+                Ok(value) => {
+                    self.reason.set(String::new());
+                    then(value)
+                }
                 Err(e) => {
                     undo();
                     self.error.set(Some(e));
                 }
             }
         });
+    }
+
+    /// A "Reason for this change" field for the change's own confirmation, shown only when the
+    /// organisation requires reasons; the change then takes its reason from here.
+    pub fn reason_field(self) -> impl IntoView {
+        self.has_reason_field.set(true);
+        let prompt = self.prompt;
+        move || {
+            prompt.filter(|p| p.required_tracked()).map(|_| {
+                view! {
+                    <label class="field reason-field">
+                        <span>"Reason for this change"</span>
+                        <textarea
+                            rows="2"
+                            maxlength="500"
+                            prop:value=move || self.reason.get()
+                            on:input=move |ev| self.reason.set(event_target_value(&ev))
+                            aria-invalid=move || self.field("reason").is_some().to_string()
+                        ></textarea>
+                        <span class="field-error" role="alert">{move || self.field("reason")}</span>
+                    </label>
+                }
+            })
+        }
     }
 
     /// The error, where it should be read: an alert that screen readers announce.

@@ -10,6 +10,7 @@ use crate::{
         hydration::use_hydrated,
         menu::{Menu, MenuEntry},
         notifications::NotificationBell,
+        reason::{ReasonDialog, ReasonPrompt},
         status::ErrorNotice,
     },
     errors::AppError,
@@ -28,6 +29,12 @@ pub fn use_me() -> MeResource {
 pub fn Layout() -> impl IntoView {
     let me_resource: MeResource = Resource::new(|| (), |_| who_am_i());
     provide_context(me_resource);
+    let reasons = ReasonPrompt::provide(Signal::derive(move || {
+        me_resource
+            .get()
+            .and_then(Result::ok)
+            .is_some_and(|me| me.reasons_required)
+    }));
 
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
@@ -48,6 +55,7 @@ pub fn Layout() -> impl IntoView {
         <main id="main" class="page">
             <Outlet/>
         </main>
+        <ReasonDialog prompt=reasons/>
     }
 }
 

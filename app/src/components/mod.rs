@@ -1,6 +1,7 @@
 pub mod badge;
 pub mod change;
 pub mod copy;
+pub mod export;
 pub mod hydration;
 pub mod icons;
 pub mod layout;
@@ -8,6 +9,7 @@ pub mod menu;
 pub mod modal;
 pub mod notifications;
 pub mod pager;
+pub mod reason;
 pub mod status;
 pub mod switch;
 pub mod time;

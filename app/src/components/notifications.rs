@@ -65,7 +65,7 @@ pub fn NotificationBell() -> impl IntoView {
         })
     };
     let mark = move |_| {
-        marking.run(
+        marking.call(
             mark_notifications_read(),
             move |()| version.update(|v| *v += 1),
             || {},

@@ -32,6 +32,10 @@ pub struct RegisteredView {
 pub struct SettingsView {
     pub enabled: bool,
     pub registered: Vec<RegisteredView>,
+    pub reasons_required: bool,
+    pub time_zone: String,
+    /// Every time zone the server knows, for the field's suggestions.
+    pub time_zones: Vec<String>,
 }
 
 #[cfg(feature = "ssr")]
@@ -55,20 +59,43 @@ pub async fn admin_settings() -> Result<SettingsView, AppError> {
     Ok(SettingsView {
         enabled: s.enabled,
         registered: s.registered.into_iter().map(RegisteredView::from).collect(),
+        reasons_required: s.reasons_required,
+        time_zone: s.time_zone.to_string(),
+        time_zones: server::domain::TimeZoneName::all(),
     })
 }
 
+#[server(endpoint = "admin/set_reasons_required")]
+pub async fn set_reasons_required(required: bool, reason: Option<String>) -> Result<(), AppError> {
+    let user = crate::ssr::changer(reason).await?;
+    let state = crate::ssr::state()?;
+    server::admin::set_reasons_required(&state, &user, required).await?;
+    Ok(())
+}
+
+#[server(endpoint = "admin/set_time_zone")]
+pub async fn set_time_zone(zone: String, reason: Option<String>) -> Result<(), AppError> {
+    let user = crate::ssr::changer(reason).await?;
+    let state = crate::ssr::state()?;
+    server::admin::set_time_zone(&state, &user, &zone).await?;
+    Ok(())
+}
+
 #[server(endpoint = "admin/set_webhooks_enabled")]
-pub async fn set_webhooks_enabled(enabled: bool) -> Result<(), AppError> {
-    let user = crate::ssr::caller().await?;
+pub async fn set_webhooks_enabled(enabled: bool, reason: Option<String>) -> Result<(), AppError> {
+    let user = crate::ssr::changer(reason).await?;
     let state = crate::ssr::state()?;
     server::admin::set_webhooks_enabled(&state, &user, enabled).await?;
     Ok(())
 }
 
 #[server(endpoint = "admin/register_url")]
-pub async fn register_url(url: String, note: String) -> Result<RegisteredView, AppError> {
-    let user = crate::ssr::caller().await?;
+pub async fn register_url(
+    url: String,
+    note: String,
+    reason: Option<String>,
+) -> Result<RegisteredView, AppError> {
+    let user = crate::ssr::changer(reason).await?;
     let state = crate::ssr::state()?;
     Ok(server::admin::register_url(&state, &user, &url, &note)
         .await?
@@ -76,8 +103,8 @@ pub async fn register_url(url: String, note: String) -> Result<RegisteredView, A
 }
 
 #[server(endpoint = "admin/remove_url")]
-pub async fn remove_url(id: i64) -> Result<(), AppError> {
-    let user = crate::ssr::caller().await?;
+pub async fn remove_url(id: i64, reason: Option<String>) -> Result<(), AppError> {
+    let user = crate::ssr::changer(reason).await?;
     let state = crate::ssr::state()?;
     server::admin::remove_url(&state, &user, id).await?;
     Ok(())
@@ -121,6 +148,7 @@ pub fn AdminPage() -> impl IntoView {
                     Ok(s) => Either::Left(view! {
                         <FeatureSection enabled=s.enabled/>
                         <RegisteredSection registered=s.registered version=version/>
+                        <RecordsSection reasons_required=s.reasons_required time_zone=s.time_zone time_zones=s.time_zones/>
                     }),
                     Err(e) => Either::Right(view! { <ErrorNotice error=e/> }),
                 }
@@ -137,7 +165,7 @@ fn FeatureSection(enabled: bool) -> impl IntoView {
     let toggle = Callback::new(move |want: bool| {
         on.set(want);
         change.run(
-            set_webhooks_enabled(want),
+            move |reason| set_webhooks_enabled(want, reason),
             // The More menu shows or hides Webhook Subscriptions.
             move |()| me.refetch(),
             move || on.set(!want),
@@ -172,7 +200,7 @@ fn RegisteredSection(registered: Vec<RegisteredView>, version: RwSignal<u32>) ->
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         registering.run(
-            register_url(url.get_untracked(), note.get_untracked()),
+            move |reason| register_url(url.get_untracked(), note.get_untracked(), reason),
             move |_| {
                 url.set(String::new());
                 note.set(String::new());
@@ -186,7 +214,7 @@ fn RegisteredSection(registered: Vec<RegisteredView>, version: RwSignal<u32>) ->
             return;
         };
         removal.run(
-            remove_url(r.id),
+            move |reason| remove_url(r.id, reason),
             move |()| {
                 confirm_open.set(false);
                 version.update(|v| *v += 1);
@@ -296,6 +324,7 @@ fn RegisteredSection(registered: Vec<RegisteredView>, version: RwSignal<u32>) ->
                     <code>{move || removing.get().map(|r| r.url).unwrap_or_default()}</code>
                     "? Active subscriptions that send to it will be switched off and marked “target not registered”."
                 </p>
+                {removal.reason_field()}
                 {removal.alert()}
             </div>
             <div class="dialog-foot">
@@ -303,5 +332,87 @@ fn RegisteredSection(registered: Vec<RegisteredView>, version: RwSignal<u32>) ->
                 <button type="button" class="button danger" disabled=move || removal.busy() on:click=confirm_remove>"Remove"</button>
             </div>
         </Modal>
+    }
+}
+
+/// The records' settings: reasons for changes, and the time zone of the readable copies.
+#[component]
+fn RecordsSection(
+    reasons_required: bool,
+    time_zone: String,
+    time_zones: Vec<String>,
+) -> impl IntoView {
+    let me = use_me();
+    let hydrated = use_hydrated();
+    let required = RwSignal::new(reasons_required);
+    let requiring = Change::new();
+    let toggle = Callback::new(move |want: bool| {
+        required.set(want);
+        requiring.run(
+            move |reason| set_reasons_required(want, reason),
+            // Every page asks for reasons from now on (or no longer does).
+            move |()| me.refetch(),
+            move || required.set(!want),
+        );
+    });
+    let zone = RwSignal::new(time_zone.clone());
+    let saved_zone = RwSignal::new(time_zone);
+    let zoning = Change::new();
+    let save_zone = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let want = zone.get_untracked();
+        zoning.run(
+            move |reason| set_time_zone(want.clone(), reason),
+            move |()| saved_zone.set(zone.get_untracked().trim().to_owned()),
+            || {},
+        );
+    };
+    view! {
+        <section class="card section" aria-labelledby="records-title">
+            <h2 id="records-title">"Records"</h2>
+            <Switch
+                label="Require a reason for every change"
+                visible_label=true
+                checked=required
+                busy=Signal::derive(move || requiring.busy())
+                on_toggle=toggle
+            />
+            <p class="muted">
+                {move || if required.get() {
+                    "Every change — in these pages, through the API (meta.reason) or on the command line (--reason) — asks for a reason, and the audit trail keeps it beside the change. Replays, redeliveries and switching a subscription off or on count as changes."
+                } else {
+                    "Changes are recorded in the audit trail with who, when, and the values before and after. Switch this on to require a reason with every change as well (EU GMP Annex 11 §9)."
+                }}
+            </p>
+            {requiring.alert()}
+            <form class="inline-form" on:submit=save_zone novalidate>
+                <div class="field grow-2">
+                    <label for="time-zone">"Time zone"</label>
+                    <input
+                        id="time-zone"
+                        type="text"
+                        list="time-zones"
+                        autocomplete="off"
+                        prop:value=move || zone.get()
+                        on:input=move |ev| zone.set(event_target_value(&ev))
+                        aria-invalid=move || zoning.field("time_zone").is_some().to_string()
+                        aria-describedby="time-zone-help"
+                    />
+                    <datalist id="time-zones">
+                        {time_zones.into_iter().map(|z| view! { <option value=z></option> }).collect_view()}
+                    </datalist>
+                    <p id="time-zone-help" class="muted small">
+                        {move || format!("Exports show times in {} beside UTC.", saved_zone.get())}
+                    </p>
+                    <p class="field-error" role="alert">{move || zoning.field("time_zone")}</p>
+                </div>
+                <div class="field-button">
+                    <button type="submit" class="button" disabled=move || !hydrated.get() || zoning.busy()>
+                        "Save time zone"
+                    </button>
+                </div>
+            </form>
+            {move || zoning.error().and_then(|e| e.general(&["time_zone"])).map(|m| view! { <p class="form-error" role="alert">{m}</p> })}
+        </section>
     }
 }

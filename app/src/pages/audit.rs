@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     components::{
+        export::ExportRecords,
         hydration::use_hydrated,
         pager::{ListPage, Pager},
         status::{ErrorNotice, Loading},
@@ -32,6 +33,8 @@ pub struct AuditRecordView {
     pub subject: String,
     /// The fields the change changed, compared on the server.
     pub changes: Vec<FieldChange>,
+    /// Why, when the person gave a reason.
+    pub reason: Option<String>,
 }
 
 /// One field that differs; `None`: not there (added or removed).
@@ -82,6 +85,7 @@ pub async fn audit_trail(
             .collect(),
         id: r.id,
         at: r.at,
+        reason: r.reason,
         actor: r.actor_name,
         kind_label: AuditKind::parse(&r.kind)
             .map_or("Other", AuditKind::label)
@@ -182,7 +186,7 @@ pub fn AuditPage() -> impl IntoView {
                 })
             }}
         </Transition>
-        <ExportForm/>
+        <ExportRecords chain="audit"/>
     }
 }
 
@@ -199,6 +203,9 @@ fn AuditRow(record: AuditRecordView) -> impl IntoView {
                 " "
                 <strong>{record.action.clone()}</strong>
                 <div class="cell-sub">{record.subject.clone()}</div>
+                {record.reason.map(|r| view! {
+                    <div class="reason"><span class="reason-label">"Reason: "</span>{r}</div>
+                })}
             </td>
             <td>
                 {(count > 0).then(|| view! {
@@ -226,37 +233,5 @@ fn AuditRow(record: AuditRecordView) -> impl IntoView {
                 })}
             </td>
         </tr>
-    }
-}
-
-/// The records' exports: a range, which records, which form. A plain GET form: the browser
-/// downloads what the server sends (or shows its error in words).
-#[component]
-fn ExportForm() -> impl IntoView {
-    // Which records picks the address; before the page's code runs the form exports the
-    // audit trail.
-    let chain = RwSignal::new(String::from("audit"));
-    view! {
-        <section class="card export" aria-labelledby="export-title">
-            <h2 id="export-title">"Export records"</h2>
-            <p class="muted">"A copy of the audit trail or the delivery log for a range of days (UTC): JSON Lines with every record's hash and a signed seal, checked offline with "<code>"labhook verify-export"</code>", or a PDF to read and file (up to 5,000 records)."</p>
-            <form class="export-form" method="get" action=move || format!("/admin/records/{}/export", chain.get())>
-                <label>"Records"
-                    <select name="records" on:change=move |ev| chain.set(event_target_value(&ev))>
-                        <option value="audit">"Audit trail"</option>
-                        <option value="deliveries">"Delivery log"</option>
-                    </select>
-                </label>
-                <label>"From" <input type="date" name="from" required/></label>
-                <label>"To (exclusive)" <input type="date" name="to"/></label>
-                <label>"Format"
-                    <select name="format">
-                        <option value="pdf">"PDF"</option>
-                        <option value="jsonl">"JSON Lines"</option>
-                    </select>
-                </label>
-                <button type="submit">"Export"</button>
-            </form>
-        </section>
     }
 }

@@ -14,7 +14,7 @@ use crate::db::Pool;
 
 use crate::{
     clock::now_ms,
-    domain::{Email, Role},
+    domain::{Email, Reason, Role},
     rate::AddressLimit,
     AppState, Error, Result,
 };
@@ -29,6 +29,11 @@ pub struct CurrentUser {
     pub name: String,
     #[sqlx(try_from = "String")]
     pub role: Role,
+    /// Why this request changes what it changes, when its caller said: every door (pages, API,
+    /// command line) attaches it here, so that it reaches the audit trail with the change
+    /// however deep the change is made (see [`crate::audit::record`]).
+    #[sqlx(skip)]
+    pub reason: Option<Reason>,
 }
 
 impl TryFrom<String> for Role {
@@ -39,6 +44,12 @@ impl TryFrom<String> for Role {
 }
 
 impl CurrentUser {
+    /// The same caller, giving `reason` for the changes it makes.
+    pub fn because(mut self, reason: Option<Reason>) -> Self {
+        self.reason = reason;
+        self
+    }
+
     pub fn is_org_admin(&self) -> bool {
         self.role == Role::OrgAdmin
     }

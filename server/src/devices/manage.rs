@@ -13,7 +13,7 @@ use crate::{
     domain::{
         channel_definition::{ChannelDefinition, ChannelInput, POINTS_COUNTED_UP_TO},
         device::parse_device_class,
-        parse_name,
+        parse_name, Reason,
     },
     error::ResultExt,
     AppState, Error, FieldError, Result,
@@ -137,10 +137,17 @@ pub async fn create_from_command_line(
     pool: &Pool,
     organisation_id: i64,
     input: &DeviceInput,
+    reason: Option<&Reason>,
 ) -> Result<i64> {
     let definition = validate(input).map_err(Error::Invalid)?;
     let mut tx = pool.begin_write().await?;
-    let id = create_in(&mut tx, organisation_id, &definition, Actor::CommandLine).await?;
+    let id = create_in(
+        &mut tx,
+        organisation_id,
+        &definition,
+        Actor::CommandLine(reason),
+    )
+    .await?;
     tx.commit().await?;
     Ok(id)
 }

@@ -14,18 +14,22 @@ pub mod headers;
 pub mod mask;
 pub mod outbound;
 mod password;
+mod reason;
 mod role;
 pub mod schedule;
 pub mod sealed;
 pub mod settle_run;
 pub mod signature;
 pub mod target_url;
+mod time_zone;
 pub mod webhook;
 
 pub use email::Email;
 pub use event_type::EventType;
 pub use password::Password;
+pub use reason::Reason;
 pub use role::Role;
+pub use time_zone::TimeZoneName;
 
 /// A trimmed, non-empty, single-line name of bounded length (organisation names, user names).
 pub fn parse_name(field: &str, raw: &str, max_chars: usize) -> crate::Result<String> {

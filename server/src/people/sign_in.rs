@@ -11,7 +11,7 @@ use crate::{
     api_tokens,
     audit::{self, Actor, AuditKind, Entry},
     auth::{self, end_all_sessions, CurrentUser, Hashing, SessionToken},
-    domain::{Email, Password},
+    domain::{Email, Password, Reason},
     AppState, Error, Result,
 };
 
@@ -60,6 +60,7 @@ pub async fn reset_password_from_command_line(
     pool: &Pool,
     email: &Email,
     password: &Password,
+    reason: Option<&Reason>,
 ) -> Result<()> {
     let hash = Hashing::one_at_a_time().hash(password).await?;
     let mut tx = pool.begin_write().await?;
@@ -81,7 +82,7 @@ pub async fn reset_password_from_command_line(
     audit::record(
         &mut tx,
         organisation_id,
-        Actor::CommandLine,
+        Actor::CommandLine(reason),
         Entry {
             kind: AuditKind::User,
             action: "password reset",

@@ -42,7 +42,9 @@ pub fn link(
     hex::encode(digest)
 }
 
-/// An audit entry's content, from its columns as stored.
+/// An audit entry's content, from its columns as stored. The reason given for a change is its
+/// ninth part when there is one, and absent (not null) otherwise: entries written before reasons
+/// existed keep their hashes.
 #[allow(clippy::too_many_arguments)]
 pub fn audit_content(
     actor_id: Option<i64>,
@@ -53,8 +55,13 @@ pub fn audit_content(
     subject: &str,
     before: Option<&str>,
     after: Option<&str>,
+    reason: Option<&str>,
 ) -> Json {
-    json!([actor_id, actor_name, at, kind, action, subject, before, after])
+    let mut content = json!([actor_id, actor_name, at, kind, action, subject, before, after]);
+    if let (Some(reason), Json::Array(parts)) = (reason, &mut content) {
+        parts.push(reason.into());
+    }
+    content
 }
 
 /// A delivery attempt's content, from its columns as stored. What Labhook later notes about
@@ -218,6 +225,7 @@ mod tests {
             "Webhooks",
             None,
             Some("{\"on\":true}"),
+            None,
         );
         assert_eq!(
             content.to_string(),
@@ -232,5 +240,27 @@ mod tests {
             hex::encode(h.finalize())
         };
         assert_eq!(hash, again);
+    }
+
+    #[test]
+    fn a_reason_is_the_ninth_part_only_when_given() {
+        let with = |reason| {
+            audit_content(
+                Some(7),
+                "Ana",
+                1,
+                "settings",
+                "enabled",
+                "Webhooks",
+                None,
+                None,
+                reason,
+            )
+        };
+        assert_eq!(with(None).as_array().unwrap().len(), 8);
+        assert_eq!(
+            with(Some("CAPA-112")).to_string(),
+            r#"[7,"Ana",1,"settings","enabled","Webhooks",null,null,"CAPA-112"]"#
+        );
     }
 }

@@ -45,8 +45,17 @@ impl Chain {
         Self::ALL.into_iter().find(|c| c.as_str() == raw)
     }
 
+    /// The parts a link's content may end with, each only when the row has it (an audit entry's
+    /// reason): in an export, a name that is absent from a line is not part of its content.
+    pub fn optional_fields(self) -> &'static [&'static str] {
+        match self {
+            Chain::Audit => &["reason"],
+            Chain::Deliveries => &[],
+        }
+    }
+
     /// The names of a link's content, in the order the content lists them (what an export
-    /// calls each part).
+    /// calls each part), before its [`Chain::optional_fields`].
     pub fn fields(self) -> &'static [&'static str] {
         match self {
             Chain::Audit => &[

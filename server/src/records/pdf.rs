@@ -10,7 +10,11 @@ use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 use serde_json::Value as Json;
 
 use super::{checkpoint, export, Chain, RecordsKey};
-use crate::{db::Pool, domain::difference::difference, Error, Result};
+use crate::{
+    db::Pool,
+    domain::{difference::difference, TimeZoneName},
+    Error, Result,
+};
 
 /// The most links one PDF holds: a document for people, not an archive (that is the JSON
 /// Lines export).
@@ -62,6 +66,11 @@ fn render(export: &[Json], key: &RecordsKey) -> Vec<u8> {
         .and_then(Chain::parse)
         .unwrap_or(Chain::Audit);
     let org = header["organisation"].as_str().unwrap_or_default();
+    let zone = TimeZoneName::from_stored(header["time_zone"].as_str().unwrap_or("UTC"));
+    let when = |ms: Option<i64>| match ms {
+        Some(ms) if zone.as_str() != "UTC" => format!("{} ({})", zone.local(ms), utc(Some(ms))),
+        _ => utc(ms),
+    };
     let org_id = header["organisation_id"].as_i64().unwrap_or_default();
     let exported_at = header["exported_at"].as_i64().unwrap_or_default();
     let title = match chain {
@@ -84,13 +93,24 @@ fn render(export: &[Json], key: &RecordsKey) -> Vec<u8> {
     push(format!("Labhook · {title} · {org}"), true);
     push(
         format!(
-            "Range: {} – {} (times in UTC)",
-            utc(header["from"].as_i64()),
-            utc(header["to"].as_i64())
+            "Range: {} – {}",
+            when(header["from"].as_i64()),
+            when(header["to"].as_i64())
         ),
         false,
     );
-    push(format!("Exported: {}", utc(Some(exported_at))), false);
+    push(
+        format!(
+            "Times in the organisation's time zone ({zone}){}",
+            if zone.as_str() == "UTC" {
+                ""
+            } else {
+                " and in UTC"
+            }
+        ),
+        false,
+    );
+    push(format!("Exported: {}", when(Some(exported_at))), false);
     let records: Vec<&Json> = export.iter().filter(|l| l["type"] == "record").collect();
     let removals = export.iter().filter(|l| l["type"] == "removal").count();
     let checkpoints = export.iter().filter(|l| l["type"] == "checkpoint").count();
@@ -113,7 +133,7 @@ fn render(export: &[Json], key: &RecordsKey) -> Vec<u8> {
                 push(
                     format!(
                         "#{seq}  {}  {}  {} {}",
-                        utc(record["at"].as_i64()),
+                        when(record["at"].as_i64()),
                         record["actor"].as_str().unwrap_or_default(),
                         record["kind"].as_str().unwrap_or_default(),
                         record["action"].as_str().unwrap_or_default(),
@@ -139,6 +159,9 @@ fn render(export: &[Json], key: &RecordsKey) -> Vec<u8> {
                         false,
                     );
                 }
+                if let Some(reason) = record["reason"].as_str() {
+                    push(format!("  reason: {}", reason.replace('\n', " / ")), false);
+                }
             }
             Chain::Deliveries => {
                 let outcome = match (
@@ -155,7 +178,7 @@ fn render(export: &[Json], key: &RecordsKey) -> Vec<u8> {
                 push(
                     format!(
                         "#{seq}  {}  delivery {} attempt {}  {outcome} in {} ms",
-                        utc(record["started_at"].as_i64()),
+                        when(record["started_at"].as_i64()),
                         record["delivery_id"],
                         record["number"],
                         record["duration_ms"],

@@ -44,9 +44,10 @@ pub(crate) async fn page(
                 String,
                 Option<String>,
                 Option<String>,
+                Option<String>,
             );
             let rows: Vec<AuditRow> = crate::db::with_db!(conn, db => sqlx::query_as(
-                "SELECT id, seq, prev_hash, hash, actor_id, actor_name, at, kind, action, subject, before, after
+                "SELECT id, seq, prev_hash, hash, actor_id, actor_name, at, kind, action, subject, before, after, reason
                  FROM audit_log WHERE organisation_id = $1 AND seq > $2 AND seq <= $4 ORDER BY seq LIMIT $3",
             )
             .bind(org)
@@ -71,6 +72,7 @@ pub(crate) async fn page(
                         &r.9,
                         r.10.as_deref(),
                         r.11.as_deref(),
+                        r.12.as_deref(),
                     ),
                 })
                 .collect()

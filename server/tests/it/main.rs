@@ -8,6 +8,7 @@ mod helpers;
 mod ingest;
 mod layers;
 mod postgres;
+mod reasons;
 mod receiver;
 mod records;
 mod replies;

@@ -252,6 +252,7 @@ async fn a_chain_rewritten_with_fresh_hashes_is_caught_by_the_signed_checkpoint(
             &subject,
             r.10.as_deref(),
             r.11.as_deref(),
+            None,
         );
         let hash = link(Chain::Audit, r.1, r.2, &prev, &content);
         server::db::with_db!(&app.state.pool, db => sqlx::query(

@@ -5,6 +5,7 @@
 mod corpus;
 mod exports;
 mod matrix;
+mod reasons;
 mod resources;
 mod schemas;
 mod subscriptions;

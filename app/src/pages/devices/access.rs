@@ -88,7 +88,7 @@ pub(crate) fn AccessToggle(
         let want = event_target_checked(&ev);
         checked.set(want);
         change.run(
-            set_device_access(device_id, user_id, want),
+            move |reason| set_device_access(device_id, user_id, want, reason),
             |()| {},
             move || checked.set(!want),
         );

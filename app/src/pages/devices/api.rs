@@ -240,8 +240,9 @@ pub async fn set_device_access(
     device_id: i64,
     user_id: i64,
     granted: bool,
+    reason: Option<String>,
 ) -> Result<(), AppError> {
-    let user = crate::ssr::caller().await?;
+    let user = crate::ssr::changer(reason).await?;
     let state = crate::ssr::state()?;
     server::subscriptions::set_device_access(&state, &user, device_id, user_id, granted).await?;
     Ok(())
@@ -256,8 +257,12 @@ pub async fn device_tokens(device_id: i64) -> Result<Vec<TokenView>, AppError> {
 }
 
 #[server(endpoint = "devices/create_token")]
-pub async fn create_device_token(device_id: i64, label: String) -> Result<NewToken, AppError> {
-    let user = crate::ssr::caller().await?;
+pub async fn create_device_token(
+    device_id: i64,
+    label: String,
+    reason: Option<String>,
+) -> Result<NewToken, AppError> {
+    let user = crate::ssr::changer(reason).await?;
     let state = crate::ssr::state()?;
     let created = server::devices::tokens::create(&state, &user, device_id, &label).await?;
     Ok(NewToken {
@@ -278,9 +283,9 @@ pub async fn device_classes() -> Result<Vec<String>, AppError> {
 
 /// Creates a device with its channels (org admins); answers its id.
 #[server(endpoint = "devices/create", input = Json)]
-pub async fn create_device(input: NewDeviceInput) -> Result<i64, AppError> {
+pub async fn create_device(input: NewDeviceInput, reason: Option<String>) -> Result<i64, AppError> {
     use server::devices::manage::DeviceInput;
-    let user = crate::ssr::caller().await?;
+    let user = crate::ssr::changer(reason).await?;
     let state = crate::ssr::state()?;
     let input = DeviceInput {
         name: input.name,
@@ -303,8 +308,12 @@ pub struct DeviceDetailsInput {
 
 /// Renames a device or changes its vendor, model or class (org admins).
 #[server(endpoint = "devices/update", input = Json)]
-pub async fn update_device(device_id: i64, input: DeviceDetailsInput) -> Result<(), AppError> {
-    let user = crate::ssr::caller().await?;
+pub async fn update_device(
+    device_id: i64,
+    input: DeviceDetailsInput,
+    reason: Option<String>,
+) -> Result<(), AppError> {
+    let user = crate::ssr::changer(reason).await?;
     let state = crate::ssr::state()?;
     let input = server::devices::manage::DetailsInput {
         name: input.name,
@@ -318,8 +327,12 @@ pub async fn update_device(device_id: i64, input: DeviceDetailsInput) -> Result<
 
 /// Archives or restores a device (org admins).
 #[server(endpoint = "devices/set_archived")]
-pub async fn set_device_archived(device_id: i64, archived: bool) -> Result<(), AppError> {
-    let user = crate::ssr::caller().await?;
+pub async fn set_device_archived(
+    device_id: i64,
+    archived: bool,
+    reason: Option<String>,
+) -> Result<(), AppError> {
+    let user = crate::ssr::changer(reason).await?;
     let state = crate::ssr::state()?;
     server::devices::manage::set_archived(&state, &user, device_id, archived).await?;
     Ok(())
@@ -327,16 +340,20 @@ pub async fn set_device_archived(device_id: i64, archived: bool) -> Result<(), A
 
 /// Deletes a device nothing refers to yet (org admins).
 #[server(endpoint = "devices/delete")]
-pub async fn delete_device(device_id: i64) -> Result<(), AppError> {
-    let user = crate::ssr::caller().await?;
+pub async fn delete_device(device_id: i64, reason: Option<String>) -> Result<(), AppError> {
+    let user = crate::ssr::changer(reason).await?;
     let state = crate::ssr::state()?;
     server::devices::manage::delete(&state, &user, device_id).await?;
     Ok(())
 }
 
 #[server(endpoint = "devices/revoke_token")]
-pub async fn revoke_device_token(device_id: i64, token_id: i64) -> Result<(), AppError> {
-    let user = crate::ssr::caller().await?;
+pub async fn revoke_device_token(
+    device_id: i64,
+    token_id: i64,
+    reason: Option<String>,
+) -> Result<(), AppError> {
+    let user = crate::ssr::changer(reason).await?;
     let state = crate::ssr::state()?;
     server::devices::tokens::revoke(&state, &user, device_id, token_id).await?;
     Ok(())
@@ -344,8 +361,12 @@ pub async fn revoke_device_token(device_id: i64, token_id: i64) -> Result<(), Ap
 
 /// Adds a channel to a device (org admins); answers its id.
 #[server(endpoint = "devices/add_channel", input = Json)]
-pub async fn add_channel(device_id: i64, input: NewChannelInput) -> Result<i64, AppError> {
-    let user = crate::ssr::caller().await?;
+pub async fn add_channel(
+    device_id: i64,
+    input: NewChannelInput,
+    reason: Option<String>,
+) -> Result<i64, AppError> {
+    let user = crate::ssr::changer(reason).await?;
     let state = crate::ssr::state()?;
     Ok(server::devices::channels::add(&state, &user, device_id, &input.into()).await?)
 }
@@ -356,8 +377,9 @@ pub async fn update_channel(
     device_id: i64,
     channel_id: i64,
     input: NewChannelInput,
+    reason: Option<String>,
 ) -> Result<(), AppError> {
-    let user = crate::ssr::caller().await?;
+    let user = crate::ssr::changer(reason).await?;
     let state = crate::ssr::state()?;
     server::devices::channels::update(&state, &user, device_id, channel_id, &input.into()).await?;
     Ok(())
@@ -382,8 +404,12 @@ pub async fn channel_uses(device_id: i64, channel_id: i64) -> Result<ChannelUses
 
 /// Removes a channel with its data points and the triggers that chose it (org admins).
 #[server(endpoint = "devices/remove_channel")]
-pub async fn remove_channel(device_id: i64, channel_id: i64) -> Result<(), AppError> {
-    let user = crate::ssr::caller().await?;
+pub async fn remove_channel(
+    device_id: i64,
+    channel_id: i64,
+    reason: Option<String>,
+) -> Result<(), AppError> {
+    let user = crate::ssr::changer(reason).await?;
     let state = crate::ssr::state()?;
     server::subscriptions::remove_channel(&state, &user, device_id, channel_id).await?;
     Ok(())

@@ -350,8 +350,12 @@ fn Lifecycle(id: i64, name: String, current: Memo<Option<DeviceView>>) -> impl I
     let act = move |what: &'static str| {
         confirming.set(None);
         match what {
-            "delete" => change.run(delete_device(id), |()| {}, || {}),
-            _ => change.run(set_device_archived(id, what == "archive"), |()| {}, || {}),
+            "delete" => change.run(move |reason| delete_device(id, reason), |()| {}, || {}),
+            _ => change.run(
+                move |reason| set_device_archived(id, what == "archive", reason),
+                |()| {},
+                || {},
+            ),
         }
     };
     view! {

@@ -87,11 +87,15 @@ pub(super) fn ChannelDialog(
         };
         match t.channel {
             Some(c) => saving.run(
-                update_channel(t.device_id, c.id, input),
+                move |reason| update_channel(t.device_id, c.id, input, reason),
                 move |()| done(),
                 || {},
             ),
-            None => saving.run(add_channel(t.device_id, input), move |_| done(), || {}),
+            None => saving.run(
+                move |reason| add_channel(t.device_id, input, reason),
+                move |_| done(),
+                || {},
+            ),
         }
     };
     let field = move |f: String| saving.field(&f);
@@ -172,7 +176,7 @@ pub(super) fn RemoveChannelDialog(
     let remove = move |_| {
         if let Some((device, channel)) = which() {
             removing.run(
-                remove_channel(device, channel),
+                move |reason| remove_channel(device, channel, reason),
                 move |()| {
                     open.set(false);
                     refresh(list);
@@ -214,6 +218,7 @@ pub(super) fn RemoveChannelDialog(
                         }
                     })}
                 </Transition>
+                {removing.reason_field()}
                 {removing.alert()}
             </div>
             <div class="dialog-foot">

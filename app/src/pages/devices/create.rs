@@ -62,7 +62,7 @@ pub(super) fn AddDeviceDialog(open: RwSignal<bool>, tokens: Target) -> impl Into
         };
         let typed = input.name.trim().to_owned();
         saving.run(
-            create_device(input),
+            move |reason| create_device(input, reason),
             move |id| created.set(Some((id, typed))),
             || {},
         );
@@ -168,7 +168,7 @@ pub(super) fn EditDeviceDialog(editing: RwSignal<Option<DeviceView>>) -> impl In
             return;
         };
         saving.run(
-            update_device(device.id, details.input()),
+            move |reason| update_device(device.id, details.input(), reason),
             move |()| open.set(false),
             || {},
         );

@@ -52,7 +52,7 @@ pub(super) fn TokensDialog(target: Target, devices: RwSignal<Vec<DeviceView>>) -
             return;
         };
         creating.run(
-            create_device_token(device_id, label.get_untracked()),
+            move |reason| create_device_token(device_id, label.get_untracked(), reason),
             move |t| {
                 created.set(Some(t));
                 label.set(String::new());
@@ -191,7 +191,7 @@ fn TokenRow(token: TokenView, target: Target, version: RwSignal<u32>) -> impl In
             return;
         };
         revoking.run(
-            revoke_device_token(device_id, token_id),
+            move |reason| revoke_device_token(device_id, token_id, reason),
             move |()| version.update(|v| *v += 1),
             || {},
         );

@@ -77,8 +77,11 @@ pub async fn list_people() -> Result<Vec<PersonView>, AppError> {
 
 /// Adds a person; answers their id and the link to set their password (shown once).
 #[server(endpoint = "people/add", input = Json)]
-pub async fn add_person(input: NewPersonInput) -> Result<(i64, LinkView), AppError> {
-    let user = crate::ssr::caller().await?;
+pub async fn add_person(
+    input: NewPersonInput,
+    reason: Option<String>,
+) -> Result<(i64, LinkView), AppError> {
+    let user = crate::ssr::changer(reason).await?;
     let state = crate::ssr::state()?;
     let input = server::people::PersonInput {
         name: input.name,
@@ -90,16 +93,24 @@ pub async fn add_person(input: NewPersonInput) -> Result<(i64, LinkView), AppErr
 }
 
 #[server(endpoint = "people/change_role")]
-pub async fn change_role(user_id: i64, role: String) -> Result<(), AppError> {
-    let user = crate::ssr::caller().await?;
+pub async fn change_role(
+    user_id: i64,
+    role: String,
+    reason: Option<String>,
+) -> Result<(), AppError> {
+    let user = crate::ssr::changer(reason).await?;
     let state = crate::ssr::state()?;
     server::people::change_role(&state, &user, user_id, &role).await?;
     Ok(())
 }
 
 #[server(endpoint = "people/set_deactivated")]
-pub async fn set_deactivated(user_id: i64, deactivated: bool) -> Result<(), AppError> {
-    let user = crate::ssr::caller().await?;
+pub async fn set_deactivated(
+    user_id: i64,
+    deactivated: bool,
+    reason: Option<String>,
+) -> Result<(), AppError> {
+    let user = crate::ssr::changer(reason).await?;
     let state = crate::ssr::state()?;
     server::people::set_deactivated(&state, &user, user_id, deactivated).await?;
     Ok(())
@@ -107,8 +118,8 @@ pub async fn set_deactivated(user_id: i64, deactivated: bool) -> Result<(), AppE
 
 /// Resets a password: answers the link to set a new one (shown once).
 #[server(endpoint = "people/reset_password")]
-pub async fn reset_password(user_id: i64) -> Result<LinkView, AppError> {
-    let user = crate::ssr::caller().await?;
+pub async fn reset_password(user_id: i64, reason: Option<String>) -> Result<LinkView, AppError> {
+    let user = crate::ssr::changer(reason).await?;
     let state = crate::ssr::state()?;
     Ok(server::people::reset_password(&state, &user, user_id)
         .await?

@@ -43,7 +43,7 @@ pub(super) fn AddUserDialog(
         };
         let who = input.name.trim().to_owned();
         saving.run(
-            add_person(input),
+            move |reason| add_person(input, reason),
             move |(_, link)| {
                 open.set(false);
                 shown.set(Some((who, link)));

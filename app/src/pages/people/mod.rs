@@ -116,7 +116,7 @@ fn PersonRow(
         let was = role.get_untracked();
         role.set(want.clone());
         change.run(
-            change_role(id, want),
+            move |reason| change_role(id, want, reason),
             move |()| refresh(list),
             move || role.set(was),
         );
@@ -125,7 +125,7 @@ fn PersonRow(
         confirming.set(None);
         match what {
             "reset" => change.run(
-                reset_password(id),
+                move |reason| reset_password(id, reason),
                 move |link| {
                     shown.set(Some((name.get_value(), link)));
                     refresh(list);
@@ -133,7 +133,7 @@ fn PersonRow(
                 || {},
             ),
             _ => change.run(
-                set_deactivated(id, what == "deactivate"),
+                move |reason| set_deactivated(id, what == "deactivate", reason),
                 move |()| refresh(list),
                 || {},
             ),

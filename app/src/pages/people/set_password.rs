@@ -26,7 +26,7 @@ pub fn SetPasswordPage() -> impl IntoView {
             return;
         }
         mismatch.set(false);
-        saving.run(
+        saving.call(
             set_password(token(), password.get_untracked()),
             move |()| done.set(true),
             || {},

@@ -133,8 +133,8 @@ pub async fn list_deliveries(
 
 /// Sends a delivery again: a new attempt with the same `webhook-id`.
 #[server(endpoint = "deliveries/redeliver")]
-pub async fn redeliver(id: i64) -> Result<(), AppError> {
-    let user = crate::ssr::caller().await?;
+pub async fn redeliver(id: i64, reason: Option<String>) -> Result<(), AppError> {
+    let user = crate::ssr::changer(reason).await?;
     let state = crate::ssr::state()?;
     server::subscriptions::redeliver(&state, &user, id).await?;
     Ok(())
@@ -332,7 +332,7 @@ fn DeliveryDialog(opened: RwSignal<Option<i64>>, refresh: RwSignal<u32>) -> impl
     let send_again = move |_| {
         if let Some(id) = opened.get_untracked() {
             again.run(
-                redeliver(id),
+                move |reason| redeliver(id, reason),
                 move |()| {
                     queued.set(true);
                     refresh.update(|r| *r += 1);

@@ -118,6 +118,23 @@ fn SubscriptionDetails(subscription: SubscriptionView) -> impl IntoView {
         })}
         <super::deliveries::DeliveryLog subscription_id=s.id triggers=s.triggers.clone() opened=opened refresh=refresh/>
         {s.active.then(|| view! { <super::replay::ReplayPanel subscription=s.clone() refresh=refresh/> })}
+        <DeliveryLogExport/>
+    }
+}
+
+/// The organisation's records export, for org admins, with the delivery log chosen.
+#[component]
+fn DeliveryLogExport() -> impl IntoView {
+    let me = crate::components::layout::use_me();
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                me.await
+                    .ok()
+                    .filter(|m| m.is_org_admin)
+                    .map(|_| view! { <crate::components::export::ExportRecords chain="deliveries"/> })
+            })}
+        </Transition>
     }
 }
 
@@ -130,7 +147,7 @@ fn SigningSecret(id: i64) -> impl IntoView {
     let copied = RwSignal::new(false);
     let rotate = move |_| {
         change.run(
-            rotate_subscription_secret(id),
+            move |reason| rotate_subscription_secret(id, reason),
             move |secret| {
                 copied.set(false);
                 fresh.set(Some(secret));
@@ -161,6 +178,7 @@ fn SigningSecret(id: i64) -> impl IntoView {
         <Modal open=confirm_open title="Rotate signing secret" small=true>
             <div class="dialog-body">
                 <p>"A new secret will sign every webhook from now on. The current one keeps signing alongside it for 24 hours, so your receiver can switch without missing a delivery."</p>
+                {change.reason_field()}
                 {change.alert()}
             </div>
             <div class="dialog-foot">

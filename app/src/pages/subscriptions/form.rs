@@ -185,10 +185,10 @@ fn SubscriptionForm(existing: Option<SubscriptionView>) -> impl IntoView {
             trigger_options,
         };
         let navigate = navigate.clone();
-        let call = async move {
+        let call = move |reason| async move {
             match editing {
-                Some(id) => update_subscription(id, input).await.map(|_| None),
-                None => create_subscription(input).await.map(Some),
+                Some(id) => update_subscription(id, input, reason).await.map(|_| None),
+                None => create_subscription(input, reason).await.map(Some),
             }
         };
         saving.run(

@@ -393,8 +393,11 @@ pub async fn subscription_catalogue() -> Result<Catalogue, AppError> {
 }
 
 #[server(endpoint = "subscriptions/create", input = Json)]
-pub async fn create_subscription(input: SubscriptionInput) -> Result<CreatedView, AppError> {
-    let user = crate::ssr::caller().await?;
+pub async fn create_subscription(
+    input: SubscriptionInput,
+    reason: Option<String>,
+) -> Result<CreatedView, AppError> {
+    let user = crate::ssr::changer(reason).await?;
     let state = crate::ssr::state()?;
     let created = server::subscriptions::create(&state, &user, &input.into()).await?;
     Ok(CreatedView {
@@ -405,32 +408,43 @@ pub async fn create_subscription(input: SubscriptionInput) -> Result<CreatedView
 }
 
 #[server(endpoint = "subscriptions/update", input = Json)]
-pub async fn update_subscription(id: i64, input: SubscriptionInput) -> Result<(), AppError> {
-    let user = crate::ssr::caller().await?;
+pub async fn update_subscription(
+    id: i64,
+    input: SubscriptionInput,
+    reason: Option<String>,
+) -> Result<(), AppError> {
+    let user = crate::ssr::changer(reason).await?;
     let state = crate::ssr::state()?;
     server::subscriptions::update(&state, &user, id, &input.into()).await?;
     Ok(())
 }
 
 #[server(endpoint = "subscriptions/set_active")]
-pub async fn set_subscription_active(id: i64, active: bool) -> Result<(), AppError> {
-    let user = crate::ssr::caller().await?;
+pub async fn set_subscription_active(
+    id: i64,
+    active: bool,
+    reason: Option<String>,
+) -> Result<(), AppError> {
+    let user = crate::ssr::changer(reason).await?;
     let state = crate::ssr::state()?;
     server::subscriptions::set_active(&state, &user, id, active).await?;
     Ok(())
 }
 
 #[server(endpoint = "subscriptions/delete")]
-pub async fn delete_subscription(id: i64) -> Result<(), AppError> {
-    let user = crate::ssr::caller().await?;
+pub async fn delete_subscription(id: i64, reason: Option<String>) -> Result<(), AppError> {
+    let user = crate::ssr::changer(reason).await?;
     let state = crate::ssr::state()?;
     server::subscriptions::delete(&state, &user, id).await?;
     Ok(())
 }
 
 #[server(endpoint = "subscriptions/rotate_secret")]
-pub async fn rotate_subscription_secret(id: i64) -> Result<String, AppError> {
-    let user = crate::ssr::caller().await?;
+pub async fn rotate_subscription_secret(
+    id: i64,
+    reason: Option<String>,
+) -> Result<String, AppError> {
+    let user = crate::ssr::changer(reason).await?;
     let state = crate::ssr::state()?;
     Ok(server::subscriptions::rotate_secret(&state, &user, id).await?)
 }

@@ -196,7 +196,7 @@ fn SubscriptionRow(
         active.set(want);
         // Not saved: show the truth again, and why.
         change.run(
-            set_subscription_active(id, want),
+            move |reason| set_subscription_active(id, want, reason),
             move |()| {
                 if let (true, Some(since)) = (want, failing_since) {
                     gap.set(Some((since, client_now())));
@@ -337,7 +337,7 @@ fn DeleteDialog(
             return;
         };
         change.run(
-            delete_subscription(s.id),
+            move |reason| delete_subscription(s.id, reason),
             move |()| {
                 open.set(false);
                 version.update(|v| *v += 1);
@@ -353,6 +353,7 @@ fn DeleteDialog(
                     <strong>{move || deleting.get().map(|s| s.name).unwrap_or_default()}</strong>
                     "”? Nothing more will be delivered to it, and its delivery log is deleted too."
                 </p>
+                {change.reason_field()}
                 {change.alert()}
             </div>
             <div class="dialog-foot">

@@ -66,8 +66,9 @@ pub async fn replay_start(
     until: String,
     channel_id: Option<i64>,
     event_type: Option<String>,
+    reason: Option<String>,
 ) -> Result<i64, AppError> {
-    let user = crate::ssr::caller().await?;
+    let user = crate::ssr::changer(reason).await?;
     let state = crate::ssr::state()?;
     let r = input(&since, &until, channel_id, event_type)?;
     Ok(server::subscriptions::replay::start(&state, &user, id, &r).await?)
@@ -92,8 +93,8 @@ pub async fn replays(id: i64) -> Result<Vec<ReplayView>, AppError> {
 }
 
 #[server(endpoint = "subscriptions/replay_cancel")]
-pub async fn replay_cancel(replay_id: i64) -> Result<(), AppError> {
-    let user = crate::ssr::caller().await?;
+pub async fn replay_cancel(replay_id: i64, reason: Option<String>) -> Result<(), AppError> {
+    let user = crate::ssr::changer(reason).await?;
     let state = crate::ssr::state()?;
     server::subscriptions::replay::cancel(&state, &user, replay_id).await?;
     Ok(())
@@ -145,7 +146,7 @@ pub(super) fn ReplayPanel(subscription: SubscriptionView, refresh: RwSignal<u32>
     let preview = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let (id, a, b, c, t) = args();
-        asking.run(
+        asking.call(
             replay_preview(id, a, b, c, t),
             move |n| previewed.set(Some(n)),
             || {},
@@ -154,7 +155,7 @@ pub(super) fn ReplayPanel(subscription: SubscriptionView, refresh: RwSignal<u32>
     let start = move |_| {
         let (id, a, b, c, t) = args();
         asking.run(
-            replay_start(id, a, b, c, t),
+            move |reason| replay_start(id, a, b, c, t, reason),
             move |_| {
                 previewed.set(None);
                 refresh.update(|r| *r += 1);
@@ -259,7 +260,7 @@ fn ReplayRow(replay: ReplayView, refresh: RwSignal<u32>) -> impl IntoView {
                     class="button small"
                     aria-label=format!("Cancel replay {id}")
                     disabled=move || cancelling.busy()
-                    on:click=move |_| cancelling.run(replay_cancel(id), move |()| refresh.update(|x| *x += 1), || {})
+                    on:click=move |_| cancelling.run(move |reason| replay_cancel(id, reason), move |()| refresh.update(|x| *x += 1), || {})
                 >
                     "Cancel"
                 </button>

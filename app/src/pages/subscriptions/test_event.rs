@@ -57,7 +57,7 @@ pub(super) fn TestEvent(
     let send = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let typed = sample.get_untracked();
-        sending.run(
+        sending.call(
             send_test_event(
                 id,
                 channel.get_untracked(),

@@ -79,8 +79,11 @@ pub async fn api_tokens() -> Result<ApiTokensView, AppError> {
 }
 
 #[server(endpoint = "api_tokens/create", input = Json)]
-pub async fn create_api_token(input: NewApiTokenInput) -> Result<NewApiToken, AppError> {
-    let user = crate::ssr::caller().await?;
+pub async fn create_api_token(
+    input: NewApiTokenInput,
+    reason: Option<String>,
+) -> Result<NewApiToken, AppError> {
+    let user = crate::ssr::changer(reason).await?;
     let state = crate::ssr::state()?;
     let created = server::api_tokens::create(
         &state,
@@ -99,8 +102,8 @@ pub async fn create_api_token(input: NewApiTokenInput) -> Result<NewApiToken, Ap
 }
 
 #[server(endpoint = "api_tokens/revoke")]
-pub async fn revoke_api_token(id: i64) -> Result<(), AppError> {
-    let user = crate::ssr::caller().await?;
+pub async fn revoke_api_token(id: i64, reason: Option<String>) -> Result<(), AppError> {
+    let user = crate::ssr::changer(reason).await?;
     let state = crate::ssr::state()?;
     server::api_tokens::revoke(&state, &user, id).await?;
     Ok(())

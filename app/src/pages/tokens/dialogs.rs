@@ -51,7 +51,7 @@ pub(super) fn CreateTokenDialog(
             expires_in_days: expires.get_untracked().parse().ok(),
         };
         saving.run(
-            create_api_token(input),
+            move |reason| create_api_token(input, reason),
             move |created| {
                 open.set(false);
                 shown.set(Some(created));

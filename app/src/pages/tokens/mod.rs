@@ -149,7 +149,11 @@ fn TokenRow(
     let revoked = token.revoked_at.is_some();
     let revoke = move |_| {
         confirming.set(false);
-        change.run(revoke_api_token(id), move |()| refresh(tokens), || {});
+        change.run(
+            move |reason| revoke_api_token(id, reason),
+            move |()| refresh(tokens),
+            || {},
+        );
     };
     view! {
         <tr class:muted-row=revoked || expired>

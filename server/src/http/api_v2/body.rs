@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::document::{bad_request, ApiError, ApiResult};
-use crate::Error;
+use crate::{domain::Reason, Error};
 
 /// Largest request document accepted.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -51,6 +51,29 @@ pub fn data_of(body: &[u8], kind: &str) -> ApiResult<Map<String, Value>> {
         }
     }
     Ok(data.clone())
+}
+
+/// The reason a request gives for its change, as `meta.reason` at the document's top level (a
+/// deletion or an action may send a body of only `{"meta": {"reason": "…"}}`). Required only
+/// where the organisation requires reasons: `audit::record` refuses the change then.
+pub fn reason_of(body: &[u8]) -> ApiResult<Option<Reason>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let doc: Value = serde_json::from_slice(body).map_err(|e| {
+        bad_request(
+            "malformed_json",
+            format!("The body is not valid JSON: {e}."),
+        )
+    })?;
+    match doc.pointer("/meta/reason") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(raw)) => Ok(Reason::parse_optional("reason", Some(raw))?),
+        Some(_) => Err(ApiError(Error::invalid(
+            "reason",
+            "`meta.reason` must be text.",
+        ))),
+    }
 }
 
 /// The attributes of an action's optional body: none at all, `{}`, or a `data` document.

@@ -59,6 +59,9 @@ fn source(field: &str) -> Value {
     let top = field.split(['[', '.']).next().unwrap_or(field);
     if QUERY_FIELDS.contains(&top) {
         json!({ "parameter": field })
+    } else if field == "reason" {
+        // A change's reason comes in the document's `meta`, not among its attributes.
+        json!({ "pointer": "/meta/reason" })
     } else {
         // `headers.2.value` → /data/attributes/headers/2/value
         json!({ "pointer": format!("/data/attributes/{}", field.replace('.', "/")) })

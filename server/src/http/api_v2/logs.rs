@@ -12,7 +12,7 @@ use serde_json::json;
 use super::{
     caller::Caller,
     document::{
-        belongs_to, many, one, optional_time, time, Accepts, ApiResult, ListQuery, Resource,
+        belongs_to, many, one, optional_time, time, Accepts, ApiResult, Body, ListQuery, Resource,
     },
     subscriptions::{path_id, KIND as SUBSCRIPTION},
 };
@@ -200,9 +200,11 @@ pub async fn redeliver(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
+    Body(body): Body,
 ) -> ApiResult {
     caller.require(Scope::Write)?;
     let id = path_id(&id)?;
-    subscriptions::redeliver(&state, &caller.user, id).await?;
+    let user = caller.user.clone().because(super::body::reason_of(&body)?);
+    subscriptions::redeliver(&state, &user, id).await?;
     show_one(&state, &caller.user, id, StatusCode::ACCEPTED).await
 }

@@ -11,6 +11,7 @@ use axum::{
 use serde_json::{json, Value};
 
 use super::{
+    body::reason_of,
     caller::Caller,
     document::{
         attributes_of, data_of, id_attr, many, one, Accepts, ApiError, ApiResult, Body, ListQuery,
@@ -108,7 +109,7 @@ pub async fn update(
 ) -> ApiResult {
     caller.require(Scope::Write)?;
     own(&caller.user, &id)?;
-    let user = &caller.user;
+    let user = &caller.user.clone().because(reason_of(&body)?);
     user.require_org_admin()?;
     let data = data_of(&body, KIND)?;
     if id_attr(&data, "id")?.is_some_and(|given| given != user.organisation_id) {

@@ -17,6 +17,7 @@ use axum::{
 use serde_json::{json, Map, Value};
 
 use super::{
+    body::reason_of,
     caller::Caller,
     document::{
         attributes_of, belongs_to, bool_attr, data_of, id_attr, many, one, optional_attributes,
@@ -163,6 +164,7 @@ pub async fn create(
     caller.require(Scope::Write)?;
     let data = data_of(&body, KIND)?;
     let a = attributes_of(&data)?;
+    let user = caller.user.clone().because(reason_of(&body)?);
     let url = string_attr(&a, "url")?
         .ok_or_else(|| ApiError(Error::invalid("url", "Please enter the target URL.")))?;
     let input = SubscriptionInput {
@@ -174,9 +176,9 @@ pub async fn create(
         trigger_options: trigger_options_of(&a)?.unwrap_or_default(),
     };
     let active = bool_attr(&a, "active")?;
-    let created = subscriptions::create(&state, &caller.user, &input).await?;
+    let created = subscriptions::create(&state, &user, &input).await?;
     if active == Some(false) {
-        subscriptions::set_active(&state, &caller.user, created.id, false).await?;
+        subscriptions::set_active(&state, &user, created.id, false).await?;
     }
     let s = subscriptions::get(&state, &caller.user, created.id).await?;
     let r = resource(s, &caller.user).with_meta(json!({ "signing_secret": created.secret }));
@@ -201,7 +203,7 @@ pub async fn update(
         }
     }
     let a = attributes_of(&data)?;
-    let user = &caller.user;
+    let user = &caller.user.clone().because(reason_of(&body)?);
     let changes_content = [
         "display_name",
         "url",
@@ -273,9 +275,11 @@ pub async fn delete(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
+    Body(body): Body,
 ) -> ApiResult {
     caller.require(Scope::Delete)?;
-    subscriptions::delete(&state, &caller.user, path_id(&id)?).await?;
+    let user = caller.user.clone().because(reason_of(&body)?);
+    subscriptions::delete(&state, &user, path_id(&id)?).await?;
     Ok(success())
 }
 
@@ -311,10 +315,12 @@ pub async fn rotate_secret(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
+    Body(body): Body,
 ) -> ApiResult {
     caller.require(Scope::Write)?;
     let id = path_id(&id)?;
-    let secret = subscriptions::rotate_secret(&state, &caller.user, id).await?;
+    let user = caller.user.clone().because(reason_of(&body)?);
+    let secret = subscriptions::rotate_secret(&state, &user, id).await?;
     let s = subscriptions::get(&state, &caller.user, id).await?;
     let r = resource(s, &caller.user).with_meta(json!({
         "signing_secret": secret,
@@ -368,7 +374,8 @@ pub async fn start_replay(
         let n = replay::preview(&state, &caller.user, id, &input).await?;
         return Ok(Document(StatusCode::OK, json!({ "meta": { "events": n } })));
     }
-    let replay_id = replay::start(&state, &caller.user, id, &input).await?;
+    let user = caller.user.clone().because(reason_of(&body)?);
+    let replay_id = replay::start(&state, &user, id, &input).await?;
     let started = replay::list(&state, &caller.user, id)
         .await?
         .into_iter()
@@ -398,9 +405,11 @@ pub async fn cancel_replay(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
+    Body(body): Body,
 ) -> ApiResult {
     caller.require(Scope::Write)?;
-    replay::cancel(&state, &caller.user, path_id(&id)?).await?;
+    let user = caller.user.clone().because(reason_of(&body)?);
+    replay::cancel(&state, &user, path_id(&id)?).await?;
     Ok(success())
 }
 

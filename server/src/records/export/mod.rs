@@ -209,14 +209,16 @@ async fn export_in<W: AsyncWrite + Unpin>(
         to,
         deadline,
     } = request;
-    let name: Option<String> = crate::db::with_db!(&mut *conn, db => sqlx::query_scalar(
-        "SELECT name FROM organisations WHERE id = $1",
+    let organisation: Option<(String, String)> =
+        crate::db::with_db!(&mut *conn, db => sqlx::query_as(
+        "SELECT name, time_zone FROM organisations WHERE id = $1",
     )
     .bind(org)
     .fetch_optional(db)
     .await)
-    .context("reading the organisation")?;
-    let name = name.ok_or(Error::NotFound("There is no such organisation.".into()))?;
+        .context("reading the organisation")?;
+    let (name, time_zone) =
+        organisation.ok_or(Error::NotFound("There is no such organisation.".into()))?;
     let (first, last) = links_of(&mut *conn, request).await?;
 
     let mut lines = Lines {
@@ -232,6 +234,7 @@ async fn export_in<W: AsyncWrite + Unpin>(
         "format": FORMAT,
         "organisation_id": org,
         "organisation": name,
+        "time_zone": time_zone,
         "chain": chain.as_str(),
         "from": from,
         "to": to,
@@ -278,7 +281,12 @@ async fn export_in<W: AsyncWrite + Unpin>(
                 let Json::Array(values) = row.content else {
                     unreachable!("BUG: a link's content is an array")
                 };
-                for (name, value) in chain.fields().iter().zip(values) {
+                for (name, value) in chain
+                    .fields()
+                    .iter()
+                    .chain(chain.optional_fields())
+                    .zip(values)
+                {
                     line.insert((*name).into(), value);
                 }
                 lines.push(&Json::Object(line));

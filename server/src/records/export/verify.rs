@@ -152,13 +152,18 @@ fn check(
                         "{what} is past the export's last link {last} (inserted)"
                     ));
                 }
-                let content = Json::Array(
+                let mut parts = chain
+                    .fields()
+                    .iter()
+                    .map(|name| field(&line, name, n).cloned())
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                parts.extend(
                     chain
-                        .fields()
+                        .optional_fields()
                         .iter()
-                        .map(|name| field(&line, name, n).cloned())
-                        .collect::<std::result::Result<_, _>>()?,
+                        .filter_map(|name| line.get(*name).cloned()),
                 );
+                let content = Json::Array(parts);
                 let hash = text(&line, "hash", n)?;
                 if link(chain, org, seq, prev_hash, &content) != hash {
                     return Err(format!(
