@@ -119,6 +119,17 @@ fn server_functions() -> Vec<Row> {
             call: |_, role| form(&[("enabled", (role != 4).to_string())]),
             expect: [401, 403, 403, 200, 200],
         },
+        // Each admin sets their own organisation's records settings to what they are.
+        Row {
+            route: "admin/set_reasons_required",
+            call: |_, _| form(&[("required", "false".into())]),
+            expect: [401, 403, 403, 200, 200],
+        },
+        Row {
+            route: "admin/set_time_zone",
+            call: |_, _| form(&[("zone", "UTC".into())]),
+            expect: [401, 403, 403, 200, 200],
+        },
         Row {
             route: "admin/register_url",
             call: |_, role| {

@@ -3,7 +3,7 @@
 //! signal and a hand-written task at every button — and the one place that asks for the reason
 //! of a change when the organisation requires one (see [`crate::components::reason`]).
 
-use std::{cell::Cell, future::Future, rc::Rc};
+use std::{cell::Cell, future::Future, pin::Pin, rc::Rc};
 
 use leptos::prelude::*;
 
@@ -14,6 +14,15 @@ use crate::{
 
 /// An undo that runs at most once, whichever of two ways it is reached.
 type SharedUndo = Rc<Cell<Option<Box<dyn FnOnce()>>>>;
+
+/// A call under way, and what to do with its answer when it succeeds.
+type PendingCall = Pin<Box<dyn Future<Output = Result<Box<dyn FnOnce()>, AppError>>>>;
+
+fn undo_once(undo: &SharedUndo) {
+    if let Some(undo) = undo.take() {
+        undo()
+    }
+}
 
 #[derive(Clone, Copy)]
 pub struct Change {
@@ -75,28 +84,26 @@ impl Change {
         T: 'static,
         F: Future<Output = Result<T, AppError>> + 'static,
     {
+        // Either the change runs (and undoes itself if it fails) or it is cancelled: the undo
+        // is shared by both ways and runs at most once.
+        let undo: SharedUndo = Rc::new(Cell::new(Some(Box::new(undo))));
+        let on_failure = undo.clone();
+        self.with_reason(
+            Box::new(move |reason| self.call(call(reason), then, move || undo_once(&on_failure))),
+            undo,
+        );
+    }
+
+    /// Where the reason comes from (not generic: one copy for every change in the bundle).
+    fn with_reason(self, go: Box<dyn FnOnce(Option<String>)>, undo: SharedUndo) {
         match self.prompt.filter(|p| p.required()) {
-            None => self.call(call(None), then, undo),
+            None => go(None),
             Some(_) if self.has_reason_field.get_untracked() => {
-                let reason = self.reason.get_untracked();
-                self.call(call(Some(reason)), then, undo)
+                go(Some(self.reason.get_untracked()))
             }
             Some(prompt) => {
                 self.error.set(None);
-                // Either the change runs (and undoes itself if it fails) or it is cancelled.
-                let undo: SharedUndo = Rc::new(Cell::new(Some(Box::new(undo))));
-                let undo_once = |undo: SharedUndo| {
-                    move || {
-                        if let Some(undo) = undo.take() {
-                            undo()
-                        }
-                    }
-                };
-                let on_failure = undo_once(undo.clone());
-                prompt.ask(
-                    move |reason| self.call(call(Some(reason)), then, on_failure),
-                    undo_once(undo),
-                )
+                prompt.ask(move |reason| go(Some(reason)), move || undo_once(&undo))
             }
         }
     }
@@ -108,6 +115,17 @@ impl Change {
         T: 'static,
         F: Future<Output = Result<T, AppError>> + 'static,
     {
+        self.spawn(
+            Box::pin(async move {
+                call.await
+                    .map(|value| Box::new(move || then(value)) as Box<dyn FnOnce()>)
+            }),
+            Box::new(undo),
+        );
+    }
+
+    /// The call's life, once for every change: busy while it runs, then `then` or `undo`.
+    fn spawn(self, call: PendingCall, undo: Box<dyn FnOnce()>) {
         self.busy.set(true);
         self.error.set(None);
         leptos::task::spawn_local(async move {
@@ -115,9 +133,9 @@ impl Change {
             // Before `then`: it may leave the page, and these signals with it.
             self.busy.set(false);
             match result {
-                Ok(value) => {
+                Ok(then) => {
                     self.reason.set(String::new());
-                    then(value)
+                    then()
                 }
                 Err(e) => {
                     undo();
@@ -163,9 +181,20 @@ impl Change {
 
     fn alert_styled(self, class: &'static str) -> impl IntoView {
         move || {
+            // A missing reason is told beside the reason field when the change shows one.
+            let in_place: &[&str] = if self.shows_reason_field() {
+                &["reason"]
+            } else {
+                &[]
+            };
             self.error
                 .get()
-                .map(|e| view! { <p class=class role="alert">{e.to_string()}</p> })
+                .and_then(|e| e.general(in_place))
+                .map(|message| view! { <p class=class role="alert">{message}</p> })
         }
+    }
+
+    fn shows_reason_field(self) -> bool {
+        self.has_reason_field.get() && self.prompt.is_some_and(|p| p.required_tracked())
     }
 }

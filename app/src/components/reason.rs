@@ -4,6 +4,8 @@
 //! the frame of every signed-in page holds. The server refuses a change without a reason either
 //! way; asking first only spares the round trip.
 
+use std::cell::RefCell;
+
 use leptos::prelude::*;
 
 use crate::components::modal::Modal;
@@ -14,12 +16,21 @@ struct Pending {
     cancel: Box<dyn FnOnce()>,
 }
 
+thread_local! {
+    /// The change waiting for its reason: one at a time, in the browser's one thread (the
+    /// server never asks, and a reactive value holding closures could not cross its threads).
+    static PENDING: RefCell<Option<Pending>> = const { RefCell::new(None) };
+}
+
+fn take_pending() -> Option<Pending> {
+    PENDING.with(|p| p.borrow_mut().take())
+}
+
 #[derive(Clone, Copy)]
 pub struct ReasonPrompt {
     required: Signal<bool>,
     open: RwSignal<bool>,
     text: RwSignal<String>,
-    pending: StoredValue<Option<Pending>, LocalStorage>,
 }
 
 impl ReasonPrompt {
@@ -29,7 +40,6 @@ impl ReasonPrompt {
             required,
             open: RwSignal::new(false),
             text: RwSignal::new(String::new()),
-            pending: StoredValue::new_local(None),
         };
         provide_context(prompt);
         prompt
@@ -46,19 +56,21 @@ impl ReasonPrompt {
 
     /// Opens the dialog; `go` gets the reason on CONFIRM, `cancel` runs otherwise.
     pub fn ask(self, go: impl FnOnce(String) + 'static, cancel: impl FnOnce() + 'static) {
-        if let Some(earlier) = self.pending.try_update_value(|p| p.take()).flatten() {
+        if let Some(earlier) = take_pending() {
             (earlier.cancel)();
         }
-        self.pending.set_value(Some(Pending {
-            go: Box::new(go),
-            cancel: Box::new(cancel),
-        }));
+        PENDING.with(|p| {
+            *p.borrow_mut() = Some(Pending {
+                go: Box::new(go),
+                cancel: Box::new(cancel),
+            })
+        });
         self.text.set(String::new());
         self.open.set(true);
     }
 
     fn answer(self, reason: Option<String>) {
-        let Some(pending) = self.pending.try_update_value(|p| p.take()).flatten() else {
+        let Some(pending) = take_pending() else {
             return;
         };
         self.open.set(false);

@@ -402,7 +402,10 @@ fn RecordsSection(
                         {time_zones.into_iter().map(|z| view! { <option value=z></option> }).collect_view()}
                     </datalist>
                     <p id="time-zone-help" class="muted small">
-                        {move || format!("Exports show times in {} beside UTC.", saved_zone.get())}
+                        {move || match saved_zone.get().as_str() {
+                            "UTC" => "Exports show times in UTC.".to_owned(),
+                            zone => format!("Exports show times in {zone} beside UTC."),
+                        }}
                     </p>
                     <p class="field-error" role="alert">{move || zoning.field("time_zone")}</p>
                 </div>

@@ -33,7 +33,7 @@ pub(super) fn get_webhook_subscriptions() {}
         (status = 401, description = "No valid token", body = Errors, content_type = JSONAPI),
         (status = 403, description = "Scope missing, or webhooks off", body = Errors, content_type = JSONAPI),
         (status = 409, description = "`data.type` is not `webhook_subscription`", body = Errors, content_type = JSONAPI),
-        (status = 422, description = "A rule refused it; `source.pointer` names the attribute", body = Errors, content_type = JSONAPI),
+        (status = 422, description = "A rule refused it; `source.pointer` names the attribute (`/meta/reason`: a reason is required)", body = Errors, content_type = JSONAPI),
     ))]
 pub(super) fn create_webhook_subscription() {}
 
@@ -66,6 +66,7 @@ pub(super) fn update_webhook_subscription() {}
 #[utoipa::path(delete, path = "/api/v2/webhook_subscriptions/{id}", operation_id = "deleteWebhookSubscription",
     tag = "webhook_subscriptions", security(("bearer" = ["delete"])),
     params(("id" = i64, Path, description = "The subscription's id")),
+    request_body(content = ReasonOnly, content_type = JSONAPI, description = "Optional: the reason for the change, where the organisation requires one"),
     responses(
         (status = 200, description = "Deleted", body = Success, content_type = JSONAPI),
         (status = 401, description = "No valid token", body = Errors, content_type = JSONAPI),
@@ -89,6 +90,7 @@ pub(super) fn send_test_event() {}
 #[utoipa::path(post, path = "/api/v2/webhook_subscriptions/{id}/rotate_secret", operation_id = "rotateSigningSecret",
     tag = "webhook_subscriptions", security(("bearer" = ["write"])),
     params(("id" = i64, Path, description = "The subscription's id")),
+    request_body(content = ReasonOnly, content_type = JSONAPI, description = "Optional: the reason for the change, where the organisation requires one"),
     responses(
         (status = 200, description = "The new secret is in `meta`, shown this once", body = WebhookSubscriptionResponse, content_type = JSONAPI),
         (status = 403, description = "Not the owner", body = Errors, content_type = JSONAPI),
@@ -120,6 +122,7 @@ pub(super) fn start_replay() {}
 #[utoipa::path(delete, path = "/api/v2/replays/{id}", operation_id = "cancelReplay",
     tag = "webhook_subscriptions", security(("bearer" = ["write"])),
     params(("id" = i64, Path, description = "The replay's id")),
+    request_body(content = ReasonOnly, content_type = JSONAPI, description = "Optional: the reason for the change, where the organisation requires one"),
     responses(
         (status = 200, description = "Cancelled: its waiting deliveries are cancelled", body = Success, content_type = JSONAPI),
         (status = 404, description = "No such replay the caller may see", body = Errors, content_type = JSONAPI),
@@ -159,6 +162,7 @@ pub(super) fn get_webhook_log() {}
 #[utoipa::path(post, path = "/api/v2/webhook_logs/{id}/redeliver", operation_id = "redeliverWebhookLog",
     tag = "webhook_logs", security(("bearer" = ["write"])),
     params(("id" = i64, Path, description = "The log entry's id")),
+    request_body(content = ReasonOnly, content_type = JSONAPI, description = "Optional: the reason for the change, where the organisation requires one"),
     responses(
         (status = 202, description = "Queued again, with the same webhook-id", body = WebhookLogResponse, content_type = JSONAPI),
         (status = 404, description = "No such entry the caller may see", body = Errors, content_type = JSONAPI),

@@ -135,6 +135,7 @@ pub struct OrganisationData {
 #[derive(Serialize, ToSchema)]
 pub struct UpdateOrganisation {
     pub data: OrganisationData,
+    pub meta: Option<super::schemas::ChangeMeta>,
 }
 
 // ---- devices, channels, data_points -------------------------------------------------------

@@ -225,9 +225,24 @@ pub struct WebhookSubscriptionData {
     pub attributes: WebhookSubscriptionInput,
 }
 
+/// Why a change is made: required where the organisation requires a reason for every change
+/// (else `422` pointing at `/meta/reason`); kept in the audit trail beside the change.
+#[derive(Serialize, ToSchema)]
+pub struct ChangeMeta {
+    #[schema(example = "CAPA-112: the QC LIMS moves to its new host")]
+    pub reason: Option<String>,
+}
+
+/// The body of a deletion or an action that takes nothing but its reason.
+#[derive(Serialize, ToSchema)]
+pub struct ReasonOnly {
+    pub meta: ChangeMeta,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct WriteWebhookSubscription {
     pub data: WebhookSubscriptionData,
+    pub meta: Option<ChangeMeta>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -323,6 +338,7 @@ pub struct ReplayData {
 #[derive(Serialize, ToSchema)]
 pub struct StartReplay {
     pub data: ReplayData,
+    pub meta: Option<ChangeMeta>,
 }
 
 #[derive(Serialize, ToSchema)]
