@@ -24,7 +24,7 @@ fn command_line_error(e: server::Error) -> anyhow::Error {
 }
 
 use self::{
-    admin::{create_organisation, create_user, reset_password, switch_off_failing},
+    admin::{create_organisation, create_user, reset_password, switch_off_failing, UserArgs},
     devices::{create_device, list_devices},
     serve::{demo_lims, serve, ServeArgs},
 };
@@ -94,6 +94,9 @@ enum Command {
         /// The password; read from standard input when not given.
         #[arg(long, env = "LABHOOK_PASSWORD", hide_env_values = true)]
         password: Option<String>,
+        /// Why (kept in the audit trail; required when the organisation requires reasons).
+        #[arg(long)]
+        reason: Option<String>,
     },
     /// Create a device with its channels in an existing organisation.
     CreateDevice {
@@ -227,7 +230,18 @@ pub async fn main() -> ExitCode {
             name,
             role,
             password,
-        }) => create_user(database, organisation, email, name, role, password).await,
+            reason,
+        }) => {
+            let user = UserArgs {
+                organisation,
+                email,
+                name,
+                role,
+                password,
+                reason,
+            };
+            create_user(database, user).await
+        }
         Some(Command::CreateDevice {
             organisation,
             name,

@@ -21,33 +21,40 @@ pub(super) async fn create_organisation(
     Ok(())
 }
 
+/// `create-user`'s flags.
+pub(super) struct UserArgs {
+    pub organisation: String,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub password: Option<String>,
+    pub reason: Option<String>,
+}
+
 pub(super) async fn create_user(
     database: server::db::Location,
-    organisation: String,
-    email: String,
-    name: String,
-    role: String,
-    password: Option<String>,
+    args: UserArgs,
 ) -> anyhow::Result<()> {
-    let email = Email::parse(&email)?;
-    let name = parse_name("name", &name, 100)?;
-    let role = Role::parse(&role)?;
-    let password = Password::parse(&password_or_stdin(password)?)?;
+    let email = Email::parse(&args.email)?;
+    let name = parse_name("name", &args.name, 100)?;
+    let role = Role::parse(&args.role)?;
+    let reason = Reason::parse_optional("reason", args.reason.as_deref())?;
+    let password = Password::parse(&password_or_stdin(args.password)?)?;
     let pool = server::db::connect(&database).await?;
+    let organisation = args.organisation;
     let org = orgs::find_organisation_by_name(&pool, &organisation)
         .await?
         .ok_or_else(|| anyhow::anyhow!("there is no organisation named {organisation:?}"))?;
-    let id = orgs::create_user(
-        &pool,
-        NewUser {
-            organisation_id: org.id,
-            email: email.clone(),
-            name,
-            role,
-            password,
-        },
-    )
-    .await?;
+    let user = NewUser {
+        organisation_id: org.id,
+        email: email.clone(),
+        name,
+        role,
+        password,
+    };
+    let id = server::people::create_user_from_command_line(&pool, user, reason.as_ref())
+        .await
+        .map_err(command_line_error)?;
     println!("Created {role} {email} in {:?} (id {id}).", org.name);
     Ok(())
 }

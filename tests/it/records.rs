@@ -219,8 +219,49 @@ async fn the_command_line_gives_its_reason_when_one_is_required() {
     let made = run(&["--reason", "IQ/OQ of the new reader done (QA-77)"]);
     assert!(made.status.success(), "{}", text(&made));
 
+    // Adding a person is a change as well, audited like one added on the Users page.
+    let add = |more: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_labhook"))
+            .args(&database)
+            .args([
+                "create-user",
+                "--organisation",
+                "Demo Lab",
+                "--email",
+                "qa@demo.lab",
+                "--name",
+                "Quinn A.",
+                "--password",
+                "a long enough password",
+            ])
+            .args(more)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("the binary runs")
+    };
+    let refused = add(&[]);
+    assert!(!refused.status.success());
+    assert!(text(&refused).contains("--reason"), "{}", text(&refused));
+    let added = add(&["--reason", "New QA reviewer (HR-5)"]);
+    assert!(added.status.success(), "{}", text(&added));
+
     let location: server::db::Location = database[1].parse().unwrap();
     let pool = server::db::connect(&location).await.unwrap();
+    let person: (String, String, Option<String>) =
+        server::db::with_db!(&pool, db => sqlx::query_as(
+        "SELECT actor_name, action, reason FROM audit_log WHERE subject = 'Quinn A.'",
+    )
+    .fetch_one(db)
+    .await)
+        .unwrap();
+    assert_eq!(
+        person,
+        (
+            "Command line".to_owned(),
+            "added".to_owned(),
+            Some("New QA reviewer (HR-5)".to_owned())
+        )
+    );
     let kept: Vec<(String, Option<String>)> = server::db::with_db!(&pool, db => sqlx::query_as(
         "SELECT subject, reason FROM audit_log WHERE subject LIKE '%Plate Reader 9%'",
     )

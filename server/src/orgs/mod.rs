@@ -1,6 +1,6 @@
 //! Organisations and their users.
 
-use crate::db::Pool;
+use crate::db::{Conn, Pool};
 
 use crate::{
     auth::Hashing,
@@ -61,7 +61,13 @@ pub async fn organisation_count(pool: &Pool) -> Result<i64> {
 pub async fn create_user(pool: &Pool, user: NewUser) -> Result<i64> {
     // Seeding and the command line: no server's pool to share, one hash at a time.
     let hash = Hashing::one_at_a_time().hash(&user.password).await?;
-    let id = crate::db::with_db!(pool, db => sqlx::query_scalar(
+    let mut conn = pool.acquire().await?;
+    insert_user(&mut conn, &user, hash).await
+}
+
+/// Adds a user whose password is already hashed, inside the caller's transaction.
+pub async fn insert_user(conn: &mut Conn, user: &NewUser, password_hash: String) -> Result<i64> {
+    crate::db::with_db!(conn, db => sqlx::query_scalar(
         "INSERT INTO users (organisation_id, email, name, role, password_hash, created_at)
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
@@ -69,7 +75,7 @@ pub async fn create_user(pool: &Pool, user: NewUser) -> Result<i64> {
     .bind(user.email.as_str())
     .bind(&user.name)
     .bind(user.role.as_str())
-    .bind(hash)
+    .bind(password_hash)
     .bind(now_ms())
     .fetch_one(db)
     .await)
@@ -78,6 +84,5 @@ pub async fn create_user(pool: &Pool, user: NewUser) -> Result<i64> {
             "A user with the email {} already exists.",
             user.email
         ))
-    })?;
-    Ok(id)
+    })
 }

@@ -4,6 +4,7 @@
 //! always keeps an active org admin, and no admin can lock themself out. Every change is
 //! audited.
 
+mod command_line;
 pub mod links;
 mod sign_in;
 
@@ -22,8 +23,9 @@ use crate::{
     AppState, Error, FieldError, Result,
 };
 
+pub use command_line::{create_user_from_command_line, reset_password_from_command_line};
 pub use links::{link_owner, set_password, PasswordLink};
-pub use sign_in::{reset_password_from_command_line, sign_in};
+pub use sign_in::sign_in;
 
 /// A person of the organisation, as the Users page lists them.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

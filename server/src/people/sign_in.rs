@@ -1,17 +1,12 @@
 //! Signing in, as the audit trail sees it: every attempt on an account — a sign-in, a wrong
 //! password, a deactivated account refused — is recorded in its organisation (attempts on
-//! unknown addresses belong to no organisation). And the operator's password reset from the
-//! command line, audited like an administrator's.
+//! unknown addresses belong to no organisation).
 
 use std::net::IpAddr;
 
-use crate::db::Pool;
-
 use crate::{
-    api_tokens,
     audit::{self, Actor, AuditKind, Entry},
-    auth::{self, end_all_sessions, CurrentUser, Hashing, SessionToken},
-    domain::{Email, Password, Reason},
+    auth::{self, CurrentUser, SessionToken},
     AppState, Error, Result,
 };
 
@@ -52,48 +47,4 @@ pub async fn sign_in(
             .await?;
     }
     attempt.outcome
-}
-
-/// Sets a new password from the command line (`labhook reset-password`), ends the person's
-/// sessions and forgets their password links; audited.
-pub async fn reset_password_from_command_line(
-    pool: &Pool,
-    email: &Email,
-    password: &Password,
-    reason: Option<&Reason>,
-) -> Result<()> {
-    let hash = Hashing::one_at_a_time().hash(password).await?;
-    let mut tx = pool.begin_write().await?;
-    let row: Option<(i64, i64, String)> = crate::db::with_db!(tx, db => sqlx::query_as(
-        "UPDATE users SET password_hash = $1 WHERE email = $2 RETURNING id, organisation_id, name",
-    )
-    .bind(hash)
-    .bind(email.as_str())
-    .fetch_optional(db)
-    .await)?;
-    let (id, organisation_id, name) = row.ok_or_else(|| Error::not_found("User"))?;
-    end_all_sessions(&mut tx, id).await?;
-    let tokens_ended = api_tokens::revoke_all_of_user(&mut tx, id, crate::clock::now_ms()).await?;
-    crate::db::with_db!(tx, db => sqlx::query("DELETE FROM password_links WHERE user_id = $1")
-        .bind(id)
-        .execute(db)
-        .await
-        .map(crate::db::Done::from))?;
-    audit::record(
-        &mut tx,
-        organisation_id,
-        Actor::CommandLine(reason),
-        Entry {
-            kind: AuditKind::User,
-            action: "password reset",
-            subject: name,
-            before: None,
-            after: Some(
-                serde_json::json!({ "sessions": "ended", "API tokens revoked": tokens_ended }),
-            ),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
 }
