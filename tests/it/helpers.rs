@@ -27,11 +27,14 @@ pub async fn spawn_app() -> TestApp {
     }
 }
 
-/// A browser-like client: keeps cookies, does not follow redirects (tests look at them).
+/// A browser-like client: keeps cookies, does not follow redirects (tests look at them). A
+/// request that gets no answer in two minutes fails with its address instead of hanging the
+/// suite (the longest wait a test asks for, a read-back's long poll, is one minute).
 pub fn client() -> Client {
     Client::builder()
         .cookie_store(true)
         .redirect(redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(120))
         .build()
         .expect("client")
 }

@@ -66,8 +66,11 @@ impl Change {
         self.error.with(|e| e.as_ref().and_then(|e| e.field(name)))
     }
 
+    /// Forgets the last error and any reason typed: a dialog opened for another subject starts
+    /// empty.
     pub fn clear(self) {
         self.error.set(None);
+        self.reason.set(String::new());
     }
 
     /// Makes a change: `call` gets the reason given for it (none unless the organisation
