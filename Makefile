@@ -28,8 +28,11 @@ test: tools test-rust build test-e2e
 tools:
 	@./scripts/tools.sh
 
+# The bundle is served pre-compressed (brotli, and gzip for browsers without it): cargo-leptos
+# writes both, its gzip at a fast level, so the gzip copies are made again at the best one.
 build:
-	cargo leptos build --release
+	cargo leptos build --release --precompress
+	for f in target/site/pkg/*.gz; do [ -e "$$f" ] || continue; gzip -9 -n -c "$${f%.gz}" > "$$f"; done
 
 # The integration suites (`--test it`) run a second time on PostgreSQL: each instance gets a
 # database of its own in one scratch cluster (server::harness::postgres).

@@ -11,7 +11,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use server::{
     config::Config,
     http::{
-        browser::{refuse_cross_site, security_headers, CspNonce},
+        browser::{cache_headers, refuse_cross_site, security_headers, CspNonce},
         session::{require_for_pages, resolve},
     },
     AppState,
@@ -150,6 +150,17 @@ impl Application {
     }
 }
 
+/// Whether this binary's bundle has hashed names: cargo-leptos writes the hashes to `hash.txt`
+/// beside the release binary, where Leptos reads them for every page — and panics when hashing
+/// is on and the file is missing, so the option follows the file (test binaries and plain
+/// `cargo build`s have none and keep the plain names).
+fn hashed_assets() -> bool {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("hash.txt")))
+        .is_some_and(|file| file.is_file())
+}
+
 /// The whole HTTP surface: Leptos pages and server functions, then the backend's routes, all
 /// behind the session middleware.
 pub fn router(state: AppState) -> Router {
@@ -157,6 +168,7 @@ pub fn router(state: AppState) -> Router {
         .output_name("labhook")
         .site_root(state.config.site_root.to_string_lossy().into_owned())
         .site_pkg_dir("pkg")
+        .hash_files(hashed_assets())
         .site_addr(state.config.listen)
         .build();
     let routes = generate_route_list(app::App);
@@ -191,6 +203,7 @@ pub fn router(state: AppState) -> Router {
         // Cross-site requests are refused before the session is even looked up.
         .layer(middleware::from_fn(refuse_cross_site))
         .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn(cache_headers))
         .layer(CompressionLayer::new())
         // No request body is larger (the ingest API takes 1 MiB at most): bigger ones are
         // refused (413) before they are read.

@@ -196,3 +196,53 @@ mod tests {
         }
     }
 }
+
+/// How long browsers may keep the bundle's files. A file named after its content
+/// (`/pkg/labhook.<hash>.wasm`, a release build's) never changes under its name: kept for a
+/// year without asking. Any other file of `/pkg/` is asked for again each time (answered 304
+/// when unchanged), so that a new build is never hidden behind a stale copy.
+pub async fn cache_headers(req: Request, next: Next) -> Response {
+    let lifetime = req.uri().path().strip_prefix("/pkg/").map(|file| {
+        if is_hashed(file) {
+            IMMUTABLE
+        } else {
+            "no-cache"
+        }
+    });
+    let mut res = next.run(req).await;
+    if let Some(lifetime) = lifetime {
+        if res.status().is_success() || res.status() == StatusCode::NOT_MODIFIED {
+            res.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static(lifetime));
+        }
+    }
+    res
+}
+
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// `labhook.3q2+7w….wasm`: a name, the content's hash, an extension (cargo-leptos' hashes are
+/// base64url of at least 16 characters).
+fn is_hashed(file: &str) -> bool {
+    let parts: Vec<&str> = file.split('.').collect();
+    parts.len() == 3
+        && parts[1].len() >= 16
+        && parts[1]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::is_hashed;
+
+    #[test]
+    fn only_names_with_a_content_hash_are_kept_for_good() {
+        assert!(is_hashed("labhook.VsNpDd5KNgrvmKbVjQq6Pg.wasm"));
+        assert!(is_hashed("labhook.uDZ-mhH3y_X9a2bvF2MkCA.css"));
+        assert!(!is_hashed("labhook.wasm"));
+        assert!(!is_hashed("labhook_bg.wasm"));
+        assert!(!is_hashed("labhook.js"));
+        assert!(!is_hashed("labhook.short.js"));
+    }
+}
