@@ -6,7 +6,7 @@ use leptos_router::components::A;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    components::{change::Change, icons::BellIcon, time::Time},
+    components::{change::Change, hydration::use_hydrated, icons::BellIcon, time::Time},
     errors::AppError,
 };
 
@@ -46,6 +46,7 @@ pub async fn mark_notifications_read() -> Result<(), AppError> {
 
 #[component]
 pub fn NotificationBell() -> impl IntoView {
+    let hydrated = use_hydrated();
     let version = RwSignal::new(0u32);
     // Loaded in the browser only: the header is on every page, and a resource read outside a
     // suspense boundary would render differently on the server than during hydration.
@@ -78,6 +79,8 @@ pub fn NotificationBell() -> impl IntoView {
                 class="button ghost bell-button"
                 aria-expanded=move || open.get().to_string()
                 aria-controls="notifications"
+                // A click before the page's code runs would be lost.
+                disabled=move || !hydrated.get()
                 aria-label=move || match unread() {
                     0 => "Notifications".to_owned(),
                     n => format!("Notifications, {n} unread"),

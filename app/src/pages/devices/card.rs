@@ -113,6 +113,7 @@ fn DeviceCard(
             <button
                 type="button"
                 class="seg-button"
+                disabled=move || !hydrated.get()
                 aria-pressed=move || (window.get() == w).to_string()
                 aria-label=format!("Show the {long}")
                 on:click=move |_| window.set(w)
@@ -258,6 +259,7 @@ fn ChannelRow(
             .get()
             .and_then(|d| d.channels.into_iter().find(|c| c.id == cid))
     });
+    let hydrated = use_hydrated();
     let unit = channel.unit.clone();
     let channel_name = channel.name.clone();
     let for_dialogs = channel.clone();
@@ -319,6 +321,7 @@ fn ChannelRow(
                         <button
                             type="button"
                             class="button small"
+                            disabled=move || !hydrated.get()
                             aria-label=format!("Edit channel {name}")
                             on:click=move |_| dialogs.channel.set(target())
                         >
@@ -327,6 +330,7 @@ fn ChannelRow(
                         <button
                             type="button"
                             class="button small"
+                            disabled=move || !hydrated.get()
                             aria-label=format!("Remove channel {channel_name}")
                             on:click=move |_| dialogs.remove_channel.set(target_r())
                         >

@@ -48,6 +48,7 @@ pub(crate) struct Dialogs {
 #[component]
 pub fn DevicesPage() -> impl IntoView {
     let me = use_me();
+    let hydrated = crate::components::hydration::use_hydrated();
     let initial = Resource::new(|| (), |_| list_devices());
     let list = RwSignal::new(Vec::<DeviceView>::new());
     let poll_error = RwSignal::new(None::<AppError>);
@@ -99,7 +100,7 @@ pub fn DevicesPage() -> impl IntoView {
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     me.await.is_ok_and(|m| m.is_org_admin).then(|| view! {
-                        <button type="button" class="button primary" on:click=move |_| adding.set(true)>
+                        <button type="button" class="button primary" disabled=move || !hydrated.get() on:click=move |_| adding.set(true)>
                             "Add device"
                         </button>
                     })

@@ -34,6 +34,7 @@ fn refresh(list: RwSignal<Vec<PersonView>>) {
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
+    let hydrated = use_hydrated();
     let initial = Resource::new_blocking(|| (), |_| list_people());
     let list = RwSignal::new(Vec::<PersonView>::new());
     let adding = RwSignal::new(false);
@@ -46,7 +47,7 @@ pub fn UsersPage() -> impl IntoView {
                 <h1>"Users"</h1>
                 <p class="muted">"The people of your organisation: their role, their last sign-in, and what they may see."</p>
             </div>
-            <button type="button" class="button primary" on:click=move |_| adding.set(true)>"Add user"</button>
+            <button type="button" class="button primary" disabled=move || !hydrated.get() on:click=move |_| adding.set(true)>"Add user"</button>
         </div>
         <Suspense fallback=|| view! { <Loading what="Loading users…"/> }>
             {move || Suspend::new(async move {
