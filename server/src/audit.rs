@@ -114,8 +114,11 @@ impl Actor<'_> {
     }
 }
 
+/// A test event sent: recorded, but it changes nothing, so it needs no reason.
+pub const TEST_EVENT_SENT: &str = "test event sent";
+
 /// Actions that are recorded but change nothing, so need no reason.
-const NOT_CHANGES: [&str; 1] = ["test event sent"];
+const NOT_CHANGES: [&str; 1] = [TEST_EVENT_SENT];
 
 /// Whether the organisation requires a reason for every change (Server Administration).
 pub async fn reasons_required(conn: &mut Conn, organisation_id: i64) -> Result<bool> {

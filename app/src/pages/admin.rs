@@ -385,8 +385,14 @@ fn RecordsSection(
                 }}
             </p>
             {requiring.alert()}
+            <p id="time-zone-help" class="muted">
+                {move || match saved_zone.get().as_str() {
+                    "UTC" => "Exports show times in UTC.".to_owned(),
+                    zone => format!("Exports show times in {zone} beside UTC."),
+                }}
+            </p>
             <form class="inline-form" on:submit=save_zone novalidate>
-                <div class="field grow-2">
+                <div class="field">
                     <label for="time-zone">"Time zone"</label>
                     <input
                         id="time-zone"
@@ -401,12 +407,6 @@ fn RecordsSection(
                     <datalist id="time-zones">
                         {time_zones.into_iter().map(|z| view! { <option value=z></option> }).collect_view()}
                     </datalist>
-                    <p id="time-zone-help" class="muted small">
-                        {move || match saved_zone.get().as_str() {
-                            "UTC" => "Exports show times in UTC.".to_owned(),
-                            zone => format!("Exports show times in {zone} beside UTC."),
-                        }}
-                    </p>
                     <p class="field-error" role="alert">{move || zoning.field("time_zone")}</p>
                 </div>
                 <div class="field-button">

@@ -121,7 +121,7 @@ pub async fn send_test_event(
                     &user,
                     Entry {
                         kind: AuditKind::Subscription,
-                        action: "test event sent",
+                        action: audit::TEST_EVENT_SENT,
                         subject: subject_line,
                         before: None,
                         after: Some(json!({ "type": event_type, "delivery": delivery })),
