@@ -149,3 +149,15 @@ mod tests {
         );
     }
 }
+
+/// A binary column (BLOB, bytea) read as lower-case hex text, NULL staying NULL — whatever
+/// the column holds: a value of another type written into it by hand reads as the hex of its
+/// bytes, and so fails the check it is read for instead of failing the read.
+pub fn hex(engine: Engine, column: &str) -> String {
+    match engine {
+        Engine::Sqlite => {
+            format!("CASE WHEN {column} IS NULL THEN NULL ELSE lower(hex({column})) END")
+        }
+        Engine::Postgres => format!("encode({column}, 'hex')"),
+    }
+}

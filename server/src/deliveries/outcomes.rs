@@ -10,7 +10,7 @@ use crate::{
     db::{self, Conn},
     domain::delivery::DeliveryStatus,
     error::ResultExt,
-    records::{self, Chain, Link},
+    records::{self, AttemptContent, Chain, Link},
     Result,
 };
 
@@ -32,8 +32,8 @@ pub struct NewAttempt {
 }
 
 impl NewAttempt {
-    fn content(&self, delivery_id: i64) -> serde_json::Value {
-        records::attempt_content(
+    fn content(&self, delivery_id: i64) -> AttemptContent<'_> {
+        (
             delivery_id,
             self.number,
             self.started_at,
@@ -80,7 +80,7 @@ pub async fn finish(conn: &mut Conn, finished: &[Finished], now: i64) -> Result<
         }
         .into_iter()
         .collect();
-        let mut contents: BTreeMap<i64, Vec<serde_json::Value>> = BTreeMap::new();
+        let mut contents: BTreeMap<i64, Vec<AttemptContent>> = BTreeMap::new();
         let kept: Vec<(&Finished, i64)> = chunk
             .iter()
             .filter_map(|f| owners.get(&f.delivery_id).map(|org| (f, *org)))
@@ -164,7 +164,7 @@ async fn insert_sqlite(db: &mut sqlx::SqliteConnection, linked: &[Linked<'_>]) -
             .push_bind(a.started_at)
             .push_bind(a.duration_ms)
             .push_bind(a.request_headers.clone())
-            .push_bind(a.request_body_sha256.clone())
+            .push_bind(a.request_body_sha256.as_deref().map(bytes))
             .push_bind(a.response_status)
             .push_bind(a.response_headers.clone())
             .push_bind(a.response_body.clone())
@@ -172,8 +172,8 @@ async fn insert_sqlite(db: &mut sqlx::SqliteConnection, linked: &[Linked<'_>]) -
             .push_bind(a.error_message.clone())
             .push_bind(l.organisation_id)
             .push_bind(l.link.seq)
-            .push_bind(l.link.prev_hash.clone())
-            .push_bind(l.link.hash.clone());
+            .push_bind(bytes(&l.link.prev_hash))
+            .push_bind(bytes(&l.link.hash));
     });
     insert
         .build()
@@ -225,15 +225,15 @@ async fn insert_postgres(db: &mut sqlx::PgConnection, linked: &[Linked<'_>]) -> 
              request_body_sha256, response_status, response_headers, response_body, error_kind,
              error_message, organisation_id, seq, prev_hash, hash)
          SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[],
-                              $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[],
-                              $12::bigint[], $13::bigint[], $14::text[], $15::text[])",
+                              $6::bytea[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[],
+                              $12::bigint[], $13::bigint[], $14::bytea[], $15::bytea[])",
     )
     .bind(linked.iter().map(|l| l.finished.delivery_id).collect::<Vec<i64>>())
     .bind(attempts().map(|a| a.number).collect::<Vec<i64>>())
     .bind(attempts().map(|a| a.started_at).collect::<Vec<i64>>())
     .bind(attempts().map(|a| a.duration_ms).collect::<Vec<i64>>())
     .bind(attempts().map(|a| a.request_headers.as_str()).collect::<Vec<&str>>())
-    .bind(attempts().map(|a| a.request_body_sha256.as_deref()).collect::<Vec<Option<&str>>>())
+    .bind(attempts().map(|a| a.request_body_sha256.as_deref().map(bytes)).collect::<Vec<Option<Vec<u8>>>>())
     .bind(attempts().map(|a| a.response_status).collect::<Vec<Option<i64>>>())
     .bind(attempts().map(|a| a.response_headers.as_deref()).collect::<Vec<Option<&str>>>())
     .bind(attempts().map(|a| a.response_body.as_deref()).collect::<Vec<Option<&str>>>())
@@ -241,10 +241,15 @@ async fn insert_postgres(db: &mut sqlx::PgConnection, linked: &[Linked<'_>]) -> 
     .bind(attempts().map(|a| a.error_message.as_deref()).collect::<Vec<Option<&str>>>())
     .bind(linked.iter().map(|l| l.organisation_id).collect::<Vec<i64>>())
     .bind(linked.iter().map(|l| l.link.seq).collect::<Vec<i64>>())
-    .bind(linked.iter().map(|l| l.link.prev_hash.as_str()).collect::<Vec<&str>>())
-    .bind(linked.iter().map(|l| l.link.hash.as_str()).collect::<Vec<&str>>())
+    .bind(linked.iter().map(|l| bytes(&l.link.prev_hash)).collect::<Vec<Vec<u8>>>())
+    .bind(linked.iter().map(|l| bytes(&l.link.hash)).collect::<Vec<Vec<u8>>>())
     .execute(&mut *db)
     .await
     .context("recording attempts")?;
     Ok(())
+}
+
+/// A SHA-256 as the log stores it: its 32 bytes, not its 64 hex characters (migration 0024).
+fn bytes(hex: &str) -> Vec<u8> {
+    hex::decode(hex).expect("BUG: hashes are made here as hex")
 }

@@ -17,7 +17,7 @@ mod rows;
 pub mod verify;
 
 pub(crate) use chain::reserve;
-pub use chain::{attempt_content, audit_content, link, Link, GENESIS};
+pub use chain::{audit_content, link, AttemptContent, Link, GENESIS};
 pub use checkpoint::{checkpoint, checkpoint_all, sign_heads, Checkpointed, Cursor};
 pub use key::{PublicKey, RecordsKey};
 pub(crate) use removal::remove_attempts;

@@ -43,7 +43,9 @@ pub(crate) async fn remove_attempts(
     let gone: Vec<(Option<i64>, Option<i64>, Option<String>)> =
         crate::db::with_db!(conn, db, engine => sqlx::query_as(
             &format!("DELETE FROM delivery_attempts WHERE delivery_id IN {ids1}
-                      RETURNING organisation_id, seq, hash", ids1 = crate::db::dialect::ids(engine, 1)),
+                      RETURNING organisation_id, seq, {hash}",
+                ids1 = crate::db::dialect::ids(engine, 1),
+                hash = crate::db::dialect::hex(engine, "hash")),
         )
         .bind(serde_json::to_string(delivery_ids).expect("BUG: ids serialise"))
         .fetch_all(db)

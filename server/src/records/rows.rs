@@ -4,10 +4,14 @@
 use serde_json::Value as Json;
 
 use super::{
-    chain::{attempt_content, audit_content},
+    chain::{audit_content, AttemptContent},
     Chain,
 };
-use crate::{db::Conn, error::ResultExt, Result};
+use crate::{
+    db::{dialect::hex, Conn},
+    error::ResultExt,
+    Result,
+};
 
 /// Rows read per query.
 const PAGE: i64 = 2000;
@@ -95,10 +99,16 @@ pub(crate) async fn page(
                 Option<String>,
                 Option<String>,
             );
-            let rows: Vec<AttemptRow> = crate::db::with_db!(conn, db => sqlx::query_as(
-                "SELECT id, seq, prev_hash, hash, delivery_id, number, started_at, duration_ms, request_headers,
-                        request_body_sha256, response_status, response_headers, response_body, error_kind, error_message
-                 FROM delivery_attempts WHERE organisation_id = $1 AND seq > $2 AND seq <= $4 ORDER BY seq LIMIT $3",
+            // The log keeps its hashes as bytes (migration 0024): read here as hex.
+            let rows: Vec<AttemptRow> = crate::db::with_db!(conn, db, engine => sqlx::query_as(
+                &format!(
+                    "SELECT id, seq, {prev}, {hash}, delivery_id, number, started_at, duration_ms, request_headers,
+                            {body}, response_status, response_headers, response_body, error_kind, error_message
+                     FROM delivery_attempts WHERE organisation_id = $1 AND seq > $2 AND seq <= $4 ORDER BY seq LIMIT $3",
+                    prev = hex(engine, "prev_hash"),
+                    hash = hex(engine, "hash"),
+                    body = hex(engine, "request_body_sha256"),
+                ),
             )
             .bind(org)
             .bind(after)
@@ -113,7 +123,7 @@ pub(crate) async fn page(
                     seq: r.1,
                     prev_hash: r.2,
                     hash: r.3,
-                    content: attempt_content(
+                    content: serde_json::to_value::<AttemptContent>((
                         r.4,
                         r.5,
                         r.6,
@@ -125,7 +135,8 @@ pub(crate) async fn page(
                         r.12.as_deref(),
                         r.13.as_deref(),
                         r.14.as_deref(),
-                    ),
+                    ))
+                    .expect("BUG: an attempt's content always serialises"),
                 })
                 .collect()
         }

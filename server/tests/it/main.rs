@@ -12,4 +12,5 @@ mod reasons;
 mod receiver;
 mod records;
 mod replies;
+mod upgrade;
 mod writer;
