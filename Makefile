@@ -28,11 +28,23 @@ test: tools test-rust build test-e2e
 tools:
 	@./scripts/tools.sh
 
+# The release build (server and browser bundle) is made again only when a file it is made from
+# is newer than the last one: with nothing changed, `make run` serves at once and `make test`
+# skips it (cargo-leptos itself would run wasm-bindgen and wasm-opt again, over a minute).
+BUILD_INPUTS := $(shell find src app server style public -type f) Cargo.toml Cargo.lock
+BUILT := target/release/.labhook-built
+
+# (A stamp without the binary or the bundle beside it counts as no build.)
+build:
+	@[ -x target/release/labhook ] && [ -d target/site/pkg ] || rm -f $(BUILT)
+	@$(MAKE) --no-print-directory $(BUILT)
+
 # The bundle is served pre-compressed (brotli, and gzip for browsers without it): cargo-leptos
 # writes both, its gzip at a fast level, so the gzip copies are made again at the best one.
-build:
+$(BUILT): $(BUILD_INPUTS)
 	cargo leptos build --release --precompress
 	for f in target/site/pkg/*.gz; do [ -e "$$f" ] || continue; gzip -9 -n -c "$${f%.gz}" > "$$f"; done
+	touch $@
 
 # The integration suites (`--test it`) run a second time on PostgreSQL: each instance gets a
 # database of its own in one scratch cluster (server::harness::postgres).
