@@ -37,7 +37,8 @@ const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f0
 const BODY: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// An attempt as the chains wrote it before 0024 (its delivery need not exist for this).
-const OLD_ROW: &str = "INSERT INTO delivery_attempts (id, delivery_id, number, started_at, duration_ms,
+const OLD_ROW: &str =
+    "INSERT INTO delivery_attempts (id, delivery_id, number, started_at, duration_ms,
         request_headers, organisation_id, seq, prev_hash, hash, request_body_sha256)
      VALUES (1, 1, 1, 0, 1, '{}', 1, 1, $1, $2, $3),
             (2, 1, 2, 0, 1, '{}', NULL, NULL, NULL, NULL, NULL)";
@@ -60,7 +61,10 @@ async fn hashes_stored_as_hex_before_the_upgrade_read_back_the_same_after_it() {
             let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
             old.run(&mut conn).await.unwrap();
             // Only the log's own columns matter here, not its delivery.
-            sqlx::query("PRAGMA foreign_keys = OFF").execute(&mut conn).await.unwrap();
+            sqlx::query("PRAGMA foreign_keys = OFF")
+                .execute(&mut conn)
+                .await
+                .unwrap();
             sqlx::query(OLD_ROW)
                 .bind(PREV)
                 .bind(HASH)
@@ -98,7 +102,10 @@ async fn hashes_stored_as_hex_before_the_upgrade_read_back_the_same_after_it() {
                 .execute(&mut conn)
                 .await
                 .unwrap();
-            server::db::postgres::MIGRATIONS.run(&mut conn).await.unwrap();
+            server::db::postgres::MIGRATIONS
+                .run(&mut conn)
+                .await
+                .unwrap();
             let rows = sqlx::query(&read).fetch_all(&mut conn).await.unwrap();
             rows.iter()
                 .map(|r| [r.get(0), r.get(1), r.get(2)])
