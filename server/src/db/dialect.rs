@@ -125,6 +125,18 @@ pub fn lock_rows_until_done(engine: Engine, table: &str) -> String {
     }
 }
 
+/// A binary column (BLOB, bytea) read as lower-case hex text, NULL staying NULL — whatever
+/// the column holds: a value of another type written into it by hand reads as the hex of its
+/// bytes, and so fails the check it is read for instead of failing the read.
+pub fn hex(engine: Engine, column: &str) -> String {
+    match engine {
+        Engine::Sqlite => {
+            format!("CASE WHEN {column} IS NULL THEN NULL ELSE lower(hex({column})) END")
+        }
+        Engine::Postgres => format!("encode({column}, 'hex')"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,17 +159,5 @@ mod tests {
             json_integer_at(Engine::Sqlite, 5, "subscription_id"),
             r#"json_extract($5, '$."' || subscription_id || '"')"#
         );
-    }
-}
-
-/// A binary column (BLOB, bytea) read as lower-case hex text, NULL staying NULL — whatever
-/// the column holds: a value of another type written into it by hand reads as the hex of its
-/// bytes, and so fails the check it is read for instead of failing the read.
-pub fn hex(engine: Engine, column: &str) -> String {
-    match engine {
-        Engine::Sqlite => {
-            format!("CASE WHEN {column} IS NULL THEN NULL ELSE lower(hex({column})) END")
-        }
-        Engine::Postgres => format!("encode({column}, 'hex')"),
     }
 }
