@@ -1,7 +1,8 @@
 -- The delivery log's hashes (`prev_hash`, `hash`, `request_body_sha256`) as their 32 bytes
 -- (BLOB) instead of 64 hex characters: the log is the biggest table and its most written one,
--- and the hex text was most of what the chains added to each row's bytes (and to the WAL and
--- its checkpoints): `bench throughput` lost 8% to chaining, nearly all of it to these bytes.
+-- and the hex text was most of what the chains added to each row's bytes (192 of about 500),
+-- written to the WAL and copied again at each checkpoint (docs/webhooks.md, "what the chains
+-- cost").
 -- They are read back as hex (`db::dialect::hex`): hashes, exports and the canonical content
 -- are unchanged. The audit trail, small and seldom written, keeps hex text.
 ALTER TABLE delivery_attempts ADD COLUMN prev_hash_bytes BLOB;
