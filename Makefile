@@ -39,10 +39,12 @@ build:
 	@[ -x target/release/labhook ] && [ -d target/site/pkg ] || rm -f $(BUILT)
 	@$(MAKE) --no-print-directory $(BUILT)
 
-# The bundle is served pre-compressed (brotli, and gzip for browsers without it): cargo-leptos
-# writes both, its gzip at a fast level, so the gzip copies are made again at the best one.
+# The bundle is split by route (`--split`: the later pages' code comes in chunks when they are
+# opened, app/src/routes.rs) and served pre-compressed (brotli, and gzip for browsers without
+# it): cargo-leptos writes both, its gzip at a fast level, so the gzip copies are made again at
+# the best one.
 $(BUILT): $(BUILD_INPUTS)
-	cargo leptos build --release --precompress
+	cargo leptos build --release --precompress --split
 	for f in target/site/pkg/*.gz; do [ -e "$$f" ] || continue; gzip -9 -n -c "$${f%.gz}" > "$$f"; done
 	touch $@
 

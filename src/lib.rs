@@ -6,10 +6,25 @@
 pub mod startup;
 
 /// Called by the generated JavaScript once the WASM is loaded: takes over the server-rendered
-/// page.
+/// page. The page's route is a lazily loaded chunk (`app::routes`): it is loaded first, then the
+/// page is hydrated in one go.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    // (Leptos' executor is set up by `hydrate_from_async`; the preload only needs a future run.)
+    wasm_bindgen_futures::spawn_local(async {
+        let path = leptos::prelude::window()
+            .location()
+            .pathname()
+            .unwrap_or_default();
+        app::routes::preload(&path).await;
+        let page = leptos::mount::hydrate_from_async(
+            leptos::prelude::document().body().expect("a body"),
+            app::App,
+        )
+        .await;
+        page.forget();
+        app::components::hydration::hydration_done();
+    });
 }

@@ -8,6 +8,7 @@ pub mod components;
 pub mod errors;
 pub mod navigation;
 pub mod pages;
+pub mod routes;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
@@ -15,27 +16,19 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::{
     components::{ParentRoute, Route, Router, Routes},
-    path,
+    path, Lazy,
 };
 
 use crate::{
     auth::SignInPage,
     components::{hydration::provide_hydrated, layout::Layout},
     pages::{
-        admin::AdminPage,
-        audit::AuditPage,
-        devices::DevicesPage,
         home::HomePage,
         not_found::NotFound,
-        people::{set_password::SetPasswordPage, UsersPage},
-        subscriptions::{
-            detail::SubscriptionPage,
-            form::{EditSubscriptionPage, NewSubscriptionPage},
-            overview::SubscriptionsPage,
-            provide_secret_flash,
-        },
-        tokens::{reference::ApiReferencePage, ApiTokensPage},
+        people::set_password::SetPasswordPage,
+        subscriptions::{overview::SubscriptionsPage, provide_secret_flash},
     },
+    routes::*,
 };
 
 /// The HTML document around the app, rendered on the server.
@@ -74,16 +67,16 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/set-password") view=SetPasswordPage/>
                 <ParentRoute path=path!("") view=Layout>
                     <Route path=path!("") view=HomePage/>
-                    <Route path=path!("devices") view=DevicesPage/>
+                    <Route path=path!("devices") view={Lazy::<DevicesRoute>::new()}/>
                     <Route path=path!("subscriptions") view=SubscriptionsPage/>
-                    <Route path=path!("subscriptions/new") view=NewSubscriptionPage/>
-                    <Route path=path!("subscriptions/:id") view=SubscriptionPage/>
-                    <Route path=path!("subscriptions/:id/edit") view=EditSubscriptionPage/>
-                    <Route path=path!("admin") view=AdminPage/>
-                    <Route path=path!("admin/audit") view=AuditPage/>
-                    <Route path=path!("users") view=UsersPage/>
-                    <Route path=path!("api-tokens") view=ApiTokensPage/>
-                    <Route path=path!("api") view=ApiReferencePage/>
+                    <Route path=path!("subscriptions/new") view={Lazy::<NewSubscriptionRoute>::new()}/>
+                    <Route path=path!("subscriptions/:id") view={Lazy::<SubscriptionRoute>::new()}/>
+                    <Route path=path!("subscriptions/:id/edit") view={Lazy::<EditSubscriptionRoute>::new()}/>
+                    <Route path=path!("admin") view={Lazy::<AdminRoute>::new()}/>
+                    <Route path=path!("admin/audit") view={Lazy::<AuditRoute>::new()}/>
+                    <Route path=path!("users") view={Lazy::<UsersRoute>::new()}/>
+                    <Route path=path!("api-tokens") view={Lazy::<ApiTokensRoute>::new()}/>
+                    <Route path=path!("api") view={Lazy::<ApiReferenceRoute>::new()}/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -221,8 +221,8 @@ pub async fn cache_headers(req: Request, next: Next) -> Response {
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
-/// `labhook.3q2+7w….wasm`: a name, the content's hash, an extension (cargo-leptos' hashes are
-/// base64url of at least 16 characters).
+/// `labhook.3q2+7w….wasm`, `chunk_12.3q2+7w….wasm`: a name, the content's hash, an extension
+/// (cargo-leptos' hashes are base64url of at least 16 characters).
 fn is_hashed(file: &str) -> bool {
     let parts: Vec<&str> = file.split('.').collect();
     parts.len() == 3
@@ -240,6 +240,15 @@ mod cache_tests {
     fn only_names_with_a_content_hash_are_kept_for_good() {
         assert!(is_hashed("labhook.VsNpDd5KNgrvmKbVjQq6Pg.wasm"));
         assert!(is_hashed("labhook.uDZ-mhH3y_X9a2bvF2MkCA.css"));
+        // The split build's pieces: its loader, its manifest, a route's and a shared chunk.
+        assert!(is_hashed("__wasm_split.fJSLZdltFdMXOfpo4DbgAQ.js"));
+        assert!(is_hashed(
+            "__wasm_split_manifest.VhucpyASLWDDhSam164ixA.json"
+        ));
+        assert!(is_hashed(
+            "split___devices_route_view_9747230910754413494.cQ08DxYxx-N50yJGApafUg.wasm"
+        ));
+        assert!(is_hashed("chunk_100.XzTRTL77RioB2zNgKf1VUQ.wasm"));
         assert!(!is_hashed("labhook.wasm"));
         assert!(!is_hashed("labhook_bg.wasm"));
         assert!(!is_hashed("labhook.js"));
