@@ -5,11 +5,15 @@ import { ADMIN, signIn } from './helpers';
 // WASM files it fetched, counted at their gzip size (the issue's budget is in gzipped bytes;
 // browsers that take brotli get less). A size check, not a timing.
 //
-// Issue 25 asks for ≤ 250 KB on the first pages a person opens and ≤ 350 KB on any page; the
-// bundle is one file of about 850 KB today (the split by route was measured and not kept: see
-// docs/webhooks.md, "The browser bundle"). Until it is cut, the test holds the line where it is —
-// no page may download more than CEILING — and reports each page against the issue's budgets.
-const CEILING = 900 * 1024;
+// Issue 25 asks for ≤ 250 KB on the first pages a person opens and ≤ 350 KB on any page. The
+// bundle is split by route (app/src/routes.rs): about 410 KB for the first pages (the main
+// module alone), up to about 640 KB for the others (main and their chunks) — see
+// docs/webhooks.md, "The browser bundle". Until the budgets are met, the test holds the line
+// where it is — the first pages may not download more than FIRST_PAGE_CEILING, no page more than
+// PAGE_CEILING, and the first pages no more than one file — and reports each page against the
+// issue's budgets.
+const FIRST_PAGE_CEILING = 440 * 1024;
+const PAGE_CEILING = 680 * 1024;
 const FIRST_PAGE_BUDGET = 250 * 1024;
 const PAGE_BUDGET = 350 * 1024;
 
@@ -53,7 +57,7 @@ async function signedInCookies(browser: Browser) {
   return cookies;
 }
 
-test('no page downloads more of the bundle than the ceiling; each is reported against its budget', async ({ browser, request }) => {
+test('no page downloads more of the bundle than its ceiling; each is reported against its budget', async ({ browser, request }) => {
   test.setTimeout(120_000);
   const cookies = await signedInCookies(browser);
   const report: string[] = [];
@@ -63,10 +67,14 @@ test('no page downloads more of the bundle than the ceiling; each is reported ag
     expect(files.length, `${path} loads WASM`).toBeGreaterThan(0);
     let total = 0;
     for (const file of files) total += await gzipBytes(request, file);
-    const budget = FIRST_PAGES.includes(path) ? FIRST_PAGE_BUDGET : PAGE_BUDGET;
+    const first = FIRST_PAGES.includes(path);
+    const budget = first ? FIRST_PAGE_BUDGET : PAGE_BUDGET;
+    const ceiling = first ? FIRST_PAGE_CEILING : PAGE_CEILING;
     const verdict = total > budget ? 'over' : 'within';
-    report.push(`${path}: ${(total / 1024).toFixed(1)} KB gzip in ${files.length} files (${verdict} the issue's ${budget / 1024} KB)`);
-    if (total > CEILING) over.push(path);
+    report.push(
+      `${path}: ${(total / 1024).toFixed(1)} KB gzip in ${files.length} files (ceiling ${ceiling / 1024} KB; ${verdict} the issue's ${budget / 1024} KB)`,
+    );
+    if (total > ceiling || (first && files.length > 1)) over.push(path);
   }
   console.log(report.join('\n'));
   expect(over, report.join('\n')).toEqual([]);

@@ -106,6 +106,8 @@ test('an admin requires reasons, every change then asks for one, and the audit t
 
   // The audit trail keeps each reason beside its change, and survives a reload.
   await page.getByRole('link', { name: 'Audit trail' }).click();
+  // (The page's code is a chunk of its own: the address changes once it has arrived.)
+  await expect(page).toHaveURL(/\/admin\/audit$/);
   await page.reload();
   const trail = page.getByRole('table', { name: 'Audit trail' });
   for (const reason of ['Receivers are being moved (CHG-2041)', 'ELN validated (VAL-88)', 'ELN retired (CHG-2042)',
