@@ -6,8 +6,8 @@
 pub mod startup;
 
 /// Called by the generated JavaScript once the WASM is loaded: takes over the server-rendered
-/// page. The page's route is a lazily loaded chunk (`app::routes`): it is loaded first, then the
-/// page is hydrated in one go.
+/// page. A later page's code is a lazily loaded chunk (`app::routes`): it is loaded first, then
+/// the page is hydrated in one go and its controls enabled.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
