@@ -10,6 +10,7 @@
 //!     cargo run --release -p server --features testing --bin bench -- retention  [--events 4000] (×50 rows)
 //!     cargo run --release -p server --features testing --bin bench -- replay     [--rate 500] [--seconds 10]
 //!     cargo run --release -p server --features testing --bin bench -- fairness   [--rate 500] [--seconds 10]
+//!     cargo run --release -p server --features testing --bin bench -- pages      [--subscriptions 1000] (after make build)
 //!     cargo run --release -p server --features testing --bin bench -- all
 //!
 //! `--in-flight N` sets the dispatcher's limit of requests in flight (default 256).
@@ -29,6 +30,8 @@ mod fairness_b;
 mod http_only;
 #[path = "bench/ingest.rs"]
 mod ingest;
+#[path = "bench/pages.rs"]
+mod pages;
 #[path = "bench/poll_flood.rs"]
 mod poll_flood;
 #[path = "bench/receiver.rs"]
@@ -48,6 +51,7 @@ use self::{
     fairness::fairness,
     http_only::http_only,
     ingest::ingest,
+    pages::pages,
     poll_flood::poll_flood,
     replay::replay,
     retention::retention,
@@ -67,6 +71,7 @@ async fn main() {
         "retention" => retention(args).await,
         "replay" => replay(args).await,
         "fairness" => fairness(args).await,
+        "pages" => pages(args).await,
         // Started by `fairness` as a process of its own.
         "poll-flood" => poll_flood(args).await,
         "all" => {
@@ -86,7 +91,7 @@ async fn main() {
         }
         other => {
             eprintln!(
-                "unknown mode {other:?}; try: ingest, throughput, latency, fanout, scaling, http, retention, replay, fairness, all"
+                "unknown mode {other:?}; try: ingest, throughput, latency, fanout, scaling, http, retention, replay, fairness, pages, all"
             );
             std::process::exit(2);
         }
