@@ -4,6 +4,7 @@
 
 mod debounce;
 mod dispatch;
+mod figures;
 mod helpers;
 mod ingest;
 mod layers;
