@@ -6,6 +6,8 @@
 pub mod health;
 pub mod log;
 pub mod outcomes;
+#[cfg(test)]
+mod plans;
 pub mod queue;
 pub mod removal;
 

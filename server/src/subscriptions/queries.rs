@@ -141,14 +141,15 @@ pub async fn list_page(
     .scoped(user)
     .fetch_one(db)
     .await)?;
+    // The order written out, not chosen by a parameter: an expression would sort every row.
     let rows: Vec<Row> = crate::db::with_db!(conn, db => sqlx::query_as(&format!(
-        "{SELECT} WHERE {} ORDER BY CASE WHEN $6 THEN s.id ELSE -s.id END LIMIT $4 OFFSET $5",
-        scope::SUBSCRIPTION
+        "{SELECT} WHERE {} ORDER BY s.id {} LIMIT $4 OFFSET $5",
+        scope::SUBSCRIPTION,
+        if oldest_first { "ASC" } else { "DESC" },
     ))
     .scoped(user)
     .bind(page.limit())
     .bind(page.offset())
-    .bind(oldest_first)
     .fetch_all(db)
     .await)?;
     let items = complete(&mut conn, &state.secrets, user.organisation_id, rows).await?;

@@ -14,7 +14,7 @@ use crate::{
         change::Change,
         hydration::use_hydrated,
         modal::{open_while_set, Modal},
-        pager::{ListPage, Pager},
+        pager::{ListSlice, SliceAt, SlicePager},
         status::{ErrorNotice, Loading},
         time::{MaybeTime, Time},
     },
@@ -108,16 +108,16 @@ impl From<server::deliveries::DeliveryRow> for DeliveryView {
     }
 }
 
-/// A page of the delivery log, narrowed by status, event type, channel and the last hours.
+/// A slice of the delivery log, narrowed by status, event type, channel and the last hours.
 #[server(endpoint = "deliveries/list")]
 pub async fn list_deliveries(
     subscription_id: i64,
-    page: u32,
+    at: SliceAt,
     status: Option<String>,
     event_type: Option<String>,
     channel_id: Option<i64>,
     hours: Option<i64>,
-) -> Result<ListPage<DeliveryView>, AppError> {
+) -> Result<ListSlice<DeliveryView>, AppError> {
     let user = crate::ssr::caller().await?;
     let state = crate::ssr::state()?;
     let filter = server::deliveries::LogFilter {
@@ -127,8 +127,9 @@ pub async fn list_deliveries(
         since: hours.map(|h| server::clock::now_ms() - h.max(1) * 3_600_000),
         ..Default::default()
     };
-    let p = server::deliveries::list(&state.pool, &user, subscription_id, &filter, page).await?;
-    Ok(ListPage::from_page(p, DeliveryView::from))
+    let slice =
+        server::deliveries::list(&state.pool, &user, subscription_id, &filter, at.keyset()).await?;
+    Ok(ListSlice::from_slice(slice, |d| d.id, DeliveryView::from))
 }
 
 /// Sends a delivery again: a new attempt with the same `webhook-id`.
@@ -183,17 +184,18 @@ pub fn DeliveryLog(
     refresh: RwSignal<u32>,
 ) -> impl IntoView {
     let hydrated = use_hydrated();
-    let page = RwSignal::new(1u32);
+    // The page number shown, and where its slice starts.
+    let page = RwSignal::new((1u32, SliceAt::Newest));
     let filters = Filters::new();
     // A new filter starts from the first page.
     Effect::new(move |_| {
         filters.get();
-        page.set(1);
+        page.set((1, SliceAt::Newest));
     });
     let log = Resource::new(
-        move || (page.get(), refresh.get(), filters.get()),
-        move |(p, _, (status, event_type, channel, hours))| {
-            list_deliveries(subscription_id, p, status, event_type, channel, hours)
+        move || (page.get().1, refresh.get(), filters.get()),
+        move |(at, _, (status, event_type, channel, hours))| {
+            list_deliveries(subscription_id, at, status, event_type, channel, hours)
         },
     );
     let hourly = Resource::new(
@@ -233,7 +235,7 @@ pub fn DeliveryLog(
             <Transition fallback=|| view! { <Loading/> }>
                 {move || Suspend::new(async move {
                     match log.await {
-                        Ok(p) if p.at.total == 0 => {
+                        Ok(p) if p.items.is_empty() => {
                             let filtered = untrack(|| filters.get()) != (None, None, None, None);
                             Either::Left(view! {
                                 <p class="empty-inline">
@@ -246,7 +248,8 @@ pub fn DeliveryLog(
                             }.into_any())
                         }
                         Ok(p) => {
-                            let at = p.at;
+                            let (newer, older) = (p.newer, p.older);
+                            let number = untrack(|| page.get().0);
                             Either::Left(view! {
                                 <div class="table-wrap flat">
                                     <table>
@@ -305,7 +308,7 @@ pub fn DeliveryLog(
                                         </tbody>
                                     </table>
                                 </div>
-                                <Pager at=at label="Delivery pages" on_page=Callback::new(move |p| page.set(p))/>
+                                <SlicePager page=number newer=newer older=older label="Delivery pages" on_go=Callback::new(move |to| page.set(to))/>
                             }.into_any())
                         }
                         Err(e) => Either::Right(view! { <ErrorNotice error=e/> }),
