@@ -14,6 +14,7 @@ mod fault;
 mod floods;
 mod helpers;
 mod instances;
+mod log_pages;
 mod matrix;
 mod operations;
 mod people;

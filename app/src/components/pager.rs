@@ -61,8 +61,17 @@ pub enum SliceAt {
     After(i64),
 }
 
-#[cfg(feature = "ssr")]
 impl SliceAt {
+    /// As a server function takes it: (before, after).
+    pub fn ids(self) -> (Option<i64>, Option<i64>) {
+        match self {
+            SliceAt::Newest => (None, None),
+            SliceAt::Before(id) => (Some(id), None),
+            SliceAt::After(id) => (None, Some(id)),
+        }
+    }
+
+    #[cfg(feature = "ssr")]
     pub fn keyset(self) -> server::paging::Keyset {
         use server::paging::Keyset;
         match self {

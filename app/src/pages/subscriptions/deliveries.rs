@@ -108,11 +108,13 @@ impl From<server::deliveries::DeliveryRow> for DeliveryView {
     }
 }
 
-/// A slice of the delivery log, narrowed by status, event type, channel and the last hours.
+/// A slice of the delivery log, narrowed by status, event type, channel and the last hours: the
+/// newest deliveries, or those before (older than) or after (newer than) a delivery's id.
 #[server(endpoint = "deliveries/list")]
 pub async fn list_deliveries(
     subscription_id: i64,
-    at: SliceAt,
+    before: Option<i64>,
+    after: Option<i64>,
     status: Option<String>,
     event_type: Option<String>,
     channel_id: Option<i64>,
@@ -126,6 +128,11 @@ pub async fn list_deliveries(
         channel_id,
         since: hours.map(|h| server::clock::now_ms() - h.max(1) * 3_600_000),
         ..Default::default()
+    };
+    let at = match (before, after) {
+        (_, Some(id)) => SliceAt::After(id),
+        (Some(id), None) => SliceAt::Before(id),
+        (None, None) => SliceAt::Newest,
     };
     let slice =
         server::deliveries::list(&state.pool, &user, subscription_id, &filter, at.keyset()).await?;
@@ -195,7 +202,16 @@ pub fn DeliveryLog(
     let log = Resource::new(
         move || (page.get().1, refresh.get(), filters.get()),
         move |(at, _, (status, event_type, channel, hours))| {
-            list_deliveries(subscription_id, at, status, event_type, channel, hours)
+            let (before, after) = at.ids();
+            list_deliveries(
+                subscription_id,
+                before,
+                after,
+                status,
+                event_type,
+                channel,
+                hours,
+            )
         },
     );
     let hourly = Resource::new(
