@@ -15,6 +15,9 @@ pub fn init(format: LogFormat) {
     };
 }
 
+/// How often recorded histogram values are drained into their buckets.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The Prometheus recorder behind every `metrics::counter!`/`histogram!`/`gauge!` of the
 /// process, installed on first use (several servers in one test binary share it).
 pub fn metrics() -> &'static metrics_exporter_prometheus::PrometheusHandle {
@@ -37,6 +40,17 @@ pub fn metrics() -> &'static metrics_exporter_prometheus::PrometheusHandle {
         // Another recorder installed first (a test harness) keeps its place; ours renders empty.
         let _ = metrics::set_global_recorder(recorder);
         describe();
+        // A histogram keeps every value recorded until it is drained into its buckets, which
+        // only rendering or upkeep does: with nobody scraping `/metrics`, a server delivering
+        // 10,000 webhooks a second grew by 10 MiB a minute (the 30-minute soak).
+        let upkeep = handle.clone();
+        std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || loop {
+                std::thread::sleep(UPKEEP_EVERY);
+                upkeep.run_upkeep();
+            })
+            .expect("a thread for the metrics' upkeep");
         handle
     })
 }
