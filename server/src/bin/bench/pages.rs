@@ -218,20 +218,24 @@ impl Server {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("{binary} starts (make build first): {e}"));
-        let origin = format!("http://127.0.0.1:{port}");
+        // Owned at once: a server that never answers is killed (and waited for) by `Drop`.
+        let server = Self {
+            child,
+            origin: format!("http://127.0.0.1:{port}"),
+        };
         let client = reqwest::Client::new();
         for _ in 0..600 {
             if client
-                .get(format!("{origin}/healthz"))
+                .get(format!("{}/healthz", server.origin))
                 .send()
                 .await
                 .is_ok_and(|r| r.status().is_success())
             {
-                return Self { child, origin };
+                return server;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("{binary} did not answer on {origin}");
+        panic!("{binary} did not answer on {}", server.origin);
     }
 
     /// The demo admin's session cookie.
