@@ -15,13 +15,22 @@
 //! share of accepted × subscriptions, how long the backlog took to drain, and the server's peak
 //! RSS. `--shutdown` also sends SIGTERM in the middle of a second load run and times the exit.
 //! Everything runs on loopback and stops by itself.
+//!
+//!     load --soak [--rate 1000] [--seconds 1800] [--subscriptions 10] [--out target/soak]
+//!
+//! holds a steady rate instead (no wrk) and samples the server's memory every 10 s: a CSV and
+//! a PNG of RSS over time in `--out` (`scripts/soak.sh`).
 
 #[path = "load/database.rs"]
 mod database;
+#[path = "load/plot.rs"]
+mod plot;
 #[path = "load/run.rs"]
 mod run;
 #[path = "load/setup.rs"]
 mod setup;
+#[path = "load/soak.rs"]
+mod soak;
 #[path = "load/wrk.rs"]
 mod wrk;
 
@@ -45,6 +54,10 @@ struct Args {
     shutdown: bool,
     databases: Databases,
     instances: usize,
+    /// `--soak`: `--rate` requests/s for `--seconds`, memory sampled (see `load/soak.rs`).
+    soak: bool,
+    rate: u64,
+    out: PathBuf,
 }
 
 fn parse_args() -> Args {
@@ -56,6 +69,9 @@ fn parse_args() -> Args {
         shutdown: false,
         databases: Databases::Harness,
         instances: 1,
+        soak: false,
+        rate: 1_000,
+        out: PathBuf::from("target/soak"),
     };
     let list = |v: Option<String>| -> Vec<usize> {
         v.expect("a comma-separated list")
@@ -73,6 +89,9 @@ fn parse_args() -> Args {
                 args.seconds = it.next().and_then(|s| s.parse().ok()).expect("--seconds N")
             }
             "--shutdown" => args.shutdown = true,
+            "--soak" => args.soak = true,
+            "--rate" => args.rate = it.next().and_then(|s| s.parse().ok()).expect("--rate N"),
+            "--out" => args.out = PathBuf::from(it.next().expect("--out DIRECTORY")),
             "--database" => args.databases = Databases::parse(&it.next().expect("--database URL")),
             "--instances" => {
                 args.instances = it
@@ -100,6 +119,20 @@ async fn main() {
     );
     let received = Arc::new(AtomicU64::new(0));
     let receiver_port = start_receiver(received.clone()).await;
+    if args.soak {
+        return soak::Soak {
+            server: &args.server,
+            receiver_port,
+            received: &received,
+            databases: &args.databases,
+            subscriptions: args.subscriptions[0],
+            rate: args.rate,
+            seconds: args.seconds,
+            out: &args.out,
+        }
+        .run()
+        .await;
+    }
     println!(
         "{:>5} {:>5} {:>12} {:>9} {:>14} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "conns",

@@ -20,6 +20,9 @@ pub struct Run {
     pub wal: PathBuf,
     pub bases: Vec<String>,
     pub script: PathBuf,
+    /// The hotplate's ingest path, and the device token that sends to it.
+    pub ingest_path: String,
+    pub token: String,
     pub database: Database,
     pub _dir: server::harness::Scratch,
 }
@@ -104,6 +107,8 @@ impl Run {
             wal: dir.path().join("load.db-wal"),
             bases,
             script,
+            ingest_path: format!("/api/v1/devices/{device_id}/data_points"),
+            token,
             database,
             _dir: dir,
         }

@@ -71,16 +71,19 @@ fn duration_ms(t: &str) -> f64 {
 }
 
 pub fn peak_rss_mib(pid: u32) -> u64 {
+    status_kib(pid, "VmHWM:").map_or(0, |kb| kb / 1024)
+}
+
+/// A figure of a process's `/proc/PID/status` (`VmHWM:`, `VmRSS:`), in KiB.
+pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|kb| kb.parse::<u64>().ok())
         })
-        .map(|kb| kb / 1024)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]
