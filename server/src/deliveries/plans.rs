@@ -1,7 +1,9 @@
 //! The statements the pages read a delivery log and the overview's figures with, planned by
-//! SQLite on a migrated file: none may read a big table whole (a `SCAN` of it) or sort its rows
-//! (a temporary B-tree for the order) — with a million deliveries either costs a second per
-//! page. `EXPLAIN QUERY PLAN` shows it without the million rows.
+//! SQLite on a migrated file: none may read a big table whole (a `SCAN` of it, or a range of its
+//! rowids) or sort its rows (a temporary B-tree for the order) — with a million deliveries
+//! either costs a second per page. `EXPLAIN QUERY PLAN` shows the shape without the million rows;
+//! what the planner picks with a real table's statistics can differ (it did for the log, which
+//! is why that statement names its index), and `bench pages` measures that.
 
 use crate::{
     db::{Engine, Pool},
