@@ -5,6 +5,7 @@
 
 mod advanced;
 pub mod deliveries;
+mod delivery_dialog;
 pub mod detail;
 pub mod form;
 mod headers;
