@@ -7,6 +7,8 @@
 # `LABHOOK_TEST_ENGINE=postgres scripts/load.sh` (a scratch cluster of its own), or
 # `scripts/load.sh --database postgres://user:pw@host/postgres` (your server: a fresh database
 # per run, dropped after it), with `--instances 2` for two instances sharing it.
+# `scripts/load.sh --latency [--rate 200,500] [--seconds 30]`: a fixed rate, one subscription;
+# the ingest answer's and event → receiver p50, p99, p99.9 and max per rate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"

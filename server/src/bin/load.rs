@@ -20,9 +20,16 @@
 //!
 //! holds a steady rate instead (no wrk) and samples the server's memory every 10 s: a CSV and
 //! a PNG of RSS over time in `--out` (`scripts/soak.sh`).
+//!
+//!     load --latency [--rate 200,500] [--seconds 30]
+//!
+//! sends at each fixed rate to one subscription and prints the ingest answer's and event →
+//! receiver p50, p99, p99.9 and max (`scripts/load.sh --latency`).
 
 #[path = "load/database.rs"]
 mod database;
+#[path = "load/latency.rs"]
+mod latency;
 #[path = "load/plot.rs"]
 mod plot;
 #[path = "load/run.rs"]
@@ -50,13 +57,16 @@ struct Args {
     server: PathBuf,
     connections: Vec<usize>,
     subscriptions: Vec<usize>,
-    seconds: u64,
+    /// `--seconds`; each mode has its default.
+    seconds: Option<u64>,
     shutdown: bool,
     databases: Databases,
     instances: usize,
     /// `--soak`: `--rate` requests/s for `--seconds`, memory sampled (see `load/soak.rs`).
     soak: bool,
-    rate: u64,
+    /// `--latency`: event → receiver at each of `--rate` (see `load/latency.rs`).
+    latency: bool,
+    rates: Vec<u64>,
     out: PathBuf,
 }
 
@@ -65,12 +75,13 @@ fn parse_args() -> Args {
         server: PathBuf::from("target/release/labhook"),
         connections: vec![8, 32],
         subscriptions: vec![1, 10],
-        seconds: 20,
+        seconds: None,
         shutdown: false,
         databases: Databases::Harness,
         instances: 1,
         soak: false,
-        rate: 1_000,
+        latency: false,
+        rates: vec![],
         out: PathBuf::from("target/soak"),
     };
     let list = |v: Option<String>| -> Vec<usize> {
@@ -86,11 +97,12 @@ fn parse_args() -> Args {
             "--connections" => args.connections = list(it.next()),
             "--subscriptions" => args.subscriptions = list(it.next()),
             "--seconds" => {
-                args.seconds = it.next().and_then(|s| s.parse().ok()).expect("--seconds N")
+                args.seconds = Some(it.next().and_then(|s| s.parse().ok()).expect("--seconds N"))
             }
             "--shutdown" => args.shutdown = true,
             "--soak" => args.soak = true,
-            "--rate" => args.rate = it.next().and_then(|s| s.parse().ok()).expect("--rate N"),
+            "--latency" => args.latency = true,
+            "--rate" => args.rates = list(it.next()).into_iter().map(|n| n as u64).collect(),
             "--out" => args.out = PathBuf::from(it.next().expect("--out DIRECTORY")),
             "--database" => args.databases = Databases::parse(&it.next().expect("--database URL")),
             "--instances" => {
@@ -118,7 +130,22 @@ async fn main() {
         "--instances needs PostgreSQL (--database postgres://… or LABHOOK_TEST_ENGINE=postgres)"
     );
     let received = Arc::new(AtomicU64::new(0));
-    let receiver_port = start_receiver(received.clone()).await;
+    let receiver_port = start_receiver(received.clone(), args.latency).await;
+    if args.latency {
+        return latency::Latency {
+            server: &args.server,
+            receiver_port,
+            databases: &args.databases,
+            rates: if args.rates.is_empty() {
+                vec![200, 500]
+            } else {
+                args.rates.clone()
+            },
+            seconds: args.seconds.unwrap_or(30),
+        }
+        .run()
+        .await;
+    }
     if args.soak {
         return soak::Soak {
             server: &args.server,
@@ -126,8 +153,8 @@ async fn main() {
             received: &received,
             databases: &args.databases,
             subscriptions: args.subscriptions[0],
-            rate: args.rate,
-            seconds: args.seconds,
+            rate: args.rates.first().copied().unwrap_or(1_000),
+            seconds: args.seconds.unwrap_or(1_800),
             out: &args.out,
         }
         .run()
@@ -157,7 +184,12 @@ async fn main() {
             )
             .await;
             let r = run
-                .measure(&received, connections, args.seconds, subscriptions)
+                .measure(
+                    &received,
+                    connections,
+                    args.seconds.unwrap_or(20),
+                    subscriptions,
+                )
                 .await;
             println!(
                 "{connections:>5} {subscriptions:>5} {:>12.0} {:>7.1}ms {:>14.0} {:>8.0}% {:>8.1}s {:>6} MiB {:>5} MiB {:>5.1} MiB{}",
@@ -188,16 +220,19 @@ async fn main() {
     }
 }
 
-/// Counts every POST; answers 204 at once.
-async fn start_receiver(received: Arc<AtomicU64>) -> u16 {
+/// Counts every POST (and with `--latency` notes when each point arrived); answers 204 at once.
+async fn start_receiver(received: Arc<AtomicU64>, latency: bool) -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let app = Router::new().route(
         "/hooks/{n}",
-        post(move || {
+        post(move |body: axum::body::Bytes| {
             let received = received.clone();
             async move {
                 received.fetch_add(1, Ordering::Relaxed);
+                if latency {
+                    latency::arrived(&body);
+                }
                 axum::http::StatusCode::NO_CONTENT
             }
         }),

@@ -129,6 +129,7 @@ pub async fn latency(args: Args) {
     println!("delivered:       {:>10} of {total}", lat.len());
     println!("latency p50:     {:>10.2} ms", p(0.50));
     println!("latency p99:     {:>10.2} ms", p(0.99));
+    println!("latency p99.9:   {:>10.2} ms", p(0.999));
     println!(
         "latency max:     {:>10.2} ms",
         lat.last().copied().unwrap_or(0.0)

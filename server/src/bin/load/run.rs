@@ -71,7 +71,10 @@ impl Run {
                     .args(["--ingest-requests-per-second", "1000000"])
                     .args(["--ingest-kib-per-second", "1000000"])
                     .args(["--max-pending-per-subscription", "1000000"])
-                    .env("RUST_LOG", "warn")
+                    .env(
+                        "RUST_LOG",
+                        std::env::var("LOAD_SERVER_LOG").unwrap_or("warn".into()),
+                    )
                     .stdout(Stdio::from(
                         std::fs::File::create(dir.path().join(format!("server{n}.log"))).unwrap(),
                     ))
