@@ -21,6 +21,32 @@ use crate::{
     Result,
 };
 
+/// "New events were committed": wakes the dispatcher, and counts, so that a dispatcher round
+/// that heard nothing since its last fan-out leaves the writer alone (see `dispatcher`).
+#[derive(Default)]
+pub struct EventsAdded {
+    wake: Notify,
+    count: AtomicU64,
+}
+
+impl EventsAdded {
+    /// Called after the events' transaction committed (or another instance said it did).
+    pub fn notify_one(&self) {
+        self.count.fetch_add(1, Ordering::AcqRel);
+        self.wake.notify_one();
+    }
+
+    pub fn notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.wake.notified()
+    }
+
+    /// How many times it was signalled. Read before a fan-out: every event committed before a
+    /// signal it counts is visible to that fan-out's transaction.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Acquire)
+    }
+}
+
 #[derive(Clone)]
 pub struct AppState {
     /// For reads. Writes go through [`AppState::write`].
@@ -29,7 +55,7 @@ pub struct AppState {
     /// Seals and opens the secrets stored in the database (see [`crate::domain::sealed`]).
     pub secrets: Arc<SecretsKey>,
     /// Signalled after new events were committed, so that the dispatcher need not poll.
-    pub events_added: Arc<Notify>,
+    pub events_added: Arc<EventsAdded>,
     /// Signalled when something was marked for clean-up in the background (a deleted
     /// subscription, a removed channel, deliveries to stop): housekeeping goes at it now.
     pub housekeeping_due: Arc<Notify>,
@@ -51,7 +77,7 @@ impl AppState {
             pool,
             config: Arc::new(config),
             secrets: Arc::new(secrets),
-            events_added: Arc::new(Notify::new()),
+            events_added: Arc::default(),
             housekeeping_due: Arc::new(Notify::new()),
             access_generation: Arc::default(),
             writer,
@@ -119,6 +145,11 @@ impl AppState {
     /// The longest write transaction since the last call (for the bench).
     pub fn longest_write_since_asked(&self) -> std::time::Duration {
         self.writer.take_longest()
+    }
+
+    /// Write transactions begun since the start (tests: what a quiet server writes).
+    pub fn write_transactions(&self) -> u64 {
+        self.writer.transactions()
     }
 
     /// The database's one writer, for services that queue their own jobs.

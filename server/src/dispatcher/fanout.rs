@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use crate::db::{
     dialect,
     shared::{take_turn, Turn},
-    Conn, Engine,
+    Conn, Engine, Pool,
 };
 
 use crate::{
@@ -319,6 +319,20 @@ impl Batch {
 /// Takes the events to fan out now, oldest first, up to `max`; `None` when there are none.
 /// Postgres: only in fan-out's turn — when another instance has it, that one is fanning out
 /// and will come back for these too (every instance hears of new events).
+/// Whether there are events not yet fanned out, asked of a reader: a fan-out that would find
+/// none is not worth a turn of the writer.
+pub async fn anything_new(pool: &Pool) -> Result<bool> {
+    let statement = match pool.engine() {
+        Engine::Sqlite => {
+            "SELECT EXISTS (SELECT 1 FROM events
+               WHERE id > (SELECT last_event_id FROM dispatcher_cursor WHERE id = 1))"
+        }
+        Engine::Postgres => "SELECT EXISTS (SELECT 1 FROM events_to_fan_out)",
+    };
+    crate::db::with_db!(pool, db => sqlx::query_scalar(statement).fetch_one(db).await)
+        .context("looking for new events")
+}
+
 async fn take_new_events(tx: &mut Conn, max: i64) -> Result<Option<Batch>> {
     match tx.engine() {
         Engine::Sqlite => {

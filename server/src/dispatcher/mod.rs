@@ -137,6 +137,8 @@ impl Drop for SlotGuard {
     }
 }
 
+/// How often the dispatcher looks for new events that no signal announced.
+const FAN_OUT_AT_LEAST_EVERY: Duration = Duration::from_secs(1);
 /// Events fanned out per transaction.
 pub const FAN_OUT_BATCH: i64 = 2000;
 /// Deliveries claimed ahead of sending, as a multiple of the in-flight limits: when a request
@@ -169,6 +171,9 @@ struct Loop {
     /// (see [`Ended`]): given back at the end. (One that ends so while running — checked again
     /// and not sent — keeps its lease until it runs out.)
     unfinished: Vec<i64>,
+    /// The count of [`AppState::events_added`] read before the last fan-out that went through,
+    /// and when it ran (or a reader last found nothing new).
+    fanned_out: Option<(u64, Instant)>,
 }
 
 async fn run(state: AppState, mut stop: watch::Receiver<bool>) -> Exit {
@@ -205,6 +210,7 @@ async fn run(state: AppState, mut stop: watch::Receiver<bool>) -> Exit {
         bodies: Bodies::default(),
         stopping: false,
         unfinished: Vec::new(),
+        fanned_out: None,
     };
 
     let mut exit = Exit::Stopped;
@@ -220,22 +226,33 @@ async fn run(state: AppState, mut stop: watch::Receiver<bool>) -> Exit {
             this.finished(subscription);
         }
         while this.sends.try_join_next().is_some() {}
-        if let Err(e) = this.fan_out().await {
-            tracing::error!(error = ?e, "fan-out failed");
+        if this.may_have_new_events().await {
+            let heard = state.events_added.count();
+            match this.fan_out().await {
+                Ok(()) => this.fanned_out = Some((heard, Instant::now())),
+                Err(e) => tracing::error!(error = ?e, "fan-out failed"),
+            }
         }
         if let Err(e) = crate::subscriptions::replay::feed(&state, now_ms()).await {
             tracing::error!(error = ?e, "feeding replays failed");
         }
-        match this.claim_and_send().await {
-            // Got all it asked for: there may be more right away.
-            Ok((claimed, asked)) if claimed > 0 && claimed == asked => continue,
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = ?e, "claiming deliveries failed"),
+        // Whether anything unclaimed is due is asked of a reader first: most rounds (a send
+        // that finished, a fan-out that claimed all it made) find nothing, and a claim that
+        // finds nothing still takes a turn of the writer that ingest waits behind.
+        let mut next_due = queue::next_due(&state.pool, now_ms()).await;
+        if matches!(next_due, Ok(Some(at)) if at <= now_ms()) {
+            match this.claim_and_send().await {
+                // Got all it asked for: there may be more right away.
+                Ok((claimed, asked)) if claimed > 0 && claimed == asked => continue,
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = ?e, "claiming deliveries failed"),
+            }
+            next_due = queue::next_due(&state.pool, now_ms()).await;
         }
         // Nothing more to claim now. Sleep until the next delivery falls due — or, when what is
         // due waits for its subscription's requests in flight, until one of those finishes.
         let now = now_ms();
-        let wait = match queue::next_due(&state.pool, now).await {
+        let wait = match next_due {
             Ok(Some(at)) if at > now => Duration::from_millis((at - now).min(1000) as u64),
             _ => Duration::from_secs(1),
         };
@@ -289,6 +306,32 @@ impl Loop {
     /// How many deliveries may be claimed and not finished at once.
     fn claim_limit(&self) -> usize {
         self.config.max_in_flight * PREFETCH
+    }
+
+    /// Whether a fan-out may find something: new events were signalled since the last one —
+    /// or, a second after it, a reader sees some (an event whose signal was missed: another
+    /// process's, or another instance's said while this one was not listening).
+    async fn may_have_new_events(&mut self) -> bool {
+        let Some((heard, at)) = self.fanned_out else {
+            return true;
+        };
+        if heard != self.state.events_added.count() {
+            return true;
+        }
+        if at.elapsed() < FAN_OUT_AT_LEAST_EVERY {
+            return false;
+        }
+        match fanout::anything_new(&self.state.pool).await {
+            Ok(true) => true,
+            Ok(false) => {
+                self.fanned_out = Some((heard, Instant::now()));
+                false
+            }
+            Err(e) => {
+                tracing::warn!(error = ?e, "looking for new events failed; fanning out");
+                true
+            }
+        }
     }
 
     fn finished(&mut self, ended: Ended) {

@@ -9,6 +9,7 @@ mod helpers;
 mod ingest;
 mod layers;
 mod postgres;
+mod quiet;
 mod reasons;
 mod receiver;
 mod records;

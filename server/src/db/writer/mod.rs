@@ -15,7 +15,7 @@
 //!   bookkeeping waits behind at most one batch of ingest, never behind SQLite's busy handler,
 //!   which sleeps and retries and can starve an unlucky writer for seconds.
 //!
-//! Beside it, a task of its own copies the WAL back into the database file every second, on
+//! Beside it, a task of its own copies the WAL back into the database file every 250 ms, on
 //! its own connection: the bulk of a checkpoint (and its fsync) never holds up a write. But a
 //! checkpoint running beside a busy writer never catches up, so the WAL would never start from
 //! the top again and grow without bound: when it has grown, the writer itself, between two
@@ -56,7 +56,7 @@ const QUEUE: usize = 4096;
 /// a batch is not answered much later than it would be alone.
 const MAX_BATCH: usize = 256;
 /// How often the WAL is copied back into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// How long `BEGIN IMMEDIATE` keeps trying when another process (the command line) holds the
 /// write lock, beyond SQLite's own busy timeout.
 const BEGIN_TRIES: u32 = 5;
@@ -71,6 +71,8 @@ pub struct Writer {
     busy_since: Arc<AtomicI64>,
     /// The longest transaction since it was last taken, in microseconds (for the bench).
     longest_us: Arc<AtomicU64>,
+    /// Transactions begun since the start (tests count what a quiet server writes).
+    transactions: Arc<AtomicU64>,
 }
 
 /// Where a queued job stands; the caller and the writer race to move it on, once.
@@ -100,6 +102,7 @@ impl Writer {
         let restart = Arc::new(AtomicBool::new(false));
         let busy_since = Arc::new(AtomicI64::new(0));
         let longest_us = Arc::new(AtomicU64::new(0));
+        let transactions = Arc::new(AtomicU64::new(0));
         // The writer has a thread of its own: however many requests the server's workers are
         // busy with (a flood of connections), a transaction once begun is never left waiting
         // for a worker while it holds the write lock. It ends when the last handle is gone.
@@ -110,8 +113,12 @@ impl Writer {
             .build()
             .map_err(sqlx::Error::Io)?;
         let (opened, open) = oneshot::channel();
-        let (restart_, busy_since_, longest_us_) =
-            (restart.clone(), busy_since.clone(), longest_us.clone());
+        let (restart_, busy_since_, longest_us_, transactions_) = (
+            restart.clone(),
+            busy_since.clone(),
+            longest_us.clone(),
+            transactions.clone(),
+        );
         std::thread::Builder::new()
             .name("labhook-writer".into())
             .spawn(move || {
@@ -124,7 +131,12 @@ impl Writer {
                         }
                     };
                     if opened.send(Ok(())).is_ok() {
-                        run(conn, options, queue, restart_, busy_since_, longest_us_).await;
+                        let counts = Counts {
+                            busy_since: busy_since_,
+                            longest_us: longest_us_,
+                            transactions: transactions_,
+                        };
+                        run(conn, options, queue, restart_, counts).await;
                     }
                 })
             })
@@ -139,7 +151,13 @@ impl Writer {
             turn_wait,
             busy_since,
             longest_us,
+            transactions,
         })
+    }
+
+    /// How many transactions it has begun since it started.
+    pub fn transactions(&self) -> u64 {
+        self.transactions.load(Ordering::Relaxed)
     }
 
     /// The longest transaction written since the last call (the bench reports it per phase).
@@ -301,18 +319,30 @@ impl Options {
     }
 }
 
+/// What the writer task keeps count of, shared with its handles.
+struct Counts {
+    busy_since: Arc<AtomicI64>,
+    longest_us: Arc<AtomicU64>,
+    transactions: Arc<AtomicU64>,
+}
+
 async fn run(
     mut conn: Conn,
     options: Options,
     mut queue: mpsc::Receiver<Box<dyn Job>>,
     restart: Arc<AtomicBool>,
-    busy_since: Arc<AtomicI64>,
-    longest_us: Arc<AtomicU64>,
+    counts: Counts,
 ) {
+    let Counts {
+        busy_since,
+        longest_us,
+        transactions,
+    } = counts;
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     // Until every handle is gone: the server is stopping.
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         busy_since.store(now_ms(), Ordering::Relaxed);
+        transactions.fetch_add(1, Ordering::Relaxed);
         let started = std::time::Instant::now();
         let ended = commit_batch(&mut conn, &mut batch).await;
         if let Err(e) = &ended {
