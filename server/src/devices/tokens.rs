@@ -4,7 +4,7 @@
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use crate::db::{shared::News, Conn, Pool};
 
@@ -200,23 +200,50 @@ pub async fn authenticate(state: &AppState, device_id: i64, token: Option<&str>)
     Ok(token_id)
 }
 
-/// Of the tokens `ids`, those not revoked now: one statement, in the caller's transaction.
-/// Ingest asks again inside its batch, whatever [`authenticate`] found (and cached): a token
-/// revoked a moment ago — by another instance on the same Postgres, say — stores nothing.
-pub(crate) async fn still_valid(conn: &mut Conn, ids: &[i64]) -> Result<HashSet<i64>> {
+/// Of the tokens `ids`, those not revoked now, with when each was last noted as used: one
+/// statement, in the caller's transaction. Ingest asks again inside its batch, whatever
+/// [`authenticate`] found (and cached): a token revoked a moment ago — by another instance on
+/// the same Postgres, say — stores nothing.
+pub(crate) async fn still_valid(conn: &mut Conn, ids: &[i64]) -> Result<HashMap<i64, Option<i64>>> {
     if ids.is_empty() {
-        return Ok(HashSet::new());
+        return Ok(HashMap::new());
     }
     let mut ids = ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
-    let valid: Vec<i64> = crate::db::with_db!(conn, db, engine => sqlx::query_scalar(&format!(
-        "SELECT id FROM device_tokens WHERE id IN {ids1} AND revoked_at IS NULL",
+    let valid: Vec<(i64, Option<i64>)> = crate::db::with_db!(conn, db, engine => sqlx::query_as(&format!(
+        "SELECT id, last_used_at FROM device_tokens WHERE id IN {ids1} AND revoked_at IS NULL",
         ids1 = crate::db::dialect::ids(engine, 1)))
     .bind(serde_json::to_string(&ids).expect("BUG: ids serialise"))
     .fetch_all(db)
     .await)?;
     Ok(valid.into_iter().collect())
+}
+
+/// A device token's last use is written at most this often: a device sending every few
+/// milliseconds costs no write (and no WAL page) per request for it.
+const LAST_USE_EVERY_MS: i64 = 60_000;
+
+/// Notes when tokens were used (token → time), in the caller's transaction: only those whose
+/// last noted use (`noted`, from [`still_valid`]) is older than [`LAST_USE_EVERY_MS`].
+pub(crate) async fn note_use(
+    conn: &mut Conn,
+    used: &HashMap<i64, i64>,
+    noted: &HashMap<i64, Option<i64>>,
+) -> Result<()> {
+    for (&token, &used_at) in used {
+        let last = noted.get(&token).copied().flatten();
+        if last.is_some_and(|t| used_at - t < LAST_USE_EVERY_MS) {
+            continue;
+        }
+        crate::db::with_db!(conn, db, engine => sqlx::query(&format!("UPDATE device_tokens SET last_used_at = {} WHERE id = $2", crate::db::dialect::greater_of(engine, "COALESCE(last_used_at, 0)", "$1")))
+            .bind(used_at)
+            .bind(token)
+            .execute(db)
+            .await
+            .map(crate::db::Done::from))?;
+    }
+    Ok(())
 }
 
 /// Why an archived device's token is refused.

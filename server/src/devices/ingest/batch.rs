@@ -166,7 +166,7 @@ pub(super) async fn write_batch(
     let mut new_events: Vec<(NewEvent, i64)> = Vec::new();
     // Per request: Ok(how many points, which of `new_events` are its own) or why refused.
     let mut outcomes: Vec<Result<(usize, std::ops::Range<usize>)>> = Vec::new();
-    let mut tokens: HashMap<i64, i64> = HashMap::new();
+    let mut used_tokens: HashMap<i64, i64> = HashMap::new();
 
     for request in &requests {
         let Some(d) = devices.get_mut(&request.device_id) else {
@@ -176,7 +176,7 @@ pub(super) async fn write_batch(
         if let Some(token) = request.via_token {
             // Looked up again here, not only in the (cached) check at the door: a token
             // revoked, or a device archived, on another instance a moment ago stores nothing.
-            if !valid_tokens.contains(&token) {
+            if !valid_tokens.contains_key(&token) {
                 outcomes.push(Err(Error::InvalidToken));
                 continue;
             }
@@ -239,7 +239,7 @@ pub(super) async fn write_batch(
             d.seen = true;
         }
         if let Some(token) = request.via_token {
-            tokens.insert(token, now);
+            used_tokens.insert(token, now);
         }
         outcomes.push(Ok((parsed.len(), first_event..new_events.len())));
     }
@@ -257,14 +257,7 @@ pub(super) async fn write_batch(
     {
         save_device(conn, d).await?;
     }
-    for (token, used_at) in tokens {
-        crate::db::with_db!(conn, db, engine => sqlx::query(&format!("UPDATE device_tokens SET last_used_at = {} WHERE id = $2", crate::db::dialect::greater_of(engine, "COALESCE(last_used_at, 0)", "$1")))
-            .bind(used_at)
-            .bind(token)
-            .execute(db)
-            .await
-            .map(crate::db::Done::from))?;
-    }
+    tokens::note_use(conn, &used_tokens, &valid_tokens).await?;
     Ok(outcomes
         .into_iter()
         .map(|o| {
