@@ -25,10 +25,14 @@ pub mod record;
 pub mod replies;
 pub mod sender;
 mod step;
+mod supervise;
 
 #[cfg(feature = "testing")]
 pub use faults::Faults;
 pub use step::{Round, Stepper};
+pub use supervise::Dispatcher;
+
+use self::supervise::Exit;
 
 use std::{
     collections::HashMap,
@@ -49,68 +53,12 @@ use self::{
     sender::Sender,
 };
 use crate::{
-    background::Background,
     clock::now_ms,
     config::DispatcherConfig,
     deliveries::queue::{self, ClaimLimits, Claimed},
     domain::schedule::RetrySchedule,
     health, AppState, Result,
 };
-
-/// A running dispatcher.
-pub struct Dispatcher(Background);
-
-impl Dispatcher {
-    /// Starts the loop under a supervisor: a panic anywhere in it is logged and the loop starts
-    /// again (taking back what it had claimed), so delivery never silently stops while the
-    /// server keeps answering.
-    pub fn spawn(state: AppState) -> Self {
-        Self(Background::spawn(|stopped| supervise(state, stopped)))
-    }
-
-    /// Stops claiming, lets requests in flight finish (up to the grace time), records their
-    /// outcomes and gives back whatever was not finished.
-    pub async fn shutdown(self) {
-        self.0.shutdown().await
-    }
-}
-
-/// Pause before restarting a loop that panicked, so that a panic on every round does not spin.
-const RESTART_PAUSE: Duration = Duration::from_secs(1);
-
-async fn supervise(state: AppState, stop: watch::Receiver<bool>) {
-    loop {
-        let result = tokio::spawn(run(state.clone(), stop.clone())).await;
-        match result {
-            Ok(Exit::Stopped) => return,
-            Ok(Exit::RecorderGone) => {
-                tracing::error!("the dispatcher's recorder stopped; restarting the dispatcher")
-            }
-            Err(e) if e.is_panic() => {
-                let panic = e.into_panic();
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                tracing::error!(panic = %message, "the dispatcher panicked; restarting it");
-            }
-            Err(_) => return,
-        }
-        if *stop.borrow() {
-            return;
-        }
-        health::restarted(&state);
-        tokio::time::sleep(RESTART_PAUSE).await;
-    }
-}
-
-/// How a run of the loop ended.
-enum Exit {
-    Stopped,
-    /// The task writing outcomes down ended (it panicked): nothing sent would be recorded.
-    RecorderGone,
-}
 
 /// A prepared delivery that waited longer than this for its turn is checked again before it
 /// is sent, even when nothing told the dispatcher that access changed.
@@ -239,8 +187,14 @@ async fn run(state: AppState, mut stop: watch::Receiver<bool>) -> Exit {
         // Whether anything unclaimed is due is asked of a reader first: most rounds (a send
         // that finished, a fan-out that claimed all it made) find nothing, and a claim that
         // finds nothing still takes a turn of the writer that ingest waits behind.
+        // (A reader that failed says nothing: the claim is tried all the same.)
         let mut next_due = queue::next_due(&state.pool, now_ms()).await;
-        if matches!(next_due, Ok(Some(at)) if at <= now_ms()) {
+        let nothing_due = match next_due {
+            Ok(None) => true,
+            Ok(Some(at)) => at > now_ms(),
+            Err(_) => false,
+        };
+        if !nothing_due {
             match this.claim_and_send().await {
                 // Got all it asked for: there may be more right away.
                 Ok((claimed, asked)) if claimed > 0 && claimed == asked => continue,

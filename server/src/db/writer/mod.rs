@@ -33,16 +33,18 @@ use std::{
     time::Duration,
 };
 
-use anyhow::{anyhow, Context};
+use anyhow::anyhow;
 use futures_util::FutureExt;
-use sqlx::{
-    postgres::PgConnectOptions, sqlite::SqliteConnectOptions, ConnectOptions, Connection, Executor,
-};
+use sqlx::ConnectOptions;
 use tokio::sync::{mpsc, oneshot};
 
+mod connection;
 mod wal;
 
-use self::wal::{checkpoints, restart_wal};
+use self::{
+    connection::{begin, close, exec, is_clean, reopen, Options},
+    wal::{checkpoints, restart_wal},
+};
 use super::{Conn, Pool};
 use crate::{clock::now_ms, Error, Result};
 
@@ -57,9 +59,6 @@ const QUEUE: usize = 4096;
 const MAX_BATCH: usize = 256;
 /// How often the WAL is copied back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
-/// How long `BEGIN IMMEDIATE` keeps trying when another process (the command line) holds the
-/// write lock, beyond SQLite's own busy timeout.
-const BEGIN_TRIES: u32 = 5;
 
 /// A handle on the writer task; cheap to clone.
 #[derive(Clone)]
@@ -304,21 +303,6 @@ impl<T: Send> Ran for Done<T> {
     }
 }
 
-/// How to open the writer's connection (again).
-enum Options {
-    Sqlite(SqliteConnectOptions),
-    Postgres(PgConnectOptions),
-}
-
-impl Options {
-    async fn connect(&self) -> Result<Conn, sqlx::Error> {
-        match self {
-            Options::Sqlite(o) => o.connect().await.map(Conn::Sqlite),
-            Options::Postgres(o) => o.connect().await.map(Conn::Postgres),
-        }
-    }
-}
-
 /// What the writer task keeps count of, shared with its handles.
 struct Counts {
     busy_since: Arc<AtomicI64>,
@@ -367,19 +351,6 @@ async fn run(
         }
     }
     close(conn).await;
-}
-
-async fn close(conn: Conn) {
-    match conn {
-        Conn::Sqlite(c) => {
-            let _ = c.close().await;
-        }
-        Conn::Postgres(c) => {
-            let _ = c.close().await;
-        }
-        // Pooled connections and transactions go back to their pool when dropped.
-        other => drop(other),
-    }
 }
 
 /// One transaction for everything in `batch`; every job is answered, one way or another.
@@ -453,76 +424,7 @@ async fn commit_batch(conn: &mut Conn, batch: &mut Vec<Box<dyn Job>>) -> anyhow:
     }
 }
 
-/// SQLite: `BEGIN IMMEDIATE`, retried while another process holds the write lock. Postgres:
-/// `BEGIN`; rows are locked as they are written, and other instances write beside this one.
-async fn begin(conn: &mut Conn) -> anyhow::Result<()> {
-    let begin = conn.engine().pick("BEGIN IMMEDIATE", "BEGIN");
-    let mut pause = Duration::from_millis(50);
-    for attempt in 1..=BEGIN_TRIES {
-        match exec(conn, begin).await {
-            Ok(()) => return Ok(()),
-            Err(e) if attempt < BEGIN_TRIES && is_busy(&e) => {
-                tracing::warn!(error = ?e, attempt, "the database is locked by another process; retrying");
-                tokio::time::sleep(pause).await;
-                pause *= 2;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    unreachable!("the last attempt returns")
-}
-
-/// SQLITE_BUSY or SQLITE_LOCKED, extended codes included.
-fn is_busy(e: &anyhow::Error) -> bool {
-    const BUSY: i32 = 5;
-    const LOCKED: i32 = 6;
-    e.chain()
-        .filter_map(|c| c.downcast_ref::<sqlx::Error>())
-        .filter_map(|e| match e {
-            sqlx::Error::Database(db) => db.code()?.parse::<i32>().ok(),
-            _ => None,
-        })
-        .any(|code| matches!(code & 0xff, BUSY | LOCKED))
-}
-
 /// What the callers of a failed transaction hear: the cause is logged once, by the writer.
 fn busy(why: &str) -> Error {
     Error::Internal(anyhow!("the write transaction failed: {why}"))
-}
-
-async fn exec(conn: &mut Conn, sql: &'static str) -> anyhow::Result<()> {
-    crate::db::with_db!(conn, db => db.execute(sql).await.map(drop))
-        .with_context(|| format!("{sql} failed"))?;
-    Ok(())
-}
-
-/// True when the connection is outside any transaction.
-/// Whether the connection is outside any transaction; `ended` says its last COMMIT or ROLLBACK
-/// succeeded.
-async fn is_clean(conn: &mut Conn, ended: bool) -> bool {
-    match conn.split() {
-        // SQLite's autocommit mode, asked of the library (no round trip).
-        super::Split::Sqlite(c) => super::in_transaction(c).await == Some(false),
-        // A COMMIT or ROLLBACK that succeeded left it clean: asking costs a round trip (and an
-        // error in the server's log) per transaction, so it is asked only after a failure.
-        super::Split::Postgres(_) if ended => true,
-        // A savepoint can only be made inside a transaction: refused means clean.
-        super::Split::Postgres(c) => c.execute("SAVEPOINT labhook_clean_check").await.is_err(),
-    }
-}
-
-async fn reopen(old: Conn, options: &Options) -> Conn {
-    // Closing rolls back whatever the old connection still had open.
-    close(old).await;
-    let mut pause = Duration::from_millis(100);
-    loop {
-        match options.connect().await {
-            Ok(conn) => return conn,
-            Err(e) => {
-                tracing::error!(error = ?e, "cannot reopen the writer's connection; retrying");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(5));
-            }
-        }
-    }
 }
