@@ -13,7 +13,7 @@ use server::{
 };
 
 use crate::{
-    helpers::{spawn_dispatching, spawn_stepping, TestServer},
+    helpers::{send_temperature, spawn_dispatching, spawn_stepping, TestServer},
     receiver::{Reply, TestReceiver},
 };
 
@@ -21,18 +21,6 @@ const HOTPLATE: (&str, &str) = ("Hotplate Stirrer RCT digital", "temperature");
 const CREATED: &str = "data_point.created";
 /// Later than any retry of the tests' schedule (100 ms apart, ±20%).
 const LATER: i64 = 1_000;
-
-async fn send_temperature(app: &TestServer, token: &str, value: f64) {
-    let device = app.device_id(HOTPLATE.0).await;
-    let res = app
-        .post_points(
-            device,
-            token,
-            &json!([{"channel": "temperature", "value": value}]),
-        )
-        .await;
-    assert_eq!(res.status(), 202);
-}
 
 async fn step(stepper: &mut Stepper, now: i64) -> Round {
     stepper.step(now).await.expect("a dispatcher round")

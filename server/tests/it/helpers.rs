@@ -133,3 +133,16 @@ pub async fn first_error(res: Response) -> (u16, Value) {
     let body: Value = res.json().await.expect("JSON error document");
     (status, body["errors"][0].clone())
 }
+
+/// One reading of the demo hotplate's temperature with the device's `token`, accepted.
+pub async fn send_temperature(app: &TestServer, token: &str, value: f64) {
+    let device = app.device_id("Hotplate Stirrer RCT digital").await;
+    let res = app
+        .post_points(
+            device,
+            token,
+            &serde_json::json!([{"channel": "temperature", "value": value}]),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+}

@@ -5,27 +5,14 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use server::dispatcher::Dispatcher;
 
 use crate::{
-    helpers::{spawn_stepping, TestServer},
+    helpers::{send_temperature, spawn_stepping, TestServer},
     receiver::TestReceiver,
 };
 
 const HOTPLATE: (&str, &str) = ("Hotplate Stirrer RCT digital", "temperature");
-
-async fn send(app: &TestServer, token: &str, value: f64) {
-    let device = app.device_id(HOTPLATE.0).await;
-    let res = app
-        .post_points(
-            device,
-            token,
-            &json!([{"channel": "temperature", "value": value}]),
-        )
-        .await;
-    assert_eq!(res.status(), 202);
-}
 
 /// Until `n` deliveries are recorded as delivered (the receiver's answer written down).
 async fn delivered(app: &TestServer, n: i64) {
@@ -56,7 +43,7 @@ async fn a_quiet_dispatcher_takes_no_turn_of_the_writer() {
     .await;
     let (_, token) = app.token_for(HOTPLATE.0).await;
     app.dispatcher = Some(Dispatcher::spawn(app.state.clone()));
-    send(&app, &token, 20.0).await;
+    send_temperature(&app, &token, 20.0).await;
     delivered(&app, 1).await;
 
     // The loop wakes at least once a second (and once more when the send above finished):
@@ -71,7 +58,7 @@ async fn a_quiet_dispatcher_takes_no_turn_of_the_writer() {
     );
 
     // And a new event still goes out.
-    send(&app, &token, 21.0).await;
+    send_temperature(&app, &token, 21.0).await;
     delivered(&app, 2).await;
     assert_eq!(receiver.received().len(), 2);
 }
@@ -92,10 +79,10 @@ async fn a_device_tokens_last_use_is_written_at_most_once_a_minute() {
     };
     assert_eq!(last_used().await, None);
 
-    send(&app, &token, 20.0).await;
+    send_temperature(&app, &token, 20.0).await;
     let first = last_used().await.expect("noted on first use");
     tokio::time::sleep(Duration::from_millis(20)).await;
-    send(&app, &token, 21.0).await;
+    send_temperature(&app, &token, 21.0).await;
     assert_eq!(
         last_used().await,
         Some(first),
@@ -111,7 +98,7 @@ async fn a_device_tokens_last_use_is_written_at_most_once_a_minute() {
         .await
         .map(server::db::Done::from))
     .unwrap();
-    send(&app, &token, 22.0).await;
+    send_temperature(&app, &token, 22.0).await;
     assert!(
         last_used().await.unwrap() > first,
         "not noted after a minute"
