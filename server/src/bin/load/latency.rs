@@ -3,7 +3,9 @@
 //! fast as possible), one subscription, the receiver in this process. Each point's value is its
 //! sequence number (hundredths, to stay inside the demo channel's range), so the receiver knows
 //! when it was sent. Printed per rate: the ingest answer's and event → receiver p50, p99, p99.9
-//! and max.
+//! and max. With `LATENCY_DUMP=PREFIX` it also writes each webhook's (sequence, sent, arrived)
+//! in µs to `PREFIX.<rate>.csv` and the server's log to `PREFIX.<rate>.log` (with, say,
+//! `LOAD_SERVER_LOG=warn,sqlx::query=debug`: every statement) — how the tail was found.
 
 use std::{
     path::Path,
