@@ -38,11 +38,12 @@ pub(super) struct Batcher {
 
 impl Batcher {
     /// `committed` is called after each batch is committed, with the channels it wrote
-    /// (readers waiting for a value).
+    /// (readers waiting for a value) and whether it recorded events (the dispatcher's signal:
+    /// given here, not by the requests, so that one whose caller hung up is signalled too).
     /// `busy` is marked while a batch is being written (readiness tells a stuck batcher).
     pub(super) fn start(
         writer: Writer,
-        committed: impl Fn(&[Written]) + Send + 'static,
+        committed: impl Fn(&[Written], bool) + Send + 'static,
         busy: Arc<Busy>,
     ) -> Self {
         let (queue, requests) = mpsc::channel(QUEUE);
@@ -56,7 +57,7 @@ impl Batcher {
 async fn run(
     writer: Writer,
     mut queue: mpsc::Receiver<(Request, Answer)>,
-    committed: impl Fn(&[Written]) + Send + 'static,
+    committed: impl Fn(&[Written], bool) + Send + 'static,
     busy: Arc<Busy>,
 ) {
     let mut next: Option<(Request, Answer)> = None;
@@ -94,7 +95,10 @@ async fn run(
         };
         match stored {
             Ok(results) => {
-                committed(&written);
+                let events = results
+                    .iter()
+                    .any(|r| r.as_ref().is_ok_and(|r| !r.event_ids.is_empty()));
+                committed(&written, events);
                 for (reply, result) in replies.into_iter().zip(results) {
                     if let Ok(receipt) = &result {
                         metrics::counter!("labhook_data_points_total")

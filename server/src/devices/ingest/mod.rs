@@ -136,18 +136,21 @@ pub async fn record(
     };
     // Made outside `part`, which holds the parts' lock while it makes the batcher.
     let announce = super::readback::announcer(state);
+    let events_added = state.events_added.clone();
+    let committed = move |written: &[super::readback::Written], events: bool| {
+        announce(written);
+        if events {
+            events_added.notify_one();
+        }
+    };
     let busy = crate::health::ingest_busy(state);
     state
-        .part(move |state| Batcher::start(state.writer().clone(), announce, busy))
+        .part(move |state| Batcher::start(state.writer().clone(), committed, busy))
         .queue
         .send((request, reply))
         .await
         .map_err(|_| stopped())?;
-    let receipt = answer.await.map_err(|_| stopped())??;
-    if !receipt.event_ids.is_empty() {
-        state.events_added.notify_one();
-    }
-    Ok(receipt)
+    answer.await.map_err(|_| stopped())?
 }
 
 fn stopped() -> Error {
