@@ -316,9 +316,6 @@ impl Batch {
     }
 }
 
-/// Takes the events to fan out now, oldest first, up to `max`; `None` when there are none.
-/// Postgres: only in fan-out's turn — when another instance has it, that one is fanning out
-/// and will come back for these too (every instance hears of new events).
 /// Whether there are events not yet fanned out, asked of a reader: a fan-out that would find
 /// none is not worth a turn of the writer.
 pub async fn anything_new(pool: &Pool) -> Result<bool> {
@@ -333,6 +330,9 @@ pub async fn anything_new(pool: &Pool) -> Result<bool> {
         .context("looking for new events")
 }
 
+/// Takes the events to fan out now, oldest first, up to `max`; `None` when there are none.
+/// Postgres: only in fan-out's turn — when another instance has it, that one is fanning out
+/// and will come back for these too (every instance hears of new events).
 async fn take_new_events(tx: &mut Conn, max: i64) -> Result<Option<Batch>> {
     match tx.engine() {
         Engine::Sqlite => {
