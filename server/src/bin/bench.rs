@@ -60,6 +60,15 @@ use self::{
 
 #[tokio::main]
 async fn main() {
+    // `BENCH_TRACE=server=debug` (any filter): the dispatcher's steps with their times, to see
+    // where a mode's time goes.
+    if let Ok(filter) = std::env::var("BENCH_TRACE") {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let args = parse_args();
     match args.mode.as_str() {
         "ingest" => ingest(args).await,

@@ -54,6 +54,7 @@ pub struct NewDelivery {
 }
 
 /// Adds deliveries, due at `now`; returns those claimed on the way in.
+#[tracing::instrument(level = "debug", skip_all, fields(n = deliveries.len()))]
 pub async fn enqueue(
     conn: &mut Conn,
     deliveries: &[NewDelivery],

@@ -17,6 +17,7 @@ pub(super) struct Bodies {
 
 impl Bodies {
     /// Makes sure the bodies of `claimed` are at hand: those not cached are read in one query.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub(super) async fn load(&mut self, pool: &Pool, claimed: &[Claimed]) -> Result<()> {
         let mut wanted: Vec<i64> = claimed.iter().map(|c| c.event_id).collect();
         wanted.sort_unstable();

@@ -56,6 +56,7 @@ struct EventRow {
 type TriggerKey = (i64, i64, String);
 
 /// Keeps the pairs their triggers' options let through, in order.
+#[tracing::instrument(level = "debug", skip_all)]
 pub(super) async fn filter(tx: &mut Conn, rows: Vec<(i64, i64)>) -> Result<Vec<(i64, i64)>> {
     let mut subscriptions: Vec<i64> = rows.iter().map(|r| r.0).collect();
     subscriptions.sort_unstable();

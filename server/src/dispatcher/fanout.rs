@@ -180,6 +180,7 @@ async fn fan_out_in(tx: &mut Conn, now: i64, max_events: i64, budget: &Budget) -
 /// Keeps the (subscription, event) pairs that fit under each subscription's pending cap;
 /// records the ones that do not on their subscription (with an audit entry when a
 /// subscription starts overflowing).
+#[tracing::instrument(level = "debug", skip_all)]
 async fn cap_pending(
     tx: &mut Conn,
     rows: Vec<(i64, i64)>,
@@ -333,6 +334,7 @@ pub async fn anything_new(pool: &Pool) -> Result<bool> {
 /// Takes the events to fan out now, oldest first, up to `max`; `None` when there are none.
 /// Postgres: only in fan-out's turn — when another instance has it, that one is fanning out
 /// and will come back for these too (every instance hears of new events).
+#[tracing::instrument(level = "debug", skip_all)]
 async fn take_new_events(tx: &mut Conn, max: i64) -> Result<Option<Batch>> {
     match tx.engine() {
         Engine::Sqlite => {

@@ -81,3 +81,19 @@ pub fn peak_rss_mib() -> u64 {
         .map(|kb| kb / 1024)
         .unwrap_or(0)
 }
+
+/// CPU time this process has used (user and system, all threads), in seconds; 10 ms steps.
+pub fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // The fields after the command's closing parenthesis: utime and stime are the
+            // 12th and 13th of them.
+            let rest = &s[s.rfind(')')? + 2..];
+            let mut f = rest.split_whitespace().skip(11);
+            let user: f64 = f.next()?.parse().ok()?;
+            let system: f64 = f.next()?.parse().ok()?;
+            Some((user + system) / 100.0)
+        })
+        .unwrap_or(0.0)
+}
