@@ -6,17 +6,17 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use super::{bodies::Bodies, record::Outcome, sender::Attempt, sender::Target};
+use super::{
+    bodies::Bodies,
+    record::Outcome,
+    sender::Attempt,
+    sender::Target,
+    targets::{Skip, Targets},
+};
 use crate::{
     auth::scope::OWNER_SEES_EVENT_DEVICE,
     deliveries::queue::{self, ClaimLimits, Claimed, FEATURE_OFF},
-    domain::{
-        headers::Headers,
-        signature::SigningSecret,
-        target_url::{is_allowed, TargetUrl},
-    },
     error::ResultExt,
-    settings::registered_urls,
     AppState, Result,
 };
 
@@ -83,10 +83,11 @@ pub struct Prepared {
 pub(super) async fn prepare(
     state: &AppState,
     bodies: &mut Bodies,
+    targets: &mut Targets,
     claimed: Vec<Claimed>,
     now: i64,
 ) -> Result<Prepared> {
-    let targets = targets(state, &claimed, now).await?;
+    let targets = targets.of(state, &claimed, now).await?;
     let inaccessible = inaccessible(state, &claimed).await?;
     bodies.load(&state.pool, &claimed).await?;
     let mut prepared = Prepared::default();
@@ -180,7 +181,9 @@ pub(super) async fn recheck(
         None => {}
     }
     Ok(
-        match targets(state, one, now)
+        // Rare (access changed, or a long wait): nothing kept from other batches.
+        match Targets::default()
+            .of(state, one, now)
             .await?
             .get(&claimed.subscription_id)
         {
@@ -215,6 +218,7 @@ enum Unsendable {
 }
 
 /// The claimed deliveries that must not be sent, and why.
+#[tracing::instrument(level = "debug", skip_all)]
 async fn inaccessible(state: &AppState, claimed: &[Claimed]) -> Result<HashMap<i64, Unsendable>> {
     let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
     let rows: Vec<(i64, bool)> =
@@ -252,93 +256,4 @@ async fn inaccessible(state: &AppState, claimed: &[Claimed]) -> Result<HashMap<i
             (id, why)
         })
         .collect())
-}
-
-enum Skip {
-    Inactive,
-    FeatureOff,
-    Unregistered(Arc<Target>),
-}
-
-#[derive(sqlx::FromRow)]
-struct TargetRow {
-    id: i64,
-    organisation_id: i64,
-    url: String,
-    headers: String,
-    secret: String,
-    previous_secret: Option<String>,
-    previous_secret_until: Option<i64>,
-    active: bool,
-    webhooks_enabled: bool,
-}
-
-/// The subscriptions of a batch, each ready to send to — or why not.
-async fn targets(
-    state: &AppState,
-    claimed: &[Claimed],
-    now: i64,
-) -> Result<HashMap<i64, std::result::Result<Arc<Target>, Skip>>> {
-    let mut ids: Vec<i64> = claimed.iter().map(|c| c.subscription_id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let rows: Vec<TargetRow> = crate::db::with_db!(&state.pool, db, engine => sqlx::query_as(
-        &format!("SELECT s.id, s.organisation_id, s.url, s.headers, s.secret, s.previous_secret,
-                s.previous_secret_until, s.active, o.webhooks_enabled
-         FROM subscriptions s JOIN organisations o ON o.id = s.organisation_id
-         WHERE s.id IN {ids1}", ids1 = crate::db::dialect::ids(engine, 1)),
-    )
-    .bind(serde_json::to_string(&ids).expect("BUG: ids serialise"))
-    .fetch_all(db)
-    .await)
-    .context("reading the targets of claimed deliveries")?;
-    let mut registered = HashMap::new();
-    let mut conn = state.pool.acquire().await?;
-    let mut out = HashMap::new();
-    for r in rows {
-        if !r.webhooks_enabled {
-            out.insert(r.id, Err(Skip::FeatureOff));
-            continue;
-        }
-        if !r.active {
-            out.insert(r.id, Err(Skip::Inactive));
-            continue;
-        }
-        let key = &state.secrets;
-        let open = |stored: &str| match key.open(stored) {
-            Ok(secret) => SigningSecret::parse(&secret),
-            Err(e) => {
-                tracing::error!(subscription = r.id, error = ?e, "cannot open a signing secret");
-                None
-            }
-        };
-        let (Ok(url), Some(secret)) = (TargetUrl::parse(&r.url), open(&r.secret)) else {
-            out.insert(r.id, Err(Skip::Inactive));
-            continue;
-        };
-        if let std::collections::hash_map::Entry::Vacant(e) = registered.entry(r.organisation_id) {
-            e.insert(registered_urls(&mut conn, r.organisation_id).await?);
-        }
-        let target = Arc::new(Target {
-            subscription_id: r.id,
-            organisation_id: r.organisation_id,
-            headers: Headers::from_stored(&r.headers, key),
-            secret,
-            previous_secret: r
-                .previous_secret
-                .filter(|_| r.previous_secret_until.is_some_and(|until| until > now))
-                .and_then(|p| open(&p)),
-            url,
-        });
-        let allowed = is_allowed(&registered[&r.organisation_id], &target.url);
-        out.insert(
-            r.id,
-            if allowed {
-                Ok(target)
-            } else {
-                Err(Skip::Unregistered(target))
-            },
-        );
-    }
-    Ok(out)
 }

@@ -26,6 +26,7 @@ pub mod replies;
 pub mod sender;
 mod step;
 mod supervise;
+mod targets;
 
 #[cfg(feature = "testing")]
 pub use faults::Faults;
@@ -51,6 +52,7 @@ use self::{
     fanout::{fan_out_due, Budget},
     record::{record, Outcome},
     sender::Sender,
+    targets::Targets,
 };
 use crate::{
     clock::now_ms,
@@ -113,6 +115,7 @@ struct Loop {
     done_tx: mpsc::UnboundedSender<Ended>,
     outcome_tx: mpsc::UnboundedSender<Outcome>,
     bodies: Bodies,
+    targets: Targets,
     /// Shutting down: what ends without an outcome now was not started, or was cut short.
     stopping: bool,
     /// This instance's claimed deliveries that ended without an outcome while shutting down
@@ -156,6 +159,7 @@ async fn run(state: AppState, mut stop: watch::Receiver<bool>) -> Exit {
         done_tx,
         outcome_tx,
         bodies: Bodies::default(),
+        targets: Targets::default(),
         stopping: false,
         unfinished: Vec::new(),
         fanned_out: None,
@@ -361,7 +365,14 @@ impl Loop {
         // one is checked again first.
         let generation = self.state.access_generation();
         let prepared_at = Instant::now();
-        let prepared = prepare(&self.state, &mut self.bodies, claimed, now_ms()).await?;
+        let prepared = prepare(
+            &self.state,
+            &mut self.bodies,
+            &mut self.targets,
+            claimed,
+            now_ms(),
+        )
+        .await?;
         for outcome in prepared.not_sent {
             let _ = self.outcome_tx.send(outcome);
         }

@@ -12,6 +12,7 @@ use super::{
     lease,
     record::{record, Recorded},
     sender::Sender,
+    targets::Targets,
     FAN_OUT_BATCH,
 };
 use crate::{deliveries::queue::ClaimLimits, AppState, Result};
@@ -32,6 +33,7 @@ pub struct Stepper {
     state: AppState,
     sender: Sender,
     bodies: Bodies,
+    targets: Targets,
 }
 
 impl Stepper {
@@ -41,6 +43,7 @@ impl Stepper {
             sender: Sender::new(config),
             state: state.clone(),
             bodies: Bodies::default(),
+            targets: Targets::default(),
         }
     }
 
@@ -73,7 +76,14 @@ impl Stepper {
         };
         let claimed = claim_due(&self.state, now, lease_until, limits).await?;
         round.claimed = claimed.len();
-        let prepared = prepare(&self.state, &mut self.bodies, claimed, now).await?;
+        let prepared = prepare(
+            &self.state,
+            &mut self.bodies,
+            &mut self.targets,
+            claimed,
+            now,
+        )
+        .await?;
         let sender = &self.sender;
         let mut outcomes = join_all(prepared.ready.into_iter().map(
             |Ready {
