@@ -277,3 +277,14 @@ impl Run {
         }
     }
 }
+
+/// A run that ends early (the driver panics: `wrk` missing, a server that did not come up)
+/// leaves no server behind.
+impl Drop for Run {
+    fn drop(&mut self) {
+        for server in &mut self.servers {
+            let _ = server.kill();
+            let _ = server.wait();
+        }
+    }
+}
