@@ -1,12 +1,13 @@
 //! The `labhook` binary: serves the app, or administers users from the command line.
 
-#[cfg(feature = "ssr")]
-mod cli;
-
-/// See the note on `mimalloc` in Cargo.toml: a bounded, flat memory footprint under load.
-#[cfg(feature = "ssr")]
+/// mimalloc, giving freed memory back at once.
+#[cfg(all(feature = "ssr", target_os = "linux"))]
+mod allocator;
+#[cfg(all(feature = "ssr", not(target_os = "linux")))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+#[cfg(feature = "ssr")]
+mod cli;
 
 #[cfg(feature = "ssr")]
 #[tokio::main]
