@@ -97,8 +97,8 @@ pub async fn open(path: &Path) -> Result<Pool, OpenError> {
         .busy_timeout(Duration::from_secs(10))
         .pragma("temp_store", "memory")
         // 2 MiB of page cache per reading connection: reads are of the newest rows and small
-        // tables, and ten connections must not each grow to SQLite's default. The writer, which
-        // touches the most pages, gets more (see `Writer::start`).
+        // tables, and ten connections must not each grow to SQLite's default. The writer gets 4 MiB
+        // (see `Writer::start`).
         .pragma("cache_size", "-2000")
         // Checkpoints run in the writer between transactions (see `Writer`), not inside some
         // unlucky commit that then holds up every write behind it.

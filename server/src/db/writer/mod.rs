@@ -87,8 +87,12 @@ impl Writer {
             Pool::Sqlite(pool) => {
                 let options = pool.connect_options();
                 let checkpointer = options.connect().await?;
+                // 4 MiB of page cache (16 before): what the writer touches again is the right
+                // edge of the queue's tables and indexes. Measured alike — `bench throughput`
+                // 11,507 / 11,640 deliveries/s against 11,005 / 11,568, `bench retention`
+                // 2.26 s against 2.35 s — and 12 MiB less RSS under load (docs/webhooks.md).
                 (
-                    Options::Sqlite(options.as_ref().clone().pragma("cache_size", "-16000")),
+                    Options::Sqlite(options.as_ref().clone().pragma("cache_size", "-4000")),
                     Some(checkpointer),
                 )
             }
