@@ -14,5 +14,6 @@ mod reasons;
 mod receiver;
 mod records;
 mod replies;
+mod targets;
 mod upgrade;
 mod writer;
