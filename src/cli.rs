@@ -25,7 +25,7 @@ fn command_line_error(e: server::Error) -> anyhow::Error {
 
 use self::{
     admin::{create_organisation, create_user, reset_password, switch_off_failing, UserArgs},
-    devices::{create_device, list_devices},
+    devices::{add_source, create_device, list_devices},
     serve::{demo_lims, serve, ServeArgs},
 };
 
@@ -116,6 +116,25 @@ enum Command {
         /// (method::text+replies). Repeat for each channel.
         #[arg(long = "channel")]
         channels: Vec<String>,
+        /// Why (kept in the audit trail; required when the organisation requires reasons).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Give a device an OPC UA source: its channels are then fed by the instrument's server,
+    /// subscribed (docs/opcua.md). Security None, anonymous.
+    AddSource {
+        #[arg(long)]
+        organisation: String,
+        /// The device's name.
+        #[arg(long)]
+        device: String,
+        /// The instrument's endpoint, opc.tcp://host[:port][/path].
+        #[arg(long)]
+        endpoint: String,
+        /// A variable mapped to a channel: CHANNEL=NODE_ID[,sampling=MS][,deadband=X], e.g.
+        /// Temperature=ns=2;s=Incubator.Temperature,deadband=0.1. Repeat for each channel.
+        #[arg(long = "map")]
+        mappings: Vec<String>,
         /// Why (kept in the audit trail; required when the organisation requires reasons).
         #[arg(long)]
         reason: Option<String>,
@@ -266,6 +285,13 @@ pub async fn main() -> ExitCode {
             )
             .await
         }
+        Some(Command::AddSource {
+            organisation,
+            device,
+            endpoint,
+            mappings,
+            reason,
+        }) => add_source(database, organisation, device, endpoint, mappings, reason).await,
         Some(Command::ListDevices { organisation }) => list_devices(database, organisation).await,
         Some(Command::SwitchOffFailing {
             after_days,

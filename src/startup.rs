@@ -103,6 +103,7 @@ impl Application {
         let instances = server::instances::Instances::spawn(state.clone());
         let dispatcher = server::dispatcher::Dispatcher::spawn(state.clone());
         let housekeeping = server::housekeeping::Housekeeping::spawn(state.clone());
+        let sources = server::sources::Sources::spawn(state.clone());
         let grace = state.config.dispatcher.shutdown_grace;
         let serving = server::http::serve::Serving::of(&state.config);
         let (stopping, mut stop_seen) = tokio::sync::watch::channel(false);
@@ -142,6 +143,7 @@ impl Application {
             dispatcher.shutdown().await;
         }
         housekeeping.shutdown().await;
+        sources.shutdown().await;
         instances.shutdown().await;
         for task in background {
             task.abort();

@@ -32,6 +32,7 @@ pub mod records;
 pub mod retention;
 pub mod settings;
 pub mod simulator;
+pub mod sources;
 pub mod state;
 pub mod subscriptions;
 pub mod telemetry;

@@ -1,5 +1,5 @@
-//! Devices from the command line: `create-device` and `list-devices`, under the rules of
-//! `server::devices::manage`.
+//! Devices from the command line: `create-device`, `add-source` and `list-devices`, under the
+//! rules of `server::devices::manage` and `server::sources`.
 
 use server::{
     devices::manage::{self, DeviceInput},
@@ -8,6 +8,7 @@ use server::{
         Reason,
     },
     orgs,
+    sources::{self, MappingSpec},
 };
 
 pub(super) async fn create_device(
@@ -43,6 +44,43 @@ pub(super) async fn create_device(
         input.channels.len(),
         if input.channels.len() == 1 { "" } else { "s" },
         org.name
+    );
+    Ok(())
+}
+
+pub(super) async fn add_source(
+    database: server::db::Location,
+    organisation: String,
+    device: String,
+    endpoint: String,
+    mappings: Vec<String>,
+    reason: Option<String>,
+) -> anyhow::Result<()> {
+    let reason = Reason::parse_optional("reason", reason.as_deref())?;
+    let mappings = mappings
+        .iter()
+        .map(|raw| MappingSpec::parse_cli(raw).map_err(|e| anyhow::anyhow!("--map {e}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let pool = server::db::connect(&database).await?;
+    let org = orgs::find_organisation_by_name(&pool, &organisation)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("there is no organisation named {organisation:?}"))?;
+    sources::add_from_command_line(
+        &pool,
+        org.id,
+        &device,
+        &endpoint,
+        &mappings,
+        reason.as_ref(),
+    )
+    .await
+    .map_err(super::command_line_error)?;
+    println!(
+        "{:?} now reads {} variable{} from {}; a running server connects within seconds.",
+        device.trim(),
+        mappings.len(),
+        if mappings.len() == 1 { "" } else { "s" },
+        endpoint.trim()
     );
     Ok(())
 }

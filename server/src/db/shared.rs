@@ -18,6 +18,8 @@ pub enum Turn {
     Hourly,
     /// The clean-up that changes leave behind (deleted subscriptions, removed channels).
     CleanUp,
+    /// The OPC UA sources' sessions (`sources`): one instance reads each instrument.
+    Sources,
 }
 
 impl Turn {
@@ -28,6 +30,7 @@ impl Turn {
                 Turn::FanOut => 0x10,
                 Turn::Hourly => 0x11,
                 Turn::CleanUp => 0x12,
+                Turn::Sources => 0x13,
             }
     }
 }

@@ -12,6 +12,7 @@ mod email;
 mod event_type;
 pub mod headers;
 pub mod mask;
+pub mod opc_endpoint;
 pub mod outbound;
 mod password;
 mod reason;

@@ -22,6 +22,7 @@ const LAYERS: &[&[&str]] = &[
         "demo",
         "demo_lims",
         "simulator",
+        "sources",
         "people",
         "instances",
     ],
