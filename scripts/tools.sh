@@ -17,13 +17,15 @@ as_root() {
 # Debian's Chromium for Playwright (Playwright cannot download its own browser here), the
 # headers some crates build against, and Debian's PostgreSQL server, which the Postgres tests
 # start themselves in a scratch directory (the package's own cluster is not used), and
-# poppler's pdftotext, with which the tests read the records' PDF exports back as text.
+# poppler's pdftotext, with which the tests read the records' PDF exports back as text, and
+# Python's venv, for the OPC UA server the sources' tests run (below).
 missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v pdftotext >/dev/null || missing+=(poppler-utils)
 dpkg -s libssl-dev >/dev/null 2>&1 || missing+=(libssl-dev)
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3 python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]} (apt)"
   as_root apt-get update -qq
@@ -51,4 +53,15 @@ if [ ! -x end2end/node_modules/.bin/playwright ] || [ end2end/package-lock.json 
   say "installing the end-to-end test packages (npm)"
   (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
   touch end2end/node_modules/.installed
+fi
+
+# The OPC UA server the sources' tests talk to: FreeOpcUa's asyncua (Python, from PyPI), in a
+# virtual environment of its own under target/ (server/tests/opcua/).
+venv=target/opcua-venv
+if [ ! -x "$venv/bin/python" ] || [ server/tests/opcua/requirements.txt -nt "$venv/.installed" ]; then
+  say "installing the test instrument's OPC UA server (asyncua, pip)"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r server/tests/opcua/requirements.txt
+  touch "$venv/.installed"
 fi

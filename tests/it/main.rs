@@ -13,7 +13,11 @@ mod devices;
 mod fault;
 mod floods;
 mod helpers;
+// The server's test instrument; these tests use part of it.
 mod instances;
+#[allow(dead_code)]
+#[path = "../../server/tests/it/instrument.rs"]
+mod instrument;
 mod log_pages;
 mod matrix;
 mod operations;
@@ -21,4 +25,5 @@ mod people;
 mod process;
 mod readback;
 mod records;
+mod sources;
 mod subscriptions;
