@@ -24,7 +24,11 @@ pub async fn mark_silent_devices_offline(
                 // going offline) is passed over: it is not silent, or it is being marked.
                 let silent: Vec<Device> = crate::db::with_db!(tx, db, engine => sqlx::query_as::<_, DeviceRow>(&format!(
                     "SELECT {DEVICE_COLUMNS} FROM devices d
-         WHERE d.status = 'online' AND (d.last_seen_at IS NULL OR d.last_seen_at < $1) {lock}",
+         WHERE d.status = 'online' AND (d.last_seen_at IS NULL OR d.last_seen_at < $1)
+           -- A device read over OPC UA is online while its session is: a deadband may keep it
+           -- quiet for hours (see `source_lost_in`).
+           AND NOT EXISTS (SELECT 1 FROM device_sources s WHERE s.device_id = d.id AND s.connected_at IS NOT NULL)
+           {lock}",
                     lock = crate::db::dialect::lock_rows_of(engine, "d")
                 ))
                 .bind(cutoff)
@@ -34,29 +38,7 @@ pub async fn mark_silent_devices_offline(
                 .map(Device::from)
                 .collect();
                 for device in &silent {
-                    let organisation_name: String =
-                        crate::db::with_db!(tx, db => sqlx::query_scalar("SELECT name FROM organisations WHERE id = $1")
-                            .bind(device.organisation_id)
-                            .fetch_one(db)
-                            .await)?;
-                    crate::db::with_db!(tx, db => sqlx::query("UPDATE devices SET status = 'offline' WHERE id = $1")
-                        .bind(device.id)
-                        .execute(db)
-                        .await
-                        .map(crate::db::Done::from))?;
-                    let subject = Subject {
-                        organisation_id: device.organisation_id,
-                        organisation_name: &organisation_name,
-                        device,
-                    };
-                    let event = events::status_event(
-                        &subject,
-                        DeviceStatus::Offline,
-                        DeviceStatus::Online,
-                        device.last_seen_at,
-                        now,
-                    );
-                    events::record(&mut *tx, &event, now).await?;
+                    mark_offline_in(tx, device, now).await?;
                 }
                 Ok(silent.len())
             })
@@ -66,6 +48,59 @@ pub async fn mark_silent_devices_offline(
         state.events_added.notify_one();
     }
     Ok(changed)
+}
+
+/// Marks the device offline, with its `device.status_changed` event, inside the writer's job.
+async fn mark_offline_in(tx: &mut crate::db::Conn, device: &Device, now: i64) -> Result<()> {
+    let organisation_name: String = crate::db::with_db!(tx, db => sqlx::query_scalar("SELECT name FROM organisations WHERE id = $1")
+            .bind(device.organisation_id)
+            .fetch_one(db)
+            .await)?;
+    crate::db::with_db!(tx, db => sqlx::query("UPDATE devices SET status = 'offline' WHERE id = $1")
+        .bind(device.id)
+        .execute(db)
+        .await
+        .map(crate::db::Done::from))?;
+    let subject = Subject {
+        organisation_id: device.organisation_id,
+        organisation_name: &organisation_name,
+        device,
+    };
+    let event = events::status_event(
+        &subject,
+        DeviceStatus::Offline,
+        DeviceStatus::Online,
+        device.last_seen_at,
+        now,
+    );
+    events::record(&mut *tx, &event, now).await?;
+    Ok(())
+}
+
+/// A device read over OPC UA goes offline as soon as its session is lost (not after the
+/// silence the sweep waits for); answers whether it was online. The caller tells the
+/// dispatcher (`events_added`) when it was.
+pub(crate) async fn source_lost_in(
+    tx: &mut crate::db::Conn,
+    device_id: i64,
+    now: i64,
+) -> Result<bool> {
+    let online: Option<Device> =
+        crate::db::with_db!(tx, db, engine => sqlx::query_as::<_, DeviceRow>(&format!(
+        "SELECT {DEVICE_COLUMNS} FROM devices d WHERE d.id = $1 AND d.status = 'online' {lock}",
+        lock = crate::db::dialect::lock_rows_of(engine, "d")
+    ))
+    .bind(device_id)
+    .fetch_optional(db)
+    .await)?
+        .map(Device::from);
+    match online {
+        Some(device) => {
+            mark_offline_in(tx, &device, now).await?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
 }
 
 /// Runs [`mark_silent_devices_offline`] every few seconds, for as long as the server runs.

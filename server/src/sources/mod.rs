@@ -231,7 +231,8 @@ pub async fn active(pool: &Pool) -> Result<Vec<Source>> {
 }
 
 /// The session's state as last seen, shown on the device: connected (with what could not be
-/// subscribed or stored, in words), or what went wrong. Written only when it changes.
+/// subscribed or stored, in words), or what went wrong — then the device goes offline at once.
+/// Written only when it changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionState {
     Connected(Option<String>),
@@ -244,7 +245,7 @@ pub(crate) async fn record_state(
     seen: SessionState,
 ) -> Result<()> {
     let now = now_ms();
-    state
+    let went_offline = state
         .write(move |conn| {
             Box::pin(async move {
                 match seen {
@@ -260,21 +261,28 @@ pub(crate) async fn record_state(
                     .execute(db)
                     .await
                     .map(crate::db::Done::from))?,
-                    SessionState::Failed(error) => crate::db::with_db!(conn, db => sqlx::query(
-                        "UPDATE device_sources SET connected_at = NULL, last_error = $2, last_error_at = $3
-                         WHERE device_id = $1",
-                    )
-                    .bind(device_id)
-                    .bind(error)
-                    .bind(now)
-                    .execute(db)
-                    .await
-                    .map(crate::db::Done::from))?,
+                    SessionState::Failed(error) => {
+                        crate::db::with_db!(conn, db => sqlx::query(
+                            "UPDATE device_sources SET connected_at = NULL, last_error = $2, last_error_at = $3
+                             WHERE device_id = $1",
+                        )
+                        .bind(device_id)
+                        .bind(error)
+                        .bind(now)
+                        .execute(db)
+                        .await
+                        .map(crate::db::Done::from))?;
+                        return crate::devices::liveness::source_lost_in(conn, device_id, now).await;
+                    }
                 };
-                Ok(())
+                Ok(false)
             })
         })
-        .await
+        .await?;
+    if went_offline {
+        state.events_added.notify_one();
+    }
+    Ok(())
 }
 
 /// A source's state as stored: (connected since, last error).

@@ -91,6 +91,13 @@ async fn values(app: &TestServer, channel_id: i64) -> Vec<f64> {
     .unwrap()
 }
 
+async fn status(app: &TestServer, device_id: i64) -> String {
+    app.scalar(&format!(
+        "SELECT status FROM devices WHERE id = {device_id}"
+    ))
+    .await
+}
+
 async fn source_state(app: &TestServer, device_id: i64) -> (Option<i64>, Option<String>) {
     sources::state_of(&app.state.pool, device_id)
         .await
@@ -148,6 +155,16 @@ async fn instrument_values_arrive_as_data_points_and_webhooks_and_none_is_stored
         connected.is_some() && error.is_none(),
         "{connected:?} {error:?}"
     );
+    // Online while its session is, however long it stays quiet (a deadband may keep it so).
+    let an_hour_on = server::clock::now_ms() + 3_600_000;
+    server::devices::liveness::mark_silent_devices_offline(
+        &app.state,
+        an_hour_on,
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status(&app, device_id).await, "online");
 
     // A new session (the server restarted) is sent the current values again: not stored twice.
     running.shutdown().await;
@@ -161,12 +178,25 @@ async fn instrument_values_arrive_as_data_points_and_webhooks_and_none_is_stored
     .await;
 
     // The instrument goes away: the source says so; it comes back: values flow again.
+    let status_events = async || -> i64 {
+        app.scalar(&format!(
+            "SELECT COUNT(*) FROM events WHERE device_id = {device_id} AND event_type = 'device.status_changed'"
+        ))
+        .await
+    };
+    let before = status_events().await;
     let port = instrument.stop().await;
     let error = eventually("the lost connection", async || {
         source_state(&app, device_id).await.1
     })
     .await;
     assert!(!error.is_empty());
+    // Offline at once, with the event subscribers of device status get.
+    eventually("offline", async || {
+        (status(&app, device_id).await == "offline").then_some(())
+    })
+    .await;
+    assert_eq!(status_events().await, before + 1);
     let mut instrument = Instrument::start_on(port).await;
     eventually("connected again", async || {
         let (connected, error) = source_state(&app, device_id).await;
@@ -184,6 +214,7 @@ async fn instrument_values_arrive_as_data_points_and_webhooks_and_none_is_stored
         },
     )
     .await;
+    assert_eq!(status(&app, device_id).await, "online");
     running.shutdown().await;
 }
 
