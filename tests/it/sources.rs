@@ -7,7 +7,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::instrument::Instrument;
+use serde_json::Value;
+
+use crate::{instrument::Instrument, process::call};
 
 fn labhook(db: &str, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_labhook"))
@@ -165,6 +167,90 @@ async fn a_source_is_added_from_the_command_line_and_the_server_reads_the_instru
     .await)
     .unwrap();
     assert_eq!(audited, 1);
+
+    // The Devices page shows the source and its state; the endpoint to org admins only.
+    for (email, role) in [("admin@qc.lab", "org_admin"), ("ana@qc.lab", "lab_user")] {
+        let made = labhook(
+            db,
+            &[
+                "create-user",
+                "--organisation",
+                ORG,
+                "--email",
+                email,
+                "--name",
+                email,
+                "--role",
+                role,
+                "--password",
+                "long enough password",
+            ],
+        );
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+    }
+    let base = format!("http://127.0.0.1:{port}");
+    let signed_in = async |email: &str| {
+        let c = crate::helpers::client();
+        let form = [("email", email), ("password", "long enough password")];
+        call(&c, &base, "sign_in", &form).await;
+        c
+    };
+    let (admin, ana) = (
+        signed_in("admin@qc.lab").await,
+        signed_in("ana@qc.lab").await,
+    );
+    let card = async |c: &reqwest::Client| -> Value {
+        let list = call(c, &base, "devices/list", &[]).await;
+        let found = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["name"] == DEVICE)
+            .cloned();
+        found.unwrap_or(Value::Null)
+    };
+    let seen = card(&admin).await;
+    assert_eq!(
+        seen["source"]["endpoint"],
+        Value::from(endpoint.clone()),
+        "{seen}"
+    );
+    assert_eq!(seen["source"]["connected"], true, "{seen}");
+    assert_eq!(seen["source"]["variables"], 1, "{seen}");
+    let (device_id, ana_id): (i64, i64) = server::db::with_db!(&pool, db => sqlx::query_as(
+        "SELECT (SELECT id FROM devices WHERE name = $1), (SELECT id FROM users WHERE email = 'ana@qc.lab')",
+    )
+    .bind(DEVICE)
+    .fetch_one(db)
+    .await)
+    .unwrap();
+    let (device, user) = (device_id.to_string(), ana_id.to_string());
+    let grant = [
+        ("device_id", device.as_str()),
+        ("user_id", user.as_str()),
+        ("granted", "true"),
+    ];
+    call(&admin, &base, "devices/set_access", &grant).await;
+    let seen = card(&ana).await;
+    assert_eq!(seen["source"]["endpoint"], Value::Null, "{seen}");
+    assert_eq!(seen["source"]["connected"], true, "{seen}");
+
+    // The instrument goes away: the card says so, in words.
+    instrument.stop().await;
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let seen = card(&admin).await;
+        if seen["source"]["connected"] == false && seen["source"]["error"].is_string() {
+            assert_eq!(seen["online"], false, "{seen}");
+            break;
+        }
+        assert!(Instant::now() < until, "after 30 s: {seen}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     server.kill().unwrap();
     server.wait().unwrap();
 }

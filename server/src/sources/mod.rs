@@ -297,3 +297,27 @@ pub async fn state_of(
     .fetch_optional(db)
     .await)?)
 }
+
+/// A source as the Devices page shows it.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct SourceStatus {
+    pub device_id: i64,
+    pub endpoint_url: String,
+    pub connected_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub variables: i64,
+}
+
+/// The sources of the organisation's devices, with their state and how many variables each
+/// reads. The caller shows only those of devices the person may see.
+pub async fn of_organisation(pool: &Pool, organisation_id: i64) -> Result<Vec<SourceStatus>> {
+    Ok(crate::db::with_db!(pool, db => sqlx::query_as(
+        "SELECT s.device_id, s.endpoint_url, s.connected_at, s.last_error,
+                (SELECT COUNT(*) FROM source_mappings m WHERE m.device_id = s.device_id) AS variables
+         FROM device_sources s JOIN devices d ON d.id = s.device_id
+         WHERE d.organisation_id = $1",
+    )
+    .bind(organisation_id)
+    .fetch_all(db)
+    .await)?)
+}

@@ -19,6 +19,18 @@ pub struct DeviceView {
     /// Archived: hidden from the picker, sends nothing (org admins see it, to restore it).
     pub archived: bool,
     pub channels: Vec<ChannelView>,
+    /// Fed by an instrument's OPC UA server (docs/opcua.md), not by the ingest API.
+    pub source: Option<SourceView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceView {
+    /// The instrument's endpoint: org admins only.
+    pub endpoint: Option<String>,
+    pub connected: bool,
+    /// What last went wrong, in words.
+    pub error: Option<String>,
+    pub variables: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -167,6 +179,7 @@ mod convert {
                 online: d.device.status == DeviceStatus::Online,
                 last_seen_at: d.device.last_seen_at,
                 archived: d.device.archived,
+                source: None,
                 channels: d
                     .channels
                     .iter()
@@ -224,7 +237,27 @@ pub async fn list_devices() -> Result<Vec<DeviceView>, AppError> {
     let user = crate::ssr::caller().await?;
     let state = crate::ssr::state()?;
     let devices = server::devices::devices_page(&state.pool, &user).await?;
-    Ok(devices.into_iter().map(DeviceView::from).collect())
+    let mut sources: std::collections::HashMap<i64, server::sources::SourceStatus> =
+        server::sources::of_organisation(&state.pool, user.organisation_id)
+            .await?
+            .into_iter()
+            .map(|s| (s.device_id, s))
+            .collect();
+    Ok(devices
+        .into_iter()
+        .map(|d| {
+            let source = sources.remove(&d.device.id).map(|s| SourceView {
+                endpoint: user.is_org_admin().then_some(s.endpoint_url),
+                connected: s.connected_at.is_some(),
+                error: s.last_error,
+                variables: s.variables,
+            });
+            DeviceView {
+                source,
+                ..DeviceView::from(d)
+            }
+        })
+        .collect())
 }
 
 #[server(endpoint = "devices/access")]

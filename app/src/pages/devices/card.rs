@@ -142,6 +142,18 @@ fn DeviceCard(
                         "Last seen: "
                         {move || view! { <MaybeTime ms=current.get().and_then(|d| d.last_seen_at)/> }}
                     </div>
+                    {move || current.get().and_then(|d| d.source).map(|s| {
+                        let state = if s.connected { "connected" } else { "not connected" };
+                        let plural = if s.variables == 1 { "" } else { "s" };
+                        view! {
+                            <div class="small-text source-line">
+                                "OPC UA source"
+                                {s.endpoint.map(|e| format!(" {e}"))}
+                                {format!(" · {} variable{plural} · {state}", s.variables)}
+                                {s.error.map(|e| view! { <div class="source-error">{e}</div> })}
+                            </div>
+                        }
+                    })}
                 </div>
                 {is_admin.then(|| {
                     let name_a = name.clone();
