@@ -81,7 +81,10 @@ pub async fn run(state: AppState) {
 
 async fn simulated_devices(state: &AppState) -> Result<Vec<(i64, Vec<Channel>)>> {
     let ids: Vec<i64> = crate::db::with_db!(&state.pool, db => sqlx::query_scalar(
-        "SELECT id FROM devices WHERE simulated AND archived_at IS NULL ORDER BY id",
+        // A demo device given an OPC UA source is fed by its instrument, not made up.
+        "SELECT id FROM devices d WHERE simulated AND archived_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM device_sources s WHERE s.device_id = d.id)
+         ORDER BY id",
     )
     .fetch_all(db)
     .await)?;

@@ -257,3 +257,39 @@ async fn an_endpoint_the_outbound_policy_refuses_is_not_connected_to_and_says_wh
     assert!(values(&app, temperature).await.is_empty());
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_simulator_leaves_a_demo_device_with_a_source_to_its_instrument() {
+    let app = spawn_dispatching(|_| {}).await;
+    let admin = app.admin().await;
+    let incubator = app.device_id("CO2 Incubator Heracell").await;
+    let maps = [MappingSpec::parse_cli("temperature=ns=2;s=Incubator.Temperature").unwrap()];
+    // Nothing listens there: only the simulator could write to it.
+    sources::add_from_command_line(
+        &app.state.pool,
+        admin.organisation_id,
+        "CO2 Incubator Heracell",
+        "opc.tcp://127.0.0.1:9/",
+        &maps,
+        None,
+    )
+    .await
+    .unwrap();
+    let points_of = async |device_id: i64, same: bool| -> i64 {
+        app.scalar(&format!(
+            "SELECT COUNT(*) FROM data_points p JOIN channels c ON c.id = p.channel_id
+             WHERE c.device_id {} {device_id}",
+            if same { "=" } else { "<>" }
+        ))
+        .await
+    };
+    let simulator = tokio::spawn(server::simulator::run(app.state.clone()));
+    // Its first round feeds every simulated device at once (but one it may keep quiet).
+    eventually("simulated data", async || {
+        (points_of(incubator, false).await > 0).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    simulator.abort();
+    assert_eq!(points_of(incubator, true).await, 0);
+}
