@@ -9,7 +9,7 @@ use std::{collections::HashMap, time::Duration};
 use futures_util::StreamExt;
 use opcua::{
     client::{
-        ClientBuilder, DataChangeCallback, IdentityToken, Session, SessionConnectMode,
+        Client, ClientBuilder, DataChangeCallback, IdentityToken, Session, SessionConnectMode,
         SessionPollResult,
     },
     types::{
@@ -110,28 +110,9 @@ async fn serve(state: &AppState, source: &Source, reporter: &mut Reporter) -> St
     if let Err(refused) = check_outbound(state, source).await {
         return refused;
     }
-    let mut client = match ClientBuilder::new()
-        .application_name("Labhook")
-        .application_uri("urn:labhook")
-        .product_uri("urn:labhook")
-        .pki_dir(std::env::temp_dir().join("labhook-opcua-pki"))
-        .create_sample_keypair(false)
-        .session_retry_limit(-1)
-        .session_retry_initial(RETRY_FIRST)
-        .session_retry_max(RETRY_MOST)
-        .session_name(format!("Labhook device {}", source.device_id))
-        // The stack's own remaking of subscriptions for a new session left them silent (seen
-        // with asyncua's server after a restart): the subscription is made here instead.
-        .recreate_subscriptions(false)
-        .client()
-    {
+    let mut client = match client(state, source.device_id) {
         Ok(c) => c,
-        Err(errors) => {
-            return format!(
-                "The OPC UA client could not be set up: {}",
-                errors.join("; ")
-            )
-        }
+        Err(errors) => return format!("The OPC UA client could not be set up: {errors}"),
     };
     let endpoint: EndpointDescription = (
         source.endpoint.to_string().as_str(),
@@ -215,6 +196,39 @@ async fn serve(state: &AppState, source: &Source, reporter: &mut Reporter) -> St
             }
         }
     }
+}
+
+/// The OPC UA client of one session. Its application instance certificate (and key) is the
+/// installation's, made on first use in a folder beside the secrets key (`*.opcua-pki`), where
+/// the instrument's administrator will find it to trust.
+pub(super) fn client(state: &AppState, device_id: i64) -> Result<Client, String> {
+    let pki = pki_dir(state);
+    // The stack writes the private key with the process' umask: the folder is the owner's
+    // alone, like the secrets key.
+    let mut folder = std::fs::DirBuilder::new();
+    std::os::unix::fs::DirBuilderExt::mode(folder.recursive(true), 0o700);
+    folder
+        .create(&pki)
+        .map_err(|e| format!("cannot make {}: {e}", pki.display()))?;
+    ClientBuilder::new()
+        .application_name("Labhook")
+        .application_uri("urn:labhook")
+        .product_uri("urn:labhook")
+        .pki_dir(pki)
+        .create_sample_keypair(true)
+        .session_retry_limit(-1)
+        .session_retry_initial(RETRY_FIRST)
+        .session_retry_max(RETRY_MOST)
+        .session_name(format!("Labhook device {device_id}"))
+        // The stack's own remaking of subscriptions for a new session left them silent (seen
+        // with asyncua's server after a restart): the subscription is made here instead.
+        .recreate_subscriptions(false)
+        .client()
+        .map_err(|errors| errors.join("; "))
+}
+
+fn pki_dir(state: &AppState) -> std::path::PathBuf {
+    crate::subscriptions::key_file(&state.config).with_extension("opcua-pki")
 }
 
 /// The addresses the endpoint resolves to, each allowed by the outbound policy.

@@ -40,6 +40,7 @@ struct Running {
 async fn supervise(state: AppState, mut stop: watch::Receiver<bool>) {
     let mut running: HashMap<i64, Running> = HashMap::new();
     let mut turn = None;
+    let mut certificate_made = false;
     while !*stop.borrow() {
         if turn.is_none() {
             turn = match shared::hold_turn(&state.pool, Turn::Sources).await {
@@ -52,7 +53,14 @@ async fn supervise(state: AppState, mut stop: watch::Receiver<bool>) {
         }
         if turn.is_some() {
             match super::active(&state.pool).await {
-                Ok(sources) => reconcile(&state, &mut running, sources).await,
+                Ok(sources) => {
+                    if !sources.is_empty() && !certificate_made {
+                        certificate_made = make_certificate(&state).await;
+                    }
+                    if certificate_made || sources.is_empty() {
+                        reconcile(&state, &mut running, sources).await
+                    }
+                }
                 Err(e) => tracing::warn!(error = ?e, "cannot read the OPC UA sources"),
             }
         }
@@ -63,6 +71,23 @@ async fn supervise(state: AppState, mut stop: watch::Receiver<bool>) {
     }
     for (_, r) in running.drain() {
         r.session.shutdown().await;
+    }
+}
+
+/// Makes the installation's OPC UA certificate once, before the sessions that all use it start
+/// side by side (an RSA key takes a moment: off the async threads).
+async fn make_certificate(state: &AppState) -> bool {
+    let state = state.clone();
+    match tokio::task::spawn_blocking(move || super::session::client(&state, 0)).await {
+        Ok(Ok(_)) => true,
+        Ok(Err(e)) => {
+            tracing::warn!(error = e, "cannot set up the OPC UA client");
+            false
+        }
+        Err(e) => {
+            tracing::warn!(error = ?e, "setting up the OPC UA client failed");
+            false
+        }
     }
 }
 

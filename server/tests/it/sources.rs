@@ -293,3 +293,19 @@ async fn the_simulator_leaves_a_demo_device_with_a_source_to_its_instrument() {
     simulator.abort();
     assert_eq!(points_of(incubator, true).await, 0);
 }
+
+#[tokio::test]
+async fn the_installations_opc_ua_key_is_made_on_first_use_and_kept_from_other_users() {
+    use std::os::unix::fs::PermissionsExt;
+    let instrument = Instrument::start().await;
+    let app = spawn_dispatching(|_| {}).await;
+    incubator(&app, &instrument.endpoint(), &[TEMPERATURE]).await;
+    let running = Sources::spawn(app.state.clone());
+    let pki = server::subscriptions::key_file(&app.state.config).with_extension("opcua-pki");
+    let key = pki.join("private/private.pem");
+    eventually("the key", async || key.exists().then_some(())).await;
+    let mode = std::fs::metadata(&pki).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "{:o}", mode);
+    assert!(pki.join("own/cert.der").exists());
+    running.shutdown().await;
+}
