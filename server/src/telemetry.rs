@@ -5,8 +5,11 @@ use tracing_subscriber::{fmt, EnvFilter};
 
 /// Installs the global subscriber. `RUST_LOG` overrides the default level (`info`).
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,hyper=warn,tower_http=warn"));
+    // The OPC UA client warns at every session that its configuration names no endpoints:
+    // Labhook gives each session its endpoint itself (`sources::session`).
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new("info,sqlx=warn,hyper=warn,tower_http=warn,opcua_client::config=error")
+    });
     let builder = fmt().with_env_filter(filter).with_target(false);
     // A second call (several servers in one test binary) is harmless: keep the first.
     let _ = match format {

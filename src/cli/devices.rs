@@ -21,15 +21,7 @@ pub(super) async fn create_device(
     let reason = Reason::parse_optional("reason", reason.as_deref())?;
     for raw in &channels {
         let c = ChannelDefinition::parse_cli(raw).map_err(|e| anyhow::anyhow!("--channel {e}"))?;
-        input.channels.push(ChannelInput {
-            name: c.name,
-            unit: c.unit,
-            value_type: value_type_word(c.spec.value_type).to_owned(),
-            min: c.spec.min,
-            max: c.spec.max,
-            labels: c.spec.enum_labels,
-            reply_writable: c.reply_writable,
-        });
+        input.channels.push(ChannelInput::from(c));
     }
     let pool = server::db::connect(&database).await?;
     let org = orgs::find_organisation_by_name(&pool, &organisation)

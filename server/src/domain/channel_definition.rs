@@ -41,6 +41,22 @@ pub struct ChannelDefinition {
     pub reply_writable: bool,
 }
 
+/// A checked channel as it would be typed again: the command line's `--channel`, parsed by
+/// [`ChannelDefinition::parse_cli`], joins a device's channels as the pages send them.
+impl From<ChannelDefinition> for ChannelInput {
+    fn from(c: ChannelDefinition) -> Self {
+        ChannelInput {
+            name: c.name,
+            unit: c.unit,
+            value_type: value_type_word(c.spec.value_type).to_owned(),
+            min: c.spec.min,
+            max: c.spec.max,
+            labels: c.spec.enum_labels,
+            reply_writable: c.reply_writable,
+        }
+    }
+}
+
 /// The words people use for each kind of value.
 pub fn value_type_word(t: ValueType) -> &'static str {
     match t {

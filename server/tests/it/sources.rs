@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use server::{
     devices::manage::{self, DeviceInput},
-    domain::channel_definition::{value_type_word, ChannelDefinition, ChannelInput},
+    domain::channel_definition::{ChannelDefinition, ChannelInput},
     sources::{self, MappingSpec, Sources},
 };
 
@@ -27,18 +27,7 @@ async fn incubator(app: &TestServer, endpoint: &str, maps: &[&str]) -> i64 {
     let admin = app.admin().await;
     let channels = ["Temperature:°C:number:0:100", "State::text"]
         .iter()
-        .map(|raw| {
-            let c = ChannelDefinition::parse_cli(raw).unwrap();
-            ChannelInput {
-                name: c.name,
-                unit: c.unit,
-                value_type: value_type_word(c.spec.value_type).to_owned(),
-                min: c.spec.min,
-                max: c.spec.max,
-                labels: c.spec.enum_labels,
-                reply_writable: c.reply_writable,
-            }
-        })
+        .map(|raw| ChannelInput::from(ChannelDefinition::parse_cli(raw).unwrap()))
         .collect();
     let input = DeviceInput {
         name: DEVICE.into(),
