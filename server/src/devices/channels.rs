@@ -310,14 +310,3 @@ pub(crate) fn describe(c: &ChannelDefinition) -> Json {
         "reply_writable": c.reply_writable,
     })
 }
-
-/// When the channel's newest stored value was measured (milliseconds since the epoch).
-pub async fn last_timestamp(pool: &crate::db::Pool, channel_id: i64) -> Result<Option<i64>> {
-    Ok(crate::db::with_db!(pool, db => sqlx::query_scalar(
-        "SELECT last_timestamp FROM channels WHERE id = $1",
-    )
-    .bind(channel_id)
-    .fetch_optional(db)
-    .await)?
-    .flatten())
-}

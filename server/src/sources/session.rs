@@ -33,8 +33,8 @@ use crate::{
 /// Data changes waiting for the ingest path; past this they are dropped and said so (the
 /// stack's callback cannot wait).
 const QUEUE: usize = 10_000;
-/// Data points per call of the ingest path.
-const BATCH: usize = 500;
+/// Data points per call of the ingest path: at most what one ingest request may carry.
+const BATCH: usize = ingest::MAX_POINTS_PER_REQUEST;
 /// Pause before connecting again after the session could not be made at all.
 const RETRY_FIRST: Duration = Duration::from_millis(500);
 const RETRY_MOST: Duration = Duration::from_secs(30);
@@ -151,7 +151,10 @@ async fn serve(state: &AppState, source: &Source, reporter: &mut Reporter) -> St
     }));
     let (changes, mut changed) = mpsc::channel::<(u32, DataValue)>(QUEUE);
     let mut subscription = None;
-    let mut seen = last_stored(state, source).await;
+    let mut seen = match last_stored(state, source).await {
+        Ok(seen) => seen,
+        Err(e) => return format!("The stored values could not be read: {e}"),
+    };
     loop {
         tokio::select! {
             news = link.recv() => match news {
@@ -332,18 +335,15 @@ fn handle(mapping: usize) -> u32 {
     mapping as u32 + 1
 }
 
-/// Each mapped channel's newest stored time: a change no newer than it (a value the server
-/// sends again after a reconnect) is not stored twice.
-async fn last_stored(state: &AppState, source: &Source) -> HashMap<i64, i64> {
-    let mut seen = HashMap::new();
-    for m in &source.mappings {
-        if let Ok(Some(at)) =
-            crate::devices::channels::last_timestamp(&state.pool, m.channel_id).await
-        {
-            seen.insert(m.channel_id, at);
-        }
-    }
-    seen
+/// Each channel's newest stored time: a change no newer than it (a value the server sends
+/// again after a reconnect) is not stored twice. Without it no session starts.
+async fn last_stored(state: &AppState, source: &Source) -> crate::Result<HashMap<i64, i64>> {
+    let mut conn = state.pool.acquire().await?;
+    Ok(crate::devices::channels_of(&mut conn, source.device_id)
+        .await?
+        .into_iter()
+        .filter_map(|c| Some((c.id, c.state.last_timestamp?)))
+        .collect())
 }
 
 fn to_points(
