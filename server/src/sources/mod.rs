@@ -299,25 +299,40 @@ pub async fn state_of(
 }
 
 /// A source as the Devices page shows it.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SourceStatus {
     pub device_id: i64,
-    pub endpoint_url: String,
-    pub connected_at: Option<i64>,
-    pub last_error: Option<String>,
+    /// The instrument's endpoint: for org admins only.
+    pub endpoint: Option<String>,
+    pub connected: bool,
+    /// What last went wrong, in words.
+    pub error: Option<String>,
     pub variables: i64,
 }
 
-/// The sources of the organisation's devices, with their state and how many variables each
-/// reads. The caller shows only those of devices the person may see.
-pub async fn of_organisation(pool: &Pool, organisation_id: i64) -> Result<Vec<SourceStatus>> {
-    Ok(crate::db::with_db!(pool, db => sqlx::query_as(
+/// The sources of the organisation's devices as `user` may see them: their state, how many
+/// variables each reads, and the endpoint when the user is an org admin. The caller shows
+/// only those of devices the person may see.
+pub async fn visible_to(pool: &Pool, user: &crate::auth::CurrentUser) -> Result<Vec<SourceStatus>> {
+    let rows: Vec<(i64, String, Option<i64>, Option<String>, i64)> = crate::db::with_db!(pool, db => sqlx::query_as(
         "SELECT s.device_id, s.endpoint_url, s.connected_at, s.last_error,
-                (SELECT COUNT(*) FROM source_mappings m WHERE m.device_id = s.device_id) AS variables
+                (SELECT COUNT(*) FROM source_mappings m WHERE m.device_id = s.device_id)
          FROM device_sources s JOIN devices d ON d.id = s.device_id
          WHERE d.organisation_id = $1",
     )
-    .bind(organisation_id)
+    .bind(user.organisation_id)
     .fetch_all(db)
-    .await)?)
+    .await)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(device_id, endpoint, connected_at, error, variables)| SourceStatus {
+                device_id,
+                endpoint: user.is_org_admin().then_some(endpoint),
+                connected: connected_at.is_some(),
+                error,
+                variables,
+            },
+        )
+        .collect())
 }

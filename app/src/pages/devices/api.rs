@@ -238,7 +238,7 @@ pub async fn list_devices() -> Result<Vec<DeviceView>, AppError> {
     let state = crate::ssr::state()?;
     let devices = server::devices::devices_page(&state.pool, &user).await?;
     let mut sources: std::collections::HashMap<i64, server::sources::SourceStatus> =
-        server::sources::of_organisation(&state.pool, user.organisation_id)
+        server::sources::visible_to(&state.pool, &user)
             .await?
             .into_iter()
             .map(|s| (s.device_id, s))
@@ -247,9 +247,9 @@ pub async fn list_devices() -> Result<Vec<DeviceView>, AppError> {
         .into_iter()
         .map(|d| {
             let source = sources.remove(&d.device.id).map(|s| SourceView {
-                endpoint: user.is_org_admin().then_some(s.endpoint_url),
-                connected: s.connected_at.is_some(),
-                error: s.last_error,
+                endpoint: s.endpoint,
+                connected: s.connected,
+                error: s.error,
                 variables: s.variables,
             });
             DeviceView {
